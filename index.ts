@@ -1,0 +1,50 @@
+/**
+ * troupe: actors as OS processes for Node.js: Python's multiprocessing, in
+ * actor style, with supervision and failures that are reported, not lost.
+ * This is the package's only public entry.
+ */
+export {
+  AbortError,
+  Actor,
+  ActorExitedError,
+  ActorRef,
+  ChildRef,
+  Context,
+  DEFAULT_CALL_TIMEOUT_MS,
+  InvalidArgumentError,
+  MailboxFullError,
+  NoSuchActorError,
+  NotParentError,
+  ProtocolError,
+  RemoteError,
+  SerializationError,
+  SpawnError,
+  TimeoutError,
+  TroupeError,
+  actor,
+  current,
+  isActorDefinition,
+  isMain,
+  node,
+  spawn,
+} from './runtime/index.ts';
+export type {
+  ActorDefinition,
+  ActorFunction,
+  ArgsOf,
+  CallOptions,
+  DeadLetter,
+  DeadLetterReason,
+  ErrorCode,
+  ExitEvent,
+  JoinOptions,
+  MailboxOptions,
+  MsgOf,
+  Node,
+  NodeEvents,
+  Overflow,
+  ReceiveOptions,
+  ReplyOf,
+  SpawnOptions,
+  StopOptions,
+} from './runtime/index.ts';

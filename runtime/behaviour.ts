@@ -1,0 +1,126 @@
+/**
+ * How users define actors. Two styles, as Python's `Process` has:
+ *
+ *   // a function, like Process(target=f, args=...)
+ *   export const greeter = actor(async (ctx: Context<string>, greeting: string) => { … });
+ *
+ *   // a class whose run() (or handle()) is overridden, like subclassing Process
+ *   class Counter extends Actor<number, number> { … }
+ *   export const counter = actor(Counter);
+ *
+ * Define actors at the top level of a module: the actor process loads that
+ * module again and finds the definition by the order it was made in.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Context } from './context.ts';
+import { InvalidArgumentError, describeValue } from './errors.ts';
+
+const DEFINITION = Symbol.for('troupe.actor-definition');
+
+/** The behaviour of a function-style actor: it runs once; its return ends the actor with exit code 0. */
+export type ActorFunction<Args extends unknown[], Msg, Reply> = (ctx: Context<Msg, Reply>, ...args: Args) => unknown;
+
+/**
+ * Base class of class-style actors. Override `run(...args)` to own the loop,
+ * or `handle(message)` to answer one message at a time (its return value is
+ * the reply to a `call`). `onStop()` runs when the actor is asked to stop.
+ */
+export abstract class Actor<Msg = unknown, Reply = unknown> {
+  /** The actor's context: `self`, `inbox`, `receive`, `reply`, `spawn`… Set before `run` is called. */
+  declare readonly ctx: Context<Msg, Reply>;
+
+  /** The behaviour. By default it answers each message with `handle()` until the actor is stopped. */
+  async run(..._args: unknown[]): Promise<unknown> {
+    for await (const message of this.ctx.inbox) {
+      const result = await this.handle(message);
+      if (this.ctx.canReply) this.ctx.reply(result as Reply);
+    }
+    return undefined;
+  }
+
+  /** Answers one message; override it, or override `run`. */
+  handle(message: Msg): Reply | Promise<Reply> {
+    throw new InvalidArgumentError(
+      `Actor ${this.ctx.self.name} received ${describeValue(message)} but its class overrides neither handle() nor run().`,
+    );
+  }
+
+  /** Runs when the actor is asked to stop (`ref.stop()`), before it is ended. */
+  onStop(): void | Promise<void> {}
+}
+
+type ActorClass = abstract new () => Actor<any, any>;
+type ClassArgs<C extends ActorClass> = InstanceType<C>['run'] extends (...args: infer A) => unknown ? A : never;
+type ClassMsg<C extends ActorClass> = InstanceType<C> extends Actor<infer M, any> ? M : never;
+type ClassReply<C extends ActorClass> = InstanceType<C> extends Actor<any, infer R> ? R : never;
+
+/** A typed actor definition: what `spawn` takes. */
+export interface ActorDefinition<Args extends unknown[] = any[], Msg = any, Reply = any> {
+  readonly [DEFINITION]: true;
+  readonly style: 'function' | 'class';
+  readonly impl: ActorFunction<Args, Msg, Reply> | ActorClass;
+  /** The module that called `actor()`, as a file URL; undefined when the stack does not say. */
+  readonly module: string | undefined;
+  /** How many `actor()` calls that module made before this one: with `module`, the definition's address. */
+  readonly ordinal: number;
+  /** Phantom fields carrying the types to spawn sites. */
+  readonly __types?: { args: Args; msg: Msg; reply: Reply };
+}
+
+export type ArgsOf<D> = D extends ActorDefinition<infer A, any, any> ? A : never;
+export type MsgOf<D> = D extends ActorDefinition<any, infer M, any> ? M : never;
+export type ReplyOf<D> = D extends ActorDefinition<any, any, infer R> ? R : never;
+
+// Definitions by module, in the order the module made them. An actor process
+// loads the module again, which makes the same definitions in the same order,
+// so (module, ordinal) names a definition in both processes, exported or not.
+const definitions = new Map<string, ActorDefinition[]>();
+
+/** Defines an actor from a class extending `Actor`. */
+export function actor<C extends ActorClass>(impl: C): ActorDefinition<ClassArgs<C>, ClassMsg<C>, ClassReply<C>>;
+/** Defines an actor from a function `(ctx, ...args) => …`. */
+export function actor<Args extends unknown[], Msg = unknown, Reply = unknown>(impl: ActorFunction<Args, Msg, Reply>): ActorDefinition<Args, Msg, Reply>;
+export function actor(impl: unknown): ActorDefinition {
+  if (typeof impl !== 'function') {
+    throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got ${describeValue(impl)}.`);
+  }
+  const style = impl.prototype instanceof Actor ? 'class' : 'function';
+  const module = callerModule();
+  const list = module === undefined ? [] : definitions.get(module) ?? [];
+  const def: ActorDefinition = Object.freeze({
+    [DEFINITION]: true as const,
+    style,
+    impl: impl as ActorFunction<unknown[], unknown, unknown>,
+    module,
+    ordinal: list.length,
+  });
+  if (module !== undefined) definitions.set(module, [...list, def]);
+  return def;
+}
+
+export function isActorDefinition(value: unknown): value is ActorDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;
+}
+
+/** The definition a module made `ordinal`-th, once that module has been loaded in this process. */
+export function definitionAt(module: string, ordinal: number): ActorDefinition | undefined {
+  return definitions.get(module)?.[ordinal];
+}
+
+/** The file URL of the module that called `actor()`, read off a source-mapped stack. */
+function callerModule(): string | undefined {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, actor);
+  for (const line of (holder.stack ?? '').split('\n').slice(1)) {
+    const m = /((?:file:\/\/)?\/[^():]+?):\d+:\d+\)?\s*$/.exec(line);
+    if (m === null) continue;
+    const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
+    try {
+      return pathToFileURL(realpathSync(file)).href;
+    } catch {
+      return pathToFileURL(file).href;
+    }
+  }
+  return undefined;
+}

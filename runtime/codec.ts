@@ -1,0 +1,279 @@
+/**
+ * The only place msgpackr is imported. Values are encoded with structured-clone
+ * semantics (cycles, Map, Set, Date, RegExp, Error, typed arrays, BigInt), refs
+ * travel as handles, and large byte buffers travel beside the encoded body as
+ * attachments so they are never copied into it.
+ *
+ * Encodings are self-contained (no stream state), so a node that only routes a
+ * message forwards its bytes without decoding them.
+ */
+import { EventEmitter } from 'node:events';
+import { Packr, Unpackr, addExtension } from 'msgpackr';
+import { SerializationError } from './errors.ts';
+
+/** Byte buffers at least this large become attachments instead of being copied into the body. */
+export const ATTACHMENT_MIN_BYTES = 64 * 1024;
+
+export interface Encoded {
+  readonly payload: Buffer;
+  readonly attachments: readonly Buffer[];
+}
+
+const NO_ATTACHMENTS: readonly Buffer[] = Object.freeze([]);
+
+// Extension type numbers: a block of our own, clear of msgpackr's built-ins.
+const EXT_MAP = 0x40;
+const EXT_ERROR = 0x41;
+const EXT_BYTES = 0x42;
+const EXT_REF = 0x43;
+const EXT_REFUSED = 0x44;
+
+class Unencodable extends TypeError {}
+
+const options = {
+  structuredClone: true,
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsType: 'bigint' as const,
+  useBigIntExtension: true,
+  writeFunction(): never {
+    throw new Unencodable('a function');
+  },
+};
+const packr = new Packr(options);
+const unpackr = new Unpackr(options);
+
+// The attachments of the value being packed or unpacked. pack/unpack are
+// synchronous, so one slot per direction is enough.
+let packing: Buffer[] | null = null;
+let unpacking: readonly Buffer[] | null = null;
+
+// With useRecords off, plain objects are msgpack maps, so a Map needs its own
+// extension to come back as a Map.
+addExtension({
+  Class: Map,
+  type: EXT_MAP,
+  write: (map: Map<unknown, unknown>) => [...map],
+  read: (entries: [unknown, unknown][]) => new Map(entries),
+});
+
+const ERROR_TYPES: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  cause?: unknown;
+  props?: Record<string, unknown>;
+}
+
+/** An error as data: name, message, stack, cause and its own fields (such as `code`). */
+export function errorToWire(err: unknown): WireError {
+  if (!(err instanceof Error)) {
+    return { name: 'Error', message: `non-error value thrown: ${safeString(err)}` };
+  }
+  const wire: WireError = { name: err.name, message: err.message };
+  if (err.stack !== undefined) wire.stack = err.stack;
+  if (err.cause !== undefined) wire.cause = err.cause instanceof Error ? errorToWire(err.cause) : err.cause;
+  const props: Record<string, unknown> = {};
+  let any = false;
+  for (const key of Object.keys(err)) {
+    if (key === 'cause' || key === 'stack' || key === 'message') continue;
+    const value = (err as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'function' || typeof value === 'symbol') continue;
+    props[key] = value;
+    any = true;
+  }
+  if (any) wire.props = props;
+  return wire;
+}
+
+/** Rebuilds an error from `errorToWire` data, keeping the remote stack. */
+export function errorFromWire(wire: WireError): Error {
+  const Ctor = ERROR_TYPES[wire.name] ?? Error;
+  const err = new Ctor(wire.message);
+  if (!(wire.name in ERROR_TYPES)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
+  if (wire.stack !== undefined) err.stack = wire.stack;
+  if (wire.cause !== undefined) {
+    const cause = isWireError(wire.cause) ? errorFromWire(wire.cause) : wire.cause;
+    Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true });
+  }
+  if (wire.props) Object.assign(err, wire.props);
+  return err;
+}
+
+function isWireError(value: unknown): value is WireError {
+  return typeof value === 'object' && value !== null && typeof (value as WireError).name === 'string' && typeof (value as WireError).message === 'string';
+}
+
+addExtension({
+  Class: Error,
+  type: EXT_ERROR,
+  write: (err: Error) => errorToWire(err),
+  read: (wire: WireError) => errorFromWire(wire),
+});
+
+// Byte buffers: small ones inline (tagged so a Buffer comes back a Buffer),
+// large ones as an index into the frame's attachments.
+const TAG_BUFFER = 0;
+const TAG_U8 = 1;
+const TAG_ATTACHED = 2;
+addExtension({
+  Class: Uint8Array,
+  type: EXT_BYTES,
+  pack(bytes: Uint8Array): Buffer {
+    const isBuffer = Buffer.isBuffer(bytes);
+    if (packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES) {
+      const head = Buffer.allocUnsafe(5);
+      head[0] = TAG_ATTACHED | (isBuffer ? 0 : 4);
+      head.writeUInt32LE(packing.length, 1);
+      packing.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return head;
+    }
+    const out = Buffer.allocUnsafe(bytes.byteLength + 1);
+    out[0] = isBuffer ? TAG_BUFFER : TAG_U8;
+    out.set(bytes, 1);
+    return out;
+  },
+  unpack(raw: Buffer): Uint8Array {
+    const tag = raw[0]!;
+    if ((tag & TAG_ATTACHED) !== 0) {
+      const att = unpacking?.[raw.readUInt32LE(1)];
+      if (att === undefined) throw new TypeError('frame refers to a missing attachment');
+      return tag & 4 ? new Uint8Array(att.buffer, att.byteOffset, att.byteLength) : att;
+    }
+    // Inline bytes are copied so a small message never pins a whole read chunk.
+    const copy = Buffer.from(raw.subarray(1));
+    return tag === TAG_U8 ? new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength) : copy;
+  },
+});
+
+// Values with no meaning in another process. msgpackr would encode them as
+// empty objects; refusing them at the call site is the point of this codec.
+const REFUSED: [abstract new (...args: never[]) => object, string][] = [
+  [Promise, 'a Promise'],
+  [WeakMap, 'a WeakMap'],
+  [WeakSet, 'a WeakSet'],
+  [WeakRef, 'a WeakRef'],
+  [EventEmitter, 'an EventEmitter (socket, stream, process…)'],
+];
+for (const [Class, what] of REFUSED) {
+  addExtension({
+    Class: Class as unknown as new () => object,
+    type: EXT_REFUSED,
+    write(): never {
+      throw new Unencodable(what);
+    },
+    read: () => undefined,
+  });
+}
+
+/** How refs cross the wire; installed by the ref module so the codec does not depend on it. */
+export function registerRefCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (ref: T) => unknown, fromWire: (data: unknown) => T): void {
+  addExtension({ Class: Class as unknown as new () => T, type: EXT_REF, write: toWire, read: fromWire });
+}
+
+/**
+ * Encodes `value` for another process. Throws `SerializationError` naming the
+ * path inside `value` (`args[1].cb`) that cannot be encoded; `label` is the
+ * name of the whole value at the call site (`message`, `args`).
+ */
+export function encode(value: unknown, label: string): Encoded {
+  const attachments: Buffer[] = [];
+  packing = attachments;
+  try {
+    const payload = packr.pack(value);
+    return { payload, attachments: attachments.length === 0 ? NO_ATTACHMENTS : attachments };
+  } catch (cause) {
+    throw serializationError(value, label, cause);
+  } finally {
+    packing = null;
+  }
+}
+
+/** Decodes what `encode` produced; attachments are passed through without a copy. */
+export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_ATTACHMENTS): unknown {
+  unpacking = attachments;
+  try {
+    return unpackr.unpack(payload);
+  } finally {
+    unpacking = null;
+  }
+}
+
+function serializationError(value: unknown, label: string, cause: unknown): SerializationError {
+  const found = findUnencodable(value, label);
+  if (found !== undefined) {
+    return new SerializationError(
+      `Cannot send ${found.path}: it is ${found.what}, which cannot cross a process boundary. Send plain data (objects, arrays, Map, Set, Date, Error, typed arrays, BigInt) and refs; pass behaviour as an actor instead of a function.`,
+      found.path,
+      { cause },
+    );
+  }
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new SerializationError(`Cannot send ${label}: ${reason}.`, label, { cause });
+}
+
+/** The first place in `value` that the codec refuses, with a readable path. */
+export function findUnencodable(value: unknown, label: string): { path: string; what: string } | undefined {
+  const seen = new Set<object>();
+  const visit = (v: unknown, path: string): { path: string; what: string } | undefined => {
+    if (typeof v === 'function') return { path, what: `a function (${v.name || 'anonymous'})` };
+    if (typeof v === 'symbol') return { path, what: `a symbol (${v.toString()})` };
+    if (typeof v !== 'object' || v === null) return undefined;
+    if (seen.has(v)) return undefined;
+    seen.add(v);
+    for (const [Class, what] of REFUSED) if (v instanceof Class) return { path, what };
+    if (v instanceof Error || ArrayBuffer.isView(v) || v instanceof Date || v instanceof RegExp) return undefined;
+    if (v instanceof Map) {
+      let i = 0;
+      for (const [k, item] of v) {
+        const found = visit(k, `${path}.keys()[${i}]`) ?? visit(item, `${path}.get(${keyText(k)})`);
+        if (found) return found;
+        i++;
+      }
+      return undefined;
+    }
+    if (v instanceof Set) {
+      let i = 0;
+      for (const item of v) {
+        const found = visit(item, `${path}.values()[${i++}]`);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const found = visit(v[i], `${path}[${i}]`);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    for (const key of Object.keys(v)) {
+      const found = visit((v as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return visit(value, label);
+}
+
+function keyText(key: unknown): string {
+  return typeof key === 'string' ? JSON.stringify(key) : safeString(key);
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * `ctx`: what a running actor knows about itself and how it receives.
+ * Like Python's `current_process()` and `os.getppid()`, plus the mailbox.
+ */
+import { AbortError, TroupeError } from './errors.ts';
+import { type Letter, type Mailbox, type ReceiveOptions } from './mailbox.ts';
+import type { ActorRef } from './ref.ts';
+
+/** What a context needs from the node hosting it. */
+export interface ContextHost {
+  reply(letter: Letter, value: unknown): void;
+}
+
+export class Context<Msg = unknown, Reply = unknown> {
+  /** This actor's own ref. */
+  readonly self: ActorRef<Msg, Reply>;
+  /** The actor that spawned this one; null for the root. */
+  readonly parent: ActorRef | null;
+  /** Aborted when the actor is asked to stop; pass it to anything that waits. */
+  readonly signal: AbortSignal;
+  readonly #mailbox: Mailbox;
+  readonly #host: ContextHost;
+  readonly #stopHooks: (() => unknown)[] = [];
+  #current: Letter | null = null;
+
+  constructor(self: ActorRef<Msg, Reply>, parent: ActorRef | null, mailbox: Mailbox, host: ContextHost, signal: AbortSignal) {
+    this.self = self;
+    this.parent = parent;
+    this.#mailbox = mailbox;
+    this.#host = host;
+    this.signal = signal;
+  }
+
+  get name(): string {
+    return this.self.name;
+  }
+
+  /** This process's pid. */
+  get pid(): number {
+    return process.pid;
+  }
+
+  /** The parent process's pid (`os.getppid()`). */
+  get ppid(): number {
+    return process.ppid;
+  }
+
+  /** Messages waiting in the mailbox. */
+  get pending(): number {
+    return this.#mailbox.size;
+  }
+
+  /**
+   * The mailbox as an async iterable: `for await (const msg of ctx.inbox)`.
+   * It ends when the actor is asked to stop. A message that came by `call` is
+   * answered with `ctx.reply(value)` before the next one is taken.
+   */
+  get inbox(): AsyncIterable<Msg> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Msg>> => {
+          const letter = await this.#take(undefined);
+          if (letter === null) return { done: true, value: undefined };
+          return { done: false, value: letter.value as Msg };
+        },
+        return: async (): Promise<IteratorResult<Msg>> => ({ done: true, value: undefined }),
+      }),
+    };
+  }
+
+  /**
+   * Takes the first message (matching `match`, when given), leaving the others
+   * queued in order. Rejects with `TimeoutError` at `timeout`, `AbortError`
+   * when `signal` aborts or the actor is stopping.
+   */
+  async receive<T extends Msg = Msg>(options: ReceiveOptions<T> = {}): Promise<T> {
+    const letter = await this.#take(options as ReceiveOptions<unknown>);
+    if (letter === null) throw new AbortError(`receive() on actor ${this.self.name}: the actor is stopping and its mailbox is closed.`);
+    return letter.value as T;
+  }
+
+  /** Whether the message taken last came by `call` and has not been answered yet. */
+  get canReply(): boolean {
+    return this.#current !== null && this.#current.isCall && !this.#current.replied;
+  }
+
+  /**
+   * Answers the message taken last, which came by `call`.
+   * @throws {TroupeError} `ERR_NO_CALL` when that message was sent, not called, or was answered already.
+   */
+  reply(value: Reply): void {
+    const letter = this.#current;
+    if (letter === null || !letter.isCall) {
+      throw new TroupeError('ERR_NO_CALL', `reply() in actor ${this.self.name}: the message taken last came by send(), not call(), so there is no caller to answer.`);
+    }
+    if (letter.replied) throw new TroupeError('ERR_NO_CALL', `reply() in actor ${this.self.name}: that call was answered already.`);
+    this.#host.reply(letter, value);
+  }
+
+  /** Registers a hook that runs when the actor is asked to stop, before it ends. */
+  onStop(hook: () => unknown): void {
+    this.#stopHooks.push(hook);
+  }
+
+  /** @internal The stop hooks, in registration order. */
+  get stopHooks(): readonly (() => unknown)[] {
+    return this.#stopHooks;
+  }
+
+  /** @internal The letter taken last, for the handler style's automatic reply. */
+  get current(): Letter | null {
+    return this.#current;
+  }
+
+  async #take(options: ReceiveOptions<unknown> | undefined): Promise<Letter | null> {
+    const letter = await this.#mailbox.take(options);
+    this.#current = letter;
+    return letter;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * One error hierarchy: every error troupe raises is a `TroupeError` with a
+ * stable `code`. Each code has its own subclass with typed fields, so callers
+ * can branch on `instanceof` or on `err.code`, whichever reads better.
+ */
+
+/** Every stable error code troupe uses. */
+export type ErrorCode =
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_ACTOR_EXITED'
+  | 'ERR_NO_SUCH_ACTOR'
+  | 'ERR_SERIALIZATION'
+  | 'ERR_SPAWN'
+  | 'ERR_SPAWN_AT_IMPORT'
+  | 'ERR_REMOTE'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_NOT_PARENT'
+  | 'ERR_NO_CALL'
+  | 'ERR_MAILBOX_FULL'
+  | 'ERR_PROTOCOL';
+
+export class TroupeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** A wait (`call`, `join`, `receive`…) passed its deadline. */
+export class TimeoutError extends TroupeError {
+  readonly timeoutMs: number;
+  constructor(message: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super('ERR_TIMEOUT', message, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A wait was cancelled through its `AbortSignal`. The signal's reason is the `cause`. */
+export class AbortError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_ABORTED', message, options);
+  }
+}
+
+/** The target actor ended before it answered. */
+export class ActorExitedError extends TroupeError {
+  readonly actorId: string;
+  constructor(message: string, actorId: string, options?: { cause?: unknown }) {
+    super('ERR_ACTOR_EXITED', message, options);
+    this.actorId = actorId;
+  }
+}
+
+/** No actor with that ID ever existed where the ID says it lives. */
+export class NoSuchActorError extends TroupeError {
+  readonly actorId: string;
+  constructor(message: string, actorId: string) {
+    super('ERR_NO_SUCH_ACTOR', message);
+    this.actorId = actorId;
+  }
+}
+
+/** A value cannot cross a process boundary; `path` names where it sits (`args[1].cb`). */
+export class SerializationError extends TroupeError {
+  readonly path: string;
+  constructor(message: string, path: string, options?: { cause?: unknown }) {
+    super('ERR_SERIALIZATION', message, options);
+    this.path = path;
+  }
+}
+
+/** An actor could not be started: bad module path, missing export, import threw. */
+export class SpawnError extends TroupeError {
+  readonly actorName: string;
+  constructor(message: string, actorName: string, options?: { cause?: unknown; code?: 'ERR_SPAWN' | 'ERR_SPAWN_AT_IMPORT' }) {
+    super(options?.code ?? 'ERR_SPAWN', message, options);
+    this.actorName = actorName;
+  }
+}
+
+/**
+ * The remote handler threw. `remoteName`, `message` and `remoteStack` are the
+ * remote error's own; the remote error, rebuilt, is the `cause`.
+ */
+export class RemoteError extends TroupeError {
+  readonly actorId: string;
+  readonly remoteName: string;
+  readonly remoteStack: string;
+  constructor(message: string, info: { actorId: string; remoteName: string; remoteStack: string; cause?: unknown }) {
+    super('ERR_REMOTE', message, { cause: info.cause });
+    this.actorId = info.actorId;
+    this.remoteName = info.remoteName;
+    this.remoteStack = info.remoteStack;
+  }
+}
+
+/** An option or argument was wrong. The message names it, its value, and what was expected. */
+export class InvalidArgumentError extends TroupeError {
+  constructor(message: string) {
+    super('ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** A lifecycle method (`join`, `terminate`…) was used outside the actor's parent. */
+export class NotParentError extends TroupeError {
+  readonly actorId: string;
+  constructor(message: string, actorId: string) {
+    super('ERR_NOT_PARENT', message);
+    this.actorId = actorId;
+  }
+}
+
+/** A bounded mailbox with `overflow: 'fail'` refused a message. */
+export class MailboxFullError extends TroupeError {
+  readonly actorId: string;
+  constructor(message: string, actorId: string) {
+    super('ERR_MAILBOX_FULL', message);
+    this.actorId = actorId;
+  }
+}
+
+/** Something other than troupe wrote to a control channel, or the peer spoke another protocol version. */
+export class ProtocolError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PROTOCOL', message, options);
+  }
+}
+
+/** `describe(1)` → `1 (number)`: how validation messages show a bad value. */
+export function describeValue(value: unknown): string {
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  let shown: string;
+  try {
+    shown = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? `[function ${value.name || 'anonymous'}]` : String(value);
+  } catch {
+    shown = Object.prototype.toString.call(value);
+  }
+  if (shown.length > 60) shown = shown.slice(0, 57) + '...';
+  return `\`${shown}\` (${type})`;
+}
+
+/** The one template for a rejected option: ``Expected `timeout` to be …, got `0` (number)``. */
+export function invalidOption(name: string, expected: string, value: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}.`);
+}

@@ -1,0 +1,210 @@
+/**
+ * Length-prefixed frames on a byte stream.
+ *
+ *   u32 length (of everything after this field)
+ *   u8  kind   u8 attachments   u16 reserved
+ *   u32 to     u32 from         u32 callId     u32 payloadLength
+ *   payload bytes, then per attachment: u32 length, bytes
+ *
+ * `to`/`from` are per-link aliases of actor IDs (see link.ts), so the hot path
+ * never encodes or decodes an ID string. Small frames are copied into one batch
+ * buffer and written once per event-loop turn; attachments are written beside
+ * them without a copy.
+ */
+import { ProtocolError } from './errors.ts';
+
+export const HEADER_BYTES = 24;
+/** A frame larger than this is refused: it is almost surely garbage on the channel. */
+export const MAX_FRAME_BYTES = 2 ** 31 - 1;
+const BATCH_BYTES = 64 * 1024;
+
+export interface Frame {
+  readonly kind: number;
+  readonly to: number;
+  readonly from: number;
+  readonly callId: number;
+  readonly payload: Buffer;
+  readonly attachments: readonly Buffer[];
+}
+
+const NONE: readonly Buffer[] = Object.freeze([]);
+
+/** Where a writer's bytes go: `write` may be called with several buffers at once. */
+export interface ByteSink {
+  write(chunks: Buffer[]): void;
+}
+
+export class FrameWriter {
+  #sink: ByteSink;
+  #batch = Buffer.allocUnsafe(BATCH_BYTES);
+  #used = 0;
+  #out: Buffer[] = [];
+  #scheduled = false;
+
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+  }
+
+  /** Queues one frame; it is written at the end of this event-loop turn (or sooner, when a batch fills). */
+  push(kind: number, to: number, from: number, callId: number, payload: Uint8Array, attachments: readonly Buffer[] = NONE): void {
+    let attBytes = 0;
+    for (const att of attachments) attBytes += 4 + att.byteLength;
+    const headAndBody = HEADER_BYTES + payload.byteLength;
+    const total = headAndBody - 4 + attBytes;
+    if (total > MAX_FRAME_BYTES) throw new RangeError(`frame of ${total} bytes is over the ${MAX_FRAME_BYTES}-byte limit`);
+    if (this.#used + headAndBody + attachments.length * 4 > this.#batch.byteLength) this.#seal(headAndBody + attachments.length * 4);
+    const b = this.#batch;
+    let o = this.#used;
+    b.writeUInt32LE(total, o);
+    b[o + 4] = kind;
+    b[o + 5] = attachments.length;
+    b.writeUInt16LE(0, o + 6);
+    b.writeUInt32LE(to, o + 8);
+    b.writeUInt32LE(from, o + 12);
+    b.writeUInt32LE(callId, o + 16);
+    b.writeUInt32LE(payload.byteLength, o + 20);
+    b.set(payload, o + HEADER_BYTES);
+    o += headAndBody;
+    if (attachments.length === 0) {
+      this.#used = o;
+    } else {
+      // Attachment bytes go out as buffers of their own, between slices of the batch.
+      let start = 0;
+      for (const att of attachments) {
+        b.writeUInt32LE(att.byteLength, o);
+        o += 4;
+        this.#out.push(b.subarray(start, o), att);
+        start = o;
+      }
+      this.#used = o;
+      this.#discardBatch();
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushSoon);
+    }
+  }
+
+  #flushSoon = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
+
+  /** Writes everything queued now. */
+  flush(): void {
+    if (this.#used > 0) {
+      this.#out.push(this.#batch.subarray(0, this.#used));
+      this.#discardBatch();
+    }
+    if (this.#out.length === 0) return;
+    const out = this.#out;
+    this.#out = [];
+    this.#sink.write(out);
+  }
+
+  /** Bytes queued but not yet handed to the sink. */
+  take(): Buffer[] {
+    if (this.#used > 0) {
+      this.#out.push(this.#batch.subarray(0, this.#used));
+      this.#discardBatch();
+    }
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  #seal(need: number): void {
+    if (this.#used > 0) {
+      this.#out.push(this.#batch.subarray(0, this.#used));
+      // A full batch is written at once, so a long burst of sends streams to
+      // the peer while the sender is still producing.
+      const out = this.#out;
+      this.#out = [];
+      this.#sink.write(out);
+    }
+    this.#batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, need));
+    this.#used = 0;
+  }
+
+  /** Drops the bytes already handed out; the rest of the batch is reused while it is worth it. */
+  #discardBatch(): void {
+    // Handed-out bytes are subarrays of the batch: never write over them.
+    const rest = this.#batch.byteLength - this.#used;
+    this.#batch = rest >= 4096 ? this.#batch.subarray(this.#used) : Buffer.allocUnsafe(BATCH_BYTES);
+    this.#used = 0;
+  }
+}
+
+/**
+ * Splits a byte stream into frames. A frame that cannot be a frame (absurd
+ * length or attachment layout) throws `ProtocolError`; the owner of the
+ * stream ends the connection.
+ */
+export class FrameReader {
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #onFrame: (frame: Frame) => void;
+
+  constructor(onFrame: (frame: Frame) => void) {
+    this.#onFrame = onFrame;
+  }
+
+  push(chunk: Buffer): void {
+    let buf: Buffer;
+    if (this.#pendingBytes === 0) {
+      buf = chunk;
+    } else {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.byteLength;
+      if (this.#pendingBytes < 4) return;
+      const need = this.#pending[0]!.byteLength >= 4 ? this.#pending[0]!.readUInt32LE(0) + 4 : 4;
+      if (this.#pendingBytes < need) return;
+      buf = Buffer.concat(this.#pending, this.#pendingBytes);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    }
+    let o = 0;
+    const end = buf.byteLength;
+    while (end - o >= 4) {
+      const total = buf.readUInt32LE(o);
+      if (total < HEADER_BYTES - 4 || total > MAX_FRAME_BYTES) throw new ProtocolError(`bad frame length ${total}`);
+      if (end - o - 4 < total) break;
+      this.#onFrame(parse(buf, o, total));
+      o += 4 + total;
+    }
+    if (o < end) {
+      const rest = buf.subarray(o);
+      this.#pending.push(rest);
+      this.#pendingBytes = rest.byteLength;
+    }
+  }
+}
+
+function parse(buf: Buffer, o: number, total: number): Frame {
+  const kind = buf[o + 4]!;
+  const natt = buf[o + 5]!;
+  const to = buf.readUInt32LE(o + 8);
+  const from = buf.readUInt32LE(o + 12);
+  const callId = buf.readUInt32LE(o + 16);
+  const payloadLength = buf.readUInt32LE(o + 20);
+  const end = o + 4 + total;
+  let p = o + HEADER_BYTES;
+  if (p + payloadLength > end) throw new ProtocolError(`frame payload of ${payloadLength} bytes overruns its frame`);
+  const payload = buf.subarray(p, p + payloadLength);
+  p += payloadLength;
+  let attachments: readonly Buffer[] = NONE;
+  if (natt > 0) {
+    const list: Buffer[] = [];
+    for (let i = 0; i < natt; i++) {
+      if (p + 4 > end) throw new ProtocolError('frame attachment table overruns its frame');
+      const len = buf.readUInt32LE(p);
+      p += 4;
+      if (p + len > end) throw new ProtocolError('frame attachment overruns its frame');
+      list.push(buf.subarray(p, p + len));
+      p += len;
+    }
+    attachments = list;
+  }
+  if (p !== end) throw new ProtocolError(`frame has ${end - p} stray bytes`);
+  return { kind, to, from, callId, payload, attachments };
+}

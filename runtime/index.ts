@@ -1,0 +1,28 @@
+/** The kernel's public surface: everything actors/ may import from runtime/. */
+export { Actor, actor, isActorDefinition } from './behaviour.ts';
+export type { ActorDefinition, ActorFunction, ArgsOf, MsgOf, ReplyOf } from './behaviour.ts';
+export { Context } from './context.ts';
+export {
+  AbortError,
+  ActorExitedError,
+  InvalidArgumentError,
+  MailboxFullError,
+  NoSuchActorError,
+  NotParentError,
+  ProtocolError,
+  RemoteError,
+  SerializationError,
+  SpawnError,
+  TimeoutError,
+  TroupeError,
+} from './errors.ts';
+export type { ErrorCode } from './errors.ts';
+export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';
+export { currentNode as node } from './node.ts';
+export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents } from './node.ts';
+export { ChildRef } from './process/child-ref.ts';
+export type { JoinOptions, StopOptions } from './process/child-ref.ts';
+export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';
+export type { CallOptions } from './ref.ts';
+export { current, isMain, spawn } from './spawn.ts';
+export type { SpawnOptions } from './spawn.ts';

@@ -1,0 +1,210 @@
+/**
+ * A link: one node's connection to another over a byte stream (the control
+ * pipe between a parent and an actor process). It turns frames into calls on
+ * its handler, gives actor IDs short per-link aliases, and checks the peer's
+ * protocol version in its first frame.
+ *
+ * Anything that does not parse ends the link with a logged error; it never
+ * throws into the node, and garbage never reaches user code.
+ */
+import type { Duplex } from 'node:stream';
+import { decode, encode, type Encoded } from './codec.ts';
+import { ProtocolError } from './errors.ts';
+import { FrameReader, FrameWriter, type Frame } from './framing.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+// Frame kinds. 1 and 2 are the mailbox kinds (see mailbox.ts).
+export const FRAME_SEND = 1;
+export const FRAME_CALL = 2;
+export const FRAME_REPLY = 3;
+export const FRAME_REPLY_ERROR = 4;
+export const FRAME_ALIAS = 5;
+export const FRAME_SYSTEM = 6;
+export const FRAME_ARGS = 7;
+
+export interface LinkHandler {
+  /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
+  onMessage(link: Link, kind: number, to: string, from: string, callId: number, payload: Buffer, attachments: readonly Buffer[]): void;
+  /** A system message: lifecycle and control between the two nodes. */
+  onSystem(link: Link, message: SystemMessage): void;
+  /** The link is gone: the peer closed it, or it broke (`error`). */
+  onClose(link: Link, error: Error | undefined): void;
+}
+
+/** Control messages between a parent node and an actor process. */
+export type SystemMessage = { readonly t: string; readonly v?: number } & Record<string, unknown>;
+
+export class Link {
+  readonly #stream: Duplex;
+  readonly #handler: LinkHandler;
+  readonly #writer: FrameWriter;
+  readonly #reader: FrameReader;
+  readonly #outAliases = new Map<string, number>();
+  readonly #inAliases: string[] = [''];
+  #greeted = false;
+  #closed = false;
+  /** A label for messages about this link (`actor worker-1 (pid 1234)`). */
+  label: string;
+
+  constructor(stream: Duplex, handler: LinkHandler, label: string) {
+    this.#stream = stream;
+    this.#handler = handler;
+    this.label = label;
+    this.#writer = new FrameWriter({
+      write: (chunks) => {
+        if (this.#closed) return;
+        if (chunks.length === 1) {
+          stream.write(chunks[0]);
+        } else {
+          stream.cork();
+          for (const chunk of chunks) stream.write(chunk);
+          stream.uncork();
+        }
+      },
+    });
+    this.#reader = new FrameReader((frame) => this.#onFrame(frame));
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#closed) return;
+      try {
+        this.#reader.push(chunk);
+      } catch (err) {
+        this.#fail(err);
+      }
+    });
+    stream.on('end', () => this.#end(undefined));
+    stream.on('close', () => this.#end(undefined));
+    // A peer that dies mid-write resets the pipe; that is an ordinary close.
+    stream.on('error', (err: NodeJS.ErrnoException) => this.#end(err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : err));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the stream has more queued than the OS took: senders that care may wait for `drained()`. */
+  get backedUp(): boolean {
+    return this.#stream.writableNeedDrain;
+  }
+
+  drained(): Promise<void> {
+    if (!this.#stream.writableNeedDrain || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#stream.off('drain', done);
+        this.#stream.off('close', done);
+        resolve();
+      };
+      this.#stream.on('drain', done);
+      this.#stream.on('close', done);
+    });
+  }
+
+  /** Queues a message frame; IDs are replaced by aliases, defined on first use. */
+  sendMessage(kind: number, to: string, from: string, callId: number, encoded: Encoded): void {
+    if (this.#closed) return;
+    this.#writer.push(kind, this.#alias(to), this.#alias(from), callId, encoded.payload, encoded.attachments);
+  }
+
+  /** Forwards a message frame as received elsewhere, without decoding it. */
+  forward(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    if (this.#closed) return;
+    this.#writer.push(kind, this.#alias(to), this.#alias(from), callId, payload, attachments);
+  }
+
+  sendSystem(message: SystemMessage): void {
+    if (this.#closed) return;
+    const encoded = encode(message, 'system message');
+    this.#writer.push(FRAME_SYSTEM, 0, 0, 0, encoded.payload, encoded.attachments);
+  }
+
+  /** Writes what is queued now rather than at the end of the turn. */
+  flush(): void {
+    this.#writer.flush();
+  }
+
+  /** The bytes not yet handed to the stream (for a last synchronous write at exit). */
+  takeUnwritten(): Buffer[] {
+    return this.#writer.take();
+  }
+
+  /** Ends the link after writing what is queued. */
+  close(): void {
+    if (this.#closed) return;
+    this.#writer.flush();
+    this.#stream.end();
+    this.#end(undefined);
+  }
+
+  #alias(id: string): number {
+    if (id === '') return 0;
+    let alias = this.#outAliases.get(id);
+    if (alias === undefined) {
+      alias = this.#outAliases.size + 1;
+      this.#outAliases.set(id, alias);
+      this.#writer.push(FRAME_ALIAS, alias, 0, 0, Buffer.from(id, 'utf8'));
+    }
+    return alias;
+  }
+
+  #id(alias: number): string {
+    if (alias === 0) return '';
+    const id = this.#inAliases[alias];
+    if (id === undefined) throw new ProtocolError(`frame names actor alias ${alias}, which was never defined`);
+    return id;
+  }
+
+  #onFrame(frame: Frame): void {
+    if (!this.#greeted) {
+      // The first frame must be a system hello carrying our protocol version.
+      if (frame.kind !== FRAME_SYSTEM) throw new ProtocolError(`first frame is of kind ${frame.kind}, not a hello`);
+      const hello = decode(frame.payload, frame.attachments) as SystemMessage;
+      if (typeof hello !== 'object' || hello === null || typeof hello.t !== 'string') throw new ProtocolError('first frame is not a hello');
+      if (hello.v !== PROTOCOL_VERSION) {
+        throw new ProtocolError(`peer speaks protocol ${String(hello.v)}, this node speaks ${PROTOCOL_VERSION}: run the same troupe version on both sides`);
+      }
+      this.#greeted = true;
+      this.#handler.onSystem(this, hello);
+      return;
+    }
+    switch (frame.kind) {
+      case FRAME_ALIAS:
+        if (frame.to !== this.#inAliases.length) throw new ProtocolError(`alias ${frame.to} defined out of order`);
+        this.#inAliases.push(frame.payload.toString('utf8'));
+        return;
+      case FRAME_SYSTEM: {
+        let message: SystemMessage;
+        try {
+          message = decode(frame.payload, frame.attachments) as SystemMessage;
+        } catch (err) {
+          throw new ProtocolError('system frame does not decode', { cause: err });
+        }
+        if (typeof message !== 'object' || message === null || typeof message.t !== 'string') throw new ProtocolError('system frame is not a system message');
+        this.#handler.onSystem(this, message);
+        return;
+      }
+      case FRAME_SEND:
+      case FRAME_CALL:
+      case FRAME_REPLY:
+      case FRAME_REPLY_ERROR:
+      case FRAME_ARGS:
+        this.#handler.onMessage(this, frame.kind, this.#id(frame.to), this.#id(frame.from), frame.callId, frame.payload, frame.attachments);
+        return;
+      default:
+        throw new ProtocolError(`unknown frame kind ${frame.kind}`);
+    }
+  }
+
+  #fail(err: unknown): void {
+    const error = err instanceof ProtocolError ? err : new ProtocolError(`control channel of ${this.label} broke: ${String(err)}`, { cause: err });
+    process.stderr.write(`troupe: closing the control channel of ${this.label}: ${error.message}\n`);
+    this.#stream.destroy();
+    this.#end(error);
+  }
+
+  #end(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handler.onClose(this, error);
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * An actor's mailbox: a FIFO of letters with selective receive. Letters keep
+ * their encoded bytes until someone looks at them, so decoding happens in the
+ * receiving actor's turn, off the transport's path.
+ */
+import { decode } from './codec.ts';
+import { AbortError, MailboxFullError, TimeoutError, invalidOption } from './errors.ts';
+
+export const KIND_SEND = 1;
+export const KIND_CALL = 2;
+
+/** One message in a mailbox, with what is needed to answer it if it came by `call`. */
+export class Letter {
+  readonly kind: number;
+  readonly from: string;
+  readonly callId: number;
+  #payload: Uint8Array | null;
+  #attachments: readonly Buffer[];
+  #value: unknown;
+  replied = false;
+
+  constructor(kind: number, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]) {
+    this.kind = kind;
+    this.from = from;
+    this.callId = callId;
+    this.#payload = payload;
+    this.#attachments = attachments;
+  }
+
+  get isCall(): boolean {
+    return this.kind === KIND_CALL;
+  }
+
+  /** The message, decoded on first use. */
+  get value(): unknown {
+    if (this.#payload !== null) {
+      this.#value = decode(this.#payload, this.#attachments);
+      this.#payload = null;
+      this.#attachments = [];
+    }
+    return this.#value;
+  }
+}
+
+export type Overflow = 'drop-new' | 'fail';
+
+export interface MailboxOptions {
+  /** Most letters held at once; unbounded when absent. */
+  readonly max?: number;
+  /** What happens to a letter that arrives when `max` are held. */
+  readonly overflow?: Overflow;
+}
+
+export interface ReceiveOptions<T> {
+  /** Only a message for which this returns true is taken; others stay queued in order. */
+  readonly match?: (message: unknown) => message is T;
+  /** Milliseconds to wait; waits forever when absent. */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+}
+
+interface Waiter {
+  match: ((message: unknown) => boolean) | undefined;
+  resolve: (letter: Letter | null) => void;
+}
+
+export function validateMailboxOptions(options: unknown): MailboxOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw invalidOption('mailbox', 'an object like `{ max: 1000, overflow: "fail" }`', options);
+  const { max, overflow } = options as MailboxOptions;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw invalidOption('mailbox.max', 'a positive integer', max);
+  if (overflow !== undefined && overflow !== 'drop-new' && overflow !== 'fail') {
+    throw invalidOption('mailbox.overflow', "'drop-new' or 'fail'", overflow);
+  }
+  return { max, overflow: overflow ?? 'fail' };
+}
+
+export class Mailbox {
+  readonly #owner: string;
+  readonly #max: number;
+  readonly #overflow: Overflow;
+  #queue: Letter[] = [];
+  #head = 0;
+  #waiters: Waiter[] = [];
+  #closed = false;
+
+  constructor(owner: string, options: MailboxOptions = {}) {
+    this.#owner = owner;
+    this.#max = options.max ?? Infinity;
+    this.#overflow = options.overflow ?? 'fail';
+  }
+
+  get size(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Adds a letter. Returns false when the letter was refused (closed, or full
+   * with `drop-new`); throws `MailboxFullError` when full with `fail`.
+   */
+  put(letter: Letter): boolean {
+    if (this.#closed) return false;
+    for (let i = 0; i < this.#waiters.length; i++) {
+      const w = this.#waiters[i]!;
+      if (w.match === undefined || w.match(letter.value)) {
+        this.#waiters.splice(i, 1);
+        w.resolve(letter);
+        return true;
+      }
+    }
+    if (this.size >= this.#max) {
+      if (this.#overflow === 'drop-new') return false;
+      throw new MailboxFullError(`The mailbox of actor ${this.#owner} is full (max ${this.#max}); the message was refused. Raise \`mailbox.max\` or slow the sender down.`, this.#owner);
+    }
+    this.#queue.push(letter);
+    return true;
+  }
+
+  /** Takes the first letter (that matches), waiting as told. Resolves null when the mailbox closes. */
+  take(options: ReceiveOptions<unknown> = {}): Promise<Letter | null> {
+    const found = this.#takeNow(options.match);
+    if (found !== null || this.#closed) return Promise.resolve(found);
+    const { timeout, signal } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError(`receive() on actor ${this.#owner} was aborted.`, { cause: signal.reason }));
+    return new Promise<Letter | null>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const i = this.#waiters.indexOf(waiter);
+        if (i !== -1) this.#waiters.splice(i, 1);
+      };
+      const waiter: Waiter = {
+        match: options.match,
+        resolve: (letter) => {
+          done();
+          resolve(letter);
+        },
+      };
+      const onAbort = (): void => {
+        done();
+        reject(new AbortError(`receive() on actor ${this.#owner} was aborted.`, { cause: signal?.reason }));
+      };
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          done();
+          reject(new TimeoutError(`receive() on actor ${this.#owner} got no ${options.match ? 'matching ' : ''}message within ${timeout} ms.`, timeout));
+        }, timeout);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Ends the mailbox: waiters get null, later letters are refused. Returns the letters still queued. */
+  close(): Letter[] {
+    this.#closed = true;
+    const left = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve(null);
+    return left;
+  }
+
+  #takeNow(match: ((message: unknown) => boolean) | undefined): Letter | null {
+    if (this.size === 0) return null;
+    if (match === undefined) {
+      const letter = this.#queue[this.#head]!;
+      this.#queue[this.#head++] = undefined as unknown as Letter;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      return letter;
+    }
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const letter = this.#queue[i]!;
+      if (match(letter.value)) {
+        this.#queue.splice(i, 1);
+        return letter;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * The node: troupe's runtime inside one OS process. It hosts the process's
+ * own actor (the user's main program in the root; the hosted behaviour in an
+ * actor process), routes messages by ID prefix between its parent link and
+ * its children, keeps the table of pending calls, and emits events.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { decode, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
+import { Context, type ContextHost } from './context.ts';
+import { ActorExitedError, MailboxFullError, NoSuchActorError, RemoteError, AbortError, TimeoutError, TroupeError } from './errors.ts';
+import { MAIN_LOCAL_ID, actorId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
+import { FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
+import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
+import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
+import type { ChildRef } from './process/child-ref.ts';
+
+/** Why a message could not be delivered. */
+export type DeadLetterReason = 'exited' | 'noproc' | 'mailbox-full' | 'stopping';
+
+export interface DeadLetter {
+  readonly to: string;
+  readonly from: string;
+  readonly reason: DeadLetterReason;
+  /** The message, decoded; undefined if it did not decode here. */
+  readonly message: unknown;
+}
+
+export interface ExitEvent {
+  readonly ref: ChildRef;
+  readonly exitCode: number;
+  /** The uncaught error that ended the actor, rebuilt with its remote stack. */
+  readonly error: Error | undefined;
+}
+
+export interface NodeEvents {
+  spawn: (ref: ChildRef) => void;
+  exit: (event: ExitEvent) => void;
+  deadLetter: (letter: DeadLetter) => void;
+  error: (error: Error) => void;
+}
+
+/** Data of an error reply: who failed and how. */
+interface ReplyFailure {
+  readonly type: 'remote' | 'exited' | 'noproc' | 'mailbox-full';
+  readonly actorId: string;
+  readonly error?: ReturnType<typeof errorToWire>;
+  readonly exitCode?: number | null;
+}
+
+interface PendingCall {
+  readonly to: ActorRef;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
+/** How a node reaches a child node: an actor process, seen from its parent. */
+export interface ChildLink {
+  readonly nodeId: NodeId;
+  /** Delivers a frame to the child (queued until the process is up). */
+  forward(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
+  /** The child's pid and its descendants' pids, for ending a tree. */
+  pids(): readonly number[];
+}
+
+export class Node extends EventEmitter<NodeEvents> implements RefKernel, ContextHost, LinkHandler {
+  readonly id: NodeId;
+  /** The actor this process runs: the main program in the root. */
+  readonly self: ActorRef;
+  readonly mailbox: Mailbox;
+  readonly context: Context;
+  readonly stopController = new AbortController();
+  /** `1`, `2:1`…: the spawn path, used to name actors like Python names processes. */
+  readonly identity: string;
+  #parent: Link | null = null;
+  #onParentSystem: ((message: SystemMessage) => void) | null = null;
+  #onParentClose: ((error: Error | undefined) => void) | null = null;
+  readonly #children = new Map<NodeId, ChildLink>();
+  #childCount = 0;
+  readonly #calls = new Map<number, PendingCall>();
+  #nextCall = 1;
+  #pidsReported = false;
+  /** Told, once per turn, the pids below this node (the orphan watch keeps them). */
+  onPids: ((pids: number[]) => void) | null = null;
+
+  constructor(options: { id?: NodeId; name?: string; identity?: string; parent?: ActorRef | null; mailbox?: MailboxOptions } = {}) {
+    super();
+    this.id = options.id ?? mintRootNodeId();
+    this.identity = options.identity ?? '';
+    const selfId = actorId(this.id, MAIN_LOCAL_ID);
+    this.self = new ActorRef(selfId, options.name ?? 'main');
+    this.mailbox = new Mailbox(selfId, options.mailbox);
+    this.context = new Context(this.self, options.parent ?? null, this.mailbox, this, this.stopController.signal);
+  }
+
+  get isRoot(): boolean {
+    return this.#parent === null;
+  }
+
+  /** Connects this node to its parent (in an actor process). */
+  attachParent(link: Link, onSystem: (message: SystemMessage) => void, onClose: (error: Error | undefined) => void): void {
+    this.#parent = link;
+    this.#onParentSystem = onSystem;
+    this.#onParentClose = onClose;
+  }
+
+  get parentLink(): Link | null {
+    return this.#parent;
+  }
+
+  /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
+  nextChild(): { nodeId: NodeId; identity: string } {
+    const n = ++this.#childCount;
+    return { nodeId: `${this.id}.${n}`, identity: this.identity === '' ? String(n) : `${this.identity}:${n}` };
+  }
+
+  addChild(child: ChildLink): void {
+    this.#children.set(child.nodeId, child);
+  }
+
+  removeChild(nodeId: NodeId): void {
+    this.#children.delete(nodeId);
+    this.reportPids();
+  }
+
+  /** Every pid below this node: children and their descendants. */
+  descendantPids(): number[] {
+    const out: number[] = [];
+    for (const child of this.#children.values()) out.push(...child.pids());
+    return out;
+  }
+
+  /** Tells the parent, once per turn, which pids live below this node. */
+  reportPids(): void {
+    if (this.#parent === null || this.#pidsReported) return;
+    this.#pidsReported = true;
+    queueMicrotask(() => {
+      this.#pidsReported = false;
+      const pids = this.descendantPids();
+      this.onPids?.(pids);
+      this.#parent?.sendSystem({ t: 'pids', pids });
+    });
+  }
+
+  // ---- sending ---------------------------------------------------------
+
+  send(to: ActorRef, message: unknown): void {
+    const encoded = encode(message, 'message');
+    this.#route(FRAME_SEND, to.id, this.self.id, 0, encoded.payload, encoded.attachments);
+  }
+
+  call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    let encoded: Encoded;
+    try {
+      encoded = encode(message, 'message');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal?.aborted) return Promise.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted before it was sent.`, { cause: signal.reason }));
+    const callId = this.#nextCall++;
+    if (this.#nextCall > 0xffffffff) this.#nextCall = 1;
+    return new Promise((resolve, reject) => {
+      const timer =
+        timeoutMs === Infinity
+          ? undefined
+          : setTimeout(() => {
+              this.#settle(callId)?.reject(
+                new TimeoutError(`call() to actor ${to.name} (${to.id}) got no reply within ${timeoutMs} ms. Raise \`timeout\` if the work takes longer; a late reply is dropped.`, timeoutMs),
+              );
+            }, timeoutMs);
+      const onAbort = signal && ((): void => void this.#settle(callId)?.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted.`, { cause: signal.reason })));
+      signal?.addEventListener('abort', onAbort!, { once: true });
+      this.#calls.set(callId, { to, resolve, reject, timer, signal, onAbort });
+      this.#route(FRAME_CALL, to.id, this.self.id, callId, encoded.payload, encoded.attachments);
+    });
+  }
+
+  /** Answers a call taken from this node's mailbox. */
+  reply(letter: Letter, value: unknown): void {
+    const encoded = encode(value, 'reply');
+    letter.replied = true;
+    this.#route(FRAME_REPLY, letter.from, this.self.id, letter.callId, encoded.payload, encoded.attachments);
+  }
+
+  /** Answers a call with the error its handler threw; the caller gets a `RemoteError`. */
+  replyError(letter: Letter, error: unknown): void {
+    letter.replied = true;
+    this.#fail(letter.from, letter.callId, { type: 'remote', actorId: this.self.id, error: errorToWire(error) });
+  }
+
+  #settle(callId: number): PendingCall | undefined {
+    const pending = this.#calls.get(callId);
+    if (pending === undefined) return undefined;
+    this.#calls.delete(callId);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
+    return pending;
+  }
+
+  // ---- routing ---------------------------------------------------------
+
+  /** A frame from a link: the parent's, or a child's (`via`). */
+  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, payload: Buffer, attachments: readonly Buffer[]): void {
+    this.#route(kind, to, from, callId, payload, attachments);
+  }
+
+  onSystem(_link: Link, message: SystemMessage): void {
+    this.#onParentSystem?.(message);
+  }
+
+  onClose(_link: Link, error: Error | undefined): void {
+    this.#onParentClose?.(error);
+  }
+
+  /** Routes a frame that arrived from a child link. */
+  routeFromChild(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    this.#route(kind, to, from, callId, payload, attachments);
+  }
+
+  #route(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    const target = nodeOf(to);
+    const route = routeFrom(this.id, target);
+    if (route.kind === 'local') {
+      this.#deliver(kind, to, from, callId, payload, attachments);
+    } else if (route.kind === 'child') {
+      const child = this.#children.get(route.child);
+      if (child === undefined) this.#undeliverable(kind, to, from, callId, payload, attachments, route.n <= this.#childCount ? 'exited' : 'noproc');
+      else child.forward(kind, to, from, callId, payload, attachments);
+    } else if (this.#parent !== null && !this.#parent.closed) {
+      this.#parent.forward(kind, to, from, callId, payload, attachments);
+    } else {
+      this.#undeliverable(kind, to, from, callId, payload, attachments, 'noproc');
+    }
+  }
+
+  #deliver(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
+      const pending = this.#settle(callId);
+      if (pending === undefined) return; // late: timed out or aborted already
+      let value: unknown;
+      try {
+        value = decode(payload, attachments);
+      } catch (err) {
+        pending.reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (kind === FRAME_REPLY) pending.resolve(value);
+      else pending.reject(callError(pending.to, value as ReplyFailure));
+      return;
+    }
+    if (localOf(to) !== MAIN_LOCAL_ID) {
+      this.#undeliverable(kind, to, from, callId, payload, attachments, 'noproc');
+      return;
+    }
+    const letter = new Letter(kind, from, callId, payload as Buffer, attachments);
+    let accepted: boolean;
+    try {
+      accepted = this.mailbox.put(letter);
+    } catch (err) {
+      if (!(err instanceof MailboxFullError)) throw err;
+      this.#undeliverable(kind, to, from, callId, payload, attachments, 'mailbox-full');
+      return;
+    }
+    if (!accepted) this.#undeliverable(kind, to, from, callId, payload, attachments, this.mailbox.closed ? 'stopping' : 'mailbox-full');
+  }
+
+  #undeliverable(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[], reason: DeadLetterReason): void {
+    if (kind === FRAME_CALL) {
+      this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to });
+    } else if (kind === FRAME_SEND) {
+      let message: unknown;
+      try {
+        message = decode(payload, attachments);
+      } catch {
+        message = undefined;
+      }
+      this.emit('deadLetter', { to, from, reason, message });
+    }
+    // Replies to a caller that is gone are dropped: nobody is waiting.
+  }
+
+  /** Sends an error reply for call `callId` to `caller`. */
+  #fail(caller: string, callId: number, failure: ReplyFailure): void {
+    const encoded = encode(failure, 'error reply');
+    this.#route(FRAME_REPLY_ERROR, caller, failure.actorId, callId, encoded.payload, encoded.attachments);
+  }
+
+  /** Fails the calls that were forwarded into a child that has now ended. */
+  failCalls(calls: Iterable<{ from: string; callId: number; to: string }>, exitCode: number | null): void {
+    for (const call of calls) this.#fail(call.from, call.callId, { type: 'exited', actorId: call.to, exitCode });
+  }
+
+  /** Ends the mailbox; calls still queued in it are answered with `ActorExitedError`. */
+  closeMailbox(): void {
+    for (const letter of this.mailbox.close()) {
+      if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: null });
+    }
+  }
+}
+
+function callError(to: ActorRef, failure: ReplyFailure): Error {
+  const who = `actor ${to.name} (${to.id})`;
+  switch (failure.type) {
+    case 'remote': {
+      const cause = failure.error ? errorFromWire(failure.error) : new Error('unknown error');
+      return new RemoteError(`${who} failed to handle the call: ${cause.name}: ${cause.message}`, {
+        actorId: to.id,
+        remoteName: cause.name,
+        remoteStack: cause.stack ?? '',
+        cause,
+      });
+    }
+    case 'exited':
+      return new ActorExitedError(
+        `${who} ended before it replied${typeof failure.exitCode === 'number' ? ` (exit code ${failure.exitCode})` : ''}. Check ref.exitCode and ref.error, or restart it under a supervisor.`,
+        to.id,
+      );
+    case 'noproc':
+      return new NoSuchActorError(`${who} does not exist: no actor with that ID was ever started where the ID says it lives.`, to.id);
+    case 'mailbox-full':
+      return new MailboxFullError(`The mailbox of ${who} is full; the call was refused. Raise \`mailbox.max\` or slow the callers down.`, to.id);
+    default:
+      return new TroupeError('ERR_PROTOCOL', `${who}: unknown failure reply`);
+  }
+}
+
+// ---- the process's node ---------------------------------------------------
+
+let current: Node | null = null;
+
+/** Set while an actor process imports the module it hosts: spawning then is the `__main__` guard mistake. */
+export const hosting: { loading: string | null } = { loading: null };
+
+/** This process's node, created (as the root) on first use. */
+export function currentNode(): Node {
+  current ??= new Node();
+  return current;
+}
+
+/** Installs the node of an actor process, before any user code runs. */
+export function installNode(node: Node): void {
+  current = node;
+}
+
+export function hasNode(): boolean {
+  return current !== null;
+}
+
+installRefKernel(currentNode);

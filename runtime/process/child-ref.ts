@@ -1,0 +1,114 @@
+/**
+ * `ChildRef`: what `spawn` returns to the actor that spawned. It is an
+ * `ActorRef` (send, call, and it travels in messages as a plain ref) plus the
+ * lifecycle that only the parent owns, as only a Python parent can join its
+ * child: `ready`, `exitCode`, `join`, `terminate`, `kill`, `stop`.
+ */
+import { ActorRef } from '../ref.ts';
+
+export interface JoinOptions {
+  /** Milliseconds to wait; `join` resolves null when they pass and the actor is still alive. */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface StopOptions {
+  /** Milliseconds for the whole graceful stop before SIGKILL (default 5000). */
+  readonly timeout?: number;
+}
+
+/** The private core a `ChildRef` delegates to (process/child.ts). */
+export interface ChildCore {
+  readonly pid: number | null;
+  readonly exitCode: number | null;
+  readonly error: Error | undefined;
+  readonly daemon: boolean;
+  readonly ready: Promise<void>;
+  isAlive(): boolean;
+  join(options: JoinOptions): Promise<number | null>;
+  signal(signal: 'SIGTERM' | 'SIGKILL'): void;
+  stop(options: StopOptions): Promise<number>;
+}
+
+export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Reply> {
+  readonly #core: ChildCore;
+  readonly #ready: Promise<this>;
+  /** The actor that spawned this one. */
+  readonly parent: ActorRef;
+
+  constructor(id: string, name: string, parent: ActorRef, core: ChildCore) {
+    super(id, name);
+    this.parent = parent;
+    this.#core = core;
+    this.#ready = core.ready.then(() => this);
+    // Not awaiting `ready` is fine: a failed start shows in exitCode, error and the exit event.
+    this.#ready.catch(() => {});
+  }
+
+  /** Resolves when the actor runs; rejects with `SpawnError` (`ERR_SPAWN`, `ERR_SPAWN_AT_IMPORT`) when it cannot start. */
+  get ready(): Promise<this> {
+    return this.#ready;
+  }
+
+  /** The OS pid; null until the process has started. */
+  get pid(): number | null {
+    return this.#core.pid;
+  }
+
+  /**
+   * null while alive; 0 when the behaviour returned; 1 on an uncaught error
+   * (see `error`); n after `process.exit(n)`; -N when ended by signal N
+   * (`terminate()` → -15, `kill()` → -9).
+   */
+  get exitCode(): number | null {
+    return this.#core.exitCode;
+  }
+
+  /** The uncaught error that ended the actor, with its remote stack; undefined otherwise. */
+  get error(): Error | undefined {
+    return this.#core.error;
+  }
+
+  get daemon(): boolean {
+    return this.#core.daemon;
+  }
+
+  /** True from `spawn` until the process has ended. */
+  isAlive(): boolean {
+    return this.#core.isAlive();
+  }
+
+  /**
+   * Waits for the actor to end. Resolves with its exit code, or null if
+   * `timeout` passed first (the actor is then still alive). Never rejects for
+   * the actor's own failure; rejects with `AbortError` when `signal` aborts.
+   */
+  join(options: JoinOptions = {}): Promise<number | null> {
+    return this.#core.join(options);
+  }
+
+  /** Sends SIGTERM (exit code -15), after ending the actor's descendants. Does nothing once it has ended. */
+  terminate(): void {
+    this.#core.signal('SIGTERM');
+  }
+
+  /** Sends SIGKILL (exit code -9), after ending the actor's descendants. Does nothing once it has ended. */
+  kill(): void {
+    this.#core.signal('SIGKILL');
+  }
+
+  /**
+   * Stops the actor gracefully: its children are stopped, its stop hooks run
+   * and its inbox ends; if it has not returned by then it gets SIGTERM, and
+   * SIGKILL at `timeout`. Resolves with the exit code: 0 if the behaviour
+   * returned, -15 or -9 if it had to be ended.
+   */
+  stop(options: StopOptions = {}): Promise<number> {
+    return this.#core.stop(options);
+  }
+
+  /** `await using child = spawn(…)` stops the actor at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * An actor process, seen from its parent: starting it (locate the definition,
+ * bundle its module, spawn `node host.mjs troupe-actor <name>`), its control
+ * link, its lifecycle (ready, exit code, join, signals, graceful stop), and
+ * the calls in flight into it, which fail with `ActorExitedError` if it dies.
+ */
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { ActorDefinition } from '../behaviour.ts';
+import { encode, errorFromWire, type Encoded } from '../codec.ts';
+import { AbortError, SpawnError, invalidOption } from '../errors.ts';
+import { MAIN_LOCAL_ID, actorId } from '../ids.ts';
+import { FRAME_ARGS, FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
+import type { MailboxOptions } from '../mailbox.ts';
+import type { ChildLink, Node } from '../node.ts';
+import { actorBundle, runtimeBundle } from './bundle.ts';
+import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
+
+export const DEFAULT_STOP_TIMEOUT_MS = 5000;
+/** How long trailing frames may lag the exit of the process (a leaked control fd never closes). */
+const EXIT_DRAIN_MS = 200;
+
+export interface ProcessOptions {
+  readonly name: string;
+  readonly daemon: boolean;
+  readonly mailbox: MailboxOptions;
+  readonly execArgv: readonly string[];
+  readonly env: NodeJS.ProcessEnv | undefined;
+  readonly cwd: string | undefined;
+}
+
+type Frame = [kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]];
+
+const live = new Set<ActorProcess>();
+
+export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
+  readonly nodeId: string;
+  readonly ref: ChildRef;
+  readonly daemon: boolean;
+  readonly ready: Promise<void>;
+  readonly #node: Node;
+  readonly #def: ActorDefinition;
+  readonly #options: ProcessOptions;
+  readonly #identity: string;
+  readonly #args: Encoded;
+  #resolveReady!: () => void;
+  #rejectReady!: (err: Error) => void;
+  #settledReady = false;
+  #child: ChildProcess | null = null;
+  #link: Link | null = null;
+  #queued: Frame[] | null = [];
+  #descendants: readonly number[] = [];
+  /** Calls forwarded into this process and not answered yet, by `${caller}#${callId}`. */
+  readonly #inflight = new Map<string, { from: string; callId: number; to: string }>();
+  #exitCode: number | null = null;
+  #error: Error | undefined;
+  #exited: Promise<number>;
+  #resolveExited!: (code: number) => void;
+  #onStopped: (() => void) | null = null;
+
+  constructor(node: Node, def: ActorDefinition, args: readonly unknown[], options: ProcessOptions) {
+    this.#node = node;
+    this.#def = def;
+    this.#options = options;
+    this.daemon = options.daemon;
+    // Encoded now, so a value that cannot cross fails at the spawn call site.
+    this.#args = encode(args, 'args');
+    const { nodeId, identity } = node.nextChild();
+    this.nodeId = nodeId;
+    this.#identity = identity;
+    const name = options.name || `${def.impl.name || 'actor'}-${identity}`;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+    this.#exited = new Promise<number>((resolve) => (this.#resolveExited = resolve));
+    this.ref = new ChildRef(actorId(nodeId, MAIN_LOCAL_ID), name, node.self, this);
+    node.addChild(this);
+    live.add(this);
+    void this.#start();
+  }
+
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  isAlive(): boolean {
+    return this.#exitCode === null;
+  }
+
+  pids(): readonly number[] {
+    const pid = this.pid;
+    return pid === null || this.#exitCode !== null ? this.#descendants : [...this.#descendants, pid];
+  }
+
+  // ---- starting --------------------------------------------------------
+
+  async #start(): Promise<void> {
+    const name = this.ref.name;
+    const module = this.#def.module;
+    let bundle: string;
+    let host: string;
+    try {
+      if (module === undefined) {
+        throw new SpawnError(`Cannot start actor ${name}: the stack did not say which module defined it. Define actors with actor(…) at the top level of a module file.`, name);
+      }
+      [bundle, host] = await Promise.all([actorBundle(module), runtimeBundle().then((r) => r.host)]);
+    } catch (err) {
+      this.#failStart(err instanceof SpawnError ? err : new SpawnError(`Cannot start actor ${name}: its module ${module} failed to build: ${messageOf(err)}`, name, { cause: err }));
+      return;
+    }
+    if (this.#exitCode !== null) return;
+    let child: ChildProcess;
+    try {
+      child = spawnProcess(process.execPath, [...this.#options.execArgv, host, 'troupe-actor', name], {
+        stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+        env: this.#options.env,
+        cwd: this.#options.cwd,
+        windowsHide: true,
+      });
+    } catch (err) {
+      this.#failStart(new SpawnError(`Cannot start actor ${name}: ${messageOf(err)}`, name, { cause: err }));
+      return;
+    }
+    this.#child = child;
+    child.on('error', (err) => {
+      if (child.pid === undefined) this.#failStart(new SpawnError(`Cannot start actor ${name}: ${err.message}`, name, { cause: err }));
+    });
+    child.on('exit', (code, signal) => this.#onProcessExit(code, signal));
+    const stream = child.stdio[3] as Duplex;
+    const link = new Link(stream, this, `actor ${name} (pid ${child.pid})`);
+    this.#link = link;
+    if (this.daemon) {
+      // A daemon does not keep its parent alive; the parent ends it at exit.
+      child.unref();
+      (stream as Duplex & { unref(): void }).unref();
+    }
+    link.sendSystem({
+      t: 'hello',
+      v: PROTOCOL_VERSION,
+      nodeId: this.nodeId,
+      name,
+      identity: this.#identity,
+      parent: [this.#node.self.id, this.#node.self.name],
+      daemon: this.daemon,
+      bundle,
+      module,
+      ordinal: this.#def.ordinal,
+      mailbox: { ...this.#options.mailbox },
+    });
+    link.sendMessage(FRAME_ARGS, this.ref.id, this.#node.self.id, 0, this.#args);
+    const queued = this.#queued ?? [];
+    this.#queued = null;
+    for (const frame of queued) this.forward(...frame);
+    this.#node.reportPids();
+    this.#node.emit('spawn', this.ref);
+  }
+
+  #failStart(error: SpawnError): void {
+    if (this.#settledReady) return;
+    this.#settledReady = true;
+    this.#error ??= error;
+    this.#rejectReady(error);
+    if (this.#child === null && this.#exitCode === null) this.#finish(1);
+  }
+
+  // ---- the link --------------------------------------------------------
+
+  forward(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    if (this.#queued !== null) {
+      this.#queued.push([kind, to, from, callId, payload, attachments]);
+      return;
+    }
+    if (kind === FRAME_CALL) this.#inflight.set(`${from}#${callId}`, { from, callId, to });
+    this.#link!.forward(kind, to, from, callId, payload, attachments);
+  }
+
+  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, payload: Buffer, attachments: readonly Buffer[]): void {
+    if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) this.#inflight.delete(`${to}#${callId}`);
+    this.#node.routeFromChild(kind, to, from, callId, payload, attachments);
+  }
+
+  onSystem(_link: Link, message: SystemMessage): void {
+    switch (message.t) {
+      case 'hello':
+        return;
+      case 'ready':
+        if (!this.#settledReady) {
+          this.#settledReady = true;
+          this.#resolveReady();
+        }
+        return;
+      case 'spawn-error': {
+        const cause = errorFromWire(message.error as Parameters<typeof errorFromWire>[0]);
+        const code = message.code === 'ERR_SPAWN_AT_IMPORT' ? 'ERR_SPAWN_AT_IMPORT' : 'ERR_SPAWN';
+        this.#failStart(new SpawnError(String(message.message), this.ref.name, { cause, code }));
+        return;
+      }
+      case 'crash':
+        this.#error = errorFromWire(message.error as Parameters<typeof errorFromWire>[0]);
+        return;
+      case 'pids':
+        this.#descendants = (message.pids as number[]) ?? [];
+        this.#node.reportPids();
+        return;
+      case 'stopped':
+        this.#onStopped?.();
+        return;
+      default:
+        return;
+    }
+  }
+
+  onClose(_link: Link, error: Error | undefined): void {
+    if (error !== undefined && this.#exitCode === null) {
+      // A child that writes garbage can no longer be controlled: end it.
+      this.#error ??= error;
+      this.#node.emit('error', error);
+      this.signal('SIGKILL');
+    }
+    this.#drained?.();
+  }
+
+  #drained: (() => void) | null = null;
+
+  #onProcessExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const exitCode = code ?? -(constants.signals[signal as keyof typeof constants.signals] ?? 0);
+    const link = this.#link;
+    if (link === null || link.closed) {
+      this.#finish(exitCode);
+      return;
+    }
+    // Frames the child wrote before exiting may still be in the pipe: read them first.
+    const timer = setTimeout(() => this.#finish(exitCode), EXIT_DRAIN_MS);
+    this.#drained = () => {
+      clearTimeout(timer);
+      this.#finish(exitCode);
+    };
+  }
+
+  #finish(exitCode: number): void {
+    if (this.#exitCode !== null) return;
+    this.#exitCode = exitCode;
+    this.#drained = null;
+    live.delete(this);
+    this.#link?.close();
+    this.#queued = null;
+    if (!this.#settledReady) {
+      this.#settledReady = true;
+      const err =
+        this.#error instanceof SpawnError
+          ? this.#error
+          : new SpawnError(`Actor ${this.ref.name} exited with code ${exitCode} before it was ready.`, this.ref.name, { cause: this.#error });
+      this.#rejectReady(err);
+    }
+    this.#node.removeChild(this.nodeId);
+    this.#node.failCalls(this.#inflight.values(), exitCode);
+    this.#inflight.clear();
+    this.#resolveExited(exitCode);
+    this.#node.emit('exit', { ref: this.ref, exitCode, error: this.#error });
+  }
+
+  // ---- lifecycle -------------------------------------------------------
+
+  async join(options: JoinOptions): Promise<number | null> {
+    const { timeout, signal } = options;
+    if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) {
+      throw invalidOption('timeout', 'a number of milliseconds >= 0', timeout);
+    }
+    if (this.#exitCode !== null) return this.#exitCode;
+    if (signal?.aborted) throw new AbortError(`join() on actor ${this.ref.name} was aborted.`, { cause: signal.reason });
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race<number | null>([
+        this.#exited,
+        ...(timeout === undefined || timeout === Infinity ? [] : [new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeout)))]),
+        ...(signal === undefined
+          ? []
+          : [
+              new Promise<never>((_, reject) => {
+                onAbort = () => reject(new AbortError(`join() on actor ${this.ref.name} was aborted.`, { cause: signal.reason }));
+                signal.addEventListener('abort', onAbort, { once: true });
+              }),
+            ]),
+      ]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Ends the descendants (SIGKILL), then this process with `signal`. */
+  signal(signal: 'SIGTERM' | 'SIGKILL'): void {
+    if (this.#exitCode !== null) return;
+    for (const pid of this.#descendants) killQuietly(pid, 'SIGKILL');
+    if (this.#child === null) {
+      // Not started yet: it never will be.
+      this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended before it started.`, this.ref.name));
+      this.#finish(-constants.signals[signal]);
+      return;
+    }
+    killQuietly(this.#child.pid, signal);
+  }
+
+  async stop(options: StopOptions): Promise<number> {
+    const { timeout = DEFAULT_STOP_TIMEOUT_MS } = options;
+    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0', timeout);
+    if (this.#exitCode !== null) return this.#exitCode;
+    const deadline = setTimeout(() => this.signal('SIGKILL'), timeout);
+    try {
+      await this.ready.catch(() => {});
+      if (this.#exitCode === null && this.#link !== null) {
+        this.#onStopped = () => this.signal('SIGTERM');
+        this.#link.sendSystem({ t: 'stop', timeoutMs: timeout });
+      }
+      return await this.#exited;
+    } finally {
+      clearTimeout(deadline);
+      this.#onStopped = null;
+    }
+  }
+
+  /** At process exit: end this actor and its tree now (daemons are terminated, as Python does). */
+  endAtExit(): void {
+    for (const pid of this.#descendants) killQuietly(pid, 'SIGKILL');
+    if (this.#child?.pid !== undefined) killQuietly(this.#child.pid, this.daemon ? 'SIGTERM' : 'SIGKILL');
+  }
+}
+
+function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+process.on('exit', () => {
+  for (const p of live) p.endAtExit();
+});
+
+/** The actor processes this process started and that have not ended, in start order. */
+export function children(): ActorProcess[] {
+  return [...live];
+}

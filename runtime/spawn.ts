@@ -1,0 +1,93 @@
+/**
+ * `spawn`: start an actor as an OS process, as Python's `Process(...).start()`.
+ * The ref comes back at once; messages sent before the actor is up are kept
+ * and delivered in order.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isActorDefinition, type ActorDefinition, type ArgsOf, type MsgOf, type ReplyOf } from './behaviour.ts';
+import type { Context } from './context.ts';
+import { SpawnError, invalidOption } from './errors.ts';
+import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
+import { currentNode, hosting } from './node.ts';
+import { ActorProcess } from './process/child.ts';
+import type { ChildRef } from './process/child-ref.ts';
+
+export interface SpawnOptions<Args extends unknown[] = unknown[]> {
+  /** The behaviour's arguments after `ctx` (for a class, `run`'s arguments). */
+  readonly args?: Args;
+  /** Shown in `ps` as `troupe-actor <name>`; default `<function or class name>-<n>`. */
+  readonly name?: string;
+  /** A daemon does not keep its parent alive and is ended when its parent ends. */
+  readonly daemon?: boolean;
+  /** Bound the mailbox: `{ max, overflow: 'drop-new' | 'fail' }`. */
+  readonly mailbox?: MailboxOptions;
+  /** Node flags for the actor process (default none: the parent's loaders are not inherited). */
+  readonly execArgv?: readonly string[];
+  /** Environment of the actor process (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Working directory of the actor process (default: this process's). */
+  readonly cwd?: string;
+}
+
+type SpawnRest<D> = [] extends ArgsOf<D> ? [options?: SpawnOptions<ArgsOf<D>>] : [options: SpawnOptions<ArgsOf<D>> & { readonly args: ArgsOf<D> }];
+
+/**
+ * Starts `definition` in a new actor process and returns its ref at once.
+ * `ref.ready` resolves when it runs, or rejects with `SpawnError`.
+ * @throws {SerializationError} `ERR_SERIALIZATION` when an argument cannot cross to another process (the path is named).
+ * @throws {SpawnError} `ERR_SPAWN_AT_IMPORT` when called at the top level of a module being loaded to host an actor.
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad definition or option.
+ */
+export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRest<D>): ChildRef<MsgOf<D>, ReplyOf<D>> {
+  const options = (rest[0] ?? {}) as SpawnOptions;
+  if (hosting.loading !== null) {
+    throw new SpawnError(
+      `spawn() was called while loading the module of actor ${hosting.loading}: code at the top level of a module that defines actors runs again in every actor process. Move it into a function, or guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
+      hosting.loading,
+      { code: 'ERR_SPAWN_AT_IMPORT' },
+    );
+  }
+  if (!isActorDefinition(definition)) {
+    throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
+  }
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd } = options;
+  if (!Array.isArray(args)) throw invalidOption('args', 'an array of arguments', args);
+  if (typeof name !== 'string') throw invalidOption('name', 'a string', name);
+  if (typeof daemon !== 'boolean') throw invalidOption('daemon', 'a boolean', daemon);
+  if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) throw invalidOption('execArgv', 'an array of strings', execArgv);
+  if (cwd !== undefined && typeof cwd !== 'string') throw invalidOption('cwd', 'a directory path', cwd);
+  if (env !== undefined && (typeof env !== 'object' || env === null)) throw invalidOption('env', 'an object of strings', env);
+  const process = new ActorProcess(currentNode(), definition, args, {
+    name,
+    daemon,
+    mailbox: validateMailboxOptions(mailbox),
+    execArgv,
+    env,
+    cwd,
+  });
+  return process.ref as ChildRef<MsgOf<D>, ReplyOf<D>>;
+}
+
+/** This process's own actor: the main program in the root, the hosted actor in an actor process. */
+export function current(): Context {
+  return currentNode().context;
+}
+
+/**
+ * Whether the module whose `import.meta` is given is the program's entry:
+ * Python's `if __name__ == '__main__':`. Always false inside an actor process.
+ */
+export function isMain(meta: ImportMeta): boolean {
+  if (hosting.loading !== null) return false;
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(fileURLToPath(meta.url)) === realpathSync(entry);
+  } catch {
+    return false;
+  }
+}
+
+
