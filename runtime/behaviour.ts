@@ -30,11 +30,23 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
   /** The actor's context: `self`, `inbox`, `receive`, `reply`, `spawn`… Set before `run` is called. */
   declare readonly ctx: Context<Msg, Reply>;
 
-  /** The behaviour. By default it answers each message with `handle()` until the actor is stopped. */
+  /**
+   * The behaviour. By default it answers each message with `handle()` until
+   * the actor is stopped. When `handle` throws on a message that came by
+   * `call`, the caller gets a `RemoteError` and the actor goes on; when it
+   * throws on a sent message, nobody is told, so the actor fails (exit code 1).
+   */
   async run(..._args: unknown[]): Promise<unknown> {
     for await (const message of this.ctx.inbox) {
-      const result = await this.handle(message);
-      if (this.ctx.canReply) this.ctx.reply(result as Reply);
+      let result: Reply;
+      try {
+        result = await this.handle(message);
+      } catch (err) {
+        if (!this.ctx.canReply) throw err;
+        this.ctx.replyError(err);
+        continue;
+      }
+      if (this.ctx.canReply) this.ctx.reply(result);
     }
     return undefined;
   }

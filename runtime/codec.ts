@@ -21,19 +21,20 @@ export interface Encoded {
 
 const NO_ATTACHMENTS: readonly Buffer[] = Object.freeze([]);
 
-// Extension type numbers: a block of our own, clear of msgpackr's built-ins.
-const EXT_MAP = 0x40;
-const EXT_ERROR = 0x41;
-const EXT_BYTES = 0x42;
-const EXT_REF = 0x43;
-const EXT_REFUSED = 0x44;
+// Extension type numbers: a block of our own, clear of msgpackr's built-ins
+// (0x42 BigInt, 0x62, 0x65, 0x69, 0x70, 0x73, 0x74, 0x78 structured clone).
+const EXT_ERROR = 0x21;
+const EXT_BYTES = 0x22;
+const EXT_REF = 0x23;
+const EXT_REFUSED = 0x24;
 
 class Unencodable extends TypeError {}
 
+// Records (not plain maps) for objects, so that a msgpack map always means a
+// JS Map. Records are defined inline in each message (no stream state).
 const options = {
   structuredClone: true,
-  useRecords: false,
-  mapsAsObjects: true,
+  useRecords: true,
   int64AsType: 'bigint' as const,
   useBigIntExtension: true,
   writeFunction(): never {
@@ -47,15 +48,6 @@ const unpackr = new Unpackr(options);
 // synchronous, so one slot per direction is enough.
 let packing: Buffer[] | null = null;
 let unpacking: readonly Buffer[] | null = null;
-
-// With useRecords off, plain objects are msgpack maps, so a Map needs its own
-// extension to come back as a Map.
-addExtension({
-  Class: Map,
-  type: EXT_MAP,
-  write: (map: Map<unknown, unknown>) => [...map],
-  read: (entries: [unknown, unknown][]) => new Map(entries),
-});
 
 const ERROR_TYPES: Record<string, ErrorConstructor> = {
   Error,

@@ -9,6 +9,7 @@ import type { ActorRef } from './ref.ts';
 /** What a context needs from the node hosting it. */
 export interface ContextHost {
   reply(letter: Letter, value: unknown): void;
+  replyError(letter: Letter, error: unknown): void;
 }
 
 export class Context<Msg = unknown, Reply = unknown> {
@@ -89,12 +90,25 @@ export class Context<Msg = unknown, Reply = unknown> {
    * @throws {TroupeError} `ERR_NO_CALL` when that message was sent, not called, or was answered already.
    */
   reply(value: Reply): void {
+    this.#host.reply(this.#answerable(), value);
+  }
+
+  #answerable(): Letter {
     const letter = this.#current;
     if (letter === null || !letter.isCall) {
       throw new TroupeError('ERR_NO_CALL', `reply() in actor ${this.self.name}: the message taken last came by send(), not call(), so there is no caller to answer.`);
     }
     if (letter.replied) throw new TroupeError('ERR_NO_CALL', `reply() in actor ${this.self.name}: that call was answered already.`);
-    this.#host.reply(letter, value);
+    return letter;
+  }
+
+  /**
+   * Answers the message taken last, which came by `call`, with an error: the
+   * caller's promise rejects with `RemoteError` carrying this error.
+   * @throws {TroupeError} `ERR_NO_CALL` as `reply` does.
+   */
+  replyError(error: unknown): void {
+    this.#host.replyError(this.#answerable(), error);
   }
 
   /** Registers a hook that runs when the actor is asked to stop, before it ends. */

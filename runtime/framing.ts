@@ -17,6 +17,8 @@ export const HEADER_BYTES = 24;
 /** A frame larger than this is refused: it is almost surely garbage on the channel. */
 export const MAX_FRAME_BYTES = 2 ** 31 - 1;
 const BATCH_BYTES = 64 * 1024;
+/** Frame kinds are 1…MAX_KIND (see link.ts). */
+export const MAX_KIND = 7;
 
 export interface Frame {
   readonly kind: number;
@@ -156,18 +158,19 @@ export class FrameReader {
     } else {
       this.#pending.push(chunk);
       this.#pendingBytes += chunk.byteLength;
-      if (this.#pendingBytes < 4) return;
-      const need = this.#pending[0]!.byteLength >= 4 ? this.#pending[0]!.readUInt32LE(0) + 4 : 4;
-      if (this.#pendingBytes < need) return;
+      if (this.#pendingBytes < 5) return;
+      const head = this.#pending[0]!.byteLength >= 5 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+      checkHead(head, 0);
+      if (this.#pendingBytes < head.readUInt32LE(0) + 4) return;
       buf = Buffer.concat(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
     }
     let o = 0;
     const end = buf.byteLength;
-    while (end - o >= 4) {
-      const total = buf.readUInt32LE(o);
-      if (total < HEADER_BYTES - 4 || total > MAX_FRAME_BYTES) throw new ProtocolError(`bad frame length ${total}`);
+    while (end - o >= 5) {
+      // Checked before waiting for the rest: garbage must not make us wait for gigabytes.
+      const total = checkHead(buf, o);
       if (end - o - 4 < total) break;
       this.#onFrame(parse(buf, o, total));
       o += 4 + total;
@@ -178,6 +181,15 @@ export class FrameReader {
       this.#pendingBytes = rest.byteLength;
     }
   }
+}
+
+/** Validates a frame's length and kind, which are there before its body; returns the length. */
+function checkHead(buf: Buffer, o: number): number {
+  const total = buf.readUInt32LE(o);
+  if (total < HEADER_BYTES - 4 || total > MAX_FRAME_BYTES) throw new ProtocolError(`bad frame length ${total}`);
+  const kind = buf[o + 4]!;
+  if (kind < 1 || kind > MAX_KIND) throw new ProtocolError(`bad frame kind ${kind}`);
+  return total;
 }
 
 function parse(buf: Buffer, o: number, total: number): Frame {

@@ -141,9 +141,12 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const link = new Link(stream, this, `actor ${name} (pid ${child.pid})`);
     this.#link = link;
     if (this.daemon) {
-      // A daemon does not keep its parent alive; the parent ends it at exit.
-      child.unref();
-      (stream as Duplex & { unref(): void }).unref();
+      // A daemon does not keep its parent alive (the parent ends it at exit),
+      // but its start does, so that awaiting `ready` never ends the program.
+      void this.ready.then(() => {
+        child.unref();
+        (stream as Duplex & { unref(): void }).unref();
+      }, () => {});
     }
     link.sendSystem({
       t: 'hello',

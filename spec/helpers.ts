@@ -1,0 +1,56 @@
+/** Shared by specs: reaping what a spec started, and waiting on events with deadlines. */
+import { readFileSync } from 'node:fs';
+import { afterEach } from 'vitest';
+import { node, type ChildRef, type DeadLetter } from '../index.ts';
+
+const started = new Set<ChildRef>();
+
+/** Registers refs to be killed (and joined) after the current test. */
+export function reap<T extends ChildRef<any, any>>(ref: T): T {
+  started.add(ref);
+  return ref;
+}
+
+afterEach(async () => {
+  const refs = [...started];
+  started.clear();
+  for (const ref of refs) ref.kill();
+  await Promise.all(refs.map((ref) => ref.join({ timeout: 10_000 })));
+});
+
+/** Resolves with the next dead letter, or rejects after `ms`. */
+export function nextDeadLetter(ms = 10_000): Promise<DeadLetter> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no dead letter within ${ms} ms`)), ms);
+    node().once('deadLetter', (letter) => {
+      clearTimeout(timer);
+      resolve(letter);
+    });
+  });
+}
+
+/** Whether a pid names a live (not zombie) process. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until every pid is gone; resolves with how long that took, rejects at `ms`. */
+export async function allGone(pids: readonly number[], ms: number): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const left = pids.filter(alive);
+    const elapsed = performance.now() - start;
+    if (left.length === 0) return elapsed;
+    if (elapsed > ms) throw new Error(`pids still alive after ${ms} ms: ${left.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

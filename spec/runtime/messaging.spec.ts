@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  ActorExitedError,
+  ActorRef,
+  NoSuchActorError,
+  RemoteError,
+  SerializationError,
+  TimeoutError,
+  current,
+  spawn,
+} from '../../index.ts';
+import { bytes, collector, dropper, echo, middleman, producer, quick, selective, slow } from '../fixtures/actors.ts';
+import { nextDeadLetter, reap } from '../helpers.ts';
+
+describe('send and call', () => {
+  it('delivers messages sent before the actor is up, in order', async () => {
+    const ref = reap(spawn(collector));
+    for (let i = 0; i < 500; i++) ref.send(i);
+    expect(await ref.call('dump', { timeout: 15_000 })).toEqual([...Array(500).keys()]);
+  });
+
+  it('answers calls from a handle() actor, and carries structured values', async () => {
+    const ref = reap(spawn(echo));
+    const value = { n: 1, big: 2n ** 70n, when: new Date(5), set: new Set([1]), map: new Map([['k', [1, 2]]]), nested: { u8: new Uint8Array([1, 2]) } };
+    expect(await ref.call(value, { timeout: 15_000 })).toEqual(value);
+  });
+
+  it('rejects with RemoteError carrying the remote name, message and stack, and the actor lives on', async () => {
+    const ref = reap(spawn(echo));
+    const err = await ref.call('throw', { timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toMatchObject({ code: 'ERR_REMOTE', remoteName: 'RangeError', actorId: ref.id });
+    expect((err as RemoteError).message).toContain('RangeError: asked to throw');
+    expect((err as RemoteError).remoteStack).toContain('spec/fixtures/actors.ts');
+    expect((err as RemoteError).cause).toBeInstanceOf(RangeError);
+    expect(await ref.call('still here', { timeout: 5000 })).toBe('still here');
+  });
+
+  it('rejects with TimeoutError at the deadline and drops the late reply', async () => {
+    const ref = reap(spawn(slow));
+    await ref.ready;
+    const err = await ref.call(300, { timeout: 50 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT', timeoutMs: 50 });
+    // The late reply to the first call must not answer this one.
+    expect(await ref.call(1, { timeout: 10_000 })).toBe('slept 1');
+  });
+
+  it('rejects with AbortError when its signal aborts', async () => {
+    const ref = reap(spawn(slow));
+    const controller = new AbortController();
+    const pending = ref.call(10_000, { signal: controller.signal, timeout: 20_000 });
+    controller.abort(new Error('user gave up'));
+    const err = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as AbortError).cause).toEqual(new Error('user gave up'));
+  });
+
+  it('rejects with ActorExitedError when the actor dies before replying', async () => {
+    const ref = reap(spawn(dropper));
+    const err = await ref.call('anyone?', { timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ActorExitedError);
+    expect(err).toMatchObject({ code: 'ERR_ACTOR_EXITED', actorId: ref.id });
+    expect((err as Error).message).toContain('exit code 3');
+  });
+
+  it('rejects with ActorExitedError for an actor that has ended, NoSuchActorError for one that never was', async () => {
+    const ref = reap(spawn(quick));
+    expect(await ref.join({ timeout: 15_000 })).toBe(0);
+    await expect(ref.call('hi')).rejects.toBeInstanceOf(ActorExitedError);
+    const ghost = new ActorRef(`${current().self.id.split('/')[0]}.9999/0`, 'ghost');
+    await expect(ghost.call('hi')).rejects.toMatchObject({ code: 'ERR_NO_SUCH_ACTOR' });
+    await expect(ghost.call('hi')).rejects.toBeInstanceOf(NoSuchActorError);
+  });
+
+  it('turns a send to an ended actor into a deadLetter event, never an exception', async () => {
+    const ref = reap(spawn(quick));
+    await ref.join({ timeout: 15_000 });
+    const letter = nextDeadLetter();
+    expect(() => ref.send({ late: true })).not.toThrow();
+    expect(await letter).toEqual({ to: ref.id, from: current().self.id, reason: 'exited', message: { late: true } });
+  });
+
+  it('validates call timeouts', async () => {
+    const ref = reap(spawn(quick));
+    await expect(ref.call('x', { timeout: 0 })).rejects.toThrow('Expected `timeout` to be a positive number of milliseconds (or Infinity), got `0` (number).');
+  });
+});
+
+describe('serialization at the call site', () => {
+  it('throws SerializationError from send, naming the path', () => {
+    const ref = reap(spawn(collector));
+    let err: unknown;
+    try {
+      ref.send({ job: { cb: () => 1 } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SerializationError);
+    expect(err).toMatchObject({ code: 'ERR_SERIALIZATION', path: 'message.job.cb' });
+  });
+
+  it('rejects call with SerializationError naming the path', async () => {
+    const ref = reap(spawn(echo));
+    await expect(ref.call([1, Symbol('s')])).rejects.toMatchObject({ code: 'ERR_SERIALIZATION', path: 'message[1]' });
+  });
+
+  it('throws SerializationError from spawn, naming the argument', () => {
+    expect(() => spawn(producer, { args: [current().self, (() => 3) as unknown as number] })).toThrow(SerializationError);
+    try {
+      spawn(producer, { args: [current().self, Promise.resolve(1) as unknown as number] });
+    } catch (e) {
+      expect(e).toMatchObject({ path: 'args[1]' });
+      expect((e as Error).message).toContain('a Promise');
+    }
+  });
+});
+
+describe('receiving', () => {
+  it('selective receive takes the first match and leaves the rest in order', async () => {
+    const ref = reap(spawn(selective));
+    ref.send({ n: 1 });
+    ref.send({ pick: true, n: 2 });
+    ref.send({ n: 3 });
+    ref.send('go');
+    const got = await current().receive({ match: (m): m is unknown[] => Array.isArray(m), timeout: 15_000 });
+    expect(got).toEqual([{ pick: true, n: 2 }, { n: 1 }, { n: 3 }]);
+    expect(await current().receive({ match: (m): m is string => m === 'TimeoutError', timeout: 5000 })).toBe('TimeoutError');
+  });
+});
+
+describe('refs travel', () => {
+  it('lets an actor message a ref it got in its args: FIFO per sender', async () => {
+    const sink = reap(spawn(collector));
+    const source = reap(spawn(producer, { args: [sink, 1000] }));
+    expect(await source.join({ timeout: 15_000 })).toBe(0);
+    const seen = await sink.call('dump', { timeout: 5000 });
+    expect(seen).toEqual([...Array(1000).keys(), 'done']);
+  });
+
+  it('lets an actor call another actor through a ref, across processes', async () => {
+    const target = reap(spawn(echo));
+    const via = reap(spawn(middleman, { args: [target] }));
+    expect(await current().receive({ match: (m): m is { via: unknown } => typeof m === 'object' && m !== null && 'via' in m, timeout: 15_000 })).toEqual({
+      via: { from: via.name },
+    });
+  });
+
+  it('round-trips 16 MiB buffers intact, as Buffers', async () => {
+    const ref = reap(spawn(bytes));
+    const big = Buffer.alloc(16 * 1024 * 1024, 7);
+    big[big.length - 1] = 9;
+    expect(await ref.call(big, { timeout: 20_000 })).toEqual({ length: big.length, first: 7, last: 9, isBuffer: true });
+    expect(await ref.call(Buffer.from([1, 2, 3]), { timeout: 5000 })).toEqual({ length: 3, first: 1, last: 3, isBuffer: true });
+  });
+});

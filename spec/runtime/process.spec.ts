@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SpawnError, current, spawn } from '../../index.ts';
+import { crasher, echo, exiter, introspect, quick, stubborn, waiter } from '../fixtures/actors.ts';
+import { reap } from '../helpers.ts';
+
+describe('actor process lifecycle', () => {
+  it('returns a ref at once, with exitCode null and isAlive true until it ends with 0', async () => {
+    const ref = reap(spawn(quick));
+    expect(ref.exitCode).toBeNull();
+    expect(ref.isAlive()).toBe(true);
+    expect(await ref.join({ timeout: 15_000 })).toBe(0);
+    expect(ref.exitCode).toBe(0);
+    expect(ref.isAlive()).toBe(false);
+    expect(ref.error).toBeUndefined();
+  });
+
+  it('exits 1 on an uncaught error and keeps the error with its remote stack', async () => {
+    const ref = reap(spawn(crasher, { args: ['went wrong'] }));
+    expect(await ref.join({ timeout: 15_000 })).toBe(1);
+    expect(ref.error).toBeInstanceOf(TypeError);
+    expect(ref.error!.message).toBe('went wrong');
+    expect(ref.error!.stack).toContain('spec/fixtures/actors.ts');
+  });
+
+  it('exits n after process.exit(n), delivering what it sent just before', async () => {
+    const ref = reap(spawn(exiter, { args: [7] }));
+    expect(await ref.join({ timeout: 15_000 })).toBe(7);
+    expect(await current().receive({ timeout: 5000 })).toEqual({ last: 'words' });
+  });
+
+  it('gives -15 after terminate() and -9 after kill()', async () => {
+    const a = reap(spawn(stubborn));
+    const b = reap(spawn(stubborn));
+    await Promise.all([a.ready, b.ready]);
+    a.terminate();
+    b.kill();
+    expect(await a.join({ timeout: 10_000 })).toBe(-15);
+    expect(await b.join({ timeout: 10_000 })).toBe(-9);
+    // Both do nothing once the actor has ended.
+    a.terminate();
+    b.kill();
+    expect(a.exitCode).toBe(-15);
+  });
+
+  it('join resolves null on timeout while the actor stays alive', async () => {
+    const ref = reap(spawn(stubborn));
+    await ref.ready;
+    expect(await ref.join({ timeout: 50 })).toBeNull();
+    expect(ref.isAlive()).toBe(true);
+    expect(ref.exitCode).toBeNull();
+  });
+
+  it('stop() runs the stop hook, ends the behaviour and resolves 0', async () => {
+    const ref = reap(spawn(waiter));
+    await ref.ready;
+    expect(await ref.stop({ timeout: 10_000 })).toBe(0);
+    expect(await current().receive({ match: (m): m is string => m === 'stop hook ran', timeout: 5000 })).toBe('stop hook ran');
+  });
+
+  it('stop() ends an actor that does not return with SIGTERM', async () => {
+    const ref = reap(spawn(stubborn));
+    await ref.ready;
+    expect(await ref.stop({ timeout: 10_000 })).toBe(-15);
+  });
+
+  it('knows its pid, name, id and parent, inside and out', async () => {
+    const ref = reap(spawn(introspect, { name: 'looking-glass' }));
+    await ref.ready;
+    const seen = (await current().receive({ match: (m): m is Record<string, unknown> => typeof m === 'object' && m !== null && 'ppid' in m, timeout: 5000 })) as Record<string, unknown>;
+    expect(ref.pid).toBeGreaterThan(0);
+    expect(seen).toMatchObject({ pid: ref.pid, ppid: process.pid, id: ref.id, name: 'looking-glass', parent: current().self.id, title: 'troupe-actor looking-glass' });
+    expect(ref.parent.id).toBe(current().self.id);
+    const args = execFileSync('ps', ['-o', 'args=', '-p', String(ref.pid)], { encoding: 'utf8' });
+    expect(args).toContain('troupe-actor looking-glass');
+    ref.send('bye');
+    expect(await ref.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('names actors like Python names processes when no name is given', () => {
+    const a = reap(spawn(quick));
+    const b = reap(spawn(quick));
+    expect(a.name).toMatch(/^actor-\d+$/);
+    expect(Number(b.name.split('-')[1])).toBe(Number(a.name.split('-')[1]) + 1);
+    expect(reap(spawn(echo)).name).toMatch(/^Echo-\d+$/);
+  });
+
+  it('disposes with `await using` by stopping the actor', async () => {
+    let ref;
+    {
+      await using scoped = spawn(waiter);
+      ref = reap(scoped);
+      await scoped.ready;
+    }
+    expect(ref.exitCode).toBe(0);
+  });
+});
+
+describe('spawn failures', () => {
+  it('rejects ready with SpawnError when the module throws on import, and exits 1', async () => {
+    const { fragile } = await import('../fixtures/throws-in-actor.ts');
+    const ref = reap(spawn(fragile));
+    const err = await ref.ready.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpawnError);
+    expect((err as SpawnError).code).toBe('ERR_SPAWN');
+    expect((err as SpawnError).message).toContain('its module threw while loading: Error: this module refuses to load in an actor process');
+    expect(await ref.join({ timeout: 10_000 })).toBe(1);
+    expect(ref.error).toBeInstanceOf(SpawnError);
+  });
+
+  it('rejects ready with SpawnError naming the mistake when a module spawns at import', async () => {
+    const { bomb } = await import('../fixtures/spawns-at-import.ts');
+    const ref = reap(spawn(bomb));
+    const err = await ref.ready.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpawnError);
+    expect((err as SpawnError).code).toBe('ERR_SPAWN_AT_IMPORT');
+    expect((err as SpawnError).message).toContain('isMain(import.meta)');
+    expect(await ref.join({ timeout: 10_000 })).toBe(1);
+  });
+
+  it('rejects ready with SpawnError when the actor process does not define the actor', async () => {
+    const { ghost } = await import('../fixtures/defined-in-parent-only.ts');
+    const ref = reap(spawn(ghost!));
+    const err = await ref.ready.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpawnError);
+    expect((err as SpawnError).message).toMatch(/did not define actor #1 of that module/);
+    expect(await ref.join({ timeout: 10_000 })).toBe(1);
+  });
+
+  it('rejects ready with SpawnError naming the module when it no longer builds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-spec-'));
+    const file = join(dir, 'moving.ts');
+    writeFileSync(file, `import { actor } from ${JSON.stringify(pathToFileURL(resolve('index.ts')).href)};\nexport const moving = actor(async () => {});\n`);
+    try {
+      const { moving } = (await import(pathToFileURL(file).href)) as typeof import('../fixtures/actors.ts') & { moving: typeof quick };
+      writeFileSync(file, 'export const moving = actor(async () => { let x = ; });\n');
+      const ref = reap(spawn(moving));
+      const err = await ref.ready.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SpawnError);
+      expect((err as SpawnError).message).toContain(`its module ${pathToFileURL(file).href} failed to build`);
+      expect(ref.exitCode).toBe(1);
+      expect(ref.pid).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses what is not an actor definition and bad options, naming them', () => {
+    expect(() => spawn((() => {}) as never)).toThrow(/Expected `definition` to be an actor definition made with `actor\(…\)`, got `\[function\]`|Expected `definition`/);
+    expect(() => spawn(quick, { name: 3 as never })).toThrow('Expected `name` to be a string, got `3` (number).');
+    expect(() => spawn(quick, { daemon: 'yes' as never })).toThrow('Expected `daemon` to be a boolean, got `"yes"` (string).');
+    expect(() => spawn(quick, { args: 'x' as never })).toThrow('Expected `args` to be an array of arguments, got `"x"` (string).');
+    expect(() => spawn(quick, { mailbox: { max: 0 } })).toThrow('Expected `mailbox.max` to be a positive integer, got `0` (number).');
+  });
+});

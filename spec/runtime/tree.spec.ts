@@ -1,0 +1,98 @@
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { ProtocolError, current, node, spawn } from '../../index.ts';
+import { daemonParent, tree, vandal } from '../fixtures/actors.ts';
+import { allGone, alive, reap } from '../helpers.ts';
+
+const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
+
+/** Runs root-tree.ts in its own process; resolves with it and its first stdout line as JSON. */
+async function runRoot(mode: string): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; exited: Promise<number | null> }> {
+  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(root, 'exit').then(([code]) => code as number | null);
+  const lines: string[] = [];
+  const rl = createInterface({ input: root.stdout! });
+  const first = new Promise<Record<string, unknown>>((resolve, reject) => {
+    rl.on('line', (line) => {
+      lines.push(line);
+      if (lines.length === 1) resolve(JSON.parse(line) as Record<string, unknown>);
+    });
+    root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
+  });
+  return { root, first: await first, lines, exited };
+}
+
+async function treePids(count: number): Promise<number[]> {
+  const pids: number[] = [];
+  let ready = 0;
+  while (ready < count) {
+    const m = (await current().receive({ match: (x): x is object => typeof x === 'object' && x !== null && ('pid' in x || 'ready' in x), timeout: 30_000 })) as { pid?: number; ready?: number };
+    if (m.pid !== undefined) pids.push(m.pid);
+    if (m.ready !== undefined) ready++;
+  }
+  return pids;
+}
+
+describe('actor trees', () => {
+  it('builds a tree 3 levels deep, and terminate() ends the whole subtree', async () => {
+    const top = reap(spawn(tree, { args: [3, 2, current().self, false] }));
+    const pids = await treePids(7);
+    expect(pids).toHaveLength(7);
+    expect(pids.every(alive)).toBe(true);
+    top.terminate();
+    expect(await top.join({ timeout: 10_000 })).toBe(-15);
+    await allGone(pids, 1000);
+  });
+
+  it('ends daemon children with their parent', async () => {
+    const parent = reap(spawn(daemonParent));
+    const { daemon } = (await current().receive({ match: (m): m is { daemon: number } => typeof m === 'object' && m !== null && 'daemon' in m, timeout: 15_000 })) as { daemon: number };
+    expect(alive(daemon)).toBe(true);
+    parent.send('return now');
+    expect(await parent.join({ timeout: 10_000 })).toBe(0);
+    await allGone([daemon], 1000);
+  });
+
+  it('leaves no process behind when the root is SIGKILLed, busy actors included', async () => {
+    const { root, first, exited } = await runRoot('tree');
+    const pids = first.pids as number[];
+    expect(pids).toHaveLength(10);
+    expect(pids.every(alive)).toBe(true);
+    root.kill('SIGKILL');
+    await exited;
+    const took = await allGone(pids, 1000);
+    expect(took).toBeLessThanOrEqual(1000);
+  });
+
+  it('does not let a daemon child keep the root alive, and ends it at exit', async () => {
+    const { first, exited } = await runRoot('daemon');
+    expect(await exited).toBe(0);
+    await allGone([first.daemon as number], 1000);
+  });
+
+  it('keeps the root alive until its non-daemon children finish', async () => {
+    const { first, lines, exited } = await runRoot('non-daemon');
+    expect(await exited).toBe(0);
+    expect(lines).toContain('slowpoke done');
+    expect(alive(first.child as number)).toBe(false);
+  });
+});
+
+describe('control channel', () => {
+  it('ends the connection of an actor that writes garbage, with a logged error, and the node lives on', async () => {
+    const errors: Error[] = [];
+    const onError = (err: Error): void => void errors.push(err);
+    node().on('error', onError);
+    try {
+      const ref = reap(spawn(vandal));
+      expect(await ref.join({ timeout: 15_000 })).toBe(-9);
+      expect(ref.error).toBeInstanceOf(ProtocolError);
+      expect(ref.error!.message).toContain('bad frame');
+      expect(errors).toHaveLength(1);
+    } finally {
+      node().off('error', onError);
+    }
+  });
+});
