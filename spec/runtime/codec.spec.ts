@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
+import { ATTACHMENT_MIN_BYTES, decode, encode, errorFromWire, errorToWire } from '../../runtime/codec.ts';
+import { ActorRef, SerializationError } from '../../index.ts';
+
+const roundTrip = (value: unknown): unknown => {
+  const { payload, attachments } = encode(value, 'message');
+  return decode(payload, attachments);
+};
+
+describe('codec', () => {
+  it('round-trips structured-clone values', () => {
+    const value = {
+      s: 'text',
+      n: -1.5,
+      i: 42,
+      big: 2n ** 80n,
+      nothing: null,
+      undef: undefined,
+      date: new Date(1_700_000_000_000),
+      re: /a+b/gi,
+      set: new Set(['a', 1]),
+      map: new Map<unknown, unknown>([
+        ['k', { deep: [1, 2] }],
+        [3, 'three'],
+      ]),
+      f64: new Float64Array([1.5, -2]),
+      u8: new Uint8Array([1, 2, 3]),
+      buf: Buffer.from('hi'),
+      arr: [1, 'two', [3]],
+    };
+    const back = roundTrip(value) as typeof value;
+    expect(back).toEqual(value);
+    expect(back.map).toBeInstanceOf(Map);
+    expect(Buffer.isBuffer(back.buf)).toBe(true);
+    expect(Buffer.isBuffer(back.u8)).toBe(false);
+    expect(back.u8).toBeInstanceOf(Uint8Array);
+  });
+
+  it('keeps cycles and shared references', () => {
+    const shared = { n: 1 };
+    const value: Record<string, unknown> = { a: shared, b: shared };
+    value.self = value;
+    const back = roundTrip(value) as typeof value;
+    expect(back.self).toBe(back);
+    expect(back.a).toBe(back.b);
+  });
+
+  it('carries errors whole: class, message, stack, code and cause', () => {
+    const cause = new RangeError('inner');
+    const err = Object.assign(new TypeError('outer', { cause }), { code: 'E_THING' });
+    const back = roundTrip(err) as TypeError & { code: string };
+    expect(back).toBeInstanceOf(TypeError);
+    expect(back.message).toBe('outer');
+    expect(back.stack).toBe(err.stack);
+    expect(back.code).toBe('E_THING');
+    expect(back.cause).toBeInstanceOf(RangeError);
+    expect((back.cause as Error).message).toBe('inner');
+    const custom = errorFromWire(errorToWire(Object.assign(new Error('x'), { name: 'QuotaError' })));
+    expect(custom.name).toBe('QuotaError');
+  });
+
+  it('travels refs as handles', () => {
+    const ref = new ActorRef('abc.1/0', 'worker-1');
+    const back = roundTrip({ to: ref }) as { to: ActorRef };
+    expect(back.to).toBeInstanceOf(ActorRef);
+    expect(back.to).toMatchObject({ id: 'abc.1/0', name: 'worker-1' });
+  });
+
+  it('sends large buffers beside the body, without copying them in', () => {
+    const big = Buffer.alloc(ATTACHMENT_MIN_BYTES, 1);
+    const { payload, attachments } = encode({ big, small: Buffer.from([1]) }, 'message');
+    expect(attachments).toHaveLength(1);
+    expect(attachments[0]!.buffer).toBe(big.buffer);
+    expect(payload.byteLength).toBeLessThan(100);
+    const back = decode(payload, attachments) as { big: Buffer };
+    expect(back.big.equals(big)).toBe(true);
+  });
+
+  it.each([
+    ['message.job.cb', 'a function', { job: { cb: () => 1 } }],
+    ['message[2]', 'a symbol', [1, 2, Symbol('s')]],
+    ['message.p', 'a Promise', { p: Promise.resolve() }],
+    ['message.list[0]', 'a WeakMap', { list: [new WeakMap()] }],
+    ['message.em', 'an EventEmitter', { em: new EventEmitter() }],
+    ['message.get("k")', 'a function', new Map([['k', () => 1]])],
+    ['message["odd key"][0]', 'a function', { 'odd key': [() => 1] }],
+  ])('refuses the value at %s (%s)', (path, what, value) => {
+    let err: unknown;
+    try {
+      encode(value, 'message');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SerializationError);
+    expect(err).toMatchObject({ code: 'ERR_SERIALIZATION', path });
+    expect((err as Error).message).toContain(`Cannot send ${path}: it is ${what}`);
+  });
+
+  it('stays usable after refusing a value', () => {
+    expect(() => encode({ a: { f: () => 1 } }, 'message')).toThrow(SerializationError);
+    expect(roundTrip({ a: { f: 1 } })).toEqual({ a: { f: 1 } });
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { FrameReader, FrameWriter, HEADER_BYTES, type Frame } from '../../runtime/framing.ts';
+import { ProtocolError } from '../../index.ts';
+
+function pair(): { writer: FrameWriter; written: Buffer[] } {
+  const written: Buffer[] = [];
+  return { writer: new FrameWriter({ write: (chunks) => void written.push(...chunks) }), written };
+}
+
+describe('framing', () => {
+  it('coalesces the frames of one turn into one write', async () => {
+    const { writer, written } = pair();
+    for (let i = 0; i < 100; i++) writer.push(1, 2, 3, i, Buffer.from([i]));
+    expect(written).toHaveLength(0);
+    await Promise.resolve();
+    expect(written).toHaveLength(1);
+    expect(written[0]!.byteLength).toBe(100 * (HEADER_BYTES + 1));
+  });
+
+  it('parses frames split at every byte, with attachments', () => {
+    const { writer, written } = pair();
+    const att = Buffer.alloc(70_000, 5);
+    writer.push(2, 7, 8, 99, Buffer.from('body'), [att, Buffer.from('x')]);
+    writer.push(1, 1, 0, 0, Buffer.alloc(0));
+    writer.flush();
+    const stream = Buffer.concat(written);
+    const frames: Frame[] = [];
+    const reader = new FrameReader((f) => frames.push(f));
+    for (let i = 0; i < stream.byteLength; i += 997) reader.push(stream.subarray(i, Math.min(i + 997, stream.byteLength)));
+    expect(frames).toHaveLength(2);
+    expect(frames[0]).toMatchObject({ kind: 2, to: 7, from: 8, callId: 99 });
+    expect(frames[0]!.payload.toString()).toBe('body');
+    expect(frames[0]!.attachments.map((a) => a.byteLength)).toEqual([70_000, 1]);
+    expect(frames[0]!.attachments[0]!.equals(att)).toBe(true);
+    expect(frames[1]).toMatchObject({ kind: 1, to: 1 });
+  });
+
+  it('streams a full batch at once instead of holding it to the end of the turn', () => {
+    const { writer, written } = pair();
+    for (let i = 0; i < 5000; i++) writer.push(1, 1, 1, 0, Buffer.alloc(20));
+    expect(written.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a length too short for a header', Buffer.from([1, 0, 0, 0, 1])],
+    ['an unknown kind', Buffer.from('GET / HTTP/1.1\r\n\r\n')],
+  ])('throws ProtocolError for %s, before waiting for a body', (_what, bytes) => {
+    const reader = new FrameReader(() => {});
+    expect(() => reader.push(bytes)).toThrow(ProtocolError);
+  });
+
+  it('throws ProtocolError when a payload overruns its frame', () => {
+    const bad = Buffer.alloc(HEADER_BYTES);
+    bad.writeUInt32LE(HEADER_BYTES - 4, 0);
+    bad[4] = 1;
+    bad.writeUInt32LE(1000, 20);
+    expect(() => new FrameReader(() => {}).push(bad)).toThrow('overruns');
+  });
+});
