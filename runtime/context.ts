@@ -57,14 +57,18 @@ export class Context<Msg = unknown, Reply = unknown> {
    * answered with `ctx.reply(value)` before the next one is taken.
    */
   get inbox(): AsyncIterable<Msg> {
+    const toResult = (letter: Letter | null): IteratorResult<Msg> => {
+      this.#current = letter;
+      return letter === null ? { done: true, value: undefined } : { done: false, value: letter.value as Msg };
+    };
     return {
       [Symbol.asyncIterator]: () => ({
-        next: async (): Promise<IteratorResult<Msg>> => {
-          const letter = await this.#take(undefined);
-          if (letter === null) return { done: true, value: undefined };
-          return { done: false, value: letter.value as Msg };
+        // A queued letter is returned without waiting: one settled promise per message.
+        next: (): Promise<IteratorResult<Msg>> => {
+          const letter = this.#mailbox.poll();
+          return letter !== null ? Promise.resolve(toResult(letter)) : this.#mailbox.take().then(toResult);
         },
-        return: async (): Promise<IteratorResult<Msg>> => ({ done: true, value: undefined }),
+        return: (): Promise<IteratorResult<Msg>> => Promise.resolve({ done: true, value: undefined }),
       }),
     };
   }

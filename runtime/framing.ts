@@ -2,7 +2,7 @@
  * Length-prefixed frames on a byte stream.
  *
  *   u32 length (of everything after this field)
- *   u8  kind   u8 attachments   u16 reserved
+ *   u8  kind   u8 attachments   u8 flags   u8 reserved
  *   u32 to     u32 from         u32 callId     u32 payloadLength
  *   payload bytes, then per attachment: u32 length, bytes
  *
@@ -25,6 +25,8 @@ export interface Frame {
   readonly to: number;
   readonly from: number;
   readonly callId: number;
+  /** How the payload is encoded (codec.ts `FLAG_*`). */
+  readonly flags: number;
   readonly payload: Buffer;
   readonly attachments: readonly Buffer[];
 }
@@ -48,7 +50,7 @@ export class FrameWriter {
   }
 
   /** Queues one frame; it is written at the end of this event-loop turn (or sooner, when a batch fills). */
-  push(kind: number, to: number, from: number, callId: number, payload: Uint8Array, attachments: readonly Buffer[] = NONE): void {
+  push(kind: number, to: number, from: number, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[] = NONE): void {
     let attBytes = 0;
     for (const att of attachments) attBytes += 4 + att.byteLength;
     const headAndBody = HEADER_BYTES + payload.byteLength;
@@ -60,7 +62,8 @@ export class FrameWriter {
     b.writeUInt32LE(total, o);
     b[o + 4] = kind;
     b[o + 5] = attachments.length;
-    b.writeUInt16LE(0, o + 6);
+    b[o + 6] = flags;
+    b[o + 7] = 0;
     b.writeUInt32LE(to, o + 8);
     b.writeUInt32LE(from, o + 12);
     b.writeUInt32LE(callId, o + 16);
@@ -195,6 +198,7 @@ function checkHead(buf: Buffer, o: number): number {
 function parse(buf: Buffer, o: number, total: number): Frame {
   const kind = buf[o + 4]!;
   const natt = buf[o + 5]!;
+  const flags = buf[o + 6]!;
   const to = buf.readUInt32LE(o + 8);
   const from = buf.readUInt32LE(o + 12);
   const callId = buf.readUInt32LE(o + 16);
@@ -218,5 +222,5 @@ function parse(buf: Buffer, o: number, total: number): Frame {
     attachments = list;
   }
   if (p !== end) throw new ProtocolError(`frame has ${end - p} stray bytes`);
-  return { kind, to, from, callId, payload, attachments };
+  return { kind, to, from, callId, flags, payload, attachments };
 }

@@ -25,7 +25,7 @@ export const FRAME_ARGS = 7;
 
 export interface LinkHandler {
   /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
-  onMessage(link: Link, kind: number, to: string, from: string, callId: number, payload: Buffer, attachments: readonly Buffer[]): void;
+  onMessage(link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Buffer, attachments: readonly Buffer[]): void;
   /** A system message: lifecycle and control between the two nodes. */
   onSystem(link: Link, message: SystemMessage): void;
   /** The link is gone: the peer closed it, or it broke (`error`). */
@@ -103,19 +103,19 @@ export class Link {
   /** Queues a message frame; IDs are replaced by aliases, defined on first use. */
   sendMessage(kind: number, to: string, from: string, callId: number, encoded: Encoded): void {
     if (this.#closed) return;
-    this.#writer.push(kind, this.#alias(to), this.#alias(from), callId, encoded.payload, encoded.attachments);
+    this.#writer.push(kind, this.#alias(to), this.#alias(from), callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /** Forwards a message frame as received elsewhere, without decoding it. */
-  forward(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+  forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     if (this.#closed) return;
-    this.#writer.push(kind, this.#alias(to), this.#alias(from), callId, payload, attachments);
+    this.#writer.push(kind, this.#alias(to), this.#alias(from), callId, flags, payload, attachments);
   }
 
   sendSystem(message: SystemMessage): void {
     if (this.#closed) return;
     const encoded = encode(message, 'system message');
-    this.#writer.push(FRAME_SYSTEM, 0, 0, 0, encoded.payload, encoded.attachments);
+    this.#writer.push(FRAME_SYSTEM, 0, 0, 0, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /** Writes what is queued now rather than at the end of the turn. */
@@ -142,7 +142,7 @@ export class Link {
     if (alias === undefined) {
       alias = this.#outAliases.size + 1;
       this.#outAliases.set(id, alias);
-      this.#writer.push(FRAME_ALIAS, alias, 0, 0, Buffer.from(id, 'utf8'));
+      this.#writer.push(FRAME_ALIAS, alias, 0, 0, 0, Buffer.from(id, 'utf8'));
     }
     return alias;
   }
@@ -158,7 +158,7 @@ export class Link {
     if (!this.#greeted) {
       // The first frame must be a system hello carrying our protocol version.
       if (frame.kind !== FRAME_SYSTEM) throw new ProtocolError(`first frame is of kind ${frame.kind}, not a hello`);
-      const hello = decode(frame.payload, frame.attachments) as SystemMessage;
+      const hello = decode(frame.payload, frame.attachments, frame.flags) as SystemMessage;
       if (typeof hello !== 'object' || hello === null || typeof hello.t !== 'string') throw new ProtocolError('first frame is not a hello');
       if (hello.v !== PROTOCOL_VERSION) {
         throw new ProtocolError(`peer speaks protocol ${String(hello.v)}, this node speaks ${PROTOCOL_VERSION}: run the same troupe version on both sides`);
@@ -175,7 +175,7 @@ export class Link {
       case FRAME_SYSTEM: {
         let message: SystemMessage;
         try {
-          message = decode(frame.payload, frame.attachments) as SystemMessage;
+          message = decode(frame.payload, frame.attachments, frame.flags) as SystemMessage;
         } catch (err) {
           throw new ProtocolError('system frame does not decode', { cause: err });
         }
@@ -188,7 +188,7 @@ export class Link {
       case FRAME_REPLY:
       case FRAME_REPLY_ERROR:
       case FRAME_ARGS:
-        this.#handler.onMessage(this, frame.kind, this.#id(frame.to), this.#id(frame.from), frame.callId, frame.payload, frame.attachments);
+        this.#handler.onMessage(this, frame.kind, this.#id(frame.to), this.#id(frame.from), frame.callId, frame.flags, frame.payload, frame.attachments);
         return;
       default:
         throw new ProtocolError(`unknown frame kind ${frame.kind}`);

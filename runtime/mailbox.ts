@@ -14,15 +14,17 @@ export class Letter {
   readonly kind: number;
   readonly from: string;
   readonly callId: number;
+  readonly #flags: number;
   #payload: Uint8Array | null;
   #attachments: readonly Buffer[];
   #value: unknown;
   replied = false;
 
-  constructor(kind: number, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]) {
+  constructor(kind: number, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]) {
     this.kind = kind;
     this.from = from;
     this.callId = callId;
+    this.#flags = flags;
     this.#payload = payload;
     this.#attachments = attachments;
   }
@@ -34,7 +36,7 @@ export class Letter {
   /** The message, decoded on first use. */
   get value(): unknown {
     if (this.#payload !== null) {
-      this.#value = decode(this.#payload, this.#attachments);
+      this.#value = decode(this.#payload, this.#attachments, this.#flags);
       this.#payload = null;
       this.#attachments = [];
     }
@@ -118,6 +120,11 @@ export class Mailbox {
     }
     this.#queue.push(letter);
     return true;
+  }
+
+  /** The first letter if one is queued now; null otherwise. */
+  poll(): Letter | null {
+    return this.#takeNow(undefined);
   }
 
   /** Takes the first letter (that matches), waiting as told. Resolves null when the mailbox closes. */

@@ -56,11 +56,17 @@ interface PendingCall {
   readonly onAbort: (() => void) | undefined;
 }
 
+const LOCAL = Symbol('local');
+const EXITED = Symbol('exited');
+const NOWHERE = Symbol('nowhere');
+/** Where a message for an ID goes next. */
+type Hop = typeof LOCAL | typeof EXITED | typeof NOWHERE | { forward: ChildLink['forward'] };
+
 /** How a node reaches a child node: an actor process, seen from its parent. */
 export interface ChildLink {
   readonly nodeId: NodeId;
   /** Delivers a frame to the child (queued until the process is up). */
-  forward(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
+  forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
   /** The child's pid and its descendants' pids, for ending a tree. */
   pids(): readonly number[];
 }
@@ -78,6 +84,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #onParentSystem: ((message: SystemMessage) => void) | null = null;
   #onParentClose: ((error: Error | undefined) => void) | null = null;
   readonly #children = new Map<NodeId, ChildLink>();
+  readonly #hops = new Map<string, Hop>();
   #childCount = 0;
   readonly #calls = new Map<number, PendingCall>();
   #nextCall = 1;
@@ -102,6 +109,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Connects this node to its parent (in an actor process). */
   attachParent(link: Link, onSystem: (message: SystemMessage) => void, onClose: (error: Error | undefined) => void): void {
     this.#parent = link;
+    this.#hops.clear();
     this.#onParentSystem = onSystem;
     this.#onParentClose = onClose;
   }
@@ -118,10 +126,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   addChild(child: ChildLink): void {
     this.#children.set(child.nodeId, child);
+    this.#hops.clear();
   }
 
   removeChild(nodeId: NodeId): void {
     this.#children.delete(nodeId);
+    this.#hops.clear();
     this.reportPids();
   }
 
@@ -148,7 +158,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   send(to: ActorRef, message: unknown): void {
     const encoded = encode(message, 'message');
-    this.#route(FRAME_SEND, to.id, this.self.id, 0, encoded.payload, encoded.attachments);
+    this.#route(FRAME_SEND, to.id, this.self.id, 0, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
@@ -173,7 +183,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       const onAbort = signal && ((): void => void this.#settle(callId)?.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted.`, { cause: signal.reason })));
       signal?.addEventListener('abort', onAbort!, { once: true });
       this.#calls.set(callId, { to, resolve, reject, timer, signal, onAbort });
-      this.#route(FRAME_CALL, to.id, this.self.id, callId, encoded.payload, encoded.attachments);
+      this.#route(FRAME_CALL, to.id, this.self.id, callId, encoded.flags, encoded.payload, encoded.attachments);
     });
   }
 
@@ -181,7 +191,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   reply(letter: Letter, value: unknown): void {
     const encoded = encode(value, 'reply');
     letter.replied = true;
-    this.#route(FRAME_REPLY, letter.from, this.self.id, letter.callId, encoded.payload, encoded.attachments);
+    this.#route(FRAME_REPLY, letter.from, this.self.id, letter.callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /** Answers a call with the error its handler threw; the caller gets a `RemoteError`. */
@@ -202,8 +212,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   // ---- routing ---------------------------------------------------------
 
   /** A frame from a link: the parent's, or a child's (`via`). */
-  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, payload: Buffer, attachments: readonly Buffer[]): void {
-    this.#route(kind, to, from, callId, payload, attachments);
+  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Buffer, attachments: readonly Buffer[]): void {
+    this.#route(kind, to, from, callId, flags, payload, attachments);
   }
 
   onSystem(_link: Link, message: SystemMessage): void {
@@ -215,33 +225,38 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   /** Routes a frame that arrived from a child link. */
-  routeFromChild(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    this.#route(kind, to, from, callId, payload, attachments);
+  routeFromChild(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    this.#route(kind, to, from, callId, flags, payload, attachments);
   }
 
-  #route(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    const target = nodeOf(to);
-    const route = routeFrom(this.id, target);
-    if (route.kind === 'local') {
-      this.#deliver(kind, to, from, callId, payload, attachments);
-    } else if (route.kind === 'child') {
-      const child = this.#children.get(route.child);
-      if (child === undefined) this.#undeliverable(kind, to, from, callId, payload, attachments, route.n <= this.#childCount ? 'exited' : 'noproc');
-      else child.forward(kind, to, from, callId, payload, attachments);
-    } else if (this.#parent !== null && !this.#parent.closed) {
-      this.#parent.forward(kind, to, from, callId, payload, attachments);
-    } else {
-      this.#undeliverable(kind, to, from, callId, payload, attachments, 'noproc');
+  #route(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    if (to === this.self.id) {
+      this.#deliver(kind, to, from, callId, flags, payload, attachments, true);
+      return;
     }
+    // The next hop of an ID is cached: parsing IDs on every message costs more than the rest of routing.
+    let hop = this.#hops.get(to);
+    if (hop === undefined) {
+      const route = routeFrom(this.id, nodeOf(to));
+      if (route.kind === 'local') hop = LOCAL;
+      else if (route.kind === 'up') hop = this.#parent !== null ? this.#parent : NOWHERE;
+      else hop = this.#children.get(route.child) ?? (route.n <= this.#childCount ? EXITED : NOWHERE);
+      if (this.#hops.size > 10_000) this.#hops.clear();
+      this.#hops.set(to, hop);
+    }
+    if (hop === LOCAL) this.#deliver(kind, to, from, callId, flags, payload, attachments);
+    else if (hop === EXITED) this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'exited');
+    else if (hop === NOWHERE || (hop === this.#parent && this.#parent.closed)) this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
+    else hop.forward(kind, to, from, callId, flags, payload, attachments);
   }
 
-  #deliver(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+  #deliver(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[], isMain = false): void {
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) return; // late: timed out or aborted already
       let value: unknown;
       try {
-        value = decode(payload, attachments);
+        value = decode(payload, attachments, flags);
       } catch (err) {
         pending.reject(err instanceof Error ? err : new Error(String(err)));
         return;
@@ -250,29 +265,29 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       else pending.reject(callError(pending.to, value as ReplyFailure));
       return;
     }
-    if (localOf(to) !== MAIN_LOCAL_ID) {
-      this.#undeliverable(kind, to, from, callId, payload, attachments, 'noproc');
+    if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {
+      this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
       return;
     }
-    const letter = new Letter(kind, from, callId, payload as Buffer, attachments);
+    const letter = new Letter(kind, from, callId, flags, payload as Buffer, attachments);
     let accepted: boolean;
     try {
       accepted = this.mailbox.put(letter);
     } catch (err) {
       if (!(err instanceof MailboxFullError)) throw err;
-      this.#undeliverable(kind, to, from, callId, payload, attachments, 'mailbox-full');
+      this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'mailbox-full');
       return;
     }
-    if (!accepted) this.#undeliverable(kind, to, from, callId, payload, attachments, this.mailbox.closed ? 'stopping' : 'mailbox-full');
+    if (!accepted) this.#undeliverable(kind, to, from, callId, flags, payload, attachments, this.mailbox.closed ? 'stopping' : 'mailbox-full');
   }
 
-  #undeliverable(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[], reason: DeadLetterReason): void {
+  #undeliverable(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[], reason: DeadLetterReason): void {
     if (kind === FRAME_CALL) {
       this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to });
     } else if (kind === FRAME_SEND) {
       let message: unknown;
       try {
-        message = decode(payload, attachments);
+        message = decode(payload, attachments, flags);
       } catch {
         message = undefined;
       }
@@ -284,7 +299,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Sends an error reply for call `callId` to `caller`. */
   #fail(caller: string, callId: number, failure: ReplyFailure): void {
     const encoded = encode(failure, 'error reply');
-    this.#route(FRAME_REPLY_ERROR, caller, failure.actorId, callId, encoded.payload, encoded.attachments);
+    this.#route(FRAME_REPLY_ERROR, caller, failure.actorId, callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /** Fails the calls that were forwarded into a child that has now ended. */

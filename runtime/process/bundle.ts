@@ -12,14 +12,12 @@
  *   troupe mapped to the runtime bundle and packages left as imports of their
  *   installed files.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { nanoid } from 'nanoid';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
 const FORMAT = 3;
@@ -27,6 +25,18 @@ const FORMAT = 3;
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TROUPE_INDEX = join(TROUPE_ROOT, 'index.ts');
+const MSGPACKR_DIR = dirname(packageFile('msgpackr', 'package.json'));
+
+/** A file inside an installed package, found from the package's resolved entry. */
+function packageFile(name: string, file: string): string {
+  let dir = dirname(createRequire(import.meta.url).resolve(name));
+  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find the package directory of ${name}`);
+    dir = up;
+  }
+  return join(dir, file);
+}
 
 interface Manifest {
   readonly format: number;
@@ -42,6 +52,19 @@ export interface RuntimeBundle {
 }
 
 const memo = new Map<string, Promise<Manifest>>();
+let builds = 0;
+
+/** A cache key for a string: FNV-1a, twice over, as 16 hex digits (no crypto needed to name a file). */
+function hashKey(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
 
 function cacheDir(): string {
   const local = join(TROUPE_ROOT, 'node_modules');
@@ -65,7 +88,7 @@ export async function actorBundle(moduleUrl: string): Promise<string> {
 }
 
 async function cached(key: string, entries: Record<string, string>, runtimeIndex: string | undefined): Promise<Manifest> {
-  const id = createHash('sha256').update(`${FORMAT}\0${key}`).digest('hex').slice(0, 20);
+  const id = hashKey(`${FORMAT}\0${key}`);
   const previous = memo.get(id);
   if (previous !== undefined) {
     const manifest = await previous.catch(() => undefined);
@@ -86,7 +109,7 @@ async function load(id: string, entries: Record<string, string>, runtimeIndex: s
   } catch {
     // No manifest yet, or a torn one: build.
   }
-  const outdir = join(dir, `${id}-${nanoid(8)}`);
+  const outdir = join(dir, `${id}-${process.pid}-${Date.now().toString(36)}-${(builds++).toString(36)}`);
   const manifest = await build(entries, outdir, runtimeIndex);
   // Written aside and renamed, so a concurrent reader sees all of it or none.
   const tmp = `${manifestFile}.${process.pid}.tmp`;
@@ -122,6 +145,9 @@ async function build(entries: Record<string, string>, outdir: string, runtimeInd
     write: true,
     logLevel: 'silent',
     outExtension: { '.js': '.mjs' },
+    // The runtime is parsed by every actor process: keep it small (names stay readable).
+    minifyWhitespace: runtimeIndex === undefined,
+    minifySyntax: runtimeIndex === undefined,
     plugins: [externals(runtimeIndex), moduleFacts()],
   });
   const outputs: Record<string, string> = {};
@@ -149,11 +175,23 @@ function externals(runtimeIndex: string | undefined): Plugin {
   return {
     name: 'troupe-externals',
     setup(build) {
+      // Only the encoder and decoder: the package's streams and iterators are not needed.
+      build.onLoad({ filter: /^msgpackr$/, namespace: 'troupe-msgpackr' }, () => ({
+        contents: "export { Packr, addExtension } from './pack.js'; export { Unpackr } from './unpack.js';",
+        resolveDir: MSGPACKR_DIR,
+        loader: 'js',
+      }));
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === 'entry-point' || args.pluginData === 'troupe-resolving') return undefined;
         if (isBuiltin(args.path)) return { path: args.path, external: true };
         const isBare = !args.path.startsWith('.') && !args.path.startsWith('/') && !args.path.startsWith('file:');
-        if (!isBare && runtimeIndex === undefined) return undefined;
+        if (runtimeIndex === undefined) {
+          // The runtime bundle carries its own small dependencies, so an actor
+          // process parses one file, not a package tree. msgpackr comes in as
+          // its plain JS build: its native addon costs more to load than it saves here.
+          if (args.path === 'msgpackr') return { path: 'msgpackr', namespace: 'troupe-msgpackr' };
+          if (args.path !== 'esbuild') return undefined;
+        }
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'troupe-resolving' });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         if (resolved.external) return { path: resolved.path, external: true };

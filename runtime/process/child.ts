@@ -4,7 +4,7 @@
  * link, its lifecycle (ready, exit code, join, signals, graceful stop), and
  * the calls in flight into it, which fail with `ActorExitedError` if it dies.
  */
-import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { ActorDefinition } from '../behaviour.ts';
@@ -30,7 +30,7 @@ export interface ProcessOptions {
   readonly cwd: string | undefined;
 }
 
-type Frame = [kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]];
+type Frame = [kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]];
 
 const live = new Set<ActorProcess>();
 
@@ -120,6 +120,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       return;
     }
     if (this.#exitCode !== null) return;
+    // Loaded here, not at the top: an actor process that never spawns never pays for it.
+    const { spawn: spawnProcess } = await import('node:child_process');
+    if (this.#exitCode !== null) return;
     let child: ChildProcess;
     try {
       child = spawnProcess(process.execPath, [...this.#options.execArgv, host, 'troupe-actor', name], {
@@ -179,18 +182,18 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   // ---- the link --------------------------------------------------------
 
-  forward(kind: number, to: string, from: string, callId: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+  forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     if (this.#queued !== null) {
-      this.#queued.push([kind, to, from, callId, payload, attachments]);
+      this.#queued.push([kind, to, from, callId, flags, payload, attachments]);
       return;
     }
     if (kind === FRAME_CALL) this.#inflight.set(`${from}#${callId}`, { from, callId, to });
-    this.#link!.forward(kind, to, from, callId, payload, attachments);
+    this.#link!.forward(kind, to, from, callId, flags, payload, attachments);
   }
 
-  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, payload: Buffer, attachments: readonly Buffer[]): void {
+  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Buffer, attachments: readonly Buffer[]): void {
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) this.#inflight.delete(`${to}#${callId}`);
-    this.#node.routeFromChild(kind, to, from, callId, payload, attachments);
+    this.#node.routeFromChild(kind, to, from, callId, flags, payload, attachments);
   }
 
   onSystem(_link: Link, message: SystemMessage): void {

@@ -43,12 +43,12 @@ let finishing = false;
 const socket = new Socket({ fd: 3, readable: true, writable: true });
 
 const bootstrap: LinkHandler = {
-  onMessage(_link, kind, to, from, callId, payload, attachments) {
+  onMessage(_link, kind, to, from, callId, flags, payload, attachments) {
     if (kind === FRAME_ARGS) {
-      void start(decode(payload, attachments) as unknown[]);
+      void start(decode(payload, attachments, flags) as unknown[]);
       return;
     }
-    node?.onMessage(link, kind, to, from, callId, payload, attachments);
+    node?.onMessage(link, kind, to, from, callId, flags, payload, attachments);
   },
   onSystem(_link, message) {
     if (message.t === 'hello') {
@@ -103,7 +103,7 @@ async function start(args: unknown[]): Promise<void> {
     );
   }
   link.sendSystem({ t: 'ready' });
-  startWatchdog();
+  void startWatchdog();
   try {
     let result: unknown;
     if (def.style === 'class') {

@@ -5,8 +5,6 @@
  * the parent is gone, kills the process's descendants and then the process,
  * whatever its main thread is doing.
  */
-import { Worker } from 'node:worker_threads';
-
 const MAX_PIDS = 4096;
 const POLL_MS = 200;
 
@@ -30,9 +28,11 @@ for (;;) {
 let started = false;
 
 /** Starts the watch (once); it never keeps the process alive. */
-export function startWatchdog(): void {
+export async function startWatchdog(): Promise<void> {
   if (started) return;
   started = true;
+  // Loaded after `ready`, so that a spawn does not wait for it.
+  const { Worker } = await import('node:worker_threads');
   const worker = new Worker(SOURCE, { eval: true, workerData: { pids: shared.buffer, ppid: process.ppid, self: process.pid }, stdout: false, stderr: false });
   worker.unref();
   worker.on('error', () => {});

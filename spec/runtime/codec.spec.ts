@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
-import { ATTACHMENT_MIN_BYTES, decode, encode, errorFromWire, errorToWire } from '../../runtime/codec.ts';
+import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire } from '../../runtime/codec.ts';
 import { ActorRef, SerializationError } from '../../index.ts';
 
 const roundTrip = (value: unknown): unknown => {
-  const { payload, attachments } = encode(value, 'message');
-  return decode(payload, attachments);
+  const { payload, attachments, flags } = encode(value, 'message');
+  return decode(payload, attachments, flags);
 };
 
 describe('codec', () => {
@@ -35,6 +35,18 @@ describe('codec', () => {
     expect(Buffer.isBuffer(back.buf)).toBe(true);
     expect(Buffer.isBuffer(back.u8)).toBe(false);
     expect(back.u8).toBeInstanceOf(Uint8Array);
+  });
+
+  it('encodes plain data without records, and a value holding a Map with them', () => {
+    expect(encode({ a: [1, { b: 'x' }] }, 'message').flags).toBe(0);
+    expect(encode({ a: [1, { b: new Map() }] }, 'message').flags).toBe(FLAG_RECORDS);
+    expect(encode(new Set([new Map()]), 'message').flags).toBe(FLAG_RECORDS);
+    const deep: Record<string, unknown> = {};
+    let at = deep;
+    for (let i = 0; i < 40; i++) at = (at.next = {}) as Record<string, unknown>;
+    expect(encode(deep, 'message').flags).toBe(FLAG_RECORDS);
+    expect(roundTrip(deep)).toEqual(deep);
+    expect(roundTrip({ a: [{ m: new Map([[1, new Map([['x', {}]])]]) }] })).toEqual({ a: [{ m: new Map([[1, new Map([['x', {}]])]]) }] });
   });
 
   it('keeps cycles and shared references', () => {
@@ -73,7 +85,7 @@ describe('codec', () => {
     expect(attachments).toHaveLength(1);
     expect(attachments[0]!.buffer).toBe(big.buffer);
     expect(payload.byteLength).toBeLessThan(100);
-    const back = decode(payload, attachments) as { big: Buffer };
+    const back = decode(payload, attachments, 0) as { big: Buffer };
     expect(back.big.equals(big)).toBe(true);
   });
 

@@ -10,7 +10,7 @@ function pair(): { writer: FrameWriter; written: Buffer[] } {
 describe('framing', () => {
   it('coalesces the frames of one turn into one write', async () => {
     const { writer, written } = pair();
-    for (let i = 0; i < 100; i++) writer.push(1, 2, 3, i, Buffer.from([i]));
+    for (let i = 0; i < 100; i++) writer.push(1, 2, 3, i, 0, Buffer.from([i]));
     expect(written).toHaveLength(0);
     await Promise.resolve();
     expect(written).toHaveLength(1);
@@ -20,15 +20,15 @@ describe('framing', () => {
   it('parses frames split at every byte, with attachments', () => {
     const { writer, written } = pair();
     const att = Buffer.alloc(70_000, 5);
-    writer.push(2, 7, 8, 99, Buffer.from('body'), [att, Buffer.from('x')]);
-    writer.push(1, 1, 0, 0, Buffer.alloc(0));
+    writer.push(2, 7, 8, 99, 1, Buffer.from('body'), [att, Buffer.from('x')]);
+    writer.push(1, 1, 0, 0, 0, Buffer.alloc(0));
     writer.flush();
     const stream = Buffer.concat(written);
     const frames: Frame[] = [];
     const reader = new FrameReader((f) => frames.push(f));
     for (let i = 0; i < stream.byteLength; i += 997) reader.push(stream.subarray(i, Math.min(i + 997, stream.byteLength)));
     expect(frames).toHaveLength(2);
-    expect(frames[0]).toMatchObject({ kind: 2, to: 7, from: 8, callId: 99 });
+    expect(frames[0]).toMatchObject({ kind: 2, to: 7, from: 8, callId: 99, flags: 1 });
     expect(frames[0]!.payload.toString()).toBe('body');
     expect(frames[0]!.attachments.map((a) => a.byteLength)).toEqual([70_000, 1]);
     expect(frames[0]!.attachments[0]!.equals(att)).toBe(true);
@@ -37,7 +37,7 @@ describe('framing', () => {
 
   it('streams a full batch at once instead of holding it to the end of the turn', () => {
     const { writer, written } = pair();
-    for (let i = 0; i < 5000; i++) writer.push(1, 1, 1, 0, Buffer.alloc(20));
+    for (let i = 0; i < 5000; i++) writer.push(1, 1, 1, 0, 0, Buffer.alloc(20));
     expect(written.length).toBeGreaterThan(0);
   });
 

@@ -36,7 +36,7 @@ function recorder() {
   const closed = new Promise<void>((resolve) => (onClose = resolve));
   const handler: LinkHandler = {
     onSystem: (_l, m) => void events.system.push(m),
-    onMessage: (_l, _k, to, from, _c, payload, att) => void events.messages.push([to, from, decode(payload, att)]),
+    onMessage: (_l, _k, to, from, _c, flags, payload, att) => void events.messages.push([to, from, decode(payload, att, flags)]),
     onClose: (_l, err) => {
       events.closed.push(err);
       onClose();

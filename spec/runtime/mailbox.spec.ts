@@ -4,8 +4,8 @@ import { KIND_SEND, Letter, Mailbox, validateMailboxOptions } from '../../runtim
 import { AbortError, MailboxFullError, TimeoutError } from '../../index.ts';
 
 const letter = (value: unknown): Letter => {
-  const { payload, attachments } = encode(value, 'message');
-  return new Letter(KIND_SEND, 'a/0', 0, payload, attachments);
+  const { payload, attachments, flags } = encode(value, 'message');
+  return new Letter(KIND_SEND, 'a/0', 0, flags, payload, attachments);
 };
 
 describe('mailbox', () => {

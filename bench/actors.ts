@@ -1,0 +1,35 @@
+/** The actors the benchmarks drive; each does as little as its measurement allows. */
+import { actor, type Context } from '../index.ts';
+
+/** Waits to be ended: for spawn → ready. */
+export const idle = actor(async (ctx: Context) => {
+  await ctx.receive();
+});
+
+/** Counts `n` messages, then tells its parent. */
+export const sink = actor(async (ctx: Context, n: number) => {
+  let seen = 0;
+  for await (const _ of ctx.inbox) if (++seen === n) ctx.parent!.send('done');
+});
+
+/** Answers every call with its message. */
+export const pong = actor(async (ctx: Context) => {
+  for await (const message of ctx.inbox) ctx.reply(message);
+});
+
+/** Counts the bytes of `n` buffers, then tells its parent. */
+export const byteSink = actor(async (ctx: Context<Uint8Array>, n: number) => {
+  let seen = 0;
+  let bytes = 0;
+  for await (const buf of ctx.inbox) {
+    bytes += buf.byteLength;
+    if (++seen === n) ctx.parent!.send(bytes);
+  }
+});
+
+/** Counts `n` messages, tells its parent, and returns. */
+export const countTo = actor(async (ctx: Context, n: number) => {
+  let seen = 0;
+  for await (const _ of ctx.inbox) if (++seen === n) break;
+  ctx.parent!.send('done');
+});
