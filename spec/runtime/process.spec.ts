@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SpawnError, current, spawn } from '../../index.ts';
-import { crasher, echo, exiter, introspect, quick, stubborn, waiter } from '../fixtures/actors.ts';
+import { SpawnError, current, node, spawn } from '../../index.ts';
+import { crasher, echo, exiter, introspect, quick, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -155,5 +155,42 @@ describe('spawn failures', () => {
     expect(() => spawn(quick, { daemon: 'yes' as never })).toThrow('Expected `daemon` to be a boolean, got `"yes"` (string).');
     expect(() => spawn(quick, { args: 'x' as never })).toThrow('Expected `args` to be an array of arguments, got `"x"` (string).');
     expect(() => spawn(quick, { mailbox: { max: 0 } })).toThrow('Expected `mailbox.max` to be a positive integer, got `0` (number).');
+  });
+});
+
+describe('modules and events', () => {
+  it('runs actors from plain .mjs modules', async () => {
+    const { plain } = await import('../fixtures/plain.mjs');
+    const ref = reap(spawn(plain, { args: ['hi'] }));
+    expect(await current().receive({ match: (m): m is string => typeof m === 'string' && m.startsWith('hi from plain JS'), timeout: 15_000 })).toBe(`hi from plain JS in pid ${ref.pid}`);
+    expect(await ref.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('emits spawn and exit events on the node', async () => {
+    const spawned: string[] = [];
+    const exits: [string, number][] = [];
+    const onSpawn = (r: { id: string }): void => void spawned.push(r.id);
+    const onExit = (e: { ref: { id: string }; exitCode: number }): void => void exits.push([e.ref.id, e.exitCode]);
+    node().on('spawn', onSpawn).on('exit', onExit);
+    try {
+      const ref = reap(spawn(crasher, { args: ['for the event'] }));
+      await ref.join({ timeout: 15_000 });
+      expect(spawned).toContain(ref.id);
+      expect(exits).toContainEqual([ref.id, 1]);
+    } finally {
+      node().off('spawn', onSpawn).off('exit', onExit);
+    }
+  });
+});
+
+describe('stopping a tree', () => {
+  it('stops the children before the parent', async () => {
+    const parent = reap(spawn(reporterParent, { args: [current().self], name: 'top' }));
+    expect(await current().receive({ match: (m): m is string => m === 'tree ready', timeout: 15_000 })).toBe('tree ready');
+    expect(await parent.stop({ timeout: 10_000 })).toBe(0);
+    const isReport = (m: unknown): m is string => typeof m === 'string' && m.endsWith(' stopped');
+    const first = await current().receive({ match: isReport, timeout: 5000 });
+    const second = await current().receive({ match: isReport, timeout: 5000 });
+    expect([first, second]).toEqual(['top-child stopped', 'top stopped']);
   });
 });

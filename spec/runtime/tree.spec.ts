@@ -72,6 +72,12 @@ describe('actor trees', () => {
     await allGone([first.daemon as number], 1000);
   });
 
+  it('ends running children when the root calls process.exit()', async () => {
+    const { first, exited } = await runRoot('exit-with-child');
+    expect(await exited).toBe(0);
+    await allGone([first.child as number], 1000);
+  });
+
   it('keeps the root alive until its non-daemon children finish', async () => {
     const { first, lines, exited } = await runRoot('non-daemon');
     expect(await exited).toBe(0);

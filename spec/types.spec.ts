@@ -1,0 +1,57 @@
+/**
+ * Types flow from actor definitions to spawn sites. These checks run in the
+ * typecheck (`npm test` runs tsc first): each @ts-expect-error fails the build
+ * if the mistake it marks ever compiles.
+ */
+import { describe, expectTypeOf, it } from 'vitest';
+import { Actor, actor, spawn, type ActorRef, type ChildRef, type Context } from '../index.ts';
+
+const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
+  void ctx;
+  void start;
+  void label;
+});
+
+class Greeter extends Actor<string, string> {
+  override async run(times: number): Promise<unknown> {
+    void times;
+    return super.run();
+  }
+  override handle(name: string): string {
+    return `hello ${name}`;
+  }
+}
+const greeter = actor(Greeter);
+const noArgs = actor(async () => {});
+
+// Never called: these lines exist for the typechecker only.
+function compileOnly(): void {
+  const a = spawn(adder, { args: [1, 'x'] });
+  expectTypeOf(a).toEqualTypeOf<ChildRef<{ add: number }, number>>();
+  expectTypeOf(a.call({ add: 2 })).toEqualTypeOf<Promise<number>>();
+  // @ts-expect-error: wrong argument type
+  spawn(adder, { args: ['1', 'x'] });
+  // @ts-expect-error: missing argument
+  spawn(adder, { args: [1] });
+  // @ts-expect-error: args are required when the behaviour takes some
+  spawn(adder);
+  // @ts-expect-error: wrong message type
+  a.send({ sub: 1 });
+
+  const g = spawn(greeter, { args: [3] });
+  expectTypeOf(g.call('bob')).toEqualTypeOf<Promise<string>>();
+  // @ts-expect-error: class args come from run()
+  spawn(greeter, { args: ['three'] });
+  // @ts-expect-error: wrong message type for a class actor
+  g.send(42);
+
+  spawn(noArgs);
+  const ref: ActorRef<{ add: number }, number> = a;
+  expectTypeOf(ref.send).parameter(0).toEqualTypeOf<{ add: number }>();
+}
+
+describe('types', () => {
+  it('are checked by the typechecker, not at run time', () => {
+    expectTypeOf(compileOnly).toBeFunction();
+  });
+});
