@@ -33,3 +33,4 @@ export const countTo = actor(async (ctx: Context, n: number) => {
   for await (const _ of ctx.inbox) if (++seen === n) break;
   ctx.parent!.send('done');
 });
+

@@ -5,7 +5,7 @@
  *
  *   npm run bench [-- --only spawn,send,rtt,bulk] [-- --quick]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { current, isMain, spawn, type ChildRef } from '../index.ts';
@@ -67,54 +67,68 @@ function table(title: string, rows: Row[], base: string, higherIsBetter: boolean
   }
 }
 
-function anchorRows(lines: ReturnType<typeof anchor>, metric: string): Row[] {
-  return lines.filter((l) => l.metric === metric).map((l) => ({ name: l.anchor, value: l.value, unit: l.unit }));
-}
-
 async function stopAll(refs: ChildRef[]): Promise<void> {
   for (const r of refs) r.kill();
   await Promise.all(refs.map((r) => r.join()));
 }
 
-// ---- troupe's own measurements --------------------------------------------
+// ---- measurements --------------------------------------------------------
+// Each round measures troupe and then every anchor once, so that drifts in
+// this shared machine's speed reach both sides alike; tables show medians
+// over rounds.
 
-async function spawnReady(): Promise<{ one: number; twenty: number }> {
-  // The first spawn builds and caches the bundles: not what is measured.
-  const warm = spawn(idle);
-  await warm.ready;
-  await stopAll([warm]);
-  const ones: number[] = [];
-  for (let i = 0; i < (quick ? 5 : 15); i++) {
-    const t = performance.now();
-    const ref = spawn(idle);
-    await ref.ready;
-    ones.push(performance.now() - t);
-    await stopAll([ref]);
-  }
-  const twenties: number[] = [];
-  for (let i = 0; i < (quick ? 2 : 5); i++) {
-    const t = performance.now();
-    const refs = Array.from({ length: 20 }, () => spawn(idle));
-    await Promise.all(refs.map((r) => r.ready));
-    twenties.push(performance.now() - t);
-    await stopAll(refs);
-  }
-  return { one: median(ones), twenty: median(twenties) };
+const ROUNDS = quick ? 2 : 5;
+const CHILD = fileURLToPath(new URL('./anchors/node-child.mjs', import.meta.url));
+
+/** A bare `fork` of a .mjs module from this same process, to its first message. */
+async function bareFork(): Promise<number> {
+  const t = performance.now();
+  const child = fork(CHILD, ['ready'], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise((resolve) => child.once('message', resolve));
+  const ms = performance.now() - t;
+  child.kill();
+  if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+  return ms;
+}
+
+async function spawnOne(): Promise<number> {
+  const t = performance.now();
+  const ref = spawn(idle);
+  await ref.ready;
+  const ms = performance.now() - t;
+  await stopAll([ref]);
+  return ms;
+}
+
+async function spawnTwenty(): Promise<number> {
+  const t = performance.now();
+  const refs = Array.from({ length: 20 }, () => spawn(idle));
+  await Promise.all(refs.map((r) => r.ready));
+  const ms = performance.now() - t;
+  await stopAll(refs);
+  return ms;
+}
+
+async function forkTwenty(): Promise<number> {
+  const t = performance.now();
+  const children = Array.from({ length: 20 }, () => fork(CHILD, ['ready'], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+  await Promise.all(children.map((c) => new Promise((resolve) => c.once('message', resolve))));
+  const ms = performance.now() - t;
+  for (const c of children) c.kill();
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((resolve) => c.once('exit', resolve)) : undefined)));
+  return ms;
 }
 
 async function sendThroughput(): Promise<number> {
   const n = quick ? 100_000 : 200_000;
-  const runs: number[] = [];
-  for (let i = 0; i < (quick ? 2 : 5); i++) {
-    const ref = spawn(sink, { args: [n] });
-    await ref.ready;
-    const t = performance.now();
-    for (let j = 0; j < n; j++) ref.send({ i: j, body: 'hello' });
-    await current().receive({ timeout: 120_000 });
-    runs.push(n / ((performance.now() - t) / 1000));
-    await stopAll([ref]);
-  }
-  return median(runs);
+  const ref = spawn(sink, { args: [n] });
+  await ref.ready;
+  const t = performance.now();
+  for (let j = 0; j < n; j++) ref.send({ i: j, body: 'hello' });
+  await current().receive({ timeout: 120_000 });
+  const rate = n / ((performance.now() - t) / 1000);
+  await stopAll([ref]);
+  return rate;
 }
 
 async function roundTrip(): Promise<{ p50: number; p99: number }> {
@@ -135,17 +149,30 @@ async function roundTrip(): Promise<{ p50: number; p99: number }> {
 async function bulk(): Promise<number> {
   const n = quick ? 100 : 200;
   const buf = Buffer.alloc(1024 * 1024, 1);
-  const runs: number[] = [];
-  for (let i = 0; i < (quick ? 2 : 5); i++) {
-    const ref = spawn(byteSink, { args: [n] });
-    await ref.ready;
-    const t = performance.now();
-    for (let j = 0; j < n; j++) ref.send(buf);
-    await current().receive({ timeout: 120_000 });
-    runs.push((n * buf.byteLength) / 1e6 / ((performance.now() - t) / 1000));
-    await stopAll([ref]);
+  const ref = spawn(byteSink, { args: [n] });
+  await ref.ready;
+  const t = performance.now();
+  for (let j = 0; j < n; j++) ref.send(buf);
+  await current().receive({ timeout: 120_000 });
+  const rate = (n * buf.byteLength) / 1e6 / ((performance.now() - t) / 1000);
+  await stopAll([ref]);
+  return rate;
+}
+
+/** Values by row name, over rounds. */
+class Samples {
+  readonly #values = new Map<string, { unit: string; values: number[] }>();
+  add(name: string, value: number, unit: string): void {
+    const row = this.#values.get(name) ?? { unit, values: [] };
+    row.values.push(value);
+    this.#values.set(name, row);
   }
-  return median(runs);
+  addAnchors(lines: ReturnType<typeof anchor>, metric: string): void {
+    for (const l of lines) if (l.metric === metric) this.add(l.anchor, l.value, l.unit);
+  }
+  rows(): Row[] {
+    return [...this.#values].map(([name, { unit, values }]) => ({ name, value: median(values), unit }));
+  }
 }
 
 // ---- main -----------------------------------------------------------------
@@ -153,37 +180,63 @@ async function bulk(): Promise<number> {
 if (isMain(import.meta)) {
   const want = (k: string): boolean => only === null || only.has(k);
   const python = hasPython();
-  const py = (c: string): ReturnType<typeof anchor> => (python ? anchor('python3', ['anchors/python_mp.py', c]) : []);
+  const py = (...a: string[]): ReturnType<typeof anchor> => (python ? anchor('python3', ['anchors/python_mp.py', ...a]) : []);
   const nodeIpc = (...a: string[]): ReturnType<typeof anchor> => anchor(process.execPath, ['anchors/node-ipc.mjs', ...a]);
-  console.log(`troupe benchmarks: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), Node ${process.version}${python ? '' : ', python3 absent: Python anchors skipped'}`);
+  console.log(`troupe benchmarks: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), Node ${process.version}, ${ROUNDS} rounds, medians${python ? '' : ', python3 absent: Python anchors skipped'}`);
   console.log(`command: npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`);
+  // The first spawn builds and caches the bundles: not what is measured.
+  await stopAll([spawn(idle)]);
+  await bareFork();
 
   if (want('spawn')) {
-    const ours = await spawnReady();
-    const node = nodeIpc('spawn');
-    const pyl = py('spawn');
-    table('spawn → ready, one actor (ms, lower is better)', [{ name: 'troupe spawn (.ts actor)', value: ours.one, unit: 'ms' }, ...anchorRows(node, 'spawn_ready_ms'), ...anchorRows(pyl, 'spawn_ready_ms')], 'troupe spawn (.ts actor)', false);
-    table('spawn → ready, 20 at once (ms, lower is better)', [{ name: 'troupe spawn ×20 (.ts actor)', value: ours.twenty, unit: 'ms' }, ...anchorRows(node, 'spawn20_ready_ms'), ...anchorRows(pyl, 'spawn20_ready_ms')], 'troupe spawn ×20 (.ts actor)', false);
+    const one = new Samples();
+    const twenty = new Samples();
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < 3; i++) {
+        one.add('troupe spawn (.ts actor)', await spawnOne(), 'ms');
+        one.add('node child_process.fork (.mjs, same parent)', await bareFork(), 'ms');
+      }
+      twenty.add('troupe spawn ×20 (.ts actor)', await spawnTwenty(), 'ms');
+      twenty.add('node child_process.fork ×20 (.mjs, same parent)', await forkTwenty(), 'ms');
+      const p = py('spawn', '--repeat', '3');
+      one.addAnchors(p, 'spawn_ready_ms');
+      twenty.addAnchors(p, 'spawn20_ready_ms');
+    }
+    table('spawn → ready, one actor (ms, lower is better)', one.rows(), 'troupe spawn (.ts actor)', false);
+    table('spawn → ready, 20 at once (ms, lower is better)', twenty.rows(), 'troupe spawn ×20 (.ts actor)', false);
   }
   if (want('send')) {
-    const ours = await sendThroughput();
-    table('one-way small messages parent → child (msg/s, higher is better)', [
-      { name: 'troupe send', value: ours, unit: 'msg/s' },
-      ...anchorRows(nodeIpc('send', '--serialization', 'json'), 'send_msgs_per_s'),
-      ...anchorRows(nodeIpc('send', '--serialization', 'advanced'), 'send_msgs_per_s'),
-      ...anchorRows(py('send'), 'send_msgs_per_s'),
-    ], 'troupe send', true);
+    const rows = new Samples();
+    for (let r = 0; r < ROUNDS; r++) {
+      rows.add('troupe send', await sendThroughput(), 'msg/s');
+      rows.addAnchors(nodeIpc('send', '--serialization', 'json', '--repeat', '1'), 'send_msgs_per_s');
+      rows.addAnchors(nodeIpc('send', '--serialization', 'advanced', '--repeat', '1'), 'send_msgs_per_s');
+      rows.addAnchors(py('send', '--repeat', '1'), 'send_msgs_per_s');
+    }
+    table('one-way small messages parent → child (msg/s, higher is better)', rows.rows(), 'troupe send', true);
   }
   if (want('rtt')) {
-    const ours = await roundTrip();
-    const json = nodeIpc('rtt', '--serialization', 'json');
-    const adv = nodeIpc('rtt', '--serialization', 'advanced');
-    const pyl = py('rtt');
-    table('round trip p50 (µs, lower is better)', [{ name: 'troupe call', value: ours.p50, unit: 'µs' }, ...anchorRows(json, 'rtt_p50_us'), ...anchorRows(adv, 'rtt_p50_us'), ...anchorRows(pyl, 'rtt_p50_us')], 'troupe call', false);
-    table('round trip p99 (µs, lower is better)', [{ name: 'troupe call', value: ours.p99, unit: 'µs' }, ...anchorRows(json, 'rtt_p99_us'), ...anchorRows(adv, 'rtt_p99_us'), ...anchorRows(pyl, 'rtt_p99_us')], 'troupe call', false);
+    const p50 = new Samples();
+    const p99 = new Samples();
+    for (let r = 0; r < ROUNDS; r++) {
+      const ours = await roundTrip();
+      p50.add('troupe call', ours.p50, 'µs');
+      p99.add('troupe call', ours.p99, 'µs');
+      for (const lines of [nodeIpc('rtt', '--serialization', 'json'), nodeIpc('rtt', '--serialization', 'advanced'), py('rtt')]) {
+        p50.addAnchors(lines, 'rtt_p50_us');
+        p99.addAnchors(lines, 'rtt_p99_us');
+      }
+    }
+    table('round trip p50 (µs, lower is better)', p50.rows(), 'troupe call', false);
+    table('round trip p99 (µs, lower is better)', p99.rows(), 'troupe call', false);
   }
   if (want('bulk')) {
-    const ours = await bulk();
-    table('1 MiB buffers parent → child (MB/s, 1 MB = 10^6 bytes, higher is better)', [{ name: 'troupe send (Buffer)', value: ours, unit: 'MB/s' }, ...anchorRows(nodeIpc('bulk'), 'bulk_MBps'), ...anchorRows(py('bulk'), 'bulk_MBps')], 'troupe send (Buffer)', true);
+    const rows = new Samples();
+    for (let r = 0; r < ROUNDS; r++) {
+      rows.add('troupe send (Buffer)', await bulk(), 'MB/s');
+      rows.addAnchors(nodeIpc('bulk', '--repeat', '1'), 'bulk_MBps');
+      rows.addAnchors(py('bulk', '--repeat', '1'), 'bulk_MBps');
+    }
+    table('1 MiB buffers parent → child (MB/s, 1 MB = 10^6 bytes, higher is better)', rows.rows(), 'troupe send (Buffer)', true);
   }
 }

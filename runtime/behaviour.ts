@@ -11,7 +11,7 @@
  * Define actors at the top level of a module: the actor process loads that
  * module again and finds the definition by the order it was made in.
  */
-import { realpathSync } from 'node:fs';
+import { fs } from './fs.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from './context.ts';
 import { InvalidArgumentError, describeValue } from './errors.ts';
@@ -120,19 +120,61 @@ export function definitionAt(module: string, ordinal: number): ActorDefinition |
   return definitions.get(module)?.[ordinal];
 }
 
-/** The file URL of the module that called `actor()`, read off a source-mapped stack. */
-function callerModule(): string | undefined {
-  const holder: { stack?: string } = {};
-  Error.captureStackTrace(holder, actor);
-  for (const line of (holder.stack ?? '').split('\n').slice(1)) {
-    const m = /((?:file:\/\/)?\/[^():]+?):\d+:\d+\)?\s*$/.exec(line);
-    if (m === null) continue;
-    const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
-    try {
-      return pathToFileURL(realpathSync(file)).href;
-    } catch {
-      return pathToFileURL(file).href;
+/**
+ * Bundles for actor processes say which source module each of their lines
+ * came from (process/bundle.ts writes this table into the bundle's first
+ * line), so a call site in a bundle names its source module without
+ * source-mapping a stack.
+ */
+const SECTIONS = Symbol.for('troupe.bundle-sections');
+
+function sectionsOf(file: string): [line: number, module: string][] | undefined {
+  return (globalThis as unknown as Record<symbol, Map<string, [number, string][]> | undefined>)[SECTIONS]?.get(file);
+}
+
+/** File and line of the code that called `actor()`. */
+function callerSite(): { file: string; line: number } | undefined {
+  const holder: { stack?: unknown } = {};
+  const prepare = Error.prepareStackTrace;
+  // Raw call sites where the host lets us have them: no formatting, no source maps.
+  Error.prepareStackTrace = (_err, sites) => sites;
+  try {
+    Error.captureStackTrace(holder, actor);
+  } finally {
+    Error.prepareStackTrace = prepare;
+  }
+  if (Array.isArray(holder.stack)) {
+    for (const s of holder.stack as NodeJS.CallSite[]) {
+      const file = s.getFileName();
+      if (file) return { file, line: s.getLineNumber() ?? 0 };
     }
+    return undefined;
+  }
+  // A loader that owns prepareStackTrace (tsx does) gives the formatted text.
+  for (const line of String(holder.stack ?? '').split('\n').slice(1)) {
+    const m = /((?:file:\/\/)?\/[^():]+?):(\d+):\d+\)?\s*$/.exec(line);
+    if (m !== null) return { file: m[1]!, line: Number(m[2]) };
   }
   return undefined;
+}
+
+/** The file URL of the module that called `actor()`. */
+function callerModule(): string | undefined {
+  const site = callerSite();
+  if (site === undefined) return undefined;
+  const url = site.file.startsWith('file:') ? site.file : pathToFileURL(site.file).href;
+  const sections = sectionsOf(url);
+  if (sections !== undefined) {
+    let found: string | undefined;
+    for (const [start, module] of sections) {
+      if (start > site.line) break;
+      found = module;
+    }
+    return found;
+  }
+  try {
+    return pathToFileURL(fs.realpathSync(fileURLToPath(url))).href;
+  } catch {
+    return url;
+  }
 }

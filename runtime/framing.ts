@@ -107,17 +107,6 @@ export class FrameWriter {
     this.#sink.write(out);
   }
 
-  /** Bytes queued but not yet handed to the sink. */
-  take(): Buffer[] {
-    if (this.#used > 0) {
-      this.#out.push(this.#batch.subarray(0, this.#used));
-      this.#discardBatch();
-    }
-    const out = this.#out;
-    this.#out = [];
-    return out;
-  }
-
   #seal(need: number): void {
     if (this.#used > 0) {
       this.#out.push(this.#batch.subarray(0, this.#used));

@@ -5,9 +5,11 @@
  * goes to the child named by the next segment, anything else goes up.
  * An actor's ID is its node's ID and a local number: `Vx3k9TqA.2.1/0`.
  */
-import { customAlphabet } from 'nanoid';
+import { customAlphabet } from 'nanoid/non-secure';
 
 // No '.', '/' or '-' in the alphabet: those separate the parts of an ID.
+// A root ID only has to be unlikely to repeat, never secret: the non-secure
+// generator spares every actor process from loading node:crypto at start.
 const mintRoot = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 10);
 
 export type NodeId = string;

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { decode, encode, type Encoded } from './codec.ts';
 import { ProtocolError } from './errors.ts';
 import { FrameReader, FrameWriter, type Frame } from './framing.ts';
+import { PipeWriter } from './pipe-writer.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -39,6 +40,7 @@ export class Link {
   readonly #stream: Duplex;
   readonly #handler: LinkHandler;
   readonly #writer: FrameWriter;
+  readonly #pipe: PipeWriter;
   readonly #reader: FrameReader;
   readonly #outAliases = new Map<string, number>();
   readonly #inAliases: string[] = [''];
@@ -51,27 +53,14 @@ export class Link {
     this.#stream = stream;
     this.#handler = handler;
     this.label = label;
+    this.#pipe = new PipeWriter(stream, PipeWriter.fdOf(stream));
     this.#writer = new FrameWriter({
       write: (chunks) => {
-        if (this.#closed) return;
-        if (chunks.length === 1) {
-          stream.write(chunks[0]);
-        } else {
-          stream.cork();
-          for (const chunk of chunks) stream.write(chunk);
-          stream.uncork();
-        }
+        if (!this.#closed) this.#pipe.write(chunks);
       },
     });
     this.#reader = new FrameReader((frame) => this.#onFrame(frame));
-    stream.on('data', (chunk: Buffer) => {
-      if (this.#closed) return;
-      try {
-        this.#reader.push(chunk);
-      } catch (err) {
-        this.#fail(err);
-      }
-    });
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('end', () => this.#end(undefined));
     stream.on('close', () => this.#end(undefined));
     // A peer that dies mid-write resets the pipe; that is an ordinary close.
@@ -82,22 +71,14 @@ export class Link {
     return this.#closed;
   }
 
-  /** Whether the stream has more queued than the OS took: senders that care may wait for `drained()`. */
-  get backedUp(): boolean {
-    return this.#stream.writableNeedDrain;
-  }
-
-  drained(): Promise<void> {
-    if (!this.#stream.writableNeedDrain || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.#stream.off('drain', done);
-        this.#stream.off('close', done);
-        resolve();
-      };
-      this.#stream.on('drain', done);
-      this.#stream.on('close', done);
-    });
+  /** Takes bytes read from the stream (by the stream, or by `readSync` before the stream starts). */
+  receive(chunk: Buffer): void {
+    if (this.#closed) return;
+    try {
+      this.#reader.push(chunk);
+    } catch (err) {
+      this.#fail(err);
+    }
   }
 
   /** Queues a message frame; IDs are replaced by aliases, defined on first use. */
@@ -123,9 +104,16 @@ export class Link {
     this.#writer.flush();
   }
 
-  /** The bytes not yet handed to the stream (for a last synchronous write at exit). */
-  takeUnwritten(): Buffer[] {
-    return this.#writer.take();
+  /** Writes what is queued as far as the OS takes it now, synchronously (for exit paths). */
+  flushSync(): void {
+    this.#writer.flush();
+    this.#pipe.flushSync();
+  }
+
+  /** Resolves when everything queued so far has been written. */
+  flushed(): Promise<void> {
+    this.#writer.flush();
+    return this.#pipe.idle();
   }
 
   /** Ends the link after writing what is queued. */

@@ -102,20 +102,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.context = new Context(this.self, options.parent ?? null, this.mailbox, this, this.stopController.signal);
   }
 
-  get isRoot(): boolean {
-    return this.#parent === null;
-  }
-
   /** Connects this node to its parent (in an actor process). */
   attachParent(link: Link, onSystem: (message: SystemMessage) => void, onClose: (error: Error | undefined) => void): void {
     this.#parent = link;
     this.#hops.clear();
     this.#onParentSystem = onSystem;
     this.#onParentClose = onClose;
-  }
-
-  get parentLink(): Link | null {
-    return this.#parent;
   }
 
   /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
@@ -357,10 +349,6 @@ export function currentNode(): Node {
 /** Installs the node of an actor process, before any user code runs. */
 export function installNode(node: Node): void {
   current = node;
-}
-
-export function hasNode(): boolean {
-  return current !== null;
 }
 
 installRefKernel(currentNode);

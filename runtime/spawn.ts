@@ -3,7 +3,7 @@
  * The ref comes back at once; messages sent before the actor is up are kept
  * and delivered in order.
  */
-import { realpathSync } from 'node:fs';
+import { fs } from './fs.ts';
 import { fileURLToPath } from 'node:url';
 import { isActorDefinition, type ActorDefinition, type ArgsOf, type MsgOf, type ReplyOf } from './behaviour.ts';
 import type { Context } from './context.ts';
@@ -84,7 +84,7 @@ export function isMain(meta: ImportMeta): boolean {
   const entry = process.argv[1];
   if (entry === undefined) return false;
   try {
-    return realpathSync(fileURLToPath(meta.url)) === realpathSync(entry);
+    return fs.realpathSync(fileURLToPath(meta.url)) === fs.realpathSync(entry);
   } catch {
     return false;
   }

@@ -5,14 +5,15 @@
  *
  * Two kinds of bundle, each cached on disk and reused until one of its source
  * files changes:
- * - the runtime bundle: troupe's public entry and the actor-process host,
- *   sharing one chunk, so an actor module that imports troupe gets the very
- *   runtime instance that hosts it;
- * - an actor bundle per actor module: the module and its local imports, with
- *   troupe mapped to the runtime bundle and packages left as imports of their
- *   installed files.
+ * - the runtime bundle: troupe's public entry and the actor-process host in
+ *   one file, so an actor module that imports troupe gets the very runtime
+ *   instance that hosts it;
+ * - an actor bundle per actor module: what an actor process runs. It imports
+ *   the runtime, then the module (bundled with its local imports, troupe
+ *   mapped to the runtime bundle, packages left as imports of their installed
+ *   files), then tells the host the module has loaded.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { fs } from '../fs.ts';
 import { createRequire, isBuiltin } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
@@ -25,12 +26,12 @@ const FORMAT = 3;
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TROUPE_INDEX = join(TROUPE_ROOT, 'index.ts');
-const MSGPACKR_DIR = dirname(packageFile('msgpackr', 'package.json'));
+
 
 /** A file inside an installed package, found from the package's resolved entry. */
 function packageFile(name: string, file: string): string {
   let dir = dirname(createRequire(import.meta.url).resolve(name));
-  while (!existsSync(join(dir, 'package.json')) || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
+  while (!fs.existsSync(join(dir, 'package.json')) || JSON.parse(fs.readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
     const up = dirname(dir);
     if (up === dir) throw new Error(`cannot find the package directory of ${name}`);
     dir = up;
@@ -45,9 +46,7 @@ interface Manifest {
 }
 
 export interface RuntimeBundle {
-  /** The actor-process entry. */
-  readonly host: string;
-  /** troupe's public entry, as the actor bundles import it. */
+  /** troupe's public entry and the host, as the actor bundles import them. */
   readonly index: string;
 }
 
@@ -68,60 +67,64 @@ function hashKey(text: string): string {
 
 function cacheDir(): string {
   const local = join(TROUPE_ROOT, 'node_modules');
-  const dir = existsSync(local) ? join(local, '.cache', 'troupe') : join(tmpdir(), `troupe-cache-${userInfo().uid}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const dir = fs.existsSync(local) ? join(local, '.cache', 'troupe') : join(tmpdir(), `troupe-cache-${userInfo().uid}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
 
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
-  const manifest = await cached('runtime', { index: TROUPE_INDEX, host: join(TROUPE_ROOT, 'runtime', 'process', 'host.ts') }, undefined);
-  return { host: manifest.outputs.host!, index: manifest.outputs.index! };
+  const manifest = await cached('runtime', { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
+  return { index: manifest.outputs.index! };
 }
 
-/** The bundle of one actor module (a file URL or path); resolves to the file to import. */
+/**
+ * The bundle that an actor process runs for an actor module (a file URL or
+ * path): it imports the host, then the module, then tells the host the module
+ * has loaded. One file to load, so the actor starts at the cost of a bare fork.
+ */
 export async function actorBundle(moduleUrl: string): Promise<string> {
   const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : resolve(moduleUrl);
   const runtime = await runtimeBundle();
-  const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime.index);
+  const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime);
   return manifest.outputs.actor!;
 }
 
-async function cached(key: string, entries: Record<string, string>, runtimeIndex: string | undefined): Promise<Manifest> {
+async function cached(key: string, entries: Record<string, string>, runtime: RuntimeBundle | undefined): Promise<Manifest> {
   const id = hashKey(`${FORMAT}\0${key}`);
   const previous = memo.get(id);
   if (previous !== undefined) {
     const manifest = await previous.catch(() => undefined);
     if (manifest !== undefined && fresh(manifest)) return manifest;
   }
-  const pending = load(id, entries, runtimeIndex);
+  const pending = load(id, entries, runtime);
   memo.set(id, pending);
   pending.catch(() => memo.delete(id));
   return pending;
 }
 
-async function load(id: string, entries: Record<string, string>, runtimeIndex: string | undefined): Promise<Manifest> {
+async function load(id: string, entries: Record<string, string>, runtime: RuntimeBundle | undefined): Promise<Manifest> {
   const dir = cacheDir();
   const manifestFile = join(dir, `${id}.json`);
   try {
-    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
-    if (manifest.format === FORMAT && fresh(manifest) && Object.values(manifest.outputs).every((f) => existsSync(f))) return manifest;
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
+    if (manifest.format === FORMAT && fresh(manifest) && Object.values(manifest.outputs).every((f) => fs.existsSync(f))) return manifest;
   } catch {
     // No manifest yet, or a torn one: build.
   }
   const outdir = join(dir, `${id}-${process.pid}-${Date.now().toString(36)}-${(builds++).toString(36)}`);
-  const manifest = await build(entries, outdir, runtimeIndex);
+  const manifest = await build(entries, outdir, runtime);
   // Written aside and renamed, so a concurrent reader sees all of it or none.
   const tmp = `${manifestFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(manifest));
-  renameSync(tmp, manifestFile);
+  fs.writeFileSync(tmp, JSON.stringify(manifest));
+  fs.renameSync(tmp, manifestFile);
   return manifest;
 }
 
 function fresh(manifest: Manifest): boolean {
   for (const [path, mtimeMs, size] of manifest.inputs) {
     try {
-      const st = statSync(path);
+      const st = fs.statSync(path);
       if (st.mtimeMs !== mtimeMs || st.size !== size) return false;
     } catch {
       return false;
@@ -130,40 +133,80 @@ function fresh(manifest: Manifest): boolean {
   return true;
 }
 
-async function build(entries: Record<string, string>, outdir: string, runtimeIndex: string | undefined): Promise<Manifest> {
+async function build(entries: Record<string, string>, outdir: string, runtime: RuntimeBundle | undefined): Promise<Manifest> {
   const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: entries,
-    outdir,
+  const common: import('esbuild').BuildOptions = {
     bundle: true,
-    splitting: runtimeIndex === undefined,
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    sourcemap: runtimeIndex === undefined ? false : 'linked',
     metafile: true,
     write: true,
     logLevel: 'silent',
-    outExtension: { '.js': '.mjs' },
-    // The runtime is parsed by every actor process: keep it small (names stay readable).
-    minifyWhitespace: runtimeIndex === undefined,
-    minifySyntax: runtimeIndex === undefined,
-    plugins: [externals(runtimeIndex), moduleFacts()],
-  });
+    absWorkingDir: '/',
+    plugins: [externals(runtime), moduleFacts()],
+  };
   const outputs: Record<string, string> = {};
-  for (const [out, meta] of Object.entries(result.metafile.outputs)) {
-    if (meta.entryPoint === undefined) continue;
-    const name = Object.keys(entries).find((k) => resolve(entries[k]!) === resolve(meta.entryPoint!));
-    if (name !== undefined) outputs[name] = resolve(out);
+  let metafile: import('esbuild').Metafile;
+  if (runtime === undefined) {
+    const result = await esbuild.build({
+      ...common,
+      entryPoints: entries,
+      outdir,
+      outExtension: { '.js': '.mjs' },
+      // The runtime is parsed by every actor process: keep it small (names stay readable).
+      minifyWhitespace: true,
+      minifySyntax: true,
+    });
+    metafile = result.metafile!;
+    for (const [out, meta] of Object.entries(metafile.outputs)) {
+      if (meta.entryPoint === undefined) continue;
+      const name = Object.keys(entries).find((k) => resolve(entries[k]!) === resolve('/', meta.entryPoint!));
+      if (name !== undefined) outputs[name] = resolve('/', out);
+    }
+  } else {
+    const file = entries.actor!;
+    outputs.actor = join(outdir, 'actor.mjs');
+    const result = await esbuild.build({
+      ...common,
+      stdin: { contents: `import { __troupeLoaded } from 'troupe:runtime';\nimport ${JSON.stringify(file)};\n__troupeLoaded();\n`, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
+      outfile: outputs.actor,
+      sourcemap: 'linked',
+      // Filled in after the build with the table of which lines came from which module (see below).
+      banner: { js: SECTIONS_PLACEHOLDER },
+    });
+    metafile = result.metafile!;
+    writeSections(outputs.actor, Object.keys(metafile.inputs));
   }
   const inputs: Manifest['inputs'] = [];
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const path = resolve(input);
-    if (!existsSync(path)) continue;
-    const st = statSync(path);
+  for (const input of Object.keys(metafile.inputs)) {
+    const path = resolve('/', input);
+    if (!fs.existsSync(path)) continue;
+    const st = fs.statSync(path);
     inputs.push([path, st.mtimeMs, st.size]);
   }
   return { format: FORMAT, outputs, inputs };
+}
+
+const SECTIONS_PLACEHOLDER = '/*troupe-sections*/';
+
+/**
+ * Writes into a bundle's first line which of its lines came from which source
+ * module: esbuild starts each module's code with a `// path` comment. `actor()`
+ * reads the table to know the module that called it (behaviour.ts). The
+ * table replaces a one-line banner, so the source map's lines stay true.
+ */
+function writeSections(file: string, inputs: string[]): void {
+  const known = new Set(inputs);
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const sections: [number, string][] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith('// ') && known.has(line.slice(3))) sections.push([i + 1, pathToFileURL(resolve('/', line.slice(3))).href]);
+  }
+  if (!lines[0]!.startsWith(SECTIONS_PLACEHOLDER)) throw new Error(`bundle ${file} does not start with its sections placeholder`);
+  lines[0] = `(globalThis[Symbol.for('troupe.bundle-sections')] ??= new Map()).set(${'import.meta'}.url, ${JSON.stringify(sections)});` + lines[0]!.slice(SECTIONS_PLACEHOLDER.length);
+  fs.writeFileSync(file, lines.join('\n'));
 }
 
 /**
@@ -171,21 +214,22 @@ async function build(entries: Record<string, string>, outdir: string, runtimeInd
  * now (so the bundle can live anywhere); troupe's own entry becomes the
  * runtime bundle's, so a child runs one copy of the runtime.
  */
-function externals(runtimeIndex: string | undefined): Plugin {
+function externals(runtime: RuntimeBundle | undefined): Plugin {
   return {
     name: 'troupe-externals',
     setup(build) {
       // Only the encoder and decoder: the package's streams and iterators are not needed.
       build.onLoad({ filter: /^msgpackr$/, namespace: 'troupe-msgpackr' }, () => ({
         contents: "export { Packr, addExtension } from './pack.js'; export { Unpackr } from './unpack.js';",
-        resolveDir: MSGPACKR_DIR,
+        resolveDir: dirname(packageFile('msgpackr', 'package.json')),
         loader: 'js',
       }));
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === 'entry-point' || args.pluginData === 'troupe-resolving') return undefined;
         if (isBuiltin(args.path)) return { path: args.path, external: true };
         const isBare = !args.path.startsWith('.') && !args.path.startsWith('/') && !args.path.startsWith('file:');
-        if (runtimeIndex === undefined) {
+        if (runtime !== undefined && args.path === 'troupe:runtime') return { path: pathToFileURL(runtime.index).href, external: true };
+        if (runtime === undefined) {
           // The runtime bundle carries its own small dependencies, so an actor
           // process parses one file, not a package tree. msgpackr comes in as
           // its plain JS build: its native addon costs more to load than it saves here.
@@ -195,7 +239,7 @@ function externals(runtimeIndex: string | undefined): Plugin {
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'troupe-resolving' });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         if (resolved.external) return { path: resolved.path, external: true };
-        if (runtimeIndex !== undefined && resolved.path === TROUPE_INDEX) return { path: pathToFileURL(runtimeIndex).href, external: true };
+        if (runtime !== undefined && resolved.path === TROUPE_INDEX) return { path: pathToFileURL(runtime.index).href, external: true };
         if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: pathToFileURL(resolved.path).href, external: true };
         return { path: resolved.path };
       });
@@ -215,7 +259,7 @@ function moduleFacts(): Plugin {
     setup(build) {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`) && !args.path.startsWith(TROUPE_ROOT + sep)) return undefined;
-        const contents = readFileSync(args.path, 'utf8')
+        const contents = fs.readFileSync(args.path, 'utf8')
           .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
           .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
           .replaceAll('import.meta.filename', JSON.stringify(args.path));

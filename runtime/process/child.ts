@@ -14,7 +14,8 @@ import { MAIN_LOCAL_ID, actorId } from '../ids.ts';
 import { FRAME_ARGS, FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
 import type { ChildLink, Node } from '../node.ts';
-import { actorBundle, runtimeBundle } from './bundle.ts';
+import { fs } from '../fs.ts';
+import { actorBundle } from './bundle.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
 
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -30,9 +31,28 @@ export interface ProcessOptions {
   readonly cwd: string | undefined;
 }
 
+/** What the parent says about an actor before it starts, in the environment (see host.ts). */
+export interface ActorInit {
+  nodeId: string;
+  name: string;
+  identity: string;
+  parent: [string, string];
+  module: string;
+  ordinal: number;
+  mailbox: MailboxOptions;
+  /** True when the kernel kills this process if its parent dies (no watchdog thread needed). */
+  deathSignal: boolean;
+}
+
+export const INIT_ENV = 'TROUPE_ACTOR';
+
 type Frame = [kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]];
 
 const live = new Set<ActorProcess>();
+
+/** setpriv, where it exists, unless `TROUPE_DEATH_SIGNAL=off` asks for the watchdog thread instead. */
+const SETPRIV =
+  process.platform === 'linux' && process.env.TROUPE_DEATH_SIGNAL !== 'off' ? (['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p)) ?? null) : null;
 
 export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   readonly nodeId: string;
@@ -109,12 +129,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const name = this.ref.name;
     const module = this.#def.module;
     let bundle: string;
-    let host: string;
     try {
       if (module === undefined) {
         throw new SpawnError(`Cannot start actor ${name}: the stack did not say which module defined it. Define actors with actor(…) at the top level of a module file.`, name);
       }
-      [bundle, host] = await Promise.all([actorBundle(module), runtimeBundle().then((r) => r.host)]);
+      bundle = await actorBundle(module);
     } catch (err) {
       this.#failStart(err instanceof SpawnError ? err : new SpawnError(`Cannot start actor ${name}: its module ${module} failed to build: ${messageOf(err)}`, name, { cause: err }));
       return;
@@ -125,9 +144,23 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (this.#exitCode !== null) return;
     let child: ChildProcess;
     try {
-      child = spawnProcess(process.execPath, [...this.#options.execArgv, host, 'troupe-actor', name], {
+      const init: ActorInit = {
+        nodeId: this.nodeId,
+        name,
+        identity: this.#identity,
+        parent: [this.#node.self.id, this.#node.self.name],
+        module,
+        ordinal: this.#def.ordinal,
+        mailbox: { ...this.#options.mailbox },
+        deathSignal: SETPRIV !== null,
+      };
+      const argv = [...this.#options.execArgv, bundle, 'troupe-actor', name];
+      // Where setpriv exists (util-linux, on every Debian), the kernel SIGKILLs
+      // the actor the moment its parent dies, even mid-way through a synchronous
+      // loop; setpriv execs node in place, so the pid is the actor's.
+      child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', 'KILL', '--', process.execPath, ...argv], {
         stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-        env: this.#options.env,
+        env: { ...(this.#options.env ?? process.env), [INIT_ENV]: JSON.stringify(init) },
         cwd: this.#options.cwd,
         windowsHide: true,
       });
@@ -151,19 +184,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         (stream as Duplex & { unref(): void }).unref();
       }, () => {});
     }
-    link.sendSystem({
-      t: 'hello',
-      v: PROTOCOL_VERSION,
-      nodeId: this.nodeId,
-      name,
-      identity: this.#identity,
-      parent: [this.#node.self.id, this.#node.self.name],
-      daemon: this.daemon,
-      bundle,
-      module,
-      ordinal: this.#def.ordinal,
-      mailbox: { ...this.#options.mailbox },
-    });
+    link.sendSystem({ t: 'hello', v: PROTOCOL_VERSION });
     link.sendMessage(FRAME_ARGS, this.ref.id, this.#node.self.id, 0, this.#args);
     const queued = this.#queued ?? [];
     this.#queued = null;

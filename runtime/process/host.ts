@@ -1,198 +1,199 @@
 /**
- * The entry of an actor process: `node host.mjs troupe-actor <name>`.
+ * The actor-process side of troupe: what runs in `node actor.mjs troupe-actor <name>`.
  *
- * It opens the control pipe (fd 3), takes the parent's hello (IDs, the bundle
- * to load, the export name) and the args, loads the actor's module, says
- * ready, runs the behaviour, and exits with Python's exit codes. If the
- * parent goes away, for any reason, it ends its own tree and exits.
+ * An actor process runs its actor's bundle (bundle.ts), which imports the
+ * runtime (and with it this host), then the actor's module, then calls
+ * `loaded()`. The host reads what the parent says of the actor (IDs, the
+ * definition's address) from its environment, so the module loads while the
+ * first frames are still on their way; it opens the control pipe (fd 3),
+ * takes the args, says ready, runs the behaviour, and exits with Python's
+ * exit codes. If the parent goes away, for any reason, it ends its own tree
+ * and exits.
  */
-import { writeSync } from 'node:fs';
+import { fs } from '../fs.ts';
 import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { SpawnError } from '../errors.ts';
-import { FRAME_ARGS, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
-import type { MailboxOptions } from '../mailbox.ts';
+import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
-import { children } from './child.ts';
+import { INIT_ENV, children, type ActorInit } from './child.ts';
+import { mapStacksOf } from './stacks.ts';
 import { startWatchdog, watchPids } from './watchdog.ts';
 
-const name = process.argv[3] ?? 'actor';
-process.title = `troupe-actor ${name}`;
-process.setSourceMapsEnabled(true);
+/** The control pipe to the parent. */
+const CONTROL_FD = 3;
 
-interface Hello extends SystemMessage {
-  nodeId: string;
-  name: string;
-  identity: string;
-  parent: [string, string];
-  daemon: boolean;
-  bundle: string;
-  module: string;
-  ordinal: number;
-  mailbox: MailboxOptions;
-}
+class ActorHost {
+  readonly #init: ActorInit;
+  readonly #node: Node;
+  readonly #link: Link;
+  readonly #args: Promise<unknown[]>;
+  #stopping: Promise<void> | null = null;
+  #finishing = false;
 
-let node: Node | null = null;
-let hello: Hello | null = null;
-let stopping: Promise<void> | null = null;
-let finishing = false;
-
-const socket = new Socket({ fd: 3, readable: true, writable: true });
-
-const bootstrap: LinkHandler = {
-  onMessage(_link, kind, to, from, callId, flags, payload, attachments) {
-    if (kind === FRAME_ARGS) {
-      void start(decode(payload, attachments, flags) as unknown[]);
-      return;
-    }
-    node?.onMessage(link, kind, to, from, callId, flags, payload, attachments);
-  },
-  onSystem(_link, message) {
-    if (message.t === 'hello') {
-      hello = message as Hello;
-      node = new Node({ id: hello.nodeId, name: hello.name, identity: hello.identity, parent: new ActorRef(hello.parent[0], hello.parent[1]), mailbox: hello.mailbox });
-      installNode(node);
-      node.onPids = watchPids;
-      node.attachParent(link, onParentSystem, orphaned);
-      link.label = `parent of ${hello.name}`;
-      link.sendSystem({ t: 'hello', v: PROTOCOL_VERSION, pid: process.pid });
-      return;
-    }
-    onParentSystem(message);
-  },
-  onClose(_link, error) {
-    orphaned(error);
-  },
-};
-
-const link = new Link(socket, bootstrap, 'parent');
-
-function onParentSystem(message: SystemMessage): void {
-  if (message.t === 'stop') stopping ??= stop(Number(message.timeoutMs));
-}
-
-/** The parent is gone (or spoke garbage): end the whole tree below us, now. */
-function orphaned(_error: Error | undefined): void {
-  process.exit(1);
-}
-
-async function start(args: unknown[]): Promise<void> {
-  const h = hello!;
-  const n = node!;
-  let def: ReturnType<typeof definitionAt>;
-  hosting.loading = h.name;
-  try {
-    await import(pathToFileURL(h.bundle).href);
-    def = definitionAt(h.module, h.ordinal);
-  } catch (err) {
-    hosting.loading = null;
-    const code = err instanceof SpawnError && err.code === 'ERR_SPAWN_AT_IMPORT' ? err.code : 'ERR_SPAWN';
-    const message =
-      code === 'ERR_SPAWN_AT_IMPORT' ? err instanceof Error ? err.message : String(err) : `Cannot start actor ${h.name}: its module threw while loading: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
-    return failStart(message, err, code);
-  }
-  hosting.loading = null;
-  if (def === undefined) {
-    return failStart(
-      `Cannot start actor ${h.name}: loading ${h.module} again did not define actor #${h.ordinal + 1} of that module. Call actor(…) at the top level of the module, never conditionally.`,
-      new Error('definition not found'),
-      'ERR_SPAWN',
+  constructor(init: ActorInit) {
+    this.#init = init;
+    process.title = `troupe-actor ${init.name}`;
+    mapStacksOf(pathToFileURL(process.argv[1]!).href);
+    const node = new Node({ id: init.nodeId, name: init.name, identity: init.identity, parent: new ActorRef(init.parent[0], init.parent[1]), mailbox: init.mailbox });
+    this.#node = node;
+    installNode(node);
+    node.onPids = watchPids;
+    let gotArgs!: (args: unknown[]) => void;
+    this.#args = new Promise((resolve) => (gotArgs = resolve));
+    const link = new Link(
+      new Socket({ fd: CONTROL_FD, readable: true, writable: true }),
+      {
+        onMessage: (_link, kind, to, from, callId, flags, payload, attachments) => {
+          if (kind === FRAME_ARGS) gotArgs(decode(payload, attachments, flags) as unknown[]);
+          else node.onMessage(link, kind, to, from, callId, flags, payload, attachments);
+        },
+        // The parent's hello carries nothing but the protocol version, which the link checked.
+        onSystem: (_link, message) => {
+          if (message.t !== 'hello') this.#onParentSystem(message);
+        },
+        onClose: () => this.#orphaned(),
+      },
+      `parent of ${init.name}`,
     );
+    this.#link = link;
+    node.attachParent(link, (message) => this.#onParentSystem(message), () => this.#orphaned());
+    link.sendSystem({ t: 'hello', v: PROTOCOL_VERSION, pid: process.pid });
+    hosting.loading = init.name;
+    process.on('uncaughtException', (err) => this.#uncaught(err));
+    // A behaviour that calls process.exit(n) must not lose what it sent just before.
+    process.on('exit', () => link.flushSync());
   }
-  link.sendSystem({ t: 'ready' });
-  void startWatchdog();
-  try {
-    let result: unknown;
-    if (def.style === 'class') {
-      const instance = new (def.impl as new () => Actor)();
-      Object.defineProperty(instance, 'ctx', { value: n.context, enumerable: false });
-      n.context.onStop(() => instance.onStop());
-      result = await instance.run(...args);
-    } else {
-      result = await (def.impl as ActorFunction<unknown[], unknown, unknown>)(n.context, ...args);
+
+  /** The actor's module has loaded: find the definition, wait for the args, run. */
+  async loaded(): Promise<void> {
+    const init = this.#init;
+    hosting.loading = null;
+    const def = definitionAt(init.module, init.ordinal);
+    if (def === undefined) {
+      return this.#failStart(
+        `Cannot start actor ${init.name}: loading ${init.module} again did not define actor #${init.ordinal + 1} of that module. Call actor(…) at the top level of the module, never conditionally.`,
+        new Error('definition not found'),
+        'ERR_SPAWN',
+      );
     }
-    void result;
-    await finish(0, undefined);
-  } catch (err) {
-    await finish(1, err);
-  }
-}
-
-async function failStart(message: string, error: unknown, code: string): Promise<never> {
-  process.stderr.write(`troupe: ${message}\n${error instanceof Error && error.stack ? indent(error.stack) + '\n' : ''}`);
-  link.sendSystem({ t: 'spawn-error', message, code, error: errorToWire(error) });
-  await flushed();
-  process.exit(1);
-}
-
-/** The behaviour ended: report, wait for children as Python does, then exit. */
-async function finish(code: number, error: unknown): Promise<void> {
-  if (finishing) return;
-  finishing = true;
-  const n = node!;
-  if (code !== 0) {
-    // As Python prints a child's traceback: the one report we always print.
-    process.stderr.write(`Actor ${n.self.name} (${n.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? error.stack ?? String(error) : String(error)}\n`);
-    link.sendSystem({ t: 'crash', error: errorToWire(error) });
-  }
-  if (stopping !== null) await stopping;
-  n.closeMailbox();
-  for (const child of children()) if (child.daemon) child.signal('SIGTERM');
-  await Promise.all(children().map((child) => child.join({})));
-  await flushed();
-  process.exit(code);
-}
-
-/** Graceful stop: children first (in reverse order), then the stop hooks, then the inbox ends. */
-async function stop(timeoutMs: number): Promise<void> {
-  const n = node!;
-  n.stopController.abort(new Error('stop requested'));
-  const budget = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs - 50) : 5000;
-  for (const child of children().reverse()) await child.stop({ timeout: budget }).catch(() => {});
-  for (const hook of n.context.stopHooks) {
+    // The parent wrote the args right after starting us: read what is already
+    // there now, rather than after the event loop's first turn.
+    this.#readWaiting();
+    const args = await this.#args;
+    this.#link.sendSystem({ t: 'ready' });
+    // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
+    if (!this.#init.deathSignal) void startWatchdog();
+    const ctx = this.#node.context;
     try {
-      await hook();
+      if (def.style === 'class') {
+        const instance = new (def.impl as new () => Actor)();
+        Object.defineProperty(instance, 'ctx', { value: ctx, enumerable: false });
+        ctx.onStop(() => instance.onStop());
+        await instance.run(...args);
+      } else {
+        await (def.impl as ActorFunction<unknown[], unknown, unknown>)(ctx, ...args);
+      }
+      await this.#finish(0, undefined);
     } catch (err) {
-      process.stderr.write(`Actor ${n.self.name}: stop hook threw: ${err instanceof Error ? err.stack : String(err)}\n`);
+      await this.#finish(1, err);
     }
   }
-  n.closeMailbox();
-  // Give a behaviour that was waiting on its inbox one turn to return by itself.
-  await new Promise((resolve) => setImmediate(resolve));
-  if (!finishing) link.sendSystem({ t: 'stopped' });
-}
 
-function flushed(): Promise<void> {
-  link.flush();
-  return new Promise((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+  #readWaiting(): void {
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    try {
+      const n = fs.readSync(CONTROL_FD, buffer, 0, buffer.byteLength, null);
+      if (n > 0) this.#link.receive(buffer.subarray(0, n));
+    } catch {
+      // EAGAIN: nothing there yet; the stream reads it when it comes.
+    }
+  }
+
+  #onParentSystem(message: SystemMessage): void {
+    if (message.t === 'stop') this.#stopping ??= this.#stop(Number(message.timeoutMs));
+  }
+
+  /** The parent is gone (or spoke garbage): the exit handlers end the whole tree below us. */
+  #orphaned(): void {
+    process.exit(1);
+  }
+
+  #uncaught(err: unknown): void {
+    if (hosting.loading === null) {
+      void this.#finish(1, err);
+      return;
+    }
+    hosting.loading = null;
+    if (err instanceof SpawnError && err.code === 'ERR_SPAWN_AT_IMPORT') {
+      void this.#failStart(err.message, err, err.code);
+    } else {
+      const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      void this.#failStart(`Cannot start actor ${this.#init.name}: its module threw while loading: ${what}`, err, 'ERR_SPAWN');
+    }
+  }
+
+  async #failStart(message: string, error: unknown, code: string): Promise<never> {
+    process.stderr.write(`troupe: ${message}\n${error instanceof Error && error.stack ? indent(error.stack) + '\n' : ''}`);
+    this.#link.sendSystem({ t: 'spawn-error', message, code, error: errorToWire(error) });
+    await this.#link.flushed();
+    process.exit(1);
+  }
+
+  /** The behaviour ended: report, wait for children as Python does, then exit. */
+  async #finish(code: number, error: unknown): Promise<void> {
+    if (this.#finishing) return;
+    this.#finishing = true;
+    const node = this.#node;
+    if (code !== 0) {
+      // As Python prints a child's traceback: the one report we always print.
+      process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? (error.stack ?? String(error)) : String(error)}\n`);
+      this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
+    }
+    if (this.#stopping !== null) await this.#stopping;
+    node.closeMailbox();
+    for (const child of children()) if (child.daemon) child.signal('SIGTERM');
+    await Promise.all(children().map((child) => child.join({})));
+    await this.#link.flushed();
+    process.exit(code);
+  }
+
+  /** Graceful stop: children first (in reverse order), then the stop hooks, then the inbox ends. */
+  async #stop(timeoutMs: number): Promise<void> {
+    const node = this.#node;
+    node.stopController.abort(new Error('stop requested'));
+    const budget = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs - 50) : 5000;
+    for (const child of children().reverse()) await child.stop({ timeout: budget }).catch(() => {});
+    for (const hook of node.context.stopHooks) {
+      try {
+        await hook();
+      } catch (err) {
+        process.stderr.write(`Actor ${node.self.name}: stop hook threw: ${err instanceof Error ? err.stack : String(err)}\n`);
+      }
+    }
+    node.closeMailbox();
+    // Give a behaviour that was waiting on its inbox one turn to return by itself.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!this.#finishing) this.#link.sendSystem({ t: 'stopped' });
+  }
 }
 
 function indent(text: string): string {
   return text.replace(/^/gm, '    ');
 }
 
-process.on('uncaughtException', (err) => {
-  if (node === null || hello === null) {
-    process.stderr.write(`troupe: actor host failed: ${err.stack ?? String(err)}\n`);
-    process.exit(70);
-  }
-  void finish(1, err);
-});
+// Only an actor process has this variable: anywhere else, importing the
+// runtime does nothing here. It is removed so that programs the actor starts
+// do not inherit it.
+const init = process.env[INIT_ENV] === undefined ? null : (JSON.parse(process.env[INIT_ENV]!) as ActorInit);
+delete process.env[INIT_ENV];
+const host = init === null ? null : new ActorHost(init);
 
-// A behaviour that calls process.exit(n) must not lose what it sent just before.
-process.on('exit', () => {
-  if (socket.writableLength > 0) return;
-  for (const chunk of link.takeUnwritten()) {
-    let off = 0;
-    for (let tries = 0; off < chunk.byteLength && tries < 1000; tries++) {
-      try {
-        off += writeSync(3, chunk, off);
-      } catch {
-        break;
-      }
-    }
-  }
-});
+/** Called by an actor bundle once the actor's module has loaded. */
+export function loaded(): Promise<void> {
+  if (host === null) throw new Error(`troupe: loaded() runs in actor processes only (no ${INIT_ENV} in the environment)`);
+  return host.loaded();
+}

@@ -1,9 +1,10 @@
 /**
- * The orphan watch of an actor process. The control pipe's EOF tells an idle
- * process that its parent died; a process busy in a long synchronous loop
- * never reads it. This thread checks the parent pid every 200 ms and, when
- * the parent is gone, kills the process's descendants and then the process,
- * whatever its main thread is doing.
+ * The orphan watch of an actor process, where the kernel cannot be asked to
+ * signal the process when its parent dies (no setpriv: see child.ts). The
+ * control pipe's EOF tells an idle process that its parent died; a process
+ * busy in a long synchronous loop never reads it. This thread checks the
+ * parent pid every 200 ms and, when the parent is gone, kills the process's
+ * descendants and then the process, whatever its main thread is doing.
  */
 const MAX_PIDS = 4096;
 const POLL_MS = 200;

@@ -9,8 +9,8 @@ import { allGone, alive, reap } from '../helpers.ts';
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
 /** Runs root-tree.ts in its own process; resolves with it and its first stdout line as JSON. */
-async function runRoot(mode: string): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; exited: Promise<number | null> }> {
-  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; exited: Promise<number | null> }> {
+  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const exited = once(root, 'exit').then(([code]) => code as number | null);
   const lines: string[] = [];
   const rl = createInterface({ input: root.stdout! });
@@ -55,8 +55,11 @@ describe('actor trees', () => {
     await allGone([daemon], 1000);
   });
 
-  it('leaves no process behind when the root is SIGKILLed, busy actors included', async () => {
-    const { root, first, exited } = await runRoot('tree');
+  it.each([
+    ['the kernel parent-death signal', {}],
+    ['the watchdog thread', { TROUPE_DEATH_SIGNAL: 'off' }],
+  ])('leaves no process behind when the root is SIGKILLed, busy actors included (%s)', async (_how, env) => {
+    const { root, first, exited } = await runRoot('tree', env);
     const pids = first.pids as number[];
     expect(pids).toHaveLength(10);
     expect(pids.every(alive)).toBe(true);

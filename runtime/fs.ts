@@ -1,0 +1,8 @@
+/**
+ * node:fs, for the runtime. Taken with require() rather than an ESM import:
+ * Node builds an ESM namespace of a builtin's every export, and for node:fs
+ * that loads its stream classes, a cost each actor process would pay at start.
+ */
+import { createRequire } from 'node:module';
+
+export const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
