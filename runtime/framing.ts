@@ -27,7 +27,7 @@ export interface Frame {
   readonly callId: number;
   /** How the payload is encoded (codec.ts `FLAG_*`). */
   readonly flags: number;
-  readonly payload: Buffer;
+  readonly payload: Uint8Array;
   readonly attachments: readonly Buffer[];
 }
 
@@ -129,21 +129,68 @@ export class FrameWriter {
   }
 }
 
+/** Size of a read buffer, as Node's own streams use. */
+const CHUNK_BYTES = 64 * 1024;
+/** A read this small is copied out, so its buffer serves the next read. */
+const COPY_BELOW_BYTES = 4096;
+/** Frames at least this large are assembled in one buffer of their size, read into in place. */
+const LARGE_FRAME_BYTES = 256 * 1024;
+
 /**
  * Splits a byte stream into frames. A frame that cannot be a frame (absurd
  * length or attachment layout) throws `ProtocolError`; the owner of the
  * stream ends the connection.
+ *
+ * Bytes come either as chunks a stream read (`push`), or into buffers this
+ * reader hands out (`readTarget`/`readDone`, for a socket's `onread`): then a
+ * large frame is read straight into a buffer of its own size, with no copy.
  */
 export class FrameReader {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  #onFrame: (frame: Frame) => void;
+  /** A large frame being assembled, and how much of it has arrived. */
+  #large: Buffer | null = null;
+  #largeFilled = 0;
+  #spare: Buffer | null = null;
+  readonly #onFrame: (frame: Frame) => void;
 
   constructor(onFrame: (frame: Frame) => void) {
     this.#onFrame = onFrame;
   }
 
+  /** Where the next read should land. */
+  readTarget(): Buffer {
+    if (this.#large !== null) return this.#large.subarray(this.#largeFilled);
+    const spare = this.#spare ?? Buffer.allocUnsafe(CHUNK_BYTES);
+    this.#spare = null;
+    return spare;
+  }
+
+  /** `n` bytes were read into `buffer`, which `readTarget` returned. */
+  readDone(buffer: Buffer, n: number): void {
+    if (this.#large !== null && buffer.buffer === this.#large.buffer && buffer.byteOffset === this.#large.byteOffset + this.#largeFilled) {
+      this.#largeFilled += n;
+      if (this.#largeFilled === this.#large.byteLength) this.#finishLarge();
+      return;
+    }
+    if (n < COPY_BELOW_BYTES) {
+      this.#spare = buffer;
+      this.push(Buffer.from(buffer.subarray(0, n)));
+    } else {
+      this.push(buffer.subarray(0, n));
+    }
+  }
+
   push(chunk: Buffer): void {
+    if (this.#large !== null) {
+      const n = Math.min(this.#large.byteLength - this.#largeFilled, chunk.byteLength);
+      chunk.copy(this.#large, this.#largeFilled, 0, n);
+      this.#largeFilled += n;
+      if (this.#largeFilled < this.#large.byteLength) return;
+      this.#finishLarge();
+      if (n < chunk.byteLength) this.push(chunk.subarray(n));
+      return;
+    }
     let buf: Buffer;
     if (this.#pendingBytes === 0) {
       buf = chunk;
@@ -152,8 +199,8 @@ export class FrameReader {
       this.#pendingBytes += chunk.byteLength;
       if (this.#pendingBytes < 5) return;
       const head = this.#pending[0]!.byteLength >= 5 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
-      checkHead(head, 0);
-      if (this.#pendingBytes < head.readUInt32LE(0) + 4) return;
+      const need = checkHead(head, 0) + 4;
+      if (this.#pendingBytes < need && need < LARGE_FRAME_BYTES) return;
       buf = Buffer.concat(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
@@ -163,7 +210,14 @@ export class FrameReader {
     while (end - o >= 5) {
       // Checked before waiting for the rest: garbage must not make us wait for gigabytes.
       const total = checkHead(buf, o);
-      if (end - o - 4 < total) break;
+      if (end - o - 4 < total) {
+        if (total + 4 >= LARGE_FRAME_BYTES) {
+          this.#large = Buffer.allocUnsafe(total + 4);
+          this.#largeFilled = buf.copy(this.#large, 0, o);
+          return;
+        }
+        break;
+      }
       this.#onFrame(parse(buf, o, total));
       o += 4 + total;
     }
@@ -172,6 +226,13 @@ export class FrameReader {
       this.#pending.push(rest);
       this.#pendingBytes = rest.byteLength;
     }
+  }
+
+  #finishLarge(): void {
+    const large = this.#large!;
+    this.#large = null;
+    this.#largeFilled = 0;
+    this.#onFrame(parse(large, 0, large.byteLength - 4));
   }
 }
 
@@ -195,7 +256,8 @@ function parse(buf: Buffer, o: number, total: number): Frame {
   const end = o + 4 + total;
   let p = o + HEADER_BYTES;
   if (p + payloadLength > end) throw new ProtocolError(`frame payload of ${payloadLength} bytes overruns its frame`);
-  const payload = buf.subarray(p, p + payloadLength);
+  // A plain view: cheaper than Buffer#subarray, which runs on every message.
+  const payload = new Uint8Array(buf.buffer, buf.byteOffset + p, payloadLength);
   p += payloadLength;
   let attachments: readonly Buffer[] = NONE;
   if (natt > 0) {

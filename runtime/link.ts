@@ -26,7 +26,7 @@ export const FRAME_ARGS = 7;
 
 export interface LinkHandler {
   /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
-  onMessage(link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Buffer, attachments: readonly Buffer[]): void;
+  onMessage(link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
   /** A system message: lifecycle and control between the two nodes. */
   onSystem(link: Link, message: SystemMessage): void;
   /** The link is gone: the peer closed it, or it broke (`error`). */
@@ -71,11 +71,29 @@ export class Link {
     return this.#closed;
   }
 
-  /** Takes bytes read from the stream (by the stream, or by `readSync` before the stream starts). */
+  /** Takes bytes the stream read. */
   receive(chunk: Buffer): void {
     if (this.#closed) return;
     try {
       this.#reader.push(chunk);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /**
+   * For a socket made with `onread`: the buffer its next read should fill.
+   * A large frame is read straight into a buffer of its own size.
+   */
+  readTarget(): Buffer {
+    return this.#reader.readTarget();
+  }
+
+  /** For a socket made with `onread`: `n` bytes were read into `buffer`. */
+  readDone(buffer: Buffer, n: number): void {
+    if (this.#closed) return;
+    try {
+      this.#reader.readDone(buffer, n);
     } catch (err) {
       this.#fail(err);
     }
@@ -158,7 +176,7 @@ export class Link {
     switch (frame.kind) {
       case FRAME_ALIAS:
         if (frame.to !== this.#inAliases.length) throw new ProtocolError(`alias ${frame.to} defined out of order`);
-        this.#inAliases.push(frame.payload.toString('utf8'));
+        this.#inAliases.push(Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength).toString('utf8'));
         return;
       case FRAME_SYSTEM: {
         let message: SystemMessage;

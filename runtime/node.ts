@@ -204,7 +204,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   // ---- routing ---------------------------------------------------------
 
   /** A frame from a link: the parent's, or a child's (`via`). */
-  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Buffer, attachments: readonly Buffer[]): void {
+  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     this.#route(kind, to, from, callId, flags, payload, attachments);
   }
 
@@ -261,7 +261,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
       return;
     }
-    const letter = new Letter(kind, from, callId, flags, payload as Buffer, attachments);
+    const letter = new Letter(kind, from, callId, flags, payload, attachments);
     let accepted: boolean;
     try {
       accepted = this.mailbox.put(letter);

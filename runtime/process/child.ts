@@ -212,7 +212,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#link!.forward(kind, to, from, callId, flags, payload, attachments);
   }
 
-  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Buffer, attachments: readonly Buffer[]): void {
+  onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) this.#inflight.delete(`${to}#${callId}`);
     this.#node.routeFromChild(kind, to, from, callId, flags, payload, attachments);
   }

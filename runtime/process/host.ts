@@ -11,7 +11,7 @@
  * and exits.
  */
 import { fs } from '../fs.ts';
-import { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
@@ -44,12 +44,20 @@ class ActorHost {
     node.onPids = watchPids;
     let gotArgs!: (args: unknown[]) => void;
     this.#args = new Promise((resolve) => (gotArgs = resolve));
-    const link = new Link(
-      new Socket({ fd: CONTROL_FD, readable: true, writable: true }),
+    // Reads land in buffers the link chooses: a large frame, in place (see
+    // FrameReader). The socket asks for its first buffer before the link exists.
+    let link: Link | undefined;
+    const onread = {
+      buffer: () => link?.readTarget() ?? Buffer.allocUnsafe(64 * 1024),
+      callback: (n: number, buffer: Uint8Array) => void link!.readDone(buffer as Buffer, n),
+    };
+    const socket = new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
+    link = new Link(
+      socket,
       {
         onMessage: (_link, kind, to, from, callId, flags, payload, attachments) => {
           if (kind === FRAME_ARGS) gotArgs(decode(payload, attachments, flags) as unknown[]);
-          else node.onMessage(link, kind, to, from, callId, flags, payload, attachments);
+          else node.onMessage(this.#link, kind, to, from, callId, flags, payload, attachments);
         },
         // The parent's hello carries nothing but the protocol version, which the link checked.
         onSystem: (_link, message) => {
@@ -65,7 +73,7 @@ class ActorHost {
     hosting.loading = init.name;
     process.on('uncaughtException', (err) => this.#uncaught(err));
     // A behaviour that calls process.exit(n) must not lose what it sent just before.
-    process.on('exit', () => link.flushSync());
+    process.on('exit', () => this.#link.flushSync());
   }
 
   /** The actor's module has loaded: find the definition, wait for the args, run. */
@@ -104,13 +112,14 @@ class ActorHost {
   }
 
   #readWaiting(): void {
-    const buffer = Buffer.allocUnsafe(64 * 1024);
+    const buffer = this.#link.readTarget();
+    let n = 0;
     try {
-      const n = fs.readSync(CONTROL_FD, buffer, 0, buffer.byteLength, null);
-      if (n > 0) this.#link.receive(buffer.subarray(0, n));
+      n = fs.readSync(CONTROL_FD, buffer, 0, buffer.byteLength, null);
     } catch {
-      // EAGAIN: nothing there yet; the stream reads it when it comes.
+      // EAGAIN: nothing there yet; the socket reads it when it comes.
     }
+    if (n > 0) this.#link.readDone(buffer, n);
   }
 
   #onParentSystem(message: SystemMessage): void {

@@ -29,10 +29,39 @@ describe('framing', () => {
     for (let i = 0; i < stream.byteLength; i += 997) reader.push(stream.subarray(i, Math.min(i + 997, stream.byteLength)));
     expect(frames).toHaveLength(2);
     expect(frames[0]).toMatchObject({ kind: 2, to: 7, from: 8, callId: 99, flags: 1 });
-    expect(frames[0]!.payload.toString()).toBe('body');
+    expect(Buffer.from(frames[0]!.payload).toString()).toBe('body');
     expect(frames[0]!.attachments.map((a) => a.byteLength)).toEqual([70_000, 1]);
     expect(frames[0]!.attachments[0]!.equals(att)).toBe(true);
     expect(frames[1]).toMatchObject({ kind: 1, to: 1 });
+  });
+
+  it('reads a large frame into a buffer of its own size, in place, and small reads through a reused buffer', () => {
+    const { writer, written } = pair();
+    const big = Buffer.alloc(300_000, 3);
+    writer.push(1, 1, 2, 0, 0, Buffer.from('small'));
+    writer.push(1, 1, 2, 0, 0, Buffer.from('large'), [big]);
+    writer.push(1, 1, 2, 0, 0, Buffer.from('after'));
+    writer.flush();
+    const stream = Buffer.concat(written);
+    const frames: Frame[] = [];
+    const reader = new FrameReader((f) => frames.push(f));
+    const targets = new Set<ArrayBufferLike>();
+    let o = 0;
+    while (o < stream.byteLength) {
+      const target = reader.readTarget();
+      targets.add(target.buffer);
+      // A socket fills at most what the kernel has: hand over 20 000 bytes a read.
+      const n = Math.min(target.byteLength, 20_000, stream.byteLength - o);
+      stream.copy(target, 0, o, o + n);
+      reader.readDone(target, n);
+      o += n;
+    }
+    expect(frames.map((f) => Buffer.from(f.payload).toString())).toEqual(['small', 'large', 'after']);
+    const att = frames[1]!.attachments[0]!;
+    expect(att.equals(big)).toBe(true);
+    // The large frame was read into its own buffer, not copied out of chunks.
+    expect(att.buffer.byteLength).toBe(stream.byteLength - 2 * (HEADER_BYTES + 5));
+    expect(targets.has(att.buffer)).toBe(true);
   });
 
   it('streams a full batch at once instead of holding it to the end of the turn', () => {
