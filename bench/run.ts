@@ -119,8 +119,11 @@ async function forkTwenty(): Promise<number> {
   return ms;
 }
 
+/** Small messages per throughput run, for troupe and the anchors alike: long enough to measure a steady state. */
+const SEND_N = quick ? 100_000 : 500_000;
+
 async function sendThroughput(): Promise<number> {
-  const n = quick ? 100_000 : 200_000;
+  const n = SEND_N;
   const ref = spawn(sink, { args: [n] });
   await ref.ready;
   const t = performance.now();
@@ -209,11 +212,12 @@ if (isMain(import.meta)) {
     const rows = new Samples();
     for (let r = 0; r < ROUNDS; r++) {
       rows.add('troupe send', await sendThroughput(), 'msg/s');
-      rows.addAnchors(nodeIpc('send', '--serialization', 'json', '--repeat', '1'), 'send_msgs_per_s');
-      rows.addAnchors(nodeIpc('send', '--serialization', 'advanced', '--repeat', '1'), 'send_msgs_per_s');
-      rows.addAnchors(py('send', '--repeat', '1'), 'send_msgs_per_s');
+      const n = String(SEND_N);
+      rows.addAnchors(nodeIpc('send', '--serialization', 'json', '--repeat', '1', '--n', n), 'send_msgs_per_s');
+      rows.addAnchors(nodeIpc('send', '--serialization', 'advanced', '--repeat', '1', '--n', n), 'send_msgs_per_s');
+      rows.addAnchors(py('send', '--repeat', '1', '--n', n), 'send_msgs_per_s');
     }
-    table('one-way small messages parent → child (msg/s, higher is better)', rows.rows(), 'troupe send', true);
+    table(`one-way small messages parent → child, ${SEND_N.toLocaleString('en-US')} a run (msg/s, higher is better)`, rows.rows(), 'troupe send', true);
   }
   if (want('rtt')) {
     const p50 = new Samples();

@@ -59,6 +59,7 @@ const recordsUnpackr = new Unpackr({ ...common, useRecords: true });
 // The attachments of the value being packed or unpacked. pack/unpack are
 // synchronous, so one slot per direction is enough.
 let packing: Buffer[] | null = null;
+const scratch: Buffer[] = [];
 let unpacking: readonly Buffer[] | null = null;
 
 const ERROR_TYPES: Record<string, ErrorConstructor> = {
@@ -191,12 +192,12 @@ export function registerRefCodec<T extends object>(Class: abstract new (...args:
  * name of the whole value at the call site (`message`, `args`).
  */
 export function encode(value: unknown, label: string): Encoded {
-  const scratch: Buffer[] = [];
+  scratch.length = 0;
   packing = scratch;
   const flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
   try {
     const payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
-    return { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch, flags };
+    return { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch.splice(0), flags };
   } catch (cause) {
     throw serializationError(value, label, cause);
   } finally {

@@ -43,6 +43,8 @@ export class Link {
   readonly #pipe: PipeWriter;
   readonly #reader: FrameReader;
   readonly #outAliases = new Map<string, number>();
+  #lastId = '';
+  #lastAlias = 0;
   readonly #inAliases: string[] = [''];
   #greeted = false;
   #closed = false;
@@ -144,12 +146,16 @@ export class Link {
 
   #alias(id: string): number {
     if (id === '') return 0;
+    // A stream of messages names the same two actors again and again.
+    if (id === this.#lastId) return this.#lastAlias;
     let alias = this.#outAliases.get(id);
     if (alias === undefined) {
       alias = this.#outAliases.size + 1;
       this.#outAliases.set(id, alias);
       this.#writer.push(FRAME_ALIAS, alias, 0, 0, 0, Buffer.from(id, 'utf8'));
     }
+    this.#lastId = id;
+    this.#lastAlias = alias;
     return alias;
   }
 
