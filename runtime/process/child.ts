@@ -193,12 +193,13 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#node.emit('spawn', this.ref);
   }
 
-  #failStart(error: SpawnError): void {
+  /** The actor will not run: `ready` rejects; with no process yet, it ends now with `exitCode`. */
+  #failStart(error: SpawnError, exitCode = 1): void {
     if (this.#settledReady) return;
     this.#settledReady = true;
     this.#error ??= error;
     this.#rejectReady(error);
-    if (this.#child === null && this.#exitCode === null) this.#finish(1);
+    if (this.#child === null && this.#exitCode === null) this.#finish(exitCode);
   }
 
   // ---- the link --------------------------------------------------------
@@ -332,9 +333,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (this.#exitCode !== null) return;
     for (const pid of this.#descendants) killQuietly(pid, 'SIGKILL');
     if (this.#child === null) {
-      // Not started yet: it never will be.
-      this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended before it started.`, this.ref.name));
-      this.#finish(-constants.signals[signal]);
+      // Not started yet: it never will be, and it ends as if the signal had reached it.
+      this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended by ${signal} before it started.`, this.ref.name), -constants.signals[signal]);
       return;
     }
     killQuietly(this.#child.pid, signal);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SpawnError, current, node, spawn } from '../../index.ts';
-import { crasher, echo, exiter, introspect, quick, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
+import { crasher, echo, exiter, hangsOnStop, introspect, quick, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -66,6 +66,26 @@ describe('actor process lifecycle', () => {
     const ref = reap(spawn(stubborn));
     await ref.ready;
     expect(await ref.stop({ timeout: 10_000 })).toBe(-15);
+  });
+
+  it('stop() kills an actor whose stop hook outlives the deadline: -9', async () => {
+    const ref = reap(spawn(hangsOnStop));
+    await ref.ready;
+    expect(await ref.stop({ timeout: 500 })).toBe(-9);
+  });
+
+  it('ends an actor that is not yet started when terminated, and its ready rejects', async () => {
+    const ref = reap(spawn(stubborn));
+    ref.terminate();
+    expect(await ref.join({ timeout: 10_000 })).toBe(-15);
+    await expect(ref.ready).rejects.toBeInstanceOf(SpawnError);
+  });
+
+  it('gives -2 for SIGINT, as a signal number like any other', async () => {
+    const ref = reap(spawn(stubborn));
+    await ref.ready;
+    process.kill(ref.pid!, 'SIGINT');
+    expect(await ref.join({ timeout: 10_000 })).toBe(-2);
   });
 
   it('knows its pid, name, id and parent, inside and out', async () => {
