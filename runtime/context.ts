@@ -10,6 +10,11 @@ import type { ActorRef } from './ref.ts';
 export interface ContextHost {
   reply(letter: Letter, value: unknown): void;
   replyError(letter: Letter, error: unknown): void;
+  monitor(target: ActorRef): number;
+  demonitor(target: ActorRef, monitor: number): void;
+  link(target: ActorRef): void;
+  unlink(target: ActorRef): void;
+  trapExits: boolean;
 }
 
 export class Context<Msg = unknown, Reply = unknown> {
@@ -113,6 +118,43 @@ export class Context<Msg = unknown, Reply = unknown> {
    */
   replyError(error: unknown): void {
     this.#host.replyError(this.#answerable(), error);
+  }
+
+  /**
+   * Watches `target`: when it ends (or at once, if it never was or has ended
+   * already), a `down` message comes to this actor's mailbox:
+   * `{ type: 'down', monitor, actor, reason }` (see `isDown`). Returns the
+   * monitor's number, for `demonitor`.
+   */
+  monitor(target: ActorRef): number {
+    return this.#host.monitor(target);
+  }
+
+  /** Stops watching; a `down` already on its way may still arrive. */
+  demonitor(target: ActorRef, monitor: number): void {
+    this.#host.demonitor(target, monitor);
+  }
+
+  /**
+   * Links this actor and `target` both ways: when either ends abnormally (any
+   * reason but `normal`), the other ends too, with a `LinkedExitError`,
+   * unless it traps exits.
+   */
+  link(target: ActorRef): void {
+    this.#host.link(target);
+  }
+
+  unlink(target: ActorRef): void {
+    this.#host.unlink(target);
+  }
+
+  /** When true, a linked actor's end comes as `{ type: 'exit', actor, reason }` in the mailbox instead of ending this actor. */
+  get trapExits(): boolean {
+    return this.#host.trapExits;
+  }
+
+  set trapExits(value: boolean) {
+    this.#host.trapExits = value;
   }
 
   /** Registers a hook that runs when the actor is asked to stop, before it ends. */

@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'ERR_NOT_PARENT'
   | 'ERR_NO_CALL'
   | 'ERR_MAILBOX_FULL'
-  | 'ERR_PROTOCOL';
+  | 'ERR_PROTOCOL'
+  | 'ERR_LINKED_EXIT'
+  | 'ERR_NAME_TAKEN';
 
 export class TroupeError extends Error {
   readonly code: ErrorCode;
@@ -128,6 +130,27 @@ export class MailboxFullError extends TroupeError {
 export class ProtocolError extends TroupeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_PROTOCOL', message, options);
+  }
+}
+
+/** An actor linked to this one ended abnormally, and this one does not trap exits. */
+export class LinkedExitError extends TroupeError {
+  readonly actorId: string;
+  /** The linked actor's exit reason (see ExitReason). */
+  readonly reason: unknown;
+  constructor(message: string, actorId: string, reason: unknown) {
+    super('ERR_LINKED_EXIT', message);
+    this.actorId = actorId;
+    this.reason = reason;
+  }
+}
+
+/** `register()` was given a name that a live actor holds. */
+export class NameTakenError extends TroupeError {
+  readonly actorName: string;
+  constructor(message: string, actorName: string) {
+    super('ERR_NAME_TAKEN', message);
+    this.actorName = actorName;
   }
 }
 

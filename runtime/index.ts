@@ -17,6 +17,9 @@ export {
   TroupeError,
 } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
+export { LinkedExitError, NameTakenError } from './errors.ts';
+export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
+export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';
 export { currentNode as node } from './node.ts';
 export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents } from './node.ts';

@@ -23,6 +23,11 @@ export const FRAME_REPLY_ERROR = 4;
 export const FRAME_ALIAS = 5;
 export const FRAME_SYSTEM = 6;
 export const FRAME_ARGS = 7;
+/** Watch `to` for `from` (payload `{ link }`); the node that owns `to`'s lifecycle keeps it. */
+export const FRAME_MONITOR = 8;
+export const FRAME_DEMONITOR = 9;
+/** A linked actor ended: for `to`, which dies too unless it traps exits. */
+export const FRAME_EXIT = 10;
 
 export interface LinkHandler {
   /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
@@ -200,6 +205,9 @@ export class Link {
       case FRAME_REPLY:
       case FRAME_REPLY_ERROR:
       case FRAME_ARGS:
+      case FRAME_MONITOR:
+      case FRAME_DEMONITOR:
+      case FRAME_EXIT:
         this.#handler.onMessage(this, frame.kind, this.#id(frame.to), this.#id(frame.from), frame.callId, frame.flags, frame.payload, frame.attachments);
         return;
       default:

@@ -7,9 +7,10 @@
 import { EventEmitter } from 'eventemitter3';
 import { decode, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
-import { ActorExitedError, MailboxFullError, NoSuchActorError, RemoteError, AbortError, TimeoutError, TroupeError } from './errors.ts';
+import { AbortError, ActorExitedError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
-import { FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
+import { FRAME_CALL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
+import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
 import type { ChildRef } from './process/child-ref.ts';
@@ -30,6 +31,8 @@ export interface ExitEvent {
   readonly exitCode: number;
   /** The uncaught error that ended the actor, rebuilt with its remote stack. */
   readonly error: Error | undefined;
+  /** Why it ended, as monitors are told. */
+  readonly reason: ExitReason;
 }
 
 export interface NodeEvents {
@@ -69,6 +72,9 @@ export interface ChildLink {
   forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
   /** The child's pid and its descendants' pids, for ending a tree. */
   pids(): readonly number[];
+  /** Tells `watcher` (monitor number `monitor`, or a link) when the child's actor ends. */
+  watch(watcher: string, monitor: number, link: boolean): void;
+  unwatch(watcher: string, monitor: number, link: boolean): void;
 }
 
 export class Node extends EventEmitter<NodeEvents> implements RefKernel, ContextHost, LinkHandler {
@@ -91,6 +97,13 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #pidsReported = false;
   /** Told, once per turn, the pids below this node (the orphan watch keeps them). */
   onPids: ((pids: number[]) => void) | null = null;
+  /** An actor linked to this node's actor ended abnormally, and exits are not trapped: this actor must end. */
+  onLinkedExit: ((error: LinkedExitError) => void) | null = null;
+  /** Whether a linked actor's end comes as an `exit` message instead of ending this actor. */
+  trapExits = false;
+  #nextMonitor = 1;
+  /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
+  readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
 
   constructor(options: { id?: NodeId; name?: string; identity?: string; parent?: ActorRef | null; mailbox?: MailboxOptions } = {}) {
     super();
@@ -201,6 +214,100 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     return pending;
   }
 
+  // ---- monitors and links -----------------------------------------------
+
+  /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
+  monitor(target: ActorRef): number {
+    const monitor = this.#nextMonitor++;
+    this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, monitor, false);
+    return monitor;
+  }
+
+  demonitor(target: ActorRef, monitor: number): void {
+    this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, monitor, false);
+  }
+
+  /** Links this node's actor and `target` both ways. */
+  link(target: ActorRef): void {
+    this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, 0, true);
+    this.#watchFrame(FRAME_MONITOR, this.self.id, target.id, 0, true);
+  }
+
+  unlink(target: ActorRef): void {
+    this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, 0, true);
+    this.#watchFrame(FRAME_DEMONITOR, this.self.id, target.id, 0, true);
+  }
+
+  #watchFrame(kind: number, target: string, watcher: string, monitor: number, link: boolean): void {
+    const encoded = encode({ link }, 'monitor');
+    this.#route(kind, target, watcher, monitor, encoded.flags, encoded.payload, encoded.attachments);
+  }
+
+  /**
+   * A monitor or demonitor on its way to the node that owns the target's
+   * lifecycle: the target's parent for an actor process, since a process
+   * cannot report its own death.
+   */
+  #onWatch(kind: number, to: string, from: string, monitor: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    const { link } = decode(payload, attachments, flags) as { link: boolean };
+    const target = nodeOf(to);
+    if (to === this.self.id) {
+      if (this.#parent !== null) {
+        this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
+      } else if (kind === FRAME_MONITOR) {
+        this.#ownWatchers.set(`${from}#${link ? 'link' : monitor}`, { watcher: from, monitor, link });
+      } else {
+        this.#ownWatchers.delete(`${from}#${link ? 'link' : monitor}`);
+      }
+      return;
+    }
+    const route = routeFrom(this.id, target);
+    const child = route.kind === 'child' ? this.#children.get(route.child) : undefined;
+    if (route.kind === 'child' && route.child === target && localOf(to) === MAIN_LOCAL_ID) {
+      if (child === undefined) {
+        if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
+      } else if (kind === FRAME_MONITOR) child.watch(from, monitor, link);
+      else child.unwatch(from, monitor, link);
+      return;
+    }
+    if (child !== undefined) child.forward(kind, to, from, monitor, flags, payload, attachments);
+    else if (route.kind === 'up' && this.#parent !== null && !this.#parent.closed) this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
+    else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
+  }
+
+  /** Tells `watcher` that `actor` ended: a `down` message, or an exit signal for a link. */
+  sendDown(watcher: string, monitor: number, actor: ActorRef, reason: ExitReason, link: boolean): void {
+    if (link) {
+      const encoded = encode({ type: 'exit', actor, reason } satisfies ExitSignal, 'exit signal');
+      this.#route(FRAME_EXIT, watcher, actor.id, 0, encoded.flags, encoded.payload, encoded.attachments);
+    } else {
+      const encoded = encode({ type: 'down', monitor, actor, reason } satisfies Down, 'down message');
+      this.#route(FRAME_SEND, watcher, actor.id, 0, encoded.flags, encoded.payload, encoded.attachments);
+    }
+  }
+
+  /** A linked actor ended: a message if exits are trapped; otherwise this actor ends too, unless it returned normally. */
+  #onExitSignal(flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    const signal = decode(payload, attachments, flags) as ExitSignal;
+    if (this.trapExits) {
+      const encoded = encode(signal, 'exit signal');
+      this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags, encoded.payload, encoded.attachments, true);
+      return;
+    }
+    if (!isAbnormal(signal.reason)) return;
+    const error = new LinkedExitError(
+      `Actor ${this.self.name} ended because actor ${signal.actor.name} (${signal.actor.id}), linked to it, ended: ${describeReason(signal.reason)}. Set ctx.trapExits = true to get an exit message instead.`,
+      signal.actor.id,
+      signal.reason,
+    );
+    if (this.onLinkedExit !== null) this.onLinkedExit(error);
+    else
+      queueMicrotask(() => {
+        // The root's main program is linked like any actor: it ends as an uncaught error would end it.
+        throw error;
+      });
+  }
+
   // ---- routing ---------------------------------------------------------
 
   /** A frame from a link: the parent's, or a child's (`via`). */
@@ -222,6 +329,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   #route(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    if (kind === FRAME_MONITOR || kind === FRAME_DEMONITOR) {
+      this.#onWatch(kind, to, from, callId, flags, payload, attachments);
+      return;
+    }
     if (to === this.self.id) {
       this.#deliver(kind, to, from, callId, flags, payload, attachments, true);
       return;
@@ -243,6 +354,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   #deliver(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[], isMain = false): void {
+    if (kind === FRAME_EXIT) {
+      this.#onExitSignal(flags, payload, attachments);
+      return;
+    }
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) return; // late: timed out or aborted already

@@ -14,6 +14,7 @@ import { MAIN_LOCAL_ID, actorId } from '../ids.ts';
 import { FRAME_ARGS, FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
 import type { ChildLink, Node } from '../node.ts';
+import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { actorBundle } from './bundle.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
@@ -78,6 +79,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   #exited: Promise<number>;
   #resolveExited!: (code: number) => void;
   #onStopped: (() => void) | null = null;
+  #stopRequested = false;
+  /** Who is told when this actor ends: monitors by `${watcher}#${number}`, links by `${watcher}#link`. */
+  readonly #watchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
 
   constructor(node: Node, def: ActorDefinition, args: readonly unknown[], options: ProcessOptions) {
     this.#node = node;
@@ -295,7 +299,29 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#node.failCalls(this.#inflight.values(), exitCode);
     this.#inflight.clear();
     this.#resolveExited(exitCode);
-    this.#node.emit('exit', { ref: this.ref, exitCode, error: this.#error });
+    const reason = this.reason();
+    for (const { watcher, monitor, link } of this.#watchers.values()) this.#node.sendDown(watcher, monitor, this.ref, reason, link);
+    this.#watchers.clear();
+    this.#node.emit('exit', { ref: this.ref, exitCode, error: this.#error, reason });
+  }
+
+  // ---- monitors and links ----------------------------------------------
+
+  watch(watcher: string, monitor: number, link: boolean): void {
+    if (this.#exitCode !== null) {
+      this.#node.sendDown(watcher, monitor, this.ref, this.reason(), link);
+      return;
+    }
+    this.#watchers.set(`${watcher}#${link ? 'link' : monitor}`, { watcher, monitor, link });
+  }
+
+  unwatch(watcher: string, monitor: number, link: boolean): void {
+    this.#watchers.delete(`${watcher}#${link ? 'link' : monitor}`);
+  }
+
+  /** Why the actor ended (Erlang's exit reason); `noproc` while it has not. */
+  reason(): ExitReason {
+    return this.#exitCode === null ? 'noproc' : exitReason(this.#exitCode, this.#error, this.#stopRequested);
   }
 
   // ---- lifecycle -------------------------------------------------------
@@ -344,6 +370,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const { timeout = DEFAULT_STOP_TIMEOUT_MS } = options;
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0', timeout);
     if (this.#exitCode !== null) return this.#exitCode;
+    this.#stopRequested = true;
     const deadline = setTimeout(() => this.signal('SIGKILL'), timeout);
     try {
       await this.ready.catch(() => {});

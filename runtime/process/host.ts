@@ -42,6 +42,7 @@ class ActorHost {
     this.#node = node;
     installNode(node);
     node.onPids = watchPids;
+    node.onLinkedExit = (error) => void this.#finish(1, error);
     let gotArgs!: (args: unknown[]) => void;
     this.#args = new Promise((resolve) => (gotArgs = resolve));
     // Reads land in buffers the link chooses: a large frame, in place (see

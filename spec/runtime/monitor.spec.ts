@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { LinkedExitError, current, isDown, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
+import { stubborn, waiter } from '../fixtures/actors.ts';
+import { linked, obedient, watcher } from '../fixtures/watchers.ts';
+import { reap } from '../helpers.ts';
+
+const downFor = (ref: ActorRef) => (m: unknown): m is Down => isDown(m) && m.actor.id === ref.id;
+const next = <T>(match: (m: unknown) => m is T): Promise<T> => current().receive({ match, timeout: 20_000 });
+const field =
+  <K extends string>(key: K) =>
+  (m: unknown): m is Record<K, unknown> =>
+    typeof m === 'object' && m !== null && key in m;
+
+describe('monitors', () => {
+  it.each([
+    ['return', 'normal'],
+    ['exit:3', { exitCode: 3 }],
+  ] as const)('tell the watcher how the actor ended (%s → %j)', async (order, reason) => {
+    const target = reap(spawn(obedient));
+    const monitor = current().monitor(target);
+    target.send(order);
+    const down = await next(downFor(target));
+    expect(down).toEqual({ type: 'down', monitor, actor: expect.objectContaining({ id: target.id }), reason });
+  });
+
+  it('report an uncaught error with its stack', async () => {
+    const target = reap(spawn(obedient));
+    current().monitor(target);
+    target.send('throw');
+    const { reason } = await next(downFor(target));
+    expect(reason).toMatchObject({ exitCode: 1 });
+    const { error } = reason as { error: Error };
+    expect(error.message).toBe('told to throw');
+    expect(error.stack).toContain('spec/fixtures/watchers.ts');
+  });
+
+  it('say killed for SIGKILL and shutdown for stop() and terminate()', async () => {
+    const [a, b, c] = [reap(spawn(stubborn)), reap(spawn(waiter)), reap(spawn(stubborn))];
+    await Promise.all([a.ready, b.ready, c.ready]);
+    for (const r of [a, b, c]) current().monitor(r);
+    a.kill();
+    await b.stop();
+    c.terminate();
+    expect((await next(downFor(a))).reason).toBe('killed');
+    expect((await next(downFor(b))).reason).toBe('shutdown');
+    expect((await next(downFor(c))).reason).toBe('shutdown');
+  });
+
+  it('say noproc at once for an actor that has ended or never was', async () => {
+    const gone = reap(spawn(obedient));
+    gone.send('return');
+    await gone.join({ timeout: 15_000 });
+    current().monitor(gone);
+    expect((await next(downFor(gone))).reason).toBe('noproc');
+  });
+
+  it('stop after demonitor: only the remaining monitor fires', async () => {
+    const target = reap(spawn(stubborn));
+    await target.ready;
+    const first = current().monitor(target);
+    const second = current().monitor(target);
+    current().demonitor(target, first);
+    target.kill();
+    const down = await next(downFor(target));
+    expect(down.monitor).toBe(second);
+    // Both would be sent together, the first one first: none may be left.
+    await expect(current().receive({ match: (m): m is Down => isDown(m) && m.monitor === first, timeout: 200 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+  });
+
+  it('work between two actors in different processes', async () => {
+    const target = reap(spawn(obedient));
+    const w = reap(spawn(watcher, { args: [target, current().self] }));
+    await next(field('watching'));
+    target.send('exit:4');
+    const { seen } = (await next(field('seen'))) as { seen: Down };
+    expect(seen).toMatchObject({ type: 'down', actor: { id: target.id }, reason: { exitCode: 4 } });
+    expect(await w.join({ timeout: 10_000 })).toBe(0);
+  });
+});
+
+describe('links', () => {
+  it('end a linked actor when the other ends abnormally, with LinkedExitError', async () => {
+    const target = reap(spawn(obedient));
+    const partner = reap(spawn(linked, { args: [target, current().self, false] }));
+    await next((m): m is 'linked' => m === 'linked');
+    target.send('throw');
+    expect(await partner.join({ timeout: 15_000 })).toBe(1);
+    expect(partner.error).toBeInstanceOf(Error);
+    expect(partner.error!.name).toBe('LinkedExitError');
+    expect(partner.error!.message).toContain(`ended because actor ${target.name}`);
+  });
+
+  it('deliver an exit message instead to an actor that traps exits', async () => {
+    const target = reap(spawn(obedient));
+    const partner = reap(spawn(linked, { args: [target, current().self, true] }));
+    await next((m): m is 'linked' => m === 'linked');
+    target.send('exit:5');
+    const { trapped } = (await next(field('trapped'))) as { trapped: ExitSignal };
+    expect(trapped).toMatchObject({ type: 'exit', actor: { id: target.id }, reason: { exitCode: 5 } });
+    expect(await partner.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('work both ways: the target ends when the linking actor dies', async () => {
+    const target = reap(spawn(stubborn));
+    const partner = reap(spawn(linked, { args: [target, current().self, false] }));
+    await next((m): m is 'linked' => m === 'linked');
+    current().monitor(target);
+    partner.kill();
+    expect(await target.join({ timeout: 15_000 })).toBe(1);
+    expect(target.error).toBeInstanceOf(Error);
+    expect((target.error as LinkedExitError).code).toBe('ERR_LINKED_EXIT');
+  });
+
+  it('leave the linked actor alone when the other returns normally', async () => {
+    const target = reap(spawn(obedient));
+    const partner = reap(spawn(linked, { args: [target, current().self, false] }));
+    await next((m): m is 'linked' => m === 'linked');
+    target.send('return');
+    expect(await target.join({ timeout: 10_000 })).toBe(0);
+    // The link's news went to the partner before this message, on the same pipe: an answer means it lived through it.
+    partner.send('still there?');
+    expect(await next(field('echo'))).toEqual({ echo: 'still there?' });
+    expect(partner.isAlive()).toBe(true);
+  });
+});
