@@ -24,6 +24,7 @@ export {
   TimeoutError,
   TroupeError,
   actor,
+  callNamed,
   current,
   describeReason,
   isActorDefinition,
@@ -31,7 +32,11 @@ export {
   isExitSignal,
   isMain,
   node,
+  register,
+  sendNamed,
   spawn,
+  unregister,
+  whereis,
 } from './runtime/index.ts';
 export type {
   ActorDefinition,

@@ -28,4 +28,5 @@ export type { JoinOptions, StopOptions } from './process/child-ref.ts';
 export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';
 export type { CallOptions } from './ref.ts';
 export { current, isMain, spawn } from './spawn.ts';
+export { callNamed, register, sendNamed, unregister, whereis } from './registry.ts';
 export type { SpawnOptions } from './spawn.ts';

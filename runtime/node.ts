@@ -13,6 +13,7 @@ import { FRAME_CALL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FR
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
+import { REGISTRY_LOCAL_ID, Registry } from './registry.ts';
 import type { ChildRef } from './process/child-ref.ts';
 
 /** Why a message could not be delivered. */
@@ -104,6 +105,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #nextMonitor = 1;
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
+  /** The tree's name registry, on the root only (see registry.ts). */
+  #registry: Registry | null = null;
 
   constructor(options: { id?: NodeId; name?: string; identity?: string; parent?: ActorRef | null; mailbox?: MailboxOptions } = {}) {
     super();
@@ -275,6 +278,25 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
   }
 
+  #serveRegistry(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    this.#registry ??= new Registry((ref) => this.#watchFrame(FRAME_MONITOR, ref.id, to, this.#nextMonitor++, false));
+    const message = decode(payload, attachments, flags);
+    if (kind === FRAME_SEND) {
+      this.#registry.onDown(message);
+      return;
+    }
+    if (kind !== FRAME_CALL) return;
+    let answer: unknown;
+    try {
+      answer = this.#registry.handle(message as Parameters<Registry['handle']>[0]);
+    } catch (err) {
+      this.#fail(from, callId, { type: 'remote', actorId: to, error: errorToWire(err) });
+      return;
+    }
+    const encoded = encode(answer, 'reply');
+    this.#route(FRAME_REPLY, from, to, callId, encoded.flags, encoded.payload, encoded.attachments);
+  }
+
   /** Tells `watcher` that `actor` ended: a `down` message, or an exit signal for a link. */
   sendDown(watcher: string, monitor: number, actor: ActorRef, reason: ExitReason, link: boolean): void {
     if (link) {
@@ -370,6 +392,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       }
       if (kind === FRAME_REPLY) pending.resolve(value);
       else pending.reject(callError(pending.to, value as ReplyFailure));
+      return;
+    }
+    if (!isMain && localOf(to) === REGISTRY_LOCAL_ID && this.#parent === null) {
+      this.#serveRegistry(kind, to, from, callId, flags, payload, attachments);
       return;
     }
     if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {
