@@ -38,6 +38,19 @@ export {
   unregister,
   whereis,
 } from './runtime/index.ts';
+export {
+  ChildExistsError,
+  DEFAULT_BACKOFF,
+  DEFAULT_INTENSITY,
+  NoSuchChildError,
+  RestartIntensityError,
+  Supervisor,
+  backoffDelay,
+  nextAttempt,
+  recordRestart,
+  supervisor,
+} from './actors/index.ts';
+export type { Backoff, ChildInfo, ChildSpec, Intensity, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec } from './actors/index.ts';
 export type {
   ActorDefinition,
   ActorFunction,
@@ -58,6 +71,8 @@ export type {
   Overflow,
   ReceiveOptions,
   ReplyOf,
+  RestartEvent,
+  Shutdown,
   SpawnOptions,
   StopOptions,
 } from './runtime/index.ts';

@@ -13,6 +13,7 @@
  */
 import { fs } from './fs.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { registerDefinitionCodec } from './codec.ts';
 import type { Context } from './context.ts';
 import { InvalidArgumentError, describeValue } from './errors.ts';
 
@@ -67,10 +68,11 @@ type ClassArgs<C extends ActorClass> = InstanceType<C>['run'] extends (...args: 
 type ClassMsg<C extends ActorClass> = InstanceType<C> extends Actor<infer M, any> ? M : never;
 type ClassReply<C extends ActorClass> = InstanceType<C> extends Actor<any, infer R> ? R : never;
 
-/** A typed actor definition: what `spawn` takes. */
+/** A typed actor definition: what `spawn` takes. It can be sent to other actors, which can spawn it too. */
 export interface ActorDefinition<Args extends unknown[] = any[], Msg = any, Reply = any> {
   readonly [DEFINITION]: true;
   readonly style: 'function' | 'class';
+  /** The behaviour; in a process that got the definition in a message but never loaded its module, only its `name` is there. */
   readonly impl: ActorFunction<Args, Msg, Reply> | ActorClass;
   /** The module that called `actor()`, as a file URL; undefined when the stack does not say. */
   readonly module: string | undefined;
@@ -100,16 +102,37 @@ export function actor(impl: unknown): ActorDefinition {
   const style = impl.prototype instanceof Actor ? 'class' : 'function';
   const module = callerModule();
   const list = module === undefined ? [] : definitions.get(module) ?? [];
-  const def: ActorDefinition = Object.freeze({
-    [DEFINITION]: true as const,
-    style,
-    impl: impl as ActorFunction<unknown[], unknown, unknown>,
-    module,
-    ordinal: list.length,
-  });
+  const def = Object.freeze(new Definition(style, impl as ActorFunction<unknown[], unknown, unknown>, module, list.length)) as ActorDefinition;
   if (module !== undefined) definitions.set(module, [...list, def]);
   return def;
 }
+
+/** The class of definitions, so that the codec can recognise them. */
+class Definition {
+  readonly [DEFINITION] = true as const;
+  constructor(
+    readonly style: 'function' | 'class',
+    readonly impl: ActorFunction<unknown[], unknown, unknown> | ActorClass,
+    readonly module: string | undefined,
+    readonly ordinal: number,
+  ) {}
+}
+
+// A definition travels as its address; where its module is loaded, it comes
+// back as the very definition, elsewhere as an address that spawn can use.
+registerDefinitionCodec(
+  Definition,
+  (def) => [def.module ?? null, def.ordinal, def.style, def.impl.name],
+  (data) => {
+    const [module, ordinal, style, name] = data as [string | null, number, 'function' | 'class', string];
+    const known = module === null ? undefined : definitionAt(module, ordinal);
+    if (known !== undefined) return known as unknown as Definition;
+    const impl = Object.defineProperty(() => {
+      throw new Error(`actor ${name || 'definition'} from ${module} is only an address in this process`);
+    }, 'name', { value: name });
+    return Object.freeze(new Definition(style, impl, module ?? undefined, ordinal));
+  },
+);
 
 export function isActorDefinition(value: unknown): value is ActorDefinition {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Packr, Unpackr, addExtension } from 'msgpackr';
-import { SerializationError } from './errors.ts';
+import { KERNEL_ERRORS, SerializationError } from './errors.ts';
 
 /** Byte buffers at least this large become attachments instead of being copied into the body. */
 export const ATTACHMENT_MIN_BYTES = 64 * 1024;
@@ -37,6 +37,7 @@ const EXT_ERROR = 0x21;
 const EXT_BYTES = 0x22;
 const EXT_REF = 0x23;
 const EXT_REFUSED = 0x24;
+const EXT_DEFINITION = 0x25;
 
 class Unencodable extends TypeError {}
 
@@ -101,11 +102,28 @@ export function errorToWire(err: unknown): WireError {
   return wire;
 }
 
+const errorClasses = new Map<string, object>();
+
+/** Lets errors of `Class` come back from another process as instances of it (troupe's own errors register). */
+export function registerErrorClass(Class: abstract new (...args: never[]) => Error): void {
+  errorClasses.set(Class.name, Class.prototype);
+}
+
+for (const Class of KERNEL_ERRORS) registerErrorClass(Class);
+
 /** Rebuilds an error from `errorToWire` data, keeping the remote stack. */
 export function errorFromWire(wire: WireError): Error {
-  const Ctor = ERROR_TYPES[wire.name] ?? Error;
-  const err = new Ctor(wire.message);
-  if (!(wire.name in ERROR_TYPES)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
+  const registered = errorClasses.get(wire.name);
+  let err: Error;
+  if (registered !== undefined) {
+    // Its constructor's arguments are not on the wire: build it without calling it, then give it its fields.
+    err = Object.create(registered) as Error;
+    Object.defineProperty(err, 'message', { value: wire.message, writable: true, configurable: true });
+  } else {
+    const Ctor = ERROR_TYPES[wire.name] ?? Error;
+    err = new Ctor(wire.message);
+    if (!(wire.name in ERROR_TYPES)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
+  }
   if (wire.stack !== undefined) err.stack = wire.stack;
   if (wire.cause !== undefined) {
     const cause = isWireError(wire.cause) ? errorFromWire(wire.cause) : wire.cause;
@@ -184,6 +202,11 @@ for (const [Class, what] of REFUSED) {
 /** How refs cross the wire; installed by the ref module so the codec does not depend on it. */
 export function registerRefCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (ref: T) => unknown, fromWire: (data: unknown) => T): void {
   addExtension({ Class: Class as unknown as new () => T, type: EXT_REF, write: toWire, read: fromWire });
+}
+
+/** How actor definitions cross the wire (by address: module and ordinal); installed by behaviour.ts. */
+export function registerDefinitionCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (def: T) => unknown, fromWire: (data: unknown) => T): void {
+  addExtension({ Class: Class as unknown as new () => T, type: EXT_DEFINITION, write: toWire, read: fromWire });
 }
 
 /**

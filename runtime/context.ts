@@ -27,6 +27,7 @@ export class Context<Msg = unknown, Reply = unknown> {
   readonly #mailbox: Mailbox;
   readonly #host: ContextHost;
   readonly #stopHooks: (() => unknown)[] = [];
+  #childrenStopper: (() => Promise<void>) | null = null;
   #current: Letter | null = null;
 
   constructor(self: ActorRef<Msg, Reply>, parent: ActorRef | null, mailbox: Mailbox, host: ContextHost, signal: AbortSignal) {
@@ -160,6 +161,20 @@ export class Context<Msg = unknown, Reply = unknown> {
   /** Registers a hook that runs when the actor is asked to stop, before it ends. */
   onStop(hook: () => unknown): void {
     this.#stopHooks.push(hook);
+  }
+
+  /**
+   * Replaces how this actor's children are ended when it is stopped (by
+   * default: each as its `shutdown` option says, newest first). A supervisor
+   * ends them in the reverse of its child specs' order.
+   */
+  onStopChildren(stopper: () => Promise<void>): void {
+    this.#childrenStopper = stopper;
+  }
+
+  /** @internal The children stopper, if one was set. */
+  get childrenStopper(): (() => Promise<void>) | null {
+    return this.#childrenStopper;
   }
 
   /** @internal The stop hooks, in registration order. */

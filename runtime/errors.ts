@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'ERR_MAILBOX_FULL'
   | 'ERR_PROTOCOL'
   | 'ERR_LINKED_EXIT'
-  | 'ERR_NAME_TAKEN';
+  | 'ERR_NAME_TAKEN'
+  | 'ERR_RESTART_INTENSITY'
+  | 'ERR_NO_SUCH_CHILD'
+  | 'ERR_CHILD_EXISTS';
 
 export class TroupeError extends Error {
   readonly code: ErrorCode;
@@ -153,6 +156,23 @@ export class NameTakenError extends TroupeError {
     this.actorName = actorName;
   }
 }
+
+/** Every error class of the kernel: the codec rebuilds them as themselves when they cross a process. */
+export const KERNEL_ERRORS = [
+  TimeoutError,
+  AbortError,
+  ActorExitedError,
+  NoSuchActorError,
+  SerializationError,
+  SpawnError,
+  RemoteError,
+  InvalidArgumentError,
+  NotParentError,
+  MailboxFullError,
+  ProtocolError,
+  LinkedExitError,
+  NameTakenError,
+] as const;
 
 /** `describe(1)` → `1 (number)`: how validation messages show a bad value. */
 export function describeValue(value: unknown): string {

@@ -17,14 +17,17 @@ export {
   TroupeError,
 } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
+export { describeValue, invalidOption } from './errors.ts';
+export { registerErrorClass } from './codec.ts';
 export { LinkedExitError, NameTakenError } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
 export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';
 export { currentNode as node } from './node.ts';
-export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents } from './node.ts';
+export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents, RestartEvent } from './node.ts';
 export { ChildRef } from './process/child-ref.ts';
 export type { JoinOptions, StopOptions } from './process/child-ref.ts';
+export type { Shutdown } from './process/child.ts';
 export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';
 export type { CallOptions } from './ref.ts';
 export { current, isMain, spawn } from './spawn.ts';

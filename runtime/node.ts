@@ -36,9 +36,19 @@ export interface ExitEvent {
   readonly reason: ExitReason;
 }
 
+/** A supervisor in this process restarted a child. */
+export interface RestartEvent {
+  readonly supervisor: ActorRef;
+  readonly child: string;
+  /** 1 for the first restart of a run of failures (see the supervisor's backoff). */
+  readonly attempt: number;
+  readonly reason: ExitReason;
+}
+
 export interface NodeEvents {
   spawn: (ref: ChildRef) => void;
   exit: (event: ExitEvent) => void;
+  restart: (event: RestartEvent) => void;
   deadLetter: (letter: DeadLetter) => void;
   error: (error: Error) => void;
 }

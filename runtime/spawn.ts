@@ -10,7 +10,7 @@ import type { Context } from './context.ts';
 import { SpawnError, invalidOption } from './errors.ts';
 import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
 import { currentNode, hosting } from './node.ts';
-import { ActorProcess } from './process/child.ts';
+import { ActorProcess, DEFAULT_STOP_TIMEOUT_MS, type Shutdown } from './process/child.ts';
 import type { ChildRef } from './process/child-ref.ts';
 
 export interface SpawnOptions<Args extends unknown[] = unknown[]> {
@@ -20,6 +20,12 @@ export interface SpawnOptions<Args extends unknown[] = unknown[]> {
   readonly name?: string;
   /** A daemon does not keep its parent alive and is ended when its parent ends. */
   readonly daemon?: boolean;
+  /**
+   * How the actor is ended when its parent stops: a graceful stop within this
+   * many ms (default 5000), `'brutal'` (SIGKILL), or `'infinity'` (a graceful
+   * stop with no deadline). Supervisors use it for their children.
+   */
+  readonly shutdown?: Shutdown;
   /** Bound the mailbox: `{ max, overflow: 'drop-new' | 'fail' }`. */
   readonly mailbox?: MailboxOptions;
   /** Node flags for the actor process (default none: the parent's loaders are not inherited). */
@@ -52,7 +58,10 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd } = options;
+  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd, shutdown = DEFAULT_STOP_TIMEOUT_MS } = options;
+  if (shutdown !== 'brutal' && shutdown !== 'infinity' && !(typeof shutdown === 'number' && shutdown >= 0 && !Number.isNaN(shutdown))) {
+    throw invalidOption('shutdown', "a number of milliseconds >= 0, 'brutal' or 'infinity'", shutdown);
+  }
   if (!Array.isArray(args)) throw invalidOption('args', 'an array of arguments', args);
   if (typeof name !== 'string') throw invalidOption('name', 'a string', name);
   if (typeof daemon !== 'boolean') throw invalidOption('daemon', 'a boolean', daemon);
@@ -62,6 +71,7 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
   const process = new ActorProcess(currentNode(), definition, args, {
     name,
     daemon,
+    shutdown,
     mailbox: validateMailboxOptions(mailbox),
     execArgv,
     env,

@@ -21,11 +21,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 3;
+const FORMAT = 4;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TROUPE_INDEX = join(TROUPE_ROOT, 'index.ts');
+const KERNEL_INDEX = join(TROUPE_ROOT, 'runtime', 'index.ts');
 
 
 /** A file inside an installed package, found from the package's resolved entry. */
@@ -48,6 +49,8 @@ interface Manifest {
 export interface RuntimeBundle {
   /** troupe's public entry and the host, as the actor bundles import them. */
   readonly index: string;
+  /** The source files in it: an actor module among them is loaded with the runtime, never bundled again. */
+  readonly sources: ReadonlySet<string>;
 }
 
 const memo = new Map<string, Promise<Manifest>>();
@@ -75,7 +78,7 @@ function cacheDir(): string {
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
   const manifest = await cached('runtime', { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
-  return { index: manifest.outputs.index! };
+  return { index: manifest.outputs.index!, sources: new Set(manifest.inputs.map(([path]) => path)) };
 }
 
 /**
@@ -154,9 +157,8 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
       entryPoints: entries,
       outdir,
       outExtension: { '.js': '.mjs' },
-      // The runtime is parsed by every actor process: keep it small (names stay readable).
-      minifyWhitespace: true,
-      minifySyntax: true,
+      // troupe's own actors (the supervisor…) are defined in here: keep the `// path` comments for their sections.
+      banner: { js: SECTIONS_PLACEHOLDER },
     });
     metafile = result.metafile!;
     for (const [out, meta] of Object.entries(metafile.outputs)) {
@@ -164,12 +166,15 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
       const name = Object.keys(entries).find((k) => resolve(entries[k]!) === resolve('/', meta.entryPoint!));
       if (name !== undefined) outputs[name] = resolve('/', out);
     }
+    writeSections(outputs.index!, Object.keys(metafile.inputs));
   } else {
     const file = entries.actor!;
     outputs.actor = join(outdir, 'actor.mjs');
+    // A module of troupe's own is in the runtime already: importing the runtime loads it.
+    const load = runtime.sources.has(file) ? '' : `import ${JSON.stringify(file)};\n`;
     const result = await esbuild.build({
       ...common,
-      stdin: { contents: `import { __troupeLoaded } from 'troupe:runtime';\nimport ${JSON.stringify(file)};\n__troupeLoaded();\n`, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
+      stdin: { contents: `import { __troupeLoaded } from 'troupe:runtime';\n${load}__troupeLoaded();\n`, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
       outfile: outputs.actor,
       sourcemap: 'linked',
       // Filled in after the build with the table of which lines came from which module (see below).
@@ -239,7 +244,7 @@ function externals(runtime: RuntimeBundle | undefined): Plugin {
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'troupe-resolving' });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         if (resolved.external) return { path: resolved.path, external: true };
-        if (runtime !== undefined && resolved.path === TROUPE_INDEX) return { path: pathToFileURL(runtime.index).href, external: true };
+        if (runtime !== undefined && (resolved.path === TROUPE_INDEX || resolved.path === KERNEL_INDEX)) return { path: pathToFileURL(runtime.index).href, external: true };
         if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: pathToFileURL(resolved.path).href, external: true };
         return { path: resolved.path };
       });

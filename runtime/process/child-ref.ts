@@ -28,6 +28,7 @@ export interface ChildCore {
   join(options: JoinOptions): Promise<number | null>;
   signal(signal: 'SIGTERM' | 'SIGKILL'): void;
   stop(options: StopOptions): Promise<number>;
+  shutdown(): Promise<number>;
 }
 
 export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Reply> {
@@ -105,6 +106,11 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    */
   stop(options: StopOptions = {}): Promise<number> {
     return this.#core.stop(options);
+  }
+
+  /** Ends the actor as its spawn option `shutdown` says (a graceful stop by default); resolves the exit code. */
+  shutdown(): Promise<number> {
+    return this.#core.shutdown();
   }
 
   /** `await using child = spawn(…)` stops the actor at the end of the scope. */

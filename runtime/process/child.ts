@@ -23,9 +23,13 @@ export const DEFAULT_STOP_TIMEOUT_MS = 5000;
 /** How long trailing frames may lag the exit of the process (a leaked control fd never closes). */
 const EXIT_DRAIN_MS = 200;
 
+/** How an actor is ended when its parent ends it: a graceful stop of at most `ms`, a SIGKILL, or a stop with no deadline. */
+export type Shutdown = number | 'brutal' | 'infinity';
+
 export interface ProcessOptions {
   readonly name: string;
   readonly daemon: boolean;
+  readonly shutdown: Shutdown;
   readonly mailbox: MailboxOptions;
   readonly execArgv: readonly string[];
   readonly env: NodeJS.ProcessEnv | undefined;
@@ -371,7 +375,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0', timeout);
     if (this.#exitCode !== null) return this.#exitCode;
     this.#stopRequested = true;
-    const deadline = setTimeout(() => this.signal('SIGKILL'), timeout);
+    const deadline = timeout === Infinity ? undefined : setTimeout(() => this.signal('SIGKILL'), timeout);
     try {
       await this.ready.catch(() => {});
       if (this.#exitCode === null && this.#link !== null) {
@@ -383,6 +387,21 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       clearTimeout(deadline);
       this.#onStopped = null;
     }
+  }
+
+  /**
+   * Ends the actor as its `shutdown` option says (OTP's child shutdown):
+   * `brutal` kills it; a number stops it gracefully within that many ms;
+   * `infinity` stops it gracefully with no deadline. Resolves the exit code.
+   */
+  async shutdown(): Promise<number> {
+    const how = this.#options.shutdown;
+    if (how === 'brutal') {
+      this.#stopRequested = true;
+      this.signal('SIGKILL');
+      return (await this.join({}))!;
+    }
+    return this.stop({ timeout: how === 'infinity' ? Infinity : how });
   }
 
   /** At process exit: end this actor and its tree now (daemons are terminated, as Python does). */

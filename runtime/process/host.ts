@@ -175,8 +175,9 @@ class ActorHost {
   async #stop(timeoutMs: number): Promise<void> {
     const node = this.#node;
     node.stopController.abort(new Error('stop requested'));
-    const budget = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs - 50) : 5000;
-    for (const child of children().reverse()) await child.stop({ timeout: budget }).catch(() => {});
+    void timeoutMs; // The parent ends this process at its own deadline; each child is ended as its `shutdown` says.
+    await node.context.childrenStopper?.().catch(() => {});
+    for (const child of children().reverse()) await child.shutdown().catch(() => {});
     for (const hook of node.context.stopHooks) {
       try {
         await hook();

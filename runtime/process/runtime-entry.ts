@@ -4,4 +4,5 @@
  * an actor module and its host share one runtime.
  */
 export * from '../../index.ts';
+export * from '../index.ts';
 export { loaded as __troupeLoaded } from './host.ts';

@@ -1,0 +1,8 @@
+/** The standard actors, built on the kernel's public surface only. */
+export { Supervisor } from './supervisor/handle.ts';
+export type { StartOptions } from './supervisor/handle.ts';
+export { DEFAULT_BACKOFF, DEFAULT_INTENSITY, backoffDelay, nextAttempt, recordRestart } from './supervisor/intensity.ts';
+export type { Backoff, Intensity } from './supervisor/intensity.ts';
+export type { ChildSpec, Restart, Strategy, SupervisorSpec } from './supervisor/spec.ts';
+export { ChildExistsError, NoSuchChildError, RestartIntensityError, supervisor } from './supervisor/supervisor.ts';
+export type { ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';

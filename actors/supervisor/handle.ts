@@ -1,0 +1,95 @@
+/**
+ * `Supervisor`: the handle a program holds on a supervisor it started. A thin
+ * class over the supervisor actor's ref: each method is a call.
+ */
+import { RemoteError, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
+import type { ChildSpec, SupervisorSpec } from './spec.ts';
+import { resolveSpec } from './spec.ts';
+import { supervisor, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
+
+export interface StartOptions {
+  /** The supervisor's process name; default `supervisor-<n>`. */
+  readonly name?: string;
+  readonly daemon?: boolean;
+}
+
+export class Supervisor {
+  /** The supervisor actor. It travels in messages like any ref. */
+  readonly ref: ChildRef<SupervisorRequest, unknown>;
+
+  private constructor(ref: ChildRef<SupervisorRequest, unknown>) {
+    this.ref = ref;
+  }
+
+  /**
+   * Starts a supervisor process, which starts its children in order.
+   * `ready` resolves once every child is ready; a child that cannot start
+   * ends the supervisor (its `exitCode` 1, the reason on `error`).
+   * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad spec, naming the field.
+   */
+  static start(spec: SupervisorSpec = {}, options: StartOptions = {}): Supervisor {
+    resolveSpec(spec);
+    return new Supervisor(spawn(supervisor, { args: [spec], name: options.name ?? '', daemon: options.daemon ?? false, shutdown: 'infinity' }));
+  }
+
+  /** Resolves when the supervisor and all its initial children are up. */
+  get ready(): Promise<this> {
+    return this.ref.ready.then(() => this);
+  }
+
+  /**
+   * Adds a child and starts it; resolves its ref (a plain ref: its lifecycle
+   * belongs to the supervisor). Rejects with `ChildExistsError` for a taken id.
+   */
+  startChild(spec: ChildSpec, options?: CallOptions): Promise<ActorRef> {
+    return this.#call({ op: 'startChild', spec }, options) as Promise<ActorRef>;
+  }
+
+  /** Ends a child as its spec's `shutdown` says; a temporary child's spec goes with it. */
+  async terminateChild(id: string, options?: CallOptions): Promise<void> {
+    await this.#call({ op: 'terminateChild', id }, options);
+  }
+
+  /** Starts again a child that was terminated (its spec kept). */
+  restartChild(id: string, options?: CallOptions): Promise<ActorRef> {
+    return this.#call({ op: 'restartChild', id }, options) as Promise<ActorRef>;
+  }
+
+  /** Forgets the spec of a terminated child. */
+  async deleteChild(id: string, options?: CallOptions): Promise<void> {
+    await this.#call({ op: 'deleteChild', id }, options);
+  }
+
+  whichChildren(options?: CallOptions): Promise<ChildInfo[]> {
+    return this.#call({ op: 'whichChildren' }, options) as Promise<ChildInfo[]>;
+  }
+
+  countChildren(options?: CallOptions): Promise<{ specs: number; active: number }> {
+    return this.#call({ op: 'countChildren' }, options) as Promise<{ specs: number; active: number }>;
+  }
+
+  /** Stops the supervisor: its children end in reverse order, each as its spec says, then it ends. */
+  stop(options: StopOptions = { timeout: 60_000 }): Promise<number> {
+    return this.ref.stop(options);
+  }
+
+  join(options?: { timeout?: number }): Promise<number | null> {
+    return this.ref.join(options);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #call(request: SupervisorRequest, options: CallOptions = {}): Promise<unknown> {
+    try {
+      return await this.ref.call(request, { timeout: 30_000, ...options });
+    } catch (err) {
+      // The supervisor's own errors (NoSuchChildError…) come back whole, not wrapped.
+      if (err instanceof RemoteError && err.cause instanceof Error && typeof (err.cause as { code?: unknown }).code === 'string') throw err.cause;
+      throw err;
+    }
+  }
+}
+
+

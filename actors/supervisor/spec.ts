@@ -1,0 +1,123 @@
+/**
+ * What a supervisor is told: its strategy, restart intensity, backoff, and
+ * child specs (OTP's child specifications), validated at the boundary.
+ */
+import { InvalidArgumentError, describeValue, isActorDefinition, type ActorDefinition, type Shutdown } from '../../runtime/index.ts';
+import { DEFAULT_BACKOFF, DEFAULT_INTENSITY, type Backoff } from './intensity.ts';
+
+/**
+ * `permanent`: always restarted; `transient`: restarted only after an
+ * abnormal exit (not `normal`, not `shutdown`); `temporary`: never restarted,
+ * even when a sibling's restart ended it.
+ */
+export type Restart = 'permanent' | 'transient' | 'temporary';
+
+/**
+ * `one-for-one`: restart the child that ended; `one-for-all`: end all the
+ * others (in reverse order) and restart all; `rest-for-one`: end the children
+ * started after it and restart it and them.
+ */
+export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
+
+export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
+  /** Unique among the supervisor's children. */
+  readonly id: string;
+  readonly actor: D;
+  readonly args?: readonly unknown[];
+  /** Default `permanent`. */
+  readonly restart?: Restart;
+  /** Default 5000 ms; `brutal` kills; `infinity` waits as long as it takes (use it for supervisors). */
+  readonly shutdown?: Shutdown;
+  readonly daemon?: boolean;
+  /** The process name (`troupe-actor <name>` in ps); default the id. */
+  readonly name?: string;
+}
+
+export interface SupervisorSpec {
+  /** Default `one-for-one`. */
+  readonly strategy?: Strategy;
+  /** Default 1 (OTP's). */
+  readonly maxRestarts?: number;
+  /** Default 5000 (OTP's). */
+  readonly periodMs?: number;
+  readonly backoff?: Partial<Backoff>;
+  readonly children?: readonly ChildSpec[];
+}
+
+export interface ResolvedChildSpec {
+  readonly id: string;
+  readonly actor: ActorDefinition;
+  readonly args: readonly unknown[];
+  readonly restart: Restart;
+  readonly shutdown: Shutdown;
+  readonly daemon: boolean;
+  readonly name: string;
+}
+
+export interface ResolvedSpec {
+  readonly strategy: Strategy;
+  readonly maxRestarts: number;
+  readonly periodMs: number;
+  readonly backoff: Backoff;
+  readonly children: ResolvedChildSpec[];
+}
+
+const STRATEGIES: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one'];
+const RESTARTS: readonly Restart[] = ['permanent', 'transient', 'temporary'];
+
+function bad(name: string, expected: string, value: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}.`);
+}
+
+function count(name: string, value: unknown, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw bad(name, `a number >= ${min}`, value);
+  return value;
+}
+
+export function resolveChildSpec(spec: unknown, where = 'child spec'): ResolvedChildSpec {
+  if (typeof spec !== 'object' || spec === null) throw bad(where, 'an object `{ id, actor, … }`', spec);
+  const s = spec as ChildSpec;
+  if (typeof s.id !== 'string' || s.id === '') throw bad(`${where}.id`, 'a non-empty string', s.id);
+  if (!isActorDefinition(s.actor)) throw bad(`${where}.actor`, 'an actor definition made with `actor(…)`', s.actor);
+  if (s.args !== undefined && !Array.isArray(s.args)) throw bad(`${where}.args`, 'an array', s.args);
+  if (s.restart !== undefined && !RESTARTS.includes(s.restart)) throw bad(`${where}.restart`, "'permanent', 'transient' or 'temporary'", s.restart);
+  const shutdown = s.shutdown ?? 5000;
+  if (shutdown !== 'brutal' && shutdown !== 'infinity' && !(typeof shutdown === 'number' && shutdown >= 0)) {
+    throw bad(`${where}.shutdown`, "a number of milliseconds >= 0, 'brutal' or 'infinity'", shutdown);
+  }
+  if (s.daemon !== undefined && typeof s.daemon !== 'boolean') throw bad(`${where}.daemon`, 'a boolean', s.daemon);
+  if (s.name !== undefined && typeof s.name !== 'string') throw bad(`${where}.name`, 'a string', s.name);
+  return { id: s.id, actor: s.actor, args: s.args ?? [], restart: s.restart ?? 'permanent', shutdown, daemon: s.daemon ?? false, name: s.name ?? s.id };
+}
+
+/** Fills in the defaults and checks everything; throws `InvalidArgumentError` naming what is wrong. */
+export function resolveSpec(spec: unknown): ResolvedSpec {
+  if (spec === undefined) spec = {};
+  if (typeof spec !== 'object' || spec === null) throw bad('spec', 'an object', spec);
+  const s = spec as SupervisorSpec;
+  if (s.strategy !== undefined && !STRATEGIES.includes(s.strategy)) throw bad('strategy', "'one-for-one', 'one-for-all' or 'rest-for-one'", s.strategy);
+  if (s.children !== undefined && !Array.isArray(s.children)) throw bad('children', 'an array of child specs', s.children);
+  const children = (s.children ?? []).map((c, i) => resolveChildSpec(c, `children[${i}]`));
+  const ids = new Set<string>();
+  for (const c of children) {
+    if (ids.has(c.id)) throw new InvalidArgumentError(`Two children have the id ${JSON.stringify(c.id)}: ids must be unique within a supervisor.`);
+    ids.add(c.id);
+  }
+  const b = s.backoff ?? {};
+  if (typeof b !== 'object' || b === null) throw bad('backoff', 'an object', b);
+  const backoff: Backoff = {
+    minMs: count('backoff.minMs', b.minMs, DEFAULT_BACKOFF.minMs),
+    maxMs: count('backoff.maxMs', b.maxMs, DEFAULT_BACKOFF.maxMs),
+    resetAfterMs: count('backoff.resetAfterMs', b.resetAfterMs, DEFAULT_BACKOFF.resetAfterMs),
+    jitter: count('backoff.jitter', b.jitter, DEFAULT_BACKOFF.jitter),
+  };
+  if (backoff.jitter > 1) throw bad('backoff.jitter', 'a fraction from 0 to 1', backoff.jitter);
+  return {
+    strategy: s.strategy ?? 'one-for-one',
+    maxRestarts: count('maxRestarts', s.maxRestarts, DEFAULT_INTENSITY.maxRestarts),
+    periodMs: count('periodMs', s.periodMs, DEFAULT_INTENSITY.periodMs, 1),
+    backoff,
+    children,
+  };
+}

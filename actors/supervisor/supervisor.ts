@@ -1,0 +1,268 @@
+/**
+ * The supervisor: an actor that starts children from specs, watches them, and
+ * restarts them by strategy, as OTP's `supervisor` does. A supervisor is an
+ * actor process like any other, so supervisors nest: a supervisor is a child
+ * spec whose `actor` is `supervisor`.
+ *
+ * Its children are its own child processes, so their exits reach it as node
+ * events; every change (an exit, a request) runs through one queue, so a
+ * restart never interleaves with another.
+ */
+import {
+  TroupeError,
+  actor,
+  registerErrorClass,
+  node,
+  spawn,
+  type ActorRef,
+  type ChildRef,
+  type Context,
+  type ExitEvent,
+  type ExitReason,
+} from '../../runtime/index.ts';
+import { backoffDelay, nextAttempt, recordRestart } from './intensity.ts';
+import { resolveChildSpec, resolveSpec, type ChildSpec, type ResolvedChildSpec, type ResolvedSpec, type SupervisorSpec } from './spec.ts';
+
+/** The supervisor restarted children more often than its intensity allows, and ended. */
+export class RestartIntensityError extends TroupeError {
+  constructor(message: string) {
+    super('ERR_RESTART_INTENSITY', message);
+  }
+}
+
+/** A request named a child id the supervisor does not have. */
+export class NoSuchChildError extends TroupeError {
+  readonly childId: string;
+  constructor(message: string, childId: string) {
+    super('ERR_NO_SUCH_CHILD', message);
+    this.childId = childId;
+  }
+}
+
+/** `startChild` was given an id the supervisor has, or `restartChild`/`deleteChild` a child that is running. */
+export class ChildExistsError extends TroupeError {
+  readonly childId: string;
+  constructor(message: string, childId: string) {
+    super('ERR_CHILD_EXISTS', message);
+    this.childId = childId;
+  }
+}
+
+for (const Class of [RestartIntensityError, NoSuchChildError, ChildExistsError]) registerErrorClass(Class);
+
+/** One child, as `whichChildren()` tells it. */
+export interface ChildInfo {
+  readonly id: string;
+  /** Its ref while it runs (a plain ref: the lifecycle is the supervisor's); null when terminated or between restarts. */
+  readonly ref: ActorRef | null;
+  readonly restart: ResolvedChildSpec['restart'];
+  /** `supervisor` when the child is a supervisor itself. */
+  readonly type: 'worker' | 'supervisor';
+}
+
+export type SupervisorRequest =
+  | { op: 'startChild'; spec: ChildSpec }
+  | { op: 'terminateChild'; id: string }
+  | { op: 'restartChild'; id: string }
+  | { op: 'deleteChild'; id: string }
+  | { op: 'whichChildren' }
+  | { op: 'countChildren' };
+
+interface Entry {
+  spec: ResolvedChildSpec;
+  ref: ChildRef | null;
+  /** Set while the supervisor itself is ending this child: its exit is not a failure. */
+  ending: boolean;
+  attempt: number;
+  lastRestartAt: number | undefined;
+}
+
+class SupervisorCore {
+  readonly #ctx: Context;
+  readonly #spec: ResolvedSpec;
+  readonly #entries: Entry[];
+  #history: number[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+  #failed: ((error: Error) => void) | null = null;
+  readonly failure: Promise<never>;
+
+  constructor(ctx: Context, spec: ResolvedSpec) {
+    this.#ctx = ctx;
+    this.#spec = spec;
+    this.#entries = spec.children.map((c) => ({ spec: c, ref: null, ending: false, attempt: 0, lastRestartAt: undefined }));
+    this.failure = new Promise<never>((_, reject) => (this.#failed = reject));
+    this.failure.catch(() => {});
+    node().on('exit', (event) => void this.#enqueue(() => this.#onExit(event)));
+    // On stop: children in the reverse of their specs' order, each as its spec says.
+    ctx.onStopChildren(() => this.#endAll());
+  }
+
+  /** Starts the children in order, each ready before the next; a child that cannot start ends the supervisor. */
+  async startAll(): Promise<void> {
+    for (const entry of this.#entries) {
+      try {
+        await this.#start(entry);
+      } catch (err) {
+        await this.#endAll();
+        throw new TroupeError('ERR_SPAWN', `Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  handle(request: SupervisorRequest): Promise<unknown> {
+    return this.#enqueue(() => this.#handle(request));
+  }
+
+  async #handle(request: SupervisorRequest): Promise<unknown> {
+    switch (request.op) {
+      case 'startChild': {
+        const spec = resolveChildSpec(request.spec);
+        if (this.#find(spec.id) !== undefined) throw new ChildExistsError(`Supervisor ${this.#ctx.name} has a child ${JSON.stringify(spec.id)} already.`, spec.id);
+        const entry: Entry = { spec, ref: null, ending: false, attempt: 0, lastRestartAt: undefined };
+        this.#entries.push(entry);
+        try {
+          return await this.#start(entry);
+        } catch (err) {
+          this.#entries.splice(this.#entries.indexOf(entry), 1);
+          throw err;
+        }
+      }
+      case 'terminateChild': {
+        const entry = this.#get(request.id);
+        await this.#end(entry);
+        if (entry.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(entry), 1);
+        return true;
+      }
+      case 'restartChild': {
+        const entry = this.#get(request.id);
+        if (entry.ref !== null) throw new ChildExistsError(`Child ${JSON.stringify(request.id)} of supervisor ${this.#ctx.name} is running: terminate it first.`, request.id);
+        return this.#start(entry);
+      }
+      case 'deleteChild': {
+        const entry = this.#get(request.id);
+        if (entry.ref !== null) throw new ChildExistsError(`Child ${JSON.stringify(request.id)} of supervisor ${this.#ctx.name} is running: terminate it before deleting its spec.`, request.id);
+        this.#entries.splice(this.#entries.indexOf(entry), 1);
+        return true;
+      }
+      case 'whichChildren':
+        return this.#entries.map(
+          (e): ChildInfo => ({ id: e.spec.id, ref: e.ref, restart: e.spec.restart, type: e.spec.actor === supervisor ? 'supervisor' : 'worker' }),
+        );
+      case 'countChildren':
+        return { specs: this.#entries.length, active: this.#entries.filter((e) => e.ref !== null).length };
+      default:
+        throw new TypeError(`unknown supervisor request ${JSON.stringify((request as { op: unknown }).op)}`);
+    }
+  }
+
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #find(id: string): Entry | undefined {
+    return this.#entries.find((e) => e.spec.id === id);
+  }
+
+  #get(id: string): Entry {
+    const entry = this.#find(id);
+    if (entry === undefined) throw new NoSuchChildError(`Supervisor ${this.#ctx.name} has no child ${JSON.stringify(id)}.`, id);
+    return entry;
+  }
+
+  async #start(entry: Entry): Promise<ChildRef> {
+    const { actor: def, args, daemon, shutdown, name } = entry.spec;
+    const ref = spawn(def, { args: [...args], daemon, shutdown, name } as never) as ChildRef;
+    entry.ref = ref;
+    entry.ending = false;
+    try {
+      await ref.ready;
+    } catch (err) {
+      entry.ref = null;
+      throw err;
+    }
+    return ref;
+  }
+
+  async #end(entry: Entry): Promise<void> {
+    const ref = entry.ref;
+    if (ref === null) return;
+    entry.ending = true;
+    await ref.shutdown();
+    entry.ref = null;
+  }
+
+  async #endAll(): Promise<void> {
+    for (const entry of [...this.#entries].reverse()) await this.#end(entry).catch(() => {});
+  }
+
+  async #onExit(event: ExitEvent): Promise<void> {
+    const entry = this.#entries.find((e) => e.ref?.id === event.ref.id);
+    if (entry === undefined || entry.ending || this.#ctx.signal.aborted) return;
+    entry.ref = null;
+    if (!needsRestart(entry.spec.restart, event.reason)) {
+      if (entry.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(entry), 1);
+      return;
+    }
+    const now = Date.now();
+    const window = recordRestart(this.#history, now, this.#spec);
+    this.#history = window.history;
+    if (window.exceeded) {
+      await this.#endAll();
+      this.#failed?.(
+        new RestartIntensityError(
+          `Supervisor ${this.#ctx.name} reached its restart intensity: more than ${this.#spec.maxRestarts} restart(s) in ${this.#spec.periodMs} ms (child ${entry.spec.id} ended: ${describe(event.reason)}). It ended its children and itself; its own supervisor decides what comes next.`,
+        ),
+      );
+      return;
+    }
+    entry.attempt = nextAttempt(entry.attempt, entry.lastRestartAt, now, this.#spec.backoff);
+    entry.lastRestartAt = now;
+    // The children to restart with it, by strategy; those started after it are ended newest first.
+    const index = this.#entries.indexOf(entry);
+    const group = this.#spec.strategy === 'one-for-one' ? [entry] : this.#spec.strategy === 'one-for-all' ? [...this.#entries] : this.#entries.slice(index);
+    for (const other of [...group].reverse()) if (other !== entry) await this.#end(other);
+    // Temporary children ended by a sibling's restart are not restarted, and their specs go.
+    for (const other of group) if (other !== entry && other.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(other), 1);
+    await new Promise((resolve) => setTimeout(resolve, backoffDelay(entry.attempt, this.#spec.backoff)));
+    if (this.#ctx.signal.aborted) return;
+    for (const member of group) {
+      if (!this.#entries.includes(member) || member.ref !== null) continue;
+      // A child that fails to start exits, and that exit comes back here as a failure like any other.
+      await this.#start(member).catch(() => {});
+    }
+    node().emit('restart', { supervisor: this.#ctx.self, child: entry.spec.id, attempt: entry.attempt, reason: event.reason });
+  }
+}
+
+function needsRestart(restart: ResolvedChildSpec['restart'], reason: ExitReason): boolean {
+  if (restart === 'temporary') return false;
+  if (restart === 'transient') return reason !== 'normal' && reason !== 'shutdown';
+  return true;
+}
+
+function describe(reason: ExitReason): string {
+  if (typeof reason === 'string') return reason;
+  return 'error' in reason ? `${reason.error.name}: ${reason.error.message}` : `exit code ${reason.exitCode}`;
+}
+
+/**
+ * The supervisor behaviour. Spawn it directly (`spawn(supervisor, { args: [spec] })`),
+ * through `startSupervisor(spec)`, or as a child spec of another supervisor.
+ */
+export const supervisor = actor(async (ctx: Context<SupervisorRequest, unknown>, spec: SupervisorSpec) => {
+  const core = new SupervisorCore(ctx, resolveSpec(spec));
+  await core.startAll();
+  const requests = (async () => {
+    for await (const request of ctx.inbox) {
+      try {
+        const answer = await core.handle(request);
+        if (ctx.canReply) ctx.reply(answer);
+      } catch (err) {
+        if (ctx.canReply) ctx.replyError(err);
+      }
+    }
+  })();
+  await Promise.race([requests, core.failure]);
+});

@@ -1,0 +1,214 @@
+/**
+ * The supervisor, organised like OTP's supervisor_SUITE: start and stop,
+ * each strategy, restart types, intensity, dynamic children, nesting. Real
+ * processes; restarts are observed through the children's own reports.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ChildExistsError,
+  NoSuchChildError,
+  Supervisor,
+  current,
+  isDown,
+  supervisor,
+  type ActorRef,
+  type ChildSpec,
+  type Down,
+  type SupervisorSpec,
+} from '../../index.ts';
+import { member } from '../fixtures/members.ts';
+
+type Report = { started: string; pid: number } | { stopped: string };
+
+const started = (name: string) => (m: unknown): m is { started: string; pid: number } =>
+  typeof m === 'object' && m !== null && (m as { started?: string }).started === name;
+const stoppedAny = (m: unknown): m is { stopped: string } => typeof m === 'object' && m !== null && 'stopped' in m;
+const next = <T extends Report>(match: (m: unknown) => m is T): Promise<T> => current().receive({ match, timeout: 30_000 });
+
+const child = (id: string, more: Partial<ChildSpec> = {}): ChildSpec => ({ id, actor: member, args: [current().self], shutdown: 5000, ...more });
+/** Waits for the down message of `ref`, watched from the root. */
+async function ended(ref: ActorRef | null): Promise<unknown> {
+  current().monitor(ref!);
+  const down = await current().receive({ match: (m): m is Down => isDown(m) && m.actor.id === ref!.id, timeout: 30_000 });
+  return down.reason;
+}
+
+let dir: string;
+let log: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'troupe-sup-'));
+  log = join(dir, 'starts.log');
+  process.env.TROUPE_SPEC_START_LOG = log;
+});
+afterAll(() => {
+  delete process.env.TROUPE_SPEC_START_LOG;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const running: Supervisor[] = [];
+afterEach(async () => {
+  for (const sup of running.splice(0)) {
+    sup.ref.kill();
+    await sup.join({ timeout: 10_000 });
+  }
+});
+
+/** Starts a supervisor and waits for the start report of each named child. */
+async function start(spec: SupervisorSpec, names: string[]): Promise<{ sup: Supervisor; pids: Map<string, number> }> {
+  const sup = Supervisor.start(spec);
+  running.push(sup);
+  await sup.ready;
+  const pids = new Map<string, number>();
+  for (const name of names) pids.set(name, (await next(started(name))).pid);
+  return { sup, pids };
+}
+
+describe('supervisor: start and stop', () => {
+  it('starts children in order, each ready before the next, and stops them in reverse', async () => {
+    rmSync(log, { force: true });
+    const { sup } = await start({ children: [child('c1'), child('c2'), child('c3')] }, ['c1', 'c2', 'c3']);
+    expect(readFileSync(log, 'utf8')).toBe('c1\nc2\nc3\n');
+    expect((await sup.whichChildren()).map((c) => c.id)).toEqual(['c1', 'c2', 'c3']);
+    expect(await sup.stop()).toBe(0);
+    const order = [(await next(stoppedAny)).stopped, (await next(stoppedAny)).stopped, (await next(stoppedAny)).stopped];
+    expect(order).toEqual(['c3', 'c2', 'c1']);
+  });
+
+  it('refuses a bad spec at the call site, naming the field', () => {
+    expect(() => Supervisor.start({ strategy: 'one-for-some' as never })).toThrow(
+      "Expected `strategy` to be 'one-for-one', 'one-for-all' or 'rest-for-one', got `\"one-for-some\"` (string).",
+    );
+    expect(() => Supervisor.start({ children: [{ id: 'x', actor: (() => 1) as never }] })).toThrow('Expected `children[0].actor` to be an actor definition');
+    expect(() => Supervisor.start({ children: [child('a'), child('a')] })).toThrow('Two children have the id "a"');
+  });
+});
+
+describe('supervisor: strategies', () => {
+  it('one-for-one restarts only the child that ended', async () => {
+    const { sup, pids } = await start({ strategy: 'one-for-one', maxRestarts: 5, children: [child('o1'), child('o2'), child('o3')] }, ['o1', 'o2', 'o3']);
+    const before = (await sup.whichChildren()).map((c) => c.ref?.id);
+    process.kill(pids.get('o2')!, 'SIGKILL');
+    const again = await next(started('o2'));
+    expect(again.pid).not.toBe(pids.get('o2'));
+    const after = (await sup.whichChildren()).map((c) => c.ref?.id);
+    expect([after[0], after[2]]).toEqual([before[0], before[2]]);
+    expect(after[1]).not.toBe(before[1]);
+    expect(await sup.countChildren()).toEqual({ specs: 3, active: 3 });
+  });
+
+  it('one-for-all ends the others in reverse order and restarts all in order', async () => {
+    const { pids } = await start({ strategy: 'one-for-all', maxRestarts: 5, children: [child('a1'), child('a2'), child('a3')] }, ['a1', 'a2', 'a3']);
+    rmSync(log, { force: true });
+    process.kill(pids.get('a2')!, 'SIGKILL');
+    expect((await next(stoppedAny)).stopped).toBe('a3');
+    expect((await next(stoppedAny)).stopped).toBe('a1');
+    for (const name of ['a1', 'a2', 'a3']) expect((await next(started(name))).pid).not.toBe(pids.get(name));
+    expect(readFileSync(log, 'utf8')).toBe('a1\na2\na3\n');
+  });
+
+  it('rest-for-one restarts the child and those started after it', async () => {
+    const { sup, pids } = await start({ strategy: 'rest-for-one', maxRestarts: 5, children: [child('r1'), child('r2'), child('r3')] }, ['r1', 'r2', 'r3']);
+    const before = (await sup.whichChildren()).map((c) => c.ref?.id);
+    process.kill(pids.get('r2')!, 'SIGKILL');
+    expect((await next(stoppedAny)).stopped).toBe('r3');
+    expect((await next(started('r2'))).pid).not.toBe(pids.get('r2'));
+    expect((await next(started('r3'))).pid).not.toBe(pids.get('r3'));
+    const after = (await sup.whichChildren()).map((c) => c.ref?.id);
+    expect(after[0]).toBe(before[0]);
+    expect(after[1]).not.toBe(before[1]);
+    expect(after[2]).not.toBe(before[2]);
+  });
+});
+
+describe('supervisor: restart types', () => {
+  it('does not restart a transient child that returned normally, but restarts one that crashed', async () => {
+    const { sup } = await start({ maxRestarts: 5, children: [child('t', { restart: 'transient' })] }, ['t']);
+    const [info] = await sup.whichChildren();
+    info!.ref!.send('crash');
+    await next(started('t'));
+    const [again] = await sup.whichChildren();
+    again!.ref!.send('return');
+    expect(await ended(again!.ref)).toBe('normal');
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 0 });
+  });
+
+  it('never restarts a temporary child, and forgets its spec', async () => {
+    const { sup, pids } = await start({ maxRestarts: 5, children: [child('tmp1', { restart: 'temporary' }), child('perm1')] }, ['tmp1', 'perm1']);
+    const [tmp] = await sup.whichChildren();
+    const down = ended(tmp!.ref);
+    process.kill(pids.get('tmp1')!, 'SIGKILL');
+    expect(await down).toBe('killed');
+    // The supervisor handled the exit before this call: its work runs in order.
+    expect((await sup.whichChildren()).map((c) => c.id)).toEqual(['perm1']);
+  });
+
+  it('does not restart a temporary child that a sibling restart ended (one-for-all)', async () => {
+    const { sup, pids } = await start({ strategy: 'one-for-all', maxRestarts: 5, children: [child('tmp2', { restart: 'temporary' }), child('perm2')] }, ['tmp2', 'perm2']);
+    process.kill(pids.get('perm2')!, 'SIGKILL');
+    expect((await next(stoppedAny)).stopped).toBe('tmp2');
+    await next(started('perm2'));
+    expect((await sup.whichChildren()).map((c) => c.id)).toEqual(['perm2']);
+  });
+});
+
+describe('supervisor: intensity', () => {
+  it('ends its children and itself past maxRestarts within periodMs, with a clear reason', async () => {
+    const { sup, pids } = await start({ maxRestarts: 1, periodMs: 60_000, children: [child('w'), child('v')] }, ['w', 'v']);
+    process.kill(pids.get('w')!, 'SIGKILL');
+    const second = await next(started('w'));
+    process.kill(second.pid, 'SIGKILL');
+    expect(await sup.join({ timeout: 30_000 })).toBe(1);
+    expect(sup.ref.error?.name).toBe('RestartIntensityError');
+    expect((sup.ref.error as { code?: string }).code).toBe('ERR_RESTART_INTENSITY');
+    expect(sup.ref.error?.message).toContain('more than 1 restart(s) in 60000 ms (child w ended: killed)');
+    expect((await next((m): m is { stopped: string } => stoppedAny(m) && m.stopped === 'v')).stopped).toBe('v');
+  });
+});
+
+describe('supervisor: dynamic children', () => {
+  it('starts, lists, terminates, restarts and deletes children', async () => {
+    const { sup } = await start({ children: [] }, []);
+    const ref = await sup.startChild(child('dyn'));
+    expect(ref.name).toBe('dyn');
+    await next(started('dyn'));
+    await expect(sup.startChild(child('dyn'))).rejects.toBeInstanceOf(ChildExistsError);
+    expect(await sup.whichChildren()).toEqual([expect.objectContaining({ id: 'dyn', restart: 'permanent', type: 'worker' })]);
+    await sup.terminateChild('dyn');
+    expect((await next(stoppedAny)).stopped).toBe('dyn');
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 0 });
+    await expect(sup.deleteChild('nope')).rejects.toBeInstanceOf(NoSuchChildError);
+    const again = await sup.restartChild('dyn');
+    expect(again.id).not.toBe(ref.id);
+    await next(started('dyn'));
+    await expect(sup.deleteChild('dyn')).rejects.toThrow('is running: terminate it before deleting its spec');
+    await sup.terminateChild('dyn');
+    expect((await next(stoppedAny)).stopped).toBe('dyn');
+    await sup.deleteChild('dyn');
+    expect(await sup.countChildren()).toEqual({ specs: 0, active: 0 });
+  });
+});
+
+describe('supervisor: nesting', () => {
+  it('runs a tree 3 levels deep and shuts it down in order', async () => {
+    const inner: SupervisorSpec = { children: [child('leaf1'), child('leaf2')] };
+    const middle: SupervisorSpec = { children: [child('m-worker'), { id: 'inner', actor: supervisor, args: [inner], shutdown: 'infinity' }] };
+    const { sup } = await start({ children: [child('top-worker'), { id: 'middle', actor: supervisor, args: [middle], shutdown: 'infinity' }] }, [
+      'top-worker',
+      'm-worker',
+      'leaf1',
+      'leaf2',
+    ]);
+    const which = await sup.whichChildren();
+    expect(which.map((c) => [c.id, c.type])).toEqual([
+      ['top-worker', 'worker'],
+      ['middle', 'supervisor'],
+    ]);
+    expect(await sup.stop()).toBe(0);
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) order.push((await next(stoppedAny)).stopped);
+    expect(order).toEqual(['leaf2', 'leaf1', 'm-worker', 'top-worker']);
+  });
+});
