@@ -35,6 +35,8 @@ export {
   register,
   sendNamed,
   spawn,
+  startNode,
+  stopTree,
   unregister,
   whereis,
 } from './runtime/index.ts';
@@ -66,6 +68,7 @@ export type {
   JoinOptions,
   MailboxOptions,
   MsgOf,
+  NodeOptions,
   Node,
   NodeEvents,
   Overflow,

@@ -31,5 +31,7 @@ export type { Shutdown } from './process/child.ts';
 export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';
 export type { CallOptions } from './ref.ts';
 export { current, isMain, spawn } from './spawn.ts';
+export { DEFAULT_SHUTDOWN_BUDGET_MS, startNode, stopTree } from './embed.ts';
+export type { NodeOptions } from './embed.ts';
 export { callNamed, register, sendNamed, unregister, whereis } from './registry.ts';
 export type { SpawnOptions } from './spawn.ts';

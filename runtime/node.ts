@@ -128,6 +128,17 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.context = new Context(this.self, options.parent ?? null, this.mailbox, this, this.stopController.signal);
   }
 
+  /** True for a root node (the user's program), false in an actor process. */
+  get parentless(): boolean {
+    return this.#parent === null;
+  }
+
+  /** Stops every actor this node started, newest first, each as its `shutdown` says. `await using node = startNode()` calls it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const { stopTree } = await import('./embed.ts');
+    await stopTree();
+  }
+
   /** Connects this node to its parent (in an actor process). */
   attachParent(link: Link, onSystem: (message: SystemMessage) => void, onClose: (error: Error | undefined) => void): void {
     this.#parent = link;

@@ -171,6 +171,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         env: { ...(this.#options.env ?? process.env), [INIT_ENV]: JSON.stringify(init) },
         cwd: this.#options.cwd,
         windowsHide: true,
+        // A session of its own: Ctrl-C at the terminal reaches the root alone,
+        // which then stops the tree in order (see embed.ts).
+        detached: true,
       });
     } catch (err) {
       this.#failStart(new SpawnError(`Cannot start actor ${name}: ${messageOf(err)}`, name, { cause: err }));

@@ -10,7 +10,8 @@ const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
 /** Runs root-tree.ts in its own process; resolves with it and its first stdout line as JSON. */
 async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; exited: Promise<number | null> }> {
-  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  // Its own process group, as a program run from a shell is: a signal to the group is Ctrl-C.
+  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
   const exited = once(root, 'exit').then(([code]) => code as number | null);
   const lines: string[] = [];
   const rl = createInterface({ input: root.stdout! });
@@ -86,6 +87,20 @@ describe('actor trees', () => {
     expect(await exited).toBe(0);
     expect(lines).toContain('slowpoke done');
     expect(alive(first.child as number)).toBe(false);
+  });
+});
+
+describe('signals to the root', () => {
+  it.each([
+    ['SIGINT to the process group (Ctrl-C)', 'SIGINT', true, 130],
+    ['SIGTERM to the root', 'SIGTERM', false, 143],
+  ] as const)('%s stops the actors in reverse order, then exits as a shell expects', async (_what, signal, group, code) => {
+    const { root, first, lines, exited } = await runRoot('graceful');
+    const pids = first.pids as number[];
+    process.kill(group ? -root.pid! : root.pid!, signal);
+    expect(await exited).toBe(code);
+    expect(lines.slice(1)).toEqual(['second stopped', 'first stopped']);
+    await allGone(pids, 1000);
   });
 });
 

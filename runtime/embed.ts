@@ -1,0 +1,90 @@
+/**
+ * Embedding troupe in a program or service: the root node, its signals, and
+ * an orderly end. On SIGINT or SIGTERM the root stops its actors, newest
+ * first, each as its `shutdown` option says, within a budget, then exits with
+ * 130 or 143 as a shell expects. A second signal ends everything at once.
+ */
+import { invalidOption } from './errors.ts';
+import { currentNode, type Node } from './node.ts';
+import { children } from './process/child.ts';
+
+export const DEFAULT_SHUTDOWN_BUDGET_MS = 10_000;
+
+export interface NodeOptions {
+  /** Stop the tree and exit on SIGINT/SIGTERM (default true). */
+  readonly handleSignals?: boolean;
+  /** Milliseconds the whole orderly shutdown may take before everything left is killed (default 10,000). */
+  readonly shutdownBudgetMs?: number;
+}
+
+let installed = false;
+let budgetMs = DEFAULT_SHUTDOWN_BUDGET_MS;
+let stopping: Promise<void> | null = null;
+
+/**
+ * Starts (or returns) this program's root node. Optional: the root starts on
+ * first use anyway, with the default options; call this first to choose them.
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad option.
+ */
+export function startNode(options: NodeOptions = {}): Node {
+  const { handleSignals = true, shutdownBudgetMs = DEFAULT_SHUTDOWN_BUDGET_MS } = options;
+  if (typeof handleSignals !== 'boolean') throw invalidOption('handleSignals', 'a boolean', handleSignals);
+  if (typeof shutdownBudgetMs !== 'number' || !(shutdownBudgetMs >= 0)) throw invalidOption('shutdownBudgetMs', 'a number of milliseconds >= 0', shutdownBudgetMs);
+  budgetMs = shutdownBudgetMs;
+  const node = currentNode();
+  if (handleSignals) installSignals();
+  else uninstallSignals();
+  return node;
+}
+
+/** Installs the root's signal handling once, unless startNode() said not to. Called at the first spawn. */
+export function ensureSignals(): void {
+  if (!declined) installSignals();
+}
+
+let declined = false;
+
+function installSignals(): void {
+  declined = false;
+  if (installed || currentNode().parentless === false) return;
+  installed = true;
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+}
+
+function uninstallSignals(): void {
+  declined = true;
+  if (!installed) return;
+  installed = false;
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigterm);
+}
+
+const onSigint = (): void => void onSignal(130);
+const onSigterm = (): void => void onSignal(143);
+
+async function onSignal(exitCode: number): Promise<void> {
+  if (stopping !== null) {
+    // A second signal: no more waiting.
+    process.exit(exitCode);
+  }
+  stopping = stopTree(budgetMs);
+  await stopping;
+  process.exit(exitCode);
+}
+
+/**
+ * Stops every actor this process started, newest first, each as its
+ * `shutdown` option says; whatever is left at `budgetMs` is killed.
+ * Resolves when all have ended.
+ */
+export async function stopTree(budget: number = budgetMs): Promise<void> {
+  const deadline = setTimeout(() => {
+    for (const child of children()) child.signal('SIGKILL');
+  }, budget);
+  try {
+    for (const child of children().reverse()) await child.shutdown().catch(() => {});
+  } finally {
+    clearTimeout(deadline);
+  }
+}
