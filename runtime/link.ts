@@ -218,8 +218,10 @@ export class Link {
   #fail(err: unknown): void {
     const error = err instanceof ProtocolError ? err : new ProtocolError(`control channel of ${this.label} broke: ${String(err)}`, { cause: err });
     process.stderr.write(`troupe: closing the control channel of ${this.label}: ${error.message}\n`);
-    this.#stream.destroy();
+    // The owner hears of it before the peer sees the pipe close: a parent
+    // kills a child that wrote garbage before that child can see EOF and exit.
     this.#end(error);
+    this.#stream.destroy();
   }
 
   #end(error: Error | undefined): void {

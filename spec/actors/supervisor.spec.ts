@@ -25,7 +25,11 @@ type Report = { started: string; pid: number } | { stopped: string };
 
 const started = (name: string) => (m: unknown): m is { started: string; pid: number } =>
   typeof m === 'object' && m !== null && (m as { started?: string }).started === name;
-const stoppedAny = (m: unknown): m is { stopped: string } => typeof m === 'object' && m !== null && 'stopped' in m;
+/** A stop report from one of `names`: every test names its own children, so a late report from another test never matches. */
+const stoppedOf =
+  (...names: string[]) =>
+  (m: unknown): m is { stopped: string } =>
+    typeof m === 'object' && m !== null && names.includes((m as { stopped?: string }).stopped ?? '');
 const next = <T extends Report>(match: (m: unknown) => m is T): Promise<T> => current().receive({ match, timeout: 30_000 });
 
 const child = (id: string, more: Partial<ChildSpec> = {}): ChildSpec => ({ id, actor: member, args: [current().self], shutdown: 5000, ...more });
@@ -73,7 +77,8 @@ describe('supervisor: start and stop', () => {
     expect(readFileSync(log, 'utf8')).toBe('c1\nc2\nc3\n');
     expect((await sup.whichChildren()).map((c) => c.id)).toEqual(['c1', 'c2', 'c3']);
     expect(await sup.stop()).toBe(0);
-    const order = [(await next(stoppedAny)).stopped, (await next(stoppedAny)).stopped, (await next(stoppedAny)).stopped];
+    const stopped = stoppedOf('c1', 'c2', 'c3');
+    const order = [(await next(stopped)).stopped, (await next(stopped)).stopped, (await next(stopped)).stopped];
     expect(order).toEqual(['c3', 'c2', 'c1']);
   });
 
@@ -103,8 +108,8 @@ describe('supervisor: strategies', () => {
     const { pids } = await start({ strategy: 'one-for-all', maxRestarts: 5, children: [child('a1'), child('a2'), child('a3')] }, ['a1', 'a2', 'a3']);
     rmSync(log, { force: true });
     process.kill(pids.get('a2')!, 'SIGKILL');
-    expect((await next(stoppedAny)).stopped).toBe('a3');
-    expect((await next(stoppedAny)).stopped).toBe('a1');
+    expect((await next(stoppedOf('a1', 'a2', 'a3'))).stopped).toBe('a3');
+    expect((await next(stoppedOf('a1', 'a2', 'a3'))).stopped).toBe('a1');
     for (const name of ['a1', 'a2', 'a3']) expect((await next(started(name))).pid).not.toBe(pids.get(name));
     expect(readFileSync(log, 'utf8')).toBe('a1\na2\na3\n');
   });
@@ -113,7 +118,7 @@ describe('supervisor: strategies', () => {
     const { sup, pids } = await start({ strategy: 'rest-for-one', maxRestarts: 5, children: [child('r1'), child('r2'), child('r3')] }, ['r1', 'r2', 'r3']);
     const before = (await sup.whichChildren()).map((c) => c.ref?.id);
     process.kill(pids.get('r2')!, 'SIGKILL');
-    expect((await next(stoppedAny)).stopped).toBe('r3');
+    expect((await next(stoppedOf('r1', 'r2', 'r3'))).stopped).toBe('r3');
     expect((await next(started('r2'))).pid).not.toBe(pids.get('r2'));
     expect((await next(started('r3'))).pid).not.toBe(pids.get('r3'));
     const after = (await sup.whichChildren()).map((c) => c.ref?.id);
@@ -148,7 +153,7 @@ describe('supervisor: restart types', () => {
   it('does not restart a temporary child that a sibling restart ended (one-for-all)', async () => {
     const { sup, pids } = await start({ strategy: 'one-for-all', maxRestarts: 5, children: [child('tmp2', { restart: 'temporary' }), child('perm2')] }, ['tmp2', 'perm2']);
     process.kill(pids.get('perm2')!, 'SIGKILL');
-    expect((await next(stoppedAny)).stopped).toBe('tmp2');
+    expect((await next(stoppedOf('tmp2', 'perm2'))).stopped).toBe('tmp2');
     await next(started('perm2'));
     expect((await sup.whichChildren()).map((c) => c.id)).toEqual(['perm2']);
   });
@@ -164,7 +169,7 @@ describe('supervisor: intensity', () => {
     expect(sup.ref.error?.name).toBe('RestartIntensityError');
     expect((sup.ref.error as { code?: string }).code).toBe('ERR_RESTART_INTENSITY');
     expect(sup.ref.error?.message).toContain('more than 1 restart(s) in 60000 ms (child w ended: killed)');
-    expect((await next((m): m is { stopped: string } => stoppedAny(m) && m.stopped === 'v')).stopped).toBe('v');
+    expect((await next(stoppedOf('v'))).stopped).toBe('v');
   });
 });
 
@@ -177,7 +182,7 @@ describe('supervisor: dynamic children', () => {
     await expect(sup.startChild(child('dyn'))).rejects.toBeInstanceOf(ChildExistsError);
     expect(await sup.whichChildren()).toEqual([expect.objectContaining({ id: 'dyn', restart: 'permanent', type: 'worker' })]);
     await sup.terminateChild('dyn');
-    expect((await next(stoppedAny)).stopped).toBe('dyn');
+    expect((await next(stoppedOf('dyn'))).stopped).toBe('dyn');
     expect(await sup.countChildren()).toEqual({ specs: 1, active: 0 });
     await expect(sup.deleteChild('nope')).rejects.toBeInstanceOf(NoSuchChildError);
     const again = await sup.restartChild('dyn');
@@ -185,7 +190,7 @@ describe('supervisor: dynamic children', () => {
     await next(started('dyn'));
     await expect(sup.deleteChild('dyn')).rejects.toThrow('is running: terminate it before deleting its spec');
     await sup.terminateChild('dyn');
-    expect((await next(stoppedAny)).stopped).toBe('dyn');
+    expect((await next(stoppedOf('dyn'))).stopped).toBe('dyn');
     await sup.deleteChild('dyn');
     expect(await sup.countChildren()).toEqual({ specs: 0, active: 0 });
   });
@@ -208,7 +213,8 @@ describe('supervisor: nesting', () => {
     ]);
     expect(await sup.stop()).toBe(0);
     const order: string[] = [];
-    for (let i = 0; i < 4; i++) order.push((await next(stoppedAny)).stopped);
+    const stopped = stoppedOf('leaf1', 'leaf2', 'm-worker', 'top-worker');
+    for (let i = 0; i < 4; i++) order.push((await next(stopped)).stopped);
     expect(order).toEqual(['leaf2', 'leaf1', 'm-worker', 'top-worker']);
   });
 });
