@@ -144,6 +144,8 @@ describe('supervisor: restart types', () => {
     const { sup, pids } = await start({ maxRestarts: 5, children: [child('tmp1', { restart: 'temporary' }), child('perm1')] }, ['tmp1', 'perm1']);
     const [tmp] = await sup.whichChildren();
     const down = ended(tmp!.ref);
+    // The monitor travels to the supervisor ahead of this call: once it is answered, the monitor is in place.
+    await sup.countChildren();
     process.kill(pids.get('tmp1')!, 'SIGKILL');
     expect(await down).toBe('killed');
     // The supervisor handled the exit before this call: its work runs in order.
