@@ -147,6 +147,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#onParentClose = onClose;
   }
 
+  /** Emits a restart event here and on every node above, so the root hears of restarts anywhere in its tree. */
+  emitRestart(event: RestartEvent): void {
+    this.emit('restart', event);
+    this.#parent?.sendSystem({ t: 'restart', event });
+  }
+
   /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
   nextChild(): { nodeId: NodeId; identity: string } {
     const n = ++this.#childCount;

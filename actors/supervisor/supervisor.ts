@@ -232,7 +232,7 @@ class SupervisorCore {
       // A child that fails to start exits, and that exit comes back here as a failure like any other.
       await this.#start(member).catch(() => {});
     }
-    node().emit('restart', { supervisor: this.#ctx.self, child: entry.spec.id, attempt: entry.attempt, reason: event.reason });
+    node().emitRestart({ supervisor: this.#ctx.self, child: entry.spec.id, attempt: entry.attempt, reason: event.reason });
   }
 }
 

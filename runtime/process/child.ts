@@ -13,7 +13,7 @@ import { AbortError, SpawnError, invalidOption } from '../errors.ts';
 import { MAIN_LOCAL_ID, actorId } from '../ids.ts';
 import { FRAME_ARGS, FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
-import type { ChildLink, Node } from '../node.ts';
+import type { ChildLink, Node, RestartEvent } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { actorBundle } from './bundle.ts';
@@ -254,6 +254,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         return;
       case 'stopped':
         this.#onStopped?.();
+        return;
+      case 'restart':
+        this.#node.emitRestart(message.event as RestartEvent);
         return;
       default:
         return;

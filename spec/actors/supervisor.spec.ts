@@ -13,10 +13,12 @@ import {
   Supervisor,
   current,
   isDown,
+  node,
   supervisor,
   type ActorRef,
   type ChildSpec,
   type Down,
+  type RestartEvent,
   type SupervisorSpec,
 } from '../../index.ts';
 import { member } from '../fixtures/members.ts';
@@ -92,7 +94,8 @@ describe('supervisor: start and stop', () => {
 });
 
 describe('supervisor: strategies', () => {
-  it('one-for-one restarts only the child that ended', async () => {
+  it('one-for-one restarts only the child that ended, and the root hears of it', async () => {
+    const restarted = new Promise<RestartEvent>((resolve) => node().once('restart', resolve));
     const { sup, pids } = await start({ strategy: 'one-for-one', maxRestarts: 5, children: [child('o1'), child('o2'), child('o3')] }, ['o1', 'o2', 'o3']);
     const before = (await sup.whichChildren()).map((c) => c.ref?.id);
     process.kill(pids.get('o2')!, 'SIGKILL');
@@ -101,6 +104,7 @@ describe('supervisor: strategies', () => {
     const after = (await sup.whichChildren()).map((c) => c.ref?.id);
     expect([after[0], after[2]]).toEqual([before[0], before[2]]);
     expect(after[1]).not.toBe(before[1]);
+    expect(await restarted).toMatchObject({ supervisor: { id: sup.ref.id }, child: 'o2', attempt: 1, reason: 'killed' });
     expect(await sup.countChildren()).toEqual({ specs: 3, active: 3 });
   });
 
