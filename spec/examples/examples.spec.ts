@@ -1,5 +1,7 @@
 /** Examples are tests: each one runs as a user would run it, and its output is checked. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -61,5 +63,65 @@ describe('examples', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('supervision-tree.ts tells the story of a restart, a rest-for-one group and an escalation', async () => {
+    const { code, stdout } = await run('supervision-tree');
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      [
+        'the tree is up: crashy; services (db, cache, api)',
+        '1. crashy gets a job it cannot do, and is restarted after a backoff',
+        '  restarted crashy (attempt 1) after: Error: crashy choked on a job',
+        '  crashy did the next job',
+        '2. db dies: rest-for-one restarts db, then cache and api, which depend on it',
+        '  restarted db (attempt 1) after: killed',
+        '  db, cache and api run again, all in new processes: true',
+        '3. a team joins, whose worker falls over at every start, more often than the team allows',
+        '  team gave up: RestartIntensityError',
+        '  top lets it go (temporary) and now has: crashy, services',
+        'stopping the tree, children first: exit code 0',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('http-service.ts keeps answering while a worker is killed, and shuts down on SIGTERM', async () => {
+    const service = spawn(process.execPath, ['--import', 'tsx', 'examples/http-service.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(service, 'exit');
+    try {
+      const lines = createInterface({ input: service.stdout! });
+      const seen: string[] = [];
+      const port = await new Promise<number>((resolve, reject) => {
+        lines.on('line', (line) => {
+          seen.push(line);
+          const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+          if (m) resolve(Number(m[1]));
+        });
+        service.once('exit', () => reject(new Error(`service exited: ${seen.join(' | ')}`)));
+      });
+      const get = async (path: string): Promise<unknown> => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(20_000) });
+        expect(res.status).toBe(200);
+        return res.json();
+      };
+      expect(await get('/fib?n=20')).toMatchObject({ n: 20, fib: 6765 });
+      const workers = (await get('/workers')) as number[];
+      expect(workers).toHaveLength(2);
+      process.kill(workers[0]!, 'SIGKILL');
+      // Every request is answered while the killed worker is restarted.
+      const answers = await Promise.all(Array.from({ length: 6 }, () => get('/fib?n=18')));
+      for (const a of answers) expect(a).toMatchObject({ n: 18, fib: 2584 });
+      const now = (await get('/workers')) as number[];
+      expect(now).toHaveLength(2);
+      expect(now).not.toContain(workers[0]);
+      service.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(143);
+      expect(seen).toContain('SIGTERM: closing the server, then stopping the workers');
+      expect(seen).toContain('workers stopped: exit code 0');
+    } finally {
+      service.kill('SIGKILL');
+    }
   });
 });
