@@ -12,9 +12,9 @@ export const sink = actor(async (ctx: Context, n: number) => {
   for await (const _ of ctx.inbox) if (++seen === n) ctx.parent!.send('done');
 });
 
-/** Answers every call with its message. */
+/** Answers every call with its message ('pid' with its pid). */
 export const pong = actor(async (ctx: Context) => {
-  for await (const message of ctx.inbox) ctx.reply(message);
+  for await (const message of ctx.inbox) ctx.reply(message === 'pid' ? ctx.pid : message);
 });
 
 /** Counts the bytes of `n` buffers, then tells its parent. */

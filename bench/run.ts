@@ -8,7 +8,7 @@
 import { execFileSync, fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { current, isMain, spawn, type ChildRef } from '../index.ts';
+import { Supervisor, current, isMain, node, spawn, type ChildRef, type RestartEvent } from '../index.ts';
 import { byteSink, idle, pong, sink } from './actors.ts';
 
 interface Row {
@@ -162,6 +162,53 @@ async function bulk(): Promise<number> {
   return rate;
 }
 
+/** A supervised child is SIGKILLed; how long until its replacement is ready (the restart event). */
+async function restartLatency(): Promise<number[]> {
+  const sup = Supervisor.start({ maxRestarts: 1000, periodMs: 1000, backoff: { minMs: 0, maxMs: 0 }, children: [{ id: 'w', actor: pong }] });
+  await sup.ready;
+  const times: number[] = [];
+  for (let i = 0; i < (quick ? 3 : 10); i++) {
+    const [child] = await sup.whichChildren();
+    const pid = (await child!.ref!.call('pid')) as unknown as number;
+    const restarted = new Promise<RestartEvent>((resolve) => node().once('restart', resolve));
+    const t = performance.now();
+    process.kill(pid, 'SIGKILL');
+    await restarted;
+    times.push(performance.now() - t);
+  }
+  await sup.stop();
+  return times;
+}
+
+/** A supervisor with 50 children: started (each ready before the next, as OTP starts them), then stopped. */
+async function tree50(): Promise<{ start: number; stop: number }> {
+  let t = performance.now();
+  const sup = Supervisor.start({ children: Array.from({ length: 50 }, (_, i) => ({ id: `c${i}`, actor: idle })) });
+  await sup.ready;
+  const start = performance.now() - t;
+  t = performance.now();
+  await sup.stop();
+  return { start, stop: performance.now() - t };
+}
+
+/** 50 bare forks one after another, each to its first message; then all killed. */
+async function fork50(): Promise<{ start: number; stop: number }> {
+  let t = performance.now();
+  const children = [];
+  for (let i = 0; i < 50; i++) {
+    const child = fork(CHILD, ['ready'], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    await new Promise((resolve) => child.once('message', resolve));
+    children.push(child);
+  }
+  const start = performance.now() - t;
+  t = performance.now();
+  for (const c of children.reverse()) {
+    c.kill();
+    if (c.exitCode === null) await new Promise((resolve) => c.once('exit', resolve));
+  }
+  return { start, stop: performance.now() - t };
+}
+
 /** Values by row name, over rounds. */
 class Samples {
   readonly #values = new Map<string, { unit: string; values: number[] }>();
@@ -233,6 +280,24 @@ if (isMain(import.meta)) {
     }
     table('round trip p50 (µs, lower is better)', p50.rows(), 'troupe call', false);
     table('round trip p99 (µs, lower is better)', p99.rows(), 'troupe call', false);
+  }
+  if (want('supervision')) {
+    const restarts = new Samples();
+    const trees = new Samples();
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      for (const ms of await restartLatency()) restarts.add('troupe: child SIGKILLed → replacement ready', ms, 'ms');
+      restarts.add('node child_process.fork (.mjs, same parent): fork → ready', await bareFork(), 'ms');
+      const ours = await tree50();
+      const bare = await fork50();
+      trees.add('troupe Supervisor, 50 children: start', ours.start, 'ms');
+      trees.add('50 bare forks one after another: start', bare.start, 'ms');
+      trees.add('troupe Supervisor, 50 children: stop (graceful, reverse order)', ours.stop, 'ms');
+      trees.add('50 bare forks: kill and reap, one after another', bare.stop, 'ms');
+    }
+    table('supervised restart latency (ms, lower is better)', restarts.rows(), 'troupe: child SIGKILLed → replacement ready', false);
+    const rows = trees.rows();
+    table('a tree of 50 actors: start (ms, lower is better)', rows.filter((r) => r.name.endsWith('start')), 'troupe Supervisor, 50 children: start', false);
+    table('a tree of 50 actors: stop (ms, lower is better)', rows.filter((r) => !r.name.endsWith('start')), 'troupe Supervisor, 50 children: stop (graceful, reverse order)', false);
   }
   if (want('bulk')) {
     const rows = new Samples();

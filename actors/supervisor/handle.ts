@@ -32,10 +32,18 @@ export class Supervisor {
     return new Supervisor(spawn(supervisor, { args: [spec], name: options.name ?? '', daemon: options.daemon ?? false, shutdown: 'infinity' }));
   }
 
-  /** Resolves when the supervisor and all its initial children are up. */
+  /**
+   * Resolves when the supervisor and all its initial children are up (as
+   * OTP's start_link returns after init). Rejects when a child could not
+   * start: the supervisor ended, its reason on `ref.error`.
+   */
   get ready(): Promise<this> {
-    return this.ref.ready.then(() => this);
+    // The supervisor answers requests only once its children are started: one answer means all are up.
+    this.#ready ??= this.ref.ready.then(() => this.#call({ op: 'countChildren' })).then(() => this);
+    return this.#ready;
   }
+
+  #ready: Promise<this> | undefined;
 
   /**
    * Adds a child and starts it; resolves its ref (a plain ref: its lifecycle

@@ -15,7 +15,7 @@ import { Socket, type SocketConstructorOpts } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
-import { SpawnError } from '../errors.ts';
+import { SpawnError, TroupeError } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
@@ -108,7 +108,9 @@ class ActorHost {
       }
       await this.#finish(0, undefined);
     } catch (err) {
-      await this.#finish(1, err);
+      // Asked to stop while waiting in receive(): that is how a stop looks from inside, not a failure.
+      const stoppedWaiting = this.#stopping !== null && err instanceof TroupeError && err.code === 'ERR_ABORTED';
+      await this.#finish(stoppedWaiting ? 0 : 1, stoppedWaiting ? undefined : err);
     }
   }
 

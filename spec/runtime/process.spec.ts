@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SpawnError, current, node, spawn } from '../../index.ts';
-import { crasher, echo, exiter, hangsOnStop, introspect, quick, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
+import { crasher, echo, exiter, hangsOnStop, introspect, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -60,6 +60,13 @@ describe('actor process lifecycle', () => {
     await ref.ready;
     expect(await ref.stop({ timeout: 10_000 })).toBe(0);
     expect(await current().receive({ match: (m): m is string => m === 'stop hook ran', timeout: 5000 })).toBe('stop hook ran');
+  });
+
+  it('stop() of an actor waiting in receive() ends it with 0, not as a failure', async () => {
+    const ref = reap(spawn(receiver));
+    await ref.ready;
+    expect(await ref.stop({ timeout: 10_000 })).toBe(0);
+    expect(ref.error).toBeUndefined();
   });
 
   it('stop() ends an actor that does not return with SIGTERM', async () => {
