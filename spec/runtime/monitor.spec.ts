@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LinkedExitError, current, isDown, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
 import { stubborn, waiter } from '../fixtures/actors.ts';
-import { linked, obedient, watcher } from '../fixtures/watchers.ts';
+import { linked, obedient, unlinker, watcher } from '../fixtures/watchers.ts';
 import { reap } from '../helpers.ts';
 
 const downFor = (ref: ActorRef) => (m: unknown): m is Down => isDown(m) && m.actor.id === ref.id;
@@ -121,5 +121,18 @@ describe('links', () => {
     partner.send('still there?');
     expect(await next(field('echo'))).toEqual({ echo: 'still there?' });
     expect(partner.isAlive()).toBe(true);
+  });
+
+  it('stop carrying exits once unlinked', async () => {
+    const target = reap(spawn(obedient));
+    const partner = reap(spawn(unlinker, { args: [target, current().self] }));
+    await next((m): m is 'linked' => m === 'linked');
+    partner.send('unlink');
+    await next((m): m is 'unlinked' => m === 'unlinked');
+    target.send('throw');
+    expect(await target.join({ timeout: 10_000 })).toBe(1);
+    // The unlink reached the root before the target's end did: the partner lives on.
+    partner.send('still there?');
+    expect(await next(field('echo'))).toEqual({ echo: 'still there?' });
   });
 });
