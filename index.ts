@@ -36,6 +36,8 @@ export {
   sendNamed,
   spawn,
   startNode,
+  task,
+  isTask,
   stopTree,
   unregister,
   whereis,
@@ -45,14 +47,18 @@ export {
   DEFAULT_BACKOFF,
   DEFAULT_INTENSITY,
   NoSuchChildError,
+  Pool,
+  PoolClosedError,
   RestartIntensityError,
   Supervisor,
+  WorkerCrashedError,
+  autoChunksize,
   backoffDelay,
   nextAttempt,
   recordRestart,
   supervisor,
 } from './actors/index.ts';
-export type { Backoff, ChildInfo, ChildSpec, Intensity, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec } from './actors/index.ts';
+export type { ApplyAsyncOptions, Backoff, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,
   ActorFunction,
@@ -78,4 +84,7 @@ export type {
   Shutdown,
   SpawnOptions,
   StopOptions,
+  Task,
+  TaskArgs,
+  TaskResult,
 } from './runtime/index.ts';

@@ -6,3 +6,5 @@ export type { Backoff, Intensity } from './supervisor/intensity.ts';
 export type { ChildSpec, Restart, Strategy, SupervisorSpec } from './supervisor/spec.ts';
 export { ChildExistsError, NoSuchChildError, RestartIntensityError, supervisor } from './supervisor/supervisor.ts';
 export type { ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';
+export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool/pool.ts';
+export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';

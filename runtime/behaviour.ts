@@ -100,7 +100,7 @@ export function actor(impl: unknown): ActorDefinition {
     throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got ${describeValue(impl)}.`);
   }
   const style = impl.prototype instanceof Actor ? 'class' : 'function';
-  const module = callerModule();
+  const module = callerModule(actor);
   const list = module === undefined ? [] : definitions.get(module) ?? [];
   const def = Object.freeze(new Definition(style, impl as ActorFunction<unknown[], unknown, unknown>, module, list.length)) as ActorDefinition;
   if (module !== undefined) definitions.set(module, [...list, def]);
@@ -155,14 +155,14 @@ function sectionsOf(file: string): [line: number, module: string][] | undefined 
   return (globalThis as unknown as Record<symbol, Map<string, [number, string][]> | undefined>)[SECTIONS]?.get(file);
 }
 
-/** File and line of the code that called `actor()`. */
-function callerSite(): { file: string; line: number } | undefined {
+/** File and line of the code that called `boundary` (`actor()`, `task()`). */
+function callerSite(boundary: Function): { file: string; line: number } | undefined {
   const holder: { stack?: unknown } = {};
   const prepare = Error.prepareStackTrace;
   // Raw call sites where the host lets us have them: no formatting, no source maps.
   Error.prepareStackTrace = (_err, sites) => sites;
   try {
-    Error.captureStackTrace(holder, actor);
+    Error.captureStackTrace(holder, boundary);
   } finally {
     Error.prepareStackTrace = prepare;
   }
@@ -181,9 +181,9 @@ function callerSite(): { file: string; line: number } | undefined {
   return undefined;
 }
 
-/** The file URL of the module that called `actor()`. */
-function callerModule(): string | undefined {
-  const site = callerSite();
+/** The file URL of the module that called `boundary` (`actor()`, `task()`): where to find it again in another process. */
+export function callerModule(boundary: Function): string | undefined {
+  const site = callerSite(boundary);
   if (site === undefined) return undefined;
   const url = site.file.startsWith('file:') ? site.file : pathToFileURL(site.file).href;
   const sections = sectionsOf(url);

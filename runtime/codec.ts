@@ -38,6 +38,7 @@ const EXT_BYTES = 0x22;
 const EXT_REF = 0x23;
 const EXT_REFUSED = 0x24;
 const EXT_DEFINITION = 0x25;
+const EXT_TASK = 0x26;
 
 class Unencodable extends TypeError {}
 
@@ -202,6 +203,11 @@ for (const [Class, what] of REFUSED) {
 /** How refs cross the wire; installed by the ref module so the codec does not depend on it. */
 export function registerRefCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (ref: T) => unknown, fromWire: (data: unknown) => T): void {
   addExtension({ Class: Class as unknown as new () => T, type: EXT_REF, write: toWire, read: fromWire });
+}
+
+/** How tasks cross the wire (by address); installed by task.ts. */
+export function registerTaskCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (task: T) => unknown, fromWire: (data: unknown) => T): void {
+  addExtension({ Class: Class as unknown as new () => T, type: EXT_TASK, write: toWire, read: fromWire });
 }
 
 /** How actor definitions cross the wire (by address: module and ordinal); installed by behaviour.ts. */

@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'ERR_NAME_TAKEN'
   | 'ERR_RESTART_INTENSITY'
   | 'ERR_NO_SUCH_CHILD'
-  | 'ERR_CHILD_EXISTS';
+  | 'ERR_CHILD_EXISTS'
+  | 'ERR_WORKER_CRASHED'
+  | 'ERR_POOL_CLOSED';
 
 export class TroupeError extends Error {
   readonly code: ErrorCode;

@@ -93,6 +93,20 @@ export async function actorBundle(moduleUrl: string): Promise<string> {
   return manifest.outputs.actor!;
 }
 
+/**
+ * A bundle of one module, to load into an actor process that is already
+ * running (a pool worker taking a task from that module): the module and its
+ * local imports, troupe mapped to the runtime bundle. Null for a module of
+ * troupe's own, which the runtime bundle holds already.
+ */
+export async function moduleBundle(moduleUrl: string): Promise<string | null> {
+  const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : resolve(moduleUrl);
+  const runtime = await runtimeBundle();
+  if (runtime.sources.has(file)) return null;
+  const manifest = await cached(`module:${file}:${runtime.index}`, { module: file }, runtime);
+  return manifest.outputs.module!;
+}
+
 async function cached(key: string, entries: Record<string, string>, runtime: RuntimeBundle | undefined): Promise<Manifest> {
   const id = hashKey(`${FORMAT}\0${key}`);
   const previous = memo.get(id);
@@ -168,20 +182,24 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
     }
     writeSections(outputs.index!, Object.keys(metafile.inputs));
   } else {
-    const file = entries.actor!;
-    outputs.actor = join(outdir, 'actor.mjs');
+    // An actor bundle imports the runtime, the module, and says it has loaded; a module bundle only imports the module.
+    const isActor = entries.actor !== undefined;
+    const file = (entries.actor ?? entries.module)!;
+    const out = join(outdir, isActor ? 'actor.mjs' : 'module.mjs');
+    outputs[isActor ? 'actor' : 'module'] = out;
     // A module of troupe's own is in the runtime already: importing the runtime loads it.
     const load = runtime.sources.has(file) ? '' : `import ${JSON.stringify(file)};\n`;
+    const contents = isActor ? `import { __troupeLoaded } from 'troupe:runtime';\n${load}__troupeLoaded();\n` : load;
     const result = await esbuild.build({
       ...common,
-      stdin: { contents: `import { __troupeLoaded } from 'troupe:runtime';\n${load}__troupeLoaded();\n`, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
-      outfile: outputs.actor,
+      stdin: { contents, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
+      outfile: out,
       sourcemap: 'linked',
       // Filled in after the build with the table of which lines came from which module (see below).
       banner: { js: SECTIONS_PLACEHOLDER },
     });
     metafile = result.metafile!;
-    writeSections(outputs.actor, Object.keys(metafile.inputs));
+    writeSections(out, Object.keys(metafile.inputs));
   }
   const inputs: Manifest['inputs'] = [];
   for (const input of Object.keys(metafile.inputs)) {

@@ -1,0 +1,437 @@
+/**
+ * `Pool`: Python's `multiprocessing.Pool` on actor processes. Tasks are
+ * functions made with `task(fn)`; workers are actors. A task that throws
+ * rejects its own result; a worker that dies fails the tasks it held with
+ * `WorkerCrashedError` and is replaced; nothing waits forever.
+ */
+import { availableParallelism } from 'node:os';
+import {
+  AbortError,
+  ActorExitedError,
+  RemoteError,
+  SerializationError,
+  TimeoutError,
+  TroupeError,
+  describeValue,
+  InvalidArgumentError,
+  isTask,
+  node,
+  spawn,
+  taskBundle,
+  type ChildRef,
+  type ExitEvent,
+  type Task,
+  type TaskArgs,
+  type TaskResult,
+} from '../../runtime/index.ts';
+import { poolWorker, type Job } from './worker.ts';
+
+/** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
+export class WorkerCrashedError extends TroupeError {
+  readonly workerId: string;
+  readonly exitCode: number | null;
+  constructor(message: string, workerId: string, exitCode: number | null, options?: { cause?: unknown }) {
+    super('ERR_WORKER_CRASHED', message, options);
+    this.workerId = workerId;
+    this.exitCode = exitCode;
+  }
+}
+
+/** The pool was closed or terminated. */
+export class PoolClosedError extends TroupeError {
+  constructor(message: string) {
+    super('ERR_POOL_CLOSED', message);
+  }
+}
+
+export interface PoolOptions {
+  /** Workers; default `os.availableParallelism()`. */
+  readonly size?: number;
+  /** A worker is replaced after this many tasks (chunks); default never. */
+  readonly maxTasksPerChild?: number;
+  /** Runs once in each worker before its first task. */
+  readonly initializer?: Task;
+  readonly initArgs?: readonly unknown[];
+}
+
+export interface TaskOptions {
+  /** Milliseconds a task (a chunk) may run; the worker running an overdue task is replaced. */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface MapOptions extends TaskOptions {
+  /** Items per task; chosen as Python chooses when absent (about four chunks per worker). */
+  readonly chunksize?: number;
+  /** Called after each chunk with the items done and the total. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface ApplyAsyncOptions<R> extends TaskOptions {
+  readonly callback?: (result: R) => void;
+  readonly errorCallback?: (error: Error) => void;
+}
+
+interface Pending {
+  readonly task: Task;
+  readonly chunk: readonly unknown[];
+  readonly star: boolean;
+  readonly timeout: number | undefined;
+  readonly resolve: (results: unknown[]) => void;
+  readonly reject: (error: Error) => void;
+  cancelled: boolean;
+}
+
+interface Slot {
+  readonly ref: ChildRef<Job, unknown[]>;
+  inflight: number;
+  /** The pool ended it (a timed-out task, terminate): its other tasks did nothing wrong and go back in the queue. */
+  endedByPool: boolean;
+}
+
+let pools = 0;
+
+export class Pool {
+  readonly size: number;
+  readonly #maxTasks: number | null;
+  readonly #initializer: Task | null;
+  readonly #initArgs: readonly unknown[];
+  readonly #perWorker: number;
+  readonly #slots = new Set<Slot>();
+  readonly #queue: Pending[] = [];
+  readonly #bundles = new Map<string, Promise<string | null>>();
+  readonly #name: string;
+  #state: 'running' | 'closed' | 'terminated' = 'running';
+  #workerCount = 0;
+  #starting = 0;
+  #initBundle: Promise<string | null> | null = null;
+  #idle: (() => void) | null = null;
+  readonly #onExit = (event: ExitEvent): void => this.#exited(event);
+
+  /**
+   * Starts `size` workers.
+   * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad size, maxTasksPerChild or initializer.
+   */
+  constructor(options: PoolOptions = {}) {
+    const { size = availableParallelism(), maxTasksPerChild, initializer, initArgs = [] } = options;
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`size\` to be an integer of at least 1 (the number of workers), got ${describeValue(size)}.`);
+    if (maxTasksPerChild !== undefined && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
+      throw new InvalidArgumentError(`Expected \`maxTasksPerChild\` to be a positive integer or undefined, got ${describeValue(maxTasksPerChild)}.`);
+    }
+    if (initializer !== undefined && !isTask(initializer)) {
+      throw new InvalidArgumentError(`Expected \`initializer\` to be a task made with task(fn), got ${describeValue(initializer)}.`);
+    }
+    if (!Array.isArray(initArgs)) throw new InvalidArgumentError(`Expected \`initArgs\` to be an array, got ${describeValue(initArgs)}.`);
+    this.size = size;
+    this.#maxTasks = maxTasksPerChild ?? null;
+    this.#initializer = initializer ?? null;
+    this.#initArgs = initArgs;
+    // Two tasks in flight per worker hide the round trip; one when workers are replaced after N tasks.
+    this.#perWorker = this.#maxTasks === null ? 2 : 1;
+    this.#name = `Pool-${++pools}`;
+    node().on('exit', this.#onExit);
+    for (let i = 0; i < size; i++) this.#addWorker();
+  }
+
+  // ---- Python's API ------------------------------------------------------
+
+  /** Runs `fn(...args)` in a worker; resolves its result. */
+  apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = {}): Promise<TaskResult<T>> {
+    return this.#submit(fn, [args], true, options).then((r) => r[0] as TaskResult<T>);
+  }
+
+  /** `apply`, with Python's callbacks as well as the promise. */
+  applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = {}): Promise<TaskResult<T>> {
+    const result = this.apply(fn, args, options);
+    result.then(options.callback, options.errorCallback);
+    if (options.errorCallback !== undefined) result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * `fn(item)` for every item, in chunks; resolves the results in order.
+   * Rejects with the first task's error (`RemoteError`, `SerializationError`,
+   * `WorkerCrashedError`, `TimeoutError`, `AbortError`), or the iterable's own.
+   */
+  async map<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
+    return (await this.#mapChunks(fn, [...items], false, options)) as TaskResult<T>[];
+  }
+
+  /** `map`, with Python's callbacks as well as the promise. */
+  mapAsync<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
+    const result = this.map(fn, items, options);
+    result.then(options.callback, options.errorCallback);
+    if (options.errorCallback !== undefined) result.catch(() => {});
+    return result;
+  }
+
+  /** `fn(...args)` for every argument list; resolves the results in order. */
+  async starmap<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
+    return (await this.#mapChunks(fn, [...argLists], true, options)) as TaskResult<T>[];
+  }
+
+  /** Results in order as they are ready, pulling items lazily (a bounded number in flight). */
+  imap<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
+    return this.#iterate(fn, items, options, true) as AsyncIterableIterator<TaskResult<T>>;
+  }
+
+  /** Results as they come, in any order, pulling items lazily. */
+  imapUnordered<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
+    return this.#iterate(fn, items, options, false) as AsyncIterableIterator<TaskResult<T>>;
+  }
+
+  /** No more tasks are taken; those given run to the end. */
+  close(): void {
+    if (this.#state === 'running') this.#state = 'closed';
+  }
+
+  /**
+   * Waits for the tasks given to finish and the workers to end. Call `close()`
+   * (or `terminate()`) first, as Python requires.
+   */
+  async join(): Promise<void> {
+    if (this.#state === 'running') throw new PoolClosedError(`${this.#name} is still running: call close() or terminate() before join().`);
+    if (this.#queue.length > 0 || this.#busy()) await new Promise<void>((resolve) => (this.#idle = resolve));
+    const refs = [...this.#slots].map((s) => s.ref);
+    await Promise.all(refs.map((ref) => ref.stop({ timeout: 5000 })));
+    node().off('exit', this.#onExit);
+  }
+
+  /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
+  async terminate(): Promise<void> {
+    this.#state = 'terminated';
+    for (const pending of this.#queue.splice(0)) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
+    const refs = [...this.#slots].map((s) => {
+      s.endedByPool = true;
+      s.ref.kill();
+      return s.ref;
+    });
+    await Promise.all(refs.map((ref) => ref.join()));
+    node().off('exit', this.#onExit);
+    this.#idle?.();
+  }
+
+  /** `await using pool = new Pool()` closes the pool and waits for its tasks and workers. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === 'running') this.close();
+    await this.join();
+  }
+
+  // ---- the core ------------------------------------------------------------
+
+  async #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
+    this.#check(fn);
+    if (items.length === 0) return [];
+    const size = options.chunksize ?? autoChunksize(items.length, this.size);
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`chunksize\` to be a positive integer, got ${describeValue(size)}.`);
+    let done = 0;
+    const chunks: Promise<unknown[]>[] = [];
+    for (let i = 0; i < items.length; i += size) {
+      const chunk = items.slice(i, i + size);
+      chunks.push(
+        this.#submit(fn, chunk, star, options).then((results) => {
+          done += chunk.length;
+          options.onProgress?.(done, items.length);
+          return results;
+        }),
+      );
+    }
+    return (await Promise.all(chunks)).flat();
+  }
+
+  async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
+    this.#check(fn);
+    const size = options.chunksize ?? 1;
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`chunksize\` to be a positive integer, got ${describeValue(size)}.`);
+    const window = this.size * this.#perWorker * 2;
+    const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+    const inflight: { id: number; result: Promise<{ id: number; results: unknown[] }> }[] = [];
+    let exhausted = false;
+    let nextId = 0;
+    const fill = async (): Promise<void> => {
+      while (!exhausted && inflight.length < window) {
+        const chunk: unknown[] = [];
+        while (chunk.length < size) {
+          const step = await iterator.next();
+          if (step.done) {
+            exhausted = true;
+            break;
+          }
+          chunk.push(step.value);
+        }
+        if (chunk.length === 0) break;
+        const id = nextId++;
+        const result = this.#submit(fn, chunk, false, options).then((results) => ({ id, results }));
+        result.catch(() => {});
+        inflight.push({ id, result });
+      }
+    };
+    await fill();
+    while (inflight.length > 0) {
+      let settled: { id: number; results: unknown[] };
+      if (ordered) {
+        settled = await inflight[0]!.result;
+      } else {
+        settled = await Promise.race(inflight.map((f) => f.result));
+      }
+      inflight.splice(
+        inflight.findIndex((f) => f.id === settled.id),
+        1,
+      );
+      yield* settled.results;
+      await fill();
+    }
+  }
+
+  #check(fn: unknown): void {
+    if (this.#state !== 'running') throw new PoolClosedError(`${this.#name} is ${this.#state}: it takes no more tasks.`);
+    if (!isTask(fn)) throw new InvalidArgumentError(`Expected a task made with task(fn), got ${describeValue(fn)}. Export \`const square = task((x: number) => x * x)\` from a module.`);
+  }
+
+  #submit(fn: Task, chunk: readonly unknown[], star: boolean, options: TaskOptions): Promise<unknown[]> {
+    try {
+      this.#check(fn);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { timeout, signal } = options;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
+      return Promise.reject(new InvalidArgumentError(`Expected \`timeout\` to be a positive number of milliseconds, got ${describeValue(timeout)}.`));
+    }
+    return new Promise<unknown[]>((resolve, reject) => {
+      const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          pending.cancelled = true;
+          const at = this.#queue.indexOf(pending);
+          if (at !== -1) this.#queue.splice(at, 1);
+          reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.#queue.push(pending);
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    for (const slot of this.#slots) {
+      while (slot.inflight < this.#perWorker && !slot.endedByPool && slot.ref.exitCode === null) {
+        const pending = this.#queue.shift();
+        if (pending === undefined) return this.#maybeIdle();
+        if (pending.cancelled) continue;
+        void this.#run(slot, pending);
+      }
+    }
+    this.#maybeIdle();
+  }
+
+  async #run(slot: Slot, pending: Pending): Promise<void> {
+    slot.inflight++;
+    try {
+      const bundle = await this.#bundleOf(pending.task);
+      const results = await slot.ref.call({ task: pending.task, bundle, chunk: pending.chunk, star: pending.star }, { timeout: pending.timeout ?? Infinity });
+      pending.resolve(results);
+    } catch (err) {
+      this.#failed(slot, pending, err);
+    } finally {
+      slot.inflight--;
+      this.#pump();
+    }
+  }
+
+  #failed(slot: Slot, pending: Pending, err: unknown): void {
+    if (err instanceof RemoteError && err.cause instanceof SerializationError) return pending.reject(err.cause);
+    if (err instanceof TimeoutError) {
+      // The worker may be stuck in it: replace it. Its other tasks go back in the queue.
+      slot.endedByPool = true;
+      slot.ref.kill();
+      return pending.reject(err);
+    }
+    if (err instanceof ActorExitedError) {
+      if (this.#state === 'terminated') return pending.reject(new PoolClosedError(`${this.#name} was terminated while this task ran.`));
+      if (slot.endedByPool || slot.ref.exitCode === 0) {
+        // It did nothing wrong: the worker ended for another reason (its task quota, a sibling task's timeout).
+        this.#queue.unshift(pending);
+        return;
+      }
+      const code = slot.ref.exitCode;
+      return pending.reject(
+        new WorkerCrashedError(
+          `Worker ${slot.ref.name} of ${this.#name} died while it ran this task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''}). It was replaced; run the task again if it is safe to.`,
+          slot.ref.id,
+          code,
+          { cause: err },
+        ),
+      );
+    }
+    pending.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  #bundleOf(t: Task): Promise<string | null> {
+    const key = `${t.module}#${t.ordinal}`;
+    let bundle = this.#bundles.get(key);
+    if (bundle === undefined) {
+      bundle = taskBundle(t);
+      this.#bundles.set(key, bundle);
+    }
+    return bundle;
+  }
+
+  #addWorker(): void {
+    const initializer = this.#initializer;
+    if (initializer === null) {
+      this.#spawnWorker(null);
+      return;
+    }
+    // The initializer's module is bundled once, before the first worker needs it.
+    this.#initBundle ??= taskBundle(initializer);
+    this.#starting++;
+    void this.#initBundle
+      .catch(() => null)
+      .then((bundle) => {
+        this.#starting--;
+        if (this.#state !== 'terminated') this.#spawnWorker(bundle);
+        this.#pump();
+      });
+  }
+
+  #spawnWorker(initBundle: string | null): void {
+    const ref = spawn(poolWorker, {
+      args: [this.#initializer, initBundle, [...this.#initArgs], this.#maxTasks],
+      name: `PoolWorker-${this.#name.slice(5)}:${++this.#workerCount}`,
+      shutdown: 5000,
+    });
+    this.#slots.add({ ref, inflight: 0, endedByPool: false });
+  }
+
+  #exited(event: ExitEvent): void {
+    const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
+    if (slot === undefined) return;
+    this.#slots.delete(slot);
+    if (this.#state === 'terminated') return;
+    if (this.#state === 'running' || this.#queue.length > 0) this.#addWorker();
+    this.#pump();
+  }
+
+  #busy(): boolean {
+    if (this.#starting > 0 && this.#queue.length > 0) return true;
+    for (const slot of this.#slots) if (slot.inflight > 0) return true;
+    return false;
+  }
+
+  #maybeIdle(): void {
+    if (this.#idle !== null && this.#queue.length === 0 && !this.#busy()) {
+      const idle = this.#idle;
+      this.#idle = null;
+      idle();
+    }
+  }
+}
+
+/** Python's rule: about four chunks per worker. */
+export function autoChunksize(items: number, workers: number): number {
+  const base = Math.floor(items / (workers * 4));
+  return items % (workers * 4) === 0 ? Math.max(1, base) : base + 1;
+}

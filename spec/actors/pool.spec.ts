@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize } from '../../index.ts';
+import { add, dieOn, failOn, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix } from '../fixtures/tasks.ts';
+
+const pools: Pool[] = [];
+const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 2 }): Pool => {
+  const p = new Pool(options);
+  pools.push(p);
+  return p;
+};
+afterEach(async () => {
+  for (const p of pools.splice(0)) await p.terminate();
+});
+
+describe('Pool', () => {
+  it('maps in order, with chunks chosen as Python chooses them', async () => {
+    const p = pool();
+    expect(await p.map(square, [1, 2, 3, 4, 5])).toEqual([1, 4, 9, 16, 25]);
+    expect(await p.map(square, [])).toEqual([]);
+    expect(await p.map(square, Array.from({ length: 1000 }, (_, i) => i))).toEqual(Array.from({ length: 1000 }, (_, i) => i * i));
+    expect([autoChunksize(1000, 2), autoChunksize(8, 2), autoChunksize(3, 2), autoChunksize(9, 2)]).toEqual([125, 1, 1, 2]);
+  });
+
+  it('applies, starmaps, and reports progress', async () => {
+    const p = pool();
+    expect(await p.apply(add, [2, 3])).toBe(5);
+    expect(await p.starmap(add, [[1, 2], [3, 4]])).toEqual([3, 7]);
+    const progress: [number, number][] = [];
+    await p.map(square, [1, 2, 3, 4], { chunksize: 1, onProgress: (d, t) => progress.push([d, t]) });
+    expect(progress.map(([d]) => d).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+    expect(progress.every(([, t]) => t === 4)).toBe(true);
+    let got: number | undefined;
+    await p.applyAsync(add, [1, 1], { callback: (r) => (got = r) });
+    expect(got).toBe(2);
+  });
+
+  it('imap yields in order, imapUnordered all of them, lazily from any iterable', async () => {
+    const p = pool();
+    function* numbers(): Generator<number> {
+      for (let i = 0; i < 20; i++) yield i;
+    }
+    const ordered: number[] = [];
+    for await (const r of p.imap(square, numbers())) ordered.push(r);
+    expect(ordered).toEqual([...numbers()].map((i) => i * i));
+    const unordered: number[] = [];
+    for await (const r of p.imapUnordered(slowTask, [30, 1, 20, 2])) unordered.push(r);
+    expect(unordered.sort((a, b) => a - b)).toEqual([1, 2, 20, 30]);
+  });
+
+  it('runs tasks in several worker processes', async () => {
+    const p = pool({ size: 2 });
+    const pids = new Set(await p.map(whoRuns, Array.from({ length: 40 }, (_, i) => i), { chunksize: 1 }));
+    expect(pids.size).toBe(2);
+    expect(pids.has(process.pid)).toBe(false);
+  });
+
+  it('rejects a failing task with RemoteError carrying the remote error, and stays usable', async () => {
+    const p = pool();
+    const err = await p.map(failOn, [1, 2, 3, 4], { chunksize: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err as RemoteError).cause).toBeInstanceOf(RangeError);
+    expect((err as RemoteError).remoteStack).toContain('spec/fixtures/tasks.ts');
+    expect(await p.map(failOn, [1, 2])).toEqual([1, 2]);
+  });
+
+  it('rejects a result that cannot be encoded with SerializationError, and loses no worker', async () => {
+    const p = pool({ size: 1 });
+    const pid = await p.apply(whoRuns, [0]);
+    await expect(p.apply(unencodable, [1])).rejects.toBeInstanceOf(SerializationError);
+    expect(await p.apply(whoRuns, [0])).toBe(pid);
+  });
+
+  it('fails the tasks of a worker that dies with WorkerCrashedError, replaces it, and never hangs', async () => {
+    const p = pool({ size: 2 });
+    const err = await p.map(dieOn, [1, 2, 3], { chunksize: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerCrashedError);
+    expect(err).toMatchObject({ code: 'ERR_WORKER_CRASHED', exitCode: -9 });
+    expect(await p.map(square, [1, 2, 3, 4, 5, 6])).toEqual([1, 4, 9, 16, 25, 36]);
+  });
+
+  it('times out an overdue task and replaces its worker', async () => {
+    const p = pool({ size: 1 });
+    const pid = await p.apply(whoRuns, [0]);
+    await expect(p.apply(slowTask, [10_000], { timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(await p.apply(whoRuns, [0])).not.toBe(pid);
+  });
+
+  it('cancels with an AbortSignal', async () => {
+    const p = pool({ size: 1 });
+    const controller = new AbortController();
+    const pending = p.map(slowTask, [200, 200, 200], { chunksize: 1, signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('replaces each worker after maxTasksPerChild tasks, and closes and joins without hanging', async () => {
+    const p = pool({ size: 2, maxTasksPerChild: 1 });
+    const pids = await p.map(whoRuns, [1, 2, 3, 4, 5, 6], { chunksize: 1 });
+    expect(new Set(pids).size).toBe(6);
+    p.close();
+    await p.join();
+  });
+
+  it('runs the initializer once in each worker', async () => {
+    const p = pool({ size: 2, initializer: setPrefix, initArgs: ['ready'] });
+    expect(await p.map(withPrefix, [1, 2, 3])).toEqual(['ready:1', 'ready:2', 'ready:3']);
+  });
+
+  it('rejects the error of an input iterable that throws, and stays usable', async () => {
+    const p = pool();
+    function* broken(): Generator<number> {
+      yield 1;
+      throw new Error('the input broke');
+    }
+    await expect(p.map(square, broken())).rejects.toThrow('the input broke');
+    expect(await p.map(square, [2])).toEqual([4]);
+  });
+
+  it('validates its options like Python, and refuses work once closed', async () => {
+    expect(() => new Pool({ size: 0 })).toThrow('Expected `size` to be an integer of at least 1 (the number of workers), got `0` (number).');
+    expect(() => new Pool({ maxTasksPerChild: 0 })).toThrow('Expected `maxTasksPerChild` to be a positive integer or undefined, got `0` (number).');
+    expect(() => new Pool({ initializer: (() => 1) as never })).toThrow('Expected `initializer` to be a task made with task(fn)');
+    const p = pool({ size: 1 });
+    await expect(p.join()).rejects.toBeInstanceOf(PoolClosedError);
+    p.close();
+    await expect(p.apply(square, [2])).rejects.toThrow('is closed: it takes no more tasks');
+    await expect(p.map(square, [1])).rejects.toBeInstanceOf(PoolClosedError);
+    await p.join();
+  });
+
+  it('Pool(20) maps 1,000 items', async () => {
+    const p = pool({ size: 20 });
+    const out = await p.map(square, Array.from({ length: 1000 }, (_, i) => i));
+    expect(out[999]).toBe(999 * 999);
+    p.close();
+    await p.join();
+  });
+});
