@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize } from '../../index.ts';
-import { add, dieOn, failOn, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix } from '../fixtures/tasks.ts';
+import { add, dieOn, failOn, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix } from '../fixtures/tasks.ts';
 
 const pools: Pool[] = [];
 const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 2 }): Pool => {
@@ -126,6 +126,11 @@ describe('Pool', () => {
     await expect(p.apply(square, [2])).rejects.toThrow('is closed: it takes no more tasks');
     await expect(p.map(square, [1])).rejects.toBeInstanceOf(PoolClosedError);
     await p.join();
+  });
+
+  it('nests: a task can run a pool of its own', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(nested, [5])).toEqual([0, 1, 4, 9, 16]);
   });
 
   it('Pool(20) maps 1,000 items', async () => {

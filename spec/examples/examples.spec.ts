@@ -1,6 +1,7 @@
 /** Examples are tests: each one runs as a user would run it, and its output is checked. */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -122,6 +123,51 @@ describe('examples', () => {
       expect(seen).toContain('workers stopped: exit code 0');
     } finally {
       service.kill('SIGKILL');
+    }
+  });
+
+  it('pool.ts runs Python\'s Pool example and a CPU-bound map with progress', async () => {
+    const { code, stdout } = await run('pool');
+    expect(code).toBe(0);
+    expect(stdout).toContain('squares: 0 1 4 9 16 25 36 49 64 81\n');
+    expect(stdout).toContain('run by 4 worker processes, none of them this one (true)\n');
+    expect(stdout).toContain('progress: 200/200\n');
+    expect(stdout).toContain('primes below 20,000: 2262; below 20,199: 2284\n');
+  });
+
+  it('socket-server.ts serves many clients from one pool, and closes on SIGTERM', async () => {
+    const server = spawn(process.execPath, ['--import', 'tsx', 'examples/socket-server.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(server, 'exit');
+    try {
+      const seen: string[] = [];
+      const port = await new Promise<number>((resolve, reject) => {
+        createInterface({ input: server.stdout! }).on('line', (line) => {
+          seen.push(line);
+          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
+          if (m) resolve(Number(m[1]));
+        });
+        server.once('exit', () => reject(new Error(`server exited: ${seen.join(' | ')}`)));
+      });
+      /** One client: sends each request after the last answer, and collects the answers. */
+      const client = async (requests: string[]): Promise<string[]> => {
+        const socket = connect(port, '127.0.0.1');
+        const answers = createInterface({ input: socket })[Symbol.asyncIterator]();
+        const out: string[] = [];
+        for (const r of requests) {
+          socket.write(`${r}\n`);
+          out.push((await answers.next()).value as string);
+        }
+        socket.end();
+        return out;
+      };
+      const all = await Promise.all(Array.from({ length: 8 }, (_, i) => client([`fib ${15 + i}`, `echo client-${i}`, 'nonsense'])));
+      const fibs = [610, 987, 1597, 2584, 4181, 6765, 10946, 17711];
+      all.forEach((answers, i) => expect(answers).toEqual([String(fibs[i]), `client-${i}`, 'error: say "fib N" (N up to 35) or "echo TEXT"']));
+      server.kill('SIGTERM');
+      expect((await exited)[0]).toBe(143);
+      expect(seen).toContain('closed the server and the pool');
+    } finally {
+      server.kill('SIGKILL');
     }
   });
 });

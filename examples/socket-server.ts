@@ -1,0 +1,47 @@
+/**
+ * A TCP server whose requests are served by a pool of actors. Python
+ * tutorials start a process per client, then warn that 10,000 clients mean
+ * 10,000 processes; here any number of clients share a fixed pool.
+ *
+ * Protocol, a line each way: `fib 25` → `75025`, `echo hi` → `hi`.
+ *
+ * Run: npx tsx examples/socket-server.ts   (PORT=9000 to choose the port)
+ */
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { Pool, isMain, startNode, task } from '../index.ts';
+
+const fibOf = (n: number): number => (n < 2 ? n : fibOf(n - 1) + fibOf(n - 2));
+
+/** CPU work that would block a server's event loop: done in the pool. */
+export const fib = task((n: number) => fibOf(n));
+
+if (isMain(import.meta)) {
+  startNode({ handleSignals: false });
+  const pool = new Pool({ size: 2 });
+  const server = createServer((socket) => {
+    const lines = createInterface({ input: socket });
+    lines.on('line', async (line) => {
+      const [verb, arg = ''] = line.trim().split(/\s+/, 2);
+      try {
+        if (verb === 'echo') socket.write(`${arg}\n`);
+        else if (verb === 'fib' && /^\d+$/.test(arg) && Number(arg) <= 35) socket.write(`${await pool.apply(fib, [Number(arg)])}\n`);
+        else socket.write(`error: say "fib N" (N up to 35) or "echo TEXT"\n`);
+      } catch (err) {
+        socket.write(`error: ${(err as Error).message}\n`);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+    const address = server.address();
+    console.log(`listening on 127.0.0.1:${typeof address === 'object' && address ? address.port : '?'}`);
+  });
+  process.once('SIGTERM', async () => {
+    server.close();
+    pool.close();
+    await pool.join();
+    console.log('closed the server and the pool');
+    process.exit(143);
+  });
+}
