@@ -1,5 +1,5 @@
 /** The actors the benchmarks drive; each does as little as its measurement allows. */
-import { actor, type Context } from '../index.ts';
+import { actor, task, type Context } from '../index.ts';
 
 /** Waits to be ended: for spawn → ready. */
 export const idle = actor(async (ctx: Context) => {
@@ -34,3 +34,11 @@ export const countTo = actor(async (ctx: Context, n: number) => {
   ctx.parent!.send('done');
 });
 
+
+/** Pool benchmark tasks. */
+export const squareTask = task((x: number) => x * x);
+export const burnTask = task((ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+  return ms;
+});

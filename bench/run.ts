@@ -8,8 +8,8 @@
 import { execFileSync, fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Supervisor, current, isMain, node, spawn, type ChildRef, type RestartEvent } from '../index.ts';
-import { byteSink, idle, pong, sink } from './actors.ts';
+import { Pool, Supervisor, current, isMain, node, spawn, type ChildRef, type RestartEvent } from '../index.ts';
+import { burnTask, byteSink, idle, pong, sink, squareTask } from './actors.ts';
 
 interface Row {
   name: string;
@@ -209,6 +209,41 @@ async function fork50(): Promise<{ start: number; stop: number }> {
   return { start, stop: performance.now() - t };
 }
 
+/** troupe's Pool, 2 workers: the shapes of issue 5's benchmarks. */
+async function poolShapes(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let t = performance.now();
+  const pool = new Pool({ size: 2 });
+  await pool.apply(squareTask, [2]);
+  out.startup = performance.now() - t;
+  // Each shape once before it is measured: a steady state, as the Python side (warmed with a map) measures.
+  const warm = Array.from({ length: 5000 }, (_, i) => i);
+  await pool.map(squareTask, warm);
+  await pool.map(squareTask, warm, { chunksize: 1 });
+  for await (const _ of pool.imapUnordered(squareTask, warm)) void _;
+  await Promise.all(warm.map((x) => pool.applyAsync(squareTask, [x])));
+  const big = Array.from({ length: 100_000 }, (_, i) => i);
+  t = performance.now();
+  await pool.map(squareTask, big);
+  out.map = big.length / ((performance.now() - t) / 1000);
+  const small = Array.from({ length: 20_000 }, (_, i) => i);
+  t = performance.now();
+  await pool.map(squareTask, small, { chunksize: 1 });
+  out.c1 = small.length / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for await (const _ of pool.imapUnordered(squareTask, small)) void _;
+  out.imap = small.length / ((performance.now() - t) / 1000);
+  t = performance.now();
+  await Promise.all(small.map((x) => pool.applyAsync(squareTask, [x])));
+  out.applyAsync = small.length / ((performance.now() - t) / 1000);
+  t = performance.now();
+  await pool.map(burnTask, Array.from({ length: 200 }, () => 10), { chunksize: 1 });
+  out.cpu = performance.now() - t;
+  pool.close();
+  await pool.join();
+  return out;
+}
+
 /** Values by row name, over rounds. */
 class Samples {
   readonly #values = new Map<string, { unit: string; values: number[] }>();
@@ -298,6 +333,36 @@ if (isMain(import.meta)) {
     const rows = trees.rows();
     table('a tree of 50 actors: start (ms, lower is better)', rows.filter((r) => r.name.endsWith('start')), 'troupe Supervisor, 50 children: start', false);
     table('a tree of 50 actors: stop (ms, lower is better)', rows.filter((r) => !r.name.endsWith('start')), 'troupe Supervisor, 50 children: stop (graceful, reverse order)', false);
+  }
+  if (want('pool')) {
+    const rate = new Samples();
+    const one = new Samples();
+    const cpu = new Samples();
+    const startup = new Samples();
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      const ours = await poolShapes();
+      rate.add('troupe Pool.map (automatic chunksize)', ours.map!, 'tasks/s');
+      one.add('troupe Pool.map (chunksize 1)', ours.c1!, 'tasks/s');
+      one.add('troupe Pool.imapUnordered', ours.imap!, 'tasks/s');
+      one.add('troupe Pool.applyAsync in a loop', ours.applyAsync!, 'tasks/s');
+      cpu.add('troupe Pool.map, 200 × 10 ms CPU', ours.cpu!, 'ms');
+      startup.add('troupe Pool(2): start → first result', ours.startup!, 'ms');
+      startup.add('node child_process.fork (.mjs, same parent): fork → ready', await bareFork(), 'ms');
+      if (python) {
+        rate.addAnchors(anchor('python3', ['anchors/python_pool.py', 'map']), 'tasks_per_s');
+        one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'c1']), 'tasks_per_s_c1');
+        one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'imap']), 'tasks_per_s_c1');
+        cpu.addAnchors(anchor('python3', ['anchors/python_pool.py', 'cpu']), 'cpu_wall_ms');
+        startup.addAnchors(anchor('python3', ['anchors/python_pool.py', 'startup']), 'startup_ms');
+      }
+      one.addAnchors(anchor(process.execPath, ['anchors/node-pool.mjs']), 'tasks_per_s_c1');
+    }
+    cpu.add('ideal: 200 × 10 ms ÷ 2 cores', 1000, 'ms');
+    table('Pool, 100,000 tiny tasks, automatic chunking (tasks/s, higher is better)', rate.rows(), 'troupe Pool.map (automatic chunksize)', true);
+    table('Pool, 20,000 tiny tasks, one task per message (tasks/s, higher is better)', one.rows(), 'troupe Pool.map (chunksize 1)', true);
+    table('Pool, 200 CPU-bound tasks of 10 ms on 2 workers (wall ms, lower is better)', cpu.rows(), 'troupe Pool.map, 200 × 10 ms CPU', false);
+    table('Pool start → first result (ms, lower is better)', startup.rows(), 'troupe Pool(2): start → first result', false);
+    console.log('(piscina and tinypool are not dependencies of this project: not run here.)');
   }
   if (want('bulk')) {
     const rows = new Samples();

@@ -85,11 +85,16 @@ interface Pending {
 interface Slot {
   readonly ref: ChildRef<Job, unknown[]>;
   inflight: number;
+  /** The task keys this worker has been sent in full: later jobs name them by key alone. */
+  readonly sent: Set<number>;
   /** The pool ended it (a timed-out task, terminate): its other tasks did nothing wrong and go back in the queue. */
   endedByPool: boolean;
 }
 
 let pools = 0;
+
+/** Tasks sent ahead to each worker. More hides more of the round trip; fewer balances uneven tasks better. */
+const IN_FLIGHT_PER_WORKER = 8;
 
 export class Pool {
   readonly size: number;
@@ -98,8 +103,9 @@ export class Pool {
   readonly #initArgs: readonly unknown[];
   readonly #perWorker: number;
   readonly #slots = new Set<Slot>();
-  readonly #queue: Pending[] = [];
+  readonly #queue = new Fifo<Pending>();
   readonly #bundles = new Map<string, Promise<string | null>>();
+  readonly #keys = new Map<string, number>();
   readonly #name: string;
   #state: 'running' | 'closed' | 'terminated' = 'running';
   #workerCount = 0;
@@ -126,8 +132,9 @@ export class Pool {
     this.#maxTasks = maxTasksPerChild ?? null;
     this.#initializer = initializer ?? null;
     this.#initArgs = initArgs;
-    // Two tasks in flight per worker hide the round trip; one when workers are replaced after N tasks.
-    this.#perWorker = this.#maxTasks === null ? 2 : 1;
+    // Several tasks in flight per worker hide the round trip (a worker takes
+    // them in order); one when workers are replaced after N tasks.
+    this.#perWorker = this.#maxTasks === null ? IN_FLIGHT_PER_WORKER : 1;
     this.#name = `Pool-${++pools}`;
     node().on('exit', this.#onExit);
     for (let i = 0; i < size; i++) this.#addWorker();
@@ -200,7 +207,7 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
-    for (const pending of this.#queue.splice(0)) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
+    for (const pending of this.#queue.drain()) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
     const refs = [...this.#slots].map((s) => {
       s.endedByPool = true;
       s.ref.kill();
@@ -302,9 +309,8 @@ export class Pool {
       const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
       if (signal !== undefined) {
         const onAbort = (): void => {
+          // Left in the queue, skipped when its turn comes.
           pending.cancelled = true;
-          const at = this.#queue.indexOf(pending);
-          if (at !== -1) this.#queue.splice(at, 1);
           reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
         };
         if (signal.aborted) return onAbort();
@@ -330,8 +336,15 @@ export class Pool {
   async #run(slot: Slot, pending: Pending): Promise<void> {
     slot.inflight++;
     try {
-      const bundle = await this.#bundleOf(pending.task);
-      const results = await slot.ref.call({ task: pending.task, bundle, chunk: pending.chunk, star: pending.star }, { timeout: pending.timeout ?? Infinity });
+      const key = this.#keyOf(pending.task);
+      let job: Job;
+      if (slot.sent.has(key)) {
+        job = { key, chunk: pending.chunk, star: pending.star };
+      } else {
+        job = { key, task: pending.task, bundle: await this.#bundleOf(pending.task), chunk: pending.chunk, star: pending.star };
+        slot.sent.add(key);
+      }
+      const results = await slot.ref.call(job, { timeout: pending.timeout ?? Infinity });
       pending.resolve(results);
     } catch (err) {
       this.#failed(slot, pending, err);
@@ -369,6 +382,16 @@ export class Pool {
     pending.reject(err instanceof Error ? err : new Error(String(err)));
   }
 
+  #keyOf(t: Task): number {
+    const id = `${t.module}#${t.ordinal}`;
+    let key = this.#keys.get(id);
+    if (key === undefined) {
+      key = this.#keys.size + 1;
+      this.#keys.set(id, key);
+    }
+    return key;
+  }
+
   #bundleOf(t: Task): Promise<string | null> {
     const key = `${t.module}#${t.ordinal}`;
     let bundle = this.#bundles.get(key);
@@ -403,7 +426,7 @@ export class Pool {
       name: `PoolWorker-${this.#name.slice(5)}:${++this.#workerCount}`,
       shutdown: 5000,
     });
-    this.#slots.add({ ref, inflight: 0, endedByPool: false });
+    this.#slots.add({ ref, inflight: 0, endedByPool: false, sent: new Set() });
   }
 
   #exited(event: ExitEvent): void {
@@ -427,6 +450,43 @@ export class Pool {
       this.#idle = null;
       idle();
     }
+  }
+}
+
+/** A FIFO with O(1) take and put-back at the front (Array#shift is O(n) on a long queue). */
+class Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  drain(): T[] {
+    const rest = this.#items.slice(this.#head);
+    this.#items = [];
+    this.#head = 0;
+    return rest;
   }
 }
 

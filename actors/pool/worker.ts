@@ -5,11 +5,17 @@
 import { SerializationError, actor, resolveTask, type Context, type Task } from '../../runtime/index.ts';
 
 export interface Job {
-  readonly task: Task;
-  readonly bundle: string | null;
+  /** The task's number in this worker; the first job with a number also carries the task and its bundle. */
+  readonly key: number;
+  readonly task?: Task;
+  readonly bundle?: string | null;
   readonly chunk: readonly unknown[];
   /** Each item is an argument list (starmap, apply), not a single argument. */
   readonly star: boolean;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 export const poolWorker = actor(async (ctx: Context<Job, unknown[]>, initializer: Task | null, initBundle: string | null, initArgs: unknown[], maxTasks: number | null) => {
@@ -24,12 +30,23 @@ export const poolWorker = actor(async (ctx: Context<Job, unknown[]>, initializer
     }
   }
   let done = 0;
+  const known = new Map<number, Promise<Task>>();
   for await (const job of ctx.inbox) {
     try {
       if (broken !== null) throw broken;
-      const { fn } = await resolveTask(job.task, job.bundle);
-      const results: unknown[] = [];
-      for (const item of job.chunk) results.push(await (job.star ? fn(...(item as unknown[])) : fn(item)));
+      let resolving = known.get(job.key);
+      if (resolving === undefined) {
+        resolving = resolveTask(job.task!, job.bundle ?? null);
+        known.set(job.key, resolving);
+      }
+      const { fn } = await resolving;
+      const results: unknown[] = new Array(job.chunk.length);
+      for (let i = 0; i < job.chunk.length; i++) {
+        const item = job.chunk[i];
+        const result = job.star ? fn(...(item as unknown[])) : fn(item);
+        // Awaiting a plain value still costs a turn of the microtask queue, per item.
+        results[i] = isThenable(result) ? await result : result;
+      }
       try {
         ctx.reply(results);
       } catch (err) {
