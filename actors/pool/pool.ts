@@ -321,14 +321,17 @@ export class Pool {
     });
   }
 
+  /** Hands each queued task to the least busy worker, so that a few tasks spread over all of them. */
   #pump(): void {
-    for (const slot of this.#slots) {
-      while (slot.inflight < this.#perWorker && !slot.endedByPool && slot.ref.exitCode === null) {
-        const pending = this.#queue.shift();
-        if (pending === undefined) return this.#maybeIdle();
-        if (pending.cancelled) continue;
-        void this.#run(slot, pending);
+    while (this.#queue.length > 0) {
+      let best: Slot | undefined;
+      for (const slot of this.#slots) {
+        if (slot.inflight >= this.#perWorker || slot.endedByPool || slot.ref.exitCode !== null) continue;
+        if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
+      if (best === undefined) break;
+      const pending = this.#queue.shift()!;
+      if (!pending.cancelled) void this.#run(best, pending);
     }
     this.#maybeIdle();
   }
