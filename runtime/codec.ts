@@ -13,6 +13,8 @@ import { KERNEL_ERRORS, SerializationError } from './errors.ts';
 
 /** Byte buffers at least this large become attachments instead of being copied into the body. */
 export const ATTACHMENT_MIN_BYTES = 64 * 1024;
+/** Attachments a frame can carry (its header counts them in a byte). */
+export const MAX_ATTACHMENTS = 255;
 
 export interface Encoded {
   readonly payload: Buffer;
@@ -155,7 +157,8 @@ addExtension({
   type: EXT_BYTES,
   pack(bytes: Uint8Array): Buffer {
     const isBuffer = Buffer.isBuffer(bytes);
-    if (packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES) {
+    // A frame counts its attachments in one byte: past that many, buffers go inline.
+    if (packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES && packing.length < MAX_ATTACHMENTS) {
       const head = Buffer.allocUnsafe(5);
       head[0] = TAG_ATTACHED | (isBuffer ? 0 : 4);
       head.writeUInt32LE(packing.length, 1);

@@ -5,6 +5,7 @@
  */
 import { decode } from './codec.ts';
 import { AbortError, MailboxFullError, TimeoutError, invalidOption } from './errors.ts';
+import { isForever } from './timers.ts';
 
 export const KIND_SEND = 1;
 export const KIND_CALL = 2;
@@ -64,6 +65,7 @@ export interface ReceiveOptions<T> {
 interface Waiter {
   match: ((message: unknown) => boolean) | undefined;
   resolve: (letter: Letter | null) => void;
+  reject: (error: unknown) => void;
 }
 
 export function validateMailboxOptions(options: unknown): MailboxOptions {
@@ -108,7 +110,17 @@ export class Mailbox {
     if (this.#closed) return false;
     for (let i = 0; i < this.#waiters.length; i++) {
       const w = this.#waiters[i]!;
-      if (w.match === undefined || w.match(letter.value)) {
+      let matched: boolean;
+      try {
+        matched = w.match === undefined || w.match(letter.value);
+      } catch (err) {
+        // A match that throws is the receiver's error, raised where it waits:
+        // it must never reach the transport that is delivering this letter.
+        this.#waiters.splice(i--, 1);
+        w.reject(err);
+        continue;
+      }
+      if (matched) {
         this.#waiters.splice(i, 1);
         w.resolve(letter);
         return true;
@@ -129,6 +141,10 @@ export class Mailbox {
 
   /** Takes the first letter (that matches), waiting as told. Resolves null when the mailbox closes. */
   take(options: ReceiveOptions<unknown> = {}): Promise<Letter | null> {
+    const { timeout: limit } = options;
+    if (limit !== undefined && (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0)) {
+      return Promise.reject(invalidOption('timeout', 'a number of milliseconds >= 0 (or Infinity)', limit));
+    }
     const found = this.#takeNow(options.match);
     if (found !== null || this.#closed) return Promise.resolve(found);
     const { timeout, signal } = options;
@@ -147,12 +163,16 @@ export class Mailbox {
           done();
           resolve(letter);
         },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
       };
       const onAbort = (): void => {
         done();
         reject(new AbortError(`receive() on actor ${this.#owner} was aborted.`, { cause: signal?.reason }));
       };
-      if (timeout !== undefined) {
+      if (timeout !== undefined && !isForever(timeout)) {
         timer = setTimeout(() => {
           done();
           reject(new TimeoutError(`receive() on actor ${this.#owner} got no ${options.match ? 'matching ' : ''}message within ${timeout} ms.`, timeout));

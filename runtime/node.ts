@@ -13,6 +13,7 @@ import { FRAME_CALL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FR
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
+import { isForever } from './timers.ts';
 import { REGISTRY_LOCAL_ID, Registry } from './registry.ts';
 import type { ChildRef } from './process/child-ref.ts';
 
@@ -208,7 +209,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (this.#nextCall > 0xffffffff) this.#nextCall = 1;
     return new Promise((resolve, reject) => {
       const timer =
-        timeoutMs === Infinity
+        isForever(timeoutMs)
           ? undefined
           : setTimeout(() => {
               this.#settle(callId)?.reject(
@@ -454,6 +455,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.emit('deadLetter', { to, from, reason, message });
     }
     // Replies to a caller that is gone are dropped: nobody is waiting.
+  }
+
+  /** A send that cannot be delivered becomes a dead letter event (for frames held back elsewhere, as for a child that never started). */
+  deadLetter(kind: number, to: string, from: string, flags: number, payload: Uint8Array, attachments: readonly Buffer[], reason: DeadLetterReason): void {
+    this.#undeliverable(kind, to, from, 0, flags, payload, attachments, reason);
   }
 
   /** Sends an error reply for call `callId` to `caller`. */

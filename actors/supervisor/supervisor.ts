@@ -171,7 +171,12 @@ class SupervisorCore {
     return entry;
   }
 
-  async #start(entry: Entry): Promise<ChildRef> {
+  /**
+   * Starts a child and waits for it to be ready. When it cannot start, a
+   * restart keeps its ref (`restarting`), so that its exit comes back to
+   * `#onExit` as one more failure; a first start forgets it.
+   */
+  async #start(entry: Entry, restarting = false): Promise<ChildRef> {
     const { actor: def, args, daemon, shutdown, name } = entry.spec;
     const ref = spawn(def, { args: [...args], daemon, shutdown, name } as never) as ChildRef;
     entry.ref = ref;
@@ -179,7 +184,7 @@ class SupervisorCore {
     try {
       await ref.ready;
     } catch (err) {
-      entry.ref = null;
+      if (!restarting) entry.ref = null;
       throw err;
     }
     return ref;
@@ -226,11 +231,12 @@ class SupervisorCore {
     // Temporary children ended by a sibling's restart are not restarted, and their specs go.
     for (const other of group) if (other !== entry && other.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(other), 1);
     await new Promise((resolve) => setTimeout(resolve, backoffDelay(entry.attempt, this.#spec.backoff)));
-    if (this.#ctx.signal.aborted) return;
     for (const member of group) {
+      // A stop that came during the backoff or between starts: start nothing more.
+      if (this.#ctx.signal.aborted) return;
       if (!this.#entries.includes(member) || member.ref !== null) continue;
       // A child that fails to start exits, and that exit comes back here as a failure like any other.
-      await this.#start(member).catch(() => {});
+      await this.#start(member, true).catch(() => {});
     }
     node().emitRestart({ supervisor: this.#ctx.self, child: entry.spec.id, attempt: entry.attempt, reason: event.reason });
   }

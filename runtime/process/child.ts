@@ -16,6 +16,7 @@ import type { MailboxOptions } from '../mailbox.ts';
 import type { ChildLink, Node, RestartEvent } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
+import { isForever } from '../timers.ts';
 import { actorBundle } from './bundle.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
 
@@ -147,6 +148,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       return;
     }
     if (this.#exitCode !== null) return;
+    const cwd = this.#options.cwd;
+    if (cwd !== undefined && !fs.existsSync(cwd)) {
+      this.#failStart(new SpawnError(`Cannot start actor ${name}: its working directory ${cwd} does not exist. Pass an existing directory as \`cwd\`.`, name));
+      return;
+    }
     // Loaded here, not at the top: an actor process that never spawns never pays for it.
     const { spawn: spawnProcess } = await import('node:child_process');
     if (this.#exitCode !== null) return;
@@ -181,7 +187,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     this.#child = child;
     child.on('error', (err) => {
-      if (child.pid === undefined) this.#failStart(new SpawnError(`Cannot start actor ${name}: ${err.message}`, name, { cause: err }));
+      // No process came (no 'exit' will either): the actor ends here.
+      if (child.pid === undefined) {
+        this.#failStart(new SpawnError(`Cannot start actor ${name}: ${err.message}`, name, { cause: err }));
+        this.#finish(1);
+      }
     });
     child.on('exit', (code, signal) => this.#onProcessExit(code, signal));
     const stream = child.stdio[3] as Duplex;
@@ -296,6 +306,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#drained = null;
     live.delete(this);
     this.#link?.close();
+    // Frames still waiting for a process that never came: calls fail, sends become dead letters.
+    const queued = this.#queued ?? [];
     this.#queued = null;
     if (!this.#settledReady) {
       this.#settledReady = true;
@@ -306,6 +318,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       this.#rejectReady(err);
     }
     this.#node.removeChild(this.nodeId);
+    for (const [kind, to, from, callId, flags, payload, attachments] of queued) {
+      if (kind === FRAME_CALL) this.#inflight.set(`${from}#${callId}`, { from, callId, to });
+      else this.#node.deadLetter(kind, to, from, flags, payload, attachments, 'exited');
+    }
     this.#node.failCalls(this.#inflight.values(), exitCode);
     this.#inflight.clear();
     this.#resolveExited(exitCode);
@@ -348,7 +364,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     try {
       return await Promise.race<number | null>([
         this.#exited,
-        ...(timeout === undefined || timeout === Infinity ? [] : [new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeout)))]),
+        ...(timeout === undefined || isForever(timeout) ? [] : [new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeout)))]),
         ...(signal === undefined
           ? []
           : [
@@ -381,7 +397,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0', timeout);
     if (this.#exitCode !== null) return this.#exitCode;
     this.#stopRequested = true;
-    const deadline = timeout === Infinity ? undefined : setTimeout(() => this.signal('SIGKILL'), timeout);
+    const deadline = isForever(timeout) ? undefined : setTimeout(() => this.signal('SIGKILL'), timeout);
     try {
       await this.ready.catch(() => {});
       if (this.#exitCode === null && this.#link !== null) {

@@ -15,7 +15,7 @@ import { Socket, type SocketConstructorOpts } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
-import { SpawnError, TroupeError } from '../errors.ts';
+import { LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
@@ -167,7 +167,13 @@ class ActorHost {
     }
     if (this.#stopping !== null) await this.#stopping;
     node.closeMailbox();
-    for (const child of children()) if (child.daemon) child.signal('SIGTERM');
+    if (error instanceof LinkedExitError) {
+      // Ended by a link, as Erlang ends a linked process: at once, its children with it.
+      for (const child of children()) child.signal('SIGKILL');
+    } else {
+      // As Python does: daemon children are terminated, the others waited for.
+      for (const child of children()) if (child.daemon) child.signal('SIGTERM');
+    }
     await Promise.all(children().map((child) => child.join({})));
     await this.#link.flushed();
     process.exit(code);

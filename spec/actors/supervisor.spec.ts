@@ -3,7 +3,7 @@
  * each strategy, restart types, intensity, dynamic children, nesting. Real
  * processes; restarts are observed through the children's own reports.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -176,6 +176,20 @@ describe('supervisor: intensity', () => {
     expect((sup.ref.error as { code?: string }).code).toBe('ERR_RESTART_INTENSITY');
     expect(sup.ref.error?.message).toContain('more than 1 restart(s) in 60000 ms (child w ended: killed)');
     expect((await next(stoppedOf('v'))).stopped).toBe('v');
+  });
+});
+
+describe('supervisor: restarts that cannot start', () => {
+  it('count a restart that fails to start as another failure, up to the intensity', async () => {
+    const { sup, pids } = await start({ maxRestarts: 2, periodMs: 60_000, backoff: { minMs: 0, maxMs: 0 }, children: [child('nostart')] }, ['nostart']);
+    writeFileSync(`${log}.fail`, 'nostart');
+    try {
+      process.kill(pids.get('nostart')!, 'SIGKILL');
+      expect(await sup.join({ timeout: 30_000 })).toBe(1);
+      expect(sup.ref.error?.name).toBe('RestartIntensityError');
+    } finally {
+      rmSync(`${log}.fail`, { force: true });
+    }
   });
 });
 

@@ -109,6 +109,15 @@ describe('codec', () => {
     expect((err as Error).message).toContain(`Cannot send ${path}: it is ${what}`);
   });
 
+  it('puts buffers past the 255th attachment inline, so a frame can always count them', () => {
+    const many = Array.from({ length: 300 }, (_, i) => Buffer.alloc(ATTACHMENT_MIN_BYTES, i % 256));
+    const { payload, attachments, flags } = encode(many, 'message');
+    expect(attachments).toHaveLength(255);
+    const back = decode(payload, attachments, flags) as Buffer[];
+    expect(back).toHaveLength(300);
+    expect(back[299]!.equals(many[299]!)).toBe(true);
+  });
+
   it('stays usable after refusing a value', () => {
     expect(() => encode({ a: { f: () => 1 } }, 'message')).toThrow(SerializationError);
     expect(roundTrip({ a: { f: 1 } })).toEqual({ a: { f: 1 } });

@@ -57,6 +57,20 @@ describe('send and call', () => {
     expect((err as AbortError).cause).toEqual(new Error('user gave up'));
   });
 
+  it('fails a call made before the process started when the actor is killed first', async () => {
+    const ref = reap(spawn(echo));
+    const pending = ref.call('hi', { timeout: 20_000 });
+    ref.kill();
+    await expect(pending).rejects.toBeInstanceOf(ActorExitedError);
+  });
+
+  it('treats a timeout too long for a timer as no deadline', async () => {
+    const ref = reap(spawn(quick));
+    expect(await ref.join({ timeout: 2 ** 40 })).toBe(0);
+    const e = reap(spawn(echo));
+    expect(await e.call('long', { timeout: 2 ** 40 })).toBe('long');
+  });
+
   it('rejects with ActorExitedError when the actor dies before replying', async () => {
     const ref = reap(spawn(dropper));
     const err = await ref.call('anyone?', { timeout: 15_000 }).catch((e: unknown) => e);
@@ -118,6 +132,23 @@ describe('serialization at the call site', () => {
 });
 
 describe('receiving', () => {
+  it('rejects receive() with the error of a match that throws, and the sender is unharmed', async () => {
+    const ref = reap(spawn(producer, { args: [current().self, 3] }));
+    const err = await current()
+      .receive({ match: (m): m is never => (m as { foo: { bar: number } }).foo.bar === 1, timeout: 10_000 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(await ref.join({ timeout: 10_000 })).toBe(0);
+    // The messages it sent are all still there.
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await current().receive({ timeout: 5000 }));
+    expect(got).toEqual([0, 1, 2, 'done']);
+  });
+
+  it('refuses a receive() timeout that is not a number of milliseconds', async () => {
+    await expect(current().receive({ timeout: -1 })).rejects.toThrow('Expected `timeout` to be a number of milliseconds >= 0 (or Infinity), got `-1` (number).');
+  });
+
   it('selective receive takes the first match and leaves the rest in order', async () => {
     const ref = reap(spawn(selective));
     ref.send({ n: 1 });

@@ -176,6 +176,13 @@ describe('spawn failures', () => {
     }
   });
 
+  it('rejects ready with SpawnError naming a working directory that does not exist', async () => {
+    const ref = reap(spawn(quick, { cwd: '/no/such/dir' }));
+    await expect(ref.ready).rejects.toThrow('its working directory /no/such/dir does not exist');
+    expect(await ref.join({ timeout: 10_000 })).toBe(1);
+    expect(ref.isAlive()).toBe(false);
+  });
+
   it('refuses what is not an actor definition and bad options, naming them', () => {
     expect(() => spawn((() => {}) as unknown as typeof quick)).toThrow('Expected `definition` to be an actor definition made with `actor(…)`, got `[function anonymous]` (function).');
     expect(() => spawn(quick, { name: 3 as never })).toThrow('Expected `name` to be a string, got `3` (number).');
