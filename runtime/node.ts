@@ -87,6 +87,16 @@ export interface ChildLink {
   /** Tells `watcher` (monitor number `monitor`, or a link) when the child's actor ends. */
   watch(watcher: string, monitor: number, link: boolean): void;
   unwatch(watcher: string, monitor: number, link: boolean): void;
+  /** The watchers of the child's actor and of every actor below it. */
+  subtreeWatchers(): WatchEntry[];
+}
+
+/** Someone watching an actor: told when it ends. */
+export interface WatchEntry {
+  readonly watcher: string;
+  readonly monitor: number;
+  readonly link: boolean;
+  readonly actor: ActorRef;
 }
 
 export class Node extends EventEmitter<NodeEvents> implements RefKernel, ContextHost, LinkHandler {
@@ -107,6 +117,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly #calls = new Map<number, PendingCall>();
   #nextCall = 1;
   #pidsReported = false;
+  #watchersReported = false;
   /** Told, once per turn, the pids below this node (the orphan watch keeps them). */
   onPids: ((pids: number[]) => void) | null = null;
   /** An actor linked to this node's actor ended abnormally, and exits are not trapped: this actor must end. */
@@ -169,6 +180,23 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#children.delete(nodeId);
     this.#hops.clear();
     this.reportPids();
+    this.reportWatchers();
+  }
+
+  /**
+   * Tells the parent, once per turn, every watcher of every actor below this
+   * node. Should this node's process die, its parent tells them that those
+   * actors are gone: a process cannot report its own death, nor its children's.
+   */
+  reportWatchers(): void {
+    if (this.#parent === null || this.#watchersReported) return;
+    this.#watchersReported = true;
+    queueMicrotask(() => {
+      this.#watchersReported = false;
+      const list: WatchEntry[] = [];
+      for (const child of this.#children.values()) list.push(...child.subtreeWatchers());
+      this.#parent?.sendSystem({ t: 'watchers', list });
+    });
   }
 
   /** Every pid below this node: children and their descendants. */

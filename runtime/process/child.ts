@@ -13,7 +13,7 @@ import { AbortError, SpawnError, invalidOption } from '../errors.ts';
 import { MAIN_LOCAL_ID, actorId } from '../ids.ts';
 import { FRAME_ARGS, FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
-import type { ChildLink, Node, RestartEvent } from '../node.ts';
+import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { isForever } from '../timers.ts';
@@ -87,6 +87,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   #stopRequested = false;
   /** Who is told when this actor ends: monitors by `${watcher}#${number}`, links by `${watcher}#link`. */
   readonly #watchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
+  /** The watchers of the actors below this one, as its process last reported them. */
+  #below: WatchEntry[] = [];
 
   constructor(node: Node, def: ActorDefinition, args: readonly unknown[], options: ProcessOptions) {
     this.#node = node;
@@ -268,6 +270,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       case 'restart':
         this.#node.emitRestart(message.event as RestartEvent);
         return;
+      case 'watchers':
+        this.#below = (message.list as WatchEntry[]) ?? [];
+        this.#node.reportWatchers();
+        return;
       default:
         return;
     }
@@ -328,6 +334,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const reason = this.reason();
     for (const { watcher, monitor, link } of this.#watchers.values()) this.#node.sendDown(watcher, monitor, this.ref, reason, link);
     this.#watchers.clear();
+    // The actors below it ended with it (killed by the kernel, or on their pipe's EOF), and nobody else can say so.
+    for (const { watcher, monitor, link, actor } of this.#below) this.#node.sendDown(watcher, monitor, actor, 'killed', link);
+    this.#below = [];
     this.#node.emit('exit', { ref: this.ref, exitCode, error: this.#error, reason });
   }
 
@@ -339,10 +348,16 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       return;
     }
     this.#watchers.set(`${watcher}#${link ? 'link' : monitor}`, { watcher, monitor, link });
+    this.#node.reportWatchers();
   }
 
   unwatch(watcher: string, monitor: number, link: boolean): void {
-    this.#watchers.delete(`${watcher}#${link ? 'link' : monitor}`);
+    if (this.#watchers.delete(`${watcher}#${link ? 'link' : monitor}`)) this.#node.reportWatchers();
+  }
+
+  subtreeWatchers(): WatchEntry[] {
+    const own = [...this.#watchers.values()].map((w) => ({ ...w, actor: this.ref }));
+    return [...own, ...this.#below];
   }
 
   /** Why the actor ended (Erlang's exit reason); `noproc` while it has not. */

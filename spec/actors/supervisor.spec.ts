@@ -14,6 +14,8 @@ import {
   current,
   isDown,
   node,
+  register,
+  whereis,
   supervisor,
   type ActorRef,
   type ChildSpec,
@@ -176,6 +178,21 @@ describe('supervisor: intensity', () => {
     expect((sup.ref.error as { code?: string }).code).toBe('ERR_RESTART_INTENSITY');
     expect(sup.ref.error?.message).toContain('more than 1 restart(s) in 60000 ms (child w ended: killed)');
     expect((await next(stoppedOf('v'))).stopped).toBe('v');
+  });
+});
+
+describe('supervisor: when the supervisor itself is ended', () => {
+  it('tells the monitors of its children, and frees their names', async () => {
+    const { sup } = await start({ children: [child('watched')] }, ['watched']);
+    const [info] = await sup.whichChildren();
+    await register('watched-name', info!.ref!);
+    const down = ended(info!.ref);
+    // The monitor and the registry's reach the supervisor ahead of this call: then they are in place.
+    await sup.countChildren();
+    sup.ref.terminate();
+    expect(await down).toBe('killed');
+    expect(await sup.join({ timeout: 10_000 })).toBe(-15);
+    expect(await whereis('watched-name')).toBeNull();
   });
 });
 
