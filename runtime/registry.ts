@@ -31,8 +31,11 @@ export class Registry {
         if (held !== undefined && held.id !== request.ref.id) {
           throw new NameTakenError(`The name ${JSON.stringify(request.name)} is taken by actor ${held.name} (${held.id}). Unregister it first, or choose another name.`, request.name);
         }
-        this.#names.set(request.name, request.ref);
-        this.#watch(request.ref);
+        if (held === undefined) {
+          this.#names.set(request.name, request.ref);
+          // Watched once per name: its end frees the name.
+          this.#watch(request.ref);
+        }
         return true;
       }
       case 'unregister':

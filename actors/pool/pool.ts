@@ -323,6 +323,10 @@ export class Pool {
 
   /** Hands each queued task to the least busy worker, so that a few tasks spread over all of them. */
   #pump(): void {
+    // Work left and no worker to do it (the last one ended after a close): one more, or it would wait forever.
+    if (this.#queue.length > 0 && this.#state !== 'terminated' && this.#starting === 0 && ![...this.#slots].some((s) => !s.endedByPool && s.ref.exitCode === null)) {
+      this.#addWorker();
+    }
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
       for (const slot of this.#slots) {
@@ -437,7 +441,8 @@ export class Pool {
     if (slot === undefined) return;
     this.#slots.delete(slot);
     if (this.#state === 'terminated') return;
-    if (this.#state === 'running' || this.#queue.length > 0) this.#addWorker();
+    // Tasks still in flight to it come back to the queue (or fail) a moment later: count them as work left.
+    if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) this.#addWorker();
     this.#pump();
   }
 

@@ -133,8 +133,16 @@ describe('Pool', () => {
     expect(await p.apply(nested, [5])).toEqual([0, 1, 4, 9, 16]);
   });
 
-  it('Pool(20) maps 1,000 items', async () => {
-    const p = pool({ size: 20 });
+  it('with maxTasksPerChild 1 and an early close, still delivers every result and does not hang', async () => {
+    const p = pool({ size: 2, maxTasksPerChild: 1 });
+    const results = p.map(square, [1, 2, 3, 4, 5, 6, 7, 8], { chunksize: 1 });
+    p.close();
+    await p.join();
+    expect(await results).toEqual([1, 4, 9, 16, 25, 36, 49, 64]);
+  });
+
+  it('Pool(200) maps 1,000 items', async () => {
+    const p = pool({ size: 200 });
     const out = await p.map(square, Array.from({ length: 1000 }, (_, i) => i));
     expect(out[999]).toBe(999 * 999);
     p.close();
