@@ -18,7 +18,7 @@ export const HEADER_BYTES = 24;
 export const MAX_FRAME_BYTES = 2 ** 31 - 1;
 const BATCH_BYTES = 64 * 1024;
 /** Frame kinds are 1…MAX_KIND (see link.ts). */
-export const MAX_KIND = 10;
+export const MAX_KIND = 11;
 
 export interface Frame {
   readonly kind: number;

@@ -28,6 +28,8 @@ export const FRAME_MONITOR = 8;
 export const FRAME_DEMONITOR = 9;
 /** A linked actor ended: for `to`, which dies too unless it traps exits. */
 export const FRAME_EXIT = 10;
+/** The caller of call `callId` gave up (timeout, abort): the node keeping track of it forgets it. */
+export const FRAME_CANCEL = 11;
 
 export interface LinkHandler {
   /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
@@ -208,6 +210,7 @@ export class Link {
       case FRAME_MONITOR:
       case FRAME_DEMONITOR:
       case FRAME_EXIT:
+      case FRAME_CANCEL:
         this.#handler.onMessage(this, frame.kind, this.#id(frame.to), this.#id(frame.from), frame.callId, frame.flags, frame.payload, frame.attachments);
         return;
       default:

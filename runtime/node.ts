@@ -9,7 +9,7 @@ import { decode, encode, errorFromWire, errorToWire, type Encoded } from './code
 import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
-import { FRAME_CALL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
+import { FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
@@ -71,6 +71,7 @@ interface PendingCall {
   readonly onAbort: (() => void) | undefined;
 }
 
+const EMPTY = new Uint8Array(0);
 const LOCAL = Symbol('local');
 const EXITED = Symbol('exited');
 const NOWHERE = Symbol('nowhere');
@@ -240,15 +241,26 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
         isForever(timeoutMs)
           ? undefined
           : setTimeout(() => {
+              this.#cancel(to, callId);
               this.#settle(callId)?.reject(
                 new TimeoutError(`call() to actor ${to.name} (${to.id}) got no reply within ${timeoutMs} ms. Raise \`timeout\` if the work takes longer; a late reply is dropped.`, timeoutMs),
               );
             }, timeoutMs);
-      const onAbort = signal && ((): void => void this.#settle(callId)?.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted.`, { cause: signal.reason })));
+      const onAbort =
+        signal &&
+        ((): void => {
+          this.#cancel(to, callId);
+          this.#settle(callId)?.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted.`, { cause: signal.reason }));
+        });
       signal?.addEventListener('abort', onAbort!, { once: true });
       this.#calls.set(callId, { to, resolve, reject, timer, signal, onAbort });
       this.#route(FRAME_CALL, to.id, this.self.id, callId, encoded.flags, encoded.payload, encoded.attachments);
     });
+  }
+
+  /** Tells the node that tracks call `callId` (the target's parent) that nobody waits for it any more. */
+  #cancel(to: ActorRef, callId: number): void {
+    this.#route(FRAME_CANCEL, to.id, this.self.id, callId, 0, EMPTY, []);
   }
 
   /** Answers a call taken from this node's mailbox. */
@@ -436,6 +448,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#onExitSignal(flags, payload, attachments);
       return;
     }
+    if (kind === FRAME_CANCEL) return;
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) return; // late: timed out or aborted already

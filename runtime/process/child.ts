@@ -10,8 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { ActorDefinition } from '../behaviour.ts';
 import { encode, errorFromWire, type Encoded } from '../codec.ts';
 import { AbortError, SpawnError, invalidOption } from '../errors.ts';
-import { MAIN_LOCAL_ID, actorId } from '../ids.ts';
-import { FRAME_ARGS, FRAME_CALL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
+import { MAIN_LOCAL_ID, actorId, nodeOf } from '../ids.ts';
+import { FRAME_ARGS, FRAME_CALL, FRAME_CANCEL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
 import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
@@ -229,11 +229,26 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     if (this.#queued !== null) {
+      if (kind === FRAME_CANCEL) {
+        const at = this.#queued.findIndex(([k, , f, c]) => k === FRAME_CALL && f === from && c === callId);
+        if (at !== -1) this.#queued.splice(at, 1);
+        return;
+      }
       this.#queued.push([kind, to, from, callId, flags, payload, attachments]);
       return;
     }
     if (kind === FRAME_CALL) this.#inflight.set(`${from}#${callId}`, { from, callId, to });
+    else if (kind === FRAME_CANCEL) {
+      this.#inflight.delete(`${from}#${callId}`);
+      // This node is the last to track it when the target is this process's own actor.
+      if (nodeOf(to) === this.nodeId) return;
+    }
     this.#link!.forward(kind, to, from, callId, flags, payload, attachments);
+  }
+
+  /** Calls forwarded into this process and not answered yet (for specs and diagnostics). */
+  get callsInFlight(): number {
+    return this.#inflight.size;
   }
 
   onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {

@@ -10,7 +10,8 @@ import {
   current,
   spawn,
 } from '../../index.ts';
-import { bytes, collector, dropper, echo, middleman, producer, quick, selective, slow } from '../fixtures/actors.ts';
+import { bytes, collector, dropper, echo, middleman, producer, quick, selective, silent, slow } from '../fixtures/actors.ts';
+import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
 describe('send and call', () => {
@@ -62,6 +63,21 @@ describe('send and call', () => {
     const pending = ref.call('hi', { timeout: 20_000 });
     ref.kill();
     await expect(pending).rejects.toBeInstanceOf(ActorExitedError);
+  });
+
+  it('forgets calls whose callers gave up, so an actor that never answers does not grow its parent', async () => {
+    const ref = reap(spawn(silent));
+    await ref.ready;
+    const core = children().find((c) => c.ref.id === ref.id)!;
+    const controller = new AbortController();
+    const aborted = ref.call('never', { signal: controller.signal, timeout: 20_000 });
+    const timedOut = Array.from({ length: 20 }, (_, i) => ref.call(i, { timeout: 50 }).catch((e: unknown) => e));
+    await Promise.all(timedOut);
+    controller.abort();
+    await aborted.catch(() => {});
+    // This node tracks the calls it forwards into its child: each cancel removed one.
+    await expect(ref.call('last', { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(core.callsInFlight).toBe(0);
   });
 
   it('treats a timeout too long for a timer as no deadline', async () => {
