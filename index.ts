@@ -44,6 +44,12 @@ export {
 } from './runtime/index.ts';
 export {
   ChildExistsError,
+  Command,
+  OutputLimitError,
+  commandHost,
+  commandSpec,
+  run,
+  spawnCommand,
   DEFAULT_BACKOFF,
   DEFAULT_INTENSITY,
   NoSuchChildError,
@@ -58,6 +64,7 @@ export {
   recordRestart,
   supervisor,
 } from './actors/index.ts';
+export type { CommandOptions, OutputMessage, RunOptions } from './actors/index.ts';
 export type { ApplyAsyncOptions, Backoff, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,

@@ -8,3 +8,5 @@ export { ChildExistsError, NoSuchChildError, RestartIntensityError, supervisor }
 export type { ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';
 export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool/pool.ts';
 export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';
+export { Command, OutputLimitError, commandHost, commandSpec, run, spawnCommand } from './command.ts';
+export type { CommandOptions, OutputMessage, RunOptions } from './command.ts';

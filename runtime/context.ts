@@ -15,6 +15,7 @@ export interface ContextHost {
   link(target: ActorRef): void;
   unlink(target: ActorRef): void;
   trapExits: boolean;
+  exit(code: number | NodeJS.Signals): Promise<never>;
 }
 
 export class Context<Msg = unknown, Reply = unknown> {
@@ -156,6 +157,15 @@ export class Context<Msg = unknown, Reply = unknown> {
 
   set trapExits(value: boolean) {
     this.#host.trapExits = value;
+  }
+
+  /**
+   * Ends this actor's process with exit code `code`, or by signal `code`
+   * (exit code -N), once everything it sent has been written: unlike
+   * `process.exit()`, which drops what the pipe to the parent has not taken yet.
+   */
+  exit(code: number | NodeJS.Signals): Promise<never> {
+    return this.#host.exit(code);
   }
 
   /** Registers a hook that runs when the actor is asked to stop, before it ends. */

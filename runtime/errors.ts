@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_CHILD'
   | 'ERR_CHILD_EXISTS'
   | 'ERR_WORKER_CRASHED'
-  | 'ERR_POOL_CLOSED';
+  | 'ERR_POOL_CLOSED'
+  | 'ERR_OUTPUT_LIMIT';
 
 export class TroupeError extends Error {
   readonly code: ErrorCode;

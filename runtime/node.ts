@@ -123,11 +123,15 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   onPids: ((pids: number[]) => void) | null = null;
   /** An actor linked to this node's actor ended abnormally, and exits are not trapped: this actor must end. */
   onLinkedExit: ((error: LinkedExitError) => void) | null = null;
+  /** How this process ends on `ctx.exit()`; an actor process's host sets it to flush its pipe first. */
+  onExitRequest: ((code: number | NodeJS.Signals) => Promise<never>) | null = null;
   /** Whether a linked actor's end comes as an `exit` message instead of ending this actor. */
   trapExits = false;
   #nextMonitor = 1;
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
+  readonly #receivers = new Map<number, (message: unknown, from: string) => void>();
+  #nextLocal = REGISTRY_LOCAL_ID + 1;
   /** The tree's name registry, on the root only (see registry.ts). */
   #registry: Registry | null = null;
 
@@ -158,6 +162,17 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#hops.clear();
     this.#onParentSystem = onSystem;
     this.#onParentClose = onClose;
+  }
+
+  /**
+   * A ref that other actors can send to, whose messages go to `handler` in
+   * this process instead of a mailbox (a command's output goes to its owner
+   * this way). `close()` frees it; later messages are dead letters.
+   */
+  receiver(name: string, handler: (message: unknown, from: string) => void): { ref: ActorRef; close(): void } {
+    const local = this.#nextLocal++;
+    this.#receivers.set(local, handler);
+    return { ref: new ActorRef(actorId(this.id, local), name), close: () => void this.#receivers.delete(local) };
   }
 
   /** Emits a restart event here and on every node above, so the root hears of restarts anywhere in its tree. */
@@ -286,6 +301,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   // ---- monitors and links -----------------------------------------------
+
+  exit(code: number | NodeJS.Signals): Promise<never> {
+    if (this.onExitRequest !== null) return this.onExitRequest(code);
+    if (typeof code === 'number') process.exit(code);
+    process.removeAllListeners(code);
+    process.kill(process.pid, code);
+    return new Promise<never>(() => {});
+  }
 
   /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
   monitor(target: ActorRef): number {
@@ -468,6 +491,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {
+      const receiver = this.#receivers.get(localOf(to));
+      if (receiver !== undefined && kind === FRAME_SEND) {
+        receiver(decode(payload, attachments, flags), from);
+        return;
+      }
       this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
       return;
     }

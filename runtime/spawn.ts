@@ -27,6 +27,12 @@ export interface SpawnOptions<Args extends unknown[] = unknown[]> {
    * stop with no deadline). Supervisors use it for their children.
    */
   readonly shutdown?: Shutdown;
+  /**
+   * The signal the actor gets when its parent dies (Linux, where setpriv
+   * exists): `KILL` (default), or `TERM` for an actor that must clean up
+   * first (it handles SIGTERM itself).
+   */
+  readonly deathSignal?: 'KILL' | 'TERM';
   /** Bound the mailbox: `{ max, overflow: 'drop-new' | 'fail' }`. */
   readonly mailbox?: MailboxOptions;
   /** Node flags for the actor process (default none: the parent's loaders are not inherited). */
@@ -59,7 +65,8 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd, shutdown = DEFAULT_STOP_TIMEOUT_MS } = options;
+  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd, shutdown = DEFAULT_STOP_TIMEOUT_MS, deathSignal = 'KILL' } = options;
+  if (deathSignal !== 'KILL' && deathSignal !== 'TERM') throw invalidOption('deathSignal', "'KILL' or 'TERM'", deathSignal);
   if (shutdown !== 'brutal' && shutdown !== 'infinity' && !(typeof shutdown === 'number' && shutdown >= 0 && !Number.isNaN(shutdown))) {
     throw invalidOption('shutdown', "a number of milliseconds >= 0, 'brutal' or 'infinity'", shutdown);
   }
@@ -74,6 +81,7 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     name,
     daemon,
     shutdown,
+    deathSignal,
     mailbox: validateMailboxOptions(mailbox),
     execArgv,
     env,

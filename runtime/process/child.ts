@@ -31,6 +31,8 @@ export interface ProcessOptions {
   readonly name: string;
   readonly daemon: boolean;
   readonly shutdown: Shutdown;
+  /** The signal the kernel sends the actor when its parent dies (KILL; TERM for an actor that must clean up, as a command's host). */
+  readonly deathSignal: 'KILL' | 'TERM';
   readonly mailbox: MailboxOptions;
   readonly execArgv: readonly string[];
   readonly env: NodeJS.ProcessEnv | undefined;
@@ -174,7 +176,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       // Where setpriv exists (util-linux, on every Debian), the kernel SIGKILLs
       // the actor the moment its parent dies, even mid-way through a synchronous
       // loop; setpriv execs node in place, so the pid is the actor's.
-      child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', 'KILL', '--', process.execPath, ...argv], {
+      child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', this.#options.deathSignal, '--', process.execPath, ...argv], {
         stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
         env: { ...(this.#options.env ?? process.env), [INIT_ENV]: JSON.stringify(init) },
         cwd: this.#options.cwd,

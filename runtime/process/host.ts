@@ -43,6 +43,7 @@ class ActorHost {
     installNode(node);
     node.onPids = watchPids;
     node.onLinkedExit = (error) => void this.#finish(1, error);
+    node.onExitRequest = (code) => this.#exitWhenFlushed(code);
     let gotArgs!: (args: unknown[]) => void;
     this.#args = new Promise((resolve) => (gotArgs = resolve));
     // Reads land in buffers the link chooses: a large frame, in place (see
@@ -153,6 +154,16 @@ class ActorHost {
     this.#link.sendSystem({ t: 'spawn-error', message, code, error: errorToWire(error) });
     await this.#link.flushed();
     process.exit(1);
+  }
+
+  /** `ctx.exit(code)`: everything sent is written first, then the process ends with `code` (or by that signal). */
+  async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
+    this.#finishing = true;
+    await this.#link.flushed();
+    if (typeof code === 'number') process.exit(code);
+    process.removeAllListeners(code);
+    process.kill(process.pid, code);
+    return new Promise<never>(() => {});
   }
 
   /** The behaviour ended: report, wait for children as Python does, then exit. */

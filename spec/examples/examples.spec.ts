@@ -170,4 +170,21 @@ describe('examples', () => {
       server.kill('SIGKILL');
     }
   });
+
+  it('command.ts runs a lookup, a filter fed through stdin, and a supervised command', async () => {
+    const { code, stdout } = await run('command');
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      [
+        '1. getent hosts localhost',
+        '  exit code 0; localhost is a loopback address: true',
+        '2. sort -r, fed through stdin',
+        '  pear fig apple (exit code 0)',
+        '3. a supervised command, killed and restarted',
+        '  killed (killed); its supervisor started it again, in a new process: true',
+        '  stopping the supervisor: exit code 0',
+        '',
+      ].join('\n'),
+    );
+  });
 });

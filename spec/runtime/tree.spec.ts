@@ -1,4 +1,5 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,26 @@ async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ roo
     root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
   });
   return { root, first: await first, lines, exited };
+}
+
+/** The pids of process group `pgid`, once it has `count` members (read from /proc). */
+async function waitForGroup(pgid: number, count: number): Promise<number[]> {
+  for (let i = 0; i < 500; i++) {
+    const members = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          // Field 5 of /proc/<pid>/stat is the process group (after the parenthesised name).
+          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]) === pgid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    if (members.length >= count) return members;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process group ${pgid} never had ${count} members`);
 }
 
 async function treePids(count: number): Promise<number[]> {
@@ -68,6 +89,16 @@ describe('actor trees', () => {
     await exited;
     const took = await allGone(pids, 1000);
     expect(took).toBeLessThanOrEqual(1000);
+  });
+
+  it('leaves no program behind when the root is SIGKILLed: a command, its shell and the shell\'s children', async () => {
+    const { root, first, exited } = await runRoot('command');
+    const program = first.program as number;
+    // The shell's own children (sleep, cat) are in its process group.
+    const group = await waitForGroup(program, 3);
+    root.kill('SIGKILL');
+    await exited;
+    await allGone([first.host as number, ...group], 1000);
   });
 
   it('does not let a daemon child keep the root alive, and ends it at exit', async () => {

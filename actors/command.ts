@@ -1,0 +1,388 @@
+/**
+ * Command actors: an external program as an actor (Python's `subprocess`,
+ * supervised). The program runs under a small host actor, so it has an
+ * actor's lifecycle (exit codes with -N for signals, join, terminate, kill,
+ * stop) and can be monitored, linked and supervised like any actor. The
+ * program runs in a process group of its own, which the host ends with it.
+ */
+import { spawn as spawnProgram, type ChildProcess } from 'node:child_process';
+import type { ChildSpec, Restart } from './supervisor/spec.ts';
+import { once } from 'node:events';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import {
+  InvalidArgumentError,
+  SpawnError,
+  TimeoutError,
+  TroupeError,
+  actor,
+  describeValue,
+  node,
+  spawn,
+  type ActorRef,
+  type ChildRef,
+  type Context,
+  type JoinOptions,
+  type Shutdown,
+  type StopOptions,
+} from '../runtime/index.ts';
+
+export interface CommandOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** The host actor's name (`troupe-actor <name>` in ps); default the file's name. */
+  readonly name?: string;
+  readonly daemon?: boolean;
+  /** Run through `/bin/sh -c` with `file` as the command line. Off by default: arguments are never given to a shell otherwise. */
+  readonly shell?: boolean;
+  /** Text encoding of the output, or 'buffer' for raw chunks (default 'utf8'). */
+  readonly encoding?: BufferEncoding | 'buffer';
+  /** Text output comes line by line (default), or in chunks as read (false). */
+  readonly lines?: boolean;
+}
+
+/** One piece of output, as a command actor sends it. */
+export interface OutputMessage {
+  readonly stream: 'stdout' | 'stderr';
+  readonly data: string | Buffer;
+}
+
+type Input = { stdin: string | Uint8Array } | { closeInput: true };
+
+interface HostSpec {
+  readonly file: string;
+  readonly argv: readonly string[];
+  readonly cwd: string | undefined;
+  readonly env: NodeJS.ProcessEnv | undefined;
+  readonly shell: boolean;
+  readonly encoding: BufferEncoding | 'buffer';
+  readonly lines: boolean;
+  /** Where output and the start report go; null: the program writes to the host's own stdout and stderr. */
+  readonly sink: ActorRef | null;
+}
+
+/**
+ * The host of one program: starts it, feeds its stdin from the mailbox, sends
+ * its output to the sink, and ends as the program ended (the same exit code,
+ * or the same signal).
+ */
+export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => {
+  const sink = spec.sink;
+  const problem = spec.shell ? null : executableProblem(spec.file, spec.env?.PATH ?? process.env.PATH ?? '');
+  if (problem !== null) {
+    sink?.send({ failed: problem });
+    throw new SpawnError(`Cannot start ${spec.file}: ${problem}`, spec.file);
+  }
+  const program = spawnProgram(spec.file, [...spec.argv], {
+    cwd: spec.cwd,
+    env: spec.env,
+    shell: spec.shell,
+    stdio: [sink === null ? 'ignore' : 'pipe', sink === null ? 'inherit' : 'pipe', sink === null ? 'inherit' : 'pipe'],
+    // A group of its own: ending the group ends what the program started too.
+    detached: true,
+  });
+  const ended = once(program, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  ended.catch(() => {});
+  const group = (signal: NodeJS.Signals): void => {
+    try {
+      if (program.pid !== undefined) process.kill(-program.pid, signal);
+    } catch {
+      // Gone already.
+    }
+  };
+  try {
+    await once(program, 'spawn');
+  } catch (err) {
+    sink?.send({ failed: (err as Error).message });
+    throw new SpawnError(`Cannot start ${spec.file}: ${(err as Error).message}`, spec.file, { cause: err });
+  }
+  sink?.send({ started: program.pid });
+  // SIGTERM (terminate(), or the parent's death): end the program's group first, then end as asked.
+  process.once('SIGTERM', () => {
+    group('SIGTERM');
+    void ended.then(() => process.kill(process.pid, 'SIGTERM'));
+  });
+  process.on('exit', () => group('SIGKILL'));
+  const outputs = sink === null ? [] : [pump(program, 'stdout', spec, sink), pump(program, 'stderr', spec, sink)];
+  // stop(): the program is asked to end the same way.
+  ctx.signal.addEventListener('abort', () => group('SIGTERM'), { once: true });
+  void (async () => {
+    for await (const input of ctx.inbox) {
+      if ('stdin' in input) {
+        if (program.stdin && !program.stdin.destroyed && !program.stdin.write(input.stdin)) await once(program.stdin, 'drain').catch(() => {});
+      } else program.stdin?.end();
+    }
+  })();
+  program.stdin?.on('error', () => {});
+  const [code, signal] = await ended;
+  await Promise.all(outputs);
+  sink?.send({ eof: true });
+  // The program's end is the actor's: the same code, or the same signal; the output reaches the owner first.
+  await ctx.exit(signal ?? code ?? 1);
+});
+
+/** Sends one output stream to the sink, as lines or chunks, until it ends. */
+async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: HostSpec, sink: ActorRef): Promise<void> {
+  const source = program[stream];
+  if (source === null) return;
+  if (spec.encoding !== 'buffer') source.setEncoding(spec.encoding);
+  let partial = '';
+  for await (const chunk of source as AsyncIterable<string | Buffer>) {
+    if (!spec.lines || typeof chunk !== 'string') {
+      sink.send({ stream, data: chunk } satisfies OutputMessage);
+      continue;
+    }
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    for (const line of parts) sink.send({ stream, data: line } satisfies OutputMessage);
+  }
+  if (partial !== '') sink.send({ stream, data: partial } satisfies OutputMessage);
+}
+
+/** More output than `output({ limit })` would keep. */
+export class OutputLimitError extends TroupeError {
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super('ERR_OUTPUT_LIMIT', message);
+    this.limit = limit;
+  }
+}
+
+/** An async iterable fed by hand, ending on `end()`. */
+class Stream<T> implements AsyncIterable<T> {
+  readonly #items: T[] = [];
+  #ended = false;
+  #wake: (() => void) | null = null;
+
+  push(item: T): void {
+    this.#items.push(item);
+    this.#wake?.();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      if (this.#items.length > 0) {
+        yield this.#items.shift()!;
+        continue;
+      }
+      if (this.#ended) return;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = null;
+    }
+  }
+}
+
+/** A running program, as its owner sees it: the host actor's lifecycle, plus the program's input and output. */
+export class Command {
+  /** The host actor: monitor it, link to it, stop it like any actor. */
+  readonly ref: ChildRef<Input>;
+  /** Output lines (or chunks), in order; ends when the program's output does. */
+  readonly stdout: AsyncIterable<string | Buffer>;
+  readonly stderr: AsyncIterable<string | Buffer>;
+  readonly #ready: Promise<this>;
+  readonly #done: Promise<void>;
+  readonly #lines: boolean;
+  #pid: number | null = null;
+
+  /** @internal Use `spawnCommand`. */
+  constructor(file: string, argv: readonly string[], options: CommandOptions) {
+    const out = new Stream<string | Buffer>();
+    const err = new Stream<string | Buffer>();
+    this.stdout = out;
+    this.stderr = err;
+    let started!: () => void;
+    let failed!: (e: Error) => void;
+    const startedP = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
+    startedP.catch(() => {});
+    let finished!: () => void;
+    this.#done = new Promise((resolve) => (finished = resolve));
+    const receiver = node().receiver(`${options.name ?? file} output`, (message) => {
+      const m = message as OutputMessage | { started: number } | { failed: string } | { eof: true };
+      if ('stream' in m) (m.stream === 'stdout' ? out : err).push(m.data);
+      else if ('started' in m) {
+        this.#pid = m.started;
+        started();
+      } else if ('failed' in m) failed(new SpawnError(`Cannot start ${file}: ${m.failed}`, file));
+      else if ('eof' in m) finish();
+    });
+    const finish = (): void => {
+      out.end();
+      err.end();
+      receiver.close();
+      finished();
+    };
+    this.#lines = options.lines ?? options.encoding !== 'buffer';
+    const spec: HostSpec = {
+      file,
+      argv,
+      cwd: options.cwd,
+      env: options.env,
+      shell: options.shell ?? false,
+      encoding: options.encoding ?? 'utf8',
+      lines: this.#lines,
+      sink: receiver.ref,
+    };
+    this.ref = spawn(commandHost, {
+      args: [spec],
+      name: options.name ?? file.split('/').pop()!,
+      daemon: options.daemon ?? false,
+      // The host ends the program's group before it goes: on its parent's death too.
+      deathSignal: 'TERM',
+      cwd: options.cwd,
+    });
+    void this.ref.join().then(finish);
+    this.#ready = Promise.race([startedP, this.ref.ready.then(() => startedP), this.ref.join().then(() => Promise.reject(this.ref.error ?? new SpawnError(`${file} ended before it started`, file)))]).then(() => this);
+    this.#ready.catch(() => {});
+  }
+
+  /** Resolves when the program runs; rejects with `SpawnError` (missing executable, permission…). */
+  get ready(): Promise<this> {
+    return this.#ready;
+  }
+
+  /** The program's pid (not the host's); null until it runs. */
+  get pid(): number | null {
+    return this.#pid;
+  }
+
+  /** As an actor's: the program's exit code, or -N when a signal ended it. */
+  get exitCode(): number | null {
+    return this.ref.exitCode;
+  }
+
+  isAlive(): boolean {
+    return this.ref.isAlive();
+  }
+
+  /** Writes to the program's stdin. */
+  send(data: string | Uint8Array): void {
+    this.ref.send({ stdin: data });
+  }
+
+  /** Ends the program's stdin. */
+  closeInput(): void {
+    this.ref.send({ closeInput: true });
+  }
+
+  join(options?: JoinOptions): Promise<number | null> {
+    return this.ref.join(options);
+  }
+
+  /** SIGTERM to the program (and its group); exit code -15. */
+  terminate(): void {
+    this.ref.terminate();
+  }
+
+  /** SIGKILL; exit code -9. */
+  kill(): void {
+    this.ref.kill();
+  }
+
+  /** SIGTERM to the program's group, then SIGKILL at `timeout`. */
+  stop(options?: StopOptions): Promise<number> {
+    return this.ref.stop(options);
+  }
+
+  /**
+   * Everything the program writes, joined, once it is done.
+   * @throws {OutputLimitError} `ERR_OUTPUT_LIMIT` (as a rejection) past `limit` characters or bytes (default 64 MiB); the program is killed.
+   */
+  async output({ limit = 64 * 1024 * 1024 }: { limit?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+    let size = 0;
+    const collect = async (stream: AsyncIterable<string | Buffer>, joiner: string): Promise<string> => {
+      const parts: string[] = [];
+      for await (const part of stream) {
+        const text = typeof part === 'string' ? part : part.toString('utf8');
+        size += text.length;
+        if (size > limit) {
+          this.kill();
+          throw new OutputLimitError(`The output of ${this.ref.name} passed the limit of ${limit}; the program was killed. Raise \`limit\`, or read ref.stdout as it comes.`, limit);
+        }
+        parts.push(text);
+      }
+      return parts.join(joiner) + (parts.length > 0 && joiner === '\n' ? '\n' : '');
+    };
+    const joiner = this.#lines ? '\n' : '';
+    const [stdout, stderr] = await Promise.all([collect(this.stdout, joiner), collect(this.stderr, joiner)]);
+    await this.#done;
+    return { stdout, stderr };
+  }
+}
+
+/**
+ * Starts `file` with `argv` as a command actor. No shell is involved unless
+ * `shell: true`. The executable is looked up first, so a missing one or one
+ * without permission is a `SpawnError` naming it.
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad file, argv or option.
+ */
+export function spawnCommand(file: string, argv: readonly string[] = [], options: CommandOptions = {}): Command {
+  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`Expected \`file\` to be the program to run, got ${describeValue(file)}.`);
+  if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw new InvalidArgumentError(`Expected \`argv\` to be an array of strings, got ${describeValue(argv)}.`);
+  return new Command(file, argv, options);
+}
+
+/** Why `file` cannot be run, or null. */
+function executableProblem(file: string, path: string): string | null {
+  const candidates = file.includes('/') ? [file] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, file));
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return null;
+    } catch {
+      return `${candidate} is not executable (permission denied). Check its mode (chmod +x).`;
+    }
+  }
+  return file.includes('/') ? `${file} does not exist.` : `no executable named ${file} on PATH.`;
+}
+
+/**
+ * A supervisor child spec for a command: the program runs under a command
+ * actor, restarted by its supervisor like any child. Its output goes to the
+ * supervisor's stdout and stderr.
+ */
+export function commandSpec(id: string, file: string, argv: readonly string[] = [], options: Omit<CommandOptions, 'encoding' | 'lines'> & { restart?: Restart; shutdown?: Shutdown } = {}): ChildSpec {
+  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`Expected \`file\` to be the program to run, got ${describeValue(file)}.`);
+  const spec: HostSpec = { file, argv, cwd: options.cwd, env: options.env, shell: options.shell ?? false, encoding: 'utf8', lines: true, sink: null };
+  return { id, actor: commandHost, args: [spec], restart: options.restart, shutdown: options.shutdown, name: options.name ?? id, daemon: options.daemon };
+}
+
+export interface RunOptions extends CommandOptions {
+  /** Written to stdin, then stdin is closed. */
+  readonly input?: string | Uint8Array;
+  /** Milliseconds; past them the program is killed and `run` rejects with `TimeoutError`. */
+  readonly timeout?: number;
+  /** Most output kept (see `output`). */
+  readonly limit?: number;
+}
+
+/**
+ * Runs `file` to the end, as Python's `subprocess.run`: resolves
+ * `{ exitCode, stdout, stderr }` whatever the exit code.
+ * Rejects with `SpawnError`, `TimeoutError` (after ending the program) or `OutputLimitError`.
+ */
+export async function run(file: string, argv: readonly string[] = [], options: RunOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const { input, timeout, limit, ...rest } = options;
+  const command = spawnCommand(file, argv, { lines: true, ...rest });
+  await command.ready;
+  if (input !== undefined) command.send(input);
+  command.closeInput();
+  const output = command.output(limit === undefined ? {} : { limit });
+  output.catch(() => {});
+  const exitCode = await command.join(timeout === undefined ? {} : { timeout });
+  if (exitCode === null) {
+    command.kill();
+    await command.join();
+    throw new TimeoutError(`${file} did not finish within ${timeout} ms; it was killed.`, timeout!);
+  }
+  return { exitCode, ...(await output) };
+}

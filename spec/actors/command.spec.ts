@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SpawnError, TimeoutError, run, spawnCommand, type Command } from '../../index.ts';
+
+const started: Command[] = [];
+const cmd = (...a: Parameters<typeof spawnCommand>): Command => {
+  const c = spawnCommand(...a);
+  started.push(c);
+  return c;
+};
+afterEach(async () => {
+  for (const c of started.splice(0)) {
+    c.kill();
+    await c.join({ timeout: 10_000 });
+  }
+});
+
+describe('command actors', () => {
+  it('run() gives the exit code and the output, as subprocess.run does', async () => {
+    expect(await run('sh', ['-c', 'echo out; echo err >&2; exit 3'])).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(await run('cat', [], { input: 'fed through stdin\n' })).toEqual({ exitCode: 0, stdout: 'fed through stdin\n', stderr: '' });
+  });
+
+  it('never gives arguments to a shell unless asked', async () => {
+    expect((await run('echo', ['$HOME; rm -rf /nothing'])).stdout).toBe('$HOME; rm -rf /nothing\n');
+    expect((await run('echo $((1 + 2))', [], { shell: true })).stdout).toBe('3\n');
+  });
+
+  it('rejects ready with SpawnError naming a missing executable or one without permission', async () => {
+    const missing = cmd('no-such-program-xyz');
+    await expect(missing.ready).rejects.toThrow('Cannot start no-such-program-xyz: no executable named no-such-program-xyz on PATH.');
+    expect(await missing.join({ timeout: 10_000 })).toBe(1);
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
+    const file = join(dir, 'script.sh');
+    writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    try {
+      const notExecutable = cmd(file);
+      const err = await notExecutable.ready.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SpawnError);
+      expect((err as Error).message).toContain(`${file} is not executable (permission denied)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has an actor lifecycle: exit codes, -15 for terminate, -9 for kill, join with a timeout', async () => {
+    const sleeper = cmd('sleep', ['30']);
+    await sleeper.ready;
+    expect(sleeper.pid).toBeGreaterThan(0);
+    expect(await sleeper.join({ timeout: 50 })).toBeNull();
+    sleeper.terminate();
+    expect(await sleeper.join({ timeout: 10_000 })).toBe(-15);
+    const other = cmd('sleep', ['30']);
+    await other.ready;
+    other.kill();
+    expect(await other.join({ timeout: 10_000 })).toBe(-9);
+    const killedFromOutside = cmd('sleep', ['30']);
+    await killedFromOutside.ready;
+    process.kill(killedFromOutside.pid!, 'SIGKILL');
+    expect(await killedFromOutside.join({ timeout: 10_000 })).toBe(-9);
+  });
+
+  it('stops a program gracefully: SIGTERM to its group', async () => {
+    const sleeper = cmd('sleep', ['30']);
+    await sleeper.ready;
+    expect(await sleeper.stop({ timeout: 5000 })).toBe(-15);
+  });
+
+  it('feeds stdin and reads output line by line as it comes', async () => {
+    // cat writes as it reads (tr or sort would hold their output until their input ends).
+    const echo = cmd('cat');
+    await echo.ready;
+    echo.send('hello\n');
+    const lines = echo.stdout[Symbol.asyncIterator]();
+    expect((await lines.next()).value).toBe('hello');
+    echo.send('world\n');
+    expect((await lines.next()).value).toBe('world');
+    echo.closeInput();
+    expect((await lines.next()).done).toBe(true);
+    expect(await echo.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('moves 50 MB through cat, read as it comes', async () => {
+    const cat = cmd('cat', [], { encoding: 'buffer', lines: false });
+    await cat.ready;
+    const chunk = Buffer.alloc(1024 * 1024, 120);
+    void (async () => {
+      for (let i = 0; i < 50; i++) cat.send(chunk);
+      cat.closeInput();
+    })();
+    let total = 0;
+    for await (const part of cat.stdout) total += (part as Buffer).length;
+    expect(total).toBe(50 * 1024 * 1024);
+    expect(await cat.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('ends a run() that takes too long, and says so', async () => {
+    await expect(run('sleep', ['30'], { timeout: 200 })).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('handles yes | head without leaving anything behind', async () => {
+    const { exitCode, stdout } = await run('sh', ['-c', 'yes | head -n 3']);
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe('y\ny\ny\n');
+  });
+});
+
+describe('command actors under a supervisor', () => {
+  it('are restarted like any child when the program is killed', async () => {
+    const { Supervisor, commandSpec, node } = await import('../../index.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
+    const pidFile = join(dir, 'pid');
+    const sup = Supervisor.start({ maxRestarts: 3, backoff: { minMs: 0, maxMs: 0 }, children: [commandSpec('sleeper', 'sh', ['-c', `echo $$ > ${pidFile}; exec sleep 300`])] });
+    try {
+      await sup.ready;
+      const firstPid = await waitForPid(pidFile, null);
+      const restarted = new Promise((resolve) => node().once('restart', resolve));
+      process.kill(firstPid, 'SIGKILL');
+      expect(await restarted).toMatchObject({ child: 'sleeper', reason: 'killed' });
+      expect(await waitForPid(pidFile, firstPid)).not.toBe(firstPid);
+    } finally {
+      await sup.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The pid the program wrote, once it is not `old`. */
+async function waitForPid(file: string, old: number | null): Promise<number> {
+  const { readFileSync } = await import('node:fs');
+  for (let i = 0; i < 1000; i++) {
+    try {
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (pid > 0 && pid !== old) return pid;
+    } catch {
+      // Not written yet.
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no new pid in ${file}`);
+}
