@@ -39,6 +39,11 @@ export interface CommandOptions {
   readonly encoding?: BufferEncoding | 'buffer';
   /** Text output comes line by line (default), or in chunks as read (false). */
   readonly lines?: boolean;
+  /**
+   * Where output goes instead of `stdout`/`stderr`: an actor (sent
+   * `{ stream, data }` messages) or a handler called with them.
+   */
+  readonly output?: ActorRef | ((message: OutputMessage) => void);
 }
 
 /** One piece of output, as a command actor sends it. */
@@ -201,9 +206,16 @@ export class Command {
     startedP.catch(() => {});
     let finished!: () => void;
     this.#done = new Promise((resolve) => (finished = resolve));
+    const target = options.output;
+    const deliver =
+      target === undefined
+        ? (m: OutputMessage): void => (m.stream === 'stdout' ? out : err).push(m.data)
+        : typeof target === 'function'
+          ? target
+          : (m: OutputMessage): void => target.send(m);
     const receiver = node().receiver(`${options.name ?? file} output`, (message) => {
       const m = message as OutputMessage | { started: number } | { failed: string } | { eof: true };
-      if ('stream' in m) (m.stream === 'stdout' ? out : err).push(m.data);
+      if ('stream' in m) deliver(m);
       else if ('started' in m) {
         this.#pid = m.started;
         started();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SpawnError, TimeoutError, run, spawnCommand, type Command } from '../../index.ts';
+import { SpawnError, TimeoutError, current, run, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 
 const started: Command[] = [];
 const cmd = (...a: Parameters<typeof spawnCommand>): Command => {
@@ -82,18 +82,46 @@ describe('command actors', () => {
     expect(await echo.join({ timeout: 10_000 })).toBe(0);
   });
 
-  it('moves 50 MB through cat, read as it comes', async () => {
+  it('moves 100 MB through cat, read as it comes, without holding it all', async () => {
     const cat = cmd('cat', [], { encoding: 'buffer', lines: false });
     await cat.ready;
     const chunk = Buffer.alloc(1024 * 1024, 120);
     void (async () => {
-      for (let i = 0; i < 50; i++) cat.send(chunk);
+      for (let i = 0; i < 100; i++) cat.send(chunk);
       cat.closeInput();
     })();
     let total = 0;
-    for await (const part of cat.stdout) total += (part as Buffer).length;
-    expect(total).toBe(50 * 1024 * 1024);
+    let most = 0;
+    for await (const part of cat.stdout) {
+      total += (part as Buffer).length;
+      most = Math.max(most, process.memoryUsage().arrayBuffers);
+    }
+    expect(total).toBe(100 * 1024 * 1024);
+    // Holding the whole output would take more than 100 MB.
+    expect(most).toBeLessThan(80 * 1024 * 1024);
     expect(await cat.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('sends output to an actor or a handler the user names, instead of the streams', async () => {
+    const seen: OutputMessage[] = [];
+    const done = new Promise<void>((resolve) => {
+      const c = cmd('sh', ['-c', 'echo one; echo two >&2; echo three'], {
+        output: (m) => {
+          seen.push(m);
+          if (seen.length === 3) resolve();
+        },
+      });
+      void c;
+    });
+    await done;
+    expect(seen.filter((m) => m.stream === 'stdout').map((m) => m.data)).toEqual(['one', 'three']);
+    expect(seen.filter((m) => m.stream === 'stderr').map((m) => m.data)).toEqual(['two']);
+    const toActor = cmd('echo', ['to an actor'], { output: current().self });
+    expect(await current().receive({ match: (m): m is OutputMessage => (m as OutputMessage | null)?.stream === 'stdout', timeout: 10_000 })).toEqual({
+      stream: 'stdout',
+      data: 'to an actor',
+    });
+    expect(await toActor.join({ timeout: 10_000 })).toBe(0);
   });
 
   it('ends a run() that takes too long, and says so', async () => {
