@@ -24,7 +24,7 @@ import {
   type TaskArgs,
   type TaskResult,
 } from '../../runtime/index.ts';
-import { poolWorker, type Job } from './worker.ts';
+import { packNumbers, poolWorker, type Job } from './worker.ts';
 
 /** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
 export class WorkerCrashedError extends TroupeError {
@@ -74,7 +74,7 @@ export interface ApplyAsyncOptions<R> extends TaskOptions {
 
 interface Pending {
   readonly task: Task;
-  readonly chunk: readonly unknown[];
+  readonly chunk: readonly unknown[] | Float64Array;
   readonly star: boolean;
   readonly timeout: number | undefined;
   readonly resolve: (results: unknown[]) => void;
@@ -83,7 +83,7 @@ interface Pending {
 }
 
 interface Slot {
-  readonly ref: ChildRef<Job, unknown[]>;
+  readonly ref: ChildRef<Job, readonly unknown[] | Float64Array>;
   inflight: number;
   /** The task keys this worker has been sent in full: later jobs name them by key alone. */
   readonly sent: Set<number>;
@@ -236,7 +236,7 @@ export class Pool {
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       chunks.push(
-        this.#submit(fn, chunk, star, options).then((results) => {
+        this.#submit(fn, star ? chunk : packNumbers(chunk), star, options).then((results) => {
           done += chunk.length;
           options.onProgress?.(done, items.length);
           return results;
@@ -295,7 +295,7 @@ export class Pool {
     if (!isTask(fn)) throw new InvalidArgumentError(`Expected a task made with task(fn), got ${describeValue(fn)}. Export \`const square = task((x: number) => x * x)\` from a module.`);
   }
 
-  #submit(fn: Task, chunk: readonly unknown[], star: boolean, options: TaskOptions): Promise<unknown[]> {
+  #submit(fn: Task, chunk: readonly unknown[] | Float64Array, star: boolean, options: TaskOptions): Promise<unknown[]> {
     try {
       this.#check(fn);
     } catch (err) {
@@ -352,7 +352,7 @@ export class Pool {
         slot.sent.add(key);
       }
       const results = await slot.ref.call(job, { timeout: pending.timeout ?? Infinity });
-      pending.resolve(results);
+      pending.resolve(results instanceof Float64Array ? Array.from(results) : (results as unknown[]));
     } catch (err) {
       this.#failed(slot, pending, err);
     } finally {

@@ -9,16 +9,27 @@ export interface Job {
   readonly key: number;
   readonly task?: Task;
   readonly bundle?: string | null;
-  readonly chunk: readonly unknown[];
+  readonly chunk: readonly unknown[] | Float64Array;
   /** Each item is an argument list (starmap, apply), not a single argument. */
   readonly star: boolean;
+}
+
+/**
+ * A chunk of plain numbers travels as a Float64Array: its bytes are copied
+ * whole, where a list is encoded and decoded number by number. Every JS
+ * number (NaN, -0, ±Infinity included) comes back the same.
+ */
+export function packNumbers(values: readonly unknown[]): readonly unknown[] | Float64Array {
+  if (values.length < 16) return values;
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') return values;
+  return Float64Array.from(values as number[]);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-export const poolWorker = actor(async (ctx: Context<Job, unknown[]>, initializer: Task | null, initBundle: string | null, initArgs: unknown[], maxTasks: number | null) => {
+export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Float64Array>, initializer: Task | null, initBundle: string | null, initArgs: unknown[], maxTasks: number | null) => {
   // An initializer that fails does not end the worker (a pool would only start
   // another, which would fail the same way): every task is answered with it.
   let broken: unknown = null;
@@ -48,7 +59,7 @@ export const poolWorker = actor(async (ctx: Context<Job, unknown[]>, initializer
         results[i] = isThenable(result) ? await result : result;
       }
       try {
-        ctx.reply(results);
+        ctx.reply(packNumbers(results));
       } catch (err) {
         // A result that cannot cross fails its task, not the worker.
         ctx.replyError(err instanceof SerializationError ? err : new SerializationError(String(err), 'result'));

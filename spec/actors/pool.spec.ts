@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize } from '../../index.ts';
-import { add, dieOn, failOn, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix } from '../fixtures/tasks.ts';
+import { add, dieOn, failOn, identity, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix } from '../fixtures/tasks.ts';
+import { packNumbers } from '../../actors/pool/worker.ts';
 
 const pools: Pool[] = [];
 const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 2 }): Pool => {
@@ -19,6 +20,19 @@ describe('Pool', () => {
     expect(await p.map(square, [])).toEqual([]);
     expect(await p.map(square, Array.from({ length: 1000 }, (_, i) => i))).toEqual(Array.from({ length: 1000 }, (_, i) => i * i));
     expect([autoChunksize(1000, 2), autoChunksize(8, 2), autoChunksize(3, 2), autoChunksize(9, 2)]).toEqual([125, 1, 1, 2]);
+  });
+
+  it('sends chunks of plain numbers as Float64Arrays, and gives back plain arrays of the very same numbers', async () => {
+    const odd = [NaN, -0, Infinity, -Infinity, 0.1, 2 ** 53, -5, 1e-300];
+    const numbers = Array.from({ length: 64 }, (_, i) => odd[i % odd.length]!);
+    expect(packNumbers(numbers)).toBeInstanceOf(Float64Array);
+    expect(packNumbers([...numbers, 'x'])).not.toBeInstanceOf(Float64Array);
+    expect(packNumbers([1, 2, 3])).toEqual([1, 2, 3]);
+    const p = pool();
+    const back = await p.map(identity, numbers, { chunksize: 32 });
+    expect(Array.isArray(back)).toBe(true);
+    expect(back).toEqual(numbers);
+    expect(Object.is(back[1], -0)).toBe(true);
   });
 
   it('applies, starmaps, and reports progress', async () => {
