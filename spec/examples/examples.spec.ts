@@ -1,5 +1,5 @@
 /** Examples are tests: each one runs as a user would run it, and its output is checked. */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,27 @@ function run(name: string): Promise<{ code: number; stdout: string; stderr: stri
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** Starts a long-running example; resolves once a stdout line matches `ready` (its first group: a port). */
+async function serve(name: string, ready: RegExp): Promise<{ service: ChildProcess; port: number; seen: string[]; exited: Promise<unknown[]> }> {
+  const service = spawn(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(service, 'exit');
+  const seen: string[] = [];
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: service.stdout! }).on('line', (line) => {
+        seen.push(line);
+        const m = ready.exec(line);
+        if (m) resolve(Number(m[1]));
+      });
+      service.once('exit', () => reject(new Error(`${name} exited: ${seen.join(' | ')}`)));
+    });
+    return { service, port, seen, exited };
+  } catch (err) {
+    service.kill('SIGKILL');
+    throw err;
+  }
 }
 
 describe('examples', () => {
@@ -88,19 +109,8 @@ describe('examples', () => {
   });
 
   it('http-service.ts keeps answering while a worker is killed, and shuts down on SIGTERM', async () => {
-    const service = spawn(process.execPath, ['--import', 'tsx', 'examples/http-service.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = once(service, 'exit');
+    const { service, port, seen, exited } = await serve('http-service', /listening on http:\/\/127\.0\.0\.1:(\d+)/);
     try {
-      const lines = createInterface({ input: service.stdout! });
-      const seen: string[] = [];
-      const port = await new Promise<number>((resolve, reject) => {
-        lines.on('line', (line) => {
-          seen.push(line);
-          const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-          if (m) resolve(Number(m[1]));
-        });
-        service.once('exit', () => reject(new Error(`service exited: ${seen.join(' | ')}`)));
-      });
       const get = async (path: string): Promise<unknown> => {
         const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(20_000) });
         expect(res.status).toBe(200);
@@ -136,18 +146,8 @@ describe('examples', () => {
   });
 
   it('socket-server.ts serves many clients from one pool, and closes on SIGTERM', async () => {
-    const server = spawn(process.execPath, ['--import', 'tsx', 'examples/socket-server.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = once(server, 'exit');
+    const { service: server, port, seen, exited } = await serve('socket-server', /listening on 127\.0\.0\.1:(\d+)/);
     try {
-      const seen: string[] = [];
-      const port = await new Promise<number>((resolve, reject) => {
-        createInterface({ input: server.stdout! }).on('line', (line) => {
-          seen.push(line);
-          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
-          if (m) resolve(Number(m[1]));
-        });
-        server.once('exit', () => reject(new Error(`server exited: ${seen.join(' | ')}`)));
-      });
       /** One client: sends each request after the last answer, and collects the answers. */
       const client = async (requests: string[]): Promise<string[]> => {
         const socket = connect(port, '127.0.0.1');
