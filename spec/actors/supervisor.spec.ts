@@ -86,6 +86,17 @@ describe('supervisor: start and stop', () => {
     expect(order).toEqual(['c3', 'c2', 'c1']);
   });
 
+  it('ends itself when a child cannot start, naming the child, and its ready rejects', async () => {
+    const { fragile } = await import('../fixtures/throws-in-actor.ts');
+    const sup = Supervisor.start({ children: [child('fine-first'), { id: 'broken', actor: fragile }, child('never-started')] });
+    running.push(sup);
+    await expect(sup.ready).rejects.toThrow();
+    expect(await sup.join({ timeout: 20_000 })).toBe(1);
+    expect(sup.ref.error?.message).toContain('could not start child broken');
+    // The child started before it was ended again; the one after it never started.
+    expect((await next(stoppedOf('fine-first'))).stopped).toBe('fine-first');
+  });
+
   it('refuses a bad spec at the call site, naming the field', () => {
     expect(() => Supervisor.start({ strategy: 'one-for-some' as never })).toThrow(
       "Expected `strategy` to be 'one-for-one', 'one-for-all' or 'rest-for-one', got `\"one-for-some\"` (string).",
