@@ -16,7 +16,6 @@ export {
   MailboxFullError,
   NameTakenError,
   NoSuchActorError,
-  NotParentError,
   ProtocolError,
   RemoteError,
   SerializationError,

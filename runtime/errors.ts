@@ -15,7 +15,6 @@ export type ErrorCode =
   | 'ERR_SPAWN_AT_IMPORT'
   | 'ERR_REMOTE'
   | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_NOT_PARENT'
   | 'ERR_NO_CALL'
   | 'ERR_MAILBOX_FULL'
   | 'ERR_PROTOCOL'
@@ -114,15 +113,6 @@ export class InvalidArgumentError extends TroupeError {
   }
 }
 
-/** A lifecycle method (`join`, `terminate`…) was used outside the actor's parent. */
-export class NotParentError extends TroupeError {
-  readonly actorId: string;
-  constructor(message: string, actorId: string) {
-    super('ERR_NOT_PARENT', message);
-    this.actorId = actorId;
-  }
-}
-
 /** A bounded mailbox with `overflow: 'fail'` refused a message. */
 export class MailboxFullError extends TroupeError {
   readonly actorId: string;
@@ -170,7 +160,6 @@ export const KERNEL_ERRORS = [
   SpawnError,
   RemoteError,
   InvalidArgumentError,
-  NotParentError,
   MailboxFullError,
   ProtocolError,
   LinkedExitError,

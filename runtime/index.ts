@@ -8,7 +8,6 @@ export {
   InvalidArgumentError,
   MailboxFullError,
   NoSuchActorError,
-  NotParentError,
   ProtocolError,
   RemoteError,
   SerializationError,
