@@ -157,6 +157,21 @@ describe('supervisor: restart types', () => {
     expect(await sup.countChildren()).toEqual({ specs: 1, active: 0 });
   });
 
+  it('restarts a permanent child even after a normal return (OTP permanent_normal)', async () => {
+    const { sup } = await start({ maxRestarts: 5, children: [child('perm-normal')] }, ['perm-normal']);
+    const [info] = await sup.whichChildren();
+    info!.ref!.send('return');
+    await next(started('perm-normal'));
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 1 });
+  });
+
+  it('restarts a transient child killed abnormally (OTP transient_abnormal)', async () => {
+    const { sup, pids } = await start({ maxRestarts: 5, children: [child('trans-killed', { restart: 'transient' })] }, ['trans-killed']);
+    process.kill(pids.get('trans-killed')!, 'SIGKILL');
+    expect((await next(started('trans-killed'))).pid).not.toBe(pids.get('trans-killed'));
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 1 });
+  });
+
   it('never restarts a temporary child, and forgets its spec', async () => {
     const { sup, pids } = await start({ maxRestarts: 5, children: [child('tmp1', { restart: 'temporary' }), child('perm1')] }, ['tmp1', 'perm1']);
     const [tmp] = await sup.whichChildren();
