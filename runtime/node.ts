@@ -8,7 +8,7 @@ import { EventEmitter } from 'eventemitter3';
 import { decode, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
-import { MAIN_LOCAL_ID, actorId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
+import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
 import { FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
@@ -184,7 +184,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
   nextChild(): { nodeId: NodeId; identity: string } {
     const n = ++this.#childCount;
-    return { nodeId: `${this.id}.${n}`, identity: this.identity === '' ? String(n) : `${this.identity}:${n}` };
+    return { nodeId: childNodeId(this.id, n), identity: this.identity === '' ? String(n) : `${this.identity}:${n}` };
   }
 
   addChild(child: ChildLink): void {
