@@ -50,8 +50,11 @@ export class Link {
   readonly #pipe: PipeWriter;
   readonly #reader: FrameReader;
   readonly #outAliases = new Map<string, number>();
+  // The two IDs named last: a stream of messages alternates between its sender and its target.
   #lastId = '';
   #lastAlias = 0;
+  #prevId = '';
+  #prevAlias = 0;
   readonly #inAliases: string[] = [''];
   #greeted = false;
   #closed = false;
@@ -153,14 +156,16 @@ export class Link {
 
   #alias(id: string): number {
     if (id === '') return 0;
-    // A stream of messages names the same two actors again and again.
     if (id === this.#lastId) return this.#lastAlias;
+    if (id === this.#prevId) return this.#prevAlias;
     let alias = this.#outAliases.get(id);
     if (alias === undefined) {
       alias = this.#outAliases.size + 1;
       this.#outAliases.set(id, alias);
       this.#writer.push(FRAME_ALIAS, alias, 0, 0, 0, Buffer.from(id, 'utf8'));
     }
+    this.#prevId = this.#lastId;
+    this.#prevAlias = this.#lastAlias;
     this.#lastId = id;
     this.#lastAlias = alias;
     return alias;
