@@ -41,6 +41,7 @@ const EXT_REF = 0x23;
 const EXT_REFUSED = 0x24;
 const EXT_DEFINITION = 0x25;
 const EXT_TASK = 0x26;
+const EXT_HANDLE = 0x27;
 
 class Unencodable extends TypeError {}
 
@@ -211,6 +212,11 @@ export function registerRefCodec<T extends object>(Class: abstract new (...args:
 /** How tasks cross the wire (by address); installed by task.ts. */
 export function registerTaskCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (task: T) => unknown, fromWire: (data: unknown) => T): void {
   addExtension({ Class: Class as unknown as new () => T, type: EXT_TASK, write: toWire, read: fromWire });
+}
+
+/** How handles (queues, pipe ends, locks…) cross the wire; installed by service.ts. */
+export function registerHandleCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (handle: T) => unknown, fromWire: (data: unknown) => T): void {
+  addExtension({ Class: Class as unknown as new () => T, type: EXT_HANDLE, write: toWire, read: fromWire });
 }
 
 /** How actor definitions cross the wire (by address: module and ordinal); installed by behaviour.ts. */

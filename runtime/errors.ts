@@ -25,7 +25,18 @@ export type ErrorCode =
   | 'ERR_CHILD_EXISTS'
   | 'ERR_WORKER_CRASHED'
   | 'ERR_POOL_CLOSED'
-  | 'ERR_OUTPUT_LIMIT';
+  | 'ERR_OUTPUT_LIMIT'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_QUEUE_EMPTY'
+  | 'ERR_CLOSED'
+  | 'ERR_EOF'
+  | 'ERR_BROKEN_PIPE'
+  | 'ERR_WRONG_DIRECTION'
+  | 'ERR_TASK_DONE'
+  | 'ERR_NOT_OWNER'
+  | 'ERR_RELEASED_TOO_MANY'
+  | 'ERR_BROKEN_BARRIER'
+  | 'ERR_SHARED_VALUE';
 
 export class TroupeError extends Error {
   readonly code: ErrorCode;

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { decode, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
-import { AbortError, ActorExitedError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
+import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
 import { FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
@@ -16,6 +16,7 @@ import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
 import { isForever } from './timers.ts';
 import { REGISTRY_LOCAL_ID, Registry } from './registry.ts';
 import type { ChildRef } from './process/child-ref.ts';
+import type { Service, ServiceCall, ServiceHandler } from './service.ts';
 
 /** Why a message could not be delivered. */
 export type DeadLetterReason = 'exited' | 'noproc' | 'mailbox-full' | 'stopping';
@@ -130,7 +131,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #nextMonitor = 1;
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
-  readonly #receivers = new Map<number, (message: unknown, from: string) => void>();
+  readonly #services = new Map<number, ServiceHandler>();
   #nextLocal = REGISTRY_LOCAL_ID + 1;
   /** The tree's name registry, on the root only (see registry.ts). */
   #registry: Registry | null = null;
@@ -165,14 +166,42 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   /**
+   * Starts a service: an actor without a process of its own, served by this
+   * node, whose sends and calls go to `handler` (see service.ts). Queues,
+   * pipes and locks are services. `close()` frees it; later sends are dead
+   * letters and calls fail with `NoSuchActorError`.
+   */
+  service(name: string, handler: ServiceHandler): Service {
+    const local = this.#nextLocal++;
+    const id = actorId(this.id, local);
+    this.#services.set(local, handler);
+    return {
+      ref: new ActorRef(id, name),
+      monitor: (target) => {
+        const monitor = this.#nextMonitor++;
+        this.#watchFrame(FRAME_MONITOR, target.id, id, monitor, false);
+        return monitor;
+      },
+      demonitor: (target, monitor) => this.#watchFrame(FRAME_DEMONITOR, target.id, id, monitor, false),
+      close: () => void this.#services.delete(local),
+    };
+  }
+
+  /**
    * A ref that other actors can send to, whose messages go to `handler` in
    * this process instead of a mailbox (a command's output goes to its owner
    * this way). `close()` frees it; later messages are dead letters.
    */
   receiver(name: string, handler: (message: unknown, from: string) => void): { ref: ActorRef; close(): void } {
-    const local = this.#nextLocal++;
-    this.#receivers.set(local, handler);
-    return { ref: new ActorRef(actorId(this.id, local), name), close: () => void this.#receivers.delete(local) };
+    return this.service(name, (message, from, call) => {
+      if (call === undefined) handler(message, from);
+      else call.fail(new InvalidArgumentError(`${name} takes sends only; it cannot answer a call.`));
+    });
+  }
+
+  /** How many services this node serves now (queues, pipes, locks… made here and not yet closed). */
+  get openServices(): number {
+    return this.#services.size;
   }
 
   /** Emits a restart event here and on every node above, so the root hears of restarts anywhere in its tree. */
@@ -280,15 +309,25 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** Answers a call taken from this node's mailbox. */
   reply(letter: Letter, value: unknown): void {
-    const encoded = encode(value, 'reply');
+    this.answer(letter.from, letter.callId, this.self.id, value); // throws SerializationError before marking it replied
     letter.replied = true;
-    this.#route(FRAME_REPLY, letter.from, this.self.id, letter.callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /** Answers a call with the error its handler threw; the caller gets a `RemoteError`. */
   replyError(letter: Letter, error: unknown): void {
     letter.replied = true;
-    this.#fail(letter.from, letter.callId, { type: 'remote', actorId: this.self.id, error: errorToWire(error) });
+    this.answerError(letter.from, letter.callId, this.self.id, error);
+  }
+
+  /** Answers call `callId` of `caller` on behalf of actor `answerer` (this node's actor or one of its services). */
+  answer(caller: string, callId: number, answerer: string, value: unknown): void {
+    const encoded = encode(value, 'reply');
+    this.#route(FRAME_REPLY, caller, answerer, callId, encoded.flags, encoded.payload, encoded.attachments);
+  }
+
+  /** Fails call `callId` of `caller`: it rejects with a `RemoteError` whose cause is `error`. */
+  answerError(caller: string, callId: number, answerer: string, error: unknown): void {
+    this.#fail(caller, callId, { type: 'remote', actorId: answerer, error: errorToWire(error) });
   }
 
   #settle(callId: number): PendingCall | undefined {
@@ -491,12 +530,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {
-      const receiver = this.#receivers.get(localOf(to));
-      if (receiver !== undefined && kind === FRAME_SEND) {
-        receiver(decode(payload, attachments, flags), from);
-        return;
-      }
-      this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
+      const service = this.#services.get(localOf(to));
+      if (service !== undefined && (kind === FRAME_SEND || kind === FRAME_CALL)) this.#serve(service, kind, to, from, callId, flags, payload, attachments);
+      else this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
       return;
     }
     const letter = new Letter(kind, from, callId, flags, payload, attachments);
@@ -509,6 +545,17 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (!accepted) this.#undeliverable(kind, to, from, callId, flags, payload, attachments, this.mailbox.closed ? 'stopping' : 'mailbox-full');
+  }
+
+  /** Hands a send or call to a service. What it throws goes back to the caller, or becomes an `error` event: never into the transport. */
+  #serve(service: ServiceHandler, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    const call = kind === FRAME_CALL ? new ServiceAnswer(this, to, from, callId) : undefined;
+    try {
+      service(decode(payload, attachments, flags), from, call);
+    } catch (err) {
+      if (call !== undefined && !call.answered) call.fail(err);
+      else this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   #undeliverable(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[], reason: DeadLetterReason): void {
@@ -547,6 +594,38 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     for (const letter of this.mailbox.close()) {
       if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: null });
     }
+  }
+}
+
+/** A call to a service, answered once (see ServiceCall). */
+class ServiceAnswer implements ServiceCall {
+  answered = false;
+  readonly #node: Node;
+  readonly #service: string;
+  readonly from: string;
+  readonly #callId: number;
+
+  constructor(node: Node, service: string, from: string, callId: number) {
+    this.#node = node;
+    this.#service = service;
+    this.from = from;
+    this.#callId = callId;
+  }
+
+  reply(value: unknown): void {
+    if (this.answered) return;
+    this.answered = true;
+    try {
+      this.#node.answer(this.from, this.#callId, this.#service, value);
+    } catch (err) {
+      this.#node.answerError(this.from, this.#callId, this.#service, err);
+    }
+  }
+
+  fail(error: unknown): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.#node.answerError(this.from, this.#callId, this.#service, error);
   }
 }
 
