@@ -44,6 +44,18 @@ export {
   whereis,
 } from './runtime/index.ts';
 export {
+  BrokenPipeError,
+  ClosedError,
+  Connection,
+  EOFError,
+  JoinableQueue,
+  Pipe,
+  PipeDirectionError,
+  Queue,
+  QueueEmptyError,
+  QueueFullError,
+  SimpleQueue,
+  TaskDoneError,
   ChildExistsError,
   Command,
   OutputLimitError,
@@ -65,7 +77,7 @@ export {
   recordRestart,
   supervisor,
 } from './actors/index.ts';
-export type { CommandOptions, OutputMessage, RunOptions } from './actors/index.ts';
+export type { CommandOptions, OutputMessage, PipeOptions, QueueOptions, RunOptions, WaitOptions } from './actors/index.ts';
 export type { ApplyAsyncOptions, Backoff, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,

@@ -10,3 +10,8 @@ export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool
 export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';
 export { Command, OutputLimitError, commandHost, commandSpec, run, spawnCommand } from './command.ts';
 export type { CommandOptions, OutputMessage, RunOptions } from './command.ts';
+export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.ts';
+export type { QueueOptions, WaitOptions } from './queue/queue.ts';
+export { BrokenPipeError, ClosedError, EOFError, PipeDirectionError, QueueEmptyError, QueueFullError, TaskDoneError } from './queue/errors.ts';
+export { Connection, Pipe } from './pipe.ts';
+export type { PipeOptions } from './pipe.ts';

@@ -1,0 +1,239 @@
+/**
+ * `Pipe()`: two connected ends, as Python's `multiprocessing.Pipe`. Each end
+ * is a handle (`Connection`) that travels to any actor; the pipe's service
+ * lives in the process that made it.
+ *
+ * An end belongs to the processes that use it. When its `close()` is called,
+ * or when every process that used it has ended, the other end reads the
+ * messages already sent and then gets `EOFError`, and its sends get
+ * `BrokenPipeError`: never the hang Python gives when a copy of the end is
+ * still open somewhere.
+ */
+import { ActorRef, Handle, TimeoutError, invalidOption, node, registerHandle } from '../runtime/index.ts';
+import { Channel } from './queue/channel.ts';
+import { Callers, ChannelClient, isRefusal, waitMs, type WaitOptions } from './queue/client.ts';
+import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
+
+export interface PipeOptions {
+  /** Both ends send and receive (the default); with `false`, `[reader, writer]`. */
+  readonly duplex?: boolean;
+  /** How errors name it; default `pipe-<n>`. */
+  readonly name?: string;
+}
+
+type End = 0 | 1;
+type Request =
+  | { t: 'send'; d: End; v: unknown }
+  | { t: 'recv'; d: End; ms?: number; k?: number }
+  | { t: 'poll'; d: End; ms?: number; k?: number }
+  | { t: 'close'; d: End }
+  | { t: 's'; a: number[]; r?: number[] }
+  | { t: 'x'; k: number };
+
+let pipes = 0;
+
+/** Starts a pipe's service: `inbox[d]` holds what was sent to end `d`. */
+function servePipe(name: string): ActorRef {
+  const inbox = [new Channel(0, false), new Channel(0, false)] as const;
+  const closed = [false, false];
+  const users = [new Set<string>(), new Set<string>()] as const;
+  const closeEnd = (d: End): void => {
+    if (closed[d]) return;
+    closed[d] = true;
+    inbox[(1 - d) as End].close(); // the peer reads what is there, then EOF
+    inbox[d].close();
+    inbox[d].dispose({ e: 'closed' });
+  };
+  const service = node().service(name, (message, from, call) => {
+    const ended = callers.ended(message);
+    if (ended !== undefined) {
+      for (const d of [0, 1] as const) {
+        inbox[d].down(ended);
+        if (users[d].delete(ended) && users[d].size === 0) closeEnd(d);
+      }
+    } else {
+      const m = message as Request;
+      callers.see(from);
+      if (call === undefined) {
+        for (const d of [0, 1] as const) {
+          if (m.t === 's') inbox[d].settle(from, m.a, m.r);
+          else if (m.t === 'x') inbox[d].cancel(from, m.k);
+        }
+      } else {
+        const d = m.t === 's' || m.t === 'x' ? 0 : m.d;
+        users[d].add(from);
+        if (m.t === 'close') {
+          closeEnd(d);
+          call.reply(true);
+        } else if (closed[d]) call.reply({ e: 'closed' });
+        else if (m.t === 'send') {
+          if (closed[1 - d]) call.reply({ e: 'broken' });
+          else inbox[(1 - d) as End].put(from, call, m.v, undefined, undefined);
+        } else if (m.t === 'recv') inbox[d].get(from, call, 1, m.ms, m.k);
+        else if (m.t === 'poll') inbox[d].peek(from, call, m.ms, m.k);
+        else call.fail(new TypeError(`pipe ${name}: unknown request`));
+      }
+    }
+    if (closed[0] && closed[1]) {
+      callers.release();
+      service.close();
+    }
+  });
+  const callers = new Callers(service);
+  return service.ref;
+}
+
+const ATTACH = Symbol('attach');
+
+/** One end of a pipe, as Python's `Connection`. */
+export class Connection<Send = unknown, Recv = unknown> extends Handle {
+  /** Whether `recv` and `poll` may be used on this end. */
+  readonly readable: boolean;
+  /** Whether `send` may be used on this end. */
+  readonly writable: boolean;
+  readonly #end: End;
+  readonly #client: ChannelClient;
+  #closed = false;
+
+  /** @internal Ends are made by `Pipe()`. */
+  constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean) {
+    super();
+    if (token !== ATTACH) throw new TypeError('Connections are made by Pipe(); they cannot be constructed directly.');
+    this.#end = end;
+    this.readable = readable;
+    this.writable = writable;
+    const label = `end ${end} of pipe ${ref.name}`;
+    this.#client = new ChannelClient(ref, label, (cause) => new EOFError(`${label}: the pipe is gone: the process that made it ended.`, { cause }));
+  }
+
+  /** Whether `close()` was called on this end here. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends `message` to the other end. Resolves once the pipe holds it; sends
+   * not awaited one by one go out together and keep their order.
+   * @throws {BrokenPipeError} `ERR_BROKEN_PIPE` the other end is closed or every process that used it has ended.
+   * @throws {ClosedError} `ERR_CLOSED` this end is closed.
+   * @throws {PipeDirectionError} `ERR_WRONG_DIRECTION` this is the read end of a one-way pipe.
+   * @throws {SerializationError} `ERR_SERIALIZATION` `message` cannot be encoded (thrown here, with its path).
+   */
+  send(message: Send): Promise<void> {
+    if (!this.writable) return Promise.reject(new PipeDirectionError(`${this.#client.label} is the read end of a one-way pipe: it cannot send. Send on the other end.`));
+    if (this.#closed) return Promise.reject(this.#ownClosed('send()'));
+    return this.#client.request({ t: 'send', d: this.#end, v: message }, undefined, undefined, 'send()').then((answer) => {
+      if (answer === true) return;
+      throw this.#refused(answer, 'send()', undefined);
+    });
+  }
+
+  /**
+   * Receives the next message, waiting for one.
+   * @throws {EOFError} `ERR_EOF` the other end is closed (or its processes ended) and every message it sent has been read.
+   * @throws {TimeoutError} `ERR_TIMEOUT` nothing came within `timeout`.
+   * @throws {ClosedError} `ERR_CLOSED` this end is closed.
+   * @throws {PipeDirectionError} `ERR_WRONG_DIRECTION` this is the write end of a one-way pipe.
+   */
+  recv(options?: WaitOptions): Promise<Recv> {
+    const ms = this.#readWait(options, 'recv()');
+    if (typeof ms === 'object') return Promise.reject(ms);
+    const signal = options?.signal;
+    return this.#client
+      .request(ms === undefined ? { t: 'recv', d: this.#end } : { t: 'recv', d: this.#end, ms }, ms, signal, 'recv()')
+      .then((answer) => this.#client.takeOne(answer, 'recv()', signal, (refusal) => this.#refused(refusal, 'recv()', ms, signal)) as Recv);
+  }
+
+  /**
+   * Whether `recv` would not wait: a message is there, or the other end is
+   * closed (so `recv` gives EOF). Waits up to `timeout` (default 0: answers
+   * at once) for that to become true.
+   */
+  poll(options?: WaitOptions): Promise<boolean> {
+    const ms = this.#readWait({ timeout: 0, ...options }, 'poll()');
+    if (typeof ms === 'object') return Promise.reject(ms);
+    return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, options?.signal, 'poll()').then((answer) => {
+      if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, options?.signal);
+      return answer === true;
+    });
+  }
+
+  /**
+   * Closes this end, for every process that holds it: the other end reads
+   * what was already sent, then gets `EOFError`. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#client.request({ t: 'close', d: this.#end }, undefined, undefined, 'close()');
+    } catch (err) {
+      // Closing an end of a pipe whose process has ended has nothing left to do.
+      if (!(err instanceof EOFError)) throw err;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #readWait(options: WaitOptions | undefined, what: string): number | undefined | Error {
+    if (!this.readable) return new PipeDirectionError(`${this.#client.label} is the write end of a one-way pipe: it cannot ${what.slice(0, -2)}. Receive on the other end.`);
+    if (this.#closed) return this.#ownClosed(what);
+    try {
+      return waitMs(options);
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  #ownClosed(what: string): ClosedError {
+    return new ClosedError(`${what} on ${this.#client.label}: this end is closed.`);
+  }
+
+  #refused(answer: unknown, what: string, ms: number | undefined, signal?: AbortSignal): Error {
+    const label = this.#client.label;
+    if (!isRefusal(answer)) return new TypeError(`${label}: unexpected answer to ${what}`);
+    const e = answer.e as string;
+    if (e === 'broken') return new BrokenPipeError(`${what} on ${label}: the other end is closed, or every process that used it has ended.`);
+    if (e === 'closed') {
+      return what === 'recv()'
+        ? new EOFError(`${what} on ${label}: the other end is closed, or every process that used it has ended, and every message it sent has been read.`)
+        : this.#ownClosed(what);
+    }
+    if (e === 'empty') return new TimeoutError(`${what} on ${label} got no message within ${ms} ms.`, ms ?? 0);
+    if (e === 'aborted') return this.#client.aborted(what, signal ?? new AbortController().signal);
+    return new TypeError(`${label}: unexpected answer ${e} to ${what}`);
+  }
+
+  override toWire(): unknown {
+    return [this.#client.ref, this.#end, this.readable, this.writable];
+  }
+
+  override toString(): string {
+    return `Connection(${this.#client.label})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+registerHandle('pipe-end', Connection, (data) => {
+  const [ref, end, readable, writable] = data as [ActorRef, End, boolean, boolean];
+  return new Connection(ATTACH, ref, end, readable, writable);
+});
+
+/**
+ * Makes a pipe and returns its two ends. Duplex by default: each end sends
+ * to the other. With `{ duplex: false }` it returns `[reader, writer]`.
+ * `Send`/`Recv` type the messages of the first end; the second's are swapped.
+ */
+export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, B>, Connection<B, A>] {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ duplex: false }`', options);
+  const duplex = options?.duplex ?? true;
+  if (typeof duplex !== 'boolean') throw invalidOption('duplex', 'a boolean', duplex);
+  if (options?.name !== undefined && typeof options.name !== 'string') throw invalidOption('name', 'a string', options.name);
+  const ref = servePipe(options?.name ?? `pipe-${++pipes}`);
+  return [new Connection<A, B>(ATTACH, ref, 0, true, duplex), new Connection<B, A>(ATTACH, ref, 1, duplex, true)];
+}

@@ -1,0 +1,270 @@
+/**
+ * A channel: the state of one queue (or one direction of a pipe), as its
+ * service keeps it. Items wait in order; gets and puts that cannot be served
+ * wait with a deadline kept here, so the service alone decides whether a wait
+ * was served or timed out, and no item is ever handed to a caller that gave up.
+ *
+ * Nothing handed out is forgotten until its consumer confirms it: items sent
+ * to a consumer are in flight until its handle acknowledges them (or hands
+ * them back), and with `joinable` they are then held until `taskDone()`. When
+ * a consumer dies, what it had in flight or held goes back to the front of
+ * the queue, in order.
+ */
+import type { ServiceCall } from '../../runtime/index.ts';
+
+/** How a channel answers a refused or abandoned wait. */
+export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' };
+/** What a get is answered with: items numbered from `s`. */
+export type Batch = { readonly s: number; readonly v: unknown[] };
+
+interface Wait {
+  readonly from: string;
+  readonly call: ServiceCall;
+  readonly token: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+interface GetWait extends Wait {
+  readonly max: number;
+}
+interface PutWait extends Wait {
+  readonly value: unknown;
+}
+
+const FULL: Refusal = { e: 'full' };
+const EMPTY: Refusal = { e: 'empty' };
+const CLOSED: Refusal = { e: 'closed' };
+const ABORTED: Refusal = { e: 'aborted' };
+const TOO_MANY: Refusal = { e: 'toomany' };
+
+export class Channel {
+  readonly #maxsize: number;
+  readonly #joinable: boolean;
+  #items: unknown[] = [];
+  #head = 0;
+  readonly #gets: GetWait[] = [];
+  readonly #puts: PutWait[] = [];
+  readonly #joins: Wait[] = [];
+  readonly #peeks: Wait[] = [];
+  /** Per consumer: items sent and not yet acknowledged, by number. */
+  readonly #inflight = new Map<string, Map<number, unknown>>();
+  /** Per consumer (joinable only): items acknowledged and not yet marked done. */
+  readonly #held = new Map<string, Map<number, unknown>>();
+  #nextSeq = 1;
+  #unfinished = 0;
+  #closed = false;
+
+  /** `maxsize` 0 is unbounded. */
+  constructor(maxsize: number, joinable: boolean) {
+    this.#maxsize = maxsize;
+    this.#joinable = joinable;
+  }
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get full(): boolean {
+    return this.#maxsize > 0 && this.size >= this.#maxsize;
+  }
+
+  /** Items put and not yet marked done (joinable). */
+  get unfinished(): number {
+    return this.#unfinished;
+  }
+
+  /** Closed, drained, nothing in flight or held and nobody waiting: the service may go. */
+  get finished(): boolean {
+    return this.#closed && this.size === 0 && this.#inflight.size === 0 && this.#held.size === 0 && this.#gets.length === 0 && this.#joins.length === 0 && this.#peeks.length === 0;
+  }
+
+  /** Whether any items sent to `from` are unconfirmed or held by it. */
+  holds(from: string): boolean {
+    return this.#inflight.has(from) || this.#held.has(from);
+  }
+
+  put(from: string, call: ServiceCall, value: unknown, ms: number | undefined, token: number | undefined): void {
+    if (this.#closed) return call.reply(CLOSED);
+    if (this.#puts.length === 0 && !this.full) {
+      this.#accept(value);
+      return call.reply(true);
+    }
+    if (ms === 0) return call.reply(FULL);
+    this.#wait(this.#puts, { from, call, token, timer: undefined, value }, ms, FULL);
+  }
+
+  get(from: string, call: ServiceCall, max: number, ms: number | undefined, token: number | undefined): void {
+    if (this.size > 0 && this.#gets.length === 0) return this.#hand(from, call, max);
+    if (this.#closed) return call.reply(CLOSED);
+    if (ms === 0) return call.reply(EMPTY);
+    this.#wait(this.#gets, { from, call, token, timer: undefined, max }, ms, EMPTY);
+  }
+
+  /** Answers `true` as soon as an item is there or the channel is closed (a get would not wait), `false` at the deadline. */
+  peek(from: string, call: ServiceCall, ms: number | undefined, token: number | undefined): void {
+    if (this.size > 0 || this.#closed) return call.reply(true);
+    if (ms === 0) return call.reply(false);
+    this.#wait(this.#peeks, { from, call, token, timer: undefined }, ms, false);
+  }
+
+  /** A consumer confirms the items numbered `acks` and hands back those numbered `returns`. */
+  settle(from: string, acks: readonly number[] | undefined, returns: readonly number[] | undefined): void {
+    const mine = this.#inflight.get(from);
+    if (mine === undefined) return;
+    for (const seq of acks ?? []) {
+      if (!mine.has(seq)) continue;
+      const value = mine.get(seq);
+      mine.delete(seq);
+      if (this.#joinable) this.#mapOf(this.#held, from).set(seq, value);
+    }
+    if (returns !== undefined && returns.length > 0) {
+      const back: unknown[] = [];
+      for (const seq of [...returns].sort((a, b) => a - b)) {
+        if (!mine.has(seq)) continue;
+        back.push(mine.get(seq));
+        mine.delete(seq);
+      }
+      this.#requeue(back);
+    }
+    if (mine.size === 0) this.#inflight.delete(from);
+  }
+
+  /** The caller gave up the wait it tagged `token`: answered `aborted` if it still waits. */
+  cancel(from: string, token: number): void {
+    for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) {
+      const at = list.findIndex((w) => w.from === from && w.token === token);
+      if (at === -1) continue;
+      const [wait] = list.splice(at, 1);
+      clearTimeout(wait!.timer);
+      wait!.call.reply(ABORTED);
+      return;
+    }
+  }
+
+  /** No more puts: waiting puts are refused, and waiting gets too once the items are gone. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const wait of this.#puts.splice(0)) this.#refuse(wait, CLOSED);
+    this.#serveGets();
+  }
+
+  /** A caller's process ended: its waits are dropped, and what it had in flight or held goes back to the front. */
+  down(from: string): void {
+    for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i]!.from !== from) continue;
+        clearTimeout(list[i]!.timer);
+        list.splice(i, 1);
+      }
+    }
+    const back = new Map<number, unknown>([...(this.#held.get(from) ?? []), ...(this.#inflight.get(from) ?? [])]);
+    this.#held.delete(from);
+    this.#inflight.delete(from);
+    if (back.size > 0) this.#requeue([...back.keys()].sort((a, b) => a - b).map((seq) => back.get(seq)));
+  }
+
+  /** Marks one item done (joinable): the caller's oldest held item, else anyone's. */
+  taskDone(from: string, call: ServiceCall): void {
+    if (this.#unfinished === 0) return call.reply(TOO_MANY);
+    this.#unfinished--;
+    const mine = this.#held.get(from) ?? this.#held.values().next().value;
+    if (mine !== undefined) {
+      mine.delete(mine.keys().next().value!);
+      for (const [who, held] of this.#held) if (held.size === 0) this.#held.delete(who);
+    }
+    if (this.#unfinished === 0) for (const wait of this.#joins.splice(0)) this.#refuse(wait, true);
+    call.reply(true);
+  }
+
+  /** Answers `true` once every item put has been marked done, `false` at the deadline. */
+  join(from: string, call: ServiceCall, ms: number | undefined, token: number | undefined): void {
+    if (this.#unfinished === 0) return call.reply(true);
+    if (ms === 0) return call.reply(false);
+    this.#wait(this.#joins, { from, call, token, timer: undefined }, ms, false);
+  }
+
+  /** Ends every wait (the service is going away). */
+  dispose(answer: unknown): void {
+    for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) for (const wait of list.splice(0)) this.#refuse(wait, answer);
+  }
+
+  #wait<W extends Wait>(list: W[], wait: W, ms: number | undefined, atDeadline: unknown): void {
+    if (ms !== undefined && Number.isFinite(ms)) {
+      wait.timer = setTimeout(() => {
+        const at = list.indexOf(wait);
+        if (at === -1) return;
+        list.splice(at, 1);
+        wait.call.reply(atDeadline);
+      }, ms);
+    }
+    list.push(wait);
+  }
+
+  #refuse(wait: Wait, answer: unknown): void {
+    clearTimeout(wait.timer);
+    wait.call.reply(answer);
+  }
+
+  #accept(value: unknown): void {
+    this.#items.push(value);
+    this.#unfinished++;
+    this.#serveGets();
+  }
+
+  #requeue(values: unknown[]): void {
+    if (values.length === 0) return;
+    const rest = this.#items.slice(this.#head);
+    this.#items = [...values, ...rest];
+    this.#head = 0;
+    this.#serveGets();
+  }
+
+  /** Sends up to `max` items to a consumer; they stay in flight until it confirms them. */
+  #hand(from: string, call: ServiceCall, max: number): void {
+    const n = Math.min(max, this.size);
+    const values = this.#items.slice(this.#head, this.#head + n);
+    for (let i = this.#head; i < this.#head + n; i++) this.#items[i] = undefined;
+    this.#head += n;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    const s = this.#nextSeq;
+    this.#nextSeq += n;
+    const inflight = this.#mapOf(this.#inflight, from);
+    for (let i = 0; i < n; i++) inflight.set(s + i, values[i]);
+    call.reply({ s, v: values } satisfies Batch);
+    this.#admitPuts();
+  }
+
+  #serveGets(): void {
+    if (this.#peeks.length > 0 && (this.size > 0 || this.#closed)) for (const wait of this.#peeks.splice(0)) this.#refuse(wait, true);
+    while (this.size > 0 && this.#gets.length > 0) {
+      const wait = this.#gets.shift()!;
+      clearTimeout(wait.timer);
+      this.#hand(wait.from, wait.call, wait.max);
+    }
+    if (this.#closed && this.size === 0) for (const wait of this.#gets.splice(0)) this.#refuse(wait, CLOSED);
+  }
+
+  #admitPuts(): void {
+    while (this.#puts.length > 0 && !this.full) {
+      const wait = this.#puts.shift()!;
+      clearTimeout(wait.timer);
+      this.#items.push(wait.value);
+      this.#unfinished++;
+      wait.call.reply(true);
+    }
+    if (this.size > 0 && this.#gets.length > 0) this.#serveGets();
+  }
+
+  #mapOf(maps: Map<string, Map<number, unknown>>, from: string): Map<number, unknown> {
+    let map = maps.get(from);
+    if (map === undefined) maps.set(from, (map = new Map()));
+    return map;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The handle side of a channel service: requests with their deadline and
+ * abort, and the confirmations (acks) of items received, sent in one message
+ * per turn.
+ */
+import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, invalidOption, isDown, node } from '../../runtime/index.ts';
+import type { Batch, Refusal } from './channel.ts';
+
+/** Options of a wait on a queue or pipe. */
+export interface WaitOptions {
+  /** Milliseconds to wait; waits forever when absent. `0` does not wait. */
+  readonly timeout?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Kept past a wait's own deadline before the kernel call gives up: only reached if the service is unresponsive. */
+const BACKSTOP_MS = 30_000;
+
+export function waitMs(options: WaitOptions | undefined): number | undefined {
+  const timeout = options?.timeout;
+  if (timeout === undefined || timeout === Infinity) return undefined;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0 (or Infinity)', timeout);
+  return timeout;
+}
+
+export function isRefusal(answer: unknown): answer is Refusal {
+  return typeof answer === 'object' && answer !== null && 'e' in answer;
+}
+
+export function isBatch(answer: unknown): answer is Batch {
+  return typeof answer === 'object' && answer !== null && 's' in answer;
+}
+
+let nextToken = 1;
+const CLOSED: Refusal = { e: 'closed' };
+
+/** Talks to one channel service for a handle in this process. */
+export class ChannelClient {
+  readonly ref: ActorRef;
+  /** How errors name the object (`queue jobs`, `pipe end 0 of pipe-3`). */
+  readonly label: string;
+  /** Builds the error for a service whose process ended. */
+  readonly #gone: (cause: Error) => Error;
+  #acks: number[] = [];
+  #returns: number[] = [];
+  #flushing = false;
+
+  constructor(ref: ActorRef, label: string, gone: (cause: Error) => Error) {
+    this.ref = ref;
+    this.label = label;
+    this.#gone = gone;
+  }
+
+  /**
+   * Sends `message` to the service and resolves with its answer. With a
+   * signal, an abort asks the service to drop the wait; the answer then says
+   * `aborted`, unless the service had served it first (then the answer is
+   * the real one, and the caller decides).
+   */
+  request(message: Record<string, unknown>, ms: number | undefined, signal: AbortSignal | undefined, what: string): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(this.aborted(what, signal));
+    let onAbort: (() => void) | undefined;
+    if (signal !== undefined) {
+      const token = nextToken++;
+      message.k = token;
+      onAbort = () => this.ref.send({ t: 'x', k: token });
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const limit = ms === undefined ? Infinity : ms + BACKSTOP_MS;
+    const answer = node().call(this.ref, message, limit, undefined);
+    return answer.then(
+      (value) => {
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        return value;
+      },
+      (err: unknown) => {
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        // A service is freed only once it is closed and done with: to its callers it is closed.
+        if (err instanceof NoSuchActorError) return CLOSED;
+        throw err instanceof ActorExitedError ? this.#gone(err) : err;
+      },
+    );
+  }
+
+  /**
+   * Takes the one item a get answered with, confirming it; an abort that lost
+   * the race to the service hands the item back untouched and still rejects.
+   */
+  takeOne(answer: unknown, what: string, signal: AbortSignal | undefined, refused: (answer: unknown) => Error): unknown {
+    if (!isBatch(answer)) throw refused(answer);
+    if (signal?.aborted) {
+      this.giveBack([answer.s]);
+      throw this.aborted(what, signal);
+    }
+    this.ack(answer.s);
+    return answer.v[0];
+  }
+
+  aborted(what: string, signal: AbortSignal): AbortError {
+    return new AbortError(`${what} on ${this.label} was aborted.`, { cause: signal.reason });
+  }
+
+  /** Confirms item `seq`: it reached user code here. */
+  ack(seq: number): void {
+    this.#acks.push(seq);
+    this.#flushSoon();
+  }
+
+  /** Hands items back to the front of the channel: they never reached user code. */
+  giveBack(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.#returns.push(...seqs);
+    this.#flushSoon();
+  }
+
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    queueMicrotask(() => {
+      this.#flushing = false;
+      const a = this.#acks;
+      const r = this.#returns;
+      this.#acks = [];
+      this.#returns = [];
+      this.ref.send(r.length === 0 ? { t: 's', a } : { t: 's', a, r });
+    });
+  }
+}
+
+/**
+ * Keeps a service's callers monitored, so it hears when one ends; frees the
+ * monitors when the service goes.
+ */
+export class Callers {
+  readonly #monitors = new Map<string, number>();
+  readonly #monitor: (target: ActorRef) => number;
+  readonly #demonitor: (target: ActorRef, monitor: number) => void;
+
+  constructor(service: { monitor(target: ActorRef): number; demonitor(target: ActorRef, monitor: number): void }) {
+    this.#monitor = (target) => service.monitor(target);
+    this.#demonitor = (target, monitor) => service.demonitor(target, monitor);
+  }
+
+  /** Starts watching `from` if it is new. */
+  see(from: string): void {
+    if (!this.#monitors.has(from)) this.#monitors.set(from, this.#monitor(new ActorRef(from, from)));
+  }
+
+  /** The actor that ended, if `message` is a down for one of them. */
+  ended(message: unknown): string | undefined {
+    if (!isDown(message) || !this.#monitors.has(message.actor.id)) return undefined;
+    this.#monitors.delete(message.actor.id);
+    return message.actor.id;
+  }
+
+  release(): void {
+    for (const [id, monitor] of this.#monitors) this.#demonitor(new ActorRef(id, id), monitor);
+    this.#monitors.clear();
+  }
+}

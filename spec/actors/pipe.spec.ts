@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn } from '../../index.ts';
+import { echoEnd, sendAndExit } from '../fixtures/queues.ts';
+import { reap } from '../helpers.ts';
+
+describe('Pipe', () => {
+  it('connects two ends both ways, keeping order', async () => {
+    const [a, b] = Pipe<string, string>();
+    await a.send('one');
+    await a.send('two');
+    await b.send('back');
+    expect(await b.recv()).toBe('one');
+    expect(await b.recv()).toBe('two');
+    expect(await a.recv()).toBe('back');
+    await a.close();
+    await b.close();
+  });
+
+  it("echoes through an actor holding the other end (Python's uppercase example)", async () => {
+    const [here, there] = Pipe<string, string>();
+    const echo = reap(spawn(echoEnd, { args: [there] }));
+    for (const word of ['hello', 'pipe']) {
+      await here.send(word);
+      expect(await here.recv({ timeout: 20_000 })).toBe(word.toUpperCase());
+    }
+    await here.close();
+    expect(await echo.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('round-trips a 16 MiB payload through an actor', async () => {
+    const [here, there] = Pipe<Buffer, Buffer>();
+    const echo = reap(spawn(echoEnd, { args: [there] }));
+    const big = Buffer.alloc(16 << 20);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
+    await here.send(big);
+    const back = await here.recv({ timeout: 30_000 });
+    expect(back.length).toBe(big.length);
+    expect(back.equals(big)).toBe(true);
+    await here.close();
+    expect(await echo.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('one-way pipes are [reader, writer] and refuse the wrong direction', async () => {
+    const [reader, writer] = Pipe<number, number>({ duplex: false });
+    expect([reader.readable, reader.writable, writer.readable, writer.writable]).toEqual([true, false, false, true]);
+    const err = await reader.send(1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipeDirectionError);
+    expect((err as PipeDirectionError).code).toBe('ERR_WRONG_DIRECTION');
+    await expect(writer.recv()).rejects.toBeInstanceOf(PipeDirectionError);
+    await expect(writer.poll()).rejects.toBeInstanceOf(PipeDirectionError);
+    await writer.send(5);
+    expect(await reader.recv()).toBe(5);
+    await reader.close();
+    await writer.close();
+  });
+
+  it('gives EOF once the messages sent before the peer closed are read', async () => {
+    const [a, b] = Pipe<number, number>();
+    await a.send(1);
+    await a.send(2);
+    await a.close();
+    expect(await b.recv()).toBe(1);
+    expect(await b.poll()).toBe(true);
+    expect(await b.recv()).toBe(2);
+    expect(await b.poll()).toBe(true); // EOF: recv would not wait
+    const err = await b.recv().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EOFError);
+    expect((err as EOFError).code).toBe('ERR_EOF');
+    await expect(b.send(3)).rejects.toBeInstanceOf(BrokenPipeError);
+    await b.close();
+  });
+
+  it('wakes a waiting recv with EOF when the peer closes', async () => {
+    const [a, b] = Pipe();
+    const waiting = b.recv({ timeout: 20_000 }).catch((e: unknown) => e);
+    await a.close();
+    expect(await waiting).toBeInstanceOf(EOFError);
+    await b.close();
+  });
+
+  it('gives EOF when the process that used the other end ends without closing it', async () => {
+    const [here, there] = Pipe<number, number>();
+    const sender = reap(spawn(sendAndExit, { args: [there, 3] }));
+    expect(await sender.join({ timeout: 20_000 })).toBe(0);
+    expect([await here.recv(), await here.recv(), await here.recv()]).toEqual([0, 1, 2]);
+    await expect(here.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await here.close();
+  });
+
+  it('refuses use of an end after its own close() with ClosedError', async () => {
+    const [a, b] = Pipe();
+    await a.close();
+    await a.close(); // idempotent
+    expect(a.closed).toBe(true);
+    await expect(a.send(1)).rejects.toBeInstanceOf(ClosedError);
+    await expect(a.recv()).rejects.toBeInstanceOf(ClosedError);
+    await b.close();
+  });
+
+  it('polls with a timeout and receives with a timeout', async () => {
+    const [a, b] = Pipe<string, string>();
+    expect(await b.poll()).toBe(false);
+    let t = performance.now();
+    expect(await b.poll({ timeout: 150 })).toBe(false);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(140);
+    const polled = b.poll({ timeout: 20_000 });
+    await a.send('x');
+    expect(await polled).toBe(true);
+    expect(await b.recv()).toBe('x');
+    t = performance.now();
+    await expect(b.recv({ timeout: 150 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(140);
+    await a.close();
+    await b.close();
+  });
+
+  it('rejects bad options, and frees its service once both ends are closed (1,000 cycles)', async () => {
+    expect(() => Pipe({ duplex: 'yes' as never })).toThrow(InvalidArgumentError);
+    const before = node().openServices;
+    for (let i = 0; i < 1000; i++) {
+      const [a, b] = Pipe<number, number>();
+      await a.send(i);
+      expect(await b.recv()).toBe(i);
+      await a.close();
+      await b.close();
+    }
+    expect(node().openServices).toBe(before);
+  });
+});

@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  ClosedError,
+  InvalidArgumentError,
+  JoinableQueue,
+  Queue,
+  QueueEmptyError,
+  QueueFullError,
+  SerializationError,
+  SimpleQueue,
+  TaskDoneError,
+  current,
+  node,
+  spawn,
+} from '../../index.ts';
+import { bigProducer, blockedGetter, consumer, getThenHang, producer, putThenHang, relayProducer, worker } from '../fixtures/queues.ts';
+import { reap } from '../helpers.ts';
+
+const is =
+  <T>(test: (m: T) => boolean) =>
+  (m: unknown): m is T => {
+    try {
+      return test(m as T);
+    } catch {
+      return false;
+    }
+  };
+const said = (text: string) => is<string>((m) => m === text);
+const reports = is<{ consumer: number[] }>((m) => Array.isArray(m.consumer));
+
+/** Collects `n` consumer reports from this process's mailbox. */
+async function collect(n: number): Promise<number[]> {
+  const all: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const report = (await current().receive({ match: reports, timeout: 30_000 })) as { consumer: number[] };
+    all.push(...report.consumer);
+  }
+  return all;
+}
+
+describe('Queue', () => {
+  it('is FIFO, with size, empty and full', async () => {
+    const q = new Queue<number>({ maxsize: 3 });
+    expect(await q.empty()).toBe(true);
+    await q.put(1);
+    await q.put(2);
+    await q.put(3);
+    expect(await q.size()).toBe(3);
+    expect(await q.full()).toBe(true);
+    expect([await q.get(), await q.get(), await q.get()]).toEqual([1, 2, 3]);
+    expect(await q.empty()).toBe(true);
+    await q.close();
+  });
+
+  it('refuses at once without waiting: putNowait when full, getNowait when empty', async () => {
+    const q = new Queue<string>({ maxsize: 1 });
+    await expect(q.getNowait()).rejects.toBeInstanceOf(QueueEmptyError);
+    await q.putNowait('a');
+    const err = await q.putNowait('b').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QueueFullError);
+    expect((err as QueueFullError).code).toBe('ERR_QUEUE_FULL');
+    expect(await q.getNowait()).toBe('a');
+    await q.close();
+  });
+
+  it('times get and put out at their deadline, within tolerance', async () => {
+    const q = new Queue<number>({ maxsize: 1 });
+    let t = performance.now();
+    await expect(q.get({ timeout: 200 })).rejects.toBeInstanceOf(QueueEmptyError);
+    let elapsed = performance.now() - t;
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(3000);
+    await q.put(1);
+    t = performance.now();
+    await expect(q.put(2, { timeout: 200 })).rejects.toBeInstanceOf(QueueFullError);
+    elapsed = performance.now() - t;
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(3000);
+    // The timed-out put left nothing behind.
+    expect(await q.get()).toBe(1);
+    expect(await q.size()).toBe(0);
+    await q.close();
+  });
+
+  it('lets a waiting put in as soon as a get makes room, in order', async () => {
+    const q = new Queue<number>({ maxsize: 1 });
+    await q.put(1);
+    const second = q.put(2);
+    const third = q.put(3);
+    expect(await q.get()).toBe(1);
+    await second;
+    expect(await q.get()).toBe(2);
+    await third;
+    expect(await q.get()).toBe(3);
+    await q.close();
+  });
+
+  it('after close: put rejects, get drains what is left then rejects, waiting gets are woken', async () => {
+    const q = new Queue<number>();
+    const waiting = q.get();
+    await q.put(7);
+    expect(await waiting).toBe(7);
+    const blocked = q.get();
+    await q.put(8);
+    await q.put(9);
+    expect(await blocked).toBe(8);
+    const late = new Queue<number>();
+    const wakes = late.get().catch((e: unknown) => e);
+    await late.close();
+    expect(await wakes).toBeInstanceOf(ClosedError);
+    await q.close();
+    await expect(q.put(10)).rejects.toBeInstanceOf(ClosedError);
+    expect(await q.get()).toBe(9);
+    const err = await q.get().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClosedError);
+    expect((err as ClosedError).code).toBe('ERR_CLOSED');
+    await q.close(); // idempotent
+  });
+
+  it('for await ends when the queue is closed and drained', async () => {
+    const q = new Queue<number>();
+    for (let i = 0; i < 100; i++) void q.put(i);
+    await q.close();
+    const seen: number[] = [];
+    for await (const item of q) seen.push(item);
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('gives the items a loop did not reach back to the front when it breaks', async () => {
+    const q = new Queue<number>();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => q.put(i)));
+    for await (const item of q) if (item === 2) break;
+    expect(await q.get({ timeout: 5000 })).toBe(3);
+    expect(await q.size()).toBe(6);
+    await q.close();
+  });
+
+  it('throws SerializationError at the put call site, naming the path', async () => {
+    const q = new Queue<unknown>();
+    const err = await q.put({ job: { run: () => 1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('message.v.job.run');
+    await q.close();
+  });
+
+  it('rejects bad options with InvalidArgumentError', async () => {
+    expect(() => new Queue({ maxsize: -1 })).toThrow(InvalidArgumentError);
+    expect(() => new Queue({ maxsize: 1.5 })).toThrow(/maxsize/);
+    expect(() => new Queue('big' as never)).toThrow(InvalidArgumentError);
+    const q = new Queue();
+    await expect(q.get({ timeout: -5 })).rejects.toThrow(InvalidArgumentError);
+    await expect(q.put(1, { timeout: Number.NaN })).rejects.toThrow(/timeout/);
+    await q.close();
+  });
+
+  it('aborts a waiting get by its signal, and the next item is not lost', async () => {
+    const q = new Queue<string>();
+    const controller = new AbortController();
+    const waiting = q.get({ signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    await q.put('kept');
+    expect(await q.get({ timeout: 5000 })).toBe('kept');
+    await q.close();
+  });
+
+  it('carries every item exactly once from 2 producer processes to 2 consumer processes', async () => {
+    const q = new Queue<number>({ maxsize: 50 });
+    const me = current().self;
+    const consumers = [reap(spawn(consumer, { args: [q, me] })), reap(spawn(consumer, { args: [q, me] }))];
+    const producers = [reap(spawn(producer, { args: [q, 0, 500] })), reap(spawn(producer, { args: [q, 500, 500] }))];
+    for (const p of producers) expect(await p.join({ timeout: 30_000 })).toBe(0);
+    await q.close();
+    const all = await collect(2);
+    expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    for (const c of consumers) expect(await c.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('keeps an item whose put resolved, though its producer is SIGKILLed right after', async () => {
+    const q = new Queue<string>();
+    const p = reap(spawn(putThenHang, { args: [q, 'survivor'] }));
+    await current().receive({ match: said('put resolved'), timeout: 20_000 });
+    p.kill();
+    expect(await p.join({ timeout: 10_000 })).toBe(-9);
+    expect(await q.get({ timeout: 5000 })).toBe('survivor');
+    await q.close();
+  });
+
+  it('stays usable when a consumer is SIGKILLed while it waits in get', async () => {
+    const q = new Queue<string>();
+    const blocked = reap(spawn(blockedGetter, { args: [q] }));
+    await current().receive({ match: said('getting'), timeout: 20_000 });
+    blocked.kill();
+    expect(await blocked.join({ timeout: 10_000 })).toBe(-9);
+    await q.put('for the living');
+    expect(await q.get({ timeout: 5000 })).toBe('for the living');
+    await q.close();
+  });
+
+  it('does not deadlock a join on a producer of 1 MiB items that nobody has read yet', async () => {
+    const q = new Queue<Buffer>();
+    const p = reap(spawn(bigProducer, { args: [q, 8, 1 << 20] }));
+    // Python's producer cannot exit until its feeder thread has flushed into the pipe: this join hangs there.
+    expect(await p.join({ timeout: 30_000 })).toBe(0);
+    for (let i = 0; i < 8; i++) {
+      const item = await q.get({ timeout: 5000 });
+      expect(item.length).toBe(1 << 20);
+      expect(item[0]).toBe(i);
+      expect(item[item.length - 1]).toBe(i);
+    }
+    await q.close();
+  });
+
+  it('travels inside a message to a child, which passes it on to a grandchild', async () => {
+    const q = new Queue<number>();
+    const relay = reap(spawn(relayProducer, { args: [5] }));
+    relay.send({ queue: q });
+    expect(await relay.join({ timeout: 30_000 })).toBe(0);
+    const items = [];
+    for (let i = 0; i < 5; i++) items.push(await q.get({ timeout: 5000 }));
+    expect(items).toEqual([1000, 1001, 1002, 1003, 1004]);
+    await q.close();
+  });
+
+  it('frees its service when closed: 1,000 create/use/close cycles leave the open count flat', async () => {
+    const before = node().openServices;
+    for (let i = 0; i < 1000; i++) {
+      const q = new Queue<number>({ maxsize: 2 });
+      await q.put(i);
+      expect(await q.get()).toBe(i);
+      await q.close();
+    }
+    expect(node().openServices).toBe(before);
+  });
+});
+
+describe('JoinableQueue', () => {
+  it('join() waits for every item to be marked done, and times out with false', async () => {
+    const q = new JoinableQueue<number>();
+    expect(await q.join({ timeout: 0 })).toBe(true);
+    await q.put(1);
+    await q.put(2);
+    expect(await q.join({ timeout: 100 })).toBe(false);
+    const joined = q.join({ timeout: 10_000 });
+    await q.get();
+    await q.taskDone();
+    expect(await q.unfinished()).toBe(1);
+    await q.get();
+    await q.taskDone();
+    expect(await joined).toBe(true);
+    await q.close();
+  });
+
+  it('rejects taskDone() called more times than items were put', async () => {
+    const q = new JoinableQueue<number>();
+    await q.put(1);
+    await q.get();
+    await q.taskDone();
+    const err = await q.taskDone().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskDoneError);
+    expect((err as TaskDoneError).code).toBe('ERR_TASK_DONE');
+    await q.close();
+  });
+
+  it('gives an item back when its consumer is SIGKILLed before taskDone(), so join() completes', async () => {
+    const q = new JoinableQueue<string>();
+    await q.put('fragile');
+    await q.put('second');
+    const holder = reap(spawn(getThenHang, { args: [q] }));
+    const got = (await current().receive({ match: is<{ got: string }>((m) => typeof m.got === 'string'), timeout: 20_000 })) as { got: string };
+    expect(got.got).toBe('fragile');
+    holder.kill();
+    expect(await holder.join({ timeout: 10_000 })).toBe(-9);
+    // Redelivered at the front, ahead of the item that was behind it.
+    expect(await q.get({ timeout: 5000 })).toBe('fragile');
+    await q.taskDone();
+    expect(await q.get({ timeout: 5000 })).toBe('second');
+    await q.taskDone();
+    expect(await q.join({ timeout: 5000 })).toBe(true);
+    await q.close();
+  });
+
+  it('with consumer processes: join() completes, then closing ends their loops', async () => {
+    const q = new JoinableQueue<number>();
+    const me = current().self;
+    const workers = [reap(spawn(worker, { args: [q, me] })), reap(spawn(worker, { args: [q, me] }))];
+    await Promise.all(Array.from({ length: 200 }, (_, i) => q.put(i)));
+    expect(await q.join({ timeout: 30_000 })).toBe(true);
+    await q.close();
+    const all = await collect(2);
+    expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    for (const w of workers) expect(await w.join({ timeout: 10_000 })).toBe(0);
+  });
+});
+
+describe('SimpleQueue', () => {
+  it('is unbounded, with put, get, empty and close', async () => {
+    const q = new SimpleQueue<string>();
+    expect(q.maxsize).toBe(0);
+    for (let i = 0; i < 1000; i++) void q.put(String(i));
+    expect(await q.get()).toBe('0');
+    expect(await q.empty()).toBe(false);
+    await q.close();
+    let n = 1;
+    for await (const item of q) expect(item).toBe(String(n++));
+    expect(n).toBe(1000);
+  });
+});
