@@ -22,13 +22,15 @@ export interface PipeOptions {
 }
 
 type End = 0 | 1;
-type Request =
-  | { t: 'send'; d: End; v: unknown }
+type Settle = { a: number[]; r?: number[] };
+type Request = { s?: Settle } & (
+  | { t: 'send'; d: End; vs: unknown[] }
   | { t: 'recv'; d: End; ms?: number; k?: number }
   | { t: 'poll'; d: End; ms?: number; k?: number }
   | { t: 'close'; d: End }
-  | { t: 's'; a: number[]; r?: number[] }
-  | { t: 'x'; k: number };
+  | ({ t: 's' } & Settle)
+  | { t: 'x'; k: number }
+);
 
 let pipes = 0;
 
@@ -54,6 +56,7 @@ function servePipe(name: string): ActorRef {
     } else {
       const m = message as Request;
       callers.see(from);
+      if (m.s !== undefined) for (const channel of inbox) channel.settle(from, m.s.a, m.s.r);
       if (call === undefined) {
         for (const d of [0, 1] as const) {
           if (m.t === 's') inbox[d].settle(from, m.a, m.r);
@@ -67,8 +70,8 @@ function servePipe(name: string): ActorRef {
           call.reply(true);
         } else if (closed[d]) call.reply({ e: 'closed' });
         else if (m.t === 'send') {
-          if (closed[1 - d]) call.reply({ e: 'broken' });
-          else inbox[(1 - d) as End].put(from, call, m.v, undefined, undefined);
+          if (closed[1 - d]) call.reply({ e: 'broken', n: 0 });
+          else inbox[(1 - d) as End].put(from, call, m.vs, undefined, undefined);
         } else if (m.t === 'recv') inbox[d].get(from, call, 1, m.ms, m.k);
         else if (m.t === 'poll') inbox[d].peek(from, call, m.ms, m.k);
         else call.fail(new TypeError(`pipe ${name}: unknown request`));
@@ -103,7 +106,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     this.readable = readable;
     this.writable = writable;
     const label = `end ${end} of pipe ${ref.name}`;
-    this.#client = new ChannelClient(ref, label, (cause) => new EOFError(`${label}: the pipe is gone: the process that made it ended.`, { cause }));
+    this.#client = new ChannelClient(ref, label, (cause) => new EOFError(`${label}: the pipe is gone: the process that made it ended.`, { cause }), { t: 'send', d: end });
   }
 
   /** Whether `close()` was called on this end here. */
@@ -122,7 +125,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   send(message: Send): Promise<void> {
     if (!this.writable) return Promise.reject(new PipeDirectionError(`${this.#client.label} is the read end of a one-way pipe: it cannot send. Send on the other end.`));
     if (this.#closed) return Promise.reject(this.#ownClosed('send()'));
-    return this.#client.request({ t: 'send', d: this.#end, v: message }, undefined, undefined, 'send()').then((answer) => {
+    return this.#client.putSoon(message).then((answer) => {
       if (answer === true) return;
       throw this.#refused(answer, 'send()', undefined);
     });

@@ -1,5 +1,5 @@
 /** The actors the benchmarks drive; each does as little as its measurement allows. */
-import { actor, task, type Context } from '../index.ts';
+import { actor, task, type Context, type Queue } from '../index.ts';
 
 /** Waits to be ended: for spawn → ready. */
 export const idle = actor(async (ctx: Context) => {
@@ -34,6 +34,32 @@ export const countTo = actor(async (ctx: Context, n: number) => {
   ctx.parent!.send('done');
 });
 
+/**
+ * Puts `n` items on `queue` once its parent says go. `window` puts are in
+ * flight at once (1: each put awaited before the next).
+ */
+export const queueProducer = actor(async (ctx: Context, queue: Queue, n: number, window: number, bytes: number) => {
+  const item = (i: number): unknown => (bytes > 0 ? Buffer.alloc(bytes, i) : { i, body: 'hello' });
+  ctx.parent!.send('ready');
+  await ctx.receive();
+  let pending: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    pending.push(queue.put(item(i)));
+    if (pending.length >= window) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+});
+
+/** Takes `n` items from `queue` with `for await`, then tells its parent. */
+export const queueConsumer = actor(async (ctx: Context, queue: Queue, n: number) => {
+  ctx.parent!.send('ready');
+  let seen = 0;
+  if (n > 0) for await (const _ of queue) if (++seen === n) break;
+  ctx.parent!.send('done');
+});
 
 /** Pool benchmark tasks. */
 export const squareTask = task((x: number) => x * x);

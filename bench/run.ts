@@ -3,13 +3,13 @@
  * multiprocessing, measured side by side in one run on this machine.
  * Prints medians and ratios; never passes or fails on time.
  *
- *   npm run bench [-- --only spawn,send,rtt,bulk] [-- --quick]
+ *   npm run bench [-- --only spawn,send,rtt,supervision,pool,queue,bulk] [-- --quick]
  */
 import { execFileSync, fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Pool, Supervisor, current, isMain, node, spawn, type ChildRef, type RestartEvent } from '../index.ts';
-import { burnTask, byteSink, idle, pong, sink, squareTask } from './actors.ts';
+import { Pool, Queue, Supervisor, current, isMain, node, spawn, type ChildRef, type RestartEvent } from '../index.ts';
+import { burnTask, byteSink, idle, pong, queueConsumer, queueProducer, sink, squareTask } from './actors.ts';
 
 interface Row {
   name: string;
@@ -244,6 +244,25 @@ async function poolShapes(): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * Items/s (or MB/s with `bytes`) through one Queue made here, from producer
+ * actors to consumer actors, timed from the go to the last consumer's done.
+ */
+async function queueThroughput(producers: number, consumers: number, n: number, window: number, bytes = 0): Promise<number> {
+  const queue = new Queue();
+  const said = (text: string) => (m: unknown): m is string => m === text;
+  const cons = Array.from({ length: consumers }, () => spawn(queueConsumer, { args: [queue, n / consumers] }));
+  const prods = Array.from({ length: producers }, () => spawn(queueProducer, { args: [queue, n / producers, window, bytes] }));
+  for (let i = 0; i < producers + consumers; i++) await current().receive({ match: said('ready'), timeout: 60_000 });
+  const t = performance.now();
+  for (const p of prods) p.send('go');
+  for (let i = 0; i < consumers; i++) await current().receive({ match: said('done'), timeout: 120_000 });
+  const seconds = (performance.now() - t) / 1000;
+  await Promise.all([...prods, ...cons].map((r) => r.join({ timeout: 10_000 })));
+  await queue.close();
+  return bytes > 0 ? (n * bytes) / seconds / 1e6 : n / seconds;
+}
+
 /** Values by row name, over rounds. */
 class Samples {
   readonly #values = new Map<string, { unit: string; values: number[] }>();
@@ -363,6 +382,25 @@ if (isMain(import.meta)) {
     table('Pool, 200 CPU-bound tasks of 10 ms on 2 workers (wall ms, lower is better)', cpu.rows(), 'troupe Pool.map, 200 × 10 ms CPU', false);
     table('Pool start → first result (ms, lower is better)', startup.rows(), 'troupe Pool(2): start → first result', false);
     console.log('(piscina and tinypool are not dependencies of this project: not run here.)');
+  }
+  if (want('queue')) {
+    const small = new Samples();
+    const wide = new Samples();
+    const big = new Samples();
+    const pyq = (...a: string[]): ReturnType<typeof anchor> => (python ? anchor('python3', ['anchors/python_queue.py', ...a]) : []);
+    const N = quick ? 20_000 : 100_000;
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      small.add('troupe Queue 1→1, puts in flight 256 at a time', await queueThroughput(1, 1, N, 256), 'items/s');
+      small.add('troupe Queue 1→1, each put awaited', await queueThroughput(1, 1, N / 10, 1), 'items/s');
+      small.addAnchors(pyq('small', '--n', String(N)), 'queue_small_1x1');
+      wide.add('troupe Queue 2→2, puts in flight 256 at a time', await queueThroughput(2, 2, N, 256), 'items/s');
+      wide.addAnchors(pyq('small', '--n', String(N), '--producers', '2', '--consumers', '2'), 'queue_small_2x2');
+      big.add('troupe Queue 1→1, 1 MiB items', await queueThroughput(1, 1, 200, 8, 1 << 20), 'MB/s');
+      big.addAnchors(pyq('big', '--n', '200'), 'queue_big_1x1');
+    }
+    table(`Queue, small items, 1 producer → 1 consumer (items/s, higher is better)`, small.rows(), 'troupe Queue 1→1, puts in flight 256 at a time', true);
+    table(`Queue, small items, 2 producers → 2 consumers (items/s, higher is better)`, wide.rows(), 'troupe Queue 2→2, puts in flight 256 at a time', true);
+    table('Queue, 1 MiB items, 1 → 1 (MB/s, 1 MB = 10^6 bytes, higher is better)', big.rows(), 'troupe Queue 1→1, 1 MiB items', true);
   }
   if (want('bulk')) {
     const rows = new Samples();

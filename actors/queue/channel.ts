@@ -13,7 +13,7 @@
 import type { ServiceCall } from '../../runtime/index.ts';
 
 /** How a channel answers a refused or abandoned wait. */
-export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' };
+export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' | 'broken'; readonly n?: number };
 /** What a get is answered with: items numbered from `s`. */
 export type Batch = { readonly s: number; readonly v: unknown[] };
 
@@ -27,10 +27,11 @@ interface GetWait extends Wait {
   readonly max: number;
 }
 interface PutWait extends Wait {
-  readonly value: unknown;
+  /** Items of one put request, all in order; those before `next` are in. */
+  readonly values: readonly unknown[];
+  next: number;
 }
 
-const FULL: Refusal = { e: 'full' };
 const EMPTY: Refusal = { e: 'empty' };
 const CLOSED: Refusal = { e: 'closed' };
 const ABORTED: Refusal = { e: 'aborted' };
@@ -86,39 +87,49 @@ export class Channel {
     return this.#inflight.has(from) || this.#held.has(from);
   }
 
-  put(from: string, call: ServiceCall, value: unknown, ms: number | undefined, token: number | undefined): void {
-    if (this.#closed) return call.reply(CLOSED);
-    if (this.#puts.length === 0 && !this.full) {
-      this.#accept(value);
-      return call.reply(true);
+  /**
+   * Puts `values` in order: answered `true` once all are in, or a refusal
+   * saying how many (`n`, from the first) got in before the deadline or the
+   * close. Later puts never overtake a waiting one.
+   */
+  put(from: string, call: ServiceCall, values: readonly unknown[], ms: number | undefined, token: number | undefined): void {
+    if (this.#closed) return call.reply({ e: 'closed', n: 0 } satisfies Refusal);
+    let next = 0;
+    if (this.#puts.length === 0) {
+      while (next < values.length && !this.full) this.#items.push(values[next++]);
+      this.#unfinished += next;
+      if (next > 0) this.#serveGets();
     }
-    if (ms === 0) return call.reply(FULL);
-    this.#wait(this.#puts, { from, call, token, timer: undefined, value }, ms, FULL);
+    if (next === values.length) return call.reply(true);
+    if (ms === 0) return call.reply({ e: 'full', n: next } satisfies Refusal);
+    const wait: PutWait = { from, call, token, timer: undefined, values, next };
+    this.#wait(this.#puts, wait, ms, () => ({ e: 'full', n: wait.next }) satisfies Refusal);
   }
 
   get(from: string, call: ServiceCall, max: number, ms: number | undefined, token: number | undefined): void {
     if (this.size > 0 && this.#gets.length === 0) return this.#hand(from, call, max);
     if (this.#closed) return call.reply(CLOSED);
     if (ms === 0) return call.reply(EMPTY);
-    this.#wait(this.#gets, { from, call, token, timer: undefined, max }, ms, EMPTY);
+    this.#wait(this.#gets, { from, call, token, timer: undefined, max }, ms, () => EMPTY);
   }
 
   /** Answers `true` as soon as an item is there or the channel is closed (a get would not wait), `false` at the deadline. */
   peek(from: string, call: ServiceCall, ms: number | undefined, token: number | undefined): void {
     if (this.size > 0 || this.#closed) return call.reply(true);
     if (ms === 0) return call.reply(false);
-    this.#wait(this.#peeks, { from, call, token, timer: undefined }, ms, false);
+    this.#wait(this.#peeks, { from, call, token, timer: undefined }, ms, () => false);
   }
 
-  /** A consumer confirms the items numbered `acks` and hands back those numbered `returns`. */
+  /** A consumer confirms the items in `acks` (`[first, count]` pairs) and hands back those numbered `returns`. */
   settle(from: string, acks: readonly number[] | undefined, returns: readonly number[] | undefined): void {
     const mine = this.#inflight.get(from);
     if (mine === undefined) return;
-    for (const seq of acks ?? []) {
-      if (!mine.has(seq)) continue;
-      const value = mine.get(seq);
-      mine.delete(seq);
-      if (this.#joinable) this.#mapOf(this.#held, from).set(seq, value);
+    for (let i = 0; acks !== undefined && i + 1 < acks.length; i += 2) {
+      for (let seq = acks[i]!, end = seq + acks[i + 1]!; seq < end; seq++) {
+        if (!mine.has(seq)) continue;
+        if (this.#joinable) this.#mapOf(this.#held, from).set(seq, mine.get(seq));
+        mine.delete(seq);
+      }
     }
     if (returns !== undefined && returns.length > 0) {
       const back: unknown[] = [];
@@ -139,7 +150,7 @@ export class Channel {
       if (at === -1) continue;
       const [wait] = list.splice(at, 1);
       clearTimeout(wait!.timer);
-      wait!.call.reply(ABORTED);
+      wait!.call.reply('values' in wait! ? { e: 'aborted', n: (wait as PutWait).next } : ABORTED);
       return;
     }
   }
@@ -148,7 +159,7 @@ export class Channel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const wait of this.#puts.splice(0)) this.#refuse(wait, CLOSED);
+    for (const wait of this.#puts.splice(0)) this.#refuse(wait, { e: 'closed', n: wait.next } satisfies Refusal);
     this.#serveGets();
   }
 
@@ -184,7 +195,7 @@ export class Channel {
   join(from: string, call: ServiceCall, ms: number | undefined, token: number | undefined): void {
     if (this.#unfinished === 0) return call.reply(true);
     if (ms === 0) return call.reply(false);
-    this.#wait(this.#joins, { from, call, token, timer: undefined }, ms, false);
+    this.#wait(this.#joins, { from, call, token, timer: undefined }, ms, () => false);
   }
 
   /** Ends every wait (the service is going away). */
@@ -192,13 +203,13 @@ export class Channel {
     for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) for (const wait of list.splice(0)) this.#refuse(wait, answer);
   }
 
-  #wait<W extends Wait>(list: W[], wait: W, ms: number | undefined, atDeadline: unknown): void {
+  #wait<W extends Wait>(list: W[], wait: W, ms: number | undefined, atDeadline: () => unknown): void {
     if (ms !== undefined && Number.isFinite(ms)) {
       wait.timer = setTimeout(() => {
         const at = list.indexOf(wait);
         if (at === -1) return;
         list.splice(at, 1);
-        wait.call.reply(atDeadline);
+        wait.call.reply(atDeadline());
       }, ms);
     }
     list.push(wait);
@@ -207,12 +218,6 @@ export class Channel {
   #refuse(wait: Wait, answer: unknown): void {
     clearTimeout(wait.timer);
     wait.call.reply(answer);
-  }
-
-  #accept(value: unknown): void {
-    this.#items.push(value);
-    this.#unfinished++;
-    this.#serveGets();
   }
 
   #requeue(values: unknown[]): void {
@@ -253,10 +258,12 @@ export class Channel {
 
   #admitPuts(): void {
     while (this.#puts.length > 0 && !this.full) {
-      const wait = this.#puts.shift()!;
-      clearTimeout(wait.timer);
-      this.#items.push(wait.value);
+      const wait = this.#puts[0]!;
+      this.#items.push(wait.values[wait.next++]);
       this.#unfinished++;
+      if (wait.next < wait.values.length) continue;
+      this.#puts.shift();
+      clearTimeout(wait.timer);
       wait.call.reply(true);
     }
     if (this.size > 0 && this.#gets.length > 0) this.#serveGets();

@@ -3,7 +3,7 @@
  * abort, and the confirmations (acks) of items received, sent in one message
  * per turn.
  */
-import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, invalidOption, isDown, node } from '../../runtime/index.ts';
+import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, SerializationError, invalidOption, isDown, node } from '../../runtime/index.ts';
 import type { Batch, Refusal } from './channel.ts';
 
 /** Options of a wait on a queue or pipe. */
@@ -41,14 +41,50 @@ export class ChannelClient {
   readonly label: string;
   /** Builds the error for a service whose process ended. */
   readonly #gone: (cause: Error) => Error;
+  /** The request that carries a batch of puts, without its `vs`. */
+  readonly #putHead: Record<string, unknown>;
+  #batch: { value: unknown; resolve: (answer: unknown) => void; reject: (error: unknown) => void }[] = [];
+  /** Items confirmed, as `[first, count]` pairs. */
   #acks: number[] = [];
   #returns: number[] = [];
   #flushing = false;
 
-  constructor(ref: ActorRef, label: string, gone: (cause: Error) => Error) {
+  constructor(ref: ActorRef, label: string, gone: (cause: Error) => Error, putHead: Record<string, unknown>) {
     this.ref = ref;
     this.label = label;
     this.#gone = gone;
+    this.#putHead = putHead;
+  }
+
+  /**
+   * Puts `value` with the others put in this turn, in one request: a loop of
+   * puts costs one message each way, not one per item. Resolves with `true`
+   * once the service holds it, or with the refusal that stopped it.
+   */
+  putSoon(value: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.#batch.push({ value, resolve, reject }) === 1) queueMicrotask(() => this.#flushPuts());
+    });
+  }
+
+  #flushPuts(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    this.#call({ ...this.#putHead, vs: batch.map((b) => b.value) }, undefined).then(
+      (answer) => {
+        const n = answer === true ? batch.length : ((answer as Refusal).n ?? 0);
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(i < n ? true : answer);
+      },
+      (err: unknown) => {
+        if (!(err instanceof SerializationError) || batch.length === 1) {
+          for (const b of batch) b.reject(err);
+          return;
+        }
+        // One item cannot be encoded: put them one by one, so only that one fails, naming its path.
+        for (const b of batch) this.#call({ ...this.#putHead, vs: [b.value] }, undefined).then(b.resolve, b.reject);
+      },
+    );
   }
 
   /**
@@ -59,6 +95,9 @@ export class ChannelClient {
    */
   request(message: Record<string, unknown>, ms: number | undefined, signal: AbortSignal | undefined, what: string): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(this.aborted(what, signal));
+    this.#flushPuts(); // nothing overtakes the puts made before
+    const settle = this.#takeSettle();
+    if (settle !== undefined) message.s = settle;
     let onAbort: (() => void) | undefined;
     if (signal !== undefined) {
       const token = nextToken++;
@@ -66,15 +105,15 @@ export class ChannelClient {
       onAbort = () => this.ref.send({ t: 'x', k: token });
       signal.addEventListener('abort', onAbort, { once: true });
     }
+    return this.#call(message, ms).finally(() => {
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    });
+  }
+
+  #call(message: Record<string, unknown>, ms: number | undefined): Promise<unknown> {
     const limit = ms === undefined ? Infinity : ms + BACKSTOP_MS;
-    const answer = node().call(this.ref, message, limit, undefined);
-    return answer.then(
-      (value) => {
-        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
-        return value;
-      },
+    return node().call(this.ref, message, limit, undefined).catch(
       (err: unknown) => {
-        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
         // A service is freed only once it is closed and done with: to its callers it is closed.
         if (err instanceof NoSuchActorError) return CLOSED;
         throw err instanceof ActorExitedError ? this.#gone(err) : err;
@@ -102,7 +141,11 @@ export class ChannelClient {
 
   /** Confirms item `seq`: it reached user code here. */
   ack(seq: number): void {
-    this.#acks.push(seq);
+    // Runs of numbers, as [first, count] pairs: a batch of 256 items is acked in two numbers.
+    const acks = this.#acks;
+    const n = acks.length;
+    if (n > 0 && acks[n - 2]! + acks[n - 1]! === seq) acks[n - 1]!++;
+    else acks.push(seq, 1);
     this.#flushSoon();
   }
 
@@ -113,17 +156,27 @@ export class ChannelClient {
     this.#flushSoon();
   }
 
+  /**
+   * Acks wait for the end of the turn (a loop taking many items sends one
+   * message, not one per item) or ride on the next request, whichever comes first.
+   */
   #flushSoon(): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#flushing = false;
-      const a = this.#acks;
-      const r = this.#returns;
-      this.#acks = [];
-      this.#returns = [];
-      this.ref.send(r.length === 0 ? { t: 's', a } : { t: 's', a, r });
+      const settle = this.#takeSettle();
+      if (settle !== undefined) this.ref.send({ t: 's', ...settle });
     });
+  }
+
+  #takeSettle(): { a: number[]; r?: number[] } | undefined {
+    if (this.#acks.length === 0 && this.#returns.length === 0) return undefined;
+    const a = this.#acks;
+    const r = this.#returns;
+    this.#acks = [];
+    this.#returns = [];
+    return r.length === 0 ? { a } : { a, r };
   }
 }
 

@@ -24,18 +24,21 @@ export interface QueueOptions {
 }
 
 /** How many items `for await` asks for at once; they are confirmed one by one as the loop takes them. */
-const PREFETCH = 64;
+const PREFETCH = 256;
 
 /** Requests a queue service takes. */
-type Request =
-  | { t: 'put'; v: unknown; ms?: number; k?: number }
+/** Confirmations from a consumer, sent alone (`t: 's'`) or riding on its next request (`s`). */
+type Settle = { a: number[]; r?: number[] };
+type Request = { s?: Settle } & (
+  | { t: 'put'; vs: unknown[]; ms?: number; k?: number }
   | { t: 'get'; n: number; ms?: number; k?: number }
-  | { t: 's'; a: number[]; r?: number[] }
+  | ({ t: 's' } & Settle)
   | { t: 'x'; k: number }
   | { t: 'info' }
   | { t: 'close' }
   | { t: 'done' }
-  | { t: 'join'; ms?: number; k?: number };
+  | { t: 'join'; ms?: number; k?: number }
+);
 
 /** What `info` answers. */
 interface Info {
@@ -57,10 +60,11 @@ function serveQueue(name: string, maxsize: number, joinable: boolean): ActorRef 
     } else {
       const m = message as Request;
       callers.see(from);
+      if (m.s !== undefined) channel.settle(from, m.s.a, m.s.r);
       if (call === undefined) {
         if (m.t === 's') channel.settle(from, m.a, m.r);
         else if (m.t === 'x') channel.cancel(from, m.k);
-      } else if (m.t === 'put') channel.put(from, call, m.v, m.ms, m.k);
+      } else if (m.t === 'put') channel.put(from, call, m.vs, m.ms, m.k);
       else if (m.t === 'get') channel.get(from, call, m.n, m.ms, m.k);
       else if (m.t === 'info') call.reply({ size: channel.size, full: channel.full, closed: channel.closed, unfinished: channel.unfinished } satisfies Info);
       else if (m.t === 'close') {
@@ -123,6 +127,7 @@ export class Queue<T = unknown> extends Handle {
       ref,
       `queue ${ref.name}`,
       (cause) => new ClosedError(`queue ${ref.name} is gone: the process that made it ended. A queue lives as long as the actor that made it.`, { cause }),
+      { t: 'put' },
     );
   }
 
@@ -139,8 +144,8 @@ export class Queue<T = unknown> extends Handle {
   /**
    * Puts `item` at the back, waiting while the queue is full. Resolves once
    * the queue holds it: from then on it is not lost, even if this process
-   * dies. Puts that are not awaited one by one go out together and keep
-   * their order.
+   * dies. Puts keep their order; on an unbounded queue, those made in one
+   * turn (not awaited one by one) travel together as one message.
    * @throws {QueueFullError} `ERR_QUEUE_FULL` still full at `timeout` (at once with `timeout: 0`).
    * @throws {ClosedError} `ERR_CLOSED` the queue is closed.
    * @throws {SerializationError} `ERR_SERIALIZATION` `item` cannot be encoded (thrown here, with its path).
@@ -153,10 +158,13 @@ export class Queue<T = unknown> extends Handle {
     } catch (err) {
       return Promise.reject(err);
     }
-    const message: Record<string, unknown> = ms === undefined ? { t: 'put', v: item } : { t: 'put', v: item, ms };
-    return this.#client.request(message, ms, options?.signal, 'put()').then((answer) => {
+    const signal = options?.signal;
+    // An unbounded queue takes a turn's puts together; a bounded one answers each put as it gets in.
+    const answer =
+      this.maxsize === 0 && ms === undefined && signal === undefined ? this.#client.putSoon(item) : this.#client.request({ t: 'put', vs: [item], ms }, ms, signal, 'put()');
+    return answer.then((answer) => {
       if (answer === true) return;
-      throw this.#refused(answer, 'put()', ms, options?.signal);
+      throw this.#refused(answer, 'put()', ms, signal);
     });
   }
 

@@ -140,7 +140,16 @@ describe('Queue', () => {
     const q = new Queue<unknown>();
     const err = await q.put({ job: { run: () => 1 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SerializationError);
-    expect((err as SerializationError).path).toBe('message.v.job.run');
+    expect((err as SerializationError).path).toBe('message.vs[0].job.run');
+    await q.close();
+  });
+
+  it('fails only the unencodable put among puts made in the same turn', async () => {
+    const q = new Queue<unknown>();
+    const results = await Promise.allSettled([q.put(1), q.put({ bad: Symbol('s') }), q.put(3)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(SerializationError);
+    expect([await q.get(), await q.get()]).toEqual([1, 3]);
     await q.close();
   });
 
