@@ -50,12 +50,23 @@ describe('examples', () => {
     expect(stderr).toMatch(/Actor grumpy \(.+\) failed:\nError: grumpy refuses to greet\n\s+at .*examples\/hello\.ts:\d+/);
   });
 
-  it('producer-consumer.ts moves every job and joins both actors', async () => {
+  it('producer-consumer.ts moves every job through a JoinableQueue, joins it, and ends every actor with 0', async () => {
     const { code, stdout } = await run('producer-consumer');
     expect(code).toBe(0);
-    expect(stdout).toContain('results: 1²=1 2²=4 3²=9 4²=16 5²=25 6²=36 7²=49 8²=64 9²=81 10²=100');
-    expect(stdout).toMatch(/summary: 10 jobs, sum of squares 385, all by consumer pid \d+: true/);
-    expect(stdout).toContain('exit codes: producer 0, consumer 0');
+    expect(stdout).toContain('jobs joined: true');
+    expect(stdout).toContain('results: 100 of 100, each job once: true');
+    expect(stdout).toContain('sum of squares: 338350 (expected 338350)');
+    const work = /work by consumer: consumer-1 (\d+), consumer-2 (\d+), consumer-3 (\d+)/.exec(stdout);
+    expect(work).not.toBeNull();
+    expect(work!.slice(1).reduce((s, k) => s + Number(k), 0)).toBe(100);
+    expect(stdout).toContain('exit codes: producers 0 0, consumers 0 0 0');
+  });
+
+  it('pipe.ts echoes words in upper case through a duplex pipe, and EOF ends the other actor', async () => {
+    const { code, stdout } = await run('pipe');
+    expect(code).toBe(0);
+    expect(stdout).toContain('hello -> HELLO\nworld -> WORLD\nfrom -> FROM\na -> A\npipe -> PIPE\n');
+    expect(stdout).toContain('exit codes: talker 0, shouter 0');
   });
 
   it('subclass.ts runs a class-style actor with handle() and onStop()', async () => {
