@@ -212,7 +212,7 @@ export class Command {
         ? (m: OutputMessage): void => (m.stream === 'stdout' ? out : err).push(m.data)
         : typeof target === 'function'
           ? target
-          : (m: OutputMessage): void => target.send(m);
+          : (m: OutputMessage): void => void target.send(m);
     const receiver = node().receiver(`${options.name ?? file} output`, (message) => {
       const m = message as OutputMessage | { started: number } | { failed: string } | { eof: true };
       if ('stream' in m) deliver(m);

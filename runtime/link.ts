@@ -31,6 +31,13 @@ export const FRAME_EXIT = 10;
 /** The caller of call `callId` gave up (timeout, abort): the node keeping track of it forgets it. */
 export const FRAME_CANCEL = 11;
 
+/**
+ * Header flag of a FRAME_CALL that carries a send to a `'block'` mailbox:
+ * the receiving node answers it once the message is in the mailbox, so the
+ * sender's `send()` can wait for room. (The low bits are the codec's.)
+ */
+export const FLAG_ADMIT = 0x80;
+
 export interface LinkHandler {
   /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
   onMessage(link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;

@@ -45,12 +45,17 @@ export class Letter {
   }
 }
 
-export type Overflow = 'drop-new' | 'fail';
+export type Overflow = 'block' | 'drop-new' | 'fail';
 
 export interface MailboxOptions {
   /** Most letters held at once; unbounded when absent. */
   readonly max?: number;
-  /** What happens to a letter that arrives when `max` are held. */
+  /**
+   * What happens to a letter that arrives when `max` are held: `'fail'`
+   * refuses it (a `call` rejects with `MailboxFullError`, a send becomes a
+   * dead letter), `'drop-new'` drops it, `'block'` holds it back in order
+   * and the sender's `send()` promise waits until it gets in (backpressure).
+   */
   readonly overflow?: Overflow;
 }
 
@@ -73,8 +78,8 @@ export function validateMailboxOptions(options: unknown): MailboxOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('mailbox', 'an object like `{ max: 1000, overflow: "fail" }`', options);
   const { max, overflow } = options as MailboxOptions;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw invalidOption('mailbox.max', 'a positive integer', max);
-  if (overflow !== undefined && overflow !== 'drop-new' && overflow !== 'fail') {
-    throw invalidOption('mailbox.overflow', "'drop-new' or 'fail'", overflow);
+  if (overflow !== undefined && overflow !== 'block' && overflow !== 'drop-new' && overflow !== 'fail') {
+    throw invalidOption('mailbox.overflow', "'block', 'drop-new' or 'fail'", overflow);
   }
   return { max, overflow: overflow ?? 'fail' };
 }
@@ -87,6 +92,8 @@ export class Mailbox {
   #head = 0;
   #waiters: Waiter[] = [];
   #closed = false;
+  /** Letters held back by a full `'block'` mailbox, in arrival order, each with what tells its sender it got in. */
+  #parked: { letter: Letter; admit: (() => void) | undefined }[] = [];
 
   constructor(owner: string, options: MailboxOptions = {}) {
     this.#owner = owner;
@@ -104,10 +111,31 @@ export class Mailbox {
 
   /**
    * Adds a letter. Returns false when the letter was refused (closed, or full
-   * with `drop-new`); throws `MailboxFullError` when full with `fail`.
+   * with `drop-new`); throws `MailboxFullError` when full with `fail`. With
+   * `block`, a letter that does not fit waits its turn and is accepted.
+   * `admit` runs once the letter is in (at once unless it waits).
    */
-  put(letter: Letter): boolean {
+  put(letter: Letter, admit?: () => void): boolean {
     if (this.#closed) return false;
+    if (this.#handToWaiter(letter)) {
+      admit?.();
+      return true;
+    }
+    if (this.size >= this.#max || this.#parked.length > 0) {
+      if (this.#overflow === 'block') {
+        this.#parked.push({ letter, admit });
+        return true;
+      }
+      if (this.#overflow === 'drop-new') return false;
+      throw new MailboxFullError(`The mailbox of actor ${this.#owner} is full (max ${this.#max}); the message was refused. Raise \`mailbox.max\` or slow the sender down.`, this.#owner);
+    }
+    this.#queue.push(letter);
+    admit?.();
+    return true;
+  }
+
+  /** Whether a waiting receive took the letter. */
+  #handToWaiter(letter: Letter): boolean {
     for (let i = 0; i < this.#waiters.length; i++) {
       const w = this.#waiters[i]!;
       let matched: boolean;
@@ -126,12 +154,16 @@ export class Mailbox {
         return true;
       }
     }
-    if (this.size >= this.#max) {
-      if (this.#overflow === 'drop-new') return false;
-      throw new MailboxFullError(`The mailbox of actor ${this.#owner} is full (max ${this.#max}); the message was refused. Raise \`mailbox.max\` or slow the sender down.`, this.#owner);
+    return false;
+  }
+
+  /** Lets held-back letters in, in order, as far as there is room. */
+  #admitParked(): void {
+    while (this.#parked.length > 0 && this.size < this.#max) {
+      const { letter, admit } = this.#parked.shift()!;
+      this.#queue.push(letter);
+      admit?.();
     }
-    this.#queue.push(letter);
-    return true;
   }
 
   /** The first letter if one is queued now; null otherwise. */
@@ -183,10 +215,13 @@ export class Mailbox {
     });
   }
 
-  /** Ends the mailbox: waiters get null, later letters are refused. Returns the letters still queued. */
+  /** Ends the mailbox: waiters get null, later letters are refused. Returns the letters still queued (held-back ones last; their senders are released). */
   close(): Letter[] {
     this.#closed = true;
-    const left = this.#queue.slice(this.#head);
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const p of parked) p.admit?.();
+    const left = [...this.#queue.slice(this.#head), ...parked.map((p) => p.letter)];
     this.#queue = [];
     this.#head = 0;
     const waiters = this.#waiters;
@@ -196,6 +231,21 @@ export class Mailbox {
   }
 
   #takeNow(match: ((message: unknown) => boolean) | undefined): Letter | null {
+    const letter = this.#takeQueued(match);
+    if (letter !== null) {
+      if (this.#parked.length > 0) this.#admitParked();
+      return letter;
+    }
+    if (match === undefined || this.#parked.length === 0) return null;
+    // A selective receive must see held-back letters too, or a full mailbox of other messages would block it for ever.
+    const at = this.#parked.findIndex((p) => match(p.letter.value));
+    if (at === -1) return null;
+    const [found] = this.#parked.splice(at, 1);
+    found!.admit?.();
+    return found!.letter;
+  }
+
+  #takeQueued(match: ((message: unknown) => boolean) | undefined): Letter | null {
     if (this.size === 0) return null;
     if (match === undefined) {
       const letter = this.#queue[this.#head]!;

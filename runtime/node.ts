@@ -9,7 +9,7 @@ import { decode, encode, errorFromWire, errorToWire, type Encoded } from './code
 import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
-import { FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
+import { FLAG_ADMIT, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
@@ -73,6 +73,8 @@ interface PendingCall {
 }
 
 const EMPTY = new Uint8Array(0);
+/** `null`, encoded: the answer to an admitted send. */
+const NULL_REPLY = encode(null, 'reply').payload;
 const LOCAL = Symbol('local');
 const EXITED = Symbol('exited');
 const NOWHERE = Symbol('nowhere');
@@ -141,7 +143,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.id = options.id ?? mintRootNodeId();
     this.identity = options.identity ?? '';
     const selfId = actorId(this.id, MAIN_LOCAL_ID);
-    this.self = new ActorRef(selfId, options.name ?? 'main');
+    this.self = new ActorRef(selfId, options.name ?? 'main', options.mailbox?.overflow === 'block');
     this.mailbox = new Mailbox(selfId, options.mailbox);
     this.context = new Context(this.self, options.parent ?? null, this.mailbox, this, this.stopController.signal);
   }
@@ -270,6 +272,28 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#route(FRAME_SEND, to.id, this.self.id, 0, encoded.flags, encoded.payload, encoded.attachments);
   }
 
+  /**
+   * A send to a `'block'` mailbox: travels as a call flagged FLAG_ADMIT, which
+   * the target's node answers once the message is in the mailbox. Resolves
+   * then, or when the target turns out to be gone (the message is then a dead
+   * letter, as any send to a gone actor).
+   */
+  sendAdmitted(to: ActorRef, message: unknown): Promise<void> {
+    const encoded = encode(message, 'message');
+    const callId = this.#nextCallId();
+    return new Promise<void>((resolve) => {
+      const done = (): void => resolve();
+      this.#calls.set(callId, { to, resolve: done, reject: done, timer: undefined, signal: undefined, onAbort: undefined });
+      this.#route(FRAME_CALL, to.id, this.self.id, callId, encoded.flags | FLAG_ADMIT, encoded.payload, encoded.attachments);
+    });
+  }
+
+  #nextCallId(): number {
+    const callId = this.#nextCall++;
+    if (this.#nextCall > 0xffffffff) this.#nextCall = 1;
+    return callId;
+  }
+
   call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     let encoded: Encoded;
     try {
@@ -278,8 +302,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted before it was sent.`, { cause: signal.reason }));
-    const callId = this.#nextCall++;
-    if (this.#nextCall > 0xffffffff) this.#nextCall = 1;
+    const callId = this.#nextCallId();
     return new Promise((resolve, reject) => {
       const timer =
         isForever(timeoutMs)
@@ -535,6 +558,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       else this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
       return;
     }
+    if (kind === FRAME_CALL && flags & FLAG_ADMIT) {
+      this.#admit(to, from, callId, flags & ~FLAG_ADMIT, payload, attachments);
+      return;
+    }
     const letter = new Letter(kind, from, callId, flags, payload, attachments);
     let accepted: boolean;
     try {
@@ -558,8 +585,27 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     }
   }
 
+  /** A send to this node's `'block'` mailbox: answered once it is in, which is when its sender's `send()` resolves. */
+  #admit(to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
+    const admitted = (): void => this.#route(FRAME_REPLY, from, to, callId, 0, NULL_REPLY, []);
+    let accepted: boolean;
+    try {
+      accepted = this.mailbox.put(new Letter(FRAME_SEND, from, 0, flags, payload, attachments), admitted);
+    } catch (err) {
+      if (!(err instanceof MailboxFullError)) throw err;
+      accepted = false;
+    }
+    if (accepted) return;
+    this.#undeliverable(FRAME_SEND, to, from, 0, flags, payload, attachments, this.mailbox.closed ? 'stopping' : 'mailbox-full');
+    admitted();
+  }
+
   #undeliverable(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[], reason: DeadLetterReason): void {
-    if (kind === FRAME_CALL) {
+    if (kind === FRAME_CALL && flags & FLAG_ADMIT) {
+      // A send that waited for room: a dead letter like any send, and its sender is released.
+      this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
+      this.#fail(from, callId, { type: 'exited', actorId: to });
+    } else if (kind === FRAME_CALL) {
       this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to });
     } else if (kind === FRAME_SEND) {
       let message: unknown;

@@ -15,9 +15,14 @@ export interface CallOptions {
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/** What `send()` returns when there is nothing to wait for. */
+const SENT: Promise<void> = Promise.resolve();
+
 /** What a ref needs from the node of the process it is used in. */
 export interface RefKernel {
   send(to: ActorRef, message: unknown): void;
+  /** Sends to a `'block'` mailbox: resolves once the message is in it (or the actor is gone). */
+  sendAdmitted(to: ActorRef, message: unknown): Promise<void>;
   call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown>;
 }
 
@@ -38,21 +43,32 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
   readonly id: string;
   /** The actor's name (`worker-1`, or the one given at spawn). */
   readonly name: string;
+  /** Whether the actor's mailbox is bounded with `overflow: 'block'`: then `send()` waits for room. */
+  readonly blocking: boolean;
   declare readonly __types?: { msg: Msg; reply: Reply };
 
-  constructor(id: string, name: string) {
+  constructor(id: string, name: string, blocking = false) {
     this.id = id;
     this.name = name;
+    this.blocking = blocking;
   }
 
   /**
    * Sends `message`: fire-and-forget, at most once, in order with this
    * process's other sends to the same actor. A message to an actor that is
    * gone becomes a `deadLetter` event; it never throws for that.
+   *
+   * The promise resolves at once, except for an actor spawned with
+   * `mailbox: { max, overflow: 'block' }`: then it resolves once the message
+   * is in the mailbox, so `await ref.send(x)` in a loop slows the sender to
+   * the receiver's pace. It never rejects; ignoring it is fine.
    * @throws {SerializationError} `ERR_SERIALIZATION` when `message` cannot be encoded, naming the path inside it.
    */
-  send(message: Msg): void {
-    currentKernel().send(this, message);
+  send(message: Msg): Promise<void> {
+    const kernel = currentKernel();
+    if (this.blocking) return kernel.sendAdmitted(this, message);
+    kernel.send(this, message);
+    return SENT;
   }
 
   /**
@@ -82,9 +98,9 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
 
 registerRefCodec(
   ActorRef,
-  (ref) => [ref.id, ref.name],
+  (ref) => (ref.blocking ? [ref.id, ref.name, 1] : [ref.id, ref.name]),
   (data) => {
-    const [id, name] = data as [string, string];
-    return new ActorRef(id, name);
+    const [id, name, blocking] = data as [string, string, number?];
+    return new ActorRef(id, name, blocking === 1);
   },
 );

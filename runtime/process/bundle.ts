@@ -77,7 +77,8 @@ function cacheDir(): string {
 
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
-  const manifest = await cached('runtime', { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
+  // Keyed by troupe's own root: two checkouts (or installs) sharing a cache directory must not use each other's runtime.
+  const manifest = await cached(`runtime:${TROUPE_ROOT}`, { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
   return { index: manifest.outputs.index!, sources: new Set(manifest.inputs.map(([path]) => path)) };
 }
 

@@ -37,8 +37,8 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
   /** The actor that spawned this one. */
   readonly parent: ActorRef;
 
-  constructor(id: string, name: string, parent: ActorRef, core: ChildCore) {
-    super(id, name);
+  constructor(id: string, name: string, parent: ActorRef, core: ChildCore, blocking = false) {
+    super(id, name, blocking);
     this.parent = parent;
     this.#core = core;
     this.#ready = core.ready.then(() => this);

@@ -109,7 +109,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     });
     this.ready.catch(() => {});
     this.#exited = new Promise<number>((resolve) => (this.#resolveExited = resolve));
-    this.ref = new ChildRef(actorId(nodeId, MAIN_LOCAL_ID), name, node.self, this);
+    this.ref = new ChildRef(actorId(nodeId, MAIN_LOCAL_ID), name, node.self, this, options.mailbox.overflow === 'block');
     node.addChild(this);
     live.add(this);
     void this.#start();

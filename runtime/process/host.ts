@@ -30,7 +30,8 @@ class ActorHost {
   readonly #init: ActorInit;
   readonly #node: Node;
   readonly #link: Link;
-  readonly #args: Promise<unknown[]>;
+  /** The args frame, decoded only once the whole runtime has loaded (handle kinds register as their modules load). */
+  readonly #args: Promise<() => unknown[]>;
   #stopping: Promise<void> | null = null;
   #finishing = false;
 
@@ -44,7 +45,7 @@ class ActorHost {
     node.onPids = watchPids;
     node.onLinkedExit = (error) => void this.#finish(1, error);
     node.onExitRequest = (code) => this.#exitWhenFlushed(code);
-    let gotArgs!: (args: unknown[]) => void;
+    let gotArgs!: (args: () => unknown[]) => void;
     this.#args = new Promise((resolve) => (gotArgs = resolve));
     // Reads land in buffers the link chooses: a large frame, in place (see
     // FrameReader). The socket asks for its first buffer before the link exists.
@@ -58,7 +59,7 @@ class ActorHost {
       socket,
       {
         onMessage: (_link, kind, to, from, callId, flags, payload, attachments) => {
-          if (kind === FRAME_ARGS) gotArgs(decode(payload, attachments, flags) as unknown[]);
+          if (kind === FRAME_ARGS) gotArgs(() => decode(payload, attachments, flags) as unknown[]);
           else node.onMessage(this.#link, kind, to, from, callId, flags, payload, attachments);
         },
         // The parent's hello carries nothing but the protocol version, which the link checked.
@@ -93,7 +94,7 @@ class ActorHost {
     // The parent wrote the args right after starting us: read what is already
     // there now, rather than after the event loop's first turn.
     this.#readWaiting();
-    const args = await this.#args;
+    const args = (await this.#args)();
     this.#link.sendSystem({ t: 'ready' });
     // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
     if (!this.#init.deathSignal) void startWatchdog();

@@ -83,9 +83,36 @@ describe('mailbox', () => {
     expect(dropping.size).toBe(1);
   });
 
+  it("with overflow 'block', holds back what does not fit and lets it in, in order, as room is made", async () => {
+    const box = new Mailbox('x/0', { max: 2, overflow: 'block' });
+    const admitted: number[] = [];
+    for (let i = 0; i < 5; i++) expect(box.put(letter(i), () => admitted.push(i))).toBe(true);
+    expect(admitted).toEqual([0, 1]);
+    expect(box.size).toBe(2);
+    expect((await box.take())!.value).toBe(0);
+    expect(admitted).toEqual([0, 1, 2]);
+    expect((await box.take())!.value).toBe(1);
+    expect((await box.take())!.value).toBe(2);
+    expect(admitted).toEqual([0, 1, 2, 3, 4]);
+    expect([(await box.take())!.value, (await box.take())!.value]).toEqual([3, 4]);
+  });
+
+  it("with overflow 'block', lets a selective receive take a held-back letter, and releases them all on close", async () => {
+    const box = new Mailbox('x/0', { max: 1, overflow: 'block' });
+    const admitted: string[] = [];
+    for (const v of ['a', 'b', 'wanted', 'c']) box.put(letter(v), () => admitted.push(v));
+    const isWanted = (m: unknown): m is string => m === 'wanted';
+    expect((await box.take({ match: isWanted, timeout: 1000 }))!.value).toBe('wanted');
+    expect(admitted).toEqual(['a', 'wanted']);
+    const left = box.close();
+    expect(left.map((l) => l.value)).toEqual(['a', 'b', 'c']);
+    expect(admitted).toEqual(['a', 'wanted', 'b', 'c']);
+  });
+
   it('validates its options with a message naming the option', () => {
     expect(() => validateMailboxOptions({ max: -1 })).toThrow('Expected `mailbox.max` to be a positive integer, got `-1` (number).');
-    expect(() => validateMailboxOptions({ overflow: 'block' })).toThrow("Expected `mailbox.overflow` to be 'drop-new' or 'fail', got `\"block\"` (string).");
+    expect(() => validateMailboxOptions({ overflow: 'wait' as never })).toThrow("Expected `mailbox.overflow` to be 'block', 'drop-new' or 'fail', got `\"wait\"` (string).");
+    expect(validateMailboxOptions({ max: 2, overflow: 'block' })).toEqual({ max: 2, overflow: 'block' });
     expect(() => validateMailboxOptions(5)).toThrow('Expected `mailbox` to be an object');
   });
 });

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ActorRef, Queue, spawn } from '../../index.ts';
+import { lateReader } from '../fixtures/queues.ts';
+import { waiter } from '../fixtures/actors.ts';
+import { reap } from '../helpers.ts';
+
+describe("bounded mailboxes with overflow 'block'", () => {
+  it('make send() wait for room: the sender goes at the reader’s pace, nothing is dropped or reordered', async () => {
+    const control = new Queue<string>();
+    const report = new Queue<unknown>();
+    const reader = reap(spawn(lateReader, { args: [control, report, 20], mailbox: { max: 5, overflow: 'block' } }));
+    await reader.ready;
+    expect(reader.blocking).toBe(true);
+    for (let i = 0; i < 5; i++) await reader.send(i); // these fit
+    let admitted = false;
+    const sixth = reader.send(5).then(() => (admitted = true));
+    // A round trip with the reader, behind the sixth message on the same link: had the sixth been let in, its answer would be here first.
+    await control.put('ping');
+    expect(await report.get({ timeout: 20_000 })).toBe('pong');
+    expect(admitted).toBe(false);
+    await control.put('go');
+    await sixth;
+    for (let i = 6; i < 20; i++) await reader.send(i);
+    expect(await report.get({ timeout: 20_000 })).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(await reader.join({ timeout: 10_000 })).toBe(0);
+    await control.close();
+    await report.close();
+  });
+
+  it('travel with refs: a ref to a blocking actor, received in a message, blocks too', () => {
+    const ref = new ActorRef('x/0', 'x', true);
+    expect(ref.blocking).toBe(true);
+    expect(new ActorRef('x/0', 'x').blocking).toBe(false);
+  });
+
+  it('release a waiting sender when the reader dies', async () => {
+    const reader = reap(spawn(waiter, { mailbox: { max: 1, overflow: 'block' } }));
+    await reader.ready;
+    await reader.send('fits');
+    const stuck = reader.send('waits');
+    reader.kill();
+    await expect(Promise.race([stuck.then(() => 'released'), new Promise((r) => setTimeout(() => r('still waiting'), 15_000))])).resolves.toBe('released');
+    await reader.join({ timeout: 10_000 });
+  });
+});
