@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn } from '../../index.ts';
-import { echoEnd, sendAndExit } from '../fixtures/queues.ts';
+import { echoEnd, echoFromMessage, sendAndExit } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 describe('Pipe', () => {
@@ -23,6 +23,16 @@ describe('Pipe', () => {
       await here.send(word);
       expect(await here.recv({ timeout: 20_000 })).toBe(word.toUpperCase());
     }
+    await here.close();
+    expect(await echo.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('ends travel inside messages too', async () => {
+    const [here, there] = Pipe<number, number>();
+    const echo = reap(spawn(echoFromMessage));
+    echo.send({ end: there });
+    await here.send(42);
+    expect(await here.recv({ timeout: 20_000 })).toBe(42);
     await here.close();
     expect(await echo.join({ timeout: 10_000 })).toBe(0);
   });

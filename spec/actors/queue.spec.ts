@@ -14,7 +14,7 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, getThenHang, producer, putThenHang, relayProducer, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, getThenHang, producer, putThenHang, queueMaker, relayProducer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 const is =
@@ -205,6 +205,45 @@ describe('Queue', () => {
     await q.put('for the living');
     expect(await q.get({ timeout: 5000 })).toBe('for the living');
     await q.close();
+  });
+
+  it('stays usable when a producer is SIGKILLed while its put waits on a full queue', async () => {
+    const q = new Queue<string>({ maxsize: 1 });
+    await q.put('first');
+    const putter = reap(spawn(stuckPutter, { args: [q] }));
+    await current().receive({ match: said('putting'), timeout: 20_000 });
+    putter.kill();
+    expect(await putter.join({ timeout: 10_000 })).toBe(-9);
+    expect(await q.get({ timeout: 5000 })).toBe('first');
+    await q.put('second', { timeout: 5000 });
+    expect(await q.get({ timeout: 5000 })).toBe('second');
+    expect(await q.size()).toBe(0);
+    await q.close();
+  });
+
+  it('travels inside items of another queue, as Python refuses', async () => {
+    const outer = new Queue<Queue<string>>();
+    const inner = new Queue<string>({ name: 'inner' });
+    await outer.put(inner);
+    const got = await outer.get();
+    expect(got).toBeInstanceOf(Queue);
+    await got.put('through the copy');
+    expect(await inner.get()).toBe('through the copy');
+    await outer.close();
+    await inner.close();
+  });
+
+  it('ends with the process that made it: its users then get ClosedError, not a hang', async () => {
+    const maker = reap(spawn(queueMaker));
+    const { queue } = (await current().receive({ match: is<{ queue: Queue<string> }>((m) => m.queue instanceof Queue), timeout: 20_000 })) as { queue: Queue<string> };
+    expect(await queue.get({ timeout: 5000 })).toBe('from the child');
+    const waiting = queue.get().catch((e: unknown) => e);
+    maker.send('end');
+    expect(await maker.join({ timeout: 10_000 })).toBe(0);
+    const err = await waiting;
+    expect(err).toBeInstanceOf(ClosedError);
+    expect(String((err as Error).message)).toMatch(/made-in-child is gone/);
+    await expect(queue.put('late')).rejects.toBeInstanceOf(ClosedError);
   });
 
   it('does not deadlock a join on a producer of 1 MiB items that nobody has read yet', async () => {
