@@ -35,22 +35,20 @@ export const countTo = actor(async (ctx: Context, n: number) => {
 });
 
 /**
- * Puts `n` items on `queue` once its parent says go. `window` puts are in
- * flight at once (1: each put awaited before the next).
+ * Puts `n` items on `queue` once its parent says go, with at most `window`
+ * puts in flight: each new put waits for the oldest one (1: each put awaited
+ * before the next).
  */
 export const queueProducer = actor(async (ctx: Context, queue: Queue, n: number, window: number, bytes: number) => {
   const item = (i: number): unknown => (bytes > 0 ? Buffer.alloc(bytes, i) : { i, body: 'hello' });
   ctx.parent!.send('ready');
   await ctx.receive();
-  let pending: Promise<void>[] = [];
+  const inFlight: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
-    pending.push(queue.put(item(i)));
-    if (pending.length >= window) {
-      await Promise.all(pending);
-      pending = [];
-    }
+    if (inFlight.length >= window) await inFlight.shift();
+    inFlight.push(queue.put(item(i)));
   }
-  await Promise.all(pending);
+  await Promise.all(inFlight);
 });
 
 /** Takes `n` items from `queue` with `for await`, then tells its parent. */
@@ -68,3 +66,4 @@ export const burnTask = task((ms: number) => {
   while (performance.now() < end);
   return ms;
 });
+

@@ -32,6 +32,8 @@ interface PutWait extends Wait {
   next: number;
 }
 
+/** An answer to a get stops adding items once their buffers and strings reach this many bytes. */
+const BATCH_BYTES = 1 << 20;
 const EMPTY: Refusal = { e: 'empty' };
 const CLOSED: Refusal = { e: 'closed' };
 const ABORTED: Refusal = { e: 'aborted' };
@@ -230,7 +232,7 @@ export class Channel {
 
   /** Sends up to `max` items to a consumer; they stay in flight until it confirms them. */
   #hand(from: string, call: ServiceCall, max: number): void {
-    const n = Math.min(max, this.size);
+    const n = this.#batchSize(Math.min(max, this.size));
     const values = this.#items.slice(this.#head, this.#head + n);
     for (let i = this.#head; i < this.#head + n; i++) this.#items[i] = undefined;
     this.#head += n;
@@ -244,6 +246,18 @@ export class Channel {
     for (let i = 0; i < n; i++) inflight.set(s + i, values[i]);
     call.reply({ s, v: values } satisfies Batch);
     this.#admitPuts();
+  }
+
+  /** How many of the first `n` items go in one answer: all, unless large buffers among them pass BATCH_BYTES. */
+  #batchSize(n: number): number {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const item = this.#items[this.#head + i];
+      if (ArrayBuffer.isView(item)) bytes += item.byteLength;
+      else if (typeof item === 'string') bytes += item.length;
+      if (bytes >= BATCH_BYTES) return i + 1;
+    }
+    return n;
   }
 
   #serveGets(): void {

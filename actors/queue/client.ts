@@ -13,6 +13,9 @@ export interface WaitOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A batch of puts goes out as soon as its buffers and strings reach this many bytes. */
+const BATCH_BYTES = 1 << 20;
+
 /** Kept past a wait's own deadline before the kernel call gives up: only reached if the service is unresponsive. */
 const BACKSTOP_MS = 30_000;
 
@@ -44,6 +47,7 @@ export class ChannelClient {
   /** The request that carries a batch of puts, without its `vs`. */
   readonly #putHead: Record<string, unknown>;
   #batch: { value: unknown; resolve: (answer: unknown) => void; reject: (error: unknown) => void }[] = [];
+  #batchBytes = 0;
   /** Items confirmed, as `[first, count]` pairs. */
   #acks: number[] = [];
   #returns: number[] = [];
@@ -64,6 +68,9 @@ export class ChannelClient {
   putSoon(value: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.#batch.push({ value, resolve, reject }) === 1) queueMicrotask(() => this.#flushPuts());
+      // Large items go at once: waiting for a turn's worth of megabytes would only delay the first.
+      this.#batchBytes += ArrayBuffer.isView(value) ? value.byteLength : typeof value === 'string' ? value.length : 0;
+      if (this.#batchBytes >= BATCH_BYTES) this.#flushPuts();
     });
   }
 
@@ -71,6 +78,7 @@ export class ChannelClient {
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
+    this.#batchBytes = 0;
     this.#call({ ...this.#putHead, vs: batch.map((b) => b.value) }, undefined).then(
       (answer) => {
         const n = answer === true ? batch.length : ((answer as Refusal).n ?? 0);

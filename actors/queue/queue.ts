@@ -23,8 +23,12 @@ export interface QueueOptions {
   readonly name?: string;
 }
 
-/** How many items `for await` asks for at once; they are confirmed one by one as the loop takes them. */
+/** The most items `for await` asks for at once; they are confirmed one by one as the loop takes them. */
 const PREFETCH = 256;
+/** A loop that takes a batch within this many milliseconds is fast: it gets bigger batches. */
+const FAST_MS = 10;
+/** From this batch size on, a loop asks for its next batch before taking the current one. */
+const PIPELINE_FROM = 16;
 
 /** Requests a queue service takes. */
 /** Confirmations from a consumer, sent alone (`t: 's'`) or riding on its next request (`s`). */
@@ -200,29 +204,51 @@ export class Queue<T = unknown> extends Handle {
 
   /**
    * Takes items until the queue is closed and drained. Items are fetched a
-   * few at a time; those the loop has not reached when it ends early
-   * (`break`, a throw) go back to the front of the queue.
+   * few at a time, more as the loop shows it is fast (up to 256, and never
+   * much more than 1 MiB of buffers and strings at once), one at a time
+   * while it is slow, so a slow consumer does not sit on items others could
+   * take. A fast loop asks for the next items while it takes the last ones.
+   * Items the loop has not reached when it ends early (`break`, a throw) go
+   * back to the front of the queue.
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    const stop = new AbortController();
+    let want = 1;
+    const fetch = (): Promise<unknown> => this.#client.request({ t: 'get', n: want }, undefined, stop.signal, 'for await');
+    let ahead: Promise<unknown> | null = fetch();
     let batch: { s: number; v: unknown[] } | null = null;
     let next = 0;
     try {
       for (;;) {
-        const answer = await this.#client.request({ t: 'get', n: PREFETCH }, undefined, undefined, 'for await');
+        const answer: unknown = await ahead;
+        ahead = null;
         if (!isBatch(answer)) {
           if (isRefusal(answer) && answer.e === 'closed') return;
           throw this.#refused(answer, 'for await', undefined, undefined);
         }
         batch = answer;
+        if (want >= PIPELINE_FROM) ahead = fetch();
+        const started = performance.now();
         for (next = 0; next < batch.v.length; ) {
           const i = next++;
           this.#client.ack(batch.s + i);
           yield batch.v[i] as T;
         }
         batch = null;
+        // Fast: the loop took the batch within FAST_MS. Slow: fall back towards one at a time.
+        want = performance.now() - started < FAST_MS ? Math.min(want * 2, PREFETCH) : Math.max(want >> 1, 1);
+        ahead ??= fetch();
       }
     } finally {
       if (batch !== null) this.#client.giveBack(Array.from({ length: batch.v.length - next }, (_, i) => batch!.s + next + i));
+      if (ahead !== null) {
+        stop.abort();
+        // An answer that raced the abort goes back whole.
+        ahead.then(
+          (answer) => isBatch(answer) && this.#client.giveBack(answer.v.map((_, i) => answer.s + i)),
+          () => {},
+        );
+      }
     }
   }
 

@@ -14,7 +14,7 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, getThenHang, producer, putThenHang, queueMaker, relayProducer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, getThenHang, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 const is =
@@ -27,13 +27,13 @@ const is =
     }
   };
 const said = (text: string) => is<string>((m) => m === text);
-const reports = is<{ consumer: number[] }>((m) => Array.isArray(m.consumer));
+const reports_ = is<{ consumer: number[] }>((m) => Array.isArray(m.consumer));
 
 /** Collects `n` consumer reports from this process's mailbox. */
 async function collect(n: number): Promise<number[]> {
   const all: number[] = [];
   for (let i = 0; i < n; i++) {
-    const report = (await current().receive({ match: reports, timeout: 30_000 })) as { consumer: number[] };
+    const report = (await current().receive({ match: reports_, timeout: 30_000 })) as { consumer: number[] };
     all.push(...report.consumer);
   }
   return all;
@@ -183,6 +183,21 @@ describe('Queue', () => {
     await q.close();
     const all = await collect(2);
     expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    for (const c of consumers) expect(await c.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('shares items between slow consumers instead of one taking them all ahead', async () => {
+    const q = new Queue<number>();
+    const me = current().self;
+    const consumers = [reap(spawn(slowConsumer, { args: [q, me, 30] })), reap(spawn(slowConsumer, { args: [q, me, 30] }))];
+    for (let i = 0; i < 2; i++) await current().receive({ match: said('ready'), timeout: 20_000 });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => q.put(i)));
+    await q.close();
+    const reports: number[][] = [];
+    for (let i = 0; i < 2; i++) reports.push(((await current().receive({ match: reports_, timeout: 30_000 })) as { consumer: number[] }).consumer);
+    expect([...reports[0]!, ...reports[1]!].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // Fetching ahead grows only for a fast loop: a slow one takes about one item at a time.
+    for (const seen of reports) expect(seen.length).toBeGreaterThanOrEqual(10);
     for (const c of consumers) expect(await c.join({ timeout: 10_000 })).toBe(0);
   });
 
