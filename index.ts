@@ -56,6 +56,7 @@ export {
   QueueFullError,
   SimpleQueue,
   TaskDoneError,
+  wait,
   ChildExistsError,
   Command,
   OutputLimitError,

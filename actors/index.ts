@@ -13,5 +13,5 @@ export type { CommandOptions, OutputMessage, RunOptions } from './command.ts';
 export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.ts';
 export type { QueueOptions, WaitOptions } from './queue/queue.ts';
 export { BrokenPipeError, ClosedError, EOFError, PipeDirectionError, QueueEmptyError, QueueFullError, TaskDoneError } from './queue/errors.ts';
-export { Connection, Pipe } from './pipe.ts';
+export { Connection, Pipe, wait } from './pipe.ts';
 export type { PipeOptions } from './pipe.ts';

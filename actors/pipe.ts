@@ -9,7 +9,7 @@
  * `BrokenPipeError`: never the hang Python gives when a copy of the end is
  * still open somewhere.
  */
-import { ActorRef, Handle, TimeoutError, invalidOption, node, registerHandle } from '../runtime/index.ts';
+import { ActorRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, registerHandle } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, ChannelClient, isRefusal, waitMs, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -148,6 +148,37 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   }
 
   /**
+   * Sends bytes `buf[offset, offset + size)` as one message, as Python's
+   * `send_bytes`; the other end gets a `Buffer` (`recvBytes`, or `recv`).
+   * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` a negative offset or size, or a range past the end of `buf`.
+   */
+  sendBytes(buf: Uint8Array, offset = 0, size?: number): Promise<void> {
+    if (!ArrayBuffer.isView(buf)) return Promise.reject(invalidOption('buf', 'a Buffer or Uint8Array', buf));
+    if (!Number.isInteger(offset) || offset < 0 || offset > buf.byteLength) return Promise.reject(invalidOption('offset', `an integer from 0 to ${buf.byteLength}`, offset));
+    const length = size ?? buf.byteLength - offset;
+    if (!Number.isInteger(length) || length < 0 || offset + length > buf.byteLength) {
+      return Promise.reject(invalidOption('size', `an integer from 0 to ${buf.byteLength - offset} (the bytes after offset)`, size));
+    }
+    return this.send(Buffer.from(buf.buffer, buf.byteOffset + offset, length) as Send);
+  }
+
+  /**
+   * Receives a message sent as bytes, as Python's `recv_bytes`. With
+   * `maxLength`, a longer message is taken and the call rejects.
+   * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the message is not bytes, or is longer than `maxLength`.
+   */
+  async recvBytes(options?: WaitOptions & { readonly maxLength?: number }): Promise<Buffer> {
+    const max = options?.maxLength;
+    if (max !== undefined && (!Number.isInteger(max) || max < 0)) throw invalidOption('maxLength', 'an integer >= 0', max);
+    const message = (await this.recv(options)) as unknown;
+    if (!ArrayBuffer.isView(message)) throw new InvalidArgumentError(`recvBytes() on ${this.#client.label}: the message is ${describeValue(message)}, not bytes. Use recv() for messages sent with send().`);
+    if (max !== undefined && message.byteLength > max) {
+      throw new InvalidArgumentError(`recvBytes() on ${this.#client.label}: the message is ${message.byteLength} bytes, more than maxLength ${max}.`);
+    }
+    return Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  }
+
+  /**
    * Whether `recv` would not wait: a message is there, or the other end is
    * closed (so `recv` gives EOF). Waits up to `timeout` (default 0: answers
    * at once) for that to become true.
@@ -239,4 +270,26 @@ export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, 
   if (options?.name !== undefined && typeof options.name !== 'string') throw invalidOption('name', 'a string', options.name);
   const ref = servePipe(options?.name ?? `pipe-${++pipes}`);
   return [new Connection<A, B>(ATTACH, ref, 0, true, duplex), new Connection<B, A>(ATTACH, ref, 1, duplex, true)];
+}
+
+/**
+ * Waits until at least one of `ends` is ready to `recv` without waiting (a
+ * message is there, or EOF), as Python's `multiprocessing.connection.wait`.
+ * Resolves with the ready ones, in the order given, or `[]` at `timeout`.
+ */
+export async function wait<C extends Connection<unknown, unknown>>(ends: readonly C[], options?: { readonly timeout?: number }): Promise<C[]> {
+  if (!Array.isArray(ends) || ends.some((e) => !(e instanceof Connection))) throw invalidOption('ends', 'an array of pipe ends (Connection)', ends);
+  waitMs(options);
+  if (ends.length === 0) return [];
+  const stop = new AbortController();
+  const polls = ends.map((end) => end.poll({ timeout: options?.timeout ?? Infinity, signal: stop.signal }).catch((): boolean => false));
+  const first = await new Promise<boolean>((resolve) => {
+    let left = polls.length;
+    for (const poll of polls) void poll.then((ready: boolean) => (ready ? resolve(true) : --left === 0 && resolve(false)));
+  });
+  stop.abort();
+  if (!first) return [];
+  // One is ready: ask each, at once, which are.
+  const ready = await Promise.all(ends.map((end) => end.poll().catch(() => false)));
+  return ends.filter((_, i) => ready[i]);
 }

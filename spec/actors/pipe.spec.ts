@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn } from '../../index.ts';
+import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn, wait } from '../../index.ts';
 import { echoEnd, echoFromMessage, sendAndExit } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
@@ -122,6 +122,41 @@ describe('Pipe', () => {
     expect(performance.now() - t).toBeGreaterThanOrEqual(140);
     await a.close();
     await b.close();
+  });
+
+  it('sends and receives bytes with Python’s checks on offset, size and maxLength', async () => {
+    const [a, b] = Pipe();
+    const buf = Buffer.from('hello world');
+    await a.sendBytes(buf, 6);
+    expect((await b.recvBytes()).toString()).toBe('world');
+    await a.sendBytes(buf, 0, 5);
+    expect((await b.recvBytes({ maxLength: 5 })).toString()).toBe('hello');
+    await a.sendBytes(buf, buf.length); // offset == length: an empty message, still a message
+    expect((await b.recvBytes()).length).toBe(0);
+    await expect(a.sendBytes(buf, -1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(a.sendBytes(buf, 0, 20)).rejects.toThrow(/size/);
+    await expect(a.sendBytes(buf, 12)).rejects.toThrow(/offset/);
+    await a.sendBytes(buf);
+    await expect(b.recvBytes({ maxLength: 4 })).rejects.toThrow(/more than maxLength 4/);
+    await a.send('text');
+    await expect(b.recvBytes()).rejects.toThrow(/not bytes/);
+    await a.close();
+    await b.close();
+  });
+
+  it('wait() resolves the ends ready to receive, or [] at its timeout', async () => {
+    const [a1, b1] = Pipe();
+    const [a2, b2] = Pipe();
+    const t = performance.now();
+    expect(await wait([b1, b2], { timeout: 100 })).toEqual([]);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(90);
+    const waiting = wait([b1, b2], { timeout: 20_000 });
+    await a2.send('x');
+    expect(await waiting).toEqual([b2]);
+    await a1.close(); // EOF counts as ready
+    expect(await wait([b1, b2])).toEqual([b1, b2]);
+    await expect(wait(['nope' as never])).rejects.toBeInstanceOf(InvalidArgumentError);
+    for (const end of [a2, b1, b2]) await end.close();
   });
 
   it('rejects bad options, and frees its service once both ends are closed (1,000 cycles)', async () => {
