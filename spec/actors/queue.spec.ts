@@ -14,7 +14,7 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, getThenHang, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, getThenHang, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 const is =
@@ -209,6 +209,20 @@ describe('Queue', () => {
     expect(await p.join({ timeout: 10_000 })).toBe(-9);
     expect(await q.get({ timeout: 5000 })).toBe('survivor');
     await q.close();
+  });
+
+  it('puts back what a SIGKILLed consumer had fetched ahead and not yet taken: nothing lost, nothing twice', async () => {
+    const q = new Queue<number>();
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => q.put(i)));
+    const c = reap(spawn(fastThenHang, { args: [q, 300] }));
+    const { seen } = (await current().receive({ match: is<{ seen: number[] }>((m) => Array.isArray(m.seen)), timeout: 20_000 })) as { seen: number[] };
+    c.kill();
+    expect(await c.join({ timeout: 10_000 })).toBe(-9);
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    await q.close();
+    const rest: number[] = [];
+    for await (const item of q) rest.push(item);
+    expect(rest).toEqual(Array.from({ length: 1700 }, (_, i) => 300 + i));
   });
 
   it('stays usable when a consumer is SIGKILLed while it waits in get', async () => {
