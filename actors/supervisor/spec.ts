@@ -29,6 +29,13 @@ export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
   /** Default 5000 ms; `brutal` kills; `infinity` waits as long as it takes (use it for supervisors). */
   readonly shutdown?: Shutdown;
   readonly daemon?: boolean;
+  /**
+   * The signal the kernel sends the child if the supervisor's process dies
+   * without stopping it (as `spawn`'s option): `KILL` (default), or `TERM`
+   * for a child that must clean up first (a command's host ends its
+   * program's process group).
+   */
+  readonly deathSignal?: 'KILL' | 'TERM';
   /** The process name (`troupe-actor <name>` in ps); default the id. */
   readonly name?: string;
 }
@@ -51,6 +58,7 @@ export interface ResolvedChildSpec {
   readonly restart: Restart;
   readonly shutdown: Shutdown;
   readonly daemon: boolean;
+  readonly deathSignal: 'KILL' | 'TERM';
   readonly name: string;
 }
 
@@ -87,8 +95,9 @@ export function resolveChildSpec(spec: unknown, where = 'child spec'): ResolvedC
     throw bad(`${where}.shutdown`, "a number of milliseconds >= 0, 'brutal' or 'infinity'", shutdown);
   }
   if (s.daemon !== undefined && typeof s.daemon !== 'boolean') throw bad(`${where}.daemon`, 'a boolean', s.daemon);
+  if (s.deathSignal !== undefined && s.deathSignal !== 'KILL' && s.deathSignal !== 'TERM') throw bad(`${where}.deathSignal`, "'KILL' or 'TERM'", s.deathSignal);
   if (s.name !== undefined && typeof s.name !== 'string') throw bad(`${where}.name`, 'a string', s.name);
-  return { id: s.id, actor: s.actor, args: s.args ?? [], restart: s.restart ?? 'permanent', shutdown, daemon: s.daemon ?? false, name: s.name ?? s.id };
+  return { id: s.id, actor: s.actor, args: s.args ?? [], restart: s.restart ?? 'permanent', shutdown, daemon: s.daemon ?? false, deathSignal: s.deathSignal ?? 'KILL', name: s.name ?? s.id };
 }
 
 /** Fills in the defaults and checks everything; throws `InvalidArgumentError` naming what is wrong. */

@@ -177,8 +177,8 @@ class SupervisorCore {
    * `#onExit` as one more failure; a first start forgets it.
    */
   async #start(entry: Entry, restarting = false): Promise<ChildRef> {
-    const { actor: def, args, daemon, shutdown, name } = entry.spec;
-    const ref = spawn(def, { args: [...args], daemon, shutdown, name } as never) as ChildRef;
+    const { actor: def, args, daemon, shutdown, deathSignal, name } = entry.spec;
+    const ref = spawn(def, { args: [...args], daemon, shutdown, deathSignal, name } as never) as ChildRef;
     entry.ref = ref;
     entry.ending = false;
     try {
