@@ -11,12 +11,11 @@ import { once } from 'node:events';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import {
-  InvalidArgumentError,
   SpawnError,
   TimeoutError,
   TroupeError,
   actor,
-  describeValue,
+  invalidOption,
   node,
   spawn,
   type ActorRef,
@@ -339,8 +338,8 @@ export function spawnCommand(file: string, argv: readonly string[] = [], options
 
 /** The checks every way of starting a program makes at the call site, rather than in the host. */
 function checkProgram(file: unknown, argv: unknown): void {
-  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`Expected \`file\` to be the program to run, got ${describeValue(file)}.`);
-  if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw new InvalidArgumentError(`Expected \`argv\` to be an array of strings, got ${describeValue(argv)}.`);
+  if (typeof file !== 'string' || file === '') throw invalidOption('file', 'the program to run', file);
+  if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw invalidOption('argv', 'an array of strings', argv);
 }
 
 /** Why `file` cannot be run, or null. */

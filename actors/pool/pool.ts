@@ -12,8 +12,7 @@ import {
   SerializationError,
   TimeoutError,
   TroupeError,
-  describeValue,
-  InvalidArgumentError,
+  invalidOption,
   isTask,
   node,
   spawn,
@@ -120,14 +119,12 @@ export class Pool {
    */
   constructor(options: PoolOptions = {}) {
     const { size = availableParallelism(), maxTasksPerChild, initializer, initArgs = [] } = options;
-    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`size\` to be an integer of at least 1 (the number of workers), got ${describeValue(size)}.`);
+    if (!Number.isInteger(size) || size < 1) throw invalidOption('size', 'an integer of at least 1 (the number of workers)', size);
     if (maxTasksPerChild !== undefined && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
-      throw new InvalidArgumentError(`Expected \`maxTasksPerChild\` to be a positive integer or undefined, got ${describeValue(maxTasksPerChild)}.`);
+      throw invalidOption('maxTasksPerChild', 'a positive integer or undefined', maxTasksPerChild);
     }
-    if (initializer !== undefined && !isTask(initializer)) {
-      throw new InvalidArgumentError(`Expected \`initializer\` to be a task made with task(fn), got ${describeValue(initializer)}.`);
-    }
-    if (!Array.isArray(initArgs)) throw new InvalidArgumentError(`Expected \`initArgs\` to be an array, got ${describeValue(initArgs)}.`);
+    if (initializer !== undefined && !isTask(initializer)) throw invalidOption('initializer', 'a task made with task(fn)', initializer);
+    if (!Array.isArray(initArgs)) throw invalidOption('initArgs', 'an array', initArgs);
     this.size = size;
     this.#maxTasks = maxTasksPerChild ?? null;
     this.#initializer = initializer ?? null;
@@ -229,8 +226,7 @@ export class Pool {
   async #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
     this.#check(fn);
     if (items.length === 0) return [];
-    const size = options.chunksize ?? autoChunksize(items.length, this.size);
-    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`chunksize\` to be a positive integer, got ${describeValue(size)}.`);
+    const size = chunksizeOf(options, autoChunksize(items.length, this.size));
     let done = 0;
     const chunks: Promise<unknown[]>[] = [];
     for (let i = 0; i < items.length; i += size) {
@@ -248,8 +244,7 @@ export class Pool {
 
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
     this.#check(fn);
-    const size = options.chunksize ?? 1;
-    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`chunksize\` to be a positive integer, got ${describeValue(size)}.`);
+    const size = chunksizeOf(options, 1);
     const window = this.size * this.#perWorker * 2;
     const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
     const inflight: { id: number; result: Promise<{ id: number; results: unknown[] }> }[] = [];
@@ -292,7 +287,7 @@ export class Pool {
 
   #check(fn: unknown): void {
     if (this.#state !== 'running') throw new PoolClosedError(`${this.#name} is ${this.#state}: it takes no more tasks.`);
-    if (!isTask(fn)) throw new InvalidArgumentError(`Expected a task made with task(fn), got ${describeValue(fn)}. Export \`const square = task((x: number) => x * x)\` from a module.`);
+    if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
   }
 
   #submit(fn: Task, chunk: readonly unknown[] | Float64Array, star: boolean, options: TaskOptions): Promise<unknown[]> {
@@ -303,7 +298,7 @@ export class Pool {
     }
     const { timeout, signal } = options;
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
-      return Promise.reject(new InvalidArgumentError(`Expected \`timeout\` to be a positive number of milliseconds, got ${describeValue(timeout)}.`));
+      return Promise.reject(invalidOption('timeout', 'a positive number of milliseconds', timeout));
     }
     return new Promise<unknown[]>((resolve, reject) => {
       const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
@@ -496,6 +491,13 @@ class Fifo<T> {
     this.#head = 0;
     return rest;
   }
+}
+
+/** `options.chunksize`, checked, or `fallback` when absent. */
+function chunksizeOf(options: MapOptions, fallback: number): number {
+  const size = options.chunksize ?? fallback;
+  if (!Number.isInteger(size) || size < 1) throw invalidOption('chunksize', 'a positive integer', size);
+  return size;
 }
 
 /** Python's rule: about four chunks per worker. */

@@ -135,6 +135,9 @@ describe('Pool', () => {
     expect(() => new Pool({ maxTasksPerChild: 0 })).toThrow('Expected `maxTasksPerChild` to be a positive integer or undefined, got `0` (number).');
     expect(() => new Pool({ initializer: (() => 1) as never })).toThrow('Expected `initializer` to be a task made with task(fn)');
     const p = pool({ size: 1 });
+    await expect(p.map(square, [1], { chunksize: 0 })).rejects.toThrow('Expected `chunksize` to be a positive integer, got `0` (number).');
+    await expect(p.apply((() => 1) as never, [] as never)).rejects.toThrow('Expected `fn` to be a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`), got `[function anonymous]` (function).');
+    await expect(p.apply(square, [2], { timeout: -1 })).rejects.toThrow('Expected `timeout` to be a positive number of milliseconds, got `-1` (number).');
     await expect(p.join()).rejects.toBeInstanceOf(PoolClosedError);
     p.close();
     await expect(p.apply(square, [2])).rejects.toThrow('is closed: it takes no more tasks');

@@ -103,6 +103,7 @@ describe('supervisor: start and stop', () => {
     );
     expect(() => Supervisor.start({ children: [{ id: 'x', actor: (() => 1) as never }] })).toThrow('Expected `children[0].actor` to be an actor definition');
     expect(() => Supervisor.start({ children: [child('a'), child('a')] })).toThrow('Two children have the id "a"');
+    expect(() => Supervisor.start({ children: [child('a', { shutdown: -1 })] })).toThrow("Expected `children[0].shutdown` to be a number of milliseconds >= 0, 'brutal' or 'infinity', got `-1` (number).");
     expect(() => Supervisor.start({ children: [child('a', { deathSignal: 'HUP' as never })] })).toThrow("Expected `children[0].deathSignal` to be 'KILL' or 'TERM', got `\"HUP\"` (string).");
   });
 });
