@@ -9,6 +9,7 @@
  * restart never interleaves with another.
  */
 import {
+  SpawnError,
   TroupeError,
   actor,
   registerErrorClass,
@@ -104,7 +105,7 @@ class SupervisorCore {
         await this.#start(entry);
       } catch (err) {
         await this.#endAll();
-        throw new TroupeError('ERR_SPAWN', `Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, { cause: err });
+        throw new SpawnError(`Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, entry.spec.name, { cause: err });
       }
     }
   }

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ChildExistsError,
   NoSuchChildError,
+  SpawnError,
   Supervisor,
   current,
   isDown,
@@ -93,6 +94,8 @@ describe('supervisor: start and stop', () => {
     await expect(sup.ready).rejects.toThrow();
     expect(await sup.join({ timeout: 20_000 })).toBe(1);
     expect(sup.ref.error?.message).toContain('could not start child broken');
+    expect(sup.ref.error).toBeInstanceOf(SpawnError);
+    expect(sup.ref.error).toMatchObject({ code: 'ERR_SPAWN', actorName: 'broken' });
     // The child started before it was ended again; the one after it never started.
     expect((await next(stoppedOf('fine-first'))).stopped).toBe('fine-first');
   });
