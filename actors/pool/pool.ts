@@ -90,6 +90,14 @@ interface Slot {
   endedByPool: boolean;
 }
 
+/** A task the pool has been given. */
+interface KnownTask {
+  /** Its number in the workers: once a worker has it, jobs name it by this alone. */
+  readonly key: number;
+  /** Its module's bundle, made when a worker first needs it. */
+  bundle: Promise<string | null> | null;
+}
+
 let pools = 0;
 
 /** Tasks sent ahead to each worker. More hides more of the round trip; fewer balances uneven tasks better. */
@@ -103,8 +111,8 @@ export class Pool {
   readonly #perWorker: number;
   readonly #slots = new Set<Slot>();
   readonly #queue = new Fifo<Pending>();
-  readonly #bundles = new Map<string, Promise<string | null>>();
-  readonly #keys = new Map<string, number>();
+  /** The tasks given so far, by address (`module#ordinal`). */
+  readonly #tasks = new Map<string, KnownTask>();
   readonly #name: string;
   #state: 'running' | 'closed' | 'terminated' = 'running';
   #workerCount = 0;
@@ -232,7 +240,7 @@ export class Pool {
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       chunks.push(
-        this.#submit(fn, star ? chunk : packNumbers(chunk), star, options).then((results) => {
+        this.#submit(fn, chunk, star, options).then((results) => {
           done += chunk.length;
           options.onProgress?.(done, items.length);
           return results;
@@ -290,7 +298,7 @@ export class Pool {
     if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
   }
 
-  #submit(fn: Task, chunk: readonly unknown[] | Float64Array, star: boolean, options: TaskOptions): Promise<unknown[]> {
+  #submit(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions): Promise<unknown[]> {
     try {
       this.#check(fn);
     } catch (err) {
@@ -300,6 +308,8 @@ export class Pool {
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
       return Promise.reject(invalidOption('timeout', 'a positive number of milliseconds', timeout));
     }
+    // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
+    const chunk = star ? items : packNumbers(items);
     return new Promise<unknown[]>((resolve, reject) => {
       const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
       if (signal !== undefined) {
@@ -338,12 +348,14 @@ export class Pool {
   async #run(slot: Slot, pending: Pending): Promise<void> {
     slot.inflight++;
     try {
-      const key = this.#keyOf(pending.task);
+      const known = this.#known(pending.task);
+      const key = known.key;
       let job: Job;
       if (slot.sent.has(key)) {
         job = { key, chunk: pending.chunk, star: pending.star };
       } else {
-        job = { key, task: pending.task, bundle: await this.#bundleOf(pending.task), chunk: pending.chunk, star: pending.star };
+        known.bundle ??= taskBundle(pending.task);
+        job = { key, task: pending.task, bundle: await known.bundle, chunk: pending.chunk, star: pending.star };
         slot.sent.add(key);
       }
       const results = await slot.ref.call(job, { timeout: pending.timeout ?? Infinity });
@@ -384,24 +396,14 @@ export class Pool {
     pending.reject(err instanceof Error ? err : new Error(String(err)));
   }
 
-  #keyOf(t: Task): number {
+  #known(t: Task): KnownTask {
     const id = `${t.module}#${t.ordinal}`;
-    let key = this.#keys.get(id);
-    if (key === undefined) {
-      key = this.#keys.size + 1;
-      this.#keys.set(id, key);
+    let known = this.#tasks.get(id);
+    if (known === undefined) {
+      known = { key: this.#tasks.size + 1, bundle: null };
+      this.#tasks.set(id, known);
     }
-    return key;
-  }
-
-  #bundleOf(t: Task): Promise<string | null> {
-    const key = `${t.module}#${t.ordinal}`;
-    let bundle = this.#bundles.get(key);
-    if (bundle === undefined) {
-      bundle = taskBundle(t);
-      this.#bundles.set(key, bundle);
-    }
-    return bundle;
+    return known;
   }
 
   #addWorker(): void {
