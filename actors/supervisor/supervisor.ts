@@ -8,6 +8,7 @@
  * events; every change (an exit, a request) runs through one queue, so a
  * restart never interleaves with another.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   SpawnError,
   TroupeError,
@@ -231,7 +232,8 @@ class SupervisorCore {
     for (const other of [...group].reverse()) if (other !== entry) await this.#end(other);
     // Temporary children ended by a sibling's restart are not restarted, and their specs go.
     for (const other of group) if (other !== entry && other.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(other), 1);
-    await new Promise((resolve) => setTimeout(resolve, backoffDelay(entry.attempt, this.#spec.backoff)));
+    // A stop ends the wait: what is queued behind this restart (requests) runs, and the loop below starts nothing.
+    await sleep(backoffDelay(entry.attempt, this.#spec.backoff), undefined, { signal: this.#ctx.signal }).catch(() => {});
     for (const member of group) {
       // A stop that came during the backoff or between starts: start nothing more.
       if (this.#ctx.signal.aborted) return;

@@ -212,6 +212,20 @@ describe('supervisor: intensity', () => {
   });
 });
 
+describe('supervisor: backoff', () => {
+  it('ends a restart backoff on stop: what was queued behind it is answered, and the supervisor stops cleanly, well before the backoff', async () => {
+    const { sup, pids } = await start({ strategy: 'one-for-all', maxRestarts: 10, backoff: { minMs: 5000, maxMs: 5000, jitter: 0 }, children: [child('bw'), child('bv')] }, ['bw', 'bv']);
+    process.kill(pids.get('bw')!, 'SIGKILL');
+    // The supervisor ends the sibling before its backoff: from now on, a request waits for the restart.
+    await next(stoppedOf('bv'));
+    const queued = sup.countChildren();
+    const started = performance.now();
+    expect(await sup.stop()).toBe(0);
+    expect(performance.now() - started).toBeLessThan(3000);
+    await expect(queued).resolves.toEqual({ specs: 2, active: 0 });
+  });
+});
+
 describe('supervisor: when the supervisor itself is ended', () => {
   it('tells the monitors of its children, and frees their names', async () => {
     const { sup } = await start({ children: [child('watched')] }, ['watched']);
