@@ -11,12 +11,11 @@ import { once } from 'node:events';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import {
-  InvalidArgumentError,
   SpawnError,
   TimeoutError,
   TroupeError,
   actor,
-  describeValue,
+  invalidOption,
   node,
   spawn,
   type ActorRef,
@@ -333,9 +332,14 @@ export class Command {
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad file, argv or option.
  */
 export function spawnCommand(file: string, argv: readonly string[] = [], options: CommandOptions = {}): Command {
-  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`Expected \`file\` to be the program to run, got ${describeValue(file)}.`);
-  if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw new InvalidArgumentError(`Expected \`argv\` to be an array of strings, got ${describeValue(argv)}.`);
+  checkProgram(file, argv);
   return new Command(file, argv, options);
+}
+
+/** The checks every way of starting a program makes at the call site, rather than in the host. */
+function checkProgram(file: unknown, argv: unknown): void {
+  if (typeof file !== 'string' || file === '') throw invalidOption('file', 'the program to run', file);
+  if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw invalidOption('argv', 'an array of strings', argv);
 }
 
 /** Why `file` cannot be run, or null. */
@@ -361,11 +365,22 @@ function executableProblem(file: string, path: string): string | null {
  * A supervisor child spec for a command: the program runs under a command
  * actor, restarted by its supervisor like any child. Its output goes to the
  * supervisor's stdout and stderr.
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad file or argv.
  */
 export function commandSpec(id: string, file: string, argv: readonly string[] = [], options: Omit<CommandOptions, 'encoding' | 'lines'> & { restart?: Restart; shutdown?: Shutdown } = {}): ChildSpec {
-  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`Expected \`file\` to be the program to run, got ${describeValue(file)}.`);
+  checkProgram(file, argv);
   const spec: HostSpec = { file, argv, cwd: options.cwd, env: options.env, shell: options.shell ?? false, encoding: 'utf8', lines: true, sink: null };
-  return { id, actor: commandHost, args: [spec], restart: options.restart, shutdown: options.shutdown, name: options.name ?? id, daemon: options.daemon };
+  return {
+    id,
+    actor: commandHost,
+    args: [spec],
+    restart: options.restart,
+    shutdown: options.shutdown,
+    name: options.name ?? id,
+    daemon: options.daemon,
+    // As spawnCommand's host: on the supervisor's death, the host ends the program's group before it goes.
+    deathSignal: 'TERM',
+  };
 }
 
 export interface RunOptions extends CommandOptions {

@@ -65,11 +65,9 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd, shutdown = DEFAULT_STOP_TIMEOUT_MS, deathSignal = 'KILL' } = options;
+  const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd, deathSignal = 'KILL' } = options;
   if (deathSignal !== 'KILL' && deathSignal !== 'TERM') throw invalidOption('deathSignal', "'KILL' or 'TERM'", deathSignal);
-  if (shutdown !== 'brutal' && shutdown !== 'infinity' && !(typeof shutdown === 'number' && shutdown >= 0 && !Number.isNaN(shutdown))) {
-    throw invalidOption('shutdown', "a number of milliseconds >= 0, 'brutal' or 'infinity'", shutdown);
-  }
+  const shutdown = resolveShutdown(options.shutdown);
   if (!Array.isArray(args)) throw invalidOption('args', 'an array of arguments', args);
   if (typeof name !== 'string') throw invalidOption('name', 'a string', name);
   if (typeof daemon !== 'boolean') throw invalidOption('daemon', 'a boolean', daemon);
@@ -88,6 +86,18 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     cwd,
   });
   return process.ref as ChildRef<MsgOf<D>, ReplyOf<D>>;
+}
+
+/**
+ * A `shutdown` option, checked: a number of milliseconds >= 0, `'brutal'` or
+ * `'infinity'`; `DEFAULT_STOP_TIMEOUT_MS` when absent. `name` is the option's
+ * path in the message (`children[0].shutdown`).
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for anything else.
+ */
+export function resolveShutdown(value: unknown, name = 'shutdown'): Shutdown {
+  if (value === undefined) return DEFAULT_STOP_TIMEOUT_MS;
+  if (value === 'brutal' || value === 'infinity' || (typeof value === 'number' && value >= 0)) return value;
+  throw invalidOption(name, "a number of milliseconds >= 0, 'brutal' or 'infinity'", value);
 }
 
 /** This process's own actor: the main program in the root, the hosted actor in an actor process. */

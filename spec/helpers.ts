@@ -1,5 +1,5 @@
 /** Shared by specs: reaping what a spec started, and waiting on events with deadlines. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
 import { node, type ChildRef, type DeadLetter } from '../index.ts';
 
@@ -53,4 +53,24 @@ export async function allGone(pids: readonly number[], ms: number): Promise<numb
     if (elapsed > ms) throw new Error(`pids still alive after ${ms} ms: ${left.join(', ')}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The pids of process group `pgid`, once it has `count` members (read from /proc). */
+export async function waitForGroup(pgid: number, count: number): Promise<number[]> {
+  for (let i = 0; i < 500; i++) {
+    const members = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          // Field 5 of /proc/<pid>/stat is the process group (after the parenthesised name).
+          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]) === pgid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    if (members.length >= count) return members;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process group ${pgid} never had ${count} members`);
 }

@@ -12,8 +12,7 @@ import {
   SerializationError,
   TimeoutError,
   TroupeError,
-  describeValue,
-  InvalidArgumentError,
+  invalidOption,
   isTask,
   node,
   spawn,
@@ -91,6 +90,14 @@ interface Slot {
   endedByPool: boolean;
 }
 
+/** A task the pool has been given. */
+interface KnownTask {
+  /** Its number in the workers: once a worker has it, jobs name it by this alone. */
+  readonly key: number;
+  /** Its module's bundle, made when a worker first needs it. */
+  bundle: Promise<string | null> | null;
+}
+
 let pools = 0;
 
 /** Tasks sent ahead to each worker. More hides more of the round trip; fewer balances uneven tasks better. */
@@ -104,8 +111,8 @@ export class Pool {
   readonly #perWorker: number;
   readonly #slots = new Set<Slot>();
   readonly #queue = new Fifo<Pending>();
-  readonly #bundles = new Map<string, Promise<string | null>>();
-  readonly #keys = new Map<string, number>();
+  /** The tasks given so far, by address (`module#ordinal`). */
+  readonly #tasks = new Map<string, KnownTask>();
   readonly #name: string;
   #state: 'running' | 'closed' | 'terminated' = 'running';
   #workerCount = 0;
@@ -120,14 +127,12 @@ export class Pool {
    */
   constructor(options: PoolOptions = {}) {
     const { size = availableParallelism(), maxTasksPerChild, initializer, initArgs = [] } = options;
-    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`size\` to be an integer of at least 1 (the number of workers), got ${describeValue(size)}.`);
+    if (!Number.isInteger(size) || size < 1) throw invalidOption('size', 'an integer of at least 1 (the number of workers)', size);
     if (maxTasksPerChild !== undefined && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
-      throw new InvalidArgumentError(`Expected \`maxTasksPerChild\` to be a positive integer or undefined, got ${describeValue(maxTasksPerChild)}.`);
+      throw invalidOption('maxTasksPerChild', 'a positive integer or undefined', maxTasksPerChild);
     }
-    if (initializer !== undefined && !isTask(initializer)) {
-      throw new InvalidArgumentError(`Expected \`initializer\` to be a task made with task(fn), got ${describeValue(initializer)}.`);
-    }
-    if (!Array.isArray(initArgs)) throw new InvalidArgumentError(`Expected \`initArgs\` to be an array, got ${describeValue(initArgs)}.`);
+    if (initializer !== undefined && !isTask(initializer)) throw invalidOption('initializer', 'a task made with task(fn)', initializer);
+    if (!Array.isArray(initArgs)) throw invalidOption('initArgs', 'an array', initArgs);
     this.size = size;
     this.#maxTasks = maxTasksPerChild ?? null;
     this.#initializer = initializer ?? null;
@@ -229,14 +234,13 @@ export class Pool {
   async #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
     this.#check(fn);
     if (items.length === 0) return [];
-    const size = options.chunksize ?? autoChunksize(items.length, this.size);
-    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`chunksize\` to be a positive integer, got ${describeValue(size)}.`);
+    const size = chunksizeOf(options, autoChunksize(items.length, this.size));
     let done = 0;
     const chunks: Promise<unknown[]>[] = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       chunks.push(
-        this.#submit(fn, star ? chunk : packNumbers(chunk), star, options).then((results) => {
+        this.#submit(fn, chunk, star, options).then((results) => {
           done += chunk.length;
           options.onProgress?.(done, items.length);
           return results;
@@ -248,8 +252,7 @@ export class Pool {
 
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
     this.#check(fn);
-    const size = options.chunksize ?? 1;
-    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`Expected \`chunksize\` to be a positive integer, got ${describeValue(size)}.`);
+    const size = chunksizeOf(options, 1);
     const window = this.size * this.#perWorker * 2;
     const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
     const inflight: { id: number; result: Promise<{ id: number; results: unknown[] }> }[] = [];
@@ -292,10 +295,10 @@ export class Pool {
 
   #check(fn: unknown): void {
     if (this.#state !== 'running') throw new PoolClosedError(`${this.#name} is ${this.#state}: it takes no more tasks.`);
-    if (!isTask(fn)) throw new InvalidArgumentError(`Expected a task made with task(fn), got ${describeValue(fn)}. Export \`const square = task((x: number) => x * x)\` from a module.`);
+    if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
   }
 
-  #submit(fn: Task, chunk: readonly unknown[] | Float64Array, star: boolean, options: TaskOptions): Promise<unknown[]> {
+  #submit(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions): Promise<unknown[]> {
     try {
       this.#check(fn);
     } catch (err) {
@@ -303,8 +306,10 @@ export class Pool {
     }
     const { timeout, signal } = options;
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
-      return Promise.reject(new InvalidArgumentError(`Expected \`timeout\` to be a positive number of milliseconds, got ${describeValue(timeout)}.`));
+      return Promise.reject(invalidOption('timeout', 'a positive number of milliseconds', timeout));
     }
+    // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
+    const chunk = star ? items : packNumbers(items);
     return new Promise<unknown[]>((resolve, reject) => {
       const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
       if (signal !== undefined) {
@@ -343,12 +348,14 @@ export class Pool {
   async #run(slot: Slot, pending: Pending): Promise<void> {
     slot.inflight++;
     try {
-      const key = this.#keyOf(pending.task);
+      const known = this.#known(pending.task);
+      const key = known.key;
       let job: Job;
       if (slot.sent.has(key)) {
         job = { key, chunk: pending.chunk, star: pending.star };
       } else {
-        job = { key, task: pending.task, bundle: await this.#bundleOf(pending.task), chunk: pending.chunk, star: pending.star };
+        known.bundle ??= taskBundle(pending.task);
+        job = { key, task: pending.task, bundle: await known.bundle, chunk: pending.chunk, star: pending.star };
         slot.sent.add(key);
       }
       const results = await slot.ref.call(job, { timeout: pending.timeout ?? Infinity });
@@ -389,24 +396,14 @@ export class Pool {
     pending.reject(err instanceof Error ? err : new Error(String(err)));
   }
 
-  #keyOf(t: Task): number {
+  #known(t: Task): KnownTask {
     const id = `${t.module}#${t.ordinal}`;
-    let key = this.#keys.get(id);
-    if (key === undefined) {
-      key = this.#keys.size + 1;
-      this.#keys.set(id, key);
+    let known = this.#tasks.get(id);
+    if (known === undefined) {
+      known = { key: this.#tasks.size + 1, bundle: null };
+      this.#tasks.set(id, known);
     }
-    return key;
-  }
-
-  #bundleOf(t: Task): Promise<string | null> {
-    const key = `${t.module}#${t.ordinal}`;
-    let bundle = this.#bundles.get(key);
-    if (bundle === undefined) {
-      bundle = taskBundle(t);
-      this.#bundles.set(key, bundle);
-    }
-    return bundle;
+    return known;
   }
 
   #addWorker(): void {
@@ -496,6 +493,13 @@ class Fifo<T> {
     this.#head = 0;
     return rest;
   }
+}
+
+/** `options.chunksize`, checked, or `fallback` when absent. */
+function chunksizeOf(options: MapOptions, fallback: number): number {
+  const size = options.chunksize ?? fallback;
+  if (!Number.isInteger(size) || size < 1) throw invalidOption('chunksize', 'a positive integer', size);
+  return size;
 }
 
 /** Python's rule: about four chunks per worker. */

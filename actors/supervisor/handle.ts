@@ -24,7 +24,7 @@ export class Supervisor {
   /**
    * Starts a supervisor process, which starts its children in order.
    * `ready` resolves once every child is ready; a child that cannot start
-   * ends the supervisor (its `exitCode` 1, the reason on `error`).
+   * ends the supervisor (its `exitCode` 1, a `SpawnError` naming the child on `error`).
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad spec, naming the field.
    */
   static start(spec: SupervisorSpec = {}, options: StartOptions = {}): Supervisor {

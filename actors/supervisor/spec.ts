@@ -2,7 +2,7 @@
  * What a supervisor is told: its strategy, restart intensity, backoff, and
  * child specs (OTP's child specifications), validated at the boundary.
  */
-import { InvalidArgumentError, describeValue, isActorDefinition, type ActorDefinition, type Shutdown } from '../../runtime/index.ts';
+import { InvalidArgumentError, invalidOption, isActorDefinition, resolveShutdown, type ActorDefinition, type Shutdown } from '../../runtime/index.ts';
 import { DEFAULT_BACKOFF, DEFAULT_INTENSITY, type Backoff } from './intensity.ts';
 
 /**
@@ -29,6 +29,13 @@ export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
   /** Default 5000 ms; `brutal` kills; `infinity` waits as long as it takes (use it for supervisors). */
   readonly shutdown?: Shutdown;
   readonly daemon?: boolean;
+  /**
+   * The signal the kernel sends the child if the supervisor's process dies
+   * without stopping it (as `spawn`'s option): `KILL` (default), or `TERM`
+   * for a child that must clean up first (a command's host ends its
+   * program's process group).
+   */
+  readonly deathSignal?: 'KILL' | 'TERM';
   /** The process name (`troupe-actor <name>` in ps); default the id. */
   readonly name?: string;
 }
@@ -51,6 +58,7 @@ export interface ResolvedChildSpec {
   readonly restart: Restart;
   readonly shutdown: Shutdown;
   readonly daemon: boolean;
+  readonly deathSignal: 'KILL' | 'TERM';
   readonly name: string;
 }
 
@@ -65,39 +73,33 @@ export interface ResolvedSpec {
 const STRATEGIES: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one'];
 const RESTARTS: readonly Restart[] = ['permanent', 'transient', 'temporary'];
 
-function bad(name: string, expected: string, value: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}.`);
-}
-
 function count(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw bad(name, `a number >= ${min}`, value);
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw invalidOption(name, `a number >= ${min}`, value);
   return value;
 }
 
 export function resolveChildSpec(spec: unknown, where = 'child spec'): ResolvedChildSpec {
-  if (typeof spec !== 'object' || spec === null) throw bad(where, 'an object `{ id, actor, … }`', spec);
+  if (typeof spec !== 'object' || spec === null) throw invalidOption(where, 'an object `{ id, actor, … }`', spec);
   const s = spec as ChildSpec;
-  if (typeof s.id !== 'string' || s.id === '') throw bad(`${where}.id`, 'a non-empty string', s.id);
-  if (!isActorDefinition(s.actor)) throw bad(`${where}.actor`, 'an actor definition made with `actor(…)`', s.actor);
-  if (s.args !== undefined && !Array.isArray(s.args)) throw bad(`${where}.args`, 'an array', s.args);
-  if (s.restart !== undefined && !RESTARTS.includes(s.restart)) throw bad(`${where}.restart`, "'permanent', 'transient' or 'temporary'", s.restart);
-  const shutdown = s.shutdown ?? 5000;
-  if (shutdown !== 'brutal' && shutdown !== 'infinity' && !(typeof shutdown === 'number' && shutdown >= 0)) {
-    throw bad(`${where}.shutdown`, "a number of milliseconds >= 0, 'brutal' or 'infinity'", shutdown);
-  }
-  if (s.daemon !== undefined && typeof s.daemon !== 'boolean') throw bad(`${where}.daemon`, 'a boolean', s.daemon);
-  if (s.name !== undefined && typeof s.name !== 'string') throw bad(`${where}.name`, 'a string', s.name);
-  return { id: s.id, actor: s.actor, args: s.args ?? [], restart: s.restart ?? 'permanent', shutdown, daemon: s.daemon ?? false, name: s.name ?? s.id };
+  if (typeof s.id !== 'string' || s.id === '') throw invalidOption(`${where}.id`, 'a non-empty string', s.id);
+  if (!isActorDefinition(s.actor)) throw invalidOption(`${where}.actor`, 'an actor definition made with `actor(…)`', s.actor);
+  if (s.args !== undefined && !Array.isArray(s.args)) throw invalidOption(`${where}.args`, 'an array', s.args);
+  if (s.restart !== undefined && !RESTARTS.includes(s.restart)) throw invalidOption(`${where}.restart`, "'permanent', 'transient' or 'temporary'", s.restart);
+  const shutdown = resolveShutdown(s.shutdown, `${where}.shutdown`);
+  if (s.daemon !== undefined && typeof s.daemon !== 'boolean') throw invalidOption(`${where}.daemon`, 'a boolean', s.daemon);
+  if (s.deathSignal !== undefined && s.deathSignal !== 'KILL' && s.deathSignal !== 'TERM') throw invalidOption(`${where}.deathSignal`, "'KILL' or 'TERM'", s.deathSignal);
+  if (s.name !== undefined && typeof s.name !== 'string') throw invalidOption(`${where}.name`, 'a string', s.name);
+  return { id: s.id, actor: s.actor, args: s.args ?? [], restart: s.restart ?? 'permanent', shutdown, daemon: s.daemon ?? false, deathSignal: s.deathSignal ?? 'KILL', name: s.name ?? s.id };
 }
 
 /** Fills in the defaults and checks everything; throws `InvalidArgumentError` naming what is wrong. */
 export function resolveSpec(spec: unknown): ResolvedSpec {
   if (spec === undefined) spec = {};
-  if (typeof spec !== 'object' || spec === null) throw bad('spec', 'an object', spec);
+  if (typeof spec !== 'object' || spec === null) throw invalidOption('spec', 'an object', spec);
   const s = spec as SupervisorSpec;
-  if (s.strategy !== undefined && !STRATEGIES.includes(s.strategy)) throw bad('strategy', "'one-for-one', 'one-for-all' or 'rest-for-one'", s.strategy);
-  if (s.children !== undefined && !Array.isArray(s.children)) throw bad('children', 'an array of child specs', s.children);
+  if (s.strategy !== undefined && !STRATEGIES.includes(s.strategy)) throw invalidOption('strategy', "'one-for-one', 'one-for-all' or 'rest-for-one'", s.strategy);
+  if (s.children !== undefined && !Array.isArray(s.children)) throw invalidOption('children', 'an array of child specs', s.children);
   const children = (s.children ?? []).map((c, i) => resolveChildSpec(c, `children[${i}]`));
   const ids = new Set<string>();
   for (const c of children) {
@@ -105,14 +107,14 @@ export function resolveSpec(spec: unknown): ResolvedSpec {
     ids.add(c.id);
   }
   const b = s.backoff ?? {};
-  if (typeof b !== 'object' || b === null) throw bad('backoff', 'an object', b);
+  if (typeof b !== 'object' || b === null) throw invalidOption('backoff', 'an object', b);
   const backoff: Backoff = {
     minMs: count('backoff.minMs', b.minMs, DEFAULT_BACKOFF.minMs),
     maxMs: count('backoff.maxMs', b.maxMs, DEFAULT_BACKOFF.maxMs),
     resetAfterMs: count('backoff.resetAfterMs', b.resetAfterMs, DEFAULT_BACKOFF.resetAfterMs),
     jitter: count('backoff.jitter', b.jitter, DEFAULT_BACKOFF.jitter),
   };
-  if (backoff.jitter > 1) throw bad('backoff.jitter', 'a fraction from 0 to 1', backoff.jitter);
+  if (backoff.jitter > 1) throw invalidOption('backoff.jitter', 'a fraction from 0 to 1', backoff.jitter);
   return {
     strategy: s.strategy ?? 'one-for-one',
     maxRestarts: count('maxRestarts', s.maxRestarts, DEFAULT_INTENSITY.maxRestarts),

@@ -8,7 +8,9 @@
  * events; every change (an exit, a request) runs through one queue, so a
  * restart never interleaves with another.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  SpawnError,
   TroupeError,
   actor,
   registerErrorClass,
@@ -104,7 +106,7 @@ class SupervisorCore {
         await this.#start(entry);
       } catch (err) {
         await this.#endAll();
-        throw new TroupeError('ERR_SPAWN', `Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, { cause: err });
+        throw new SpawnError(`Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, entry.spec.name, { cause: err });
       }
     }
   }
@@ -177,8 +179,8 @@ class SupervisorCore {
    * `#onExit` as one more failure; a first start forgets it.
    */
   async #start(entry: Entry, restarting = false): Promise<ChildRef> {
-    const { actor: def, args, daemon, shutdown, name } = entry.spec;
-    const ref = spawn(def, { args: [...args], daemon, shutdown, name } as never) as ChildRef;
+    const { actor: def, args, daemon, shutdown, deathSignal, name } = entry.spec;
+    const ref = spawn(def, { args: [...args], daemon, shutdown, deathSignal, name } as never) as ChildRef;
     entry.ref = ref;
     entry.ending = false;
     try {
@@ -230,7 +232,8 @@ class SupervisorCore {
     for (const other of [...group].reverse()) if (other !== entry) await this.#end(other);
     // Temporary children ended by a sibling's restart are not restarted, and their specs go.
     for (const other of group) if (other !== entry && other.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(other), 1);
-    await new Promise((resolve) => setTimeout(resolve, backoffDelay(entry.attempt, this.#spec.backoff)));
+    // A stop ends the wait: what is queued behind this restart (requests) runs, and the loop below starts nothing.
+    await sleep(backoffDelay(entry.attempt, this.#spec.backoff), undefined, { signal: this.#ctx.signal }).catch(() => {});
     for (const member of group) {
       // A stop that came during the backoff or between starts: start nothing more.
       if (this.#ctx.signal.aborted) return;

@@ -72,13 +72,15 @@ function cacheDir(): string {
   const local = join(TROUPE_ROOT, 'node_modules');
   const dir = fs.existsSync(local) ? join(local, '.cache', 'troupe') : join(tmpdir(), `troupe-cache-${userInfo().uid}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
+  // Node imports a module under its real path: a stack frame in a bundle names it so, and stacks.ts looks bundles up by that name.
+  return fs.realpathSync(dir);
 }
 
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
-  // Keyed by troupe's own root: two checkouts (or installs) sharing a cache directory must not use each other's runtime.
-  const manifest = await cached(`runtime:${TROUPE_ROOT}`, { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
+  const index = join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts');
+  // Keyed by its entry's path: two checkouts that share one node_modules (git worktrees) share the cache, and each must get its own runtime.
+  const manifest = await cached(`runtime:${index}`, { index }, undefined);
   return { index: manifest.outputs.index!, sources: new Set(manifest.inputs.map(([path]) => path)) };
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpawnError, TimeoutError, current, run, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
+import { allGone, waitForGroup } from '../helpers.ts';
 
 const started: Command[] = [];
 const cmd = (...a: Parameters<typeof spawnCommand>): Command => {
@@ -150,6 +151,43 @@ describe('command actors under a supervisor', () => {
       expect(await waitForPid(pidFile, firstPid)).not.toBe(firstPid);
     } finally {
       await sup.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are refused at the call site for a bad file or argv, as spawnCommand refuses them', async () => {
+    const { commandSpec } = await import('../../index.ts');
+    expect(() => commandSpec('bad', '')).toThrow('Expected `file` to be the program to run, got `""` (string).');
+    expect(() => commandSpec('bad', 'echo', [1] as never)).toThrow('Expected `argv` to be an array of strings, got `1` (array).');
+    expect(() => spawnCommand('echo', 'hi' as never)).toThrow('Expected `argv` to be an array of strings, got `"hi"` (string).');
+  });
+
+  it('leave no program behind when the supervisor\'s process is SIGKILLed: the host, its shell and the shell\'s children', async () => {
+    const { Supervisor, commandSpec } = await import('../../index.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
+    const [pidFile, hostFile] = [join(dir, 'pid'), join(dir, 'host')];
+    const sup = Supervisor.start({ children: [commandSpec('pipeline', 'sh', ['-c', `echo $PPID > ${hostFile}; echo $$ > ${pidFile}; sleep 300 | cat`])] });
+    let program: number | null = null;
+    try {
+      await sup.ready;
+      const host = await waitForPid(hostFile, null);
+      program = await waitForPid(pidFile, null);
+      // The shell's own children (sleep, cat) are in its process group.
+      const group = await waitForGroup(program, 3);
+      process.kill(sup.ref.pid!, 'SIGKILL');
+      expect(await sup.join({ timeout: 10_000 })).toBe(-9);
+      await allGone([host, ...group], 1000);
+    } finally {
+      sup.ref.kill();
+      await sup.join({ timeout: 10_000 });
+      // A program left behind (what this test is about) is reaped with its group.
+      if (program !== null) {
+        try {
+          process.kill(-program, 'SIGKILL');
+        } catch {
+          // No member left.
+        }
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ChildExistsError,
   NoSuchChildError,
+  SpawnError,
   Supervisor,
   current,
   isDown,
@@ -93,6 +94,8 @@ describe('supervisor: start and stop', () => {
     await expect(sup.ready).rejects.toThrow();
     expect(await sup.join({ timeout: 20_000 })).toBe(1);
     expect(sup.ref.error?.message).toContain('could not start child broken');
+    expect(sup.ref.error).toBeInstanceOf(SpawnError);
+    expect(sup.ref.error).toMatchObject({ code: 'ERR_SPAWN', actorName: 'broken' });
     // The child started before it was ended again; the one after it never started.
     expect((await next(stoppedOf('fine-first'))).stopped).toBe('fine-first');
   });
@@ -103,6 +106,8 @@ describe('supervisor: start and stop', () => {
     );
     expect(() => Supervisor.start({ children: [{ id: 'x', actor: (() => 1) as never }] })).toThrow('Expected `children[0].actor` to be an actor definition');
     expect(() => Supervisor.start({ children: [child('a'), child('a')] })).toThrow('Two children have the id "a"');
+    expect(() => Supervisor.start({ children: [child('a', { shutdown: -1 })] })).toThrow("Expected `children[0].shutdown` to be a number of milliseconds >= 0, 'brutal' or 'infinity', got `-1` (number).");
+    expect(() => Supervisor.start({ children: [child('a', { deathSignal: 'HUP' as never })] })).toThrow("Expected `children[0].deathSignal` to be 'KILL' or 'TERM', got `\"HUP\"` (string).");
   });
 });
 
@@ -204,6 +209,20 @@ describe('supervisor: intensity', () => {
     expect((sup.ref.error as { code?: string }).code).toBe('ERR_RESTART_INTENSITY');
     expect(sup.ref.error?.message).toContain('more than 1 restart(s) in 60000 ms (child w ended: killed)');
     expect((await next(stoppedOf('v'))).stopped).toBe('v');
+  });
+});
+
+describe('supervisor: backoff', () => {
+  it('ends a restart backoff on stop: what was queued behind it is answered, and the supervisor stops cleanly, well before the backoff', async () => {
+    const { sup, pids } = await start({ strategy: 'one-for-all', maxRestarts: 10, backoff: { minMs: 5000, maxMs: 5000, jitter: 0 }, children: [child('bw'), child('bv')] }, ['bw', 'bv']);
+    process.kill(pids.get('bw')!, 'SIGKILL');
+    // The supervisor ends the sibling before its backoff: from now on, a request waits for the restart.
+    await next(stoppedOf('bv'));
+    const queued = sup.countChildren();
+    const started = performance.now();
+    expect(await sup.stop()).toBe(0);
+    expect(performance.now() - started).toBeLessThan(3000);
+    await expect(queued).resolves.toEqual({ specs: 2, active: 0 });
   });
 });
 

@@ -189,6 +189,7 @@ describe('spawn failures', () => {
     expect(() => spawn(quick, { daemon: 'yes' as never })).toThrow('Expected `daemon` to be a boolean, got `"yes"` (string).');
     expect(() => spawn(quick, { args: 'x' as never })).toThrow('Expected `args` to be an array of arguments, got `"x"` (string).');
     expect(() => spawn(quick, { mailbox: { max: 0 } })).toThrow('Expected `mailbox.max` to be a positive integer, got `0` (number).');
+    expect(() => spawn(quick, { shutdown: NaN })).toThrow("Expected `shutdown` to be a number of milliseconds >= 0, 'brutal' or 'infinity', got `NaN` (number).");
   });
 });
 

@@ -1,11 +1,10 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, current, node, spawn } from '../../index.ts';
 import { daemonParent, tree, vandal } from '../fixtures/actors.ts';
-import { allGone, alive, reap } from '../helpers.ts';
+import { allGone, alive, reap, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
@@ -24,26 +23,6 @@ async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ roo
     root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
   });
   return { root, first: await first, lines, exited };
-}
-
-/** The pids of process group `pgid`, once it has `count` members (read from /proc). */
-async function waitForGroup(pgid: number, count: number): Promise<number[]> {
-  for (let i = 0; i < 500; i++) {
-    const members = readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          // Field 5 of /proc/<pid>/stat is the process group (after the parenthesised name).
-          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]) === pgid;
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
-    if (members.length >= count) return members;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`process group ${pgid} never had ${count} members`);
 }
 
 async function treePids(count: number): Promise<number[]> {
