@@ -84,6 +84,11 @@ interface Pending {
 interface Slot {
   readonly ref: ChildRef<Job, readonly unknown[] | Float64Array>;
   inflight: number;
+  /** How many jobs it may hold at once now (see #paced). */
+  window: number;
+  /** When its last job came back, and the smoothed time between its jobs coming back (ms; 0 until known). */
+  lastDone: number;
+  pace: number;
   /** The task keys this worker has been sent in full: later jobs name them by key alone. */
   readonly sent: Set<number>;
   /** The pool ended it (a timed-out task, terminate): its other tasks did nothing wrong and go back in the queue. */
@@ -100,15 +105,22 @@ interface KnownTask {
 
 let pools = 0;
 
-/** Tasks sent ahead to each worker. More hides more of the round trip; fewer balances uneven tasks better. */
-const IN_FLIGHT_PER_WORKER = 8;
+/**
+ * Jobs sent ahead to a worker: enough for about AHEAD_MS of its work, between
+ * MIN_AHEAD and MAX_AHEAD. Tiny tasks get many (the round trip is hidden),
+ * long ones few (uneven tasks stay balanced between workers).
+ */
+const AHEAD_MS = 1;
+const MIN_AHEAD = 2;
+const MAX_AHEAD = 64;
 
 export class Pool {
   readonly size: number;
   readonly #maxTasks: number | null;
   readonly #initializer: Task | null;
   readonly #initArgs: readonly unknown[];
-  readonly #perWorker: number;
+  /** 1 with maxTasksPerChild (a worker must not be sent more than it will run), else the paced window. */
+  readonly #oneAtATime: boolean;
   readonly #slots = new Set<Slot>();
   readonly #queue = new Fifo<Pending>();
   /** The tasks given so far, by address (`module#ordinal`). */
@@ -139,7 +151,7 @@ export class Pool {
     this.#initArgs = initArgs;
     // Several tasks in flight per worker hide the round trip (a worker takes
     // them in order); one when workers are replaced after N tasks.
-    this.#perWorker = this.#maxTasks === null ? IN_FLIGHT_PER_WORKER : 1;
+    this.#oneAtATime = this.#maxTasks !== null;
     this.#name = `Pool-${++pools}`;
     node().on('exit', this.#onExit);
     for (let i = 0; i < size; i++) this.#addWorker();
@@ -253,13 +265,23 @@ export class Pool {
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
     this.#check(fn);
     const size = chunksizeOf(options, 1);
-    const window = this.size * this.#perWorker * 2;
+    const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
     const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
-    const inflight: { id: number; result: Promise<{ id: number; results: unknown[] }> }[] = [];
+    type Outcome = { ok: true; results: unknown[] } | { ok: false; error: unknown };
+    // Chunks sent and not yet yielded, by number; and the numbers of those settled, in the order they settled.
+    const inflight = new Map<number, Outcome | null>();
+    const settledOrder: number[] = [];
+    let wake: (() => void) | null = null;
     let exhausted = false;
     let nextId = 0;
+    let nextOrdered = 0;
+    const settle = (id: number, outcome: Outcome): void => {
+      inflight.set(id, outcome);
+      if (!ordered) settledOrder.push(id);
+      wake?.();
+    };
     const fill = async (): Promise<void> => {
-      while (!exhausted && inflight.length < window) {
+      while (!exhausted && inflight.size < window) {
         const chunk: unknown[] = [];
         while (chunk.length < size) {
           const step = await iterator.next();
@@ -271,24 +293,28 @@ export class Pool {
         }
         if (chunk.length === 0) break;
         const id = nextId++;
-        const result = this.#submit(fn, chunk, false, options).then((results) => ({ id, results }));
-        result.catch(() => {});
-        inflight.push({ id, result });
+        inflight.set(id, null);
+        this.#submit(fn, chunk, false, options).then(
+          (results) => settle(id, { ok: true, results }),
+          (error: unknown) => settle(id, { ok: false, error }),
+        );
       }
     };
     await fill();
-    while (inflight.length > 0) {
-      let settled: { id: number; results: unknown[] };
-      if (ordered) {
-        settled = await inflight[0]!.result;
-      } else {
-        settled = await Promise.race(inflight.map((f) => f.result));
+    while (inflight.size > 0) {
+      // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
+      let id: number | undefined;
+      for (;;) {
+        id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
+        if (id !== undefined) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
       }
-      inflight.splice(
-        inflight.findIndex((f) => f.id === settled.id),
-        1,
-      );
-      yield* settled.results;
+      const outcome = inflight.get(id)!;
+      inflight.delete(id);
+      if (ordered) nextOrdered++;
+      if (!outcome.ok) throw outcome.error;
+      yield* outcome.results;
       await fill();
     }
   }
@@ -335,7 +361,7 @@ export class Pool {
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
       for (const slot of this.#slots) {
-        if (slot.inflight >= this.#perWorker || slot.endedByPool || slot.ref.exitCode !== null) continue;
+        if (slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
         if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
       if (best === undefined) break;
@@ -363,9 +389,22 @@ export class Pool {
     } catch (err) {
       this.#failed(slot, pending, err);
     } finally {
+      this.#paced(slot);
       slot.inflight--;
       this.#pump();
     }
+  }
+
+  /** A job of `slot` came back: learn how fast it works, and size its window to about AHEAD_MS of that. */
+  #paced(slot: Slot): void {
+    const now = performance.now();
+    if (slot.lastDone > 0 && slot.inflight > 1) {
+      const gap = now - slot.lastDone;
+      slot.pace = slot.pace === 0 ? gap : slot.pace * 0.8 + gap * 0.2;
+    }
+    slot.lastDone = now;
+    if (this.#oneAtATime) return;
+    slot.window = slot.pace === 0 ? MIN_AHEAD : Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(AHEAD_MS / slot.pace)));
   }
 
   #failed(slot: Slot, pending: Pending, err: unknown): void {
@@ -430,7 +469,7 @@ export class Pool {
       name: `PoolWorker-${this.#name.slice(5)}:${++this.#workerCount}`,
       shutdown: 5000,
     });
-    this.#slots.add({ ref, inflight: 0, endedByPool: false, sent: new Set() });
+    this.#slots.add({ ref, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set() });
   }
 
   #exited(event: ExitEvent): void {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize } from '../../index.ts';
-import { add, dieOn, failOn, identity, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix } from '../fixtures/tasks.ts';
+import { add, dieOn, failOn, identity, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 
 const pools: Pool[] = [];
@@ -18,6 +18,14 @@ const odd = [NaN, -0, Infinity, -Infinity, 0.1, 2 ** 53, -5, 1e-300];
 const numbers = Array.from({ length: 64 }, (_, i) => odd[i % odd.length]!);
 
 describe('Pool', () => {
+  it('sends a worker stuck in a long task few tasks ahead, so the others take the rest (chunksize 1)', async () => {
+    const p = pool({ size: 2 });
+    const pids = await p.map(sleepThenPid, [400, ...Array.from({ length: 40 }, () => 0)], { chunksize: 1 });
+    const slow = pids[0]!;
+    // Windows start small and grow only with a worker's pace: the one in the 400 ms task holds at most one more.
+    expect(pids.filter((pid) => pid === slow).length).toBeLessThanOrEqual(3);
+  });
+
   it('maps in order, with chunks chosen as Python chooses them', async () => {
     const p = pool();
     expect(await p.map(square, [1, 2, 3, 4, 5])).toEqual([1, 4, 9, 16, 25]);
