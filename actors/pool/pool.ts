@@ -76,7 +76,8 @@ interface Pending {
   readonly chunk: readonly unknown[] | Float64Array;
   readonly star: boolean;
   readonly timeout: number | undefined;
-  readonly resolve: (results: unknown[]) => void;
+  /** With the chunk's results: a Float64Array when they were all numbers. */
+  readonly resolve: (results: ArrayLike<unknown>) => void;
   readonly reject: (error: Error) => void;
   cancelled: boolean;
 }
@@ -247,19 +248,22 @@ export class Pool {
     this.#check(fn);
     if (items.length === 0) return [];
     const size = chunksizeOf(options, autoChunksize(items.length, this.size));
+    const out: unknown[] = new Array(items.length);
     let done = 0;
-    const chunks: Promise<unknown[]>[] = [];
+    const chunks: Promise<void>[] = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       chunks.push(
         this.#submit(fn, chunk, star, options).then((results) => {
+          // Straight into place: concatenating the chunks' arrays afterwards costs more than the tasks, for tiny ones.
+          for (let j = 0; j < results.length; j++) out[i + j] = results[j];
           done += chunk.length;
           options.onProgress?.(done, items.length);
-          return results;
         }),
       );
     }
-    return (await Promise.all(chunks)).flat();
+    await Promise.all(chunks);
+    return out;
   }
 
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
@@ -267,7 +271,7 @@ export class Pool {
     const size = chunksizeOf(options, 1);
     const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
     const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
-    type Outcome = { ok: true; results: unknown[] } | { ok: false; error: unknown };
+    type Outcome = { ok: true; results: ArrayLike<unknown> } | { ok: false; error: unknown };
     // Chunks sent and not yet yielded, by number; and the numbers of those settled, in the order they settled.
     const inflight = new Map<number, Outcome | null>();
     const settledOrder: number[] = [];
@@ -314,7 +318,7 @@ export class Pool {
       inflight.delete(id);
       if (ordered) nextOrdered++;
       if (!outcome.ok) throw outcome.error;
-      yield* outcome.results;
+      for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
       await fill();
     }
   }
@@ -324,7 +328,7 @@ export class Pool {
     if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
   }
 
-  #submit(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions): Promise<unknown[]> {
+  #submit(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions): Promise<ArrayLike<unknown>> {
     try {
       this.#check(fn);
     } catch (err) {
@@ -336,7 +340,7 @@ export class Pool {
     }
     // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
     const chunk = star ? items : packNumbers(items);
-    return new Promise<unknown[]>((resolve, reject) => {
+    return new Promise<ArrayLike<unknown>>((resolve, reject) => {
       const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
       if (signal !== undefined) {
         const onAbort = (): void => {
@@ -385,7 +389,7 @@ export class Pool {
         slot.sent.add(key);
       }
       const results = await slot.ref.call(job, { timeout: pending.timeout ?? Infinity });
-      pending.resolve(results instanceof Float64Array ? Array.from(results) : (results as unknown[]));
+      pending.resolve(results as ArrayLike<unknown>);
     } catch (err) {
       this.#failed(slot, pending, err);
     } finally {
