@@ -44,6 +44,22 @@ export {
   whereis,
 } from './runtime/index.ts';
 export {
+  Acquirable,
+  Barrier,
+  BoundedSemaphore,
+  BrokenBarrierError,
+  Condition,
+  Event,
+  Lock,
+  NotOwnerError,
+  RLock,
+  ReleasedTooManyError,
+  SERVICE_GRACE_MS,
+  Semaphore,
+  SharedArray,
+  SharedValueError,
+  SyncClosedError,
+  Value,
   ChildExistsError,
   Command,
   OutputLimitError,
@@ -66,6 +82,7 @@ export {
   supervisor,
 } from './actors/index.ts';
 export type { CommandOptions, OutputMessage, RunOptions } from './actors/index.ts';
+export type { AcquireOptions, AcquireResult, BarrierOptions, ElementOf, Held, Kind, WaitOptions } from './actors/index.ts';
 export type { ApplyAsyncOptions, Backoff, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,

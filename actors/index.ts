@@ -10,3 +10,13 @@ export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool
 export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';
 export { Command, OutputLimitError, commandHost, commandSpec, run, spawnCommand } from './command.ts';
 export type { CommandOptions, OutputMessage, RunOptions } from './command.ts';
+export { Lock, RLock, Semaphore, BoundedSemaphore } from './sync/lock.ts';
+export { Event } from './sync/event.ts';
+export { Condition } from './sync/condition.ts';
+export { Barrier } from './sync/barrier.ts';
+export type { BarrierOptions } from './sync/barrier.ts';
+export { Acquirable, SERVICE_GRACE_MS } from './sync/client.ts';
+export type { AcquireOptions, AcquireResult, Held, WaitOptions } from './sync/client.ts';
+export { BrokenBarrierError, NotOwnerError, ReleasedTooManyError, SharedValueError, SyncClosedError } from './sync/errors.ts';
+export { SharedArray, Value } from './shared/value.ts';
+export type { ElementOf, Kind } from './shared/kinds.ts';
