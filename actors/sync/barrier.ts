@@ -3,7 +3,7 @@
  * while waiting break it for the others, who get `BrokenBarrierError`: a
  * barrier never hangs on a party that is gone.
  */
-import { ActorRef, Handle, invalidOption, isTask, registerHandle, resolveTask, type ServiceCall, type Task } from '../../runtime/index.ts';
+import { ActorRef, Handle, describeReason, invalidOption, isTask, registerHandle, resolveTask, type ExitReason, type ServiceCall, type Task } from '../../runtime/index.ts';
 import { adopt, request, waitOn, type WaitOptions } from './client.ts';
 import { SyncService, type Request, type Waiter } from './core.ts';
 import { BrokenBarrierError } from './errors.ts';
@@ -18,6 +18,8 @@ class BarrierService extends SyncService {
   readonly #parties: number;
   readonly #hasAction: boolean;
   #broken = false;
+  /** Why it broke, for the waits that come after. */
+  #why = '';
   /** The party running the action: the others wait until it reports. */
   #runner: Waiter | undefined;
   /** Waits that came while the action ran: they belong to the next round, served once this one ends. */
@@ -34,7 +36,7 @@ class BarrierService extends SyncService {
       case 'wait': {
         if (call === undefined) return;
         if (this.#runner !== undefined) return void this.#early.push({ request, from, call });
-        if (this.#broken) throw this.#brokenError('was broken before this party came');
+        if (this.#broken) throw this.#brokenError(`was broken before this party came (${this.#why})`);
         const index = this.waiters.length;
         const waiter = this.enqueue(from, call, request);
         if (index + 1 < this.#parties) return;
@@ -93,6 +95,7 @@ class BarrierService extends SyncService {
   /** Breaks the barrier: every waiting party fails with BrokenBarrierError, and so does every later wait until reset(). */
   #break(why: string): void {
     this.#broken = true;
+    this.#why = why;
     this.#runner = undefined;
     const error = this.#brokenError(`broke: ${why}`);
     for (const waiter of this.takeWhere(() => true)) waiter.call.fail(error);
@@ -109,8 +112,11 @@ class BarrierService extends SyncService {
     this.#break(`a party (${waiter.from}) stopped waiting (its AbortSignal)`);
   }
 
-  protected ended(actor: string, waiters: Waiter[]): void {
+  protected ended(actor: string, waiters: Waiter[], reason: ExitReason): void {
     if (waiters.length > 0 || this.#runner?.from === actor) this.#break(`a party (${actor}) ended while it waited`);
+    // A party that ends between rounds will never come back: unless it simply
+    // returned (its work done), those who wait, or will wait, for it would wait in vain.
+    else if (reason !== 'normal' || this.waiters.length > 0) this.#break(`a party (${actor}) ended (${describeReason(reason)}) between rounds`);
   }
 }
 

@@ -5,7 +5,7 @@
  * its deadline, so a caller never gives up on a lock that is being granted
  * to it at the same moment.
  */
-import { ActorRef, isDown, node, type Service, type ServiceCall } from '../../runtime/index.ts';
+import { ActorRef, isDown, node, type ExitReason, type Service, type ServiceCall } from '../../runtime/index.ts';
 import { SyncClosedError } from './errors.ts';
 
 /** What a waiting call is answered with when its caller cancelled it (AbortSignal). */
@@ -46,8 +46,8 @@ export abstract class SyncService {
 
   /** Serves one request; what it throws fails the call (as a `RemoteError` whose cause the handle rethrows). */
   protected abstract serve(request: Request, from: string, call: ServiceCall | undefined): void;
-  /** An actor the service watched has ended: release what it held. Its waiters are gone already. */
-  protected abstract ended(actor: string, waiters: Waiter[]): void;
+  /** An actor the service watched has ended (`reason`): release what it held. Its waiters, given here, are out of the queue already. */
+  protected abstract ended(actor: string, waiters: Waiter[], reason: ExitReason): void;
   /** A waiter's deadline passed (it is out of the queue already). */
   protected timedOut(waiter: Waiter): void {
     waiter.call.reply(false);
@@ -60,7 +60,7 @@ export abstract class SyncService {
       const actor = message.actor.id;
       this.#watched.delete(actor);
       const gone = this.takeWhere((w) => w.from === actor);
-      this.ended(actor, gone);
+      this.ended(actor, gone, message.reason);
       return;
     }
     const request = message as Request;

@@ -398,6 +398,18 @@ describe('Barrier', () => {
     await barrier.close();
   });
 
+  it('breaks when a party is killed between rounds, so those who come next are not left waiting for it', async () => {
+    const barrier = new Barrier(2);
+    const victim = reap(spawn(party, { args: [barrier, me(), 'between', 1, true] }));
+    expect(await barrier.wait({ timeout: 20_000 })).toBeGreaterThanOrEqual(0);
+    await next('between');
+    victim.kill();
+    expect(await victim.join({ timeout: 20_000 })).toBe(-9);
+    await until(() => barrier.broken(), 'the barrier breaks');
+    await expect(barrier.wait({ timeout: 20_000 })).rejects.toThrow(/ended \(killed\) between rounds/);
+    await barrier.close();
+  });
+
   it('breaks for everyone at a wait timeout, the waiter that timed out included', async () => {
     const barrier = new Barrier(3);
     reap(spawn(party, { args: [barrier, me(), 'patient', 1] }));
