@@ -72,12 +72,14 @@ function cacheDir(): string {
   const local = join(TROUPE_ROOT, 'node_modules');
   const dir = fs.existsSync(local) ? join(local, '.cache', 'troupe') : join(tmpdir(), `troupe-cache-${userInfo().uid}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
+  // Its real path: Node names loaded modules by real path, and stack frames are mapped by the name the bundle was loaded as (a symlinked node_modules gave unmapped stacks).
+  return fs.realpathSync(dir);
 }
 
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
-  const manifest = await cached('runtime', { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
+  // Keyed by troupe's root: checkouts that share one node_modules (git worktrees) share this cache, and each needs its own runtime.
+  const manifest = await cached(`runtime:${TROUPE_ROOT}`, { index: join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts') }, undefined);
   return { index: manifest.outputs.index!, sources: new Set(manifest.inputs.map(([path]) => path)) };
 }
 
