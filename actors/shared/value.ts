@@ -145,12 +145,6 @@ function checkIndex(i: unknown, length: number, what: string): number {
   return i;
 }
 
-/** Options of plain gets and sets: they wait while another actor holds the lock. */
-export interface ValueCallOptions {
-  /** Milliseconds to wait for the service (default forever: another actor may hold the lock for long). */
-  readonly timeout?: number;
-}
-
 /**
  * One shared element of a C kind (Python's `multiprocessing.Value`): `get`,
  * `set`, atomic `add`, `compareAndSet` and `update`, and a re-entrant lock
