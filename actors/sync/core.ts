@@ -30,7 +30,8 @@ export interface Waiter {
 export abstract class SyncService {
   readonly service: Service;
   readonly waiters: Waiter[] = [];
-  readonly #watched = new Set<string>();
+  /** Watched actors, with their monitor numbers. */
+  readonly #watched = new Map<string, number>();
   readonly #host = node().self.id;
   readonly #what: string;
   #closed = false;
@@ -87,8 +88,7 @@ export abstract class SyncService {
    */
   watch(actor: string): void {
     if (actor === this.#host || this.#watched.has(actor)) return;
-    this.#watched.add(actor);
-    this.service.monitor(new ActorRef(actor, actor));
+    this.#watched.set(actor, this.service.monitor(new ActorRef(actor, actor)));
   }
 
   /** Queues a waiting call, answered by `timedOut` at its deadline. */
@@ -140,6 +140,9 @@ export abstract class SyncService {
     for (const waiter of this.takeWhere(() => true)) {
       waiter.call.fail(new SyncClosedError(`${this.#what} (${this.ref.id}) was closed while this actor waited on it.`, this.#what));
     }
+    // Else their downs would come to a closed service, as dead letters.
+    for (const [actor, monitor] of this.#watched) this.service.demonitor(new ActorRef(actor, actor), monitor);
+    this.#watched.clear();
     this.service.close();
   }
 }

@@ -139,6 +139,17 @@ describe('Lock', () => {
     await lock.close();
   });
 
+  it('acquire() aborted after the service granted it gives the lock back and still rejects with AbortError', async () => {
+    const lock = new Lock();
+    const controller = new AbortController();
+    // Free lock: the grant is on its way before the cancel is sent.
+    const acquiring = lock.acquire({ signal: controller.signal });
+    controller.abort();
+    await expect(acquiring).rejects.toThrow(AbortError);
+    expect(await lock.locked()).toBe(false);
+    await lock.close();
+  });
+
   it('validates its options with one message template', async () => {
     const lock = new Lock();
     await expect(lock.acquire({ timeout: -1 })).rejects.toThrow(InvalidArgumentError);
