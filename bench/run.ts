@@ -381,8 +381,9 @@ if (isMain(import.meta)) {
     const values = new Samples();
     for (let r = 0; r < (quick ? 1 : 3); r++) {
       const ours = await measureSync(quick);
-      rtt.add('troupe Lock, child → lock served by parent', ours.lockUs, 'µs');
-      rtt.add('troupe Lock, in the process serving it', ours.localLockUs, 'µs');
+      rtt.add('troupe Lock.withLock, child → lock in parent', ours.lockUs, 'µs');
+      rtt.add('troupe acquire() + release(), child → parent', ours.callsUs, 'µs');
+      rtt.add('troupe Lock.withLock, in the serving process', ours.localLockUs, 'µs');
       contended.add('troupe Lock, 2 processes contending', ours.contended, 'acq/s');
       values.add('troupe Value.add(1) (child)', ours.add, 'ops/s');
       values.add('troupe Value get+set in withLock (child)', ours.locked, 'ops/s');
@@ -391,14 +392,14 @@ if (isMain(import.meta)) {
       contended.addAnchors(lines, 'lock_contended_per_s');
       values.addAnchors(lines, 'value_inc_per_s');
     }
-    table('uncontended Lock acquire+release (µs, lower is better)', rtt.rows(), 'troupe Lock, child → lock served by parent', false);
+    table('uncontended Lock acquire+release (µs, lower is better)', rtt.rows(), 'troupe Lock.withLock, child → lock in parent', false);
     table('Lock, 2 processes contending (acquire+release per s, higher is better)', contended.rows(), 'troupe Lock, 2 processes contending', true);
     table('Value increments (per s, higher is better)', values.rows(), 'troupe Value.add(1) (child)', true);
     // The ratios are far below the table's two decimals: say them whole.
     const of = (rows: Row[], prefix: string): number | undefined => rows.find((row) => row.name.startsWith(prefix))?.value;
-    const [ourRtt, pyRtt] = [of(rtt.rows(), 'troupe Lock, child'), of(rtt.rows(), 'python')];
+    const [ourRtt, pyRtt] = [of(rtt.rows(), 'troupe Lock.withLock, child'), of(rtt.rows(), 'python')];
     const [ourAdd, pyInc] = [of(values.rows(), 'troupe Value.add'), of(values.rows(), 'python')];
-    if (ourRtt && pyRtt) console.log(`Python's futex lock is ${Math.round(ourRtt / pyRtt).toLocaleString('en-US')}× faster uncontended; a troupe lock costs two round trips to the serving process.`);
+    if (ourRtt && pyRtt) console.log(`Python's futex lock is ${Math.round(ourRtt / pyRtt).toLocaleString('en-US')}× faster uncontended; a troupe withLock costs a round trip to the serving process and a send.`);
     if (ourAdd && pyInc) console.log(`Python's locked += 1 in shared memory is ${Math.round(pyInc / ourAdd).toLocaleString('en-US')}× the rate of troupe's Value.add(1), one round trip each (see docs/sync.md).`);
   }
 }

@@ -7,25 +7,29 @@
  */
 import { Lock, Value, actor, current, spawn, type ActorRef, type Context } from '../index.ts';
 
-/** `n` uncontended acquire+release cycles; reports µs per cycle. */
+/** `n` uncontended cycles of `withLock`, then of `acquire()` + `release()`; reports µs per cycle of each. */
 export const lockCycles = actor(async (_ctx: Context, lock: Lock, n: number, report: ActorRef) => {
+  report.send(await cycles(lock, n));
+});
+
+async function cycles(lock: Lock, n: number): Promise<{ lockUs: number; callsUs: number }> {
   for (let i = 0; i < 200; i++) await lock.withLock(() => undefined);
-  const t = performance.now();
+  let t = performance.now();
+  for (let i = 0; i < n; i++) await lock.withLock(() => undefined);
+  const lockUs = ((performance.now() - t) * 1000) / n;
+  t = performance.now();
   for (let i = 0; i < n; i++) {
     await lock.acquire();
     await lock.release();
   }
-  report.send({ lockUs: ((performance.now() - t) * 1000) / n });
-});
+  return { lockUs, callsUs: ((performance.now() - t) * 1000) / n };
+}
 
 /** Waits for 'go', then `n` acquire+release cycles against a competitor; reports when done. */
 export const lockContender = actor(async (ctx: Context, lock: Lock, n: number, report: ActorRef) => {
   report.send({ ready: true });
   await ctx.receive({ match: (m): m is 'go' => m === 'go', timeout: 60_000 });
-  for (let i = 0; i < n; i++) {
-    await lock.acquire();
-    await lock.release();
-  }
+  for (let i = 0; i < n; i++) await lock.withLock(() => undefined);
   report.send({ done: true });
 });
 
@@ -42,11 +46,13 @@ export const valueIncrements = actor(async (_ctx: Context, value: Value<'int32'>
 });
 
 export interface SyncFigures {
-  /** µs per uncontended acquire+release, child → lock served by the parent. */
+  /** µs per uncontended `withLock` cycle, child → lock served by the parent (one round trip and a send). */
   readonly lockUs: number;
-  /** µs per uncontended acquire+release in the process that serves the lock (no process boundary). */
+  /** µs per uncontended `acquire()` + `release()`, child → lock served by the parent (two round trips). */
+  readonly callsUs: number;
+  /** µs per uncontended `withLock` cycle in the process that serves the lock (no process boundary). */
   readonly localLockUs: number;
-  /** Acquire+release cycles per second, two child processes contending for one lock. */
+  /** `withLock` cycles per second, two child processes contending for one lock. */
   readonly contended: number;
   /** `Value.add(1)` per second, from a child. */
   readonly add: number;
@@ -54,7 +60,7 @@ export interface SyncFigures {
   readonly locked: number;
 }
 
-type Report = { lockUs?: number; ready?: boolean; done?: boolean; add?: number; locked?: number };
+type Report = { lockUs?: number; callsUs?: number; ready?: boolean; done?: boolean; add?: number; locked?: number };
 
 function next(match: (m: Report) => boolean): Promise<Report> {
   return current().receive({ match: (m): m is Report => typeof m === 'object' && m !== null && match(m as Report), timeout: 300_000 }) as Promise<Report>;
@@ -66,21 +72,14 @@ export async function measureSync(quick = false): Promise<SyncFigures> {
   const me = current().self;
   const lock = new Lock();
 
-  const cycles = spawn(lockCycles, { args: [lock, n, me] });
-  const { lockUs } = await next((m) => m.lockUs !== undefined);
-  await cycles.join({ timeout: 60_000 });
-
-  for (let i = 0; i < 200; i++) await lock.withLock(() => undefined);
-  let t = performance.now();
-  for (let i = 0; i < n; i++) {
-    await lock.acquire();
-    await lock.release();
-  }
-  const localLockUs = ((performance.now() - t) * 1000) / n;
+  const child = spawn(lockCycles, { args: [lock, n, me] });
+  const { lockUs, callsUs } = await next((m) => m.lockUs !== undefined);
+  await child.join({ timeout: 60_000 });
+  const localLockUs = (await cycles(lock, n)).lockUs;
 
   const contenders = [0, 1].map(() => spawn(lockContender, { args: [lock, n, me] }));
   for (const _ of contenders) await next((m) => m.ready === true);
-  t = performance.now();
+  const t = performance.now();
   for (const c of contenders) c.send('go');
   for (const _ of contenders) await next((m) => m.done === true);
   const contended = (2 * n) / ((performance.now() - t) / 1000);
@@ -92,5 +91,5 @@ export async function measureSync(quick = false): Promise<SyncFigures> {
   const { add, locked } = await next((m) => m.add !== undefined);
   await incrementer.join({ timeout: 60_000 });
   await value.close();
-  return { lockUs: lockUs!, localLockUs, contended, add: add!, locked: locked! };
+  return { lockUs: lockUs!, callsUs: callsUs!, localLockUs, contended, add: add!, locked: locked! };
 }

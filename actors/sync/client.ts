@@ -32,7 +32,7 @@ export type AcquireResult = boolean | 'abandoned';
 export interface Held {
   /** Whether the previous holder ended while holding it (robust-mutex `EOWNERDEAD`). */
   readonly abandoned: boolean;
-  /** Releases it; a second call does nothing. */
+  /** Releases it (without waiting for the service's answer: it cannot fail); a second call does nothing. */
   release(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -163,7 +163,10 @@ export abstract class Acquirable extends Handle {
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
-      await this.release();
+      // A send, not a call: this actor holds it, so the release cannot fail,
+      // and its later requests reach the service after it (sends and calls
+      // from one process arrive in order). One round trip per withLock, not two.
+      this.ref.send({ op: 'release' });
     };
     return { abandoned: result === 'abandoned', release, [Symbol.asyncDispose]: release };
   }
