@@ -138,6 +138,9 @@ class SharedService extends SyncService {
   }
 }
 
+/** Plain gets and sets wait while another actor holds the lock, for as long as it holds it. */
+const WAITS = Infinity;
+
 function checkIndex(i: unknown, length: number, what: string): number {
   if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= length) {
     throw new SharedValueError(`index ${String(i)} is out of range for ${what}, of length ${length}.`);
@@ -168,22 +171,22 @@ export class Value<K extends Kind = Kind> extends Acquirable {
 
   /** The value now; waits while another actor holds the lock. */
   async get(): Promise<ElementOf<K>> {
-    return (await request(this.ref, { op: 'get', i: 0 })) as ElementOf<K>;
+    return (await request(this.ref, { op: 'get', i: 0 }, WAITS)) as ElementOf<K>;
   }
   /** Stores `value` (wrapped to the kind, C-style); waits while another actor holds the lock. Throws `SharedValueError` for a value of the wrong type. */
   async set(value: ElementOf<K>): Promise<void> {
     checkElement(this.kind, value, 'the value');
-    await request(this.ref, { op: 'set', i: 0, v: value });
+    await request(this.ref, { op: 'set', i: 0, v: value }, WAITS);
   }
   /** Adds `delta` atomically; resolves with the new value (wrapped to the kind). */
   async add(delta: ElementOf<K>): Promise<ElementOf<K>> {
     checkElement(this.kind, delta, 'the delta');
-    return (await request(this.ref, { op: 'add', i: 0, v: delta })) as ElementOf<K>;
+    return (await request(this.ref, { op: 'add', i: 0, v: delta }, WAITS)) as ElementOf<K>;
   }
   /** Stores `value` if the value is `expected`, atomically; resolves with whether it did. */
   async compareAndSet(expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
-    return (await request(this.ref, { op: 'cas', i: 0, expected, v: value })) as boolean;
+    return (await request(this.ref, { op: 'cas', i: 0, expected, v: value }, WAITS)) as boolean;
   }
   /**
    * Replaces the value with `fn(value)` atomically, by compare-and-set until
@@ -235,20 +238,20 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
 
   /** Element `i`. Throws `SharedValueError` for an index out of range. */
   async get(i: number): Promise<ElementOf<K>> {
-    return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) })) as ElementOf<K>;
+    return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) }, WAITS)) as ElementOf<K>;
   }
   async set(i: number, value: ElementOf<K>): Promise<void> {
     checkElement(this.kind, value, 'the value');
-    await request(this.ref, { op: 'set', i: checkIndex(i, this.length, this.what), v: value });
+    await request(this.ref, { op: 'set', i: checkIndex(i, this.length, this.what), v: value }, WAITS);
   }
   /** Adds `delta` to element `i` atomically; resolves with its new value. */
   async add(i: number, delta: ElementOf<K>): Promise<ElementOf<K>> {
     checkElement(this.kind, delta, 'the delta');
-    return (await request(this.ref, { op: 'add', i: checkIndex(i, this.length, this.what), v: delta })) as ElementOf<K>;
+    return (await request(this.ref, { op: 'add', i: checkIndex(i, this.length, this.what), v: delta }, WAITS)) as ElementOf<K>;
   }
   async compareAndSet(i: number, expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
-    return (await request(this.ref, { op: 'cas', i: checkIndex(i, this.length, this.what), expected, v: value })) as boolean;
+    return (await request(this.ref, { op: 'cas', i: checkIndex(i, this.length, this.what), expected, v: value }, WAITS)) as boolean;
   }
   /** Replaces element `i` with `fn(element)` atomically (compare-and-set until it holds; keep `fn` pure). */
   async update(i: number, fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
@@ -262,7 +265,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   async slice(start = 0, end = this.length): Promise<ElementOf<K>[]> {
     const s = start < 0 ? Math.max(0, this.length + start) : Math.min(start, this.length);
     const e = end < 0 ? Math.max(0, this.length + end) : Math.min(end, this.length);
-    return (await request(this.ref, { op: 'slice', start: s, end: Math.max(s, e) })) as ElementOf<K>[];
+    return (await request(this.ref, { op: 'slice', start: s, end: Math.max(s, e) }, WAITS)) as ElementOf<K>[];
   }
   /** Every element. */
   toArray(): Promise<ElementOf<K>[]> {
@@ -274,7 +277,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
       throw new SharedValueError(`${values.length} values from index ${start} do not fit ${this.what}.`);
     }
     values.forEach((v, i) => checkElement(this.kind, v, `element ${i}`));
-    await request(this.ref, { op: 'setSlice', start, values });
+    await request(this.ref, { op: 'setSlice', start, values }, WAITS);
   }
 
   override toWire(): unknown {

@@ -4,7 +4,7 @@
  * leaves a caller holding what it does not know it holds, and the
  * acquire/release/hold/withLock family.
  */
-import { AbortError, ActorRef, Handle, RemoteError, TimeoutError, TroupeError, invalidOption } from '../../runtime/index.ts';
+import { AbortError, ActorRef, DEFAULT_CALL_TIMEOUT_MS, Handle, RemoteError, TimeoutError, TroupeError, invalidOption } from '../../runtime/index.ts';
 import { CANCELLED } from './core.ts';
 
 /** Options of every wait. */
@@ -64,8 +64,12 @@ export function unwrap(err: unknown): unknown {
   return err instanceof RemoteError && err.cause instanceof TroupeError ? err.cause : err;
 }
 
-/** A call whose errors come back as the service raised them. */
-export async function request(ref: ActorRef, message: object, timeout = Infinity): Promise<unknown> {
+/**
+ * A call whose errors come back as the service raised them. Requests that
+ * never wait on other actors are answered at once, so the kernel's default
+ * call timeout bounds them; those that may wait pass their own.
+ */
+export async function request(ref: ActorRef, message: object, timeout = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
   try {
     return await ref.call(message, { timeout });
   } catch (err) {

@@ -133,7 +133,7 @@ export class Condition extends Handle {
       failure = err;
     }
     // Python takes the lock back whatever happened, with no deadline.
-    const back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null });
+    const back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null }, Infinity);
     if (back === false || back === CANCELLED) throw new Error(`Condition.wait() could not take its lock back (${String(back)})`);
     if (failure !== undefined) throw failure;
     return notified!;
