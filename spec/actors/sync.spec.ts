@@ -15,9 +15,11 @@ import {
   TimeoutError,
   current,
   node,
+  register,
   spawn,
+  unregister,
 } from '../../index.ts';
-import { conditionWaiter, countRounds, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { announceAction, conditionWaiter, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -385,11 +387,20 @@ describe('Barrier', () => {
   });
 
   it('runs its action once per round, in one of the waiting processes, before any goes on', async () => {
-    const barrier = new Barrier(2, { action: countRounds });
-    const kid = reap(spawn(party, { args: [barrier, me(), 'kid', 1] }));
-    const mine = await barrier.wait({ timeout: 20_000 });
-    expect([mine, (await next('kid')).index].sort()).toEqual([0, 1]);
+    await register('sync-spec', me());
+    const barrier = new Barrier(2, { action: announceAction });
+    const kid = reap(spawn(party, { args: [barrier, me(), 'kid', 2] }));
+    await kid.ready;
+    for (const round of [0, 1]) {
+      const mine = await barrier.wait({ timeout: 20_000 });
+      // The action's message left its process before the action reported done, so it is here already.
+      const action = await current().receive({ match: (m): m is Report => (m as Report)?.tag === 'action', timeout: 1 });
+      expect([process.pid, kid.pid]).toContain((action as Report).pid);
+      expect([mine, (await next('kid', (m) => m.round === round)).index].sort()).toEqual([0, 1]);
+    }
     expect(await kid.join({ timeout: 20_000 })).toBe(0);
+    await expect(current().receive({ match: (m): m is Report => (m as Report)?.tag === 'action', timeout: 50 })).rejects.toThrow(TimeoutError);
+    await unregister('sync-spec');
     await barrier.close();
   });
 
