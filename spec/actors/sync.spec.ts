@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AbortError,
+  ActorExitedError,
   Barrier,
   BoundedSemaphore,
   BrokenBarrierError,
@@ -19,7 +20,7 @@ import {
   spawn,
   unregister,
 } from '../../index.ts';
-import { announceAction, conditionWaiter, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { announceAction, conditionWaiter, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -169,6 +170,18 @@ describe('Lock', () => {
     expect(await waiting).toBe('abandoned');
     await lock.release();
     await lock.close();
+  });
+
+  it('made in a child is served there: a parent waiting on it is told when that process ends', async () => {
+    const maker = reap(spawn(lockMaker, { args: [me(), 'made'] }));
+    const lock = (await next('made')).lock as Lock;
+    expect(lock).toBeInstanceOf(Lock);
+    expect(await lock.acquire({ blocking: false })).toBe(false);
+    const waiting = lock.acquire({ timeout: 20_000 }).catch((e: unknown) => e);
+    maker.kill();
+    const err = await waiting;
+    expect(err).toBeInstanceOf(ActorExitedError);
+    await expect(lock.locked()).rejects.toThrow(ActorExitedError);
   });
 
   it('frees its service on close(), failing pending waits', async () => {
