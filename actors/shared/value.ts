@@ -183,7 +183,7 @@ export class Value<K extends Kind = Kind> extends Acquirable {
     checkElement(this.kind, delta, 'the delta');
     return (await request(this.ref, { op: 'add', i: 0, v: delta }, WAITS)) as ElementOf<K>;
   }
-  /** Stores `value` if the value is `expected`, atomically; resolves with whether it did. */
+  /** Stores `value` if the value is `expected` (as the kind stores it: `0.1` matches a float32's 0.1), atomically; resolves with whether it did. */
   async compareAndSet(expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
     return (await request(this.ref, { op: 'cas', i: 0, expected, v: value }, WAITS)) as boolean;
@@ -213,7 +213,9 @@ export class Value<K extends Kind = Kind> extends Acquirable {
  * a re-entrant lock as `Value` has.
  */
 export class SharedArray<K extends Kind = Kind> extends Acquirable {
+  /** The element kind. */
   readonly kind: K;
+  /** The fixed number of elements. */
   readonly length: number;
 
   /**
@@ -240,6 +242,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   async get(i: number): Promise<ElementOf<K>> {
     return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) }, WAITS)) as ElementOf<K>;
   }
+  /** Stores `value` at `i` (wrapped to the kind). Throws `SharedValueError` for an index out of range or a value of the wrong type. */
   async set(i: number, value: ElementOf<K>): Promise<void> {
     checkElement(this.kind, value, 'the value');
     await request(this.ref, { op: 'set', i: checkIndex(i, this.length, this.what), v: value }, WAITS);
@@ -249,6 +252,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
     checkElement(this.kind, delta, 'the delta');
     return (await request(this.ref, { op: 'add', i: checkIndex(i, this.length, this.what), v: delta }, WAITS)) as ElementOf<K>;
   }
+  /** Stores `value` at `i` if the element is `expected` (as the kind stores it), atomically; resolves with whether it did. */
   async compareAndSet(i: number, expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
     return (await request(this.ref, { op: 'cas', i: checkIndex(i, this.length, this.what), expected, v: value }, WAITS)) as boolean;
