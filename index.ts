@@ -57,6 +57,21 @@ export {
   SimpleQueue,
   TaskDoneError,
   wait,
+  Acquirable,
+  Barrier,
+  BoundedSemaphore,
+  BrokenBarrierError,
+  Condition,
+  Event,
+  Lock,
+  NotOwnerError,
+  RLock,
+  ReleasedTooManyError,
+  Semaphore,
+  SharedArray,
+  SharedValueError,
+  SyncClosedError,
+  Value,
   ChildExistsError,
   Command,
   OutputLimitError,
@@ -79,6 +94,7 @@ export {
   supervisor,
 } from './actors/index.ts';
 export type { CommandOptions, OutputMessage, PipeOptions, QueueOptions, RunOptions, WaitOptions } from './actors/index.ts';
+export type { AcquireOptions, AcquireResult, BarrierOptions, ElementOf, Held, Kind } from './actors/index.ts';
 export type { ApplyAsyncOptions, Backoff, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,

@@ -3,13 +3,14 @@
  * multiprocessing, measured side by side in one run on this machine.
  * Prints medians and ratios; never passes or fails on time.
  *
- *   npm run bench [-- --only spawn,send,rtt,supervision,pool,queue,bulk] [-- --quick]
+ *   npm run bench [-- --only spawn,send,rtt,supervision,pool,queue,bulk,sync] [-- --quick]
  */
 import { execFileSync, fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Pool, Queue, Supervisor, current, isMain, node, spawn, type ChildRef, type RestartEvent } from '../index.ts';
 import { burnTask, byteSink, idle, pong, queueConsumer, queueProducer, sink, squareTask } from './actors.ts';
+import { measureSync } from './sync.ts';
 
 interface Row {
   name: string;
@@ -410,5 +411,33 @@ if (isMain(import.meta)) {
       rows.addAnchors(py('bulk', '--repeat', '1'), 'bulk_MBps');
     }
     table('1 MiB buffers parent → child (MB/s, 1 MB = 10^6 bytes, higher is better)', rows.rows(), 'troupe send (Buffer)', true);
+  }
+  if (want('sync')) {
+    // Locks and shared values (issue 6): troupe's are served by a node, so each operation is a message round trip; Python's are futexes in shared memory.
+    const rtt = new Samples();
+    const contended = new Samples();
+    const values = new Samples();
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      const ours = await measureSync(quick);
+      rtt.add('troupe Lock.withLock, child → lock in parent', ours.lockUs, 'µs');
+      rtt.add('troupe acquire() + release(), child → parent', ours.callsUs, 'µs');
+      rtt.add('troupe Lock.withLock, in the serving process', ours.localLockUs, 'µs');
+      contended.add('troupe Lock, 2 processes contending', ours.contended, 'acq/s');
+      values.add('troupe Value.add(1) (child)', ours.add, 'ops/s');
+      values.add('troupe Value get+set in withLock (child)', ours.locked, 'ops/s');
+      const lines = python ? anchor('python3', ['anchors/python_sync.py', '--n', quick ? '20000' : '100000']) : [];
+      rtt.addAnchors(lines, 'lock_rtt_us');
+      contended.addAnchors(lines, 'lock_contended_per_s');
+      values.addAnchors(lines, 'value_inc_per_s');
+    }
+    table('uncontended Lock acquire+release (µs, lower is better)', rtt.rows(), 'troupe Lock.withLock, child → lock in parent', false);
+    table('Lock, 2 processes contending (acquire+release per s, higher is better)', contended.rows(), 'troupe Lock, 2 processes contending', true);
+    table('Value increments (per s, higher is better)', values.rows(), 'troupe Value.add(1) (child)', true);
+    // The ratios are far below the table's two decimals: say them whole.
+    const of = (rows: Row[], prefix: string): number | undefined => rows.find((row) => row.name.startsWith(prefix))?.value;
+    const [ourRtt, pyRtt] = [of(rtt.rows(), 'troupe Lock.withLock, child'), of(rtt.rows(), 'python')];
+    const [ourAdd, pyInc] = [of(values.rows(), 'troupe Value.add'), of(values.rows(), 'python')];
+    if (ourRtt && pyRtt) console.log(`Python's futex lock is ${Math.round(ourRtt / pyRtt).toLocaleString('en-US')}× faster uncontended; a troupe withLock costs a round trip to the serving process and a send.`);
+    if (ourAdd && pyInc) console.log(`Python's locked += 1 in shared memory is ${Math.round(pyInc / ourAdd).toLocaleString('en-US')}× the rate of troupe's Value.add(1), one round trip each (see docs/sync.md).`);
   }
 }

@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function run(name: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(name: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', `examples/${name}.ts`, ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -197,5 +197,30 @@ describe('examples', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('shared-counter.ts loses increments without the lock, none with withLock or add (1,000 each here, to keep the suite short)', async () => {
+    const { code, stdout } = await run('shared-counter', ['1000']);
+    expect(code).toBe(0);
+    const m = /^summary: no lock (\d+), withLock (\d+), add (\d+), expected 4000$/m.exec(stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeLessThanOrEqual(4000);
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect([Number(m![2]), Number(m![3])]).toEqual([4000, 4000]);
+    expect(stdout).toMatch(/^withLock: 4,000 of 4,000 \(0 lost\)/m);
+  });
+
+  it('barrier.ts keeps three parties in lockstep, then breaks the barrier for the two left when one is killed', async () => {
+    const { code, stdout } = await run('barrier');
+    expect(code).toBe(0);
+    const passed = [...stdout.matchAll(/^party (\d) passed step (\d) \(arrival index (\d)\)$/gm)].map((m) => m.slice(1).map(Number));
+    expect(passed).toHaveLength(6);
+    for (const step of [1, 2]) expect(passed.filter((p) => p[1] === step).map((p) => p[2]).sort()).toEqual([0, 1, 2]);
+    // No party passed step 2 before every party passed step 1.
+    expect(passed.slice(0, 3).every((p) => p[1] === 1)).toBe(true);
+    expect(stdout).toMatch(/^party 0, step 3: BrokenBarrierError$/m);
+    expect(stdout).toMatch(/^party 1, step 3: BrokenBarrierError$/m);
+    expect(stdout).toContain('exit codes: 0, 0, -9');
+    expect(stdout).toContain('summary: 3 parties in lockstep for 2 steps; after the kill, 2 got BrokenBarrierError; barrier broken: true');
   });
 });

@@ -1,0 +1,299 @@
+/**
+ * `Value` and `SharedArray`: Python's `multiprocessing.Value` and `Array`,
+ * as a typed array held by a service in the process that made them. Every
+ * operation is one round trip to that service; `add`, `compareAndSet` and
+ * `update` are atomic. Each has its own re-entrant lock, as Python's
+ * `Synchronized` has: while one actor holds it, the plain gets and sets of
+ * other actors wait their turn, so `withLock` makes compound updates safe.
+ *
+ * Not shared memory: Node's SharedArrayBuffer does not cross OS processes,
+ * and mapping a segment into several would need a native addon (see
+ * docs/sync.md for the cost this has and what would remove it).
+ */
+import { ActorRef, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
+import { Acquirable, adopt, request } from '../sync/client.ts';
+import { SyncService, type Request, type Waiter } from '../sync/core.ts';
+import { NotOwnerError, ReleasedTooManyError, SharedValueError } from '../sync/errors.ts';
+import { checkElement, checkKind, isBig, makeStore, type ElementOf, type Kind, type Store } from './kinds.ts';
+
+class SharedService extends SyncService {
+  readonly #store: Store;
+  readonly #scratch: Store;
+  readonly #what: string;
+  #holder: string | null = null;
+  #levels = 0;
+  #abandoned = false;
+
+  constructor(what: string, kind: Kind, initial: readonly (number | bigint)[] | number) {
+    super(what);
+    this.#what = what;
+    this.#store = makeStore(kind, typeof initial === 'number' ? initial : initial.length);
+    if (typeof initial !== 'number') (this.#store as unknown as { set(v: readonly unknown[]): void }).set(initial);
+    this.#scratch = makeStore(kind, 1);
+  }
+
+  protected serve(request: Request, from: string, call: ServiceCall | undefined): void {
+    if (request.op === 'release') {
+      if (this.#holder !== from) {
+        if (this.#holder === null) throw new ReleasedTooManyError(`${this.#what}'s lock was released while nobody held it.`, this.#what);
+        throw new NotOwnerError(`${this.#what}'s lock was released by an actor that does not hold it; another actor does.`, this.#what);
+      }
+      if (--this.#levels === 0) this.#holder = null;
+      call?.reply(undefined);
+      this.#pump();
+      return;
+    }
+    if (this.#holder === from || (this.#holder === null && this.waiters.length === 0)) return void this.#run(request, from, call);
+    if (request.op === 'acquire' && request.timeout === 0) return void call?.reply(false);
+    if (call !== undefined) this.enqueue(from, call, request);
+  }
+
+  /** Runs a request whose turn it is. */
+  #run(request: Request, from: string, call: ServiceCall | undefined): void {
+    if (request.op === 'acquire') {
+      if (this.#holder === null) {
+        this.#holder = from;
+        this.watch(from);
+      }
+      this.#levels++;
+      const abandoned = this.#abandoned;
+      this.#abandoned = false;
+      return void call?.reply(abandoned ? 'abandoned' : true);
+    }
+    const store = this.#store as unknown as (number | bigint)[];
+    const at = (i: unknown): number => {
+      if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= this.#store.length) {
+        throw new SharedValueError(`index ${String(i)} is out of range for ${this.#what}, of length ${this.#store.length}.`);
+      }
+      return i;
+    };
+    switch (request.op) {
+      case 'get':
+        return void call?.reply(store[at(request.i)]);
+      case 'set':
+        store[at(request.i)] = request.v as number;
+        return void call?.reply(undefined);
+      case 'add': {
+        const i = at(request.i);
+        store[i] = (store[i] as number) + (request.v as number);
+        return void call?.reply(store[i]);
+      }
+      case 'cas': {
+        const i = at(request.i);
+        this.#scratch[0] = request.expected as never;
+        const now = store[i];
+        const same = now === this.#scratch[0] || (Number.isNaN(now) && Number.isNaN(this.#scratch[0]));
+        if (same) store[i] = request.v as number;
+        return void call?.reply(same);
+      }
+      case 'slice': {
+        const start = request.start as number;
+        const end = request.end as number;
+        return void call?.reply(Array.from(this.#store.subarray(start, end) as ArrayLike<number | bigint>));
+      }
+      case 'setSlice': {
+        const values = request.values as (number | bigint)[];
+        const start = request.start as number;
+        if (start < 0 || start + values.length > this.#store.length) {
+          throw new SharedValueError(`${values.length} values from index ${start} do not fit ${this.#what}, of length ${this.#store.length}.`);
+        }
+        (this.#store as unknown as { set(v: readonly unknown[], at: number): void }).set(values, start);
+        return void call?.reply(undefined);
+      }
+      case 'state':
+        return void call?.reply({ locked: this.#holder !== null, mine: this.#holder === from ? this.#levels : 0, waiting: this.waiters.length });
+      default:
+        throw new TypeError(`${this.#what} has no op ${JSON.stringify(request.op)}`);
+    }
+  }
+
+  /** Serves queued requests in order, while nobody holds the lock (or for the holder, which never waits on itself). */
+  #pump(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const waiter = this.waiters[i]!;
+      if (this.#holder !== null && this.#holder !== waiter.from) {
+        i++;
+        continue;
+      }
+      this.takeWhere((w) => w === waiter);
+      try {
+        this.#run(waiter.request, waiter.from, waiter.call);
+      } catch (err) {
+        waiter.call.fail(err);
+      }
+    }
+  }
+
+  protected override timedOut(waiter: Waiter): void {
+    waiter.call.reply(false);
+  }
+
+  protected ended(actor: string, _waiters: Waiter[]): void {
+    if (this.#holder === actor) {
+      this.#holder = null;
+      this.#levels = 0;
+      this.#abandoned = true;
+    }
+    this.#pump();
+  }
+}
+
+/** Plain gets and sets wait while another actor holds the lock, for as long as it holds it. */
+const WAITS = Infinity;
+
+function checkIndex(i: unknown, length: number, what: string): number {
+  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= length) {
+    throw new SharedValueError(`index ${String(i)} is out of range for ${what}, of length ${length}.`);
+  }
+  return i;
+}
+
+/**
+ * One shared element of a C kind (Python's `multiprocessing.Value`): `get`,
+ * `set`, atomic `add`, `compareAndSet` and `update`, and a re-entrant lock
+ * (`acquire`, `release`, `hold`, `withLock`) for compound updates.
+ */
+export class Value<K extends Kind = Kind> extends Acquirable {
+  /** The element kind. */
+  readonly kind: K;
+
+  /** @throws {InvalidArgumentError} for an unknown kind; {SharedValueError} for an initial value of the wrong type. */
+  constructor(kind: K, initial?: ElementOf<K>) {
+    const k = checkKind(kind);
+    const start = initial ?? ((isBig(k) ? 0n : 0) as ElementOf<K>);
+    checkElement(k, start, 'the initial value');
+    super(new SharedService(`Value(${k})`, k, [start]).ref);
+    this.kind = kind;
+  }
+  protected get what(): string {
+    return `Value(${this.kind})`;
+  }
+
+  /** The value now; waits while another actor holds the lock. */
+  async get(): Promise<ElementOf<K>> {
+    return (await request(this.ref, { op: 'get', i: 0 }, WAITS)) as ElementOf<K>;
+  }
+  /** Stores `value` (wrapped to the kind, C-style); waits while another actor holds the lock. Throws `SharedValueError` for a value of the wrong type. */
+  async set(value: ElementOf<K>): Promise<void> {
+    checkElement(this.kind, value, 'the value');
+    await request(this.ref, { op: 'set', i: 0, v: value }, WAITS);
+  }
+  /** Adds `delta` atomically; resolves with the new value (wrapped to the kind). */
+  async add(delta: ElementOf<K>): Promise<ElementOf<K>> {
+    checkElement(this.kind, delta, 'the delta');
+    return (await request(this.ref, { op: 'add', i: 0, v: delta }, WAITS)) as ElementOf<K>;
+  }
+  /** Stores `value` if the value is `expected` (as the kind stores it: `0.1` matches a float32's 0.1), atomically; resolves with whether it did. */
+  async compareAndSet(expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
+    checkElement(this.kind, value, 'the value');
+    return (await request(this.ref, { op: 'cas', i: 0, expected, v: value }, WAITS)) as boolean;
+  }
+  /**
+   * Replaces the value with `fn(value)` atomically, by compare-and-set until
+   * no other actor changed it in between (`fn` may run more than once: keep
+   * it pure). Resolves with the value stored.
+   */
+  async update(fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
+    for (;;) {
+      const now = await this.get();
+      const next = fn(now);
+      if (await this.compareAndSet(now, next)) return next;
+    }
+  }
+
+  override toWire(): unknown {
+    return [this.ref, this.kind];
+  }
+}
+
+/**
+ * A fixed-length shared array of a C kind (Python's `multiprocessing.Array`;
+ * named so that it does not shadow the global `Array`): element `get`/`set`,
+ * atomic `add`/`compareAndSet`/`update` per element, `slice`/`setSlice`, and
+ * a re-entrant lock as `Value` has.
+ */
+export class SharedArray<K extends Kind = Kind> extends Acquirable {
+  /** The element kind. */
+  readonly kind: K;
+  /** The fixed number of elements. */
+  readonly length: number;
+
+  /**
+   * `lengthOrValues`: a length (zero-filled) or the initial elements.
+   * @throws {InvalidArgumentError} for an unknown kind or a bad length; {SharedValueError} for elements of the wrong type.
+   */
+  constructor(kind: K, lengthOrValues: number | readonly ElementOf<K>[]) {
+    const k = checkKind(kind);
+    if (typeof lengthOrValues === 'number') {
+      if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0) throw invalidOption('length', 'an integer ≥ 0', lengthOrValues);
+    } else if (Array.isArray(lengthOrValues)) {
+      lengthOrValues.forEach((v, i) => checkElement(k, v, `element ${i}`));
+    } else throw invalidOption('lengthOrValues', 'a length or an array of elements', lengthOrValues);
+    const length = typeof lengthOrValues === 'number' ? lengthOrValues : lengthOrValues.length;
+    super(new SharedService(`Array(${k}, ${length})`, k, lengthOrValues as number | (number | bigint)[]).ref);
+    this.kind = kind;
+    this.length = length;
+  }
+  protected get what(): string {
+    return `Array(${this.kind}, ${this.length})`;
+  }
+
+  /** Element `i`. Throws `SharedValueError` for an index out of range. */
+  async get(i: number): Promise<ElementOf<K>> {
+    return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) }, WAITS)) as ElementOf<K>;
+  }
+  /** Stores `value` at `i` (wrapped to the kind). Throws `SharedValueError` for an index out of range or a value of the wrong type. */
+  async set(i: number, value: ElementOf<K>): Promise<void> {
+    checkElement(this.kind, value, 'the value');
+    await request(this.ref, { op: 'set', i: checkIndex(i, this.length, this.what), v: value }, WAITS);
+  }
+  /** Adds `delta` to element `i` atomically; resolves with its new value. */
+  async add(i: number, delta: ElementOf<K>): Promise<ElementOf<K>> {
+    checkElement(this.kind, delta, 'the delta');
+    return (await request(this.ref, { op: 'add', i: checkIndex(i, this.length, this.what), v: delta }, WAITS)) as ElementOf<K>;
+  }
+  /** Stores `value` at `i` if the element is `expected` (as the kind stores it), atomically; resolves with whether it did. */
+  async compareAndSet(i: number, expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
+    checkElement(this.kind, value, 'the value');
+    return (await request(this.ref, { op: 'cas', i: checkIndex(i, this.length, this.what), expected, v: value }, WAITS)) as boolean;
+  }
+  /** Replaces element `i` with `fn(element)` atomically (compare-and-set until it holds; keep `fn` pure). */
+  async update(i: number, fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
+    for (;;) {
+      const now = await this.get(i);
+      const next = fn(now);
+      if (await this.compareAndSet(i, now, next)) return next;
+    }
+  }
+  /** Elements `start..end-1` (as `Array.prototype.slice` counts them, negatives from the end) in one round trip. */
+  async slice(start = 0, end = this.length): Promise<ElementOf<K>[]> {
+    const s = start < 0 ? Math.max(0, this.length + start) : Math.min(start, this.length);
+    const e = end < 0 ? Math.max(0, this.length + end) : Math.min(end, this.length);
+    return (await request(this.ref, { op: 'slice', start: s, end: Math.max(s, e) }, WAITS)) as ElementOf<K>[];
+  }
+  /** Every element. */
+  toArray(): Promise<ElementOf<K>[]> {
+    return this.slice();
+  }
+  /** Stores `values` from index `start` on, in one round trip. Throws `SharedValueError` when they do not fit or have the wrong type. */
+  async setSlice(start: number, values: readonly ElementOf<K>[]): Promise<void> {
+    if (!Number.isInteger(start) || start < 0 || start + values.length > this.length) {
+      throw new SharedValueError(`${values.length} values from index ${start} do not fit ${this.what}.`);
+    }
+    values.forEach((v, i) => checkElement(this.kind, v, `element ${i}`));
+    await request(this.ref, { op: 'setSlice', start, values }, WAITS);
+  }
+
+  override toWire(): unknown {
+    return [this.ref, this.kind, this.length];
+  }
+}
+
+registerHandle('troupe.value', Value, (data) => {
+  const [ref, kind] = data as [ActorRef, Kind];
+  return adopt(Value<Kind>, { ref, kind });
+});
+registerHandle('troupe.array', SharedArray, (data) => {
+  const [ref, kind, length] = data as [ActorRef, Kind, number];
+  return adopt(SharedArray<Kind>, { ref, kind, length });
+});

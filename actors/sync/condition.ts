@@ -1,0 +1,195 @@
+/**
+ * `Condition`: Python's condition variable over a Lock or RLock (a new RLock
+ * by default). A waiter registers with the condition before it lets go of
+ * the lock, so a notify between the two is never lost, as in Python.
+ */
+import { ActorRef, Handle, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
+import { adopt, newToken, request, waitOn, waitTimeout, type AcquireOptions, type AcquireResult, type Held, type WaitOptions } from './client.ts';
+import { CANCELLED, SyncService, type Request, type Waiter } from './core.ts';
+import { NotOwnerError } from './errors.ts';
+import { Lock, RLock } from './lock.ts';
+
+interface Entry {
+  notified: boolean;
+  waiter: Waiter | undefined;
+}
+
+class ConditionService extends SyncService {
+  /** Registered waiters by `from token`, in registration order. */
+  readonly #entries = new Map<string, Entry>();
+  constructor() {
+    super('Condition');
+  }
+  protected serve(request: Request, from: string, call: ServiceCall | undefined): void {
+    const key = `${from} ${request.token}`;
+    switch (request.op) {
+      case 'register':
+        this.watch(from);
+        this.#entries.set(key, { notified: false, waiter: undefined });
+        return void call?.reply(true);
+      case 'wait': {
+        const entry = this.#entries.get(key);
+        if (entry === undefined) return void call?.reply(false);
+        if (entry.notified || request.timeout === 0 || call === undefined) {
+          this.#entries.delete(key);
+          return void call?.reply(entry.notified);
+        }
+        entry.waiter = this.enqueue(from, call, request);
+        return;
+      }
+      case 'unregister':
+        this.#entries.delete(key);
+        return void call?.reply(true);
+      case 'notify': {
+        let n = typeof request.n === 'number' ? request.n : Infinity;
+        for (const [k, entry] of this.#entries) {
+          if (n <= 0) break;
+          if (entry.notified) continue;
+          entry.notified = true;
+          n--;
+          if (entry.waiter !== undefined) {
+            this.takeWhere((w) => w === entry.waiter);
+            this.#entries.delete(k);
+            entry.waiter.call.reply(true);
+          }
+        }
+        return void call?.reply(undefined);
+      }
+      case 'waiting':
+        return void call?.reply([...this.#entries.values()].filter((e) => !e.notified).length);
+      default:
+        throw new TypeError(`Condition has no op ${JSON.stringify(request.op)}`);
+    }
+  }
+  protected override timedOut(waiter: Waiter): void {
+    this.#entries.delete(`${waiter.from} ${waiter.token}`);
+    waiter.call.reply(false);
+  }
+  protected override cancelled(waiter: Waiter): void {
+    this.#entries.delete(`${waiter.from} ${waiter.token}`);
+  }
+  protected ended(actor: string, _waiters: Waiter[]): void {
+    for (const key of this.#entries.keys()) if (key.startsWith(`${actor} `)) this.#entries.delete(key);
+  }
+}
+
+/**
+ * A condition variable (Python's `multiprocessing.Condition`). `wait` needs
+ * the lock held by the calling actor, lets go of every level of it while it
+ * waits, and takes them all back before it returns, whatever the outcome.
+ */
+export class Condition extends Handle {
+  readonly ref: ActorRef;
+  /** The lock it is over: holding the condition is holding this. */
+  readonly lock: Lock | RLock;
+
+  /** @throws {InvalidArgumentError} when `lock` is neither a Lock nor an RLock. */
+  constructor(lock?: Lock | RLock) {
+    super();
+    if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) throw invalidOption('lock', 'a Lock or an RLock', lock);
+    this.lock = lock ?? new RLock();
+    this.ref = new ConditionService().ref;
+  }
+
+  /** Acquires the lock (see `Lock.acquire`). */
+  acquire(options?: AcquireOptions): Promise<AcquireResult> {
+    return this.lock.acquire(options);
+  }
+  /** Releases the lock (see `Lock.release`). */
+  release(): Promise<void> {
+    return this.lock.release();
+  }
+  /** Holds the lock (see `Lock.hold`). */
+  hold(options?: AcquireOptions): Promise<Held> {
+    return this.lock.hold(options);
+  }
+  /** Runs `fn` holding the lock (see `Lock.withLock`). */
+  withLock<R>(fn: (held: Held) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+    return this.lock.withLock(fn, options);
+  }
+
+  /**
+   * Lets go of the lock, waits to be notified, then takes the lock back
+   * (every level of an RLock). Resolves `true` when notified, `false` at the
+   * deadline. Rejects with `NotOwnerError` when this actor does not hold the
+   * lock, or `AbortError` (the lock is held again then too).
+   */
+  async wait(options?: WaitOptions): Promise<boolean> {
+    waitTimeout(options, 'Condition.wait()');
+    const token = newToken();
+    await request(this.ref, { op: 'register', token });
+    let levels: number;
+    try {
+      levels = (await request(this.lock.ref, { op: 'releaseAll' })) as number;
+    } catch (err) {
+      await request(this.ref, { op: 'unregister', token });
+      throw err;
+    }
+    let notified: boolean | undefined;
+    let failure: unknown;
+    try {
+      notified = (await waitOn(this.ref, { op: 'wait' }, options, 'Condition.wait()', undefined, token)) as boolean;
+    } catch (err) {
+      failure = err;
+    }
+    // Python takes the lock back whatever happened, with no deadline.
+    const back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null }, Infinity);
+    if (back === false || back === CANCELLED) throw new Error(`Condition.wait() could not take its lock back (${String(back)})`);
+    if (failure !== undefined) throw failure;
+    return notified!;
+  }
+
+  /**
+   * Waits until `predicate()` is truthy, calling it with the lock held, first
+   * at once and then after each notify. Resolves with its last value, which
+   * is falsy when the deadline passed. Rejects as `wait` does, or with what
+   * `predicate` throws.
+   */
+  async waitFor<T>(predicate: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    const timeout = waitTimeout(options, 'Condition.waitFor()');
+    const deadline = timeout === null ? Infinity : performance.now() + timeout;
+    let result = await predicate();
+    while (!result) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await this.wait({ timeout: left, signal: options?.signal });
+      result = await predicate();
+    }
+    return result;
+  }
+
+  /**
+   * Wakes up to `n` waiters (1 by default). Rejects with `NotOwnerError` when
+   * this actor does not hold the lock.
+   */
+  async notify(n = 1): Promise<void> {
+    if (typeof n !== 'number' || !(n >= 0)) throw invalidOption('n', 'a number ≥ 0', n);
+    await this.#mustHold('notify');
+    await request(this.ref, { op: 'notify', n });
+  }
+
+  /** Wakes every waiter. Rejects with `NotOwnerError` when this actor does not hold the lock. */
+  async notifyAll(): Promise<void> {
+    await this.#mustHold('notifyAll');
+    await request(this.ref, { op: 'notify', n: Infinity });
+  }
+
+  async #mustHold(what: string): Promise<void> {
+    const { mine } = (await request(this.lock.ref, { op: 'state' })) as { mine: number };
+    if (mine === 0) throw new NotOwnerError(`Condition.${what}() needs its lock held by this actor: acquire() the condition first.`, 'Condition');
+  }
+
+  /** Frees its service (not its lock's). */
+  async close(): Promise<void> {
+    await request(this.ref, { op: 'close' }, 10_000);
+  }
+
+  toWire(): unknown {
+    return [this.ref, this.lock];
+  }
+}
+
+registerHandle('troupe.condition', Condition, (data) => {
+  const [ref, lock] = data as [ActorRef, Lock | RLock];
+  return adopt(Condition, { ref, lock });
+});

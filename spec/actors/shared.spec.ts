@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, NotOwnerError, SharedArray, SharedValueError, Value, current, spawn } from '../../index.ts';
+import { arrayAdder, holder, incrementer } from '../fixtures/sync-actors.ts';
+import { reap } from '../helpers.ts';
+
+type Report = { tag: string; [key: string]: unknown };
+const next = (tag: string): Promise<Report> =>
+  current().receive({ match: (m): m is Report => (m as Report)?.tag === tag, timeout: 20_000 }) as Promise<Report>;
+
+describe('Value', () => {
+  it('gets, sets, adds and compares-and-sets', async () => {
+    const v = new Value('int32', 5);
+    expect(await v.get()).toBe(5);
+    await v.set(7);
+    expect(await v.add(3)).toBe(10);
+    expect(await v.compareAndSet(9, 1)).toBe(false);
+    expect(await v.compareAndSet(10, 1)).toBe(true);
+    expect(await v.update((x) => x * 6)).toBe(6);
+    expect(await v.get()).toBe(6);
+    await v.close();
+  });
+
+  it('wraps integers C-style, as ctypes does, and rounds float32', async () => {
+    const i = new Value('int32', 2 ** 31 - 1);
+    expect(await i.add(1)).toBe(-(2 ** 31));
+    const u = new Value('uint8', 255);
+    expect(await u.add(1)).toBe(0);
+    const b = new Value('bigint64', 2n ** 63n - 1n);
+    expect(await b.add(1n)).toBe(-(2n ** 63n));
+    const f = new Value('float32', 0.1);
+    expect(await f.get()).toBe(Math.fround(0.1));
+    // compareAndSet compares as the kind stores: 0.1 is float32's 0.1 here.
+    expect(await f.compareAndSet(0.1, 0.5)).toBe(true);
+    const d = new Value('float64');
+    expect(await d.get()).toBe(0);
+    for (const v of [i, u, b, f, d]) await v.close();
+  });
+
+  it('refuses elements of the wrong type and unknown kinds', async () => {
+    expect(() => new Value('int32', 1.5)).toThrow(SharedValueError);
+    expect(() => new Value('int32', 1.5)).toThrow('the initial value must be an integer for kind int32, got 1.5.');
+    expect(() => new Value('bigint64', 1 as never)).toThrow('the initial value must be a bigint for kind bigint64, got number 1.');
+    expect(() => new Value('int128' as never)).toThrow(InvalidArgumentError);
+    const v = new Value('int32');
+    await expect(v.set(2n as never)).rejects.toThrow(SharedValueError);
+    await v.close();
+  });
+
+  it('loses no increments when four actors add atomically, or read and write under withLock', async () => {
+    const atomic = new Value('int32', 0);
+    const locked = new Value('int32', 0);
+    const kids = [
+      ...[0, 1].map(() => reap(spawn(incrementer, { args: [atomic, 500, false, true] }))),
+      ...[0, 1].map(() => reap(spawn(incrementer, { args: [locked, 500, true] }))),
+    ];
+    expect(await Promise.all(kids.map((k) => k.join({ timeout: 60_000 })))).toEqual([0, 0, 0, 0]);
+    expect(await atomic.get()).toBe(1000);
+    expect(await locked.get()).toBe(1000);
+    await atomic.close();
+    await locked.close();
+  });
+
+  it('makes the plain gets and sets of other actors wait while one holds its lock (Synchronized semantics)', async () => {
+    const v = new Value('int32', 1);
+    await v.acquire();
+    const racer = reap(spawn(incrementer, { args: [v, 1, false] }));
+    // The racer's get is queued behind this actor's lock: it cannot read 1 and write 2.
+    const deadline = performance.now() + 20_000;
+    while (((await v.ref.call({ op: 'state' })) as { waiting: number }).waiting !== 1) {
+      if (performance.now() > deadline) throw new Error('the racer never waited');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await v.get()).toBe(1);
+    await v.set(10);
+    await v.release();
+    expect(await racer.join({ timeout: 20_000 })).toBe(0);
+    expect(await v.get()).toBe(11);
+    await v.close();
+  });
+
+  it('hands its lock on as abandoned when the holder is SIGKILLed, and refuses a release by a non-holder', async () => {
+    const v = new Value('float64', 0);
+    const child = reap(spawn(holder, { args: [v, current().self, 'h'] }));
+    expect((await next('h')).result).toBe(true);
+    await expect(v.release()).rejects.toThrow(NotOwnerError);
+    const waiting = v.acquire({ timeout: 20_000 });
+    child.kill();
+    expect(await waiting).toBe('abandoned');
+    await v.release();
+    await v.close();
+  });
+});
+
+describe('SharedArray', () => {
+  it('holds a fixed-length array: elements, slices, per-element atomics', async () => {
+    const a = new SharedArray('int16', [1, 2, 3, 4]);
+    expect(a.length).toBe(4);
+    expect(await a.toArray()).toEqual([1, 2, 3, 4]);
+    expect(await a.slice(1, 3)).toEqual([2, 3]);
+    expect(await a.slice(-2)).toEqual([3, 4]);
+    await a.setSlice(2, [30, 40]);
+    expect(await a.get(3)).toBe(40);
+    expect(await a.add(0, 32_767)).toBe(-32_768);
+    expect(await a.compareAndSet(1, 2, 20)).toBe(true);
+    expect(await a.update(1, (x) => x + 1)).toBe(21);
+    const zeros = new SharedArray('float64', 3);
+    expect(await zeros.toArray()).toEqual([0, 0, 0]);
+    await a.close();
+    await zeros.close();
+  });
+
+  it('refuses indexes out of range and slices that do not fit', async () => {
+    const a = new SharedArray('uint8', 2);
+    await expect(a.get(2)).rejects.toThrow('index 2 is out of range for Array(uint8, 2), of length 2.');
+    await expect(a.set(-1, 0)).rejects.toThrow(SharedValueError);
+    await expect(a.setSlice(1, [1, 2])).rejects.toThrow(SharedValueError);
+    expect(() => new SharedArray('uint8', -1)).toThrow(InvalidArgumentError);
+    await a.close();
+  });
+
+  it('travels to children, which add to its elements atomically', async () => {
+    const a = new SharedArray('int32', 2);
+    const kids = [0, 0, 1].map((index) => reap(spawn(arrayAdder, { args: [a, index, 200] })));
+    expect(await Promise.all(kids.map((k) => k.join({ timeout: 60_000 })))).toEqual([0, 0, 0]);
+    expect(await a.toArray()).toEqual([400, 200]);
+    await a.close();
+  });
+});
