@@ -35,20 +35,19 @@ export const countTo = actor(async (ctx: Context, n: number) => {
 });
 
 /**
- * Puts `n` items on `queue` once its parent says go, with at most `window`
- * puts in flight: each new put waits for the oldest one (1: each put awaited
- * before the next).
+ * Puts `n` items on `queue` once its parent says go, `window` at a time: the
+ * puts of a window are made together (they travel as one message) and
+ * awaited together (1: each put awaited before the next).
  */
 export const queueProducer = actor(async (ctx: Context, queue: Queue, n: number, window: number, bytes: number) => {
   const item = (i: number): unknown => (bytes > 0 ? Buffer.alloc(bytes, i) : { i, body: 'hello' });
   ctx.parent!.send('ready');
   await ctx.receive();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    if (inFlight.length >= window) await inFlight.shift();
-    inFlight.push(queue.put(item(i)));
+  for (let i = 0; i < n; i += window) {
+    const puts: Promise<void>[] = [];
+    for (let j = i; j < Math.min(n, i + window); j++) puts.push(queue.put(item(j)));
+    await Promise.all(puts);
   }
-  await Promise.all(inFlight);
 });
 
 /** Takes `n` items from `queue` with `for await`, then tells its parent. */

@@ -48,6 +48,8 @@ export class ChannelClient {
   readonly #putHead: Record<string, unknown>;
   #batch: { value: unknown; resolve: (answer: unknown) => void; reject: (error: unknown) => void }[] = [];
   #batchBytes = 0;
+  /** Batches of puts sent and not yet answered. */
+  #batchesOut = 0;
   /** Items confirmed, as `[first, count]` pairs. */
   #acks: number[] = [];
   #returns: number[] = [];
@@ -67,7 +69,12 @@ export class ChannelClient {
    */
   putSoon(value: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.#batch.push({ value, resolve, reject }) === 1) queueMicrotask(() => this.#flushPuts());
+      if (this.#batch.push({ value, resolve, reject }) === 1) {
+        // Idle: go at the end of this microtask run, for the latency of a lone put. With batches
+        // already on their way the producer is streaming: gather to the end of the turn (as Nagle does).
+        if (this.#batchesOut === 0) queueMicrotask(() => this.#flushPuts());
+        else setImmediate(() => this.#flushPuts());
+      }
       // Large items go at once: waiting for a turn's worth of megabytes would only delay the first.
       this.#batchBytes += ArrayBuffer.isView(value) ? value.byteLength : typeof value === 'string' ? value.length : 0;
       if (this.#batchBytes >= BATCH_BYTES) this.#flushPuts();
@@ -79,7 +86,10 @@ export class ChannelClient {
     if (batch.length === 0) return;
     this.#batch = [];
     this.#batchBytes = 0;
-    this.#call({ ...this.#putHead, vs: batch.map((b) => b.value) }, undefined).then(
+    this.#batchesOut++;
+    const sent = this.#call({ ...this.#putHead, vs: batch.map((b) => b.value) }, undefined);
+    void sent.finally(() => this.#batchesOut--).catch(() => {});
+    sent.then(
       (answer) => {
         const n = answer === true ? batch.length : ((answer as Refusal).n ?? 0);
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(i < n ? true : answer);
