@@ -284,6 +284,52 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
     await request(this.ref, { op: 'setSlice', start, values }, WAITS);
   }
 
+  /**
+   * The elements as bytes (`uint8` arrays: Python's `Array('c')` `.raw`).
+   * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind.
+   */
+  async getBytes(): Promise<Buffer> {
+    this.#bytesOnly('getBytes()');
+    return Buffer.from((await this.slice()) as number[]);
+  }
+
+  /**
+   * Stores `bytes` from index `start` on, in one round trip.
+   * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind, or bytes that do not fit.
+   */
+  async setBytes(bytes: Uint8Array, start = 0): Promise<void> {
+    this.#bytesOnly('setBytes()');
+    if (!ArrayBuffer.isView(bytes)) throw invalidOption('bytes', 'a Buffer or Uint8Array', bytes);
+    await this.setSlice(start, Array.from(bytes) as ElementOf<K>[]);
+  }
+
+  /**
+   * The bytes up to the first 0, as UTF-8 text (`uint8` arrays: Python's `Array('c')` `.value`).
+   * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind.
+   */
+  async getString(): Promise<string> {
+    const bytes = await this.getBytes();
+    const end = bytes.indexOf(0);
+    return bytes.subarray(0, end === -1 ? bytes.length : end).toString('utf8');
+  }
+
+  /**
+   * Stores `text` as UTF-8 from index 0, followed by a 0 when it is shorter
+   * than the array (Python's `.value = b'…'`).
+   * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind, or text longer than the array.
+   */
+  async setString(text: string): Promise<void> {
+    this.#bytesOnly('setString()');
+    if (typeof text !== 'string') throw invalidOption('text', 'a string', text);
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > this.length) throw new SharedValueError(`${bytes.length} bytes of text do not fit ${this.what}, of length ${this.length}.`);
+    await this.setBytes(bytes.length < this.length ? Buffer.concat([bytes, Buffer.alloc(1)]) : bytes);
+  }
+
+  #bytesOnly(what: string): void {
+    if (this.kind !== 'uint8') throw new SharedValueError(`${what} needs a 'uint8' array; ${this.what} holds ${this.kind}.`);
+  }
+
   override toWire(): unknown {
     return [this.ref, this.kind, this.length];
   }

@@ -109,6 +109,19 @@ describe('SharedArray', () => {
     await zeros.close();
   });
 
+  it("holds bytes and text as Python's Array('c') does (.raw, .value)", async () => {
+    const a = new SharedArray('uint8', 8);
+    await a.setString('héllo'); // 6 bytes of UTF-8, then a 0
+    expect(await a.getString()).toBe('héllo');
+    expect([...(await a.getBytes())]).toEqual([104, 195, 169, 108, 108, 111, 0, 0]);
+    await a.setBytes(Buffer.from('xy'), 6);
+    expect((await a.getBytes()).subarray(6).toString()).toBe('xy');
+    await a.setString('12345678'); // exactly fits: no terminating 0
+    expect(await a.getString()).toBe('12345678');
+    await expect(a.setString('123456789')).rejects.toBeInstanceOf(SharedValueError);
+    await expect(new SharedArray('float64', 2).getBytes()).rejects.toThrow(/needs a 'uint8' array/);
+  });
+
   it('refuses indexes out of range and slices that do not fit', async () => {
     const a = new SharedArray('uint8', 2);
     await expect(a.get(2)).rejects.toThrow('index 2 is out of range for Array(uint8, 2), of length 2.');
