@@ -11,7 +11,7 @@
  */
 import { ActorRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, registerHandle } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
-import { Callers, ChannelClient, isRefusal, waitMs, type WaitOptions } from './queue/client.ts';
+import { Callers, clientFor, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
 
 export interface PipeOptions {
@@ -44,7 +44,7 @@ function servePipe(name: string): ActorRef {
     closed[d] = true;
     inbox[(1 - d) as End].close(); // the peer reads what is there, then EOF
     inbox[d].close();
-    inbox[d].dispose({ e: 'closed' });
+    inbox[d].dispose({ e: 'ownclosed' });
   };
   const service = node().service(name, (message, from, call) => {
     const ended = callers.ended(message);
@@ -68,7 +68,7 @@ function servePipe(name: string): ActorRef {
         if (m.t === 'close') {
           closeEnd(d);
           call.reply(true);
-        } else if (closed[d]) call.reply({ e: 'closed' });
+        } else if (closed[d]) call.reply({ e: 'ownclosed' });
         else if (m.t === 'send') {
           if (closed[1 - d]) call.reply({ e: 'broken', n: 0 });
           else inbox[(1 - d) as End].put(from, call, m.vs, undefined, undefined);
@@ -106,7 +106,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     this.readable = readable;
     this.writable = writable;
     const label = `end ${end} of pipe ${ref.name}`;
-    this.#client = new ChannelClient(ref, label, (cause) => new EOFError(`${label}: the pipe is gone: the process that made it ended.`, { cause }), { t: 'send', d: end });
+    this.#client = clientFor(ref, label, (cause) => new EOFError(`${label}: the pipe is gone: the process that made it ended.`, { cause }), { t: 'send', d: end });
   }
 
   /** Whether `close()` was called on this end here. */
@@ -229,6 +229,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     const label = this.#client.label;
     if (!isRefusal(answer)) return new TypeError(`${label}: unexpected answer to ${what}`);
     const e = answer.e as string;
+    if (e === 'ownclosed') return this.#ownClosed(what);
     if (e === 'broken') return new BrokenPipeError(`${what} on ${label}: the other end is closed, or every process that used it has ended.`);
     if (e === 'closed') {
       return what === 'recv()'

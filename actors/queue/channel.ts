@@ -13,7 +13,7 @@
 import type { ServiceCall } from '../../runtime/index.ts';
 
 /** How a channel answers a refused or abandoned wait. */
-export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' | 'broken'; readonly n?: number };
+export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' | 'broken' | 'ownclosed'; readonly n?: number };
 /** What a get is answered with: items numbered from `s`. */
 export type Batch = { readonly s: number; readonly v: unknown[] };
 
@@ -110,7 +110,7 @@ export class Channel {
 
   get(from: string, call: ServiceCall, max: number, ms: number | undefined, token: number | undefined): void {
     if (this.size > 0 && this.#gets.length === 0) return this.#hand(from, call, max);
-    if (this.#closed) return call.reply(CLOSED);
+    if (this.#drainedFor(from)) return call.reply(CLOSED);
     if (ms === 0) return call.reply(EMPTY);
     this.#wait(this.#gets, { from, call, token, timer: undefined, max }, ms, () => EMPTY);
   }
@@ -143,6 +143,7 @@ export class Channel {
       this.#requeue(back);
     }
     if (mine.size === 0) this.#inflight.delete(from);
+    if (this.#closed) this.#serveGets();
   }
 
   /** The caller gave up the wait it tagged `token`: answered `aborted` if it still waits. */
@@ -178,19 +179,36 @@ export class Channel {
     this.#held.delete(from);
     this.#inflight.delete(from);
     if (back.size > 0) this.#requeue([...back.keys()].sort((a, b) => a - b).map((seq) => back.get(seq)));
+    else this.#serveGets();
   }
 
-  /** Marks one item done (joinable): the caller's oldest held item, else anyone's. */
+  /**
+   * Marks one item done (joinable): the caller's oldest held item. From a
+   * process that holds none it still counts, but marks no other process's
+   * item done: if that process dies, its item is delivered again.
+   */
   taskDone(from: string, call: ServiceCall): void {
     if (this.#unfinished === 0) return call.reply(TOO_MANY);
     this.#unfinished--;
-    const mine = this.#held.get(from) ?? this.#held.values().next().value;
+    const mine = this.#held.get(from);
     if (mine !== undefined) {
       mine.delete(mine.keys().next().value!);
-      for (const [who, held] of this.#held) if (held.size === 0) this.#held.delete(who);
+      if (mine.size === 0) this.#held.delete(from);
     }
     if (this.#unfinished === 0) for (const wait of this.#joins.splice(0)) this.#refuse(wait, true);
     call.reply(true);
+    this.#serveGets();
+  }
+
+  /**
+   * Whether a get from `from` finds the channel closed for good: closed,
+   * empty, and no other process has items in flight or held that could come
+   * back (if it died) for `from` to take.
+   */
+  #drainedFor(from: string): boolean {
+    if (!this.#closed || this.size > 0) return false;
+    for (const map of [this.#inflight, this.#held]) for (const [who, items] of map) if (who !== from && items.size > 0) return false;
+    return true;
   }
 
   /** Answers `true` once every item put has been marked done, `false` at the deadline. */
@@ -267,7 +285,12 @@ export class Channel {
       clearTimeout(wait.timer);
       this.#hand(wait.from, wait.call, wait.max);
     }
-    if (this.#closed && this.size === 0) for (const wait of this.#gets.splice(0)) this.#refuse(wait, CLOSED);
+    for (let i = this.#gets.length - 1; i >= 0; i--) {
+      const wait = this.#gets[i]!;
+      if (!this.#drainedFor(wait.from)) continue;
+      this.#gets.splice(i, 1);
+      this.#refuse(wait, CLOSED);
+    }
   }
 
   #admitPuts(): void {

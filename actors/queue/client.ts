@@ -37,7 +37,28 @@ export function isBatch(answer: unknown): answer is Batch {
 let nextToken = 1;
 const CLOSED: Refusal = { e: 'closed' };
 
-/** Talks to one channel service for a handle in this process. */
+const clients = new Map<string, WeakRef<ChannelClient>>();
+const forget = new FinalizationRegistry<string>((key) => {
+  if (clients.get(key)?.deref() === undefined) clients.delete(key);
+});
+
+/**
+ * The client of this process for one channel (one end, for a pipe): every
+ * handle of it here shares one, so puts made through two copies of a handle
+ * (one from args, one from a message) still go out in the order they were made.
+ */
+export function clientFor(ref: ActorRef, label: string, gone: (cause: Error) => Error, putHead: Record<string, unknown>): ChannelClient {
+  const key = `${ref.id}#${JSON.stringify(putHead)}`;
+  let client = clients.get(key)?.deref();
+  if (client === undefined) {
+    client = new ChannelClient(ref, label, gone, putHead);
+    clients.set(key, new WeakRef(client));
+    forget.register(client, key);
+  }
+  return client;
+}
+
+/** Talks to one channel service for the handles of this process (see clientFor). */
 export class ChannelClient {
   readonly ref: ActorRef;
   /** How errors name the object (`queue jobs`, `pipe end 0 of pipe-3`). */

@@ -11,7 +11,7 @@
  */
 import { ActorRef, Handle, invalidOption, node, registerHandle } from '../../runtime/index.ts';
 import { Channel } from './channel.ts';
-import { Callers, ChannelClient, isBatch, isRefusal, waitMs, type WaitOptions } from './client.ts';
+import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
 
 export type { WaitOptions } from './client.ts';
@@ -127,7 +127,7 @@ export class Queue<T = unknown> extends Handle {
       this.maxsize = validMaxsize(options);
       ref = serveQueue(options?.name ?? `queue-${++queues}`, this.maxsize, this.joinable);
     }
-    this.#client = new ChannelClient(
+    this.#client = clientFor(
       ref,
       `queue ${ref.name}`,
       (cause) => new ClosedError(`queue ${ref.name} is gone: the process that made it ended. A queue lives as long as the actor that made it.`, { cause }),
@@ -214,6 +214,7 @@ export class Queue<T = unknown> extends Handle {
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     const stop = new AbortController();
     let want = 1;
+    let fast = false;
     const fetch = (): Promise<unknown> => this.#client.request({ t: 'get', n: want }, undefined, stop.signal, 'for await');
     let ahead: Promise<unknown> | null = fetch();
     let batch: { s: number; v: unknown[] } | null = null;
@@ -227,7 +228,8 @@ export class Queue<T = unknown> extends Handle {
           throw this.#refused(answer, 'for await', undefined, undefined);
         }
         batch = answer;
-        if (want >= PIPELINE_FROM) ahead = fetch();
+        // Fetch ahead only while the loop has been fast: a loop turning slow must not sit on a second batch.
+        if (fast && want >= PIPELINE_FROM) ahead = fetch();
         const started = performance.now();
         for (next = 0; next < batch.v.length; ) {
           const i = next++;
@@ -236,7 +238,8 @@ export class Queue<T = unknown> extends Handle {
         }
         batch = null;
         // Fast: the loop took the batch within FAST_MS. Slow: fall back towards one at a time.
-        want = performance.now() - started < FAST_MS ? Math.min(want * 2, PREFETCH) : Math.max(want >> 1, 1);
+        fast = performance.now() - started < FAST_MS;
+        want = fast ? Math.min(want * 2, PREFETCH) : Math.max(want >> 1, 1);
         ahead ??= fetch();
       }
     } finally {
@@ -275,10 +278,6 @@ export class Queue<T = unknown> extends Handle {
    */
   async close(): Promise<void> {
     await this.#client.request({ t: 'close' }, undefined, undefined, 'close()');
-  }
-
-  protected async info(): Promise<Info> {
-    return this.#info();
   }
 
   protected get client(): ChannelClient {
@@ -352,13 +351,19 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   async join(options?: WaitOptions): Promise<boolean> {
     const ms = waitMs(options);
     const answer = await this.client.request(ms === undefined ? { t: 'join' } : { t: 'join', ms }, ms, options?.signal, 'join()');
-    if (isRefusal(answer)) throw this.client.aborted('join()', options?.signal ?? new AbortController().signal);
+    if (isRefusal(answer)) {
+      // Freed: closed, drained and every item marked done, so nothing is unfinished.
+      if (answer.e === 'closed') return true;
+      throw this.client.aborted('join()', options?.signal ?? new AbortController().signal);
+    }
     return answer === true;
   }
 
   /** Items put and not yet marked done. */
   async unfinished(): Promise<number> {
-    return (await this.info()).unfinished;
+    const answer = await this.client.request({ t: 'info' }, undefined, undefined, 'unfinished()');
+    // Freed: closed, drained and every item marked done.
+    return isRefusal(answer) ? 0 : (answer as Info).unfinished;
   }
 }
 

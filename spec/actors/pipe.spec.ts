@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn, wait } from '../../index.ts';
+import { decode, encode } from '../../runtime/codec.ts';
 import { echoEnd, echoFromMessage, sendAndExit } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
@@ -104,6 +105,18 @@ describe('Pipe', () => {
     expect(a.closed).toBe(true);
     await expect(a.send(1)).rejects.toBeInstanceOf(ClosedError);
     await expect(a.recv()).rejects.toBeInstanceOf(ClosedError);
+    await b.close();
+  });
+
+  it('refuses an end closed through another copy of it with ClosedError, not EOF', async () => {
+    const [a, b] = Pipe();
+    const { payload, attachments, flags } = encode(a, 'message');
+    const copy = decode(payload, attachments, flags) as typeof a;
+    await copy.close();
+    expect(a.closed).toBe(false);
+    await expect(a.recv()).rejects.toBeInstanceOf(ClosedError);
+    await expect(a.send(1)).rejects.toBeInstanceOf(ClosedError);
+    await expect(b.recv()).rejects.toBeInstanceOf(EOFError);
     await b.close();
   });
 

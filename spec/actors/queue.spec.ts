@@ -127,13 +127,19 @@ describe('Queue', () => {
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 
-  it('gives the items a loop did not reach back to the front when it breaks', async () => {
+  it('gives the items a loop did not reach back to the front when it breaks, those fetched ahead included', async () => {
     const q = new Queue<number>();
-    await Promise.all(Array.from({ length: 10 }, (_, i) => q.put(i)));
-    for await (const item of q) if (item === 2) break;
-    expect(await q.get({ timeout: 5000 })).toBe(3);
-    expect(await q.size()).toBe(6);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => q.put(i)));
+    // Batches grow 1, 2, 4, 8, 16, 32…: item 5 is in the middle of the third.
+    for await (const item of q) if (item === 5) break;
+    expect(await q.get({ timeout: 5000 })).toBe(6);
+    expect(await q.size()).toBe(293);
+    // A fast loop fetches its next batch ahead: breaking in a batch of 64 (items 63..126) gives back it and the one ahead.
+    for await (const item of q) if (item === 70) break;
+    const rest: number[] = [];
     await q.close();
+    for await (const item of q) rest.push(item);
+    expect(rest).toEqual(Array.from({ length: 229 }, (_, i) => 71 + i));
   });
 
   it('throws SerializationError at the put call site, naming the path', async () => {
@@ -313,6 +319,16 @@ describe('Queue', () => {
 });
 
 describe('JoinableQueue', () => {
+  it('join() and unfinished() answer true and 0 once the queue is closed, drained, done and freed', async () => {
+    const q = new JoinableQueue<number>();
+    await q.put(1);
+    await q.close();
+    expect(await q.get()).toBe(1);
+    await q.taskDone(); // the last item done: the service frees itself
+    expect(await q.join({ timeout: 5000 })).toBe(true);
+    expect(await q.unfinished()).toBe(0);
+  });
+
   it('join() waits for every item to be marked done, and times out with false', async () => {
     const q = new JoinableQueue<number>();
     expect(await q.join({ timeout: 0 })).toBe(true);

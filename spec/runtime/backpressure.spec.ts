@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decode, encode } from '../../runtime/codec.ts';
 import { ActorRef, Queue, spawn } from '../../index.ts';
 import { lateReader } from '../fixtures/queues.ts';
 import { waiter } from '../fixtures/actors.ts';
@@ -27,10 +28,13 @@ describe("bounded mailboxes with overflow 'block'", () => {
     await report.close();
   });
 
-  it('travel with refs: a ref to a blocking actor, received in a message, blocks too', () => {
-    const ref = new ActorRef('x/0', 'x', true);
-    expect(ref.blocking).toBe(true);
-    expect(new ActorRef('x/0', 'x').blocking).toBe(false);
+  it('travel with refs: a ref to a blocking actor, sent in a message, blocks too', () => {
+    const roundTrip = (ref: ActorRef): ActorRef => {
+      const { payload, attachments, flags } = encode({ ref }, 'message');
+      return (decode(payload, attachments, flags) as { ref: ActorRef }).ref;
+    };
+    expect(roundTrip(new ActorRef('x/0', 'x', true)).blocking).toBe(true);
+    expect(roundTrip(new ActorRef('x/0', 'x')).blocking).toBe(false);
   });
 
   it('release a waiting sender when the reader dies', async () => {
