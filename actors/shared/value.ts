@@ -18,7 +18,6 @@ import { checkElement, checkKind, isBig, makeStore, type ElementOf, type Kind, t
 
 class SharedService extends SyncService {
   readonly #store: Store;
-  readonly #scratch: Store;
   readonly #what: string;
   #holder: string | null = null;
   #levels = 0;
@@ -29,7 +28,6 @@ class SharedService extends SyncService {
     this.#what = what;
     this.#store = makeStore(kind, typeof initial === 'number' ? initial : initial.length);
     if (typeof initial !== 'number') (this.#store as unknown as { set(v: readonly unknown[]): void }).set(initial);
-    this.#scratch = makeStore(kind, 1);
   }
 
   protected serve(request: Request, from: string, call: ServiceCall | undefined): void {
@@ -80,9 +78,12 @@ class SharedService extends SyncService {
       }
       case 'cas': {
         const i = at(request.i);
-        this.#scratch[0] = request.expected as never;
+        const expected = request.expected as number | bigint;
         const now = store[i];
-        const same = now === this.#scratch[0] || (Number.isNaN(now) && Number.isNaN(this.#scratch[0]));
+        // Exactly equal: an expected value the kind cannot hold (1.5, or 2**32 + 1 for int32) never matches.
+        // float32 stores rounded, so its expected value is rounded the same way first.
+        const wanted = this.#store instanceof Float32Array ? Math.fround(expected as number) : expected;
+        const same = now === wanted || (Number.isNaN(now) && Number.isNaN(wanted));
         if (same) store[i] = request.v as number;
         return void call?.reply(same);
       }
@@ -138,6 +139,13 @@ class SharedService extends SyncService {
   }
 }
 
+/** The expected value of a compare-and-set: of the kind's type (a bigint for the 64-bit kinds), any such value. */
+function checkExpected(kind: Kind, expected: unknown): void {
+  if (isBig(kind) ? typeof expected !== 'bigint' : typeof expected !== 'number') {
+    throw new SharedValueError(`the expected value must be a ${isBig(kind) ? 'bigint' : 'number'} for kind ${kind}, got ${typeof expected} ${String(expected)}.`);
+  }
+}
+
 /** Plain gets and sets wait while another actor holds the lock, for as long as it holds it. */
 const WAITS = Infinity;
 
@@ -186,6 +194,7 @@ export class Value<K extends Kind = Kind> extends Acquirable {
   /** Stores `value` if the value is `expected` (as the kind stores it: `0.1` matches a float32's 0.1), atomically; resolves with whether it did. */
   async compareAndSet(expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
+    checkExpected(this.kind, expected);
     return (await request(this.ref, { op: 'cas', i: 0, expected, v: value }, WAITS)) as boolean;
   }
   /**
@@ -255,6 +264,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   /** Stores `value` at `i` if the element is `expected` (as the kind stores it), atomically; resolves with whether it did. */
   async compareAndSet(i: number, expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
+    checkExpected(this.kind, expected);
     return (await request(this.ref, { op: 'cas', i: checkIndex(i, this.length, this.what), expected, v: value }, WAITS)) as boolean;
   }
   /** Replaces element `i` with `fn(element)` atomically (compare-and-set until it holds; keep `fn` pure). */

@@ -5,8 +5,8 @@
  */
 import { ActorRef, Handle, describeReason, invalidOption, isTask, registerHandle, resolveTask, type ExitReason, type ServiceCall, type Task } from '../../runtime/index.ts';
 import { adopt, request, waitOn, type WaitOptions } from './client.ts';
-import { SyncService, type Request, type Waiter } from './core.ts';
-import { BrokenBarrierError } from './errors.ts';
+import { CANCELLED, SyncService, type Request, type Waiter } from './core.ts';
+import { BrokenBarrierError, SyncClosedError } from './errors.ts';
 
 /** What a party's wait is answered with; `action: true` for the one that must run the action first. */
 interface Passed {
@@ -42,9 +42,9 @@ class BarrierService extends SyncService {
         if (index + 1 < this.#parties) return;
         if (this.#hasAction) {
           // Python runs the action in the last party to come, before any is released.
+          // The others' deadlines keep running: an action that hangs breaks the barrier at them, as in Python.
           this.#runner = waiter;
           this.takeWhere((w) => w === waiter);
-          for (const w of this.waiters) clearTimeout(w.timer);
           waiter.call.reply({ index, action: true } satisfies Passed);
         } else this.#pass();
         return;
@@ -72,6 +72,19 @@ class BarrierService extends SyncService {
       default:
         throw new TypeError(`Barrier has no op ${JSON.stringify(request.op)}`);
     }
+  }
+
+  /** A wait of the next round, cancelled before its round began: it never joined one, so it just goes. */
+  protected override cancelElsewhere(from: string, token: number | undefined): void {
+    const at = this.#early.findIndex((e) => e.from === from && e.request.token === token);
+    if (at !== -1) this.#early.splice(at, 1)[0]!.call.reply(CANCELLED);
+  }
+
+  /** Closing fails the waits of the next round too. */
+  override close(): void {
+    if (this.closed) return;
+    for (const e of this.#early.splice(0)) e.call.fail(new SyncClosedError(`Barrier(${this.#parties}) (${this.ref.id}) was closed while this actor waited on it.`, `Barrier(${this.#parties})`));
+    super.close();
   }
 
   #serveEarly(request: Request, from: string, call: ServiceCall): void {

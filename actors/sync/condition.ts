@@ -3,7 +3,7 @@
  * by default). A waiter registers with the condition before it lets go of
  * the lock, so a notify between the two is never lost, as in Python.
  */
-import { ActorRef, Handle, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
+import { AbortError, ActorRef, Handle, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
 import { adopt, newToken, request, waitOn, waitTimeout, type AcquireOptions, type AcquireResult, type Held, type WaitOptions } from './client.ts';
 import { CANCELLED, SyncService, type Request, type Waiter } from './core.ts';
 import { NotOwnerError } from './errors.ts';
@@ -116,6 +116,9 @@ export class Condition extends Handle {
    */
   async wait(options?: WaitOptions): Promise<boolean> {
     waitTimeout(options, 'Condition.wait()');
+    const signal = options?.signal;
+    // Aborted already: the lock stays held and nothing is registered, so no later notify is spent on this wait.
+    if (signal?.aborted) throw new AbortError('Condition.wait() was aborted before it started.', { cause: signal.reason });
     const token = newToken();
     await request(this.ref, { op: 'register', token });
     let levels: number;
@@ -131,6 +134,8 @@ export class Condition extends Handle {
       notified = (await waitOn(this.ref, { op: 'wait' }, options, 'Condition.wait()', undefined, token)) as boolean;
     } catch (err) {
       failure = err;
+      // A wait that failed before the service saw it (aborted meanwhile) is still registered: a notify must not be spent on it.
+      await request(this.ref, { op: 'unregister', token }).catch(() => {});
     }
     // Python takes the lock back whatever happened, with no deadline.
     const back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null }, Infinity);

@@ -55,6 +55,8 @@ export abstract class SyncService {
   }
   /** A waiter was cancelled by its caller (it is out of the queue and answered already). */
   protected cancelled(_waiter: Waiter): void {}
+  /** A cancel for a wait not in the queue: a service keeping waits elsewhere answers it there. */
+  protected cancelElsewhere(_from: string, _token: number | undefined): void {}
 
   #dispatch(message: unknown, from: string, call: ServiceCall | undefined): void {
     if (isDown(message)) {
@@ -70,7 +72,7 @@ export abstract class SyncService {
       if (waiter !== undefined) {
         waiter.call.reply(CANCELLED);
         this.cancelled(waiter);
-      }
+      } else this.cancelElsewhere(from, request.token);
       return;
     }
     if (request.op === 'close') {

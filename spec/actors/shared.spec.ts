@@ -20,6 +20,17 @@ describe('Value', () => {
     await v.close();
   });
 
+  it('compares exactly in compareAndSet: an expected value the kind cannot hold never matches', async () => {
+    const v = new Value('int32', 1);
+    expect(await v.compareAndSet(2 ** 32 + 1, 5)).toBe(false); // would wrap to 1 if stored
+    expect(await v.compareAndSet(1.5, 5)).toBe(false);
+    expect(await v.compareAndSet(1, 5)).toBe(true);
+    expect(await v.get()).toBe(5);
+    const f = new Value('float32', 0.1);
+    expect(await f.compareAndSet(0.1, 1)).toBe(true); // rounded the same way as the stored value
+    await expect(new Value('bigint64', 1n).compareAndSet(1 as never, 2n)).rejects.toBeInstanceOf(SharedValueError);
+  });
+
   it('wraps integers C-style, as ctypes does, and rounds float32', async () => {
     const i = new Value('int32', 2 ** 31 - 1);
     expect(await i.add(1)).toBe(-(2 ** 31));

@@ -324,6 +324,20 @@ describe('Event', () => {
 });
 
 describe('Condition', () => {
+  it('wait() with a signal aborted already rejects at once, and leaves no waiter behind to swallow a notify', async () => {
+    const cond = new Condition();
+    await cond.acquire();
+    await expect(cond.wait({ signal: AbortSignal.abort() })).rejects.toThrow(/aborted/);
+    expect(await cond.ref.call({ op: 'waiting' })).toBe(0);
+    // Aborted while it registers and lets go of the lock, before the service sees the wait itself.
+    const controller = new AbortController();
+    const waiting = cond.wait({ signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toThrow(/aborted/);
+    expect(await cond.ref.call({ op: 'waiting' })).toBe(0);
+    await cond.release();
+  });
+
   it('wait() without the lock rejects with NotOwnerError, and so do notify() and notifyAll()', async () => {
     const cond = new Condition();
     await expect(cond.wait({ timeout: 10 })).rejects.toThrow(NotOwnerError);
