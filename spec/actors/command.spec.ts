@@ -176,7 +176,7 @@ describe('command actors under a supervisor', () => {
       const group = await waitForGroup(program, 3);
       process.kill(sup.ref.pid!, 'SIGKILL');
       expect(await sup.join({ timeout: 10_000 })).toBe(-9);
-      await allGone([host, ...group], 1000);
+      await allGone([host, ...group], 5000);
     } finally {
       sup.ref.kill();
       await sup.join({ timeout: 10_000 });

@@ -44,7 +44,7 @@ describe('actor trees', () => {
     expect(pids.every(alive)).toBe(true);
     top.terminate();
     expect(await top.join({ timeout: 10_000 })).toBe(-15);
-    await allGone(pids, 1000);
+    await allGone(pids, 5000);
   });
 
   it('ends daemon children with their parent', async () => {
@@ -53,7 +53,7 @@ describe('actor trees', () => {
     expect(alive(daemon)).toBe(true);
     parent.send('return now');
     expect(await parent.join({ timeout: 10_000 })).toBe(0);
-    await allGone([daemon], 1000);
+    await allGone([daemon], 5000);
   });
 
   it.each([
@@ -66,8 +66,8 @@ describe('actor trees', () => {
     expect(pids.every(alive)).toBe(true);
     root.kill('SIGKILL');
     await exited;
-    const took = await allGone(pids, 1000);
-    expect(took).toBeLessThanOrEqual(1000);
+    const took = await allGone(pids, 5000);
+    expect(took).toBeLessThanOrEqual(5000);
   });
 
   it('leaves no program behind when the root is SIGKILLed: a command, its shell and the shell\'s children', async () => {
@@ -77,19 +77,19 @@ describe('actor trees', () => {
     const group = await waitForGroup(program, 3);
     root.kill('SIGKILL');
     await exited;
-    await allGone([first.host as number, ...group], 1000);
+    await allGone([first.host as number, ...group], 5000);
   });
 
   it('does not let a daemon child keep the root alive, and ends it at exit', async () => {
     const { first, exited } = await runRoot('daemon');
     expect(await exited).toBe(0);
-    await allGone([first.daemon as number], 1000);
+    await allGone([first.daemon as number], 5000);
   });
 
   it('ends running children when the root calls process.exit()', async () => {
     const { first, exited } = await runRoot('exit-with-child');
     expect(await exited).toBe(0);
-    await allGone([first.child as number], 1000);
+    await allGone([first.child as number], 5000);
   });
 
   it('keeps the root alive until its non-daemon children finish', async () => {
@@ -110,7 +110,7 @@ describe('signals to the root', () => {
     process.kill(group ? -root.pid! : root.pid!, signal);
     expect(await exited).toBe(code);
     expect(lines.slice(1)).toEqual(['second stopped', 'first stopped']);
-    await allGone(pids, 1000);
+    await allGone(pids, 5000);
   });
 });
 
