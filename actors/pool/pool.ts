@@ -395,6 +395,7 @@ export class Pool {
     } finally {
       this.#paced(slot);
       slot.inflight--;
+      if (slot.inflight === 0 && slot.ref.exitCode !== null) this.#slots.delete(slot);
       this.#pump();
     }
   }
@@ -479,7 +480,9 @@ export class Pool {
   #exited(event: ExitEvent): void {
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
     if (slot === undefined) return;
-    this.#slots.delete(slot);
+    // Tasks still in flight to it keep it counted (as busy) until they come back: else the pool
+    // could look idle in between, and join() would stop the worker they are about to go to.
+    if (slot.inflight === 0) this.#slots.delete(slot);
     if (this.#state === 'terminated') return;
     // Tasks still in flight to it come back to the queue (or fail) a moment later: count them as work left.
     if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) this.#addWorker();
