@@ -106,7 +106,8 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
     group('SIGTERM');
     void ended.then(() => process.kill(process.pid, 'SIGTERM'));
   });
-  process.on('exit', () => group('SIGKILL'));
+  // First of the exit listeners, so that nothing before it can keep it from running.
+  process.prependListener('exit', () => group('SIGKILL'));
   const outputs = sink === null ? [] : [pump(program, 'stdout', spec, sink), pump(program, 'stderr', spec, sink)];
   // stop(): the program is asked to end the same way.
   ctx.signal.addEventListener('abort', () => group('SIGTERM'), { once: true });

@@ -75,9 +75,18 @@ describe('actor trees', () => {
     const program = first.program as number;
     // The shell's own children (sleep, cat) are in its process group.
     const group = await waitForGroup(program, 3);
-    root.kill('SIGKILL');
-    await exited;
-    await allGone([first.host as number, ...group], 5000);
+    try {
+      root.kill('SIGKILL');
+      await exited;
+      await allGone([first.host as number, ...group], 5000);
+    } finally {
+      // What this test is about, if it fails: nothing of the program's group may outlive it.
+      try {
+        process.kill(-program, 'SIGKILL');
+      } catch {
+        // No member left.
+      }
+    }
   });
 
   it('does not let a daemon child keep the root alive, and ends it at exit', async () => {
