@@ -94,6 +94,17 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
       // Gone already.
     }
   };
+  // Installed as soon as the program exists, before this process waits for anything: the program can
+  // run (and the parent die) before its 'spawn' event is handled, and a SIGTERM with no listener
+  // would end this process at once, leaving the program's group behind.
+  // SIGTERM (terminate(), or the parent's death): end the program's group first, then end as asked.
+  process.once('SIGTERM', () => {
+    group('SIGTERM');
+    if (program.pid === undefined) process.kill(process.pid, 'SIGTERM');
+    else void ended.then(() => process.kill(process.pid, 'SIGTERM'));
+  });
+  // First of the exit listeners, so that nothing before it can keep it from running.
+  process.prependListener('exit', () => group('SIGKILL'));
   try {
     await once(program, 'spawn');
   } catch (err) {
@@ -101,13 +112,6 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
     throw new SpawnError(`Cannot start ${spec.file}: ${(err as Error).message}`, spec.file, { cause: err });
   }
   sink?.send({ started: program.pid });
-  // SIGTERM (terminate(), or the parent's death): end the program's group first, then end as asked.
-  process.once('SIGTERM', () => {
-    group('SIGTERM');
-    void ended.then(() => process.kill(process.pid, 'SIGTERM'));
-  });
-  // First of the exit listeners, so that nothing before it can keep it from running.
-  process.prependListener('exit', () => group('SIGKILL'));
   const outputs = sink === null ? [] : [pump(program, 'stdout', spec, sink), pump(program, 'stderr', spec, sink)];
   // stop(): the program is asked to end the same way.
   ctx.signal.addEventListener('abort', () => group('SIGTERM'), { once: true });
