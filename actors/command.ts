@@ -8,7 +8,7 @@
 import { spawn as spawnProgram, type ChildProcess } from 'node:child_process';
 import type { ChildSpec, Restart } from './supervisor/spec.ts';
 import { once } from 'node:events';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import {
   SpawnError,
@@ -87,9 +87,16 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
   });
   const ended = once(program, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   ended.catch(() => {});
+  let reaped = false;
+  void ended.then(() => (reaped = true));
   const group = (signal: NodeJS.Signals): void => {
+    const pgid = program.pid;
+    if (pgid === undefined) return;
+    // Once the program is reaped, its number is free for reuse as soon as the last member of its group
+    // is gone: signalling it then could hit another process's group (an actor's, whose pgid is its pid).
+    if (reaped && !groupAlive(pgid)) return;
     try {
-      if (program.pid !== undefined) process.kill(-program.pid, signal);
+      process.kill(-pgid, signal);
     } catch {
       // Gone already.
     }
@@ -129,6 +136,30 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
   // The program's end is the actor's: the same code, or the same signal; the output reaches the owner first.
   await ctx.exit(signal ?? code ?? 1);
 });
+
+/**
+ * Whether some process still belongs to process group `pgid` (Linux: read from
+ * /proc). While one does, the number cannot be given to another process.
+ */
+function groupAlive(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false; // No /proc: never signal a group whose leader is gone.
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    try {
+      // Field 5 of /proc/<pid>/stat is the process group, after the parenthesised command name.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) return true;
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return false;
+}
 
 /** Sends one output stream to the sink, as lines or chunks, until it ends. */
 async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: HostSpec, sink: ActorRef): Promise<void> {
