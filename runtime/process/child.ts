@@ -415,7 +415,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   /** Ends the descendants (SIGKILL), then this process with `signal`. */
   signal(signal: 'SIGTERM' | 'SIGKILL'): void {
     if (this.#exitCode !== null) return;
-    for (const pid of this.#descendants) killQuietly(pid, 'SIGKILL');
+    this.#killDescendants();
     if (this.#child === null) {
       // Not started yet: it never will be, and it ends as if the signal had reached it.
       this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended by ${signal} before it started.`, this.ref.name), -constants.signals[signal]);
@@ -458,11 +458,42 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     return this.stop({ timeout: how === 'infinity' ? Infinity : how });
   }
 
+  /**
+   * SIGKILLs the descendants the child last reported, each only if it is
+   * still below the child: a pid that ended since its report may already
+   * name an unrelated process (pids are reused, within seconds on a busy
+   * machine).
+   */
+  #killDescendants(): void {
+    const root = this.#child?.pid;
+    for (const pid of this.#descendants) if (root === undefined || isBelow(pid, root)) killQuietly(pid, 'SIGKILL');
+  }
+
   /** At process exit: end this actor and its tree now (daemons are terminated, as Python does). */
   endAtExit(): void {
-    for (const pid of this.#descendants) killQuietly(pid, 'SIGKILL');
+    this.#killDescendants();
     if (this.#child?.pid !== undefined) killQuietly(this.#child.pid, this.daemon ? 'SIGTERM' : 'SIGKILL');
   }
+}
+
+/** Whether `ancestor` is among the parents of `pid` (Linux /proc); true where that cannot be read, as before. */
+function isBelow(pid: number, ancestor: number): boolean {
+  let at = pid;
+  for (let depth = 0; depth < 64; depth++) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${at}/stat`, 'utf8');
+    } catch (err) {
+      // Gone (nothing to kill), or no /proc on this system.
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT' && !fs.existsSync('/proc/self');
+    }
+    // Field 4 is the parent pid, after the parenthesised command name.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === ancestor) return true;
+    if (ppid <= 1) return false;
+    at = ppid;
+  }
+  return false;
 }
 
 function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
