@@ -56,19 +56,41 @@ export async function allGone(pids: readonly number[], ms: number): Promise<numb
 }
 
 /** The pids of process group `pgid`, once it has `count` members (read from /proc). */
+/** The pids whose process group is `pgid` now (Linux /proc). */
+export function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        // Field 5 is the process group, after the parenthesised command name.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * SIGKILLs what is left of process group `pgid`, member by member. Never
+ * `kill(-pgid)`: once the group is empty its number can be reused, as the
+ * pgid of any new actor process (each leads its own group), which a blind
+ * group kill would then end.
+ */
+export function reapGroup(pgid: number): void {
+  for (const pid of groupMembers(pgid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
 export async function waitForGroup(pgid: number, count: number): Promise<number[]> {
   for (let i = 0; i < 500; i++) {
-    const members = readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          // Field 5 of /proc/<pid>/stat is the process group (after the parenthesised name).
-          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]) === pgid;
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+    const members = groupMembers(pgid);
     if (members.length >= count) return members;
     await new Promise((r) => setTimeout(r, 10));
   }

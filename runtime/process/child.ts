@@ -421,7 +421,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended by ${signal} before it started.`, this.ref.name), -constants.signals[signal]);
       return;
     }
-    killQuietly(this.#child.pid, signal);
+    this.#signalChild(signal);
   }
 
   async stop(options: StopOptions): Promise<number> {
@@ -464,6 +464,19 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
    * name an unrelated process (pids are reused, within seconds on a busy
    * machine).
    */
+  /**
+   * Signals the child through its ChildProcess, which does nothing once the
+   * child is reaped: between its exit and `exitCode` being set (the pipe is
+   * drained first), its pid may already name another process.
+   */
+  #signalChild(signal: NodeJS.Signals): void {
+    try {
+      this.#child?.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
   #killDescendants(): void {
     const root = this.#child?.pid;
     for (const pid of this.#descendants) if (root === undefined || isBelow(pid, root)) killQuietly(pid, 'SIGKILL');
@@ -472,7 +485,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   /** At process exit: end this actor and its tree now (daemons are terminated, as Python does). */
   endAtExit(): void {
     this.#killDescendants();
-    if (this.#child?.pid !== undefined) killQuietly(this.#child.pid, this.daemon ? 'SIGTERM' : 'SIGKILL');
+    this.#signalChild(this.daemon ? 'SIGTERM' : 'SIGKILL');
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpawnError, TimeoutError, current, run, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
-import { allGone, waitForGroup } from '../helpers.ts';
+import { allGone, reapGroup, waitForGroup } from '../helpers.ts';
 
 const started: Command[] = [];
 const cmd = (...a: Parameters<typeof spawnCommand>): Command => {
@@ -182,11 +182,7 @@ describe('command actors under a supervisor', () => {
       await sup.join({ timeout: 10_000 });
       // A program left behind (what this test is about) is reaped with its group.
       if (program !== null) {
-        try {
-          process.kill(-program, 'SIGKILL');
-        } catch {
-          // No member left.
-        }
+        reapGroup(program);
       }
       rmSync(dir, { recursive: true, force: true });
     }

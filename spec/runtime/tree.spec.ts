@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, current, node, spawn } from '../../index.ts';
 import { daemonParent, tree, vandal } from '../fixtures/actors.ts';
-import { allGone, alive, reap, waitForGroup } from '../helpers.ts';
+import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
@@ -81,11 +81,7 @@ describe('actor trees', () => {
       await allGone([first.host as number, ...group], 5000);
     } finally {
       // What this test is about, if it fails: nothing of the program's group may outlive it.
-      try {
-        process.kill(-program, 'SIGKILL');
-      } catch {
-        // No member left.
-      }
+      reapGroup(program);
     }
   });
 
