@@ -37,5 +37,5 @@ export { DEFAULT_SHUTDOWN_BUDGET_MS, startNode, stopTree } from './embed.ts';
 export type { NodeOptions } from './embed.ts';
 export { callNamed, register, sendNamed, unregister, whereis } from './registry.ts';
 export type { SpawnOptions } from './spawn.ts';
-export { Handle, hostOf, registerHandle } from './service.ts';
+export { Handle, registerHandle } from './service.ts';
 export type { Service, ServiceCall, ServiceHandler } from './service.ts';

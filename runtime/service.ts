@@ -10,8 +10,7 @@
  */
 import { registerHandleCodec } from './codec.ts';
 import { InvalidArgumentError } from './errors.ts';
-import { MAIN_LOCAL_ID, actorId, nodeOf } from './ids.ts';
-import { ActorRef } from './ref.ts';
+import type { ActorRef } from './ref.ts';
 
 /** A call made to a service; answer it once, now or later. */
 export interface ServiceCall {
@@ -85,7 +84,3 @@ registerHandleCodec(
   },
 );
 
-/** The actor of the process that serves `service`: when it ends, so does the service. */
-export function hostOf(service: ActorRef): ActorRef {
-  return new ActorRef(actorId(nodeOf(service.id), MAIN_LOCAL_ID), `host of ${service.name}`);
-}

@@ -84,16 +84,6 @@ export class Channel {
     return this.#closed && this.size === 0 && this.#inflight.size === 0 && this.#held.size === 0 && this.#gets.length === 0 && this.#joins.length === 0 && this.#peeks.length === 0;
   }
 
-  /** Whether any items sent to `from` are unconfirmed or held by it. */
-  holds(from: string): boolean {
-    return this.#inflight.has(from) || this.#held.has(from);
-  }
-
-  /**
-   * Puts `values` in order: answered `true` once all are in, or a refusal
-   * saying how many (`n`, from the first) got in before the deadline or the
-   * close. Later puts never overtake a waiting one.
-   */
   put(from: string, call: ServiceCall, values: readonly unknown[], ms: number | undefined, token: number | undefined): void {
     if (this.#closed) return call.reply({ e: 'closed', n: 0 } satisfies Refusal);
     let next = 0;
