@@ -4,6 +4,7 @@
  * reaches the caller as itself.
  */
 import { TroupeError, registerErrorClass } from '../../runtime/index.ts';
+import { ClosedError } from '../queue/errors.ts';
 
 /** An actor released (or waited on, or notified) a lock that another actor holds, or that it does not hold. */
 export class NotOwnerError extends TroupeError {
@@ -38,11 +39,15 @@ export class SharedValueError extends TroupeError {
   }
 }
 
-/** The primitive's creator closed it; waits still pending when it closed, and later calls, fail with this. */
-export class SyncClosedError extends TroupeError {
+/**
+ * The primitive's creator closed it; waits still pending when it closed, and
+ * later calls, fail with this. A `ClosedError`, as a closed queue's is, so
+ * one `instanceof ClosedError` catches both.
+ */
+export class SyncClosedError extends ClosedError {
   readonly handle: string;
   constructor(message: string, handle: string) {
-    super('ERR_CLOSED', message);
+    super(message);
     this.handle = handle;
   }
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   AbortError,
+  ClosedError,
+  SyncClosedError,
   ActorExitedError,
   Barrier,
   BoundedSemaphore,
@@ -195,6 +197,16 @@ describe('Lock', () => {
     expect(node().openServices).toBe(before);
     expect(await child.join({ timeout: 20_000 })).toBe(1);
     expect(child.error?.name).toBe('SyncClosedError');
+  });
+
+  it('fails a wait pending at close() with a SyncClosedError that is a ClosedError, as a closed queue fails its waits', async () => {
+    const event = new Event();
+    const waiting = event.wait({ timeout: 20_000 }).catch((e: unknown) => e);
+    await event.close();
+    const err = await waiting;
+    expect(err).toBeInstanceOf(SyncClosedError);
+    expect(err).toBeInstanceOf(ClosedError);
+    expect((err as ClosedError).code).toBe('ERR_CLOSED');
   });
 });
 
