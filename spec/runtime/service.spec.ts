@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { NoSuchActorError, RemoteError, isDown, node, spawn } from '../../index.ts';
-import { adder, relay, startCounter } from '../fixtures/counter-handle.ts';
+import { decode, encode } from '../../runtime/codec.ts';
+import { Handle, InvalidArgumentError, NoSuchActorError, RemoteError, SerializationError, isDown, node, registerHandle, spawn } from '../../index.ts';
+import { Counter, adder, relay, startCounter } from '../fixtures/counter-handle.ts';
 import { waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -59,5 +60,27 @@ describe('services and handles', () => {
     expect(message.actor.id).toBe(child.id);
     expect(message.reason).toBe('killed');
     service.close();
+  });
+
+  it('refuse a kind registered twice, a handle class never registered, and a kind this process does not know', () => {
+    expect(() => registerHandle('spec.counter', Counter, () => new Counter(node().self))).toThrow(InvalidArgumentError);
+    class Unregistered extends Handle {
+      toWire(): unknown {
+        return 1;
+      }
+    }
+    expect(() => encode({ h: new Unregistered() }, 'message')).toThrow(SerializationError);
+    const { payload, attachments, flags } = encode(new Counter(node().self), 'message');
+    const renamed = Buffer.from(Buffer.from(payload).toString('latin1').replace('spec.counter', 'spec.counteX'), 'latin1');
+    expect(() => decode(renamed, attachments, flags)).toThrow(/spec\.counteX.*does not know/);
+  });
+
+  it('answer a call to a receiver (which takes sends only) with an error naming it', async () => {
+    const receiver = node().receiver('sink', () => {});
+    const err = await receiver.ref.call('hello').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err as RemoteError).cause).toBeInstanceOf(InvalidArgumentError);
+    expect(String((err as Error).message)).toMatch(/sink takes sends only/);
+    receiver.close();
   });
 });
