@@ -136,7 +136,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly #services = new Map<number, ServiceHandler>();
   #nextLocal = REGISTRY_LOCAL_ID + 1;
   /** The tree's name registry, on the root only (see registry.ts). */
-  #registry: Registry | null = null;
+  #registry: ServiceHandler | null = null;
 
   constructor(options: { id?: NodeId; name?: string; identity?: string; parent?: ActorRef | null; mailbox?: MailboxOptions } = {}) {
     super();
@@ -431,23 +431,17 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
   }
 
-  #serveRegistry(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    this.#registry ??= new Registry((ref) => this.#watchFrame(FRAME_MONITOR, ref.id, to, this.#nextMonitor++, false));
-    const message = decode(payload, attachments, flags);
-    if (kind === FRAME_SEND) {
-      this.#registry.onDown(message);
-      return;
+  /** The tree's name registry, served by the root as a service at its well-known ID (made on first use). */
+  #registryService(): ServiceHandler {
+    if (this.#registry === null) {
+      const id = actorId(this.id, REGISTRY_LOCAL_ID);
+      const registry = new Registry((ref) => this.#watchFrame(FRAME_MONITOR, ref.id, id, this.#nextMonitor++, false));
+      this.#registry = (message, _from, call) => {
+        if (call === undefined) registry.onDown(message);
+        else call.reply(registry.handle(message as Parameters<Registry['handle']>[0]));
+      };
     }
-    if (kind !== FRAME_CALL) return;
-    let answer: unknown;
-    try {
-      answer = this.#registry.handle(message as Parameters<Registry['handle']>[0]);
-    } catch (err) {
-      this.#fail(from, callId, { type: 'remote', actorId: to, error: errorToWire(err) });
-      return;
-    }
-    const encoded = encode(answer, 'reply');
-    this.#route(FRAME_REPLY, from, to, callId, encoded.flags, encoded.payload, encoded.attachments);
+    return this.#registry;
   }
 
   /** Tells `watcher` that `actor` ended: a `down` message, or an exit signal for a link. */
@@ -548,12 +542,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       else pending.reject(callError(pending.to, value as ReplyFailure));
       return;
     }
-    if (!isMain && localOf(to) === REGISTRY_LOCAL_ID && this.#parent === null) {
-      this.#serveRegistry(kind, to, from, callId, flags, payload, attachments);
-      return;
-    }
     if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {
-      const service = this.#services.get(localOf(to));
+      const local = localOf(to);
+      const service = local === REGISTRY_LOCAL_ID && this.#parent === null ? this.#registryService() : this.#services.get(local);
       if (service !== undefined && (kind === FRAME_SEND || kind === FRAME_CALL)) this.#serve(service, kind, to, from, callId, flags, payload, attachments);
       else this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'noproc');
       return;
