@@ -17,6 +17,8 @@ export const HEADER_BYTES = 24;
 /** A frame larger than this is refused: it is almost surely garbage on the channel. */
 export const MAX_FRAME_BYTES = 2 ** 31 - 1;
 const BATCH_BYTES = 64 * 1024;
+/** Frames pushed this soon after a write wait for the end of the turn (see FrameWriter#flushSoon). */
+const COALESCE_MS = 0.5;
 /** Frame kinds are 1…MAX_KIND (see link.ts). */
 export const MAX_KIND = 11;
 
@@ -44,12 +46,18 @@ export class FrameWriter {
   #used = 0;
   #out: Buffer[] = [];
   #scheduled = false;
+  #deferred = false;
+  /** When this writer last handed bytes to its sink (performance.now()). */
+  #lastWrite = -Infinity;
 
-  constructor(sink: ByteSink) {
+  readonly #coalesceMs: number;
+
+  constructor(sink: ByteSink, coalesceMs = COALESCE_MS) {
     this.#sink = sink;
+    this.#coalesceMs = coalesceMs;
   }
 
-  /** Queues one frame; it is written at the end of this event-loop turn (or sooner, when a batch fills). */
+  /** Queues one frame; it is written once this event-loop turn is done (or sooner, when a batch fills). */
   push(kind: number, to: number, from: number, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[] = NONE): void {
     let attBytes = 0;
     for (const att of attachments) attBytes += 4 + att.byteLength;
@@ -94,8 +102,30 @@ export class FrameWriter {
     }
   }
 
+  /**
+   * Once the sender's synchronous code is done: written now, unless this
+   * sink was written to less than COALESCE_MS ago. An actor answering a run
+   * of messages awaits between them, and a write per answer costs a syscall
+   * and a wake-up of the peer each; so frames that follow a write that
+   * closely wait for the end of the turn (the check phase, right after this
+   * turn's I/O), or for the next frame pushed after COALESCE_MS, whichever
+   * comes first. A lone message, or one after a pause (a long task's
+   * result), goes at once.
+   */
   #flushSoon = (): void => {
     this.#scheduled = false;
+    if (performance.now() - this.#lastWrite < this.#coalesceMs) {
+      if (!this.#deferred) {
+        this.#deferred = true;
+        setImmediate(this.#flushDeferred);
+      }
+      return;
+    }
+    this.flush();
+  };
+
+  #flushDeferred = (): void => {
+    this.#deferred = false;
     this.flush();
   };
 
@@ -108,6 +138,7 @@ export class FrameWriter {
     if (this.#out.length === 0) return;
     const out = this.#out;
     this.#out = [];
+    this.#lastWrite = performance.now();
     this.#sink.write(out);
   }
 
@@ -118,6 +149,7 @@ export class FrameWriter {
       // the peer while the sender is still producing.
       const out = this.#out;
       this.#out = [];
+      this.#lastWrite = performance.now();
       this.#sink.write(out);
     }
     this.#batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, need));

@@ -2,19 +2,42 @@ import { describe, expect, it } from 'vitest';
 import { FrameReader, FrameWriter, HEADER_BYTES, type Frame } from '../../runtime/framing.ts';
 import { ProtocolError } from '../../index.ts';
 
-function pair(): { writer: FrameWriter; written: Buffer[] } {
+function pair(coalesceMs?: number): { writer: FrameWriter; written: Buffer[] } {
   const written: Buffer[] = [];
-  return { writer: new FrameWriter({ write: (chunks) => void written.push(...chunks) }), written };
+  return { writer: new FrameWriter({ write: (chunks) => void written.push(...chunks) }, coalesceMs), written };
 }
 
 describe('framing', () => {
-  it('coalesces the frames of one turn into one write', async () => {
+  it('writes the frames of one synchronous run together, once it is done', async () => {
     const { writer, written } = pair();
     for (let i = 0; i < 100; i++) writer.push(1, 2, 3, i, 0, Buffer.from([i]));
     expect(written).toHaveLength(0);
     await Promise.resolve();
     expect(written).toHaveLength(1);
     expect(written[0]!.byteLength).toBe(100 * (HEADER_BYTES + 1));
+  });
+
+  it('holds frames that closely follow a write to the end of the turn, across awaits', async () => {
+    const { writer, written } = pair(60_000); // a window longer than the test: no timing luck
+    // As an actor answering one message per await: the first answer goes at once, the rest of the turn's in one more write.
+    for (let i = 0; i < 100; i++) {
+      writer.push(1, 2, 3, i, 0, Buffer.from([i]));
+      await Promise.resolve();
+    }
+    expect(written.map((b) => b.byteLength)).toEqual([HEADER_BYTES + 1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written.map((b) => b.byteLength)).toEqual([HEADER_BYTES + 1, 99 * (HEADER_BYTES + 1)]);
+  });
+
+  it("writes a frame that comes after a pause at once (a long task's result is not held back)", async () => {
+    const { writer, written } = pair(1);
+    writer.push(1, 2, 3, 0, 0, Buffer.from([0]));
+    await Promise.resolve();
+    expect(written).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // far longer than the 1 ms window
+    writer.push(1, 2, 3, 1, 0, Buffer.from([1]));
+    await Promise.resolve();
+    expect(written).toHaveLength(2);
   });
 
   it('parses frames split at every byte, with attachments', () => {
