@@ -80,7 +80,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   #queued: Frame[] | null = [];
   #descendants: readonly number[] = [];
   /** Calls forwarded into this process and not answered yet, by `${caller}#${callId}`. */
-  readonly #inflight = new Map<string, { from: string; callId: number; to: string }>();
+  readonly #inflight = new CallsInFlight();
   #exitCode: number | null = null;
   #error: Error | undefined;
   #exited: Promise<number>;
@@ -239,9 +239,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       this.#queued.push([kind, to, from, callId, flags, payload, attachments]);
       return;
     }
-    if (kind === FRAME_CALL) this.#inflight.set(`${from}#${callId}`, { from, callId, to });
+    if (kind === FRAME_CALL) this.#inflight.add(from, callId, to);
     else if (kind === FRAME_CANCEL) {
-      this.#inflight.delete(`${from}#${callId}`);
+      this.#inflight.delete(from, callId);
       // This node is the last to track it when the target is this process's own actor.
       if (nodeOf(to) === this.nodeId) return;
     }
@@ -254,7 +254,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   }
 
   onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) this.#inflight.delete(`${to}#${callId}`);
+    if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) this.#inflight.delete(to, callId);
     this.#node.routeFromChild(kind, to, from, callId, flags, payload, attachments);
   }
 
@@ -342,10 +342,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     this.#node.removeChild(this.nodeId);
     for (const [kind, to, from, callId, flags, payload, attachments] of queued) {
-      if (kind === FRAME_CALL) this.#inflight.set(`${from}#${callId}`, { from, callId, to });
+      if (kind === FRAME_CALL) this.#inflight.add(from, callId, to);
       else this.#node.deadLetter(kind, to, from, flags, payload, attachments, 'exited');
     }
-    this.#node.failCalls(this.#inflight.values(), exitCode);
+    this.#node.failCalls(this.#inflight.all(), exitCode);
     this.#inflight.clear();
     this.#resolveExited(exitCode);
     const reason = this.reason();
@@ -529,4 +529,60 @@ process.on('exit', () => {
 /** The actor processes this process started and that have not ended, in start order. */
 export function children(): ActorProcess[] {
   return [...live];
+}
+
+interface InFlight {
+  readonly from: string;
+  readonly callId: number;
+  readonly to: string;
+}
+
+/**
+ * The calls forwarded into a child and not answered yet, failed if it dies.
+ * Keyed by call number (a caller's own counter, so two callers may share
+ * one): a number key spares a string built and hashed per call.
+ */
+class CallsInFlight {
+  readonly #byId = new Map<number, InFlight | InFlight[]>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(from: string, callId: number, to: string): void {
+    const call: InFlight = { from, callId, to };
+    const there = this.#byId.get(callId);
+    if (there === undefined) this.#byId.set(callId, call);
+    else if (Array.isArray(there)) there.push(call);
+    else this.#byId.set(callId, [there, call]);
+    this.#size++;
+  }
+
+  delete(from: string, callId: number): void {
+    const there = this.#byId.get(callId);
+    if (there === undefined) return;
+    if (!Array.isArray(there)) {
+      if (there.from !== from) return;
+      this.#byId.delete(callId);
+    } else {
+      const at = there.findIndex((c) => c.from === from);
+      if (at === -1) return;
+      there.splice(at, 1);
+      if (there.length === 1) this.#byId.set(callId, there[0]!);
+    }
+    this.#size--;
+  }
+
+  *all(): IterableIterator<InFlight> {
+    for (const there of this.#byId.values()) {
+      if (Array.isArray(there)) yield* there;
+      else yield there;
+    }
+  }
+
+  clear(): void {
+    this.#byId.clear();
+    this.#size = 0;
+  }
 }
