@@ -115,6 +115,9 @@ const AHEAD_MS = 1;
 const MIN_AHEAD = 2;
 const MAX_AHEAD = 64;
 
+const NO_OPTIONS = Object.freeze({});
+const FOREVER = Object.freeze({ timeout: Infinity });
+
 export class Pool {
   readonly size: number;
   readonly #maxTasks: number | null;
@@ -126,6 +129,8 @@ export class Pool {
   readonly #queue = new Fifo<Pending>();
   /** The tasks given so far, by address (`module#ordinal`). */
   readonly #tasks = new Map<string, KnownTask>();
+  /** The same, by task object: most jobs look their task up here, without building its address. */
+  readonly #taskObjects = new WeakMap<Task, KnownTask>();
   readonly #name: string;
   #state: 'running' | 'closed' | 'terminated' = 'running';
   #workerCount = 0;
@@ -161,14 +166,14 @@ export class Pool {
   // ---- Python's API ------------------------------------------------------
 
   /** Runs `fn(...args)` in a worker; resolves its result. */
-  apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = {}): Promise<TaskResult<T>> {
-    return this.#submit(fn, [args], true, options).then((r) => r[0] as TaskResult<T>);
+  apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = NO_OPTIONS): Promise<TaskResult<T>> {
+    return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, options, (results) => resolve(results[0] as TaskResult<T>), reject));
   }
 
   /** `apply`, with Python's callbacks as well as the promise. */
-  applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = {}): Promise<TaskResult<T>> {
+  applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = NO_OPTIONS): Promise<TaskResult<T>> {
     const result = this.apply(fn, args, options);
-    result.then(options.callback, options.errorCallback);
+    if (options.callback !== undefined || options.errorCallback !== undefined) result.then(options.callback, options.errorCallback);
     if (options.errorCallback !== undefined) result.catch(() => {});
     return result;
   }
@@ -329,39 +334,40 @@ export class Pool {
   }
 
   #submit(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions): Promise<ArrayLike<unknown>> {
+    return new Promise((resolve, reject) => this.#enqueue(fn, items, star, options, resolve, reject));
+  }
+
+  /** Queues a chunk of `fn`; `resolve` gets its results (a Float64Array when they were all numbers). */
+  #enqueue(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions, resolve: (results: ArrayLike<unknown>) => void, reject: (error: Error) => void): void {
     try {
       this.#check(fn);
     } catch (err) {
-      return Promise.reject(err);
+      return reject(err as Error);
     }
     const { timeout, signal } = options;
     if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
-      return Promise.reject(invalidOption('timeout', 'a positive number of milliseconds', timeout));
+      return reject(invalidOption('timeout', 'a positive number of milliseconds', timeout));
     }
     // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
     const chunk = star ? items : packNumbers(items);
-    return new Promise<ArrayLike<unknown>>((resolve, reject) => {
-      const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          // Left in the queue, skipped when its turn comes.
-          pending.cancelled = true;
-          reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
-        };
-        if (signal.aborted) return onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      this.#queue.push(pending);
-      this.#pump();
-    });
+    const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        // Left in the queue, skipped when its turn comes.
+        pending.cancelled = true;
+        reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    this.#queue.push(pending);
+    this.#pump();
   }
 
   /** Hands each queued task to the least busy worker, so that a few tasks spread over all of them. */
   #pump(): void {
     // Work left and no worker to do it (the last one ended after a close): one more, or it would wait forever.
-    if (this.#queue.length > 0 && this.#state !== 'terminated' && this.#starting === 0 && ![...this.#slots].some((s) => !s.endedByPool && s.ref.exitCode === null)) {
-      this.#addWorker();
-    }
+    if (this.#queue.length > 0 && this.#state !== 'terminated' && this.#starting === 0 && !this.#anyWorking()) this.#addWorker();
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
       for (const slot of this.#slots) {
@@ -370,34 +376,45 @@ export class Pool {
       }
       if (best === undefined) break;
       const pending = this.#queue.shift()!;
-      if (!pending.cancelled) void this.#run(best, pending);
+      if (!pending.cancelled) this.#run(best, pending);
     }
     this.#maybeIdle();
   }
 
-  async #run(slot: Slot, pending: Pending): Promise<void> {
+  #run(slot: Slot, pending: Pending): void {
     slot.inflight++;
-    try {
-      const known = this.#known(pending.task);
-      const key = known.key;
-      let job: Job;
-      if (slot.sent.has(key)) {
-        job = { key, chunk: pending.chunk, star: pending.star };
-      } else {
-        known.bundle ??= taskBundle(pending.task);
-        job = { key, task: pending.task, bundle: await known.bundle, chunk: pending.chunk, star: pending.star };
-        slot.sent.add(key);
-      }
-      const results = await slot.ref.call(job, { timeout: pending.timeout ?? Infinity });
-      pending.resolve(results as ArrayLike<unknown>);
-    } catch (err) {
-      this.#failed(slot, pending, err);
-    } finally {
-      this.#paced(slot);
-      slot.inflight--;
-      if (slot.inflight === 0 && slot.ref.exitCode !== null) this.#slots.delete(slot);
-      this.#pump();
+    const known = this.#known(pending.task);
+    if (slot.sent.has(known.key)) {
+      this.#send(slot, pending, { key: known.key, chunk: pending.chunk, star: pending.star });
+      return;
     }
+    // Until a job carrying the task and its module's bundle has gone to this worker, every job
+    // carries them: they wait for the same bundle, so they go in the order they came.
+    known.bundle ??= taskBundle(pending.task);
+    known.bundle.then(
+      (bundle) => {
+        slot.sent.add(known.key);
+        this.#send(slot, pending, { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star });
+      },
+      (err: unknown) => this.#done(slot, pending, false, err),
+    );
+  }
+
+  #send(slot: Slot, pending: Pending, job: Job): void {
+    slot.ref.call(job, pending.timeout === undefined ? FOREVER : { timeout: pending.timeout }).then(
+      (results) => this.#done(slot, pending, true, results),
+      (err: unknown) => this.#done(slot, pending, false, err),
+    );
+  }
+
+  /** A job came back (`ok`, with its results) or failed: settle it, and hand the worker more. */
+  #done(slot: Slot, pending: Pending, ok: boolean, outcome: unknown): void {
+    if (ok) pending.resolve(outcome as ArrayLike<unknown>);
+    else this.#failed(slot, pending, outcome);
+    this.#paced(slot);
+    slot.inflight--;
+    if (slot.inflight === 0 && slot.ref.exitCode !== null) this.#slots.delete(slot);
+    this.#pump();
   }
 
   /** A job of `slot` came back: learn how fast it works, and size its window to about AHEAD_MS of that. */
@@ -441,13 +458,22 @@ export class Pool {
   }
 
   #known(t: Task): KnownTask {
+    let known = this.#taskObjects.get(t);
+    if (known !== undefined) return known;
     const id = `${t.module}#${t.ordinal}`;
-    let known = this.#tasks.get(id);
+    known = this.#tasks.get(id);
     if (known === undefined) {
       known = { key: this.#tasks.size + 1, bundle: null };
       this.#tasks.set(id, known);
     }
+    this.#taskObjects.set(t, known);
     return known;
+  }
+
+  /** Whether a worker is up (or starting) that the pool has not ended. */
+  #anyWorking(): boolean {
+    for (const s of this.#slots) if (!s.endedByPool && s.ref.exitCode === null) return true;
+    return false;
   }
 
   #addWorker(): void {
