@@ -249,26 +249,35 @@ export class Pool {
 
   // ---- the core ------------------------------------------------------------
 
-  async #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
-    this.#check(fn);
-    if (items.length === 0) return [];
-    const size = chunksizeOf(options, autoChunksize(items.length, this.size));
-    const out: unknown[] = new Array(items.length);
-    let done = 0;
-    const chunks: Promise<void>[] = [];
-    for (let i = 0; i < items.length; i += size) {
-      const chunk = items.slice(i, i + size);
-      chunks.push(
-        this.#submit(fn, chunk, star, options).then((results) => {
-          // Straight into place: concatenating the chunks' arrays afterwards costs more than the tasks, for tiny ones.
+  #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.#check(fn);
+      if (items.length === 0) return resolve([]);
+      const size = chunksizeOf(options, autoChunksize(items.length, this.size));
+      const out: unknown[] = new Array(items.length);
+      let done = 0;
+      let failed = false;
+      const fail = (error: Error): void => {
+        failed = true;
+        reject(error);
+      };
+      for (let i = 0; i < items.length; i += size) {
+        const chunk = items.slice(i, i + size);
+        // Straight into place: concatenating the chunks' arrays afterwards costs more than the tasks, for tiny ones.
+        const put = (results: ArrayLike<unknown>): void => {
+          if (failed) return;
           for (let j = 0; j < results.length; j++) out[i + j] = results[j];
           done += chunk.length;
-          options.onProgress?.(done, items.length);
-        }),
-      );
-    }
-    await Promise.all(chunks);
-    return out;
+          try {
+            options.onProgress?.(done, items.length);
+          } catch (err) {
+            return fail(err as Error); // the caller's callback: its error is the map's, not the pool's
+          }
+          if (done === items.length) resolve(out);
+        };
+        this.#enqueue(fn, chunk, star, options, put, fail);
+      }
+    });
   }
 
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
@@ -293,7 +302,9 @@ export class Pool {
       while (!exhausted && inflight.size < window) {
         const chunk: unknown[] = [];
         while (chunk.length < size) {
-          const step = await iterator.next();
+          // A plain iterable's items are taken without a turn of the microtask queue each.
+          const pulled = iterator.next();
+          const step = typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : (pulled as IteratorResult<unknown>);
           if (step.done) {
             exhausted = true;
             break;
@@ -303,9 +314,13 @@ export class Pool {
         if (chunk.length === 0) break;
         const id = nextId++;
         inflight.set(id, null);
-        this.#submit(fn, chunk, false, options).then(
+        this.#enqueue(
+          fn,
+          chunk,
+          false,
+          options,
           (results) => settle(id, { ok: true, results }),
-          (error: unknown) => settle(id, { ok: false, error }),
+          (error) => settle(id, { ok: false, error }),
         );
       }
     };
@@ -331,10 +346,6 @@ export class Pool {
   #check(fn: unknown): void {
     if (this.#state !== 'running') throw new PoolClosedError(`${this.#name} is ${this.#state}: it takes no more tasks.`);
     if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
-  }
-
-  #submit(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions): Promise<ArrayLike<unknown>> {
-    return new Promise((resolve, reject) => this.#enqueue(fn, items, star, options, resolve, reject));
   }
 
   /** Queues a chunk of `fn`; `resolve` gets its results (a Float64Array when they were all numbers). */
