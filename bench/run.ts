@@ -376,13 +376,14 @@ if (isMain(import.meta)) {
         startup.addAnchors(anchor('python3', ['anchors/python_pool.py', 'startup']), 'startup_ms');
       }
       one.addAnchors(anchor(process.execPath, ['anchors/node-pool.mjs']), 'tasks_per_s_c1');
+      rate.addAnchors(anchor(process.execPath, ['anchors/node-threads.mjs', 'batched']), 'tasks_per_s');
+      one.addAnchors(anchor(process.execPath, ['anchors/node-threads.mjs', 'c1']), 'tasks_per_s_c1');
     }
     cpu.add('ideal: 200 × 10 ms ÷ 2 cores', 1000, 'ms');
     table('Pool, 100,000 tiny tasks, automatic chunking (tasks/s, higher is better)', rate.rows(), 'troupe Pool.map (automatic chunksize)', true);
     table('Pool, 20,000 tiny tasks, one task per message (tasks/s, higher is better)', one.rows(), 'troupe Pool.map (chunksize 1)', true);
     table('Pool, 200 CPU-bound tasks of 10 ms on 2 workers (wall ms, lower is better)', cpu.rows(), 'troupe Pool.map, 200 × 10 ms CPU', false);
     table('Pool start → first result (ms, lower is better)', startup.rows(), 'troupe Pool(2): start → first result', false);
-    console.log('(piscina and tinypool are not dependencies of this project: not run here.)');
   }
   if (want('queue')) {
     const small = new Samples();
