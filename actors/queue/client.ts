@@ -180,7 +180,7 @@ export class ChannelClient {
 
   /** Confirms item `seq`: it reached user code here. */
   ack(seq: number): void {
-    // Runs of numbers, as [first, count] pairs: a batch of 256 items is acked in two numbers.
+    // Runs of numbers, as [first, count] pairs: a batch of 1024 items is acked in two numbers.
     const acks = this.#acks;
     const n = acks.length;
     if (n > 0 && acks[n - 2]! + acks[n - 1]! === seq) acks[n - 1]!++;

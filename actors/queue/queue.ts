@@ -24,7 +24,7 @@ export interface QueueOptions {
 }
 
 /** The most items `for await` asks for at once; they are confirmed one by one as the loop takes them. */
-const PREFETCH = 256;
+const PREFETCH = 1024;
 /** A loop that takes a batch within this many milliseconds is fast: it gets bigger batches. */
 const FAST_MS = 10;
 /** From this batch size on, a loop asks for its next batch before taking the current one. */
@@ -204,7 +204,7 @@ export class Queue<T = unknown> extends Handle {
 
   /**
    * Takes items until the queue is closed and drained. Items are fetched a
-   * few at a time, more as the loop shows it is fast (up to 256, and never
+   * few at a time, more as the loop shows it is fast (up to 1024, and never
    * much more than 1 MiB of buffers and strings at once), one at a time
    * while it is slow, so a slow consumer does not sit on items others could
    * take. A fast loop asks for the next items while it takes the last ones.
