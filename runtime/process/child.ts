@@ -17,7 +17,8 @@ import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { isForever } from '../timers.ts';
-import { actorBundle } from './bundle.ts';
+import { actorBundle, runtimeBundle } from './bundle.ts';
+import type { SpareOrder } from './host.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
 
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -159,7 +160,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     // Loaded here, not at the top: an actor process that never spawns never pays for it.
     const { spawn: spawnProcess } = await import('node:child_process');
-    if (this.#exitCode !== null) return;
+    const spare = this.#node.parentless ? takeSpare(this.#options, (await runtimeBundle()).index) : null;
+    if (this.#exitCode !== null) {
+      spare?.kill('SIGKILL');
+      return;
+    }
     let child: ChildProcess;
     try {
       const init: ActorInit = {
@@ -173,18 +178,26 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         deathSignal: SETPRIV !== null,
       };
       const argv = [...this.#options.execArgv, bundle, 'troupe-actor', name];
-      // Where setpriv exists (util-linux, on every Debian), the kernel SIGKILLs
-      // the actor the moment its parent dies, even mid-way through a synchronous
-      // loop; setpriv execs node in place, so the pid is the actor's.
-      child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', this.#options.deathSignal, '--', process.execPath, ...argv], {
-        stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-        env: { ...(this.#options.env ?? process.env), [INIT_ENV]: JSON.stringify(init) },
-        cwd: this.#options.cwd,
-        windowsHide: true,
-        // A session of its own: Ctrl-C at the terminal reaches the root alone,
-        // which then stops the tree in order (see embed.ts).
-        detached: true,
-      });
+      if (spare !== null) {
+        // Already running, with the runtime loaded: it becomes this actor as a cold start would.
+        spare.stdin!.end(`${JSON.stringify({ init, argv } satisfies SpareOrder)}\n`);
+        spare.ref();
+        (spare.stdio[3] as Duplex & { ref(): void }).ref();
+        child = spare;
+      } else {
+        // Where setpriv exists (util-linux, on every Debian), the kernel SIGKILLs
+        // the actor the moment its parent dies, even mid-way through a synchronous
+        // loop; setpriv execs node in place, so the pid is the actor's.
+        child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', this.#options.deathSignal, '--', process.execPath, ...argv], {
+          stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+          env: { ...(this.#options.env ?? process.env), [INIT_ENV]: JSON.stringify(init) },
+          cwd: this.#options.cwd,
+          windowsHide: true,
+          // A session of its own: Ctrl-C at the terminal reaches the root alone,
+          // which then stops the tree in order (see embed.ts).
+          detached: true,
+        });
+      }
     } catch (err) {
       this.#failStart(new SpawnError(`Cannot start actor ${name}: ${messageOf(err)}`, name, { cause: err }));
       return;
@@ -216,6 +229,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     for (const frame of queued) this.forward(...frame);
     this.#node.reportPids();
     this.#node.emit('spawn', this.ref);
+    // The next spawn of the root finds a spare host; started once this actor is up, so as not to slow its start.
+    if (this.#node.parentless) void this.ready.then(startSpare, startSpare);
   }
 
   /** The actor will not run: `ready` rejects; with no process yet, it ends now with `exitCode`. */
@@ -524,7 +539,106 @@ function messageOf(err: unknown): string {
 
 process.on('exit', () => {
   for (const p of live) p.endAtExit();
+  spare?.child.kill('SIGKILL');
 });
+
+// ---- spare hosts ---------------------------------------------------------
+
+/** The argument that starts the runtime bundle as a spare host (runtime-entry.ts). */
+export const SPARE_ARG = 'troupe-spare';
+
+/**
+ * A process started ahead of need, with node up and the runtime loaded,
+ * waiting on stdin for the actor it will become (host.ts `runSpare`): a
+ * spawn that takes it skips node's start-up and the runtime's load, as
+ * Python's forkserver skips the interpreter's. A root process keeps one from
+ * its first spawn on (`TROUPE_SPARE_HOST=off` turns this off); it dies with
+ * the root (the parent-death signal, or EOF on its stdin). A spawn takes it
+ * only when the spare would be the same process a cold start makes: default
+ * `env`, `cwd`, `execArgv` and death signal, the environment and working
+ * directory unchanged since it started, and the same runtime bundle.
+ */
+interface Spare {
+  readonly child: ChildProcess;
+  readonly runtime: string;
+  readonly env: string;
+  readonly cwd: string;
+}
+
+let spare: Spare | null = null;
+let spareStarting = false;
+const SPARES = process.env.TROUPE_SPARE_HOST !== 'off';
+
+/** How many spare hosts this process started and how many spawns took one (for specs and diagnostics). */
+export const spareHosts = { started: 0, taken: 0 };
+
+/** The spare host's pid, if one is waiting (for specs). */
+export function sparePid(): number | null {
+  return spare?.child.pid ?? null;
+}
+
+function environment(): string {
+  return JSON.stringify(process.env);
+}
+
+function takeSpare(options: ProcessOptions, runtime: string): ChildProcess | null {
+  const s = spare;
+  if (s === null) return null;
+  const fits = options.env === undefined && options.cwd === undefined && options.execArgv.length === 0 && options.deathSignal === 'KILL';
+  if (!fits) return null;
+  spare = null;
+  if (!waiting(s.child) || s.runtime !== runtime || s.env !== environment() || s.cwd !== process.cwd()) {
+    s.child.kill('SIGKILL');
+    return null;
+  }
+  spareHosts.taken++;
+  return s.child;
+}
+
+/** Whether a spare is still there to take: not exited, nor dead with its exit event still to come (a zombie). */
+function waiting(child: ChildProcess): boolean {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return false;
+  if (process.platform !== 'linux') return true;
+  try {
+    // The state is the field after the parenthesized command name.
+    const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function startSpare(): Promise<void> {
+  if (!SPARES || spare !== null || spareStarting) return;
+  spareStarting = true;
+  try {
+    const runtime = (await runtimeBundle()).index;
+    const { spawn: spawnProcess } = await import('node:child_process');
+    if (spare !== null) return;
+    const argv = [runtime, SPARE_ARG];
+    const child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', 'KILL', '--', process.execPath, ...argv], {
+      stdio: ['pipe', 'inherit', 'inherit', 'pipe'],
+      windowsHide: true,
+      detached: true,
+    });
+    // A spare that dies waiting (or that is killed as it is taken) is simply not there.
+    child.on('error', () => {});
+    child.stdin!.on('error', () => {});
+    child.on('exit', () => {
+      if (spare?.child === child) spare = null;
+    });
+    // Waiting, it keeps nothing alive; taken, it is ref'd again.
+    child.unref();
+    (child.stdin as Duplex & { unref(): void }).unref();
+    (child.stdio[3] as Duplex & { unref(): void }).unref();
+    spare = { child, runtime, env: environment(), cwd: process.cwd() };
+    spareHosts.started++;
+  } catch {
+    // No spare: spawns start cold, as they always can.
+  } finally {
+    spareStarting = false;
+  }
+}
 
 /** The actor processes this process started and that have not ended, in start order. */
 export function children(): ActorProcess[] {

@@ -221,7 +221,54 @@ function indent(text: string): string {
 // do not inherit it.
 const init = process.env[INIT_ENV] === undefined ? null : (JSON.parse(process.env[INIT_ENV]!) as ActorInit);
 delete process.env[INIT_ENV];
-const host = init === null ? null : new ActorHost(init);
+let host = init === null ? null : new ActorHost(init);
+
+/**
+ * A spare host (see child.ts `startSpare`): this process was started ahead
+ * with the runtime loaded, and waits on stdin for the actor it will become.
+ * Given it, it goes on exactly as a process started for that actor: the
+ * host, then the actor's bundle (whose import of the runtime is this very
+ * runtime). EOF first means the parent ended without needing it.
+ */
+export function runSpare(): void {
+  process.title = 'troupe-spare';
+  const line = readLineSync(0);
+  if (line === null) process.exit(0);
+  const { init: given, argv } = JSON.parse(line) as SpareOrder;
+  process.argv.splice(1, process.argv.length - 1, ...argv);
+  host = new ActorHost(given);
+  // A module that throws while loading reaches the host's uncaughtException handler, as at a cold start.
+  void import(pathToFileURL(argv[0]!).href);
+}
+
+/** What a parent writes to a spare host: the actor's init, and the argv a cold start would have had. */
+export interface SpareOrder {
+  readonly init: ActorInit;
+  readonly argv: readonly string[];
+}
+
+/** One line from `fd`, blocking (the spare has nothing else to do); null at EOF. */
+function readLineSync(fd: number): string | null {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(16 * 1024);
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buffer, 0, buffer.byteLength, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      continue;
+    }
+    if (n === 0) return null;
+    const got = Buffer.from(buffer.subarray(0, n));
+    chunks.push(got);
+    if (got.includes(10)) {
+      const text = Buffer.concat(chunks).toString('utf8');
+      return text.slice(0, text.indexOf('\n'));
+    }
+  }
+}
 
 /** Called by an actor bundle once the actor's module has loaded. */
 export function loaded(): Promise<void> {

@@ -6,3 +6,9 @@
 export * from '../../index.ts';
 export * from '../index.ts';
 export { loaded as __troupeLoaded } from './host.ts';
+
+import { runSpare } from './host.ts';
+import { SPARE_ARG } from './child.ts';
+
+// Started as a spare host (`node index.mjs troupe-spare`): wait for an actor once this module has loaded.
+if (process.argv[2] === SPARE_ARG) setImmediate(runSpare);

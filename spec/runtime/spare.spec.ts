@@ -1,0 +1,113 @@
+import { spawn as spawnProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SpawnError, current, spawn } from '../../index.ts';
+import { sparePid, spareHosts } from '../../runtime/process/child.ts';
+import { selfReport } from '../fixtures/actors.ts';
+import { allGone, alive, reap } from '../helpers.ts';
+
+const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
+
+type Report = { pid: number; mark: string | null; cwd: string; argv: string[]; title: string; args: unknown[] };
+
+/** Spawns selfReport with `args` and resolves with its report. */
+async function report(options: Parameters<typeof spawn>[1] = {}): Promise<{ ref: ReturnType<typeof spawn>; report: Report }> {
+  const ref = reap(spawn(selfReport, { name: 'reporter', ...options }));
+  const got = (await current().receive({ match: (m): m is Report => typeof m === 'object' && m !== null && 'mark' in m, timeout: 30_000 })) as Report;
+  return { ref, report: got };
+}
+
+/** Once a spare host is waiting: its pid. */
+async function spareWaiting(): Promise<number> {
+  await vi.waitFor(() => expect(sparePid()).not.toBeNull(), { timeout: 20_000, interval: 10 });
+  return sparePid()!;
+}
+
+describe('spare hosts', () => {
+  afterEach(() => {
+    delete process.env.TROUPE_SPEC_MARK;
+  });
+
+  it('a spawn takes the waiting spare host, and the actor is what a cold start makes', async () => {
+    const first = await report({ args: [] });
+    expect(first.report.argv).toEqual(['troupe-actor', 'reporter']);
+    const spare = await spareWaiting();
+    const taken = spareHosts.taken;
+    const second = await report({ args: [1, 'two', { three: [3] }] });
+    expect(second.report.pid).toBe(spare);
+    expect(second.ref.pid).toBe(spare);
+    expect(spareHosts.taken).toBe(taken + 1);
+    // The same as the cold one: argv, title, working directory, and its args.
+    expect(second.report.argv).toEqual(first.report.argv);
+    expect(second.report.title).toBe('troupe-actor reporter');
+    expect(second.report.cwd).toBe(first.report.cwd);
+    expect(second.report.args).toEqual([1, 'two', { three: [3] }]);
+    second.ref.send('end');
+    expect(await second.ref.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('is not taken when the environment changed since it started: the actor sees the new one', async () => {
+    await report();
+    const spare = await spareWaiting();
+    process.env.TROUPE_SPEC_MARK = 'changed';
+    const { report: got } = await report();
+    expect(got.mark).toBe('changed');
+    expect(got.pid).not.toBe(spare);
+    await allGone([spare], 5000); // a spare that can no longer be used is ended, not left waiting
+  });
+
+  it('is not taken by a spawn with options a cold start treats differently (env, cwd, execArgv)', async () => {
+    await report();
+    const spare = await spareWaiting();
+    const { report: got } = await report({ env: { ...process.env, TROUPE_SPEC_MARK: 'given' } });
+    expect(got.mark).toBe('given');
+    expect(got.pid).not.toBe(spare);
+    expect(sparePid()).toBe(spare); // still there for the next default spawn
+  });
+
+  it('a spare that died waiting is not taken: the next spawn starts cold', async () => {
+    await report();
+    const spare = await spareWaiting();
+    process.kill(spare, 'SIGKILL');
+    await vi.waitFor(() => expect(sparePid()).not.toBe(spare), { timeout: 10_000, interval: 10 });
+    const { report: got } = await report();
+    expect(got.pid).not.toBe(spare);
+  });
+
+  it('an actor module that throws while loading in a spare host fails its spawn as at a cold start', async () => {
+    await report();
+    await spareWaiting();
+    const taken = spareHosts.taken;
+    const { fragile } = await import('../fixtures/throws-in-actor.ts');
+    const ref = reap(spawn(fragile));
+    const err = await ref.ready.catch((e: unknown) => e);
+    expect(spareHosts.taken).toBe(taken + 1);
+    expect(err).toBeInstanceOf(SpawnError);
+    expect((err as SpawnError).message).toContain('its module threw while loading: Error: this module refuses to load in an actor process');
+    expect(await ref.join({ timeout: 10_000 })).toBe(1);
+  });
+
+  it.each([
+    ['ends with its root when the root ends', 'spare-end', {}, false],
+    ['ends with its root when the root is SIGKILLed (parent-death signal)', 'spare-wait', {}, true],
+    ['ends with its root when the root is SIGKILLed (no parent-death signal: EOF on its stdin)', 'spare-wait', { TROUPE_DEATH_SIGNAL: 'off' }, true],
+  ])('%s', async (_what, mode, env, kill) => {
+    const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
+    const exited = once(root, 'exit');
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: root.stdout! }).once('line', resolve);
+        root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
+      });
+      const { spare, child } = JSON.parse(line) as { spare: number | null; child: number };
+      expect(spare).not.toBeNull();
+      expect(alive(spare!)).toBe(true);
+      if (kill) root.kill('SIGKILL');
+      await exited;
+      await allGone([spare!, child], 5000);
+    } finally {
+      if (root.exitCode === null && root.signalCode === null) root.kill('SIGKILL');
+    }
+  });
+});
