@@ -368,6 +368,7 @@ if (isMain(import.meta)) {
       cpu.add('troupe Pool.map, 200 × 10 ms CPU', ours.cpu!, 'ms');
       startup.add('troupe Pool(2): start → first result', ours.startup!, 'ms');
       startup.add('node child_process.fork (.mjs, same parent): fork → ready', await bareFork(), 'ms');
+      startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']), 'startup_ms');
       if (python) {
         rate.addAnchors(anchor('python3', ['anchors/python_pool.py', 'map']), 'tasks_per_s');
         one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'c1']), 'tasks_per_s_c1');
