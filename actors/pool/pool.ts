@@ -202,11 +202,13 @@ export class Pool {
 
   /** Results in order as they are ready, pulling items lazily (a bounded number in flight). */
   imap<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
+    this.#check(fn);
     return this.#iterate(fn, items, options, true) as AsyncIterableIterator<TaskResult<T>>;
   }
 
   /** Results as they come, in any order, pulling items lazily. */
   imapUnordered<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
+    this.#check(fn);
     return this.#iterate(fn, items, options, false) as AsyncIterableIterator<TaskResult<T>>;
   }
 
@@ -255,33 +257,46 @@ export class Pool {
       if (items.length === 0) return resolve([]);
       const size = chunksizeOf(options, autoChunksize(items.length, this.size));
       const out: unknown[] = new Array(items.length);
+      // Chunks go to the queue a window at a time, more as results come: 20,000 one-item
+      // chunks queued at once would be 20,000 live task records for the collector to copy.
+      const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
+      let sent = 0;
       let done = 0;
+      let inflight = 0;
       let failed = false;
       const fail = (error: Error): void => {
         failed = true;
         reject(error);
       };
-      for (let i = 0; i < items.length; i += size) {
-        const chunk = items.slice(i, i + size);
+      const landed = (at: number, results: ArrayLike<unknown>): void => {
+        inflight--;
+        if (failed) return;
         // Straight into place: concatenating the chunks' arrays afterwards costs more than the tasks, for tiny ones.
-        const put = (results: ArrayLike<unknown>): void => {
-          if (failed) return;
-          for (let j = 0; j < results.length; j++) out[i + j] = results[j];
-          done += chunk.length;
-          try {
-            options.onProgress?.(done, items.length);
-          } catch (err) {
-            return fail(err as Error); // the caller's callback: its error is the map's, not the pool's
-          }
-          if (done === items.length) resolve(out);
-        };
-        this.#enqueue(fn, chunk, star, options, put, fail);
-      }
+        for (let j = 0; j < results.length; j++) out[at + j] = results[j];
+        done += results.length;
+        try {
+          options.onProgress?.(done, items.length);
+        } catch (err) {
+          return fail(err as Error); // the caller's callback: its error is the map's, not the pool's
+        }
+        if (done === items.length) resolve(out);
+        else feed();
+      };
+      const feed = (): void => {
+        while (!failed && inflight < window && sent < items.length) {
+          const at = sent;
+          const chunk = items.slice(at, at + size);
+          sent += chunk.length;
+          inflight++;
+          this.#enqueue(fn, chunk, star, options, (results) => landed(at, results), fail, true);
+        }
+      };
+      feed();
     });
   }
 
+  /** Checked by the caller: taken before a close() that comes later, its chunks all run. */
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
-    this.#check(fn);
     const size = chunksizeOf(options, 1);
     const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
     const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
@@ -321,6 +336,7 @@ export class Pool {
           options,
           (results) => settle(id, { ok: true, results }),
           (error) => settle(id, { ok: false, error }),
+          true,
         );
       }
     };
@@ -349,9 +365,19 @@ export class Pool {
   }
 
   /** Queues a chunk of `fn`; `resolve` gets its results (a Float64Array when they were all numbers). */
-  #enqueue(fn: Task, items: readonly unknown[], star: boolean, options: TaskOptions, resolve: (results: ArrayLike<unknown>) => void, reject: (error: Error) => void): void {
+  #enqueue(
+    fn: Task,
+    items: readonly unknown[],
+    star: boolean,
+    options: TaskOptions,
+    resolve: (results: ArrayLike<unknown>) => void,
+    reject: (error: Error) => void,
+    /** A later chunk of a map or imap already taken: it runs after close() too, as Python's do. */
+    continuing = false,
+  ): void {
     try {
-      this.#check(fn);
+      if (!continuing) this.#check(fn);
+      else if (this.#state === 'terminated') throw new PoolClosedError(`${this.#name} was terminated before this task ran.`);
     } catch (err) {
       return reject(err as Error);
     }

@@ -186,6 +186,20 @@ describe('Pool', () => {
     expect(await results).toEqual([1, 4, 9, 16, 25, 36, 49, 64]);
   });
 
+  it('runs every chunk of a map or imap taken before close(), though they go to the workers a window at a time', async () => {
+    const p = pool({ size: 2 });
+    const xs = Array.from({ length: 2000 }, (_, i) => i); // far more one-item chunks than the pool queues at once
+    const mapped = p.map(square, xs, { chunksize: 1 });
+    const iterated = p.imap(square, xs);
+    p.close();
+    expect(() => p.imap(square, xs)).toThrow(PoolClosedError);
+    const seen: number[] = [];
+    for await (const r of iterated) seen.push(r);
+    await p.join();
+    expect(await mapped).toEqual(xs.map((x) => x * x));
+    expect(seen).toEqual(xs.map((x) => x * x));
+  });
+
   it('Pool(200) maps 1,000 items', async () => {
     const p = pool({ size: 200 });
     const out = await p.map(square, Array.from({ length: 1000 }, (_, i) => i));
