@@ -41,16 +41,23 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
     }
   }
   let done = 0;
-  const known = new Map<number, Promise<Task>>();
+  const resolving = new Map<number, Promise<Task>>();
+  // Tasks already loaded: a job for one of them starts without waiting a turn.
+  const ready = new Map<number, Task>();
   for await (const job of ctx.inbox) {
     try {
       if (broken !== null) throw broken;
-      let resolving = known.get(job.key);
-      if (resolving === undefined) {
-        resolving = resolveTask(job.task!, job.bundle ?? null);
-        known.set(job.key, resolving);
+      let task = ready.get(job.key);
+      if (task === undefined) {
+        let loading = resolving.get(job.key);
+        if (loading === undefined) {
+          loading = resolveTask(job.task!, job.bundle ?? null);
+          resolving.set(job.key, loading);
+        }
+        task = await loading;
+        ready.set(job.key, task);
       }
-      const { fn } = await resolving;
+      const { fn } = task;
       const results: unknown[] = new Array(job.chunk.length);
       for (let i = 0; i < job.chunk.length; i++) {
         const item = job.chunk[i];
