@@ -49,6 +49,8 @@ export class FrameWriter {
   #deferred = false;
   /** When this writer last handed bytes to its sink (performance.now()). */
   #lastWrite = -Infinity;
+  /** It wrote in this event-loop turn (reset in the turn's check phase). */
+  #wroteThisTurn = false;
 
   readonly #coalesceMs: number;
 
@@ -104,17 +106,18 @@ export class FrameWriter {
 
   /**
    * Once the sender's synchronous code is done: written now, unless this
-   * sink was written to less than COALESCE_MS ago. An actor answering a run
-   * of messages awaits between them, and a write per answer costs a syscall
-   * and a wake-up of the peer each; so frames that follow a write that
-   * closely wait for the end of the turn (the check phase, right after this
-   * turn's I/O), or for the next frame pushed after COALESCE_MS, whichever
-   * comes first. A lone message, or one after a pause (a long task's
-   * result), goes at once.
+   * writer already wrote in this event-loop turn, less than COALESCE_MS ago.
+   * An actor answering a run of queued messages awaits between them, all in
+   * one turn, and a write per answer costs a syscall and a wake-up of the
+   * peer each; so the answers after the first wait for the end of the turn
+   * (the check phase, right after this turn's I/O), or for the next frame
+   * pushed after COALESCE_MS, whichever comes first. A message in a turn of
+   * its own (a request and its reply, back and forth) or after a pause (a
+   * long task's result) goes at once.
    */
   #flushSoon = (): void => {
     this.#scheduled = false;
-    if (performance.now() - this.#lastWrite < this.#coalesceMs) {
+    if (this.#wroteThisTurn && performance.now() - this.#lastWrite < this.#coalesceMs) {
       if (!this.#deferred) {
         this.#deferred = true;
         setImmediate(this.#flushDeferred);
@@ -138,9 +141,21 @@ export class FrameWriter {
     if (this.#out.length === 0) return;
     const out = this.#out;
     this.#out = [];
-    this.#lastWrite = performance.now();
+    this.#wrote();
     this.#sink.write(out);
   }
+
+  #wrote(): void {
+    this.#lastWrite = performance.now();
+    if (!this.#wroteThisTurn) {
+      this.#wroteThisTurn = true;
+      setImmediate(this.#newTurn);
+    }
+  }
+
+  #newTurn = (): void => {
+    this.#wroteThisTurn = false;
+  };
 
   #seal(need: number): void {
     if (this.#used > 0) {
@@ -149,7 +164,7 @@ export class FrameWriter {
       // the peer while the sender is still producing.
       const out = this.#out;
       this.#out = [];
-      this.#lastWrite = performance.now();
+      this.#wrote();
       this.#sink.write(out);
     }
     this.#batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, need));

@@ -29,6 +29,28 @@ describe('framing', () => {
     expect(written.map((b) => b.byteLength)).toEqual([HEADER_BYTES + 1, 99 * (HEADER_BYTES + 1)]);
   });
 
+  it('writes the first frames of each turn at once, however soon after the last write (a request and its reply)', async () => {
+    const { writer, written } = pair(60_000);
+    for (let turn = 0; turn < 3; turn++) {
+      writer.push(1, 2, 3, turn, 0, Buffer.from([turn]));
+      await Promise.resolve();
+      expect(written).toHaveLength(turn + 1);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+
+  it("writes at once a frame that comes, in the same turn, after a long synchronous stretch (a worker's next long task)", async () => {
+    const { writer, written } = pair(1);
+    writer.push(1, 2, 3, 0, 0, Buffer.from([0]));
+    await Promise.resolve();
+    expect(written).toHaveLength(1);
+    const until = performance.now() + 5; // a 5 ms task, run without leaving the turn
+    while (performance.now() < until);
+    writer.push(1, 2, 3, 1, 0, Buffer.from([1]));
+    await Promise.resolve();
+    expect(written).toHaveLength(2);
+  });
+
   it("writes a frame that comes after a pause at once (a long task's result is not held back)", async () => {
     const { writer, written } = pair(1);
     writer.push(1, 2, 3, 0, 0, Buffer.from([0]));
