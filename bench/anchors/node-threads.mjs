@@ -29,9 +29,14 @@ if (mode === 'batched') {
   for (let i = 0; i < n; i += size) chunks.push(items.slice(i, i + size));
   const pool = new Piscina({ filename, minThreads: 2, maxThreads: 2 });
   await Promise.all(chunks.map((c) => pool.run(c)));
-  const t = performance.now();
-  await Promise.all(chunks.map((c) => pool.run(c)));
-  emit('piscina run, tasks batched as Python chunks them', 'tasks_per_s', n / ((performance.now() - t) / 1000));
+  // The median of three, as the other sides take.
+  const rates = [];
+  for (let k = 0; k < 3; k++) {
+    const t = performance.now();
+    await Promise.all(chunks.map((c) => pool.run(c)));
+    rates.push(n / ((performance.now() - t) / 1000));
+  }
+  emit('piscina run, tasks batched as Python chunks them', 'tasks_per_s', rates.sort((a, b) => a - b)[1]);
   await pool.destroy();
 } else {
   for (const concurrent of [1, 64]) {
