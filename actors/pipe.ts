@@ -96,6 +96,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   readonly writable: boolean;
   readonly #end: End;
   readonly #client: ChannelClient;
+  readonly #sendRefused: (answer: unknown) => Error;
   #closed = false;
 
   /** @internal Ends are made by `Pipe()`. */
@@ -106,6 +107,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     this.readable = readable;
     this.writable = writable;
     const label = `end ${end} of pipe ${ref.name}`;
+    this.#sendRefused = (answer) => this.#refused(answer, 'send()', undefined);
     this.#client = clientFor(ref, label, (cause) => new EOFError(`${label}: the pipe is gone: the process that made it ended.`, { cause }), { t: 'send', d: end });
   }
 
@@ -125,10 +127,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   send(message: Send): Promise<void> {
     if (!this.writable) return Promise.reject(new PipeDirectionError(`${this.#client.label} is the read end of a one-way pipe: it cannot send. Send on the other end.`));
     if (this.#closed) return Promise.reject(this.#ownClosed('send()'));
-    return this.#client.putSoon(message).then((answer) => {
-      if (answer === true) return;
-      throw this.#refused(answer, 'send()', undefined);
-    });
+    return this.#client.putSoon(message, this.#sendRefused);
   }
 
   /**

@@ -34,6 +34,19 @@ export function isBatch(answer: unknown): answer is Batch {
   return typeof answer === 'object' && answer !== null && 's' in answer;
 }
 
+/** A put waiting in a batch. */
+interface Put {
+  readonly value: unknown;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly refused: (answer: unknown) => Error;
+}
+
+function settlePut(put: Put, answer: unknown): void {
+  if (answer === true) put.resolve();
+  else put.reject(put.refused(answer));
+}
+
 let nextToken = 1;
 const CLOSED: Refusal = { e: 'closed' };
 
@@ -67,7 +80,7 @@ export class ChannelClient {
   readonly #gone: (cause: Error) => Error;
   /** The request that carries a batch of puts, without its `vs`. */
   readonly #putHead: Record<string, unknown>;
-  #batch: { value: unknown; resolve: (answer: unknown) => void; reject: (error: unknown) => void }[] = [];
+  #batch: Put[] = [];
   #batchBytes = 0;
   /** Batches of puts sent and not yet answered. */
   #batchesOut = 0;
@@ -85,12 +98,13 @@ export class ChannelClient {
 
   /**
    * Puts `value` with the others put in this turn, in one request: a loop of
-   * puts costs one message each way, not one per item. Resolves with `true`
-   * once the service holds it, or with the refusal that stopped it.
+   * puts costs one message each way, not one per item. Resolves once the
+   * service holds it; rejects with `refused(answer)` for the refusal that
+   * stopped it (one promise per put, the put's own: no chained `then`).
    */
-  putSoon(value: unknown): Promise<unknown> {
+  putSoon(value: unknown, refused: (answer: unknown) => Error): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.#batch.push({ value, resolve, reject }) === 1) {
+      if (this.#batch.push({ value, resolve, reject, refused }) === 1) {
         // Idle: go at the end of this microtask run, for the latency of a lone put. With batches
         // already on their way the producer is streaming: gather to the end of the turn (as Nagle does).
         if (this.#batchesOut === 0) queueMicrotask(() => this.#flushPuts());
@@ -112,8 +126,12 @@ export class ChannelClient {
     void sent.finally(() => this.#batchesOut--).catch(() => {});
     sent.then(
       (answer) => {
-        const n = answer === true ? batch.length : ((answer as Refusal).n ?? 0);
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(i < n ? true : answer);
+        if (answer === true) {
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve();
+          return;
+        }
+        const n = (answer as Refusal).n ?? 0;
+        for (let i = 0; i < batch.length; i++) settlePut(batch[i]!, i < n ? true : answer);
       },
       (err: unknown) => {
         if (!(err instanceof SerializationError) || batch.length === 1) {
@@ -121,7 +139,7 @@ export class ChannelClient {
           return;
         }
         // One item cannot be encoded: put them one by one, so only that one fails, naming its path.
-        for (const b of batch) this.#call({ ...this.#putHead, vs: [b.value] }, undefined).then(b.resolve, b.reject);
+        for (const b of batch) this.#call({ ...this.#putHead, vs: [b.value] }, undefined).then((answer) => settlePut(b, answer), b.reject);
       },
     );
   }

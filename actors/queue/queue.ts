@@ -113,6 +113,7 @@ export class Queue<T = unknown> extends Handle {
   /** The most items it holds at once; 0 is unbounded. */
   readonly maxsize: number;
   readonly #client: ChannelClient;
+  readonly #putRefused: (answer: unknown) => Error;
 
   constructor(options?: QueueOptions);
   /** @internal */
@@ -127,6 +128,7 @@ export class Queue<T = unknown> extends Handle {
       this.maxsize = validMaxsize(options);
       ref = serveQueue(options?.name ?? `queue-${++queues}`, this.maxsize, this.joinable);
     }
+    this.#putRefused = (answer) => this.#refused(answer, 'put()', undefined, undefined);
     this.#client = clientFor(
       ref,
       `queue ${ref.name}`,
@@ -163,10 +165,10 @@ export class Queue<T = unknown> extends Handle {
       return Promise.reject(err);
     }
     const signal = options?.signal;
-    // An unbounded queue takes a turn's puts together; a bounded one answers each put as it gets in.
-    const answer =
-      this.maxsize === 0 && ms === undefined && signal === undefined ? this.#client.putSoon(item) : this.#client.request({ t: 'put', vs: [item], ms }, ms, signal, 'put()');
-    return answer.then((answer) => {
+    // An unbounded queue takes a turn's puts together (one promise each, refusals mapped by the
+    // client); a bounded one answers each put as it gets in.
+    if (this.maxsize === 0 && ms === undefined && signal === undefined) return this.#client.putSoon(item, this.#putRefused);
+    return this.#client.request({ t: 'put', vs: [item], ms }, ms, signal, 'put()').then((answer) => {
       if (answer === true) return;
       throw this.#refused(answer, 'put()', ms, signal);
     });
