@@ -79,6 +79,8 @@ async function stopAll(refs: ChildRef[]): Promise<void> {
 // over rounds.
 
 const ROUNDS = quick ? 2 : 5;
+/** Tasks per one-task-per-message shape, on every side: long enough (0.3-2 s) for a steady state, not a warm-up. */
+const C1_N = quick ? 10_000 : 50_000;
 const CHILD = fileURLToPath(new URL('./anchors/node-child.mjs', import.meta.url));
 
 /** A bare `fork` of a .mjs module from this same process, to its first message. */
@@ -232,7 +234,7 @@ async function poolShapes(): Promise<Record<string, number>> {
     maps.push(big.length / ((performance.now() - t) / 1000));
   }
   out.map = median(maps);
-  const small = Array.from({ length: 20_000 }, (_, i) => i);
+  const small = Array.from({ length: C1_N }, (_, i) => i);
   t = performance.now();
   await pool.map(squareTask, small, { chunksize: 1 });
   out.c1 = small.length / ((performance.now() - t) / 1000);
@@ -376,18 +378,18 @@ if (isMain(import.meta)) {
       startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']), 'startup_ms');
       if (python) {
         rate.addAnchors(anchor('python3', ['anchors/python_pool.py', 'map']), 'tasks_per_s');
-        one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'c1']), 'tasks_per_s_c1');
-        one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'imap']), 'tasks_per_s_c1');
+        one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'c1', '--n', String(C1_N)]), 'tasks_per_s_c1');
+        one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'imap', '--n', String(C1_N)]), 'tasks_per_s_c1');
         cpu.addAnchors(anchor('python3', ['anchors/python_pool.py', 'cpu']), 'cpu_wall_ms');
         startup.addAnchors(anchor('python3', ['anchors/python_pool.py', 'startup']), 'startup_ms');
       }
-      one.addAnchors(anchor(process.execPath, ['anchors/node-pool.mjs']), 'tasks_per_s_c1');
+      one.addAnchors(anchor(process.execPath, ['anchors/node-pool.mjs', '--n', String(C1_N)]), 'tasks_per_s_c1');
       rate.addAnchors(anchor(process.execPath, ['anchors/node-threads.mjs', 'batched']), 'tasks_per_s');
-      one.addAnchors(anchor(process.execPath, ['anchors/node-threads.mjs', 'c1']), 'tasks_per_s_c1');
+      one.addAnchors(anchor(process.execPath, ['anchors/node-threads.mjs', 'c1', '--n', String(C1_N)]), 'tasks_per_s_c1');
     }
     cpu.add('ideal: 200 × 10 ms ÷ 2 cores', 1000, 'ms');
     table('Pool, 100,000 tiny tasks, automatic chunking (tasks/s, higher is better)', rate.rows(), 'troupe Pool.map (automatic chunksize)', true);
-    table('Pool, 20,000 tiny tasks, one task per message (tasks/s, higher is better)', one.rows(), 'troupe Pool.map (chunksize 1)', true);
+    table(`Pool, ${C1_N.toLocaleString('en-US')} tiny tasks, one task per message (tasks/s, higher is better)`, one.rows(), 'troupe Pool.map (chunksize 1)', true);
     table('Pool, 200 CPU-bound tasks of 10 ms on 2 workers (wall ms, lower is better)', cpu.rows(), 'troupe Pool.map, 200 × 10 ms CPU', false);
     table('Pool start → first result (ms, lower is better)', startup.rows(), 'troupe Pool(2): start → first result', false);
   }
