@@ -398,10 +398,11 @@ if (isMain(import.meta)) {
     const wide = new Samples();
     const big = new Samples();
     const pyq = (...a: string[]): ReturnType<typeof anchor> => (python ? anchor('python3', ['anchors/python_queue.py', ...a]) : []);
-    const N = quick ? 20_000 : 100_000;
+    // 1-2 s a run at these rates on either side: the steady state, not the fresh processes' warm-up.
+    const N = quick ? 20_000 : 300_000;
     for (let r = 0; r < (quick ? 1 : 3); r++) {
       small.add('troupe Queue 1→1, puts in flight 256 at a time', await queueThroughput(1, 1, N, 256), 'items/s');
-      small.add('troupe Queue 1→1, each put awaited', await queueThroughput(1, 1, N / 10, 1), 'items/s');
+      small.add('troupe Queue 1→1, each put awaited', await queueThroughput(1, 1, quick ? 2_000 : 10_000, 1), 'items/s');
       small.addAnchors(pyq('small', '--n', String(N)), 'queue_small_1x1');
       wide.add('troupe Queue 2→2, puts in flight 256 at a time', await queueThroughput(2, 2, N, 256), 'items/s');
       wide.addAnchors(pyq('small', '--n', String(N), '--producers', '2', '--consumers', '2'), 'queue_small_2x2');
