@@ -19,6 +19,20 @@ export const MAX_FRAME_BYTES = 2 ** 31 - 1;
 const BATCH_BYTES = 64 * 1024;
 /** Frames pushed this soon after a write wait for the end of the turn (see FrameWriter#flushSoon). */
 const COALESCE_MS = 0.5;
+
+/** Writers with frames not yet written (waiting for their microtask, or held for the end of the turn). */
+const unwritten = new Set<FrameWriter>();
+
+/**
+ * Writes every frame held back for the end of the turn, now. The mailbox
+ * calls it as it hands an actor its next message: what that message's
+ * handler runs may take long (a pool worker's next task), and the answers
+ * to the messages before it must not wait for it.
+ */
+export function flushHeld(): void {
+  if (unwritten.size === 0) return;
+  for (const writer of [...unwritten]) writer.flush();
+}
 /** Frame kinds are 1…MAX_KIND (see link.ts). */
 export const MAX_KIND = 11;
 
@@ -98,6 +112,7 @@ export class FrameWriter {
       this.#used = o;
       this.#discardBatch();
     }
+    unwritten.add(this);
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#flushSoon);
@@ -107,16 +122,18 @@ export class FrameWriter {
   /**
    * Once the sender's synchronous code is done: written now, unless this
    * writer already wrote in this event-loop turn, less than COALESCE_MS ago.
-   * An actor answering a run of queued messages awaits between them, all in
-   * one turn, and a write per answer costs a syscall and a wake-up of the
-   * peer each; so the answers after the first wait for the end of the turn
-   * (the check phase, right after this turn's I/O), or for the next frame
-   * pushed after COALESCE_MS, whichever comes first. A message in a turn of
-   * its own (a request and its reply, back and forth) or after a pause (a
-   * long task's result) goes at once.
+   * Then the frames wait for the end of the turn (the check phase, right
+   * after this turn's I/O), for the next frame pushed after COALESCE_MS, or
+   * for this process's actor to take its next message (`flushHeld`),
+   * whichever comes first. A process handling a burst of incoming frames in
+   * one turn (a service answering requests, a pool handing out tasks as
+   * results land) writes once per turn, not once per answer, and a wake-up
+   * of the peer each; a request and its reply, each in a turn of its own, go
+   * at once, and so does whatever an actor wrote before its next message runs.
    */
   #flushSoon = (): void => {
     this.#scheduled = false;
+    if (this.#used === 0 && this.#out.length === 0) return; // written meanwhile (flushHeld, a full batch)
     if (this.#wroteThisTurn && performance.now() - this.#lastWrite < this.#coalesceMs) {
       if (!this.#deferred) {
         this.#deferred = true;
@@ -128,12 +145,13 @@ export class FrameWriter {
   };
 
   #flushDeferred = (): void => {
-    this.#deferred = false;
-    this.flush();
+    if (this.#deferred) this.flush();
   };
 
   /** Writes everything queued now. */
   flush(): void {
+    this.#deferred = false;
+    unwritten.delete(this);
     if (this.#used > 0) {
       this.#out.push(this.#batch.subarray(0, this.#used));
       this.#discardBatch();

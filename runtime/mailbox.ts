@@ -5,6 +5,7 @@
  */
 import { decode } from './codec.ts';
 import { AbortError, MailboxFullError, TimeoutError, invalidOption } from './errors.ts';
+import { flushHeld } from './framing.ts';
 import { isForever } from './timers.ts';
 
 export const KIND_SEND = 1;
@@ -150,6 +151,8 @@ export class Mailbox {
       }
       if (matched) {
         this.#waiters.splice(i, 1);
+        // What the actor wrote before must not wait while it handles this one (see flushHeld).
+        flushHeld();
         w.resolve(letter);
         return true;
       }
@@ -234,6 +237,8 @@ export class Mailbox {
     const letter = this.#takeQueued(match);
     if (letter !== null) {
       if (this.#parked.length > 0) this.#admitParked();
+      // What the actor wrote before must not wait while it handles this one (see flushHeld).
+      flushHeld();
       return letter;
     }
     if (match === undefined || this.#parked.length === 0) return null;
@@ -242,6 +247,7 @@ export class Mailbox {
     if (at === -1) return null;
     const [found] = this.#parked.splice(at, 1);
     found!.admit?.();
+    flushHeld();
     return found!.letter;
   }
 

@@ -1,3 +1,6 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   AbortError,
@@ -10,11 +13,31 @@ import {
   current,
   spawn,
 } from '../../index.ts';
-import { bytes, collector, dropper, echo, middleman, producer, quick, selective, silent, slow } from '../fixtures/actors.ts';
+import { bytes, collector, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
 describe('send and call', () => {
+
+  it("does not hold an answer back while the actor runs its next message's long synchronous work", async () => {
+    const flag = join(tmpdir(), `troupe-spin-${process.pid}-${Date.now()}`);
+    const ref = reap(spawn(spinner, { args: [flag] }));
+    await ref.ready;
+    let slow: Promise<string>;
+    try {
+      // Three calls in one turn reach the actor together, and it answers them in one turn of its own.
+      const first = ref.call('fast', { timeout: 15_000 });
+      const second = ref.call('fast', { timeout: 15_000 });
+      slow = ref.call('slow', { timeout: 15_000 });
+      expect(await first).toBe('fast');
+      // Held back behind 'slow', this answer would never come: the flag that ends 'slow' is made only below.
+      expect(await second).toBe('fast');
+    } finally {
+      writeFileSync(flag, '');
+    }
+    expect(await slow!).toBe('slow');
+    rmSync(flag, { force: true });
+  });
   it('delivers messages sent before the actor is up, in order', async () => {
     const ref = reap(spawn(collector));
     for (let i = 0; i < 500; i++) ref.send(i);
