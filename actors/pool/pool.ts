@@ -133,6 +133,8 @@ export class Pool {
   readonly #taskObjects = new WeakMap<Task, KnownTask>();
   readonly #name: string;
   #state: 'running' | 'closed' | 'terminated' = 'running';
+  /** join() has found the pool idle and is stopping its workers. */
+  #joined = false;
   #workerCount = 0;
   #starting = 0;
   #initBundle: Promise<string | null> | null = null;
@@ -173,8 +175,7 @@ export class Pool {
   /** `apply`, with Python's callbacks as well as the promise. */
   applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = NO_OPTIONS): Promise<TaskResult<T>> {
     const result = this.apply(fn, args, options);
-    if (options.callback !== undefined || options.errorCallback !== undefined) result.then(options.callback, options.errorCallback);
-    if (options.errorCallback !== undefined) result.catch(() => {});
+    withCallbacks(result, options);
     return result;
   }
 
@@ -190,8 +191,7 @@ export class Pool {
   /** `map`, with Python's callbacks as well as the promise. */
   mapAsync<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
     const result = this.map(fn, items, options);
-    result.then(options.callback, options.errorCallback);
-    if (options.errorCallback !== undefined) result.catch(() => {});
+    withCallbacks(result, options);
     return result;
   }
 
@@ -224,6 +224,8 @@ export class Pool {
   async join(): Promise<void> {
     if (this.#state === 'running') throw new PoolClosedError(`${this.#name} is still running: call close() or terminate() before join().`);
     if (this.#queue.length > 0 || this.#busy()) await new Promise<void>((resolve) => (this.#idle = resolve));
+    // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
+    this.#joined = true;
     const refs = [...this.#slots].map((s) => s.ref);
     await Promise.all(refs.map((ref) => ref.stop({ timeout: 5000 })));
     node().off('exit', this.#onExit);
@@ -378,6 +380,7 @@ export class Pool {
     try {
       if (!continuing) this.#check(fn);
       else if (this.#state === 'terminated') throw new PoolClosedError(`${this.#name} was terminated before this task ran.`);
+      else if (this.#joined) throw new PoolClosedError(`${this.#name} was joined before these items were taken: join() waits for the tasks sent, and an imap sends its items as it is read. Read the imap to its end before join().`);
     } catch (err) {
       return reject(err as Error);
     }
@@ -387,16 +390,40 @@ export class Pool {
     }
     // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
     const chunk = star ? items : packNumbers(items);
-    const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false };
-    if (signal !== undefined) {
-      const onAbort = (): void => {
-        // Left in the queue, skipped when its turn comes.
-        pending.cancelled = true;
-        reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+    if (signal === undefined) {
+      // Settled once: by its worker's answer, its failure, or terminate().
+      this.#queue.push({ task: fn, chunk, star, timeout, resolve, reject, cancelled: false });
+      this.#pump();
+      return;
     }
+    // With a signal, an abort may come before the worker answers: whichever comes first settles it,
+    // and the listener goes with it (a long-lived signal does not gather one per chunk).
+    let settled = false;
+    const onAbort = (): void => {
+      pending.cancelled = true; // left in the queue, skipped when its turn comes
+      pending.reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
+    };
+    const pending: Pending = {
+      task: fn,
+      chunk,
+      star,
+      timeout,
+      resolve: (results) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        resolve(results);
+      },
+      reject: (error) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+      cancelled: false,
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);
     this.#pump();
   }
@@ -427,7 +454,14 @@ export class Pool {
     }
     // Until a job carrying the task and its module's bundle has gone to this worker, every job
     // carries them: they wait for the same bundle, so they go in the order they came.
-    known.bundle ??= taskBundle(pending.task);
+    if (known.bundle === null) {
+      const building = taskBundle(pending.task);
+      known.bundle = building;
+      // A module that failed to build is built again for the next job (it may have been fixed).
+      building.catch(() => {
+        if (known.bundle === building) known.bundle = null;
+      });
+    }
     known.bundle.then(
       (bundle) => {
         slot.sent.add(known.key);
@@ -565,6 +599,27 @@ export class Pool {
       idle();
     }
   }
+}
+
+/**
+ * Python's callback and error_callback on a result: the promise stays the
+ * caller's (a failed task with no errorCallback rejects only it, never an
+ * unhandled chain made here); a callback that throws is the program's error,
+ * raised as a throwing event listener's would be.
+ */
+function withCallbacks<R>(result: Promise<R>, options: ApplyAsyncOptions<R>): void {
+  const { callback, errorCallback } = options;
+  if (callback === undefined && errorCallback === undefined) return;
+  result
+    .then(
+      (value) => callback?.(value),
+      (error: Error) => errorCallback?.(error),
+    )
+    .catch((err: unknown) =>
+      queueMicrotask(() => {
+        throw err;
+      }),
+    );
 }
 
 /** A FIFO with O(1) take and put-back at the front (Array#shift is O(n) on a long queue). */

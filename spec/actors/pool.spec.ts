@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize } from '../../index.ts';
 import { add, dieOn, failOn, identity, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
+import { children } from '../../runtime/process/child.ts';
 
 const pools: Pool[] = [];
 const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 2 }): Pool => {
@@ -198,6 +199,48 @@ describe('Pool', () => {
     await p.join();
     expect(await mapped).toEqual(xs.map((x) => x * x));
     expect(seen).toEqual(xs.map((x) => x * x));
+  });
+
+  it('an ordered imap aborted after it yielded ends with AbortError, though its tasks finish later (it does not wait for ever)', async () => {
+    const p = pool({ size: 2 });
+    const controller = new AbortController();
+    const it = p.imap(slowTask, [10, 300, 300], { signal: controller.signal });
+    expect((await it.next()).value).toBe(10);
+    controller.abort();
+    // Let the two tasks the workers hold finish: their results must not replace the abort, nor bring back the first chunk.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await expect(it.next()).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('refuses with PoolClosedError the items an imap is read for after join() stopped the workers, and starts no worker for them', async () => {
+    const p = pool({ size: 1 });
+    const it = p.imap(square, Array.from({ length: 300 }, (_, i) => i));
+    const seen: number[] = [(await it.next()).value as number];
+    p.close();
+    await p.join();
+    const rest = (async () => {
+      for await (const r of it) seen.push(r);
+    })();
+    await expect(rest).rejects.toBeInstanceOf(PoolClosedError);
+    expect(seen.length).toBeGreaterThan(1); // what was sent before join() is still read
+    expect(seen).toEqual(seen.map((_, i) => i * i));
+    expect(children().filter((c) => c.isAlive() && c.ref.name.startsWith('PoolWorker'))).toEqual([]);
+  });
+
+  it('applyAsync with a callback only: a failing task rejects its promise and nothing else (no unhandled rejection)', async () => {
+    const p = pool({ size: 1 });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const called: number[] = [];
+      await expect(p.applyAsync(failOn, [3], { callback: (r) => called.push(r) })).rejects.toBeInstanceOf(RemoteError);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(called).toEqual([]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('Pool(200) maps 1,000 items', async () => {
