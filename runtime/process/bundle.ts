@@ -88,12 +88,13 @@ export async function runtimeBundle(): Promise<RuntimeBundle> {
  * The bundle that an actor process runs for an actor module (a file URL or
  * path): it imports the host, then the module, then tells the host the module
  * has loaded. One file to load, so the actor starts at the cost of a bare fork.
+ * Returns it with the runtime bundle it imports.
  */
-export async function actorBundle(moduleUrl: string): Promise<string> {
+export async function actorBundle(moduleUrl: string): Promise<{ bundle: string; runtime: string }> {
   const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : resolve(moduleUrl);
   const runtime = await runtimeBundle();
   const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime);
-  return manifest.outputs.actor!;
+  return { bundle: manifest.outputs.actor!, runtime: runtime.index };
 }
 
 /**

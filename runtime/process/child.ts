@@ -143,11 +143,12 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const name = this.ref.name;
     const module = this.#def.module;
     let bundle: string;
+    let runtime: string;
     try {
       if (module === undefined) {
         throw new SpawnError(`Cannot start actor ${name}: the stack did not say which module defined it. Define actors with actor(…) at the top level of a module file.`, name);
       }
-      bundle = await actorBundle(module);
+      ({ bundle, runtime } = await actorBundle(module));
     } catch (err) {
       this.#failStart(err instanceof SpawnError ? err : new SpawnError(`Cannot start actor ${name}: its module ${module} failed to build: ${messageOf(err)}`, name, { cause: err }));
       return;
@@ -160,11 +161,13 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     // Loaded here, not at the top: an actor process that never spawns never pays for it.
     const { spawn: spawnProcess } = await import('node:child_process');
-    const spare = this.#node.parentless ? takeSpare(this.#options, (await runtimeBundle()).index) : null;
+    // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
+    const taken = this.#node.parentless ? takeSpare(this.#options, runtime) : null;
     if (this.#exitCode !== null) {
-      spare?.kill('SIGKILL');
+      if (taken !== null) putBack(taken); // ended before it started: the spare is still good for the next spawn
       return;
     }
+    const spare = taken?.child ?? null;
     let child: ChildProcess;
     try {
       const init: ActorInit = {
@@ -555,14 +558,17 @@ export const SPARE_ARG = 'troupe-spare';
  * its first spawn on (`TROUPE_SPARE_HOST=off` turns this off); it dies with
  * the root (the parent-death signal, or EOF on its stdin). A spawn takes it
  * only when the spare would be the same process a cold start makes: default
- * `env`, `cwd`, `execArgv` and death signal, the environment and working
- * directory unchanged since it started, and the same runtime bundle.
+ * `env`, `cwd`, `execArgv` and death signal; the environment, working
+ * directory, user and group ids unchanged since it started; the same runtime
+ * bundle.
  */
 interface Spare {
   readonly child: ChildProcess;
   readonly runtime: string;
   readonly env: string;
   readonly cwd: string;
+  /** The ids it runs as: a root that changed them (setuid, setgid) must not hand an actor the old ones. */
+  readonly ids: string;
 }
 
 let spare: Spare | null = null;
@@ -581,18 +587,28 @@ function environment(): string {
   return JSON.stringify(process.env);
 }
 
-function takeSpare(options: ProcessOptions, runtime: string): ChildProcess | null {
+function ids(): string {
+  return `${process.getuid?.()}:${process.geteuid?.()}:${process.getgid?.()}:${process.getegid?.()}`;
+}
+
+function putBack(s: Spare): void {
+  spareHosts.taken--;
+  if (spare === null && waiting(s.child)) spare = s;
+  else s.child.kill('SIGKILL');
+}
+
+function takeSpare(options: ProcessOptions, runtime: string): Spare | null {
   const s = spare;
   if (s === null) return null;
   const fits = options.env === undefined && options.cwd === undefined && options.execArgv.length === 0 && options.deathSignal === 'KILL';
   if (!fits) return null;
   spare = null;
-  if (!waiting(s.child) || s.runtime !== runtime || s.env !== environment() || s.cwd !== process.cwd()) {
+  if (!waiting(s.child) || s.runtime !== runtime || s.env !== environment() || s.cwd !== process.cwd() || s.ids !== ids()) {
     s.child.kill('SIGKILL');
     return null;
   }
   spareHosts.taken++;
-  return s.child;
+  return s;
 }
 
 /** Whether a spare is still there to take: not exited, nor dead with its exit event still to come (a zombie). */
@@ -631,7 +647,7 @@ async function startSpare(): Promise<void> {
     child.unref();
     (child.stdin as Duplex & { unref(): void }).unref();
     (child.stdio[3] as Duplex & { unref(): void }).unref();
-    spare = { child, runtime, env: environment(), cwd: process.cwd() };
+    spare = { child, runtime, env: environment(), cwd: process.cwd(), ids: ids() };
     spareHosts.started++;
   } catch {
     // No spare: spawns start cold, as they always can.
