@@ -94,7 +94,7 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     ['ends with its root when the root is SIGKILLed (parent-death signal)', 'spare-wait', {}, true],
     ['ends with its root when the root is SIGKILLed (no parent-death signal: EOF on its stdin)', 'spare-wait', { TROUPE_DEATH_SIGNAL: 'off' }, true],
   ])('%s', async (_what, mode, env, kill) => {
-    const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
+    const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
     const exited = once(root, 'exit');
     try {
       const line = await new Promise<string>((resolve, reject) => {
@@ -105,6 +105,7 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
       expect(spare).not.toBeNull();
       expect(alive(spare!)).toBe(true);
       if (kill) root.kill('SIGKILL');
+      else root.stdin!.end('end\n'); // now it may end
       await exited;
       await allGone([spare!, child], 5000);
     } finally {
