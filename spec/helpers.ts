@@ -50,7 +50,7 @@ export async function allGone(pids: readonly number[], ms: number): Promise<numb
     const left = pids.filter(alive);
     const elapsed = performance.now() - start;
     if (left.length === 0) return elapsed;
-    if (elapsed > ms) throw new Error(`pids still alive after ${ms} ms: ${left.join(', ')}`);
+    if (elapsed > ms) throw new Error(`pids still alive after ${ms} ms: ${left.map(describePid).join(', ')}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -95,4 +95,16 @@ export async function waitForGroup(pgid: number, count: number): Promise<number[
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`process group ${pgid} never had ${count} members`);
+}
+
+/** A pid with its state, parent and command line, for a failure message. */
+function describePid(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    return `${pid} (${state}, ppid ${ppid}: ${cmd})`;
+  } catch {
+    return `${pid} (gone)`;
+  }
 }
