@@ -4,7 +4,8 @@
  * control pipe's EOF tells an idle process that its parent died; a process
  * busy in a long synchronous loop never reads it. This thread checks the
  * parent pid every 200 ms and, when the parent is gone, kills the process's
- * descendants and then the process, whatever its main thread is doing.
+ * descendants (those /proc still shows below it) and then the process,
+ * whatever its main thread is doing.
  */
 const MAX_PIDS = 4096;
 const POLL_MS = 200;
@@ -13,15 +14,35 @@ const POLL_MS = 200;
 const shared = new Int32Array(new SharedArrayBuffer(4 * (MAX_PIDS + 1)));
 
 // Plain JS run with eval: there is no module to bundle for it.
+// A reported pid is killed only if /proc still shows it below this process: one that ended since its
+// report may already name an unrelated process (pids wrap within a minute on a busy machine). The
+// whole set is found before any is killed, since killing a child reparents its children. Without
+// /proc, every reported pid is killed, as before.
 const SOURCE = `
 const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
 const pids = new Int32Array(workerData.pids);
 const nap = new Int32Array(new SharedArrayBuffer(4));
+const proc = fs.existsSync('/proc/self/stat');
+function below(pid) {
+  let at = pid;
+  for (let depth = 0; depth < 64; depth++) {
+    let stat;
+    try { stat = fs.readFileSync('/proc/' + at + '/stat', 'utf8'); } catch { return false; }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === workerData.self) return true;
+    if (ppid <= 1) return false;
+    at = ppid;
+  }
+  return false;
+}
 for (;;) {
   Atomics.wait(nap, 0, 0, ${POLL_MS});
   if (process.ppid === workerData.ppid) continue;
   const n = Atomics.load(pids, 0);
-  for (let i = 1; i <= n; i++) { try { process.kill(Atomics.load(pids, i), 'SIGKILL'); } catch {} }
+  const doomed = [];
+  for (let i = 1; i <= n; i++) { const pid = Atomics.load(pids, i); if (!proc || below(pid)) doomed.push(pid); }
+  for (const pid of doomed) { try { process.kill(pid, 'SIGKILL'); } catch {} }
   process.kill(workerData.self, 'SIGKILL');
 }
 `;
