@@ -31,7 +31,8 @@ const unwritten = new Set<FrameWriter>();
  */
 export function flushHeld(): void {
   if (unwritten.size === 0) return;
-  for (const writer of [...unwritten]) writer.flush();
+  // flush() deletes the writer it is called on, which a Set's iteration allows.
+  for (const writer of unwritten) writer.flush();
 }
 /** Frame kinds are 1…MAX_KIND (see link.ts). */
 export const MAX_KIND = 11;

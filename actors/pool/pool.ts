@@ -403,25 +403,15 @@ export class Pool {
       pending.cancelled = true; // left in the queue, skipped when its turn comes
       pending.reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
     };
-    const pending: Pending = {
-      task: fn,
-      chunk,
-      star,
-      timeout,
-      resolve: (results) => {
+    const once =
+      <A>(settle: (a: A) => void) =>
+      (a: A): void => {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
-        resolve(results);
-      },
-      reject: (error) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-      cancelled: false,
-    };
+        settle(a);
+      };
+    const pending: Pending = { task: fn, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);

@@ -167,7 +167,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       if (taken !== null) putBack(taken); // ended before it started: the spare is still good for the next spawn
       return;
     }
-    const spare = taken?.child ?? null;
+    const adopted = taken?.child ?? null;
     let child: ChildProcess;
     try {
       const init: ActorInit = {
@@ -181,12 +181,12 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         deathSignal: SETPRIV !== null,
       };
       const argv = [...this.#options.execArgv, bundle, 'troupe-actor', name];
-      if (spare !== null) {
+      if (adopted !== null) {
         // Already running, with the runtime loaded: it becomes this actor as a cold start would.
-        spare.stdin!.end(`${JSON.stringify({ init, argv } satisfies SpareOrder)}\n`);
-        spare.ref();
-        (spare.stdio[3] as Duplex & { ref(): void }).ref();
-        child = spare;
+        adopted.stdin!.end(`${JSON.stringify({ init, argv } satisfies SpareOrder)}\n`);
+        adopted.ref();
+        (adopted.stdio[3] as Duplex & { ref(): void }).ref();
+        child = adopted;
       } else {
         // Where setpriv exists (util-linux, on every Debian), the kernel SIGKILLs
         // the actor the moment its parent dies, even mid-way through a synchronous
