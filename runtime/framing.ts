@@ -31,8 +31,8 @@ const unwritten = new Set<FrameWriter>();
  */
 export function flushHeld(): void {
   if (unwritten.size === 0) return;
-  // flush() deletes the writer it is called on, which a Set's iteration allows.
-  for (const writer of unwritten) writer.flush();
+  // Both delete the writer they are called on, which a Set's iteration allows.
+  for (const writer of unwritten) writer.release();
 }
 /** Frame kinds are 1…MAX_KIND (see link.ts). */
 export const MAX_KIND = 11;
@@ -53,6 +53,14 @@ const NONE: readonly Buffer[] = Object.freeze([]);
 /** Where a writer's bytes go: `write` may be called with several buffers at once. */
 export interface ByteSink {
   write(chunks: Buffer[]): void;
+  /**
+   * Optional: holds a copy of `bytes` for the next `write`, or for a thread
+   * to write within a millisecond or so if no write comes (see
+   * write-guard.ts); false when it cannot.
+   */
+  stage?(bytes: Uint8Array): boolean;
+  /** Optional: whether staged bytes wait for the next `write`. */
+  staged?(): boolean;
 }
 
 export class FrameWriter {
@@ -149,6 +157,27 @@ export class FrameWriter {
     if (this.#deferred) this.flush();
   };
 
+  /**
+   * The mailbox hands this process's actor its next message (`flushHeld`):
+   * frames that would wait for the end of the turn are staged where a thread
+   * writes them if the next handler runs long (when the sink can stage),
+   * else written now. Frames the turn's end would not have held go now.
+   */
+  release(): void {
+    if (this.#out.length === 0 && this.#used > 0 && this.#wroteThisTurn && performance.now() - this.#lastWrite < this.#coalesceMs && this.#sink.stage?.(this.#batch.subarray(0, this.#used)) === true) {
+      // Copied: the batch's bytes are free again.
+      this.#used = 0;
+      unwritten.delete(this);
+      // The end of the turn writes them with whatever comes after, if the thread has not.
+      if (!this.#deferred) {
+        this.#deferred = true;
+        setImmediate(this.#flushDeferred);
+      }
+      return;
+    }
+    this.flush();
+  }
+
   /** Writes everything queued now. */
   flush(): void {
     this.#deferred = false;
@@ -157,7 +186,14 @@ export class FrameWriter {
       this.#out.push(this.#batch.subarray(0, this.#used));
       this.#discardBatch();
     }
-    if (this.#out.length === 0) return;
+    if (this.#out.length === 0) {
+      // Staged frames (see release) go now, as they would have with these.
+      if (this.#sink.staged?.() === true) {
+        this.#wrote();
+        this.#sink.write([]);
+      }
+      return;
+    }
     const out = this.#out;
     this.#out = [];
     this.#wrote();

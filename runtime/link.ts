@@ -77,6 +77,8 @@ export class Link {
       write: (chunks) => {
         if (!this.#closed) this.#pipe.write(chunks);
       },
+      stage: (bytes) => !this.#closed && this.#pipe.stage(bytes),
+      staged: () => this.#pipe.staged,
     });
     this.#reader = new FrameReader((frame) => this.#onFrame(frame));
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -134,6 +136,11 @@ export class Link {
     if (this.#closed) return;
     const encoded = encode(message, 'system message');
     this.#writer.push(FRAME_SYSTEM, 0, 0, 0, encoded.flags, encoded.payload, encoded.attachments);
+  }
+
+  /** Lets frames held past the actor's next message wait in a guarded stage (see write-guard.ts). */
+  guardWrites(): void {
+    this.#pipe.guardWrites();
   }
 
   /** Writes what is queued now rather than at the end of the turn. */

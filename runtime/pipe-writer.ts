@@ -11,6 +11,7 @@
  */
 import { fs } from './fs.ts';
 import type { Duplex } from 'node:stream';
+import { WriteGuard } from './write-guard.ts';
 
 export class PipeWriter {
   readonly #stream: Duplex;
@@ -19,6 +20,8 @@ export class PipeWriter {
   /** Bytes handed to the stream and not yet written by it: nothing may overtake them. */
   #streamBusy = false;
   #handoffScheduled = false;
+  /** Where frames held past the next message wait, written by a thread if that message takes long (see write-guard.ts). */
+  #guard: WriteGuard | null = null;
 
   constructor(stream: Duplex, fd: number | undefined) {
     this.#stream = stream;
@@ -31,7 +34,46 @@ export class PipeWriter {
     return handle?.fd;
   }
 
+  #mayGuard = false;
+
+  /**
+   * Lets `stage` hold bytes: the first call starts the guard thread, so only
+   * a process that holds frames past a message pays for it (see host.ts).
+   */
+  guardWrites(): void {
+    if (this.#fd < 0 || this.#mayGuard) return;
+    this.#mayGuard = true;
+    // The guard thread writes to the fd by number: it must be done with it before the socket closes the fd,
+    // whatever closes it (an error, EOF, end()), or it could write into a file that reused the number.
+    const stream = this.#stream as Duplex & { _destroy(err: Error | null, cb: (err: Error | null) => void): void };
+    const destroy = stream._destroy;
+    stream._destroy = (err, cb) => {
+      this.#mayGuard = false;
+      this.#guard?.close();
+      destroy.call(stream, err, cb);
+    };
+  }
+
+  /**
+   * Holds bytes for the next `write`, or for the guard thread to write
+   * shortly if no write comes. False when they cannot be held (no guard
+   * yet, or older bytes still wait for the socket): write them instead.
+   */
+  stage(bytes: Uint8Array): boolean {
+    if (this.#guard === null) {
+      if (this.#mayGuard) this.#guard = new WriteGuard(this.#fd);
+      return false;
+    }
+    return !this.#streamBusy && this.#queue.length === 0 && this.#guard.stage(bytes);
+  }
+
+  /** Whether staged bytes wait for a write. */
+  get staged(): boolean {
+    return this.#guard !== null && this.#guard.staged;
+  }
+
   write(chunks: Buffer[]): void {
+    this.#takeStaged();
     for (const chunk of chunks) this.#queue.push(chunk);
     if (this.#streamBusy) return;
     if (this.#fd >= 0) this.#writeNow();
@@ -43,6 +85,7 @@ export class PipeWriter {
 
   /** Writes what is queued, synchronously, as far as the OS takes it. For exit paths. */
   flushSync(): void {
+    this.#takeStaged();
     if (!this.#streamBusy && this.#fd >= 0) this.#writeNow();
   }
 
@@ -52,8 +95,14 @@ export class PipeWriter {
       this.flushSync();
       if (this.#queue.length > 0 && !this.#streamBusy) this.#handoff();
       await new Promise<void>((resolve) => this.#stream.write(Buffer.alloc(0), () => resolve()));
-      if (this.#queue.length === 0 && !this.#streamBusy) return;
+      if (this.#queue.length === 0 && !this.#streamBusy && !this.staged) return;
     }
+  }
+
+  /** Staged bytes go before anything sent after them. */
+  #takeStaged(): void {
+    const staged = this.#guard?.take();
+    if (staged) this.#queue.push(staged);
   }
 
   #writeNow(): void {

@@ -71,6 +71,8 @@ class ActorHost {
       `parent of ${init.name}`,
     );
     this.#link = link;
+    // An actor answering a run of messages writes its answers once per turn, none held behind a long handler.
+    link.guardWrites();
     node.attachParent(link, (message) => this.#onParentSystem(message), () => this.#orphaned());
     link.sendSystem({ t: 'hello', v: PROTOCOL_VERSION, pid: process.pid });
     hosting.loading = init.name;

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,10 +12,31 @@ import {
   TimeoutError,
   current,
   spawn,
+  type ChildRef,
 } from '../../index.ts';
 import { bytes, collector, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
+
+/**
+ * Three calls in one turn reach the spinner together, and it answers them in
+ * one turn of its own; the third spins until `flag` exists, which is made only
+ * after the second answer came. Held back behind it, that answer never comes.
+ */
+async function secondAnswerWhileSpinning(ref: ChildRef<'fast' | 'slow', string>, flag: string): Promise<void> {
+  let slow: Promise<string>;
+  try {
+    const first = ref.call('fast', { timeout: 15_000 });
+    const second = ref.call('fast', { timeout: 15_000 });
+    slow = ref.call('slow', { timeout: 15_000 });
+    expect(await first).toBe('fast');
+    expect(await second).toBe('fast');
+  } finally {
+    writeFileSync(flag, '');
+  }
+  expect(await slow!).toBe('slow');
+  rmSync(flag, { force: true });
+}
 
 describe('send and call', () => {
 
@@ -23,21 +44,29 @@ describe('send and call', () => {
     const flag = join(tmpdir(), `troupe-spin-${process.pid}-${Date.now()}`);
     const ref = reap(spawn(spinner, { args: [flag] }));
     await ref.ready;
-    let slow: Promise<string>;
-    try {
-      // Three calls in one turn reach the actor together, and it answers them in one turn of its own.
-      const first = ref.call('fast', { timeout: 15_000 });
-      const second = ref.call('fast', { timeout: 15_000 });
-      slow = ref.call('slow', { timeout: 15_000 });
-      expect(await first).toBe('fast');
-      // Held back behind 'slow', this answer would never come: the flag that ends 'slow' is made only below.
-      expect(await second).toBe('fast');
-    } finally {
-      writeFileSync(flag, '');
-    }
-    expect(await slow!).toBe('slow');
-    rmSync(flag, { force: true });
+    await secondAnswerWhileSpinning(ref, flag);
   });
+
+  it('writes the answers to a run of calls together, and once it does, still holds none behind a long handler', async () => {
+    const flag = join(tmpdir(), `troupe-spin-${process.pid}-${Date.now()}-guarded`);
+    const ref = reap(spawn(spinner, { args: [flag] }));
+    await ref.ready;
+    // write(2) calls the actor process has made (Linux).
+    const writes = (): number => Number(/^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${ref.pid}/io`, 'utf8'))![1]);
+    // 300 calls in one turn reach the actor together. Answered one write each at first; in
+    // batches once its write guard (a thread, started on first use) is up.
+    let fewest = Infinity;
+    for (let round = 0; round < 30 && fewest >= 30; round++) {
+      const before = writes();
+      const answers = await Promise.all(Array.from({ length: 300 }, () => ref.call('fast', { timeout: 15_000 })));
+      expect(answers).toEqual(Array(300).fill('fast'));
+      fewest = Math.min(fewest, writes() - before);
+    }
+    expect(fewest).toBeLessThan(30);
+    // Now the second answer is held for the end of a turn that cannot end before it came: the guard writes it.
+    await secondAnswerWhileSpinning(ref, flag);
+  });
+
   it('delivers messages sent before the actor is up, in order', async () => {
     const ref = reap(spawn(collector));
     for (let i = 0; i < 500; i++) ref.send(i);
