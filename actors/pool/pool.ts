@@ -113,7 +113,7 @@ let pools = 0;
  */
 const AHEAD_MS = 1;
 const MIN_AHEAD = 2;
-const MAX_AHEAD = 64;
+const MAX_AHEAD = 128;
 
 const NO_OPTIONS = Object.freeze({});
 const FOREVER = Object.freeze({ timeout: Infinity });
