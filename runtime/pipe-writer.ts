@@ -106,6 +106,11 @@ export class PipeWriter {
   }
 
   #writeNow(): void {
+    // Once the stream is destroyed its fd is closed, and the number may name another file by now.
+    if (this.#stream.destroyed) {
+      this.#queue = [];
+      return;
+    }
     while (this.#queue.length > 0) {
       let written: number;
       try {

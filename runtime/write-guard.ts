@@ -17,7 +17,6 @@
  * only when nothing older waits to be written (see PipeWriter#stage), so the
  * bytes reach the socket in the order they were sent.
  */
-import type { Worker } from 'node:worker_threads';
 
 /** Held frames wait this long for the main thread before the thread writes them. */
 const HOLD_MS = 1;
@@ -32,8 +31,8 @@ const NAP = 3;
 /** Set when the socket is about to close: the thread must not write to its fd again (the number may be reused). */
 const CLOSED = 4;
 const DATA_OFFSET = 32;
-/** A lock held longer than this many tries is a thread that died holding it. */
-const MAX_SPINS = 10_000_000;
+/** Tries at the lock before waiting on it. */
+const SPINS = 200;
 
 // Plain JS run with eval: there is no module to bundle for it.
 const SOURCE = `
@@ -41,13 +40,26 @@ const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const head = new Int32Array(workerData.shared, 0, 5);
 const data = new Uint8Array(workerData.shared, ${DATA_OFFSET});
+function lock() {
+  for (let i = 0; i < ${SPINS}; i++) if (Atomics.compareExchange(head, ${LOCK}, 0, 1) === 0) return;
+  // The main thread holds it for a copy: wake up now and then to look (it does not notify).
+  while (Atomics.compareExchange(head, ${LOCK}, 0, 1) !== 0) Atomics.wait(head, ${LOCK}, 1, 0.1);
+}
+function unlock() {
+  Atomics.store(head, ${LOCK}, 0);
+  Atomics.notify(head, ${LOCK});
+}
 let seen = 0;
 for (;;) {
   Atomics.wait(head, ${GENERATION}, seen);
   const generation = Atomics.load(head, ${GENERATION});
   Atomics.wait(head, ${NAP}, 0, ${HOLD_MS});
-  while (Atomics.compareExchange(head, ${LOCK}, 0, 1) !== 0);
-  if (Atomics.load(head, ${CLOSED}) === 1) break;
+  lock();
+  if (Atomics.load(head, ${CLOSED}) === 1) {
+    unlock();
+    break;
+  }
+  let left = 0;
   // The same staging still waits: the main thread is busy. Write it.
   if (Atomics.load(head, ${GENERATION}) === generation) {
     const length = Atomics.load(head, ${LENGTH});
@@ -55,15 +67,17 @@ for (;;) {
     try {
       while (done < length) done += fs.writeSync(workerData.fd, data, done, length - done);
     } catch {
-      // EAGAIN (the peer is not reading) or a closed socket: the main thread writes the rest, or reports it.
+      // EAGAIN (the peer is not reading now) or a closed socket (the main thread hears of it).
     }
     if (done > 0) {
       data.copyWithin(0, done, length);
       Atomics.store(head, ${LENGTH}, length - done);
     }
+    left = length - done;
   }
-  Atomics.store(head, ${LOCK}, 0);
-  seen = generation;
+  unlock();
+  // What the socket refused is tried again a nap later, unless the main thread takes it first.
+  if (left === 0) seen = generation;
 }
 `;
 
@@ -72,7 +86,6 @@ export class WriteGuard {
   readonly #data: Buffer;
   #online = false;
   #broken = false;
-  #worker: Worker | null = null;
 
   /** Starts the thread for socket `fd`; until it is up, `stage` declines. */
   constructor(fd: number) {
@@ -84,8 +97,8 @@ export class WriteGuard {
 
   async #start(shared: SharedArrayBuffer, fd: number): Promise<void> {
     const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(SOURCE, { eval: true, workerData: { shared, fd }, stdout: false, stderr: false });
-    this.#worker = worker;
+    // No execArgv: the process's own flags (an --import, a loader) have nothing to do in this thread.
+    const worker = new Worker(SOURCE, { eval: true, workerData: { shared, fd }, execArgv: [], stdout: false, stderr: false });
     worker.unref();
     worker.once('online', () => (this.#online = !this.#broken));
     // Staged bytes stay where they are: the main thread takes them with its next write.
@@ -106,7 +119,7 @@ export class WriteGuard {
   /** Copies `bytes` after what is staged. False (nothing copied) when the thread is not up or they do not fit. */
   stage(bytes: Uint8Array): boolean {
     if (!this.#online) return false;
-    if (!this.#lock()) return false;
+    this.#lock();
     const length = this.#head[LENGTH]!;
     const fits = length + bytes.byteLength <= this.#data.byteLength;
     if (fits) {
@@ -123,13 +136,16 @@ export class WriteGuard {
 
   /** Takes what is staged (a copy), or null; after it, the thread writes nothing of it. */
   take(): Buffer | null {
-    if (Atomics.load(this.#head, LENGTH) === 0) return null;
-    const locked = this.#lock();
+    const most = Atomics.load(this.#head, LENGTH);
+    if (most === 0) return null;
+    // Allocated before the lock is taken (the thread waits on it meanwhile); only this thread makes the stage grow.
+    const bytes = Buffer.allocUnsafe(most);
+    this.#lock();
     const length = this.#head[LENGTH]!;
-    const bytes = length === 0 ? null : Buffer.from(this.#data.subarray(0, length));
+    this.#data.copy(bytes, 0, 0, length);
     Atomics.store(this.#head, LENGTH, 0);
-    if (locked) Atomics.store(this.#head, LOCK, 0);
-    return bytes;
+    Atomics.store(this.#head, LOCK, 0);
+    return length === 0 ? null : bytes.subarray(0, length);
   }
 
   /**
@@ -137,20 +153,21 @@ export class WriteGuard {
    * this returns, the thread writes nothing more.
    */
   close(): void {
-    const locked = this.#lock();
+    this.#lock();
     Atomics.store(this.#head, LENGTH, 0);
     Atomics.store(this.#head, CLOSED, 1);
-    if (locked) Atomics.store(this.#head, LOCK, 0);
+    Atomics.store(this.#head, LOCK, 0);
     Atomics.add(this.#head, GENERATION, 1);
     Atomics.notify(this.#head, GENERATION, 1);
     this.#stop();
   }
 
-  #lock(): boolean {
-    for (let i = 0; i < MAX_SPINS; i++) if (Atomics.compareExchange(this.#head, LOCK, 0, 1) === 0) return true;
-    // The thread died holding it (it cannot hold it this long otherwise): stage nothing more.
-    this.#stop();
-    void this.#worker?.terminate();
-    return false;
+  /**
+   * Never goes on without the lock: the thread holds it only while it writes
+   * (a syscall on a non-blocking socket), and notifies as it lets go.
+   */
+  #lock(): void {
+    for (let i = 0; i < SPINS; i++) if (Atomics.compareExchange(this.#head, LOCK, 0, 1) === 0) return;
+    while (Atomics.compareExchange(this.#head, LOCK, 0, 1) !== 0) Atomics.wait(this.#head, LOCK, 1, 1);
   }
 }
