@@ -1,5 +1,8 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize } from '../../index.ts';
+import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, type Task } from '../../index.ts';
 import { add, dieOn, failOn, identity, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
@@ -249,5 +252,24 @@ describe('Pool', () => {
     expect(out[999]).toBe(999 * 999);
     p.close();
     await p.join();
+  });
+
+  it("fails a task whose module no longer builds, and builds it again for the next task once it is fixed", async () => {
+    // A module of its own, imported here, then edited under the running program.
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-rebuilt-${process.pid}-${Date.now()}.ts`);
+    const good = "import { task } from '../../index.ts';\nexport const double = task((x: number) => x * 2);\n";
+    writeFileSync(file, good);
+    try {
+      const { double } = (await import(pathToFileURL(file).href)) as { double: Task<[number], number> };
+      const p = pool({ size: 1 });
+      expect(await p.apply(double, [2])).toBe(4);
+      const p2 = pool({ size: 1 });
+      writeFileSync(file, "import { task } from '../../index.ts';\nexport const double = task((x: number) => x * );\n");
+      await expect(p2.apply(double, [2])).rejects.toThrow(/tmp-rebuilt/);
+      writeFileSync(file, good.replace('x * 2', 'x * 3'));
+      expect(await p2.apply(double, [2])).toBe(6);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 });
