@@ -13,6 +13,14 @@ import { fs } from './fs.ts';
 import type { Duplex } from 'node:stream';
 import { WriteGuard } from './write-guard.ts';
 
+/**
+ * The guard thread costs about 10 MB of memory (a thread of Node's is an
+ * isolate of its own): it starts once a process has held this many frames
+ * past a message, as a pool worker fed tiny tasks does within milliseconds,
+ * and an actor answering the odd burst never does.
+ */
+const GUARD_AFTER = 256;
+
 export class PipeWriter {
   readonly #stream: Duplex;
   readonly #fd: number;
@@ -35,11 +43,10 @@ export class PipeWriter {
   }
 
   #mayGuard = false;
+  /** Frames offered to `stage` before the guard exists: it starts at GUARD_AFTER. */
+  #offered = 0;
 
-  /**
-   * Lets `stage` hold bytes: the first call starts the guard thread, so only
-   * a process that holds frames past a message pays for it (see host.ts).
-   */
+  /** Lets `stage` hold bytes, once the guard thread has started (see GUARD_AFTER and host.ts). */
   guardWrites(): void {
     if (this.#fd < 0 || this.#mayGuard) return;
     this.#mayGuard = true;
@@ -61,7 +68,7 @@ export class PipeWriter {
    */
   stage(bytes: Uint8Array): boolean {
     if (this.#guard === null) {
-      if (this.#mayGuard) this.#guard = new WriteGuard(this.#fd);
+      if (this.#mayGuard && ++this.#offered >= GUARD_AFTER) this.#guard = new WriteGuard(this.#fd);
       return false;
     }
     return !this.#streamBusy && this.#queue.length === 0 && this.#guard.stage(bytes);
