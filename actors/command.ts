@@ -105,11 +105,22 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
   // run (and the parent die) before its 'spawn' event is handled, and a SIGTERM with no listener
   // would end this process at once, leaving the program's group behind.
   // SIGTERM (terminate(), or the parent's death): end the program's group first, then end as asked.
-  process.once('SIGTERM', () => {
+  // The listener stays until then: a process whose parent is killed gets the parent-death signal once
+  // per thread of the parent, as they exit one by one, and a SIGTERM that came with no listener left
+  // would end this process at once, before it had passed the first one on. A repeated SIGTERM forces.
+  let terminating = false;
+  const onSigterm = (): void => {
+    if (terminating) return group('SIGKILL');
+    terminating = true;
     group('SIGTERM');
-    if (program.pid === undefined) process.kill(process.pid, 'SIGTERM');
-    else void ended.then(() => process.kill(process.pid, 'SIGTERM'));
-  });
+    const end = (): void => {
+      process.removeListener('SIGTERM', onSigterm);
+      process.kill(process.pid, 'SIGTERM');
+    };
+    if (program.pid === undefined) end();
+    else void ended.then(end);
+  };
+  process.on('SIGTERM', onSigterm);
   // First of the exit listeners, so that nothing before it can keep it from running.
   process.prependListener('exit', () => group('SIGKILL'));
   try {

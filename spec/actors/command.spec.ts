@@ -69,6 +69,26 @@ describe('command actors', () => {
     expect(await sleeper.stop({ timeout: 5000 })).toBe(-15);
   });
 
+  it('ends its program\'s group on a repeated SIGTERM, though the program ignores the first (a dying parent sends one per thread)', async () => {
+    // The kernel sends the parent-death signal each time the parent thread that owns the host exits,
+    // and a process being killed loses its threads one by one: SIGTERMs come in a row. The host must
+    // not die of the second before it has ended the program's group. Here the group ignores SIGTERM
+    // (the trap is inherited by sleep and cat), so the host is still waiting when the next one comes.
+    const stubborn = cmd('sh', ['-c', 'trap "" TERM; sleep 300 | cat']);
+    await stubborn.ready;
+    const group = await waitForGroup(stubborn.pid!, 3);
+    try {
+      for (let i = 0; i < 1000 && stubborn.exitCode === null; i++) {
+        stubborn.terminate();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(await stubborn.join({ timeout: 10_000 })).toBe(-15);
+      await allGone(group, 5000);
+    } finally {
+      reapGroup(stubborn.pid!);
+    }
+  });
+
   it('feeds stdin and reads output line by line as it comes', async () => {
     // cat writes as it reads (tr or sort would hold their output until their input ends).
     const echo = cmd('cat');
