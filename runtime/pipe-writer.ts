@@ -30,6 +30,10 @@ export class PipeWriter {
   #handoffScheduled = false;
   /** Where frames held past the next message wait, written by a thread if that message takes long (see write-guard.ts). */
   #guard: WriteGuard | null = null;
+  /** `guardWrites()` was called, and the stream is not destroyed. */
+  #mayGuard = false;
+  /** Frames offered to `stage` before the guard exists: it starts at GUARD_AFTER. */
+  #offered = 0;
 
   constructor(stream: Duplex, fd: number | undefined) {
     this.#stream = stream;
@@ -41,10 +45,6 @@ export class PipeWriter {
     const handle = (stream as unknown as { _handle?: { fd?: number } })._handle;
     return handle?.fd;
   }
-
-  #mayGuard = false;
-  /** Frames offered to `stage` before the guard exists: it starts at GUARD_AFTER. */
-  #offered = 0;
 
   /** Lets `stage` hold bytes, once the guard thread has started (see GUARD_AFTER and host.ts). */
   guardWrites(): void {
