@@ -161,20 +161,24 @@ function callerSite(boundary: Function): { file: string; line: number } | undefi
   const prepare = Error.prepareStackTrace;
   // Raw call sites where the host lets us have them: no formatting, no source maps.
   Error.prepareStackTrace = (_err, sites) => sites;
+  let stack: unknown;
   try {
     Error.captureStackTrace(holder, boundary);
+    // Read while ours is set: V8 calls prepareStackTrace when a stack is first
+    // read, and an actor process's own would load the bundle's source map.
+    stack = holder.stack;
   } finally {
     Error.prepareStackTrace = prepare;
   }
-  if (Array.isArray(holder.stack)) {
-    for (const s of holder.stack as NodeJS.CallSite[]) {
+  if (Array.isArray(stack)) {
+    for (const s of stack as NodeJS.CallSite[]) {
       const file = s.getFileName();
       if (file) return { file, line: s.getLineNumber() ?? 0 };
     }
     return undefined;
   }
   // A loader that owns prepareStackTrace (tsx does) gives the formatted text.
-  for (const line of String(holder.stack ?? '').split('\n').slice(1)) {
+  for (const line of String(stack ?? '').split('\n').slice(1)) {
     const m = /((?:file:\/\/)?\/[^():]+?):(\d+):\d+\)?\s*$/.exec(line);
     if (m !== null) return { file: m[1]!, line: Number(m[2]) };
   }

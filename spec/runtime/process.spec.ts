@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SpawnError, current, node, spawn } from '../../index.ts';
+import { SpawnError, actor, current, node, spawn, task } from '../../index.ts';
 import { crasher, echo, exiter, hangsOnStop, introspect, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -199,6 +199,25 @@ describe('modules and events', () => {
     const ref = reap(spawn(plain, { args: ['hi'] }));
     expect(await current().receive({ match: (m): m is string => typeof m === 'string' && m.startsWith('hi from plain JS'), timeout: 15_000 })).toBe(`hi from plain JS in pid ${ref.pid}`);
     expect(await ref.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('finds the module that defines an actor or a task without formatting a stack', () => {
+    // An actor process formats stacks through source maps: a definition must not pay for that.
+    const previous = Error.prepareStackTrace;
+    let formatted = 0;
+    Error.prepareStackTrace = (error, sites) => {
+      formatted++;
+      return previous ? previous(error, sites) : String(error);
+    };
+    try {
+      const t = task((x: number) => x);
+      const a = actor(async () => {});
+      expect(t.module).toBe(import.meta.url);
+      expect(a.module).toBe(import.meta.url);
+      expect(formatted).toBe(0);
+    } finally {
+      Error.prepareStackTrace = previous;
+    }
   });
 
   it('emits spawn and exit events on the node', async () => {
