@@ -23,7 +23,7 @@ import {
   type TaskArgs,
   type TaskResult,
 } from '../../runtime/index.ts';
-import { packNumbers, poolWorker, type Job } from './worker.ts';
+import { STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
 
 /** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
 export class WorkerCrashedError extends TroupeError {
@@ -84,6 +84,8 @@ interface Pending {
 
 interface Slot {
   readonly ref: ChildRef<Job, readonly unknown[] | Float64Array>;
+  /** It has answered STARTED: its initializer has run and it is taking jobs. */
+  started: boolean;
   inflight: number;
   /** How many jobs it may hold at once now (see #paced). */
   window: number;
@@ -117,6 +119,8 @@ const MAX_AHEAD = 128;
 
 const NO_OPTIONS = Object.freeze({});
 const FOREVER = Object.freeze({ timeout: Infinity });
+/** The job a worker answers as it starts taking jobs (see #spawnWorker). */
+const STARTED: Job = Object.freeze({ key: STARTED_KEY, chunk: [], star: false });
 
 export class Pool {
   readonly size: number;
@@ -425,7 +429,7 @@ export class Pool {
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
       for (const slot of this.#slots) {
-        if (slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
+        if (!slot.started || slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
         if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
       if (best === undefined) break;
@@ -561,7 +565,18 @@ export class Pool {
       name: `PoolWorker-${this.#name.slice(5)}:${++this.#workerCount}`,
       shutdown: 5000,
     });
-    this.#slots.add({ ref, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set() });
+    const slot: Slot = { ref, started: false, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set() };
+    this.#slots.add(slot);
+    // Jobs go to a worker once it has started (its initializer run), never ahead
+    // to one still starting: they would wait there while a started worker is free.
+    // Sent now, the question waits in the worker's pipe and is answered as it starts.
+    ref.call(STARTED, FOREVER).then(
+      () => {
+        slot.started = true;
+        this.#pump();
+      },
+      () => {}, // it ended first: #exited deals with that
+    );
   }
 
   #exited(event: ExitEvent): void {

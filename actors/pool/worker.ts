@@ -4,8 +4,11 @@
  */
 import { SerializationError, actor, resolveTask, type Context, type Task } from '../../runtime/index.ts';
 
+/** The key of the job a worker answers, with no results, as it starts taking jobs (its initializer run). */
+export const STARTED_KEY = 0;
+
 export interface Job {
-  /** The task's number in this worker; the first job with a number also carries the task and its bundle. */
+  /** The task's number in this worker (from 1); the first job with a number also carries the task and its bundle. */
   readonly key: number;
   readonly task?: Task;
   readonly bundle?: string | null;
@@ -45,6 +48,10 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
   // Tasks already loaded: a job for one of them starts without waiting a turn.
   const ready = new Map<number, Task>();
   for await (const job of ctx.inbox) {
+    if (job.key === STARTED_KEY) {
+      ctx.reply(job.chunk);
+      continue;
+    }
     try {
       if (broken !== null) throw broken;
       let task = ready.get(job.key);

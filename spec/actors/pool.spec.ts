@@ -1,9 +1,10 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, type Task } from '../../index.ts';
-import { add, dieOn, failOn, identity, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { add, dieOn, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 
@@ -95,9 +96,15 @@ describe('Pool', () => {
 
   it('runs tasks in several worker processes', async () => {
     const p = pool({ size: 2 });
-    const pids = new Set(await p.map(whoRuns, Array.from({ length: 40 }, (_, i) => i), { chunksize: 1 }));
-    expect(pids.size).toBe(2);
-    expect(pids.has(process.pid)).toBe(false);
+    // Each task waits for a task in another process: a worker holds at most two ahead, so both must run some.
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-meet-'));
+    try {
+      const pids = new Set(await p.map(meetAnother, [dir, dir, dir, dir], { chunksize: 1 }));
+      expect(pids.size).toBe(2);
+      expect(pids.has(process.pid)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects a failing task with RemoteError carrying the remote error, and stays usable', async () => {
@@ -150,6 +157,22 @@ describe('Pool', () => {
   it('runs the initializer once in each worker', async () => {
     const p = pool({ size: 2, initializer: setPrefix, initArgs: ['ready'] });
     expect(await p.map(withPrefix, [1, 2, 3])).toEqual(['ready:1', 'ready:2', 'ready:3']);
+  });
+
+  it('gives tasks to the workers that have started, never ahead to one still starting', async () => {
+    const release = join(tmpdir(), `troupe-release-${process.pid}-${Date.now()}`);
+    const p = pool({ size: 2, initializer: holdFirstWorker, initArgs: [release] });
+    try {
+      // The first worker waits in its initializer: a task sent ahead to it would time out there.
+      const pids = await p.map(whoRuns, [1, 2, 3, 4], { chunksize: 1, timeout: 15_000 });
+      expect(new Set(pids).size).toBe(1);
+      writeFileSync(release, '');
+      // Released, it takes tasks too.
+      const both = await p.map(sleepThenPid, [300, 300, 300, 300], { chunksize: 1, timeout: 15_000 });
+      expect(new Set(both).size).toBe(2);
+    } finally {
+      rmSync(release, { force: true });
+    }
   });
 
   it('rejects the error of an input iterable that throws, and stays usable', async () => {
