@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -161,17 +161,21 @@ describe('Pool', () => {
 
   it('gives tasks to the workers that have started, never ahead to one still starting', async () => {
     const release = join(tmpdir(), `troupe-release-${process.pid}-${Date.now()}`);
+    const meet = `${release}-meet`;
     const p = pool({ size: 2, initializer: holdFirstWorker, initArgs: [release] });
     try {
       // The first worker waits in its initializer: a task sent ahead to it would time out there.
       const pids = await p.map(whoRuns, [1, 2, 3, 4], { chunksize: 1, timeout: 15_000 });
       expect(new Set(pids).size).toBe(1);
       writeFileSync(release, '');
-      // Released, it takes tasks too.
-      const both = await p.map(sleepThenPid, [300, 300, 300, 300], { chunksize: 1, timeout: 15_000 });
+      // Released, it takes tasks too: each task now waits for one in another process,
+      // and there are more than the other worker is sent ahead (128 at most).
+      mkdirSync(meet);
+      const both = await p.map(meetAnother, Array.from({ length: 300 }, () => meet), { chunksize: 1, timeout: 15_000 });
       expect(new Set(both).size).toBe(2);
     } finally {
       rmSync(release, { force: true });
+      rmSync(meet, { recursive: true, force: true });
     }
   });
 
