@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, SpawnError, describeValue } from './errors.ts';
 import { hosting } from './node.ts';
 import { mapStacksOf } from './process/stacks.ts';
+import { importUrl } from './process/import-url.ts';
 
 const TASK = Symbol.for('troupe.task');
 
@@ -107,7 +108,7 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
     mapStacksOf(url);
     hosting.loading = `task module ${t.module}`;
     try {
-      await import(url);
+      await importUrl(url);
     } catch (err) {
       throw new SpawnError(`Cannot run task ${t.name || '(anonymous)'}: its module ${t.module} threw while loading: ${(err as Error).message}`, t.name, { cause: err });
     } finally {

@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 4;
+const FORMAT = 5;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -170,21 +170,22 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
   const outputs: Record<string, string> = {};
   let metafile: import('esbuild').Metafile;
   if (runtime === undefined) {
+    // A script, not a module, so that V8 can start it from a code cache (see runtimeFacade).
+    const script = join(outdir, 'runtime.cjs');
     const result = await esbuild.build({
       ...common,
-      entryPoints: entries,
-      outdir,
-      outExtension: { '.js': '.mjs' },
+      format: 'cjs',
+      // import() of a builtin or a package becomes require(); ES modules are imported through import-url.ts.
+      supported: { 'dynamic-import': false },
+      entryPoints: [entries.index!],
+      outfile: script,
       // troupe's own actors (the supervisor…) are defined in here: keep the `// path` comments for their sections.
       banner: { js: SECTIONS_PLACEHOLDER },
     });
     metafile = result.metafile!;
-    for (const [out, meta] of Object.entries(metafile.outputs)) {
-      if (meta.entryPoint === undefined) continue;
-      const name = Object.keys(entries).find((k) => resolve(entries[k]!) === resolve('/', meta.entryPoint!));
-      if (name !== undefined) outputs[name] = resolve('/', out);
-    }
-    writeSections(outputs.index!, Object.keys(metafile.inputs));
+    writeSections(script, Object.keys(metafile.inputs), pathToFileURL(script).href);
+    outputs.index = join(outdir, 'index.mjs');
+    fs.writeFileSync(outputs.index, runtimeFacade(script, exportNames(script)));
   } else {
     // An actor bundle imports the runtime, the module, and says it has loaded; a module bundle only imports the module.
     const isActor = entries.actor !== undefined;
@@ -203,7 +204,7 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
       banner: { js: SECTIONS_PLACEHOLDER },
     });
     metafile = result.metafile!;
-    writeSections(out, Object.keys(metafile.inputs));
+    writeSections(out, Object.keys(metafile.inputs), null);
   }
   const inputs: Manifest['inputs'] = [];
   for (const input of Object.keys(metafile.inputs)) {
@@ -223,7 +224,7 @@ const SECTIONS_PLACEHOLDER = '/*troupe-sections*/';
  * reads the table to know the module that called it (behaviour.ts). The
  * table replaces a one-line banner, so the source map's lines stay true.
  */
-function writeSections(file: string, inputs: string[]): void {
+function writeSections(file: string, inputs: string[], url: string | null): void {
   const known = new Set(inputs);
   const lines = fs.readFileSync(file, 'utf8').split('\n');
   const sections: [number, string][] = [];
@@ -232,8 +233,65 @@ function writeSections(file: string, inputs: string[]): void {
     if (line.startsWith('// ') && known.has(line.slice(3))) sections.push([i + 1, pathToFileURL(resolve('/', line.slice(3))).href]);
   }
   if (!lines[0]!.startsWith(SECTIONS_PLACEHOLDER)) throw new Error(`bundle ${file} does not start with its sections placeholder`);
-  lines[0] = `(globalThis[Symbol.for('troupe.bundle-sections')] ??= new Map()).set(${'import.meta'}.url, ${JSON.stringify(sections)});` + lines[0]!.slice(SECTIONS_PLACEHOLDER.length);
+  const key = url === null ? `${'import.meta'}.url` : JSON.stringify(url);
+  lines[0] = `(globalThis[Symbol.for('troupe.bundle-sections')] ??= new Map()).set(${key}, ${JSON.stringify(sections)});` + lines[0]!.slice(SECTIONS_PLACEHOLDER.length);
   fs.writeFileSync(file, lines.join('\n'));
+}
+
+/** The names a CommonJS bundle exports: esbuild lists them at its end for Node's ESM import of it. */
+function exportNames(script: string): string[] {
+  const text = fs.readFileSync(script, 'utf8');
+  const list = /\n0 && \(module\.exports = \{([^}]*)\}\);\s*$/.exec(text);
+  if (list === null) throw new Error(`the runtime bundle ${script} does not end with the list of its exports`);
+  return list[1]!.split(',').map((name) => name.trim()).filter((name) => name !== '');
+}
+
+/**
+ * The runtime bundle as actor processes import it: an ES module that runs
+ * the runtime script through V8's code cache and re-exports it. Node 20
+ * caches no compiled code for modules, and compiling the runtime (390 KB)
+ * was most of loading it. The first process that starts without a usable
+ * cache writes one once its actor has run a moment (host.ts), with the
+ * functions compiled by then; V8 checks it and compiles afresh if it does
+ * not match this node, these flags or this script.
+ */
+function runtimeFacade(script: string, names: string[]): string {
+  // Builtins by require(): an ESM import of node:fs builds a namespace of all of it, streams included.
+  return `import { createRequire } from 'node:module';
+const file = ${JSON.stringify(script)};
+const require = createRequire(file);
+const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+// One cache per node and per set of node flags: V8 takes a cache only from the same node with the same flags.
+let flags = 0x811c9dc5;
+for (const c of process.execArgv.join(' ')) flags = Math.imul(flags ^ c.charCodeAt(0), 0x01000193);
+const cacheFile = \`\${file}.\${process.version}-\${process.arch}-\${(flags >>> 0).toString(16)}.v8cache\`;
+let cachedData;
+try {
+  cachedData = readFileSync(cacheFile);
+} catch {}
+// The wrapper goes on the script's first line, so its line numbers stay true.
+const source = '(function (exports, require, module, __filename, __dirname) {"use strict";' + readFileSync(file, 'utf8') + '\\n})';
+const script = new Script(source, { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
+globalThis[Symbol.for('troupe.import')] = (url) => import(url);
+const module = { exports: {} };
+script.runInThisContext()(module.exports, require, module, file, ${JSON.stringify(dirname(script))});
+const runtime = module.exports;
+// How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one.
+globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used' };
+if (cachedData === undefined || script.cachedDataRejected) {
+  runtime.__troupeCodeCache(() => {
+    const tmp = \`\${cacheFile}.\${process.pid}.tmp\`;
+    try {
+      writeFileSync(tmp, script.createCachedData());
+      renameSync(tmp, cacheFile);
+    } catch {
+      rmSync(tmp, { force: true });
+    }
+  });
+}
+export const { ${names.join(', ')} } = runtime;
+`;
 }
 
 /**
@@ -267,7 +325,8 @@ function externals(runtime: RuntimeBundle | undefined): Plugin {
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         if (resolved.external) return { path: resolved.path, external: true };
         if (runtime !== undefined && (resolved.path === TROUPE_INDEX || resolved.path === KERNEL_INDEX)) return { path: pathToFileURL(runtime.index).href, external: true };
-        if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: pathToFileURL(resolved.path).href, external: true };
+        // The runtime script require()s its packages by path; modules import them by URL.
+        if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: runtime === undefined ? resolved.path : pathToFileURL(resolved.path).href, external: true };
         return { path: resolved.path };
       });
     },

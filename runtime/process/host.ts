@@ -20,6 +20,7 @@ import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, type ActorInit } from './child.ts';
+import { importUrl } from './import-url.ts';
 import { mapStacksOf } from './stacks.ts';
 import { startWatchdog, watchPids } from './watchdog.ts';
 
@@ -98,6 +99,7 @@ class ActorHost {
     this.#readWaiting();
     const args = (await this.#args)();
     this.#link.sendSystem({ t: 'ready' });
+    writeCodeCacheSoon();
     // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
     if (!this.#init.deathSignal) void startWatchdog();
     const ctx = this.#node.context;
@@ -240,7 +242,7 @@ export function runSpare(): void {
   process.argv.splice(1, process.argv.length - 1, ...argv);
   host = new ActorHost(given);
   // A module that throws while loading reaches the host's uncaughtException handler, as at a cold start.
-  void import(pathToFileURL(argv[0]!).href);
+  void importUrl(pathToFileURL(argv[0]!).href);
 }
 
 /** What a parent writes to a spare host: the actor's init, and the argv a cold start would have had. */
@@ -270,6 +272,29 @@ function readLineSync(fd: number): string | null {
       return text.slice(0, text.indexOf('\n'));
     }
   }
+}
+
+/** Writes the runtime's code cache (see bundle.ts runtimeFacade), if this process is to. */
+let codeCacheWriter: (() => void) | null = null;
+/** How long an actor runs before its process writes the code cache: by then its start and first messages have been compiled. */
+const CODE_CACHE_AFTER_MS = 500;
+
+/** Called by the runtime bundle's facade when it found no usable code cache: this process writes one. */
+export function codeCache(write: () => void): void {
+  codeCacheWriter = write;
+}
+
+function writeCodeCacheSoon(): void {
+  const write = codeCacheWriter;
+  if (write === null) return;
+  codeCacheWriter = null;
+  setTimeout(() => {
+    try {
+      write();
+    } catch {
+      // A cache is only a speed-up: a directory we cannot write to just means none.
+    }
+  }, CODE_CACHE_AFTER_MS).unref();
 }
 
 /** Called by an actor bundle once the actor's module has loaded. */

@@ -5,7 +5,7 @@
  */
 export * from '../../index.ts';
 export * from '../index.ts';
-export { loaded as __troupeLoaded } from './host.ts';
+export { loaded as __troupeLoaded, codeCache as __troupeCodeCache } from './host.ts';
 
 import { runSpare } from './host.ts';
 import { SPARE_ARG } from './child.ts';

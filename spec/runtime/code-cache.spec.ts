@@ -1,0 +1,46 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { spawn } from '../../index.ts';
+import { codeCacheState } from '../fixtures/actors.ts';
+import { reap } from '../helpers.ts';
+
+type Loaded = { file: string; state: string };
+const GARBAGE = 'not a code cache';
+
+/** Waits (up to 15 s) until `ok()` holds: a file another process writes. */
+async function until(ok: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function loadedBy(execArgv: string[]): Promise<Loaded> {
+  // With spawn options, never the spare host (which loaded its runtime earlier): a process started for this actor.
+  const ref = reap(spawn(codeCacheState, { execArgv }));
+  const loaded = await ref.call('state', { timeout: 15_000 });
+  // A process that had to compile the runtime writes the cache once its actor has run a moment.
+  await until(() => existsSync(loaded.file) && readFileSync(loaded.file, 'latin1') !== GARBAGE, `${loaded.file} to be written`);
+  await ref.stop({ timeout: 10_000 });
+  return loaded;
+}
+
+describe("the runtime bundle's code cache", () => {
+  it('is written by a process that compiled the runtime, used by the next, and written again when V8 rejects it', async () => {
+    // Flags of this spec alone: the cache is per set of node flags, so no other process reads or writes this one.
+    const flags = [`--stack-trace-limit=${1000 + (process.pid % 9000)}`];
+    const first = await loadedBy(flags);
+    expect(first.file).not.toBe((await loadedBy([])).file);
+    try {
+      expect(first.state).toBe('absent');
+      expect((await loadedBy(flags)).state).toBe('used');
+      writeFileSync(first.file, GARBAGE);
+      expect((await loadedBy(flags)).state).toBe('rejected');
+      expect((await loadedBy(flags)).state).toBe('used');
+    } finally {
+      rmSync(first.file, { force: true });
+    }
+  });
+});
