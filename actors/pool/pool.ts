@@ -382,7 +382,11 @@ export class Pool {
     continuing = false,
   ): void {
     try {
-      if (!continuing) this.#check(fn);
+      if (!continuing) {
+        this.#check(fn);
+        const known = this.#known(fn);
+        if (known.bundle === null) void this.#bundle(known, fn);
+      }
       else if (this.#state === 'terminated') throw new PoolClosedError(`${this.#name} was terminated before this task ran.`);
       else if (this.#joined) throw new PoolClosedError(`${this.#name} was joined before these items were taken: join() waits for the tasks sent, and an imap sends its items as it is read. Read the imap to its end before join().`);
     } catch (err) {
@@ -448,15 +452,7 @@ export class Pool {
     }
     // Until a job carrying the task and its module's bundle has gone to this worker, every job
     // carries them: they wait for the same bundle, so they go in the order they came.
-    if (known.bundle === null) {
-      const building = taskBundle(pending.task);
-      known.bundle = building;
-      // A module that failed to build is built again for the next job (it may have been fixed).
-      building.catch(() => {
-        if (known.bundle === building) known.bundle = null;
-      });
-    }
-    known.bundle.then(
+    this.#bundle(known, pending.task).then(
       (bundle) => {
         slot.sent.add(known.key);
         this.#send(slot, pending, { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star });
@@ -520,6 +516,23 @@ export class Pool {
       );
     }
     pending.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  /**
+   * The bundle of a task's module, for the workers that have not loaded it:
+   * built (or found in the cache) once, from when the task is first given,
+   * so that it is ready by the time a worker has started.
+   */
+  #bundle(known: KnownTask, t: Task): Promise<string | null> {
+    if (known.bundle === null) {
+      const building = taskBundle(t);
+      known.bundle = building;
+      // A module that failed to build is built again for the next job (it may have been fixed).
+      building.catch(() => {
+        if (known.bundle === building) known.bundle = null;
+      });
+    }
+    return known.bundle;
   }
 
   #known(t: Task): KnownTask {
