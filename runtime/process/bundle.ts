@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 5;
+const FORMAT = 6;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -184,8 +184,12 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
     });
     metafile = result.metafile!;
     writeSections(script, Object.keys(metafile.inputs), pathToFileURL(script).href);
+    const names = exportNames(script);
+    // Wrapped as a CommonJS module once, here: each process compiles the file as it is, with no copy
+    // made. The wrapper goes on the first line, so the line numbers stay true.
+    fs.writeFileSync(script, `(function (exports, require, module, __filename, __dirname) {"use strict";${fs.readFileSync(script, 'utf8')}\n})`);
     outputs.index = join(outdir, 'index.mjs');
-    fs.writeFileSync(outputs.index, runtimeFacade(script, exportNames(script)));
+    fs.writeFileSync(outputs.index, runtimeFacade(script, names));
   } else {
     // An actor bundle imports the runtime, the module, and says it has loaded; a module bundle only imports the module.
     const isActor = entries.actor !== undefined;
@@ -270,9 +274,7 @@ let cachedData;
 try {
   cachedData = readFileSync(cacheFile);
 } catch {}
-// The wrapper goes on the script's first line, so its line numbers stay true.
-const source = '(function (exports, require, module, __filename, __dirname) {"use strict";' + readFileSync(file, 'utf8') + '\\n})';
-const script = new Script(source, { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
+const script = new Script(readFileSync(file, 'utf8'), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
 const module = { exports: {} };
 script.runInThisContext()(module.exports, require, module, file, ${JSON.stringify(dirname(script))});
