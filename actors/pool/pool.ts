@@ -80,6 +80,8 @@ interface Pending {
   readonly resolve: (results: ArrayLike<unknown>) => void;
   readonly reject: (error: Error) => void;
   cancelled: boolean;
+  /** With a timeout, while no worker has started: the timer that fails it if none does in time. */
+  startWait: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface Slot {
@@ -142,6 +144,10 @@ export class Pool {
   #workerCount = 0;
   #starting = 0;
   #initBundle: Promise<string | null> | null = null;
+  /** Workers that have started and not ended. */
+  #started = 0;
+  /** Queued tasks timed while no worker has started (see #timeStartWait). */
+  readonly #waitingForStart = new Set<Pending>();
   #idle: (() => void) | null = null;
   readonly #onExit = (event: ExitEvent): void => this.#exited(event);
 
@@ -238,6 +244,8 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
+    for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
+    this.#waitingForStart.clear();
     for (const pending of this.#queue.drain()) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
     const refs = [...this.#slots].map((s) => {
       s.endedByPool = true;
@@ -400,7 +408,9 @@ export class Pool {
     const chunk = star ? items : packNumbers(items);
     if (signal === undefined) {
       // Settled once: by its worker's answer, its failure, or terminate().
-      this.#queue.push({ task: fn, chunk, star, timeout, resolve, reject, cancelled: false });
+      const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false, startWait: undefined };
+      this.#queue.push(pending);
+      if (timeout !== undefined && this.#started === 0) this.#timeStartWait(pending);
       this.#pump();
       return;
     }
@@ -408,6 +418,7 @@ export class Pool {
     // and the listener goes with it (a long-lived signal does not gather one per chunk).
     let settled = false;
     const onAbort = (): void => {
+      if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       pending.cancelled = true; // left in the queue, skipped when its turn comes
       pending.reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
     };
@@ -419,10 +430,11 @@ export class Pool {
         signal.removeEventListener('abort', onAbort);
         settle(a);
       };
-    const pending: Pending = { task: fn, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false };
+    const pending: Pending = { task: fn, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, startWait: undefined };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);
+    if (timeout !== undefined && this.#started === 0) this.#timeStartWait(pending);
     this.#pump();
   }
 
@@ -438,6 +450,7 @@ export class Pool {
       }
       if (best === undefined) break;
       const pending = this.#queue.shift()!;
+      if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       if (!pending.cancelled) this.#run(best, pending);
     }
     this.#maybeIdle();
@@ -503,6 +516,7 @@ export class Pool {
       if (slot.endedByPool || slot.ref.exitCode === 0) {
         // It did nothing wrong: the worker ended for another reason (its task quota, a sibling task's timeout).
         this.#queue.unshift(pending);
+        if (pending.timeout !== undefined && this.#started === 0) this.#timeStartWait(pending);
         return;
       }
       const code = slot.ref.exitCode;
@@ -533,6 +547,29 @@ export class Pool {
       });
     }
     return known.bundle;
+  }
+
+  /**
+   * Times a queued task with a timeout while no worker has started: its
+   * timeout counts from when it runs, but a worker that never starts (an
+   * initializer that hangs) must not hold it for ever. Python's pool waits.
+   */
+  #timeStartWait(pending: Pending): void {
+    if (pending.startWait !== undefined || pending.cancelled) return;
+    const ms = pending.timeout!;
+    pending.startWait = setTimeout(() => {
+      pending.startWait = undefined;
+      this.#waitingForStart.delete(pending);
+      pending.cancelled = true; // skipped when its turn comes
+      pending.reject(new TimeoutError(`A task of ${this.#name} waited ${ms} ms for a worker, and none started in that time (a worker starts taking tasks once its initializer has returned).`, ms));
+    }, ms);
+    this.#waitingForStart.add(pending);
+  }
+
+  #untimeStartWait(pending: Pending): void {
+    clearTimeout(pending.startWait);
+    pending.startWait = undefined;
+    this.#waitingForStart.delete(pending);
   }
 
   #known(t: Task): KnownTask {
@@ -585,7 +622,10 @@ export class Pool {
     // Sent now, the question waits in the worker's pipe and is answered as it starts.
     ref.call(STARTED, FOREVER).then(
       () => {
+        if (slot.ref.exitCode !== null) return;
         slot.started = true;
+        this.#started++;
+        for (const pending of [...this.#waitingForStart]) this.#untimeStartWait(pending);
         this.#pump();
       },
       () => {}, // it ended first: #exited deals with that
@@ -595,6 +635,11 @@ export class Pool {
   #exited(event: ExitEvent): void {
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
     if (slot === undefined) return;
+    if (slot.started) {
+      slot.started = false;
+      // The last started worker gone: the tasks waiting are timed until another starts.
+      if (--this.#started === 0 && this.#state !== 'terminated') for (const pending of this.#queue) if (pending.timeout !== undefined) this.#timeStartWait(pending);
+    }
     // Tasks still in flight to it keep it counted (as busy) until they come back: else the pool
     // could look idle in between, and join() would stop the worker they are about to go to.
     if (slot.inflight === 0) this.#slots.delete(slot);
@@ -667,6 +712,10 @@ class Fifo<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;
   }
 
   drain(): T[] {

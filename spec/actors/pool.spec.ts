@@ -179,6 +179,24 @@ describe('Pool', () => {
     }
   });
 
+  it('fails a task with TimeoutError when no worker starts within its timeout (an initializer that hangs), and runs tasks once one does', async () => {
+    const release = join(tmpdir(), `troupe-release-${process.pid}-${Date.now()}-b`);
+    const p = pool({ size: 1, initializer: holdFirstWorker, initArgs: [release] });
+    try {
+      const err = await p.apply(square, [3], { timeout: 300 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect((err as TimeoutError).message).toContain('none started in that time');
+      // Without a timeout a task waits for the worker, which then runs it.
+      const later = p.apply(square, [4]);
+      writeFileSync(release, '');
+      expect(await later).toBe(16);
+      // Timed from when it runs once a worker has started: a queue behind a busy worker is not a timeout.
+      expect(await p.map(sleepThenPid, [300, 300, 300, 300], { chunksize: 1, timeout: 1000 })).toHaveLength(4);
+    } finally {
+      rmSync(release, { force: true });
+    }
+  });
+
   it('rejects the error of an input iterable that throws, and stays usable', async () => {
     const p = pool();
     function* broken(): Generator<number> {
