@@ -88,7 +88,13 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
   const ended = once(program, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   ended.catch(() => {});
   let reaped = false;
-  void ended.then(() => (reaped = true));
+  // The parent kills the group when it kills this process (kill(), a stop's deadline): SIGKILLed,
+  // this process could not. Counted until the program is reaped, while the number is surely its.
+  const forget = program.pid === undefined ? () => {} : node().ownGroup(program.pid);
+  void ended.then(() => {
+    reaped = true;
+    forget();
+  }, forget);
   const group = (signal: NodeJS.Signals): void => {
     const pgid = program.pid;
     if (pgid === undefined) return;

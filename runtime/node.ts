@@ -86,7 +86,11 @@ export interface ChildLink {
   readonly nodeId: NodeId;
   /** Delivers a frame to the child (queued until the process is up). */
   forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
-  /** The child's pid and its descendants' pids, for ending a tree. */
+  /**
+   * The child's pid and its descendants', for ending a tree; deepest first.
+   * A negative entry -g is the process group g of a program an actor runs
+   * (led by pid g): see `Node.ownGroup`.
+   */
   pids(): readonly number[];
   /** Tells `watcher` (monitor number `monitor`, or a link) when the child's actor ends. */
   watch(watcher: string, monitor: number, link: boolean): void;
@@ -124,6 +128,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #watchersReported = false;
   /** Told, once per turn, the pids below this node (the orphan watch keeps them). */
   onPids: ((pids: number[]) => void) | null = null;
+  /** Process groups of programs run in this process (see ownGroup). */
+  readonly #groups = new Set<number>();
   /** An actor linked to this node's actor ended abnormally, and exits are not trapped: this actor must end. */
   onLinkedExit: ((error: LinkedExitError) => void) | null = null;
   /** How this process ends on `ctx.exit()`; an actor process's host sets it to flush its pipe first. */
@@ -246,11 +252,28 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     });
   }
 
-  /** Every pid below this node: children and their descendants. */
+  /** Every pid below this node: children and their descendants, and (negated) the groups of programs run here. */
   descendantPids(): number[] {
     const out: number[] = [];
     for (const child of this.#children.values()) out.push(...child.pids());
+    for (const pgid of this.#groups) out.push(-pgid);
     return out;
+  }
+
+  /**
+   * Counts process group `pgid`, a program this process runs (led by pid
+   * `pgid`), among what lies below this node: a parent that kills this
+   * process (`kill()`, a stop's deadline) kills the group first, which this
+   * process could not do once SIGKILLed. Returns the call that forgets it,
+   * for when the leader has been reaped.
+   * @internal
+   */
+  ownGroup(pgid: number): () => void {
+    this.#groups.add(pgid);
+    this.reportPids();
+    return () => {
+      if (this.#groups.delete(pgid)) this.reportPids();
+    };
   }
 
   /** Tells the parent, once per turn, which pids live below this node. */

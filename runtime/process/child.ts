@@ -433,7 +433,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   /** Ends the descendants (SIGKILL), then this process with `signal`. */
   signal(signal: 'SIGTERM' | 'SIGKILL'): void {
     if (this.#exitCode !== null) return;
-    this.#killDescendants();
+    this.#killDescendants(signal === 'SIGKILL');
     if (this.#child === null) {
       // Not started yet: it never will be, and it ends as if the signal had reached it.
       this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended by ${signal} before it started.`, this.ref.name), -constants.signals[signal]);
@@ -495,14 +495,22 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
   }
 
-  #killDescendants(): void {
+  /**
+   * With `groups`, the process groups of programs below too (for a SIGKILL of
+   * the child, which leaves it no time to end them); a SIGTERM lets the
+   * child end its programs as it ends, gracefully (actors/command.ts).
+   */
+  #killDescendants(groups: boolean): void {
     const root = this.#child?.pid;
-    for (const pid of this.#descendants) if (root === undefined || isBelow(pid, root)) killQuietly(pid, 'SIGKILL');
+    // All found before any is killed: killing a process reparents what was below it. A program's
+    // group (-g) goes whole while its leader g is still below: the number is then surely that group's.
+    const doomed = this.#descendants.filter((pid) => (groups || pid > 0) && (root === undefined || isBelow(Math.abs(pid), root)));
+    for (const pid of doomed) killQuietly(pid, 'SIGKILL');
   }
 
   /** At process exit: end this actor and its tree now (daemons are terminated, as Python does). */
   endAtExit(): void {
-    this.#killDescendants();
+    this.#killDescendants(!this.daemon);
     this.#signalChild(this.daemon ? 'SIGTERM' : 'SIGKILL');
   }
 }

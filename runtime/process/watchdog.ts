@@ -41,7 +41,8 @@ for (;;) {
   if (process.ppid === workerData.ppid) continue;
   const n = Atomics.load(pids, 0);
   const doomed = [];
-  for (let i = 1; i <= n; i++) { const pid = Atomics.load(pids, i); if (!proc || below(pid)) doomed.push(pid); }
+  // A negative entry -g is a program's process group, killed whole while its leader g is below.
+  for (let i = 1; i <= n; i++) { const pid = Atomics.load(pids, i); if (!proc || below(Math.abs(pid))) doomed.push(pid); }
   for (const pid of doomed) { try { process.kill(pid, 'SIGKILL'); } catch {} }
   process.kill(workerData.self, 'SIGKILL');
 }

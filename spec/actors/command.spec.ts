@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -86,6 +86,47 @@ describe('command actors', () => {
       await allGone(group, 5000);
     } finally {
       reapGroup(stubborn.pid!);
+    }
+  });
+
+  it('kill() ends the program and its group, not only the host (nothing is left running)', async () => {
+    const pipeline = cmd('sh', ['-c', 'sleep 300 | cat']);
+    await pipeline.ready;
+    const group = await waitForGroup(pipeline.pid!, 3);
+    try {
+      pipeline.kill();
+      expect(await pipeline.join({ timeout: 10_000 })).toBe(-9);
+      await allGone(group, 5000);
+    } finally {
+      reapGroup(pipeline.pid!);
+    }
+  });
+
+  it('stop({ timeout }) of a program that ignores SIGTERM kills its group at the deadline', async () => {
+    const stubborn = cmd('sh', ['-c', 'trap "" TERM; sleep 300 | cat']);
+    await stubborn.ready;
+    const group = await waitForGroup(stubborn.pid!, 3);
+    try {
+      expect(await stubborn.stop({ timeout: 300 })).toBe(-9);
+      await allGone(group, 5000);
+    } finally {
+      reapGroup(stubborn.pid!);
+    }
+  });
+
+  it('stop() gives a program that ends itself on SIGTERM the time it takes, not a SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
+    const said = join(dir, 'bye');
+    try {
+      // Its trap takes a while (a child of its own, in its group) before it exits 3.
+      const tidy = cmd('sh', ['-c', `trap 'sleep 0.3; echo bye > ${said}; exit 3' TERM; sleep 300 & wait`]);
+      await tidy.ready;
+      await waitForGroup(tidy.pid!, 2);
+      expect(await tidy.stop({ timeout: 10_000 })).not.toBe(-9);
+      // Its trap ran to the end: nothing SIGKILLed the group while it tidied up.
+      expect(readFileSync(said, 'utf8')).toBe('bye\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
