@@ -24,6 +24,7 @@ import {
   type TaskResult,
 } from '../../runtime/index.ts';
 import { STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
+import { isForever } from '../../runtime/timers.ts';
 
 /** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
 export class WorkerCrashedError extends TroupeError {
@@ -233,7 +234,12 @@ export class Pool {
    */
   async join(): Promise<void> {
     if (this.#state === 'running') throw new PoolClosedError(`${this.#name} is still running: call close() or terminate() before join().`);
-    if (this.#queue.length > 0 || this.#busy()) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#queue.length > 0 || this.#busy()) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+        this.#maybeIdle(); // what is queued may all be cancelled already
+      });
+    }
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
     const refs = [...this.#slots].map((s) => s.ref);
@@ -376,6 +382,9 @@ export class Pool {
   #check(fn: unknown): void {
     if (this.#state !== 'running') throw new PoolClosedError(`${this.#name} is ${this.#state}: it takes no more tasks.`);
     if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
+    // Its module's bundle from now on, so that it is ready by the time a worker has started.
+    const known = this.#known(fn);
+    if (known.bundle === null) void this.#bundle(known, fn);
   }
 
   /** Queues a chunk of `fn`; `resolve` gets its results (a Float64Array when they were all numbers). */
@@ -390,11 +399,7 @@ export class Pool {
     continuing = false,
   ): void {
     try {
-      if (!continuing) {
-        this.#check(fn);
-        const known = this.#known(fn);
-        if (known.bundle === null) void this.#bundle(known, fn);
-      }
+      if (!continuing) this.#check(fn);
       else if (this.#state === 'terminated') throw new PoolClosedError(`${this.#name} was terminated before this task ran.`);
       else if (this.#joined) throw new PoolClosedError(`${this.#name} was joined before these items were taken: join() waits for the tasks sent, and an imap sends its items as it is read. Read the imap to its end before join().`);
     } catch (err) {
@@ -421,6 +426,7 @@ export class Pool {
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       pending.cancelled = true; // left in the queue, skipped when its turn comes
       pending.reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
+      this.#maybeIdle();
     };
     const once =
       <A>(settle: (a: A) => void) =>
@@ -465,12 +471,17 @@ export class Pool {
     }
     // Until a job carrying the task and its module's bundle has gone to this worker, every job
     // carries them: they wait for the same bundle, so they go in the order they came.
-    this.#bundle(known, pending.task).then(
+    const building = this.#bundle(known, pending.task);
+    building.then(
       (bundle) => {
         slot.sent.add(known.key);
         this.#send(slot, pending, { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star });
       },
-      (err: unknown) => this.#done(slot, pending, false, err),
+      (err: unknown) => {
+        // A module that failed to build is built again for the next task (it may have been fixed).
+        if (known.bundle === building) known.bundle = null;
+        this.#done(slot, pending, false, err);
+      },
     );
   }
 
@@ -539,12 +550,8 @@ export class Pool {
    */
   #bundle(known: KnownTask, t: Task): Promise<string | null> {
     if (known.bundle === null) {
-      const building = taskBundle(t);
-      known.bundle = building;
-      // A module that failed to build is built again for the next job (it may have been fixed).
-      building.catch(() => {
-        if (known.bundle === building) known.bundle = null;
-      });
+      known.bundle = taskBundle(t);
+      known.bundle.catch(() => {}); // its jobs fail with it (see #run)
     }
     return known.bundle;
   }
@@ -555,13 +562,14 @@ export class Pool {
    * initializer that hangs) must not hold it for ever. Python's pool waits.
    */
   #timeStartWait(pending: Pending): void {
-    if (pending.startWait !== undefined || pending.cancelled) return;
     const ms = pending.timeout!;
+    if (pending.startWait !== undefined || pending.cancelled || isForever(ms)) return;
     pending.startWait = setTimeout(() => {
       pending.startWait = undefined;
       this.#waitingForStart.delete(pending);
       pending.cancelled = true; // skipped when its turn comes
       pending.reject(new TimeoutError(`A task of ${this.#name} waited ${ms} ms for a worker, and none started in that time (a worker starts taking tasks once its initializer has returned).`, ms));
+      this.#maybeIdle();
     }, ms);
     this.#waitingForStart.add(pending);
   }
@@ -635,6 +643,8 @@ export class Pool {
   #exited(event: ExitEvent): void {
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
     if (slot === undefined) return;
+    // A worker that ends before it answered STARTED never started: died in its initializer, most likely.
+    const diedStarting = !slot.started && !slot.endedByPool;
     if (slot.started) {
       slot.started = false;
       // The last started worker gone: the tasks waiting are timed until another starts.
@@ -644,9 +654,33 @@ export class Pool {
     // could look idle in between, and join() would stop the worker they are about to go to.
     if (slot.inflight === 0) this.#slots.delete(slot);
     if (this.#state === 'terminated') return;
+    if (diedStarting && this.#started === 0) this.#diedStarting(slot);
     // Tasks still in flight to it come back to the queue (or fail) a moment later: count them as work left.
     if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) this.#addWorker();
     this.#pump();
+  }
+
+  /**
+   * A worker died before it started (in its initializer, most likely: one
+   * that exits, or runs out of memory), and no worker is up to take the
+   * queue: the oldest task fails, as it would have on that worker, rather
+   * than wait for a worker that may never start.
+   */
+  #diedStarting(slot: Slot): void {
+    while (this.#queue.length > 0) {
+      const pending = this.#queue.shift()!;
+      if (pending.cancelled) continue;
+      if (pending.startWait !== undefined) this.#untimeStartWait(pending);
+      const code = slot.ref.exitCode;
+      pending.reject(
+        new WorkerCrashedError(
+          `Worker ${slot.ref.name} of ${this.#name} died while it started, before it took a task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''}); its initializer may have ended it. It was replaced; run the task again if it is safe to.`,
+          slot.ref.id,
+          code,
+        ),
+      );
+      return;
+    }
   }
 
   #busy(): boolean {
@@ -656,7 +690,11 @@ export class Pool {
   }
 
   #maybeIdle(): void {
-    if (this.#idle !== null && this.#queue.length === 0 && !this.#busy()) {
+    if (this.#idle === null) return;
+    // Tasks aborted or timed out while waiting stay queued until their turn: with no worker to take
+    // them (none has started), join() must not wait for them.
+    while (this.#queue.length > 0 && this.#queue.peek()!.cancelled) this.#queue.shift();
+    if (this.#queue.length === 0 && !this.#busy()) {
       const idle = this.#idle;
       this.#idle = null;
       idle();
@@ -701,6 +739,10 @@ class Fifo<T> {
   unshift(item: T): void {
     if (this.#head > 0) this.#items[--this.#head] = item;
     else this.#items.unshift(item);
+  }
+
+  peek(): T | undefined {
+    return this.#head === this.#items.length ? undefined : this.#items[this.#head];
   }
 
   shift(): T | undefined {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, type Task } from '../../index.ts';
-import { add, dieOn, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { add, dieOn, exitInInit, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 
@@ -195,6 +195,30 @@ describe('Pool', () => {
     } finally {
       rmSync(release, { force: true });
     }
+  });
+
+  it('lets join() end when the tasks no worker started for have all timed out', async () => {
+    const release = join(tmpdir(), `troupe-release-${process.pid}-${Date.now()}-c`);
+    const p = pool({ size: 1, initializer: holdFirstWorker, initArgs: [release] });
+    try {
+      await expect(p.apply(square, [3], { timeout: 200 })).rejects.toBeInstanceOf(TimeoutError);
+      p.close();
+      await p.join();
+    } finally {
+      rmSync(release, { force: true });
+    }
+  });
+
+  it('fails a task with WorkerCrashedError when its worker dies while starting (an initializer that exits)', async () => {
+    const p = pool({ size: 1, initializer: exitInInit });
+    const err = await p.apply(square, [2]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerCrashedError);
+    expect((err as WorkerCrashedError).exitCode).toBe(7);
+  });
+
+  it('takes timeout: Infinity as no deadline, while workers start too', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(square, [5], { timeout: Infinity })).toBe(25);
   });
 
   it('rejects the error of an input iterable that throws, and stays usable', async () => {
