@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 6;
+const FORMAT = 7;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -182,6 +182,9 @@ async function build(entries: Record<string, string>, outdir: string, runtime: R
       // troupe's own actors (the supervisor…) are defined in here: keep the `// path` comments for their sections.
       banner: { js: SECTIONS_PLACEHOLDER },
     });
+    // A script has no import.meta: esbuild would make one that is empty, and the runtime would break as it loads.
+    const meta = result.warnings.find((w) => w.text.includes(META));
+    if (meta !== undefined) throw new Error(`the runtime bundle uses ${META} (${meta.location?.file}:${meta.location?.line}): ${meta.text}`);
     metafile = result.metafile!;
     writeSections(script, Object.keys(metafile.inputs), pathToFileURL(script).href);
     const names = exportNames(script);
@@ -237,7 +240,7 @@ function writeSections(file: string, inputs: string[], url: string | null): void
     if (line.startsWith('// ') && known.has(line.slice(3))) sections.push([i + 1, pathToFileURL(resolve('/', line.slice(3))).href]);
   }
   if (!lines[0]!.startsWith(SECTIONS_PLACEHOLDER)) throw new Error(`bundle ${file} does not start with its sections placeholder`);
-  const key = url === null ? `${'import.meta'}.url` : JSON.stringify(url);
+  const key = url === null ? `${META}.url` : JSON.stringify(url);
   lines[0] = `(globalThis[Symbol.for('troupe.bundle-sections')] ??= new Map()).set(${key}, ${JSON.stringify(sections)});` + lines[0]!.slice(SECTIONS_PLACEHOLDER.length);
   fs.writeFileSync(file, lines.join('\n'));
 }
@@ -268,7 +271,7 @@ const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 // One cache per node and per set of node flags: V8 takes a cache only from the same node with the same flags.
 let flags = 0x811c9dc5;
-for (const c of process.execArgv.join(' ')) flags = Math.imul(flags ^ c.charCodeAt(0), 0x01000193);
+for (const c of \`\${process.execArgv.join(' ')}\\0\${process.env.NODE_OPTIONS ?? ''}\`) flags = Math.imul(flags ^ c.charCodeAt(0), 0x01000193);
 const cacheFile = \`\${file}.\${process.version}-\${process.arch}-\${(flags >>> 0).toString(16)}.v8cache\`;
 let cachedData;
 try {
@@ -335,6 +338,13 @@ function externals(runtime: RuntimeBundle | undefined): Plugin {
   };
 }
 
+/**
+ * `import.meta`, spelt so that this file's own text does not hold it: this
+ * file is bundled into the runtime through moduleFacts too, and a bundle
+ * built in an actor process runs that copy.
+ */
+const META = ['import', 'meta'].join('.');
+
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx' };
 
 /**
@@ -348,9 +358,9 @@ function moduleFacts(): Plugin {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`) && !args.path.startsWith(TROUPE_ROOT + sep)) return undefined;
         const contents = fs.readFileSync(args.path, 'utf8')
-          .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
-          .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
-          .replaceAll('import.meta.filename', JSON.stringify(args.path));
+          .replaceAll(`${META}.url`, JSON.stringify(pathToFileURL(args.path).href))
+          .replaceAll(`${META}.dirname`, JSON.stringify(dirname(args.path)))
+          .replaceAll(`${META}.filename`, JSON.stringify(args.path));
         return { contents, loader: LOADERS[extname(args.path)] ?? 'js' };
       });
     },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, type Task } from '../../index.ts';
-import { add, dieOn, exitInInit, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { add, applyInner, dieOn, exitInInit, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 
@@ -321,6 +321,19 @@ describe('Pool', () => {
     expect(out[999]).toBe(999 * 999);
     p.close();
     await p.join();
+  });
+
+  it("keeps a module's import.meta.url its own in a bundle built inside a worker (a nested pool)", async () => {
+    // A module no process has bundled yet: the worker's pool bundles it, with the runtime's copy of the bundler.
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-meta-${process.pid}-${Date.now()}.ts`);
+    writeFileSync(file, "import { task } from '../../index.ts';\nexport const where = task((_x: unknown) => import.meta.url);\n");
+    try {
+      const { where } = (await import(pathToFileURL(file).href)) as { where: Task<[unknown], string> };
+      const p = pool({ size: 1 });
+      expect(await p.apply(applyInner, [where, 0])).toBe(pathToFileURL(file).href);
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   it("fails a task whose module no longer builds, and builds it again for the next task once it is fixed", async () => {

@@ -30,7 +30,7 @@ async function loadedBy(execArgv: string[]): Promise<Loaded> {
 describe("the runtime bundle's code cache", () => {
   it('is written by a process that compiled the runtime, used by the next, and written again when V8 rejects it', async () => {
     // Flags of this spec alone: the cache is per set of node flags, so no other process reads or writes this one.
-    const flags = [`--stack-trace-limit=${1000 + (process.pid % 9000)}`];
+    const flags = [`--stack-trace-limit=${1000 + ((process.pid * 1000 + Date.now()) % 1_000_000)}`];
     const first = await loadedBy(flags);
     expect(first.file).not.toBe((await loadedBy([])).file);
     try {
