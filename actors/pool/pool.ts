@@ -117,6 +117,9 @@ let pools = 0;
  * long ones few (uneven tasks stay balanced between workers).
  */
 const AHEAD_MS = 1;
+/** A worker that died while it started is replaced after this, doubled each time again, up to RESPAWN_MAX_MS. */
+const RESPAWN_FIRST_MS = 50;
+const RESPAWN_MAX_MS = 5000;
 const MIN_AHEAD = 2;
 const MAX_AHEAD = 128;
 
@@ -147,6 +150,9 @@ export class Pool {
   #initBundle: Promise<string | null> | null = null;
   /** Workers that have started and not ended. */
   #started = 0;
+  /** Workers that died while they started since one last started, and their replacements waiting (see #replaceLater). */
+  #startFailures = 0;
+  readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
   /** Queued tasks timed while no worker has started (see #timeStartWait). */
   readonly #waitingForStart = new Set<Pending>();
   #idle: (() => void) | null = null;
@@ -250,6 +256,9 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
+    for (const timer of this.#respawns) clearTimeout(timer);
+    this.#starting -= this.#respawns.size;
+    this.#respawns.clear();
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
     this.#waitingForStart.clear();
     for (const pending of this.#queue.drain()) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
@@ -633,6 +642,7 @@ export class Pool {
         if (slot.ref.exitCode !== null) return;
         slot.started = true;
         this.#started++;
+        this.#startFailures = 0;
         for (const pending of [...this.#waitingForStart]) this.#untimeStartWait(pending);
         this.#pump();
       },
@@ -656,8 +666,29 @@ export class Pool {
     if (this.#state === 'terminated') return;
     if (diedStarting && this.#started === 0) this.#diedStarting(slot);
     // Tasks still in flight to it come back to the queue (or fail) a moment later: count them as work left.
-    if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) this.#addWorker();
+    if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) {
+      if (diedStarting) this.#replaceLater();
+      else this.#addWorker();
+    }
     this.#pump();
+  }
+
+  /**
+   * Replaces a worker that died while it started, later each time it happens
+   * again before some worker starts (as a supervisor backs off): workers that
+   * cannot start (an initializer that exits) are not a storm of processes.
+   */
+  #replaceLater(): void {
+    const delay = Math.min(RESPAWN_MAX_MS, RESPAWN_FIRST_MS * 2 ** this.#startFailures++);
+    this.#starting++; // counted as starting, so the pool neither looks idle nor starts another meanwhile
+    const timer = setTimeout(() => {
+      this.#respawns.delete(timer);
+      this.#starting--;
+      if (this.#state === 'terminated') return;
+      this.#addWorker();
+      this.#pump();
+    }, delay);
+    this.#respawns.add(timer);
   }
 
   /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, type Task } from '../../index.ts';
+import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type Task } from '../../index.ts';
 import { add, applyInner, dieOn, exitInInit, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
@@ -214,6 +214,22 @@ describe('Pool', () => {
     const err = await p.apply(square, [2]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerCrashedError);
     expect((err as WorkerCrashedError).exitCode).toBe(7);
+  });
+
+  it('replaces workers that die while they start ever more slowly, not in a storm of processes', async () => {
+    let spawned = 0;
+    const onSpawn = (ref: { name: string }): void => void (ref.name.startsWith('PoolWorker-') && spawned++);
+    node().on('spawn', onSpawn);
+    try {
+      pool({ size: 1, initializer: exitInInit });
+      // A window of time is the measure here: backing off from 50 ms and doubling, at most 7 starts
+      // fit in 2.5 s however fast the machine; replaced at once, a worker starts every ~100 ms.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(spawned).toBeGreaterThanOrEqual(2);
+      expect(spawned).toBeLessThanOrEqual(7);
+    } finally {
+      node().off('spawn', onSpawn);
+    }
   });
 
   it('takes timeout: Infinity as no deadline, while workers start too', async () => {
