@@ -139,7 +139,30 @@ async function load(id: string, entries: Record<string, string>, runtime: Runtim
   const tmp = `${manifestFile}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest));
   fs.renameSync(tmp, manifestFile);
+  pruneSuperseded(dir, id, outdir);
   return manifest;
+}
+
+/** How long an older build of the same bundle is kept: processes started from it may still read it (a source map, the code cache). */
+const SUPERSEDED_KEPT_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the older builds of bundle `id` (each build has a directory of its
+ * own) untouched for an hour: without this, every edit of a module left a
+ * build behind for good.
+ */
+function pruneSuperseded(dir: string, id: string, current: string): void {
+  const before = Date.now() - SUPERSEDED_KEPT_MS;
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      const path = join(dir, name);
+      if (!name.startsWith(`${id}-`) || path === current) continue;
+      const st = fs.statSync(path, { throwIfNoEntry: false });
+      if (st?.isDirectory() && st.mtimeMs < before) fs.rmSync(path, { recursive: true, force: true });
+    }
+  } catch {
+    // Only tidying: another process may be at it too.
+  }
 }
 
 function fresh(manifest: Manifest): boolean {
