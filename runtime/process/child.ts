@@ -430,16 +430,17 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
   }
 
-  /** Ends the descendants (SIGKILL), then this process with `signal`. */
+  /** Ends the descendants (SIGKILL), then this process with `signal` (and, with a SIGKILL, the groups of programs below). */
   signal(signal: 'SIGTERM' | 'SIGKILL'): void {
     if (this.#exitCode !== null) return;
-    this.#killDescendants(signal === 'SIGKILL');
+    const groups = this.#killDescendants(signal === 'SIGKILL');
     if (this.#child === null) {
       // Not started yet: it never will be, and it ends as if the signal had reached it.
       this.#failStart(new SpawnError(`Actor ${this.ref.name} was ended by ${signal} before it started.`, this.ref.name), -constants.signals[signal]);
       return;
     }
     this.#signalChild(signal);
+    this.#killGroups(groups);
   }
 
   async stop(options: StopOptions): Promise<number> {
@@ -496,22 +497,35 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   }
 
   /**
-   * With `groups`, the process groups of programs below too (for a SIGKILL of
-   * the child, which leaves it no time to end them); a SIGTERM lets the
-   * child end its programs as it ends, gracefully (actors/command.ts).
+   * SIGKILLs the descendant processes, and returns the process groups of
+   * programs below (as -pgid) when `groups`: for a SIGKILL of the child,
+   * which leaves it no time to end them (a SIGTERM lets it end its programs
+   * gracefully, actors/command.ts). All are found before any is killed:
+   * killing a process reparents what was below it. A group is taken while
+   * its leader is still below, so the number surely names that group (and
+   * stays its own while any member lives).
    */
-  #killDescendants(groups: boolean): void {
+  #killDescendants(groups: boolean): number[] {
     const root = this.#child?.pid;
-    // All found before any is killed: killing a process reparents what was below it. A program's
-    // group (-g) goes whole while its leader g is still below: the number is then surely that group's.
     const doomed = this.#descendants.filter((pid) => (groups || pid > 0) && (root === undefined || isBelow(Math.abs(pid), root)));
-    for (const pid of doomed) killQuietly(pid, 'SIGKILL');
+    for (const pid of doomed) if (pid > 0) killQuietly(pid, 'SIGKILL');
+    return doomed.filter((pid) => pid < 0);
+  }
+
+  /**
+   * Program groups go after the child: killed first, a program could end a
+   * moment before its command host, and the host end as it does when its
+   * program ends (after a SIGTERM, -15) rather than killed (-9).
+   */
+  #killGroups(groups: readonly number[]): void {
+    for (const group of groups) killQuietly(group, 'SIGKILL');
   }
 
   /** At process exit: end this actor and its tree now (daemons are terminated, as Python does). */
   endAtExit(): void {
-    this.#killDescendants(!this.daemon);
+    const groups = this.#killDescendants(!this.daemon);
     this.#signalChild(this.daemon ? 'SIGTERM' : 'SIGKILL');
+    this.#killGroups(groups);
   }
 }
 
