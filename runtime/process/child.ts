@@ -4,7 +4,8 @@
  * link, its lifecycle (ready, exit code, join, signals, graceful stop), and
  * the calls in flight into it, which fail with `ActorExitedError` if it dies.
  */
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { ActorDefinition } from '../behaviour.ts';
@@ -20,6 +21,19 @@ import { isForever } from '../timers.ts';
 import { actorBundle, runtimeBundle } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
+
+let childProcess: typeof import('node:child_process') | undefined;
+
+/**
+ * node:child_process's spawn, the module required on first use: an actor
+ * process that never spawns does not load it, and require() takes no turn
+ * where an import() would go through a loader's hooks (tsx's, in a program
+ * run with it: a round trip to their thread).
+ */
+function spawnProcess(file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  return childProcess.spawn(file, args, options);
+}
 
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
 /** How long trailing frames may lag the exit of the process (a leaked control fd never closes). */
@@ -159,8 +173,6 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       this.#failStart(new SpawnError(`Cannot start actor ${name}: its working directory ${cwd} does not exist. Pass an existing directory as \`cwd\`.`, name));
       return;
     }
-    // Loaded here, not at the top: an actor process that never spawns never pays for it.
-    const { spawn: spawnProcess } = await import('node:child_process');
     // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
     const taken = this.#node.parentless ? takeSpare(this.#options, runtime) : null;
     if (this.#exitCode !== null) {
@@ -651,7 +663,6 @@ async function startSpare(): Promise<void> {
   spareStarting = true;
   try {
     const runtime = (await runtimeBundle()).index;
-    const { spawn: spawnProcess } = await import('node:child_process');
     if (spare !== null) return;
     const argv = [runtime, SPARE_ARG];
     const child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', 'KILL', '--', process.execPath, ...argv], {
