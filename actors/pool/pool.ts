@@ -150,8 +150,6 @@ export class Pool {
   #initBundle: Promise<string | null> | null = null;
   /** Workers that have started and not ended. */
   #started = 0;
-  /** Workers to start once a first one is up (see the constructor). */
-  #deferred = 0;
   /** Workers that died while they started since one last started, and their replacements waiting (see #replaceLater). */
   #startFailures = 0;
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
@@ -181,12 +179,7 @@ export class Pool {
     this.#oneAtATime = this.#maxTasks !== null;
     this.#name = `Pool-${++pools}`;
     node().on('exit', this.#onExit);
-    // Starting a worker is CPU work (node's start-up, the runtime's load): more starts at once than
-    // there are cores to spare make each slower, the first too, which the first result waits for.
-    // As many start now as there are spare cores; the rest once the first is up (ready).
-    const atOnce = Math.min(size, Math.max(1, availableParallelism() - 1));
-    this.#deferred = size - atOnce;
-    for (let i = 0; i < atOnce; i++) this.#addWorker();
+    for (let i = 0; i < size; i++) this.#addWorker();
   }
 
   // ---- Python's API ------------------------------------------------------
@@ -641,7 +634,6 @@ export class Pool {
     });
     const slot: Slot = { ref, started: false, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set() };
     this.#slots.add(slot);
-    if (this.#deferred > 0) ref.ready.then(this.#startDeferred, this.#startDeferred);
     // Jobs go to a worker once it has started (its initializer run), never ahead
     // to one still starting: they would wait there while a started worker is free.
     // Sent now, the question waits in the worker's pipe and is answered as it starts.
@@ -657,14 +649,6 @@ export class Pool {
       () => {}, // it ended first: #exited deals with that
     );
   }
-
-  /** The first worker is up (or failed to start): the others start now. */
-  readonly #startDeferred = (): void => {
-    const n = this.#deferred;
-    this.#deferred = 0;
-    if (this.#state === 'terminated') return;
-    for (let i = 0; i < n; i++) this.#addWorker();
-  };
 
   #exited(event: ExitEvent): void {
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);

@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type Task } from '../../index.ts';
+import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type Task } from '../../index.ts';
 import { add, applyInner, dieOn, exitInInit, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
@@ -229,30 +229,6 @@ describe('Pool', () => {
       expect(spawned).toBeLessThanOrEqual(7);
     } finally {
       node().off('spawn', onSpawn);
-    }
-  });
-
-  it.skipIf(availableParallelism() > 4)('starts as many workers at once as there are spare cores, the rest once the first is up', async () => {
-    const atOnce = Math.max(1, availableParallelism() - 1);
-    const events: string[] = [];
-    let lastSpawned!: () => void;
-    const last = new Promise<void>((resolve) => (lastSpawned = resolve));
-    const onSpawn = (ref: ChildRef<unknown, unknown>): void => {
-      if (!ref.name.startsWith('PoolWorker-')) return;
-      const n = ref.name.slice(ref.name.lastIndexOf(':') + 1);
-      events.push(`spawn ${n}`);
-      void ref.ready.then(() => events.push(`ready ${n}`), () => {});
-      if (n === String(atOnce + 1)) lastSpawned();
-    };
-    node().on('spawn', onSpawn as (ref: unknown) => void);
-    try {
-      const p = pool({ size: atOnce + 1 });
-      expect(await p.map(square, [1, 2, 3], { chunksize: 1 })).toEqual([1, 4, 9]);
-      await Promise.race([last, new Promise((_, reject) => setTimeout(() => reject(new Error(`worker ${atOnce + 1} never started: ${events.join(', ')}`)), 15_000))]);
-      expect(events.indexOf(`spawn ${atOnce + 1}`)).toBeGreaterThan(events.indexOf('ready 1'));
-      expect(events.indexOf('ready 1')).toBeGreaterThanOrEqual(0);
-    } finally {
-      node().off('spawn', onSpawn as (ref: unknown) => void);
     }
   });
 
