@@ -174,11 +174,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       return;
     }
     // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
+    // From the check of exitCode above to here nothing waits: the actor cannot have ended meanwhile.
     const taken = this.#node.parentless ? takeSpare(this.#options, runtime) : null;
-    if (this.#exitCode !== null) {
-      if (taken !== null) putBack(taken); // ended before it started: the spare is still good for the next spawn
-      return;
-    }
     const adopted = taken?.child ?? null;
     let child: ChildProcess;
     try {
@@ -623,12 +620,6 @@ function environment(): string {
 
 function ids(): string {
   return `${process.getuid?.()}:${process.geteuid?.()}:${process.getgid?.()}:${process.getegid?.()}`;
-}
-
-function putBack(s: Spare): void {
-  spareHosts.taken--;
-  if (spare === null && waiting(s.child)) spare = s;
-  else s.child.kill('SIGKILL');
 }
 
 function takeSpare(options: ProcessOptions, runtime: string): Spare | null {
