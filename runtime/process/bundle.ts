@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 7;
+const FORMAT = 8;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -296,9 +296,12 @@ const { Script } = require('node:vm');
 let flags = 0x811c9dc5;
 for (const c of \`\${process.execArgv.join(' ')}\\0\${process.env.NODE_OPTIONS ?? ''}\`) flags = Math.imul(flags ^ c.charCodeAt(0), 0x01000193);
 const cacheFile = \`\${file}.\${process.version}-\${process.arch}-\${(flags >>> 0).toString(16)}.v8cache\`;
+// None under coverage (V8's coverage is less precise in code from a cache), nor when Node's own compile
+// cache is turned off (NODE_DISABLE_COMPILE_CACHE, its escape hatch from Node 22 on).
+const useCache = !process.env.NODE_V8_COVERAGE && !process.env.NODE_DISABLE_COMPILE_CACHE;
 let cachedData;
 try {
-  cachedData = readFileSync(cacheFile);
+  if (useCache) cachedData = readFileSync(cacheFile);
 } catch {}
 const script = new Script(readFileSync(file, 'utf8'), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
@@ -306,8 +309,8 @@ const module = { exports: {} };
 script.runInThisContext()(module.exports, require, module, file, ${JSON.stringify(dirname(script))});
 const runtime = module.exports;
 // How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one.
-globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used' };
-if (cachedData === undefined || script.cachedDataRejected) {
+globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used' };
+if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
   runtime.__troupeCodeCache(() => {
     const tmp = \`\${cacheFile}.\${process.pid}.tmp\`;
     try {

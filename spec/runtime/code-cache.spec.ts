@@ -1,4 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { spawn } from '../../index.ts';
@@ -19,7 +21,7 @@ async function until(ok: () => boolean, what: string): Promise<void> {
 
 async function loadedBy(execArgv: string[]): Promise<Loaded> {
   // With spawn options, never the spare host (which loaded its runtime earlier): a process started for this actor.
-  const ref = reap(spawn(codeCacheState, { execArgv }));
+  const ref = reap(spawn(codeCacheState, { execArgv, env: { ...process.env, NODE_V8_COVERAGE: '' } }));
   const loaded = await ref.call('state', { timeout: 15_000 });
   // A process that had to compile the runtime writes the cache once its actor has run a moment.
   await until(() => existsSync(loaded.file) && readFileSync(loaded.file, 'latin1') !== GARBAGE, `${loaded.file} to be written`);
@@ -28,6 +30,18 @@ async function loadedBy(execArgv: string[]): Promise<Loaded> {
 }
 
 describe("the runtime bundle's code cache", () => {
+  it('is neither read nor written with NODE_DISABLE_COMPILE_CACHE or under coverage', async () => {
+    for (const env of [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { NODE_V8_COVERAGE: join(tmpdir(), `troupe-coverage-${process.pid}`) }]) {
+      const ref = reap(spawn(codeCacheState, { env: { ...process.env, ...env } }));
+      try {
+        expect((await ref.call('state', { timeout: 15_000 })).state).toBe('off');
+      } finally {
+        await ref.stop({ timeout: 10_000 });
+      }
+    }
+    rmSync(join(tmpdir(), `troupe-coverage-${process.pid}`), { recursive: true, force: true });
+  });
+
   it('is written by a process that compiled the runtime, used by the next, and written again when V8 rejects it', async () => {
     // Flags of this spec alone: the cache is per set of node flags, so no other process reads or writes this one.
     const flags = [`--stack-trace-limit=${1000 + ((process.pid * 1000 + Date.now()) % 1_000_000)}`];
