@@ -74,6 +74,7 @@ export interface ApplyAsyncOptions<R> extends TaskOptions {
 
 interface Pending {
   readonly task: Task;
+  readonly known: KnownTask;
   readonly chunk: readonly unknown[] | Float64Array;
   readonly star: boolean;
   readonly timeout: number | undefined;
@@ -148,8 +149,6 @@ export class Pool {
   #workerCount = 0;
   #starting = 0;
   #initBundle: Promise<string | null> | null = null;
-  /** Workers that have started and not ended. */
-  #started = 0;
   /** Workers that died while they started since one last started, and their replacements waiting (see #replaceLater). */
   #startFailures = 0;
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
@@ -391,9 +390,6 @@ export class Pool {
   #check(fn: unknown): void {
     if (this.#state !== 'running') throw new PoolClosedError(`${this.#name} is ${this.#state}: it takes no more tasks.`);
     if (!isTask(fn)) throw invalidOption('fn', 'a task made with task(fn), exported from a module (`export const square = task((x: number) => x * x)`)', fn);
-    // Its module's bundle from now on, so that it is ready by the time a worker has started.
-    const known = this.#known(fn);
-    if (known.bundle === null) void this.#bundle(known, fn);
   }
 
   /** Queues a chunk of `fn`; `resolve` gets its results (a Float64Array when they were all numbers). */
@@ -420,11 +416,14 @@ export class Pool {
     }
     // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
     const chunk = star ? items : packNumbers(items);
+    const known = this.#known(fn);
+    // Its module's bundle from now on, so that it is ready by the time a worker has started.
+    if (known.bundle === null) void this.#bundle(known, fn);
     if (signal === undefined) {
       // Settled once: by its worker's answer, its failure, or terminate().
-      const pending: Pending = { task: fn, chunk, star, timeout, resolve, reject, cancelled: false, startWait: undefined };
+      const pending: Pending = { task: fn, known, chunk, star, timeout, resolve, reject, cancelled: false, startWait: undefined };
       this.#queue.push(pending);
-      if (timeout !== undefined && this.#started === 0) this.#timeStartWait(pending);
+      if (timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
       this.#pump();
       return;
     }
@@ -445,11 +444,11 @@ export class Pool {
         signal.removeEventListener('abort', onAbort);
         settle(a);
       };
-    const pending: Pending = { task: fn, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, startWait: undefined };
+    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, startWait: undefined };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);
-    if (timeout !== undefined && this.#started === 0) this.#timeStartWait(pending);
+    if (timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
     this.#pump();
   }
 
@@ -473,7 +472,7 @@ export class Pool {
 
   #run(slot: Slot, pending: Pending): void {
     slot.inflight++;
-    const known = this.#known(pending.task);
+    const known = pending.known;
     if (slot.sent.has(known.key)) {
       this.#send(slot, pending, { key: known.key, chunk: pending.chunk, star: pending.star });
       return;
@@ -536,7 +535,7 @@ export class Pool {
       if (slot.endedByPool || slot.ref.exitCode === 0) {
         // It did nothing wrong: the worker ended for another reason (its task quota, a sibling task's timeout).
         this.#queue.unshift(pending);
-        if (pending.timeout !== undefined && this.#started === 0) this.#timeStartWait(pending);
+        if (pending.timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
         return;
       }
       const code = slot.ref.exitCode;
@@ -602,6 +601,12 @@ export class Pool {
     return known;
   }
 
+  /** Whether some worker has started (answered STARTED) and not ended. */
+  #anyStarted(): boolean {
+    for (const slot of this.#slots) if (slot.started) return true;
+    return false;
+  }
+
   /** Whether a worker is up (or starting) that the pool has not ended. */
   #anyWorking(): boolean {
     for (const s of this.#slots) if (!s.endedByPool && s.ref.exitCode === null) return true;
@@ -641,7 +646,6 @@ export class Pool {
       () => {
         if (slot.ref.exitCode !== null) return;
         slot.started = true;
-        this.#started++;
         this.#startFailures = 0;
         for (const pending of [...this.#waitingForStart]) this.#untimeStartWait(pending);
         this.#pump();
@@ -658,13 +662,13 @@ export class Pool {
     if (slot.started) {
       slot.started = false;
       // The last started worker gone: the tasks waiting are timed until another starts.
-      if (--this.#started === 0 && this.#state !== 'terminated') for (const pending of this.#queue) if (pending.timeout !== undefined) this.#timeStartWait(pending);
+      if (!this.#anyStarted() && this.#state !== 'terminated') for (const pending of this.#queue) if (pending.timeout !== undefined) this.#timeStartWait(pending);
     }
     // Tasks still in flight to it keep it counted (as busy) until they come back: else the pool
     // could look idle in between, and join() would stop the worker they are about to go to.
     if (slot.inflight === 0) this.#slots.delete(slot);
     if (this.#state === 'terminated') return;
-    if (diedStarting && this.#started === 0) this.#diedStarting(slot);
+    if (diedStarting && !this.#anyStarted()) this.#diedStarting(slot);
     // Tasks still in flight to it come back to the queue (or fail) a moment later: count them as work left.
     if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) {
       if (diedStarting) this.#replaceLater();
