@@ -74,44 +74,24 @@ describe('command actors', () => {
     // and a process being killed loses its threads one by one: SIGTERMs come in a row. The host must
     // not die of the second before it has ended the program's group. Here the group ignores SIGTERM
     // (the trap is inherited by sleep and cat), so the host is still waiting when the next one comes.
-    const stubborn = cmd('sh', ['-c', 'trap "" TERM; sleep 300 | cat']);
-    await stubborn.ready;
-    const group = await waitForGroup(stubborn.pid!, 3);
-    try {
+    await endsWholeGroup('trap "" TERM; sleep 300 | cat', -15, async (stubborn) => {
       for (let i = 0; i < 1000 && stubborn.exitCode === null; i++) {
         stubborn.terminate();
         await new Promise((r) => setTimeout(r, 10));
       }
-      expect(await stubborn.join({ timeout: 10_000 })).toBe(-15);
-      await allGone(group, 5000);
-    } finally {
-      reapGroup(stubborn.pid!);
-    }
+      return stubborn.join({ timeout: 10_000 });
+    });
   });
 
   it('kill() ends the program and its group, not only the host (nothing is left running)', async () => {
-    const pipeline = cmd('sh', ['-c', 'sleep 300 | cat']);
-    await pipeline.ready;
-    const group = await waitForGroup(pipeline.pid!, 3);
-    try {
+    await endsWholeGroup('sleep 300 | cat', -9, (pipeline) => {
       pipeline.kill();
-      expect(await pipeline.join({ timeout: 10_000 })).toBe(-9);
-      await allGone(group, 5000);
-    } finally {
-      reapGroup(pipeline.pid!);
-    }
+      return pipeline.join({ timeout: 10_000 });
+    });
   });
 
   it('stop({ timeout }) of a program that ignores SIGTERM kills its group at the deadline', async () => {
-    const stubborn = cmd('sh', ['-c', 'trap "" TERM; sleep 300 | cat']);
-    await stubborn.ready;
-    const group = await waitForGroup(stubborn.pid!, 3);
-    try {
-      expect(await stubborn.stop({ timeout: 300 })).toBe(-9);
-      await allGone(group, 5000);
-    } finally {
-      reapGroup(stubborn.pid!);
-    }
+    await endsWholeGroup('trap "" TERM; sleep 300 | cat', -9, (stubborn) => stubborn.stop({ timeout: 300 }));
   });
 
   it('stop() gives a program that ends itself on SIGTERM the time it takes, not a SIGKILL', async () => {
@@ -263,4 +243,20 @@ async function waitForPid(file: string, old: number | null): Promise<number> {
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`no new pid in ${file}`);
+}
+
+/**
+ * Runs `script` under sh as a command (a group of three: sh, sleep, cat), ends it with `end`, and
+ * expects exit code `code` and nothing of the group left.
+ */
+async function endsWholeGroup(script: string, code: number, end: (command: Command) => Promise<number | null>): Promise<void> {
+  const command = cmd('sh', ['-c', script]);
+  await command.ready;
+  const group = await waitForGroup(command.pid!, 3);
+  try {
+    expect(await end(command)).toBe(code);
+    await allGone(group, 5000);
+  } finally {
+    reapGroup(command.pid!);
+  }
 }
