@@ -5,11 +5,12 @@
  * stop) and can be monitored, linked and supervised like any actor. The
  * program runs in a process group of its own, which the host ends with it.
  */
-import { spawn as spawnProgram, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { ChildSpec, Restart } from './supervisor/spec.ts';
 import { once } from 'node:events';
 import { accessSync, constants as fsConstants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { spawnProcess } from '../runtime/process/spawn-process.ts';
 import {
   SpawnError,
   TimeoutError,
@@ -77,7 +78,7 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
     sink?.send({ failed: problem });
     throw new SpawnError(`Cannot start ${spec.file}: ${problem}`, spec.file);
   }
-  const program = spawnProgram(spec.file, [...spec.argv], {
+  const program = spawnProcess(spec.file, [...spec.argv], {
     cwd: spec.cwd,
     env: spec.env,
     shell: spec.shell,

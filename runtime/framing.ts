@@ -20,6 +20,16 @@ const BATCH_BYTES = 64 * 1024;
 /** Frames pushed this soon after a write wait for the end of the turn (see FrameWriter#flushSoon). */
 const COALESCE_MS = 0.5;
 
+/**
+ * Milliseconds on a monotonic clock. Not `performance.now()`: the global
+ * loads node:perf_hooks on first use (about a millisecond), and the first
+ * write of every actor process would pay it on its way to `ready`.
+ */
+function now(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
+}
+
 /** Writers with frames not yet written (waiting for their microtask, or held for the end of the turn). */
 const unwritten = new Set<FrameWriter>();
 
@@ -70,7 +80,7 @@ export class FrameWriter {
   #out: Buffer[] = [];
   #scheduled = false;
   #deferred = false;
-  /** When this writer last handed bytes to its sink (performance.now()). */
+  /** When this writer last handed bytes to its sink (a monotonic clock, ms). */
   #lastWrite = -Infinity;
   /** It wrote in this event-loop turn (reset in the turn's check phase). */
   #wroteThisTurn = false;
@@ -143,7 +153,7 @@ export class FrameWriter {
   #flushSoon = (): void => {
     this.#scheduled = false;
     if (this.#used === 0 && this.#out.length === 0) return; // written meanwhile (flushHeld, a full batch)
-    if (this.#wroteThisTurn && performance.now() - this.#lastWrite < this.#coalesceMs) {
+    if (this.#wroteThisTurn && now() - this.#lastWrite < this.#coalesceMs) {
       if (!this.#deferred) {
         this.#deferred = true;
         setImmediate(this.#flushDeferred);
@@ -164,7 +174,7 @@ export class FrameWriter {
    * else written now. Frames the turn's end would not have held go now.
    */
   release(): void {
-    if (this.#out.length === 0 && this.#used > 0 && this.#wroteThisTurn && performance.now() - this.#lastWrite < this.#coalesceMs && this.#sink.stage?.(this.#batch.subarray(0, this.#used)) === true) {
+    if (this.#out.length === 0 && this.#used > 0 && this.#wroteThisTurn && now() - this.#lastWrite < this.#coalesceMs && this.#sink.stage?.(this.#batch.subarray(0, this.#used)) === true) {
       // Copied: the batch's bytes are free again.
       this.#used = 0;
       unwritten.delete(this);
@@ -201,7 +211,7 @@ export class FrameWriter {
   }
 
   #wrote(): void {
-    this.#lastWrite = performance.now();
+    this.#lastWrite = now();
     if (!this.#wroteThisTurn) {
       this.#wroteThisTurn = true;
       setImmediate(this.#newTurn);

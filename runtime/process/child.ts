@@ -4,8 +4,7 @@
  * link, its lifecycle (ready, exit code, join, signals, graceful stop), and
  * the calls in flight into it, which fail with `ActorExitedError` if it dies.
  */
-import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { createRequire } from 'node:module';
+import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { ActorDefinition } from '../behaviour.ts';
@@ -21,19 +20,7 @@ import { isForever } from '../timers.ts';
 import { actorBundle, runtimeBundle } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
-
-let childProcess: typeof import('node:child_process') | undefined;
-
-/**
- * node:child_process's spawn, the module required on first use: an actor
- * process that never spawns does not load it, and require() takes no turn
- * where an import() would go through a loader's hooks (tsx's, in a program
- * run with it: a round trip to their thread).
- */
-function spawnProcess(file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
-  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
-  return childProcess.spawn(file, args, options);
-}
+import { spawnProcess } from './spawn-process.ts';
 
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
 /** How long trailing frames may lag the exit of the process (a leaked control fd never closes). */
@@ -132,6 +119,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   get pid(): number | null {
     return this.#child?.pid ?? null;
+  }
+
+  /** Spawned and not yet ready (nor failed to start). */
+  get starting(): boolean {
+    return !this.#settledReady;
   }
 
   get exitCode(): number | null {
@@ -242,7 +234,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#node.reportPids();
     this.#node.emit('spawn', this.ref);
     // The next spawn of the root finds a spare host; started once this actor is up, so as not to slow its start.
-    if (this.#node.parentless) void this.ready.then(startSpare, startSpare);
+    if (this.#node.parentless) void this.ready.then(spareOnceStarted, spareOnceStarted);
   }
 
   /** The actor will not run: `ready` rejects; with no process yet, it ends now with `exitCode`. */
@@ -647,6 +639,17 @@ function waiting(child: ChildProcess): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Starts the spare once no actor of this process is starting: its fork
+ * blocks this process for some milliseconds and its start takes a core, which
+ * actors starting together (a pool's workers) would otherwise wait for as
+ * they start and take their first messages.
+ */
+function spareOnceStarted(): void {
+  for (const child of live) if (child.starting) return;
+  void startSpare();
 }
 
 async function startSpare(): Promise<void> {
