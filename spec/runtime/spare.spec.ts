@@ -1,10 +1,14 @@
 import { spawn as spawnProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { SpawnError, current, spawn } from '../../index.ts';
 import { sparePid, spareHosts } from '../../runtime/process/child.ts';
 import { selfReport } from '../fixtures/actors.ts';
+import { heldPid } from '../fixtures/held-start.ts';
 import { allGone, alive, reap } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
@@ -74,6 +78,27 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     await vi.waitFor(() => expect(sparePid()).not.toBe(spare), { timeout: 10_000, interval: 10 });
     const { report: got } = await report();
     expect(got.pid).not.toBe(spare);
+  });
+
+  it('is started only once no actor of the root is still starting (its fork would hold up their first messages)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-hold-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const flag = join(dir, 'go');
+    // From a spare waiting (none on its way), which the first spawn takes.
+    await report();
+    await spareWaiting();
+    const started = spareHosts.started;
+    const quick = reap(spawn(heldPid));
+    const held = reap(spawn(heldPid, { env: { ...process.env, TROUPE_SPEC_HOLD: flag } }));
+    await quick.ready;
+    // A round trip after quick's ready: a spare started at that ready would have been forked by now.
+    await quick.call('pid', { timeout: 10_000 });
+    expect(spareHosts.started).toBe(started);
+    expect(sparePid()).toBeNull();
+    writeFileSync(flag, '');
+    await held.ready;
+    await spareWaiting();
+    expect(spareHosts.started).toBe(started + 1);
   });
 
   it('an actor module that throws while loading in a spare host fails its spawn as at a cold start', async () => {
