@@ -642,7 +642,10 @@ export class Pool {
     // Jobs go to a worker once it has started (its initializer run), never ahead
     // to one still starting: they would wait there while a started worker is free.
     // Sent now, the question waits in the worker's pipe and is answered as it starts.
-    ref.call(STARTED, FOREVER).then(
+    // With no initializer a worker takes jobs as soon as it is ready: that is
+    // when it started, and a question would cost a round trip before its first task.
+    const started = this.#initializer === null ? ref.ready : ref.call(STARTED, FOREVER);
+    started.then(
       () => {
         if (slot.ref.exitCode !== null) return;
         slot.started = true;
