@@ -290,7 +290,7 @@ function runtimeFacade(script: string, names: string[]): string {
   return `import { createRequire } from 'node:module';
 const file = ${JSON.stringify(script)};
 const require = createRequire(file);
-const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 // One cache per node and per set of node flags: V8 takes a cache only from the same node with the same flags.
 let flags = 0x811c9dc5;
@@ -311,7 +311,10 @@ const runtime = module.exports;
 // How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one.
 globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used' };
 if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
+  const loadedAt = Date.now();
   runtime.__troupeCodeCache(() => {
+    // Another process wrote one since this one looked: this one's is not needed.
+    if ((statSync(cacheFile, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= loadedAt) return;
     const tmp = \`\${cacheFile}.\${process.pid}.tmp\`;
     try {
       writeFileSync(tmp, script.createCachedData());

@@ -288,13 +288,19 @@ function writeCodeCacheSoon(): void {
   const write = codeCacheWriter;
   if (write === null) return;
   codeCacheWriter = null;
-  setTimeout(() => {
+  const now = (): void => {
+    clearTimeout(timer);
+    process.off('exit', now);
     try {
       write();
     } catch {
       // A cache is only a speed-up: a directory we cannot write to just means none.
     }
-  }, CODE_CACHE_AFTER_MS).unref();
+  };
+  const timer = setTimeout(now, CODE_CACHE_AFTER_MS).unref();
+  // An actor that ends sooner writes it as its process exits: else a program
+  // whose actors all live less than that would compile the runtime every time.
+  process.on('exit', now);
 }
 
 /** Called by an actor bundle once the actor's module has loaded. */

@@ -29,6 +29,11 @@ async function loadedBy(execArgv: string[]): Promise<Loaded> {
   return loaded;
 }
 
+/** Flags of one spec alone: the cache is per set of node flags, so no other process reads or writes its cache. */
+function ownFlags(): string[] {
+  return [`--stack-trace-limit=${1000 + ((process.pid * 1000 + Date.now() + Math.floor(Math.random() * 1000)) % 1_000_000)}`];
+}
+
 describe("the runtime bundle's code cache", () => {
   it('is neither read nor written with NODE_DISABLE_COMPILE_CACHE or under coverage', async () => {
     for (const env of [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { NODE_V8_COVERAGE: join(tmpdir(), `troupe-coverage-${process.pid}`) }]) {
@@ -43,8 +48,7 @@ describe("the runtime bundle's code cache", () => {
   });
 
   it('is written by a process that compiled the runtime, used by the next, and written again when V8 rejects it', async () => {
-    // Flags of this spec alone: the cache is per set of node flags, so no other process reads or writes this one.
-    const flags = [`--stack-trace-limit=${1000 + ((process.pid * 1000 + Date.now()) % 1_000_000)}`];
+    const flags = ownFlags();
     const first = await loadedBy(flags);
     expect(first.file).not.toBe((await loadedBy([])).file);
     try {
@@ -55,6 +59,21 @@ describe("the runtime bundle's code cache", () => {
       expect((await loadedBy(flags)).state).toBe('used');
     } finally {
       rmSync(first.file, { force: true });
+    }
+  });
+
+  it('is written by a process whose actor ends before the cache was due (a program of short-lived actors gets one too)', async () => {
+    const flags = ownFlags();
+    const ref = reap(spawn(codeCacheState, { execArgv: flags, env: { ...process.env, NODE_V8_COVERAGE: '' } }));
+    const loaded = await ref.call('state', { timeout: 15_000 });
+    try {
+      expect(loaded.state).toBe('absent');
+      // Ended at once: well before the cache's 500 ms, it writes it as it exits.
+      await ref.stop({ timeout: 10_000 });
+      expect(existsSync(loaded.file)).toBe(true);
+      expect((await loadedBy(flags)).state).toBe('used');
+    } finally {
+      rmSync(loaded.file, { force: true });
     }
   });
 });
