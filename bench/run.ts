@@ -82,6 +82,8 @@ const ROUNDS = quick ? 2 : 5;
 /** Tasks per one-task-per-message shape, on every side: long enough (0.3-2 s) for a steady state, not a warm-up. */
 const C1_N = quick ? 10_000 : 50_000;
 const CHILD = fileURLToPath(new URL('./anchors/node-child.mjs', import.meta.url));
+/** Fresh processes per round for the start-up of a fresh program: each sample is noisy. */
+const FRESH_PAIRS = quick ? 3 : 5;
 
 /** A bare `fork` of a .mjs module from this same process, to its first message. */
 async function bareFork(): Promise<number> {
@@ -375,7 +377,11 @@ if (isMain(import.meta)) {
       cpu.add('troupe Pool.map, 200 × 10 ms CPU', ours.cpu!, 'ms');
       startup.add('troupe Pool(2): start → first result', ours.startup!, 'ms');
       startup.add('node child_process.fork (.mjs, same parent): fork → ready', await bareFork(), 'ms');
-      startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']), 'startup_ms');
+      // A fresh program's first pool against a fresh program's first fork, started alike and interleaved.
+      for (let k = 0; k < FRESH_PAIRS; k++) {
+        startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']), 'startup_ms');
+        startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'fork-start.ts']), 'startup_ms');
+      }
       if (python) {
         rate.addAnchors(anchor('python3', ['anchors/python_pool.py', 'map']), 'tasks_per_s');
         one.addAnchors(anchor('python3', ['anchors/python_pool.py', 'c1', '--n', String(C1_N)]), 'tasks_per_s_c1');
@@ -392,6 +398,11 @@ if (isMain(import.meta)) {
     table(`Pool, ${C1_N.toLocaleString('en-US')} tiny tasks, one task per message (tasks/s, higher is better)`, one.rows(), 'troupe Pool.map (chunksize 1)', true);
     table('Pool, 200 CPU-bound tasks of 10 ms on 2 workers (wall ms, lower is better)', cpu.rows(), 'troupe Pool.map, 200 × 10 ms CPU', false);
     table('Pool start → first result (ms, lower is better)', startup.rows(), 'troupe Pool(2): start → first result', false);
+    const fresh = startup.rows().find((row) => row.name.startsWith('troupe Pool(2), first spawns of a fresh process'));
+    const freshFork = startup.rows().find((row) => row.name.startsWith('node child_process.fork, first fork of a fresh process'));
+    if (fresh && freshFork) {
+      console.log(`A fresh process's first Pool(2) result takes ${(fresh.value / freshFork.value).toFixed(2)}× a fresh process's first fork → ready (${fresh.value.toFixed(1)} against ${freshFork.value.toFixed(1)} ms, medians of ${FRESH_PAIRS * (quick ? 1 : 3)} interleaved pairs).`);
+    }
   }
   if (want('queue')) {
     const small = new Samples();
