@@ -204,23 +204,30 @@ for (const [Class, what] of REFUSED) {
   });
 }
 
+/** Classes with a codec of their own (refs, tasks, handles, definitions): what they hold is not what crosses. */
+const CARRIED: (abstract new (...args: never[]) => object)[] = [];
+
 /** How refs cross the wire; installed by the ref module so the codec does not depend on it. */
 export function registerRefCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (ref: T) => unknown, fromWire: (data: unknown) => T): void {
+  CARRIED.push(Class);
   addExtension({ Class: Class as unknown as new () => T, type: EXT_REF, write: toWire, read: fromWire });
 }
 
 /** How tasks cross the wire (by address); installed by task.ts. */
 export function registerTaskCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (task: T) => unknown, fromWire: (data: unknown) => T): void {
+  CARRIED.push(Class);
   addExtension({ Class: Class as unknown as new () => T, type: EXT_TASK, write: toWire, read: fromWire });
 }
 
 /** How handles (queues, pipe ends, locks…) cross the wire; installed by service.ts. */
 export function registerHandleCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (handle: T) => unknown, fromWire: (data: unknown) => T): void {
+  CARRIED.push(Class);
   addExtension({ Class: Class as unknown as new () => T, type: EXT_HANDLE, write: toWire, read: fromWire });
 }
 
 /** How actor definitions cross the wire (by address: module and ordinal); installed by behaviour.ts. */
 export function registerDefinitionCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (def: T) => unknown, fromWire: (data: unknown) => T): void {
+  CARRIED.push(Class);
   addExtension({ Class: Class as unknown as new () => T, type: EXT_DEFINITION, write: toWire, read: fromWire });
 }
 
@@ -309,6 +316,7 @@ export function findUnencodable(value: unknown, label: string): { path: string; 
     if (seen.has(v)) return undefined;
     seen.add(v);
     for (const [Class, what] of REFUSED) if (v instanceof Class) return { path, what };
+    for (const Class of CARRIED) if (v instanceof Class) return undefined;
     if (v instanceof Error || ArrayBuffer.isView(v) || v instanceof Date || v instanceof RegExp) return undefined;
     if (v instanceof Map) {
       let i = 0;

@@ -25,6 +25,7 @@ import {
 } from '../../runtime/index.ts';
 import { STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
 import { isForever } from '../../runtime/timers.ts';
+import { encode } from '../../runtime/codec.ts';
 
 /** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
 export class WorkerCrashedError extends TroupeError {
@@ -100,6 +101,8 @@ interface Slot {
   readonly sent: Set<number>;
   /** The pool ended it (a timed-out task, terminate): its other tasks did nothing wrong and go back in the queue. */
   endedByPool: boolean;
+  /** Jobs sent to it: with maxTasksPerChild, it ends after that many and is sent no more. */
+  sentJobs: number;
 }
 
 /** A task the pool has been given. */
@@ -154,7 +157,8 @@ export class Pool {
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
   /** Queued tasks timed while no worker has started (see #timeStartWait). */
   readonly #waitingForStart = new Set<Pending>();
-  #idle: (() => void) | null = null;
+  /** join() calls waiting for the pool to be idle. */
+  #idle: (() => void)[] = [];
   readonly #onExit = (event: ExitEvent): void => this.#exited(event);
 
   /**
@@ -241,7 +245,7 @@ export class Pool {
     if (this.#state === 'running') throw new PoolClosedError(`${this.#name} is still running: call close() or terminate() before join().`);
     if (this.#queue.length > 0 || this.#busy()) {
       await new Promise<void>((resolve) => {
-        this.#idle = resolve;
+        this.#idle.push(resolve);
         this.#maybeIdle(); // what is queued may all be cancelled already
       });
     }
@@ -268,7 +272,7 @@ export class Pool {
     });
     await Promise.all(refs.map((ref) => ref.join()));
     node().off('exit', this.#onExit);
-    this.#idle?.();
+    for (const idle of this.#idle.splice(0)) idle();
   }
 
   /** `await using pool = new Pool()` closes the pool and waits for its tasks and workers. */
@@ -457,9 +461,15 @@ export class Pool {
     // Work left and no worker to do it (the last one ended after a close): one more, or it would wait forever.
     if (this.#queue.length > 0 && this.#state !== 'terminated' && this.#starting === 0 && !this.#anyWorking()) this.#addWorker();
     while (this.#queue.length > 0) {
+      // A task with a timeout goes to an idle worker only: its time runs from when it is sent, and
+      // it must not run out while the task waits behind others in a worker (nor its worker be killed
+      // for it, with the task that worker was running).
+      const timed = this.#queue.peek()!.timeout !== undefined;
       let best: Slot | undefined;
       for (const slot of this.#slots) {
         if (!slot.started || slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
+        if (timed && slot.inflight > 0) continue;
+        if (this.#maxTasks !== null && slot.sentJobs >= this.#maxTasks) continue; // it is about to end
         if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
       if (best === undefined) break;
@@ -482,8 +492,16 @@ export class Pool {
     const building = this.#bundle(known, pending.task);
     building.then(
       (bundle) => {
+        const job: Job = { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star };
+        // Tried first: a job whose items cannot cross is never sent, and must not count as
+        // the one that gave this worker the task (later jobs would name it by key alone).
+        try {
+          encode(job, 'message');
+        } catch (err) {
+          return this.#done(slot, pending, false, err);
+        }
         slot.sent.add(known.key);
-        this.#send(slot, pending, { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star });
+        this.#send(slot, pending, job);
       },
       (err: unknown) => {
         // A module that failed to build is built again for the next task (it may have been fixed).
@@ -494,9 +512,14 @@ export class Pool {
   }
 
   #send(slot: Slot, pending: Pending, job: Job): void {
+    slot.sentJobs++;
     slot.ref.call(job, pending.timeout === undefined ? FOREVER : { timeout: pending.timeout }).then(
       (results) => this.#done(slot, pending, true, results),
-      (err: unknown) => this.#done(slot, pending, false, err),
+      (err: unknown) => {
+        // Its items could not be encoded: it never went, and the worker counts no job for it.
+        if (err instanceof SerializationError) slot.sentJobs--;
+        this.#done(slot, pending, false, err);
+      },
     );
   }
 
@@ -532,8 +555,11 @@ export class Pool {
     }
     if (err instanceof ActorExitedError) {
       if (this.#state === 'terminated') return pending.reject(new PoolClosedError(`${this.#name} was terminated while this task ran.`));
-      if (slot.endedByPool || slot.ref.exitCode === 0) {
-        // It did nothing wrong: the worker ended for another reason (its task quota, a sibling task's timeout).
+      // Ended by the pool (a sibling task's timeout, the one it was running): its other tasks had not
+      // started, and go back in the queue. Any other end, an exit with code 0 included (a task that
+      // called process.exit(0)), fails the tasks it held: one may have run, and held its answer for a
+      // batched write, so none is run again. (A worker that ends after maxTasksPerChild is sent no more.)
+      if (slot.endedByPool) {
         this.#queue.unshift(pending);
         if (pending.timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
         return;
@@ -637,7 +663,7 @@ export class Pool {
       name: `PoolWorker-${this.#name.slice(5)}:${++this.#workerCount}`,
       shutdown: 5000,
     });
-    const slot: Slot = { ref, started: false, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set() };
+    const slot: Slot = { ref, started: false, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
     this.#slots.add(slot);
     // Jobs go to a worker once it has started (its initializer run), never ahead
     // to one still starting: they would wait there while a started worker is free.
@@ -728,15 +754,11 @@ export class Pool {
   }
 
   #maybeIdle(): void {
-    if (this.#idle === null) return;
+    if (this.#idle.length === 0) return;
     // Tasks aborted or timed out while waiting stay queued until their turn: with no worker to take
     // them (none has started), join() must not wait for them.
     while (this.#queue.length > 0 && this.#queue.peek()!.cancelled) this.#queue.shift();
-    if (this.#queue.length === 0 && !this.#busy()) {
-      const idle = this.#idle;
-      this.#idle = null;
-      idle();
-    }
+    if (this.#queue.length === 0 && !this.#busy()) for (const idle of this.#idle.splice(0)) idle();
   }
 }
 

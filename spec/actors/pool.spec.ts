@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type Task } from '../../index.ts';
-import { add, applyInner, dieOn, exitInInit, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { add, applyInner, dieOn, exitInInit, exitWith, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 
@@ -121,6 +121,53 @@ describe('Pool', () => {
     const pid = await p.apply(whoRuns, [0]);
     await expect(p.apply(unencodable, [1])).rejects.toBeInstanceOf(SerializationError);
     expect(await p.apply(whoRuns, [0])).toBe(pid);
+  });
+
+  it('fails a task that ends its worker with exit code 0 with WorkerCrashedError, once (not run again and again)', async () => {
+    const p = pool({ size: 1 });
+    let spawned = 0;
+    const count = (ref: { name: string }): void => void (ref.name.startsWith('PoolWorker-') && spawned++);
+    node().on('spawn', count);
+    try {
+      const err = await p.apply(exitWith, [0], { timeout: 20_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkerCrashedError);
+      expect((err as WorkerCrashedError).exitCode).toBe(0);
+      expect(await p.apply(square, [3])).toBe(9);
+      expect(spawned).toBeLessThanOrEqual(2); // the first worker and its replacement
+    } finally {
+      node().off('spawn', count);
+    }
+  });
+
+  it("runs a task with a timeout only once its worker is idle: its time does not run while it waits behind another task", async () => {
+    const p = pool({ size: 1 });
+    const pid = await p.apply(whoRuns, [0]);
+    const slow = p.apply(slowTask, [800]);
+    // Sent ahead, it would wait 800 ms behind the slow task and time out, and its worker be killed with it.
+    expect(await p.apply(square, [3], { timeout: 400 })).toBe(9);
+    expect(await slow).toBe(800);
+    expect(await p.apply(whoRuns, [0])).toBe(pid);
+    expect(await p.map(slowTask, [150, 150, 150, 150], { chunksize: 1, timeout: 1000 })).toEqual([150, 150, 150, 150]);
+  });
+
+  it('fails only the call whose argument cannot cross, and the task still runs for the next', async () => {
+    const p = pool({ size: 1 });
+    const err = await p.map(identity, [() => 1, () => 2], { chunksize: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).message).toContain('message.chunk[0]');
+    expect(await p.map(identity, [1, 2, 3], { chunksize: 1 })).toEqual([1, 2, 3]);
+    // With a task quota: jobs that never went are not counted against it (the worker would wait for one the pool never sends).
+    const q = pool({ size: 1, maxTasksPerChild: 2 });
+    expect(await q.apply(identity, [1])).toBe(1);
+    await expect(q.apply(identity, [() => 1])).rejects.toBeInstanceOf(SerializationError);
+    expect(await q.map(identity, [2, 3, 4], { chunksize: 1 })).toEqual([2, 3, 4]);
+  });
+
+  it('lets two join() calls wait together: both resolve', async () => {
+    const p = pool({ size: 1 });
+    const result = p.apply(slowTask, [100]);
+    p.close();
+    await Promise.all([p.join(), p.join(), result]);
   });
 
   it('fails the tasks of a worker that dies with WorkerCrashedError, replaces it, and never hangs', async () => {
