@@ -89,7 +89,7 @@ interface Pending {
 
 interface Slot {
   readonly ref: ChildRef<Job, readonly unknown[] | Float64Array>;
-  /** It has answered STARTED: its initializer has run and it is taking jobs. */
+  /** It has started taking jobs: it answered STARTED (its initializer has run), or, with no initializer, it is ready. */
   started: boolean;
   inflight: number;
   /** How many jobs it may hold at once now (see #paced). */
@@ -627,7 +627,7 @@ export class Pool {
     return known;
   }
 
-  /** Whether some worker has started (answered STARTED) and not ended. */
+  /** Whether some worker has started (see Slot.started) and not ended. */
   #anyStarted(): boolean {
     for (const slot of this.#slots) if (slot.started) return true;
     return false;
@@ -686,7 +686,7 @@ export class Pool {
   #exited(event: ExitEvent): void {
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
     if (slot === undefined) return;
-    // A worker that ends before it answered STARTED never started: died in its initializer, most likely.
+    // A worker that ends before it started never took a task: it died in its initializer, most likely.
     const diedStarting = !slot.started && !slot.endedByPool;
     if (slot.started) {
       slot.started = false;

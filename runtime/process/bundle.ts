@@ -300,8 +300,13 @@ const cacheFile = \`\${file}.\${process.version}-\${process.arch}-\${(flags >>> 
 // cache is turned off (NODE_DISABLE_COMPILE_CACHE, its escape hatch from Node 22 on).
 const useCache = !process.env.NODE_V8_COVERAGE && !process.env.NODE_DISABLE_COMPILE_CACHE;
 let cachedData;
+// The cache file as this process found it: one another process writes later differs from it.
+let seen;
 try {
-  if (useCache) cachedData = readFileSync(cacheFile);
+  if (useCache) {
+    seen = statSync(cacheFile);
+    cachedData = readFileSync(cacheFile);
+  }
 } catch {}
 const script = new Script(readFileSync(file, 'utf8'), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
@@ -311,10 +316,10 @@ const runtime = module.exports;
 // How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one.
 globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used' };
 if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
-  const loadedAt = Date.now();
   runtime.__troupeCodeCache(() => {
-    // Another process wrote one since this one looked: this one's is not needed.
-    if ((statSync(cacheFile, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= loadedAt) return;
+    // Another process wrote one since this one looked (no clock compared: a file's, or this one's, may be off): not needed.
+    const now = statSync(cacheFile, { throwIfNoEntry: false });
+    if (now !== undefined && (seen === undefined || now.ino !== seen.ino || now.mtimeMs !== seen.mtimeMs || now.size !== seen.size)) return;
     const tmp = \`\${cacheFile}.\${process.pid}.tmp\`;
     try {
       writeFileSync(tmp, script.createCachedData());

@@ -114,6 +114,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.ref = new ChildRef(actorId(nodeId, MAIN_LOCAL_ID), name, node.self, this, options.mailbox.overflow === 'block');
     node.addChild(this);
     live.add(this);
+    // The next spawn of the root finds a spare host; started once this actor is up (or failed to
+    // start, however early), so as not to slow its start.
+    if (node.parentless) void this.ready.then(spareOnceStarted, spareOnceStarted);
     void this.#start();
   }
 
@@ -233,8 +236,6 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     for (const frame of queued) this.forward(...frame);
     this.#node.reportPids();
     this.#node.emit('spawn', this.ref);
-    // The next spawn of the root finds a spare host; started once this actor is up, so as not to slow its start.
-    if (this.#node.parentless) void this.ready.then(spareOnceStarted, spareOnceStarted);
   }
 
   /** The actor will not run: `ready` rejects; with no process yet, it ends now with `exitCode`. */
@@ -641,14 +642,29 @@ function waiting(child: ChildProcess): boolean {
   }
 }
 
+/** How long a spare waits for the actors starting with it: one slow to start (a long top-level await) does not keep it away. */
+const SPARE_WAITS_MS = 1000;
+let spareWait: ReturnType<typeof setTimeout> | null = null;
+
 /**
- * Starts the spare once no actor of this process is starting: its fork
- * blocks this process for some milliseconds and its start takes a core, which
- * actors starting together (a pool's workers) would otherwise wait for as
- * they start and take their first messages.
+ * Starts the spare once no actor of this process is starting, or
+ * SPARE_WAITS_MS after one became ready: its fork blocks this process for
+ * some milliseconds and its start takes a core, which actors starting
+ * together (a pool's workers) would otherwise wait for as they start and
+ * take their first messages.
  */
 function spareOnceStarted(): void {
-  for (const child of live) if (child.starting) return;
+  for (const child of live) {
+    if (child.starting) {
+      spareWait ??= setTimeout(() => {
+        spareWait = null;
+        void startSpare();
+      }, SPARE_WAITS_MS).unref();
+      return;
+    }
+  }
+  if (spareWait !== null) clearTimeout(spareWait);
+  spareWait = null;
   void startSpare();
 }
 

@@ -276,8 +276,6 @@ function readLineSync(fd: number): string | null {
 
 /** Writes the runtime's code cache (see bundle.ts runtimeFacade), if this process is to. */
 let codeCacheWriter: (() => void) | null = null;
-/** How long an actor runs before its process writes the code cache: by then its start and first messages have been compiled. */
-const CODE_CACHE_AFTER_MS = 500;
 
 /** Called by the runtime bundle's facade when it found no usable code cache: this process writes one. */
 export function codeCache(write: () => void): void {
@@ -297,9 +295,10 @@ function writeCodeCacheSoon(): void {
       // A cache is only a speed-up: a directory we cannot write to just means none.
     }
   };
-  const timer = setTimeout(now, CODE_CACHE_AFTER_MS).unref();
-  // An actor that ends sooner writes it as its process exits: else a program
-  // whose actors all live less than that would compile the runtime every time.
+  // Once the turn its actor became ready in has ended: soon, since the actors of a short program
+  // may be SIGKILLed (a pool's terminate(), a root's exit) before any later moment comes.
+  const timer = setTimeout(now, 0).unref();
+  // One that exits sooner writes it as it goes.
   process.on('exit', now);
 }
 

@@ -23,7 +23,7 @@ async function loadedBy(execArgv: string[]): Promise<Loaded> {
   // With spawn options, never the spare host (which loaded its runtime earlier): a process started for this actor.
   const ref = reap(spawn(codeCacheState, { execArgv, env: { ...process.env, NODE_V8_COVERAGE: '' } }));
   const loaded = await ref.call('state', { timeout: 15_000 });
-  // A process that had to compile the runtime writes the cache once its actor has run a moment.
+  // A process that had to compile the runtime writes the cache once its actor is ready.
   await until(() => existsSync(loaded.file) && readFileSync(loaded.file, 'latin1') !== GARBAGE, `${loaded.file} to be written`);
   await ref.stop({ timeout: 10_000 });
   return loaded;
@@ -62,13 +62,13 @@ describe("the runtime bundle's code cache", () => {
     }
   });
 
-  it('is written by a process whose actor ends before the cache was due (a program of short-lived actors gets one too)', async () => {
+  it('is written by a short-lived actor (stopped as soon as it answered): a program of such actors gets one too', async () => {
     const flags = ownFlags();
     const ref = reap(spawn(codeCacheState, { execArgv: flags, env: { ...process.env, NODE_V8_COVERAGE: '' } }));
     const loaded = await ref.call('state', { timeout: 15_000 });
     try {
       expect(loaded.state).toBe('absent');
-      // Ended at once: well before the cache's 500 ms, it writes it as it exits.
+      // Written once its first turn ended, or else as it exits.
       await ref.stop({ timeout: 10_000 });
       expect(existsSync(loaded.file)).toBe(true);
       expect((await loadedBy(flags)).state).toBe('used');

@@ -101,6 +101,19 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     expect(spareHosts.started).toBe(started + 1);
   });
 
+  it('is started all the same when an actor stays starting (a long top-level await): after a second', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-hold-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    await report();
+    await spareWaiting();
+    const started = spareHosts.started;
+    const quick = reap(spawn(heldPid));
+    reap(spawn(heldPid, { env: { ...process.env, TROUPE_SPEC_HOLD: join(dir, 'never') } }));
+    await quick.ready;
+    await spareWaiting();
+    expect(spareHosts.started).toBe(started + 1);
+  });
+
   it('an actor module that throws while loading in a spare host fails its spawn as at a cold start', async () => {
     await report();
     await spareWaiting();
