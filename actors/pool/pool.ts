@@ -159,6 +159,8 @@ export class Pool {
   readonly #waitingForStart = new Set<Pending>();
   /** join() calls waiting for the pool to be idle. */
   #idle: (() => void)[] = [];
+  /** While tasks are queued or running: keeps the program alive (the workers are daemons, which do not). */
+  #keepAlive: ReturnType<typeof setInterval> | null = null;
   readonly #onExit = (event: ExitEvent): void => this.#exited(event);
 
   /**
@@ -272,6 +274,7 @@ export class Pool {
     });
     await Promise.all(refs.map((ref) => ref.join()));
     node().off('exit', this.#onExit);
+    this.#maybeIdle(); // lets the program go
     for (const idle of this.#idle.splice(0)) idle();
   }
 
@@ -662,6 +665,9 @@ export class Pool {
       args: [this.#initializer, initBundle, [...this.#initArgs], this.#maxTasks],
       name: `PoolWorker-${this.#name.slice(5)}:${++this.#workerCount}`,
       shutdown: 5000,
+      // As Python's pool workers: a program that ends without join() or terminate() is not kept
+      // waiting for them (they are ended at its exit); its tasks keep it alive while they run.
+      daemon: true,
     });
     const slot: Slot = { ref, started: false, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
     this.#slots.add(slot);
@@ -754,11 +760,16 @@ export class Pool {
   }
 
   #maybeIdle(): void {
-    if (this.#idle.length === 0) return;
     // Tasks aborted or timed out while waiting stay queued until their turn: with no worker to take
-    // them (none has started), join() must not wait for them.
+    // them (none has started), neither join() nor the program must wait for them.
     while (this.#queue.length > 0 && this.#queue.peek()!.cancelled) this.#queue.shift();
-    if (this.#queue.length === 0 && !this.#busy()) for (const idle of this.#idle.splice(0)) idle();
+    const busy = this.#state !== 'terminated' && (this.#queue.length > 0 || this.#busy());
+    if (busy && this.#keepAlive === null) this.#keepAlive = setInterval(() => {}, 2 ** 30);
+    else if (!busy && this.#keepAlive !== null) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = null;
+    }
+    if (this.#idle.length > 0 && !busy) for (const idle of this.#idle.splice(0)) idle();
   }
 }
 

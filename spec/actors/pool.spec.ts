@@ -1,4 +1,7 @@
+import { spawn as spawnProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -7,6 +10,9 @@ import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, Tim
 import { add, applyInner, dieOn, exitInInit, exitWith, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
+import { allGone } from '../helpers.ts';
+
+const NO_JOIN = new URL('../fixtures/pool-no-join.ts', import.meta.url).pathname;
 
 const pools: Pool[] = [];
 const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 2 }): Pool => {
@@ -161,6 +167,27 @@ describe('Pool', () => {
     expect(await q.apply(identity, [1])).toBe(1);
     await expect(q.apply(identity, [() => 1])).rejects.toBeInstanceOf(SerializationError);
     expect(await q.map(identity, [2, 3, 4], { chunksize: 1 })).toEqual([2, 3, 4]);
+  });
+
+  it.each([
+    ['ends a program that neither joins nor terminates its pool, as Python ends it (its workers are daemons)', 'done'],
+    ['keeps such a program alive while a task of its pool runs, and then ends it', 'pending'],
+  ])('%s', async (_what, mode) => {
+    const program = spawnProcess(process.execPath, ['--import', 'tsx', NO_JOIN, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    program.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const deadline = new AbortController();
+    try {
+      const tooLong = sleep(30_000, ['still running after 30 s'], { signal: deadline.signal }).catch(() => ['']);
+      const [code] = (await Promise.race([once(program, 'exit'), tooLong])) as [unknown];
+      expect(code).toBe(0);
+      const [pidsLine, ...rest] = out.trim().split('\n');
+      expect(rest).toEqual(mode === 'pending' ? ['callback 300'] : []);
+      await allGone([...new Set(JSON.parse(pidsLine!) as number[])], 5000);
+    } finally {
+      deadline.abort();
+      if (program.exitCode === null && program.signalCode === null) program.kill('SIGKILL');
+    }
   });
 
   it('lets two join() calls wait together: both resolve', async () => {
