@@ -341,6 +341,8 @@ export class Pool {
     const settledOrder: number[] = [];
     let wake: (() => void) | null = null;
     let exhausted = false;
+    // The input's own error: raised where its item would have been, after the results of the items before it (as Python's imap).
+    let inputFailed: { error: unknown } | null = null;
     let nextId = 0;
     let nextOrdered = 0;
     const settle = (id: number, outcome: Outcome): void => {
@@ -352,9 +354,17 @@ export class Pool {
       while (!exhausted && inflight.size < window) {
         const chunk: unknown[] = [];
         while (chunk.length < size) {
-          // A plain iterable's items are taken without a turn of the microtask queue each.
-          const pulled = iterator.next();
-          const step = typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : (pulled as IteratorResult<unknown>);
+          let step: IteratorResult<unknown>;
+          try {
+            // A plain iterable's items are taken without a turn of the microtask queue each.
+            const pulled = iterator.next();
+            step = typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : (pulled as IteratorResult<unknown>);
+          } catch (error) {
+            // The chunk it broke is dropped, as Python drops it.
+            inputFailed = { error };
+            exhausted = true;
+            return;
+          }
           if (step.done) {
             exhausted = true;
             break;
@@ -392,6 +402,7 @@ export class Pool {
       for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
       await fill();
     }
+    if (inputFailed !== null) throw (inputFailed as { error: unknown }).error;
   }
 
   #check(fn: unknown): void {

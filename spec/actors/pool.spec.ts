@@ -321,6 +321,35 @@ describe('Pool', () => {
     expect(await p.map(square, [2])).toEqual([4]);
   });
 
+  it("gives an imap's results for the items before the one its input failed at, then the input's error (as Python's test_imap_handle_iterable_exception)", async () => {
+    const p = pool();
+    function* sayWhen(total: number, when: number): Generator<number> {
+      for (let i = 0; i < total; i++) {
+        if (i === when) throw new Error('SayWhenError');
+        yield i;
+      }
+    }
+    const read = async (it: AsyncIterable<number>): Promise<{ got: number[]; error: unknown }> => {
+      const got: number[] = [];
+      try {
+        for await (const x of it) got.push(x);
+      } catch (error) {
+        return { got, error };
+      }
+      return { got, error: null };
+    };
+    const squares = (n: number): number[] => Array.from({ length: n }, (_, i) => i * i);
+    // The chunk the input broke in is dropped: with chunks of 2 and of 4, the items before 7 that filled whole chunks.
+    for (const [total, when, chunksize, before] of [[10, 3, 1, 3], [20, 7, 2, 6], [20, 7, 4, 4]] as const) {
+      const { got, error } = await read(p.imap(square, sayWhen(total, when), { chunksize }));
+      expect(got).toEqual(squares(before));
+      expect((error as Error).message).toBe('SayWhenError');
+    }
+    const unordered = await read(p.imapUnordered(square, sayWhen(10, 3)));
+    expect(unordered.got.sort((a, b) => a - b)).toEqual(squares(3));
+    expect((unordered.error as Error).message).toBe('SayWhenError');
+  });
+
   it('validates its options like Python, and refuses work once closed', async () => {
     expect(() => new Pool({ size: 0 })).toThrow('Expected `size` to be an integer of at least 1 (the number of workers), got `0` (number).');
     expect(() => new Pool({ maxTasksPerChild: 0 })).toThrow('Expected `maxTasksPerChild` to be a positive integer or undefined, got `0` (number).');
