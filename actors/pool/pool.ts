@@ -330,7 +330,11 @@ export class Pool {
     });
   }
 
-  /** Checked by the caller: taken before a close() that comes later, its chunks all run. */
+  /**
+   * Checked by the caller: taken before a close() that comes later, its chunks all run.
+   * The input is read by a puller of its own, so that results come as they are ready even
+   * while a slow asynchronous input is being waited for.
+   */
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
     const size = chunksizeOf(options, 1);
     const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
@@ -340,7 +344,15 @@ export class Pool {
     const inflight = new Map<number, Outcome | null>();
     const settledOrder: number[] = [];
     let wake: (() => void) | null = null;
+    const poke = (): void => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    /** The puller waits here while the window is full. */
+    let room: (() => void) | null = null;
     let exhausted = false;
+    let stopped = false;
     // The input's own error: raised where its item would have been, after the results of the items before it (as Python's imap).
     let inputFailed: { error: unknown } | null = null;
     let nextId = 0;
@@ -348,61 +360,85 @@ export class Pool {
     const settle = (id: number, outcome: Outcome): void => {
       inflight.set(id, outcome);
       if (!ordered) settledOrder.push(id);
-      wake?.();
+      poke();
     };
-    const fill = async (): Promise<void> => {
-      while (!exhausted && inflight.size < window) {
-        const chunk: unknown[] = [];
-        while (chunk.length < size) {
-          let step: IteratorResult<unknown>;
-          try {
-            // A plain iterable's items are taken without a turn of the microtask queue each.
-            const pulled = iterator.next();
-            step = typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : (pulled as IteratorResult<unknown>);
-          } catch (error) {
-            // The chunk it broke is dropped, as Python drops it.
-            inputFailed = { error };
-            exhausted = true;
-            return;
+    const send = (chunk: unknown[]): void => {
+      const id = nextId++;
+      inflight.set(id, null);
+      this.#enqueue(
+        fn,
+        chunk,
+        false,
+        options,
+        (results) => settle(id, { ok: true, results }),
+        (error) => settle(id, { ok: false, error }),
+        true,
+      );
+    };
+    const pull = async (): Promise<void> => {
+      try {
+        while (!stopped) {
+          if (inflight.size >= window) {
+            await new Promise<void>((resolve) => (room = resolve));
+            continue;
           }
-          if (step.done) {
-            exhausted = true;
-            break;
+          const chunk: unknown[] = [];
+          while (chunk.length < size) {
+            let step: IteratorResult<unknown>;
+            try {
+              // A plain iterable's items are taken without a turn of the microtask queue each.
+              const pulled = iterator.next();
+              step = typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : (pulled as IteratorResult<unknown>);
+            } catch (error) {
+              // The chunk it broke is dropped, as Python drops it.
+              inputFailed = { error };
+              return;
+            }
+            if (step.done) {
+              if (chunk.length > 0 && !stopped) send(chunk);
+              return;
+            }
+            chunk.push(step.value);
           }
-          chunk.push(step.value);
+          if (!stopped) send(chunk);
         }
-        if (chunk.length === 0) break;
-        const id = nextId++;
-        inflight.set(id, null);
-        this.#enqueue(
-          fn,
-          chunk,
-          false,
-          options,
-          (results) => settle(id, { ok: true, results }),
-          (error) => settle(id, { ok: false, error }),
-          true,
-        );
+      } finally {
+        exhausted = true;
+        poke();
       }
     };
-    await fill();
-    while (inflight.size > 0) {
-      // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
-      let id: number | undefined;
+    void pull();
+    const signal = options.signal;
+    signal?.addEventListener('abort', poke);
+    try {
       for (;;) {
-        id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
-        if (id !== undefined) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
+        // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
+        let id: number | undefined;
+        for (;;) {
+          id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
+          if (id !== undefined || (exhausted && inflight.size === 0)) break;
+          // Waiting on the input, with nothing sent to wait for: the signal still ends it.
+          if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        if (id === undefined) break;
+        const outcome = inflight.get(id)!;
+        inflight.delete(id);
+        if (ordered) nextOrdered++;
+        const r = room as (() => void) | null;
+        room = null;
+        r?.();
+        if (!outcome.ok) throw outcome.error;
+        for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
       }
-      const outcome = inflight.get(id)!;
-      inflight.delete(id);
-      if (ordered) nextOrdered++;
-      if (!outcome.ok) throw outcome.error;
-      for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
-      await fill();
+      if (inputFailed !== null) throw (inputFailed as { error: unknown }).error;
+    } finally {
+      stopped = true;
+      const r = room as (() => void) | null;
+      room = null;
+      r?.();
+      signal?.removeEventListener('abort', poke);
     }
-    if (inputFailed !== null) throw (inputFailed as { error: unknown }).error;
   }
 
   #check(fn: unknown): void {

@@ -350,6 +350,38 @@ describe('Pool', () => {
     expect((unordered.error as Error).message).toBe('SayWhenError');
   });
 
+  it('gives the results of a slow asynchronous input as they come, and ends with AbortError while it waits on an input that stalls', async () => {
+    const p = pool();
+    async function* slowInput(held: Promise<void>): AsyncGenerator<number> {
+      yield 1;
+      yield 2;
+      await held; // until the first results have come back
+      yield 3;
+    }
+    const deadline = <T>(what: Promise<T>): Promise<T> =>
+      Promise.race([what, sleep(20_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no result while the input waits')))]);
+    for (const ordered of [true, false]) {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const it = (ordered ? p.imap(square, slowInput(held)) : p.imapUnordered(square, slowInput(held)))[Symbol.asyncIterator]();
+      const first = [(await deadline(it.next())).value, (await deadline(it.next())).value] as number[];
+      expect(first.sort((a, b) => a - b)).toEqual([1, 4]);
+      release();
+      expect((await deadline(it.next())).value).toBe(9);
+      expect((await deadline(it.next())).done).toBe(true);
+    }
+    async function* stalls(): AsyncGenerator<number> {
+      yield 1;
+      await new Promise(() => {}); // never gives another
+    }
+    const controller = new AbortController();
+    const it = p.imap(square, stalls(), { signal: controller.signal })[Symbol.asyncIterator]();
+    expect((await deadline(it.next())).value).toBe(1);
+    const next = it.next();
+    controller.abort();
+    await expect(deadline(next)).rejects.toBeInstanceOf(AbortError);
+  });
+
   it('validates its options like Python, and refuses work once closed', async () => {
     expect(() => new Pool({ size: 0 })).toThrow('Expected `size` to be an integer of at least 1 (the number of workers), got `0` (number).');
     expect(() => new Pool({ maxTasksPerChild: 0 })).toThrow('Expected `maxTasksPerChild` to be a positive integer or undefined, got `0` (number).');
