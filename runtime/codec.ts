@@ -88,7 +88,10 @@ interface WireError {
 /** An error as data: name, message, stack, cause and its own fields (such as `code`). */
 export function errorToWire(err: unknown): WireError {
   if (!(err instanceof Error)) {
-    return { name: 'Error', message: `non-error value thrown: ${safeString(err)}` };
+    const wire: WireError = { name: 'Error', message: `non-error value thrown: ${safeString(err)}` };
+    // The value itself as the error's \`value\`, where it can cross (a thrown object keeps its fields).
+    if (err !== undefined && findUnencodable(err, 'thrown') === undefined) wire.props = { value: err };
+    return wire;
   }
   const wire: WireError = { name: err.name, message: err.message };
   if (err.stack !== undefined) wire.stack = err.stack;

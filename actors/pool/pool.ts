@@ -168,6 +168,7 @@ export class Pool {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad size, maxTasksPerChild or initializer.
    */
   constructor(options: PoolOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', options);
     const { size = availableParallelism(), maxTasksPerChild, initializer, initArgs = [] } = options;
     if (!Number.isInteger(size) || size < 1) throw invalidOption('size', 'an integer of at least 1 (the number of workers)', size);
     if (maxTasksPerChild !== undefined && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
@@ -207,7 +208,7 @@ export class Pool {
    * `WorkerCrashedError`, `TimeoutError`, `AbortError`), or the iterable's own.
    */
   async map<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
-    return (await this.#mapChunks(fn, [...items], false, options)) as TaskResult<T>[];
+    return (await this.#mapChunks(fn, itemsOf(items, 'items'), false, options)) as TaskResult<T>[];
   }
 
   /** `map`, with Python's callbacks as well as the promise. */
@@ -219,18 +220,27 @@ export class Pool {
 
   /** `fn(...args)` for every argument list; resolves the results in order. */
   async starmap<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
-    return (await this.#mapChunks(fn, [...argLists], true, options)) as TaskResult<T>[];
+    return (await this.#mapChunks(fn, itemsOf(argLists, 'argLists'), true, options)) as TaskResult<T>[];
+  }
+
+  /** `starmap`, with Python's callbacks as well as the promise (Python's `starmap_async`). */
+  starmapAsync<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
+    const result = this.starmap(fn, argLists, options);
+    withCallbacks(result, options);
+    return result;
   }
 
   /** Results in order as they are ready, pulling items lazily (a bounded number in flight). */
   imap<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
+    checkIterable(items);
     return this.#iterate(fn, items, options, true) as AsyncIterableIterator<TaskResult<T>>;
   }
 
   /** Results as they come, in any order, pulling items lazily. */
   imapUnordered<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
+    checkIterable(items);
     return this.#iterate(fn, items, options, false) as AsyncIterableIterator<TaskResult<T>>;
   }
 
@@ -338,7 +348,7 @@ export class Pool {
   async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
     const size = chunksizeOf(options, 1);
     const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
-    const iterator = Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+    const iterator = typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
     type Outcome = { ok: true; results: ArrayLike<unknown> } | { ok: false; error: unknown };
     // Chunks sent and not yet yielded, by number; and the numbers of those settled, in the order they settled.
     const inflight = new Map<number, Outcome | null>();
@@ -601,7 +611,13 @@ export class Pool {
       // The worker may be stuck in it: replace it. Its other tasks go back in the queue.
       slot.endedByPool = true;
       slot.ref.kill();
-      return pending.reject(err);
+      return pending.reject(
+        new TimeoutError(
+          `A task of ${this.#name} ran past its timeout of ${err.timeoutMs} ms; its worker ${slot.ref.name} was killed (it may have been stuck in it) and is replaced. Raise \`timeout\` if the task takes longer.`,
+          err.timeoutMs,
+          { cause: err },
+        ),
+      );
     }
     if (err instanceof ActorExitedError) {
       if (this.#state === 'terminated') return pending.reject(new PoolClosedError(`${this.#name} was terminated while this task ran.`));
@@ -817,6 +833,19 @@ export class Pool {
       this.#keepAlive = null;
     }
     if (this.#idle.length > 0 && !busy) for (const idle of this.#idle.splice(0)) idle();
+  }
+}
+
+/** The items of a map's iterable, or a clear error for what is none. */
+function itemsOf(items: unknown, name: string): unknown[] {
+  if (typeof (items as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') throw invalidOption(name, 'an iterable (an array, a Set, a generator…)', items);
+  return [...(items as Iterable<unknown>)];
+}
+
+function checkIterable(items: unknown): void {
+  const it = items as Iterable<unknown> & AsyncIterable<unknown>;
+  if (typeof it?.[Symbol.iterator] !== 'function' && typeof it?.[Symbol.asyncIterator] !== 'function') {
+    throw invalidOption('items', 'an iterable or an async iterable', items);
   }
 }
 

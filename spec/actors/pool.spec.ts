@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type Task } from '../../index.ts';
-import { add, applyInner, dieOn, exitInInit, exitWith, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { allGone } from '../helpers.ts';
@@ -208,7 +208,9 @@ describe('Pool', () => {
   it('times out an overdue task and replaces its worker', async () => {
     const p = pool({ size: 1 });
     const pid = await p.apply(whoRuns, [0]);
-    await expect(p.apply(slowTask, [10_000], { timeout: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    const late = (await p.apply(slowTask, [10_000], { timeout: 100 }).catch((e: unknown) => e)) as TimeoutError;
+    expect(late).toBeInstanceOf(TimeoutError);
+    expect(late.message).toMatch(/ran past its timeout of 100 ms; its worker PoolWorker-\S+ was killed/);
     expect(await p.apply(whoRuns, [0])).not.toBe(pid);
   });
 
@@ -380,6 +382,23 @@ describe('Pool', () => {
     const next = it.next();
     controller.abort();
     await expect(deadline(next)).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('refuses what is not an iterable or an options object with InvalidArgumentError, and has starmapAsync; a thrown non-error keeps its value', async () => {
+    expect(() => new Pool(null as never)).toThrow('Expected `options` to be an object of pool options');
+    const p = pool({ size: 1 });
+    await expect(p.map(square, 5 as never)).rejects.toThrow('Expected `items` to be an iterable (an array, a Set, a generator…), got `5` (number).');
+    await expect(p.starmap(add, 5 as never)).rejects.toThrow('Expected `argLists` to be an iterable');
+    expect(() => p.imap(square, 5 as never)).toThrow('Expected `items` to be an iterable or an async iterable, got `5` (number).');
+    const strings: string[] = [];
+    for await (const s of p.imap(identity, 'ab')) strings.push(s as string);
+    expect(strings).toEqual(['a', 'b']);
+    let called: number[] | null = null;
+    expect(await p.starmapAsync(add, [[1, 2], [3, 4]], { callback: (r) => (called = r) })).toEqual([3, 7]);
+    expect(called).toEqual([3, 7]);
+    const err = (await p.apply(throwsValue, [{ code: 42, msg: 'obj' }]).catch((e: unknown) => e)) as RemoteError;
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err.cause as { value?: unknown }).value).toEqual({ code: 42, msg: 'obj' });
   });
 
   it('validates its options like Python, and refuses work once closed', async () => {
