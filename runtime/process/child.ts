@@ -413,6 +413,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (signal?.aborted) throw new AbortError(`join() on actor ${this.ref.name} was aborted.`, { cause: signal.reason });
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
+    // A daemon keeps nothing alive: a program awaiting its end must not end first (with its await unsettled).
+    const hold = this.daemon ? setInterval(() => {}, 2 ** 30) : undefined;
     try {
       return await Promise.race<number | null>([
         this.#exited,
@@ -428,6 +430,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       ]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      if (hold !== undefined) clearInterval(hold);
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
   }

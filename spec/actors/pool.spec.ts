@@ -172,6 +172,7 @@ describe('Pool', () => {
   it.each([
     ['ends a program that neither joins nor terminates its pool, as Python ends it (its workers are daemons)', 'done'],
     ['keeps such a program alive while a task of its pool runs, and then ends it', 'pending'],
+    ['keeps a program alive while terminate() waits for its workers to end', 'terminate'],
   ])('%s', async (_what, mode) => {
     const program = spawnProcess(process.execPath, ['--import', 'tsx', NO_JOIN, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -182,7 +183,7 @@ describe('Pool', () => {
       const [code] = (await Promise.race([once(program, 'exit'), tooLong])) as [unknown];
       expect(code).toBe(0);
       const [pidsLine, ...rest] = out.trim().split('\n');
-      expect(rest).toEqual(mode === 'pending' ? ['callback 300'] : []);
+      expect(rest).toEqual(mode === 'pending' ? ['callback 300'] : mode === 'terminate' ? ['terminated'] : []);
       await allGone([...new Set(JSON.parse(pidsLine!) as number[])], 5000);
     } finally {
       deadline.abort();
