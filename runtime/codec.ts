@@ -242,6 +242,10 @@ export function registerDefinitionCodec<T extends object>(Class: abstract new (.
 export function encode(value: unknown, label: string): Encoded {
   scratch.length = 0;
   packing = scratch;
+  if (!forgetting) {
+    forgetting = true;
+    setImmediate(forgetLast).unref();
+  }
   const flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
   try {
     const payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
@@ -251,6 +255,20 @@ export function encode(value: unknown, label: string): Encoded {
   } finally {
     packing = null;
   }
+}
+
+/**
+ * msgpackr keeps the objects of the last value it packed (structuredClone's
+ * reference map) until it packs the next one: a message's objects would stay
+ * reachable after it was sent, for as long as nothing else is sent (a pool
+ * task's arguments after its call settled). Once a turn, both packers pack
+ * nothing, which lets them go.
+ */
+let forgetting = false;
+function forgetLast(): void {
+  forgetting = false;
+  mapsPackr.pack(null);
+  recordsPackr.pack(null);
 }
 
 /** Decodes what `encode` produced; attachments are passed through without a copy. */

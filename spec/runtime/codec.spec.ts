@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire } from '../../runtime/codec.ts';
 import { ActorRef, SerializationError } from '../../index.ts';
 
@@ -9,6 +11,23 @@ const roundTrip = (value: unknown): unknown => {
 };
 
 describe('codec', () => {
+  it('keeps nothing of a value once it is encoded and its turn has ended (a sent task argument can be collected)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const refs: WeakRef<object>[] = [];
+    for (const make of [() => ({ items: [1, 2, 3] }), () => ({ held: new Map([[1, { deep: true }]]) })]) {
+      let value: object | null = make();
+      refs.push(new WeakRef(value));
+      encode({ job: value }, 'message');
+      value = null;
+    }
+    await turn();
+    await turn();
+    gc();
+    expect(refs.map((ref) => ref.deref())).toEqual([undefined, undefined]);
+  });
+
   it('round-trips structured-clone values', () => {
     const value = {
       s: 'text',
