@@ -97,6 +97,9 @@ interface Slot {
   /** When its last job came back, and the smoothed time between its jobs coming back (ms; 0 until known). */
   lastDone: number;
   pace: number;
+  /** Its last job sent alone (nothing else in flight), and when it went. */
+  lone: Pending | null;
+  loneSent: number;
   /** The task keys this worker has been sent in full: later jobs name them by key alone. */
   readonly sent: Set<number>;
   /** The pool ended it (a timed-out task, terminate): its other tasks did nothing wrong and go back in the queue. */
@@ -118,9 +121,13 @@ let pools = 0;
 /**
  * Jobs sent ahead to a worker: enough for about AHEAD_MS of its work, between
  * MIN_AHEAD and MAX_AHEAD. Tiny tasks get many (the round trip is hidden),
- * long ones few (uneven tasks stay balanced between workers).
+ * long ones few (uneven tasks stay balanced between workers). None ahead
+ * while its pace is unknown or its tasks take LONG_MS or more (a round trip
+ * is then nothing beside a task): a task sent ahead waits behind the one
+ * running, and a task that never ends would hold it for ever.
  */
 const AHEAD_MS = 1;
+const LONG_MS = 50;
 /** A worker that died while it started is replaced after this, doubled each time again, up to RESPAWN_MAX_MS. */
 const RESPAWN_FIRST_MS = 50;
 const RESPAWN_MAX_MS = 5000;
@@ -573,6 +580,10 @@ export class Pool {
 
   #send(slot: Slot, pending: Pending, job: Job): void {
     slot.sentJobs++;
+    if (slot.inflight === 1) {
+      slot.lone = pending;
+      slot.loneSent = performance.now();
+    }
     slot.ref.call(job, pending.timeout === undefined ? FOREVER : { timeout: pending.timeout }).then(
       (results) => this.#done(slot, pending, true, results),
       (err: unknown) => {
@@ -587,22 +598,25 @@ export class Pool {
   #done(slot: Slot, pending: Pending, ok: boolean, outcome: unknown): void {
     if (ok) pending.resolve(outcome as ArrayLike<unknown>);
     else this.#failed(slot, pending, outcome);
-    this.#paced(slot);
+    this.#paced(slot, pending);
     slot.inflight--;
     if (slot.inflight === 0 && slot.ref.exitCode !== null) this.#slots.delete(slot);
     this.#pump();
   }
 
   /** A job of `slot` came back: learn how fast it works, and size its window to about AHEAD_MS of that. */
-  #paced(slot: Slot): void {
+  #paced(slot: Slot, pending: Pending): void {
     const now = performance.now();
-    if (slot.lastDone > 0 && slot.inflight > 1) {
-      const gap = now - slot.lastDone;
-      slot.pace = slot.pace === 0 ? gap : slot.pace * 0.8 + gap * 0.2;
-    }
+    // A job sent alone: its round trip, which bounds its work from above. Jobs back to back: the time between them.
+    let gap = 0;
+    if (pending === slot.lone) {
+      gap = now - slot.loneSent;
+      slot.lone = null;
+    } else if (slot.lastDone > 0) gap = now - slot.lastDone;
+    if (gap > 0) slot.pace = slot.pace === 0 ? gap : slot.pace * 0.8 + gap * 0.2;
     slot.lastDone = now;
     if (this.#oneAtATime) return;
-    slot.window = slot.pace === 0 ? MIN_AHEAD : Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(AHEAD_MS / slot.pace)));
+    slot.window = slot.pace === 0 || slot.pace >= LONG_MS ? 1 : Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(AHEAD_MS / slot.pace)));
   }
 
   #failed(slot: Slot, pending: Pending, err: unknown): void {
@@ -732,7 +746,7 @@ export class Pool {
       // waiting for them (they are ended at its exit); its tasks keep it alive while they run.
       daemon: true,
     });
-    const slot: Slot = { ref, started: false, inflight: 0, window: this.#oneAtATime ? 1 : MIN_AHEAD, lastDone: 0, pace: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
+    const slot: Slot = { ref, started: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
     this.#slots.add(slot);
     // Jobs go to a worker once it has started (its initializer run), never ahead
     // to one still starting: they would wait there while a started worker is free.

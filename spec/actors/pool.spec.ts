@@ -37,6 +37,15 @@ describe('Pool', () => {
     expect(pids.filter((pid) => pid === slow).length).toBeLessThanOrEqual(3);
   });
 
+  it('sends nothing ahead to a worker whose pace is unknown: a first task that never ends holds no other', async () => {
+    const p = pool({ size: 2 });
+    const stuck = p.apply(slowTask, [120_000]).catch(() => {});
+    const mapped = p.map(square, [1, 2, 3, 4], { chunksize: 1 });
+    const tooLong = sleep(20_000, 'held behind the stuck task', { ref: false });
+    expect(await Promise.race([mapped, tooLong])).toEqual([1, 4, 9, 16]);
+    void stuck;
+  });
+
   it('maps in order, with chunks chosen as Python chooses them', async () => {
     const p = pool();
     expect(await p.map(square, [1, 2, 3, 4, 5])).toEqual([1, 4, 9, 16, 25]);
