@@ -151,7 +151,9 @@ describe('examples', () => {
     const { code, stdout } = await run('pool');
     expect(code).toBe(0);
     expect(stdout).toContain('squares: 0 1 4 9 16 25 36 49 64 81\n');
-    expect(stdout).toContain('run by 4 worker processes, none of them this one (true)\n');
+    // How many of the 4 workers the ten short tasks reach depends on when each worker is up (the
+    // machine may be busy): the example prints it; what must hold is that none ran in the program.
+    expect(stdout).toMatch(/run by [1-4] worker processes, none of them this one \(true\)\n/);
     expect(stdout).toContain('progress: 200/200\n');
     expect(stdout).toContain('primes below 20,000: 2262; below 20,199: 2284\n');
   });
