@@ -24,7 +24,7 @@ import {
   type TaskResult,
 } from '../../runtime/index.ts';
 import { STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
-import { isForever } from '../../runtime/timers.ts';
+import { holdAlive, isForever } from '../../runtime/timers.ts';
 import { encode } from '../../runtime/codec.ts';
 
 /** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
@@ -166,8 +166,8 @@ export class Pool {
   readonly #waitingForStart = new Set<Pending>();
   /** join() calls waiting for the pool to be idle. */
   #idle: (() => void)[] = [];
-  /** While tasks are queued or running: keeps the program alive (the workers are daemons, which do not). */
-  #keepAlive: ReturnType<typeof setInterval> | null = null;
+  /** While tasks are queued or running: lets the program go (the workers are daemons, which keep nothing alive). */
+  #release: (() => void) | null = null;
   readonly #onExit = (event: ExitEvent): void => this.#exited(event);
 
   /**
@@ -291,8 +291,7 @@ export class Pool {
     });
     await Promise.all(refs.map((ref) => ref.join()));
     node().off('exit', this.#onExit);
-    this.#maybeIdle(); // lets the program go
-    for (const idle of this.#idle.splice(0)) idle();
+    this.#maybeIdle(); // terminated, so not busy: lets the program go, and the join() calls waiting
   }
 
   /** `await using pool = new Pool()` closes the pool and waits for its tasks and workers. */
@@ -841,10 +840,10 @@ export class Pool {
     // them (none has started), neither join() nor the program must wait for them.
     while (this.#queue.length > 0 && this.#queue.peek()!.cancelled) this.#queue.shift();
     const busy = this.#state !== 'terminated' && (this.#queue.length > 0 || this.#busy());
-    if (busy && this.#keepAlive === null) this.#keepAlive = setInterval(() => {}, 2 ** 30);
-    else if (!busy && this.#keepAlive !== null) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = null;
+    if (busy && this.#release === null) this.#release = holdAlive();
+    else if (!busy && this.#release !== null) {
+      this.#release();
+      this.#release = null;
     }
     if (this.#idle.length > 0 && !busy) for (const idle of this.#idle.splice(0)) idle();
   }
@@ -852,15 +851,15 @@ export class Pool {
 
 /** The items of a map's iterable, or a clear error for what is none. */
 function itemsOf(items: unknown, name: string): unknown[] {
-  if (typeof (items as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') throw invalidOption(name, 'an iterable (an array, a Set, a generator…)', items);
+  checkIterable(items, name, false);
   return [...(items as Iterable<unknown>)];
 }
 
-function checkIterable(items: unknown): void {
-  const it = items as Iterable<unknown> & AsyncIterable<unknown>;
-  if (typeof it?.[Symbol.iterator] !== 'function' && typeof it?.[Symbol.asyncIterator] !== 'function') {
-    throw invalidOption('items', 'an iterable or an async iterable', items);
-  }
+/** A clear error for an input that is not an iterable (nor, for an imap, an async iterable). */
+function checkIterable(items: unknown, name = 'items', orAsync = true): void {
+  const it = items as (Iterable<unknown> & AsyncIterable<unknown>) | null | undefined;
+  if (typeof it?.[Symbol.iterator] === 'function' || (orAsync && typeof it?.[Symbol.asyncIterator] === 'function')) return;
+  throw invalidOption(name, orAsync ? 'an iterable or an async iterable' : 'an iterable (an array, a Set, a generator…)', items);
 }
 
 /**

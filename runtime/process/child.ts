@@ -16,7 +16,7 @@ import type { MailboxOptions } from '../mailbox.ts';
 import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
-import { isForever } from '../timers.ts';
+import { holdAlive, isForever } from '../timers.ts';
 import { actorBundle, runtimeBundle } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
@@ -414,7 +414,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     // A daemon keeps nothing alive: a program awaiting its end must not end first (with its await unsettled).
-    const hold = this.daemon ? setInterval(() => {}, 2 ** 30) : undefined;
+    const release = this.daemon ? holdAlive() : undefined;
     try {
       return await Promise.race<number | null>([
         this.#exited,
@@ -430,7 +430,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       ]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      if (hold !== undefined) clearInterval(hold);
+      release?.();
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
   }
