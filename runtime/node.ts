@@ -263,8 +263,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /**
    * Counts process group `pgid`, a program this process runs (led by pid
    * `pgid`), among what lies below this node: a parent that kills this
-   * process (`kill()`, a stop's deadline) kills the group first, which this
-   * process could not do once SIGKILLed. Returns the call that forgets it,
+   * process (`kill()`, a stop's deadline) kills the group too, right after
+   * it (see ActorProcess#killGroups), which this process could not do once
+   * SIGKILLed. Returns the call that forgets it,
    * for when the leader has been reaped.
    * @internal
    */

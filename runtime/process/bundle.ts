@@ -279,9 +279,9 @@ function exportNames(script: string): string[] {
 /**
  * The runtime bundle as actor processes import it: an ES module that runs
  * the runtime script through V8's code cache and re-exports it. Node 20
- * caches no compiled code for modules, and compiling the runtime (390 KB)
- * was most of loading it. The first process that starts without a usable
- * cache writes one once its actor has run a moment (host.ts), with the
+ * caches no compiled code for modules, and compiling the runtime (about
+ * 400 KB) was most of loading it. The first process that starts without a
+ * usable cache writes one as soon as its actor is ready (host.ts), with the
  * functions compiled by then; V8 checks it and compiles afresh if it does
  * not match this node, these flags or this script.
  */

@@ -28,6 +28,16 @@ describe('codec', () => {
     expect(refs.map((ref) => ref.deref())).toEqual([undefined, undefined]);
   });
 
+  it('carries a thrown value that is not an Error as the rebuilt error\'s value, where it can cross', () => {
+    const thrown = errorFromWire(roundTrip(errorToWire({ code: 42, msg: 'obj' })) as Parameters<typeof errorFromWire>[0]) as Error & { value?: unknown };
+    expect(thrown.message).toBe('non-error value thrown: [object Object]');
+    expect(thrown.value).toEqual({ code: 42, msg: 'obj' });
+    // One that cannot cross (a function) is named in the message only, and the error still encodes.
+    const fn = errorFromWire(roundTrip(errorToWire(function secret() {})) as Parameters<typeof errorFromWire>[0]) as Error & { value?: unknown };
+    expect(fn.message).toContain('non-error value thrown: function secret');
+    expect(fn.value).toBeUndefined();
+  });
+
   it('round-trips structured-clone values', () => {
     const value = {
       s: 'text',
