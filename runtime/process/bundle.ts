@@ -53,7 +53,10 @@ export interface RuntimeBundle {
   readonly sources: ReadonlySet<string>;
 }
 
+/** Builds under way in this process, by id: a second caller waits for the same one. */
 const memo = new Map<string, Promise<Manifest>>();
+/** Manifests this process has built or read, by id: checked again (their sources' stats) at every use. */
+const known = new Map<string, Manifest>();
 let builds = 0;
 
 /** A cache key for a string: FNV-1a, twice over, as 16 hex digits (no crypto needed to name a file). */
@@ -76,12 +79,21 @@ function cacheDir(): string {
   return fs.realpathSync(dir);
 }
 
+const RUNTIME_ENTRY = join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts');
+// Keyed by its entry's path: two checkouts that share one node_modules (git worktrees) share the cache, and each must get its own runtime.
+const RUNTIME_KEY = `runtime:${RUNTIME_ENTRY}`;
+
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
-  const index = join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts');
-  // Keyed by its entry's path: two checkouts that share one node_modules (git worktrees) share the cache, and each must get its own runtime.
-  const manifest = await cached(`runtime:${index}`, { index }, undefined);
+  return runtimeOf(await cached(RUNTIME_KEY, { index: RUNTIME_ENTRY }, undefined));
+}
+
+function runtimeOf(manifest: Manifest): RuntimeBundle {
   return { index: manifest.outputs.index!, sources: new Set(manifest.inputs.map(([path]) => path)) };
+}
+
+function fileOf(moduleUrl: string): string {
+  return moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : resolve(moduleUrl);
 }
 
 /**
@@ -90,11 +102,31 @@ export async function runtimeBundle(): Promise<RuntimeBundle> {
  * has loaded. One file to load, so the actor starts at the cost of a bare fork.
  * Returns it with the runtime bundle it imports.
  */
-export async function actorBundle(moduleUrl: string): Promise<{ bundle: string; runtime: string }> {
-  const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : resolve(moduleUrl);
+export async function actorBundle(moduleUrl: string): Promise<ActorBundles> {
+  const file = fileOf(moduleUrl);
   const runtime = await runtimeBundle();
   const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime);
   return { bundle: manifest.outputs.actor!, runtime: runtime.index };
+}
+
+export interface ActorBundles {
+  /** What the actor process runs. */
+  readonly bundle: string;
+  /** The runtime bundle it imports. */
+  readonly runtime: string;
+}
+
+/**
+ * `actorBundle`, when both bundles are built and their sources unchanged (the
+ * usual case), found without waiting: the actor's process can start within
+ * the call that spawns it. Null when one must be built (or checked) first.
+ */
+export function actorBundleIfFresh(moduleUrl: string): ActorBundles | null {
+  const runtime = freshNow(RUNTIME_KEY);
+  if (runtime === null) return null;
+  const index = runtime.outputs.index!;
+  const manifest = freshNow(`actor:${fileOf(moduleUrl)}:${index}`);
+  return manifest === null ? null : { bundle: manifest.outputs.actor!, runtime: index };
 }
 
 /**
@@ -104,37 +136,67 @@ export async function actorBundle(moduleUrl: string): Promise<{ bundle: string; 
  * troupe's own, which the runtime bundle holds already.
  */
 export async function moduleBundle(moduleUrl: string): Promise<string | null> {
-  const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : resolve(moduleUrl);
+  const file = fileOf(moduleUrl);
   const runtime = await runtimeBundle();
   if (runtime.sources.has(file)) return null;
   const manifest = await cached(`module:${file}:${runtime.index}`, { module: file }, runtime);
   return manifest.outputs.module!;
 }
 
+function idOf(key: string): string {
+  return hashKey(`${FORMAT}\0${key}`);
+}
+
+/** The manifest of bundle `key` if it is built (by this process, or found on disk) and its sources are unchanged; else null. */
+function freshNow(key: string): Manifest | null {
+  const id = idOf(key);
+  const mine = known.get(id);
+  if (mine !== undefined && fresh(mine)) return mine;
+  // Not built here, or since changed: another process may have built it (again).
+  const manifest = readManifest(id);
+  if (manifest === null || !fresh(manifest)) return null;
+  known.set(id, manifest);
+  return manifest;
+}
+
+/** The manifest on disk for bundle `id`, if it is of this format and its outputs exist. */
+function readManifest(id: string): Manifest | null {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(join(cacheDir(), `${id}.json`), 'utf8')) as Manifest;
+    if (manifest.format === FORMAT && Object.values(manifest.outputs).every((f) => fs.existsSync(f))) return manifest;
+  } catch {
+    // No manifest yet, or a torn one.
+  }
+  return null;
+}
+
 async function cached(key: string, entries: Record<string, string>, runtime: RuntimeBundle | undefined): Promise<Manifest> {
-  const id = hashKey(`${FORMAT}\0${key}`);
+  const now = freshNow(key);
+  if (now !== null) return now;
+  const id = idOf(key);
   const previous = memo.get(id);
   if (previous !== undefined) {
     const manifest = await previous.catch(() => undefined);
     if (manifest !== undefined && fresh(manifest)) return manifest;
   }
-  const pending = load(id, entries, runtime);
+  const pending = build(id, entries, runtime);
   memo.set(id, pending);
-  pending.catch(() => memo.delete(id));
+  void pending.then(
+    (manifest) => {
+      memo.delete(id);
+      known.set(id, manifest);
+    },
+    () => memo.delete(id),
+  );
   return pending;
 }
 
-async function load(id: string, entries: Record<string, string>, runtime: RuntimeBundle | undefined): Promise<Manifest> {
+/** Builds bundle `id` into a directory of its own, and writes its manifest. */
+async function build(id: string, entries: Record<string, string>, runtime: RuntimeBundle | undefined): Promise<Manifest> {
   const dir = cacheDir();
   const manifestFile = join(dir, `${id}.json`);
-  try {
-    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
-    if (manifest.format === FORMAT && fresh(manifest) && Object.values(manifest.outputs).every((f) => fs.existsSync(f))) return manifest;
-  } catch {
-    // No manifest yet, or a torn one: build.
-  }
   const outdir = join(dir, `${id}-${process.pid}-${Date.now().toString(36)}-${(builds++).toString(36)}`);
-  const manifest = await build(entries, outdir, runtime);
+  const manifest = await buildInto(entries, outdir, runtime);
   // Written aside and renamed, so a concurrent reader sees all of it or none.
   const tmp = `${manifestFile}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest));
@@ -177,7 +239,7 @@ function fresh(manifest: Manifest): boolean {
   return true;
 }
 
-async function build(entries: Record<string, string>, outdir: string, runtime: RuntimeBundle | undefined): Promise<Manifest> {
+async function buildInto(entries: Record<string, string>, outdir: string, runtime: RuntimeBundle | undefined): Promise<Manifest> {
   const esbuild = await import('esbuild');
   const common: import('esbuild').BuildOptions = {
     bundle: true,

@@ -17,7 +17,7 @@ import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
-import { actorBundle, runtimeBundle } from './bundle.ts';
+import { actorBundle, actorBundleIfFresh, runtimeBundle, type ActorBundles } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
 import { spawnProcess } from './spawn-process.ts';
@@ -148,16 +148,33 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   // ---- starting --------------------------------------------------------
 
-  async #start(): Promise<void> {
+  /**
+   * Starts the process: within spawn() itself when the actor's bundles are
+   * built and unchanged (the usual case: the process starts a few ms sooner,
+   * ahead of whatever the caller does next), else once they are built.
+   */
+  #start(): void {
+    const module = this.#def.module;
+    const cwd = this.#options.cwd;
+    let found: ActorBundles | null = null;
+    try {
+      if (module !== undefined && (cwd === undefined || fs.existsSync(cwd))) found = actorBundleIfFresh(module);
+    } catch {
+      // Found again, or reported, on the way that waits.
+    }
+    if (found !== null) this.#launch(found, true);
+    else void this.#build();
+  }
+
+  async #build(): Promise<void> {
     const name = this.ref.name;
     const module = this.#def.module;
-    let bundle: string;
-    let runtime: string;
+    let found: ActorBundles;
     try {
       if (module === undefined) {
         throw new SpawnError(`Cannot start actor ${name}: the stack did not say which module defined it. Define actors with actor(…) at the top level of a module file.`, name);
       }
-      ({ bundle, runtime } = await actorBundle(module));
+      found = await actorBundle(module);
     } catch (err) {
       this.#failStart(err instanceof SpawnError ? err : new SpawnError(`Cannot start actor ${name}: its module ${module} failed to build: ${messageOf(err)}`, name, { cause: err }));
       return;
@@ -168,8 +185,15 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       this.#failStart(new SpawnError(`Cannot start actor ${name}: its working directory ${cwd} does not exist. Pass an existing directory as \`cwd\`.`, name));
       return;
     }
+    this.#launch(found, false);
+  }
+
+  /** Spawns the process (or hands the actor to a spare host). `inSpawn`: spawn() has not returned yet, and a failure is told once it has. */
+  #launch({ bundle, runtime }: ActorBundles, inSpawn: boolean): void {
+    const name = this.ref.name;
+    const module = this.#def.module!;
     // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
-    // From the check of exitCode above to here nothing waits: the actor cannot have ended meanwhile.
+    // Nothing waits between #build's check of exitCode and here: the actor cannot have ended meanwhile.
     const taken = this.#node.parentless ? takeSpare(this.#options, runtime) : null;
     const adopted = taken?.child ?? null;
     let child: ChildProcess;
@@ -206,7 +230,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         });
       }
     } catch (err) {
-      this.#failStart(new SpawnError(`Cannot start actor ${name}: ${messageOf(err)}`, name, { cause: err }));
+      const error = new SpawnError(`Cannot start actor ${name}: ${messageOf(err)}`, name, { cause: err });
+      if (inSpawn) queueMicrotask(() => this.#failStart(error));
+      else this.#failStart(error);
       return;
     }
     this.#child = child;

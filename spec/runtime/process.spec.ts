@@ -9,6 +9,34 @@ import { crasher, echo, exiter, hangsOnStop, introspect, quick, receiver, report
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
+  it('starts the process within spawn() once the actor\'s bundles are built, and tells a failure only after spawn() returned', async () => {
+    await reap(spawn(echo)).ready; // builds (or finds) the bundles
+    const spawned: string[] = [];
+    const onSpawn = (ref: { id: string }): void => void spawned.push(ref.id);
+    node().on('spawn', onSpawn);
+    try {
+      const ref = reap(spawn(echo));
+      expect(ref.pid).toBeGreaterThan(0);
+      expect(spawned).toEqual([ref.id]);
+      expect(await ref.call('hi', { timeout: 20_000 })).toBe('hi');
+    } finally {
+      node().off('spawn', onSpawn);
+    }
+    // A process that cannot be spawned (Node refuses an environment with a NUL in it): its end comes after.
+    const exits: string[] = [];
+    const onExit = (event: { ref: { id: string } }): void => void exits.push(event.ref.id);
+    node().on('exit', onExit);
+    try {
+      const bad = spawn(echo, { env: { ...process.env, TROUPE_SPEC_BAD: 'a\u0000b' } });
+      expect(exits).toEqual([]);
+      await expect(bad.ready).rejects.toBeInstanceOf(SpawnError);
+      expect(await bad.join({ timeout: 10_000 })).toBe(1);
+      expect(exits).toEqual([bad.id]);
+    } finally {
+      node().off('exit', onExit);
+    }
+  });
+
   it('returns a ref at once, with exitCode null and isAlive true until it ends with 0', async () => {
     const ref = reap(spawn(quick));
     expect(ref.exitCode).toBeNull();
