@@ -55,6 +55,15 @@ export async function allGone(pids: readonly number[], ms: number): Promise<numb
   }
 }
 
+/** Polls `check` until it holds; rejects at `ms`, naming `what` was awaited. */
+export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > ms) throw new Error(`still waiting after ${ms} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** The pids of process group `pgid`, once it has `count` members (read from /proc). */
 /** The pids whose process group is `pgid` now (Linux /proc). */
 export function groupMembers(pgid: number): number[] {

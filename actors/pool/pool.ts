@@ -91,6 +91,8 @@ interface Slot {
   readonly ref: ChildRef<Job, readonly unknown[] | Float64Array>;
   /** It has started taking jobs: it answered STARTED (its initializer has run), or, with no initializer, it is ready. */
   started: boolean;
+  /** Its process said it was ready: before that its behaviour has not run, nor any job sent to it (see #ahead). */
+  ready: boolean;
   inflight: number;
   /** How many jobs it may hold at once now (see #paced). */
   window: number;
@@ -538,12 +540,34 @@ export class Pool {
         if (this.#maxTasks !== null && slot.sentJobs >= this.#maxTasks) continue; // it is about to end
         if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
+      best ??= this.#ahead(timed);
       if (best === undefined) break;
       const pending = this.#queue.shift()!;
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       if (!pending.cancelled) this.#run(best, pending);
     }
     this.#maybeIdle();
+  }
+
+  /**
+   * While no worker has started, the first task goes ahead to the first
+   * worker still starting: it is in that worker's pipe when the worker is
+   * ready, rather than sent once the pool has heard so (a round trip, several
+   * ms while workers start on a busy machine). One task only, so that a worker
+   * slow to start holds no more; none with an initializer (which may take any
+   * time, or never end), nor a timed task (its time runs from when it is sent).
+   */
+  #ahead(timed: boolean): Slot | undefined {
+    if (timed || this.#initializer !== null || this.#anyStarted()) return undefined;
+    let first: Slot | undefined;
+    for (const slot of this.#slots) {
+      if (slot.ready || slot.endedByPool || slot.ref.exitCode !== null) continue;
+      // One went ahead already (on its way: waiting for its module's bundle; or its answer may even be
+      // in, ahead of the news that its worker is ready).
+      if (slot.inflight > 0 || slot.sentJobs > 0) return undefined;
+      first ??= slot;
+    }
+    return first;
   }
 
   #run(slot: Slot, pending: Pending): void {
@@ -579,7 +603,8 @@ export class Pool {
 
   #send(slot: Slot, pending: Pending, job: Job): void {
     slot.sentJobs++;
-    if (slot.inflight === 1) {
+    // A job sent ahead, before the worker was ready, tells nothing of its pace.
+    if (slot.inflight === 1 && slot.ready) {
       slot.lone = pending;
       slot.loneSent = performance.now();
     }
@@ -638,12 +663,16 @@ export class Pool {
       // started, and go back in the queue. Any other end, an exit with code 0 included (a task that
       // called process.exit(0)), fails the tasks it held: one may have run, and held its answer for a
       // batched write, so none is run again. (A worker that ends after maxTasksPerChild is sent no more.)
-      if (slot.endedByPool) {
+      // Sent ahead to a worker that died before it was ready (see #ahead): it never ran. With another
+      // worker up it goes back in the queue; with none, it fails as the oldest task does when a worker
+      // dies while it starts (see #diedStarting).
+      if (slot.endedByPool || (!slot.ready && this.#anyStarted())) {
         this.#queue.unshift(pending);
         if (pending.timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
         return;
       }
       const code = slot.ref.exitCode;
+      if (!slot.ready) return pending.reject(this.#diedStartingError(slot));
       return pending.reject(
         new WorkerCrashedError(
           `Worker ${slot.ref.name} of ${this.#name} died while it ran this task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''}). It was replaced; run the task again if it is safe to.`,
@@ -745,7 +774,7 @@ export class Pool {
       // waiting for them (they are ended at its exit); its tasks keep it alive while they run.
       daemon: true,
     });
-    const slot: Slot = { ref, started: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
     this.#slots.add(slot);
     // Jobs go to a worker once it has started (its initializer run), never ahead
     // to one still starting: they would wait there while a started worker is free.
@@ -753,6 +782,10 @@ export class Pool {
     // With no initializer a worker takes jobs as soon as it is ready: that is
     // when it started, and a question would cost a round trip before its first task.
     const started = this.#initializer === null ? ref.ready : ref.call(STARTED, FOREVER);
+    ref.ready.then(
+      () => (slot.ready = true),
+      () => {},
+    );
     started.then(
       () => {
         if (slot.ref.exitCode !== null) return;
@@ -779,7 +812,8 @@ export class Pool {
     // could look idle in between, and join() would stop the worker they are about to go to.
     if (slot.inflight === 0) this.#slots.delete(slot);
     if (this.#state === 'terminated') return;
-    if (diedStarting && !this.#anyStarted()) this.#diedStarting(slot);
+    // A task sent ahead to it fails in its place (see #failed).
+    if (diedStarting && !this.#anyStarted() && slot.inflight === 0) this.#diedStarting(slot);
     // Tasks still in flight to it come back to the queue (or fail) a moment later: count them as work left.
     if (this.#state === 'running' || this.#queue.length > 0 || slot.inflight > 0) {
       if (diedStarting) this.#replaceLater();
@@ -817,16 +851,18 @@ export class Pool {
       const pending = this.#queue.shift()!;
       if (pending.cancelled) continue;
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
-      const code = slot.ref.exitCode;
-      pending.reject(
-        new WorkerCrashedError(
-          `Worker ${slot.ref.name} of ${this.#name} died while it started, before it took a task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''}); its initializer may have ended it. It was replaced; run the task again if it is safe to.`,
-          slot.ref.id,
-          code,
-        ),
-      );
+      pending.reject(this.#diedStartingError(slot));
       return;
     }
+  }
+
+  #diedStartingError(slot: Slot): WorkerCrashedError {
+    const code = slot.ref.exitCode;
+    return new WorkerCrashedError(
+      `Worker ${slot.ref.name} of ${this.#name} died while it started, before it took a task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''})${this.#initializer === null ? '' : '; its initializer may have ended it'}. It was replaced; run the task again if it is safe to.`,
+      slot.ref.id,
+      code,
+    );
   }
 
   #busy(): boolean {

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type Task } from '../../index.ts';
+import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type Task } from '../../index.ts';
 import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
-import { allGone } from '../helpers.ts';
+import { alive, allGone, until } from '../helpers.ts';
 
 const NO_JOIN = new URL('../fixtures/pool-no-join.ts', import.meta.url).pathname;
 
@@ -293,6 +293,85 @@ describe('Pool', () => {
     } finally {
       rmSync(release, { force: true });
     }
+  });
+
+  describe('the first task, sent with the first worker\'s start', () => {
+    /** The first pool worker spawned from now on, stopped (SIGSTOP) as it spawns: it cannot get ready until let go. */
+    function stopFirstWorker(): { first: Promise<ChildRef>; done(): void } {
+      let stopped: ChildRef | undefined;
+      let found!: (ref: ChildRef) => void;
+      const first = new Promise<ChildRef>((resolve) => (found = resolve));
+      const onSpawn = (ref: ChildRef): void => {
+        if (stopped !== undefined || !ref.name.startsWith('PoolWorker-')) return;
+        stopped = ref;
+        process.kill(ref.pid!, 'SIGSTOP');
+        found(ref);
+      };
+      node().on('spawn', onSpawn);
+      return {
+        first: Promise.race([first, sleep(20_000).then(() => Promise.reject(new Error('no pool worker spawned')))]),
+        done() {
+          node().off('spawn', onSpawn);
+          if (stopped?.pid != null && alive(stopped.pid)) process.kill(stopped.pid, 'SIGCONT');
+        },
+      };
+    }
+    const core = (ref: ChildRef) => children().find((c) => c.ref.id === ref.id)!;
+    /** The stopped worker, once the task given first is in its pipe. */
+    async function aheadTo(stop: { first: Promise<ChildRef> }): Promise<ChildRef> {
+      const worker = await stop.first;
+      await until(() => core(worker).callsInFlight === 1, 10_000, 'the task to go to the worker');
+      return worker;
+    }
+
+    it('is in the worker\'s pipe before the worker is ready', async () => {
+      const stop = stopFirstWorker();
+      try {
+        const p = pool({ size: 1 });
+        const result = p.apply(square, [3]);
+        const worker = await aheadTo(stop);
+        expect(core(worker).starting).toBe(true);
+        process.kill(worker.pid!, 'SIGCONT');
+        expect(await result).toBe(9);
+      } finally {
+        stop.done();
+      }
+    });
+
+    it('goes back in the queue if that worker dies before it was ready while another has started', async () => {
+      const stop = stopFirstWorker();
+      try {
+        const p = pool({ size: 2 });
+        const ahead = p.apply(whoRuns, [0]);
+        const worker = await aheadTo(stop);
+        // Waits for the other worker, which has started once it answers.
+        const other = await p.apply(whoRuns, [1]);
+        expect(other).not.toBe(worker.pid);
+        process.kill(worker.pid!, 'SIGKILL');
+        expect(await ahead).toBe(other);
+      } finally {
+        stop.done();
+      }
+    });
+
+    it('fails alone, with WorkerCrashedError, if that worker dies before any worker was ready', async () => {
+      const stop = stopFirstWorker();
+      try {
+        const p = pool({ size: 1 });
+        const ahead = p.apply(square, [2]).catch((e: unknown) => e);
+        const queued = p.apply(square, [5]);
+        const worker = await aheadTo(stop);
+        process.kill(worker.pid!, 'SIGKILL');
+        const err = await ahead;
+        expect(err).toBeInstanceOf(WorkerCrashedError);
+        expect((err as WorkerCrashedError).message).toMatch(/died while it started, before it took a task/);
+        expect((err as WorkerCrashedError).message).not.toMatch(/initializer/);
+        // The task queued behind it runs on the worker that replaces it.
+        expect(await queued).toBe(25);
+      } finally {
+        stop.done();
+      }
+    });
   });
 
   it('fails a task with WorkerCrashedError when its worker dies while starting (an initializer that exits)', async () => {
