@@ -261,7 +261,14 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#queued = null;
     for (const frame of queued) this.forward(...frame);
     this.#node.reportPids();
-    this.#node.emit('spawn', this.ref);
+    try {
+      this.#node.emit('spawn', this.ref);
+    } catch (err) {
+      // A listener's error is the listener's: it neither undoes this spawn nor comes out of the spawn() call.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   /** The actor will not run: `ready` rejects; with no process yet, it ends now with `exitCode`. */

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,6 +35,14 @@ describe('actor process lifecycle', () => {
     } finally {
       node().off('exit', onExit);
     }
+  });
+
+  it('lets an error of a \'spawn\' listener out as an uncaught exception, not out of spawn()', () => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'spawn-listener-throws.ts');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toContain('spawn() returned, pid known');
+    expect(run.stderr).toContain('the spawn listener broke');
+    expect(run.status).toBe(1);
   });
 
   it('returns a ref at once, with exitCode null and isAlive true until it ends with 0', async () => {
