@@ -83,6 +83,8 @@ interface Pending {
   readonly resolve: (results: ArrayLike<unknown>) => void;
   readonly reject: (error: Error) => void;
   cancelled: boolean;
+  /** It was given a signal: an abort must find it not sent, if it has not run (see #ahead). */
+  readonly abortable: boolean;
   /** With a timeout, while no worker has started: the timer that fails it if none does in time. */
   startWait: ReturnType<typeof setTimeout> | undefined;
 }
@@ -272,6 +274,8 @@ export class Pool {
     }
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
+    // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
+    this.#cancelRespawns();
     const refs = [...this.#slots].map((s) => s.ref);
     await Promise.all(refs.map((ref) => ref.stop({ timeout: 5000 })));
     node().off('exit', this.#onExit);
@@ -280,9 +284,7 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
-    for (const timer of this.#respawns) clearTimeout(timer);
-    this.#starting -= this.#respawns.size;
-    this.#respawns.clear();
+    this.#cancelRespawns();
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
     this.#waitingForStart.clear();
     for (const pending of this.#queue.drain()) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
@@ -294,6 +296,12 @@ export class Pool {
     await Promise.all(refs.map((ref) => ref.join()));
     node().off('exit', this.#onExit);
     this.#maybeIdle(); // terminated, so not busy: lets the program go, and the join() calls waiting
+  }
+
+  #cancelRespawns(): void {
+    for (const timer of this.#respawns) clearTimeout(timer);
+    this.#starting -= this.#respawns.size;
+    this.#respawns.clear();
   }
 
   /** `await using pool = new Pool()` closes the pool and waits for its tasks and workers. */
@@ -493,7 +501,7 @@ export class Pool {
     if (known.bundle === null) void this.#bundle(known, fn);
     if (signal === undefined) {
       // Settled once: by its worker's answer, its failure, or terminate().
-      const pending: Pending = { task: fn, known, chunk, star, timeout, resolve, reject, cancelled: false, startWait: undefined };
+      const pending: Pending = { task: fn, known, chunk, star, timeout, resolve, reject, cancelled: false, abortable: false, startWait: undefined };
       this.#queue.push(pending);
       if (timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
       this.#pump();
@@ -516,7 +524,7 @@ export class Pool {
         signal.removeEventListener('abort', onAbort);
         settle(a);
       };
-    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, startWait: undefined };
+    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, abortable: true, startWait: undefined };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);
@@ -532,7 +540,8 @@ export class Pool {
       // A task with a timeout goes to an idle worker only: its time runs from when it is sent, and
       // it must not run out while the task waits behind others in a worker (nor its worker be killed
       // for it, with the task that worker was running).
-      const timed = this.#queue.peek()!.timeout !== undefined;
+      const head = this.#queue.peek()!;
+      const timed = head.timeout !== undefined;
       let best: Slot | undefined;
       for (const slot of this.#slots) {
         if (!slot.started || slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
@@ -540,7 +549,7 @@ export class Pool {
         if (this.#maxTasks !== null && slot.sentJobs >= this.#maxTasks) continue; // it is about to end
         if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
-      best ??= this.#ahead(timed);
+      best ??= this.#ahead(head);
       if (best === undefined) break;
       const pending = this.#queue.shift()!;
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
@@ -554,11 +563,13 @@ export class Pool {
    * worker still starting: it is in that worker's pipe when the worker is
    * ready, rather than sent once the pool has heard so (a round trip, several
    * ms while workers start on a busy machine). One task only, so that a worker
-   * slow to start holds no more; none with an initializer (which may take any
-   * time, or never end), nor a timed task (its time runs from when it is sent).
+   * slow to start holds no more, though that one it holds until it is ready
+   * or dead. None with an initializer (which may take any time, or never
+   * end), nor a timed task (its time runs from when it is sent), nor one with
+   * a signal (a worker runs what it was sent: an abort must find it unsent).
    */
-  #ahead(timed: boolean): Slot | undefined {
-    if (timed || this.#initializer !== null || this.#anyStarted()) return undefined;
+  #ahead(head: Pending): Slot | undefined {
+    if (head.timeout !== undefined || head.abortable || this.#initializer !== null || this.#anyStarted()) return undefined;
     let first: Slot | undefined;
     for (const slot of this.#slots) {
       if (slot.ready || slot.endedByPool || slot.ref.exitCode !== null) continue;
@@ -582,6 +593,11 @@ export class Pool {
     const building = this.#bundle(known, pending.task);
     building.then(
       (bundle) => {
+        // Aborted while its bundle was awaited: it was never sent, and is not.
+        if (pending.cancelled) {
+          this.#handedBack(slot);
+          return this.#pump();
+        }
         const job: Job = { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star };
         // Tried first: a job whose items cannot cross is never sent, and must not count as
         // the one that gave this worker the task (later jobs would name it by key alone).
@@ -623,9 +639,14 @@ export class Pool {
     if (ok) pending.resolve(outcome as ArrayLike<unknown>);
     else this.#failed(slot, pending, outcome);
     this.#paced(slot, pending);
+    this.#handedBack(slot);
+    this.#pump();
+  }
+
+  /** A job of `slot` is no longer in flight; a worker gone with none left is forgotten. */
+  #handedBack(slot: Slot): void {
     slot.inflight--;
     if (slot.inflight === 0 && slot.ref.exitCode !== null) this.#slots.delete(slot);
-    this.#pump();
   }
 
   /** A job of `slot` came back: learn how fast it works, and size its window to about AHEAD_MS of that. */
@@ -833,7 +854,7 @@ export class Pool {
     const timer = setTimeout(() => {
       this.#respawns.delete(timer);
       this.#starting--;
-      if (this.#state === 'terminated') return;
+      if (this.#state === 'terminated' || this.#joined) return;
       this.#addWorker();
       this.#pump();
     }, delay);

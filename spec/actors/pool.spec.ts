@@ -1,13 +1,14 @@
 import { spawn as spawnProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type Task } from '../../index.ts';
-import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { taskBundle } from '../../runtime/index.ts';
+import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { alive, allGone, until } from '../helpers.ts';
@@ -370,6 +371,53 @@ describe('Pool', () => {
         expect(await queued).toBe(25);
       } finally {
         stop.done();
+      }
+    });
+
+    it('starts no worker after join() when that worker died with it', async () => {
+      const stop = stopFirstWorker();
+      const spawned: ChildRef[] = [];
+      const onSpawn = (ref: ChildRef): void => void (ref.name.startsWith('PoolWorker-') && spawned.push(ref));
+      node().on('spawn', onSpawn);
+      try {
+        const p = pool({ size: 1 });
+        const ahead = p.apply(square, [2]).catch((e: unknown) => e);
+        const worker = await aheadTo(stop);
+        p.close();
+        const joined = p.join();
+        process.kill(worker.pid!, 'SIGKILL');
+        expect(await ahead).toBeInstanceOf(WorkerCrashedError);
+        await joined;
+        // A replacement would be spawned 50 ms after the death (see RESPAWN_FIRST_MS): wait well past it.
+        await sleep(500);
+        expect(spawned.map((r) => r.name)).toEqual([worker.name]);
+      } finally {
+        node().off('spawn', onSpawn);
+        stop.done();
+      }
+    });
+
+    it('is never a task with a signal: aborted before any worker is ready, it never runs', async () => {
+      const stop = stopFirstWorker();
+      const file = join(tmpdir(), `troupe-unrun-${process.pid}-${Date.now()}`);
+      try {
+        const p = pool({ size: 1 });
+        const controller = new AbortController();
+        const aborted = p.apply(touch, [file], { signal: controller.signal }).catch((e: unknown) => e);
+        const worker = await stop.first;
+        // The pool asked for the same bundle first: by now a task it would send ahead has gone.
+        await taskBundle(touch);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(core(worker).callsInFlight).toBe(0);
+        controller.abort();
+        expect(await aborted).toBeInstanceOf(AbortError);
+        process.kill(worker.pid!, 'SIGCONT');
+        p.close();
+        await p.join();
+        expect(existsSync(file)).toBe(false);
+      } finally {
+        stop.done();
+        rmSync(file, { force: true });
       }
     });
   });
