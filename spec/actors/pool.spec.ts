@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type Task } from '../../index.ts';
+import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
 import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
@@ -371,6 +371,23 @@ describe('Pool', () => {
         expect(await queued).toBe(25);
       } finally {
         stop.done();
+      }
+    });
+
+    it('runs once, and fails with WorkerCrashedError, when it kills its worker', async () => {
+      const exits: string[] = [];
+      const onExit = (event: ExitEvent): void => void (event.ref.name.startsWith('PoolWorker-') && exits.push(event.ref.name));
+      node().on('exit', onExit);
+      try {
+        const p = pool({ size: 2 });
+        const err = await p.apply(dieOn, [2]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkerCrashedError);
+        expect((err as WorkerCrashedError).message).toMatch(/died while it ran this task/);
+        // The pool goes on, and only the worker that ran it died.
+        expect(await p.apply(square, [4])).toBe(16);
+        expect(exits).toHaveLength(1);
+      } finally {
+        node().off('exit', onExit);
       }
     });
 
