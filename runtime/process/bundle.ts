@@ -100,13 +100,15 @@ function fileOf(moduleUrl: string): string {
  * The bundle that an actor process runs for an actor module (a file URL or
  * path): it imports the host, then the module, then tells the host the module
  * has loaded. One file to load, so the actor starts at the cost of a bare fork.
- * Returns it with the runtime bundle it imports.
+ * Returns it with the runtime bundle it imports. An actor of troupe's own (a
+ * pool worker, a supervisor) runs the runtime bundle itself: its module is in it.
  */
 export async function actorBundle(moduleUrl: string): Promise<ActorBundles> {
   const file = fileOf(moduleUrl);
   const runtime = await runtimeBundle();
+  if (runtime.sources.has(file)) return { bundle: runtime.index, runtime: runtime.index, inRuntime: true };
   const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime);
-  return { bundle: manifest.outputs.actor!, runtime: runtime.index };
+  return { bundle: manifest.outputs.actor!, runtime: runtime.index, inRuntime: false };
 }
 
 export interface ActorBundles {
@@ -114,7 +116,13 @@ export interface ActorBundles {
   readonly bundle: string;
   /** The runtime bundle it imports. */
   readonly runtime: string;
+  /** The actor is troupe's own: `bundle` is the runtime's, run with RUNTIME_ACTOR_ARG (see runtime-entry.ts). */
+  readonly inRuntime: boolean;
 }
+
+/** The argument after the bundle of an actor process: the host then knows its module has loaded once the runtime has. */
+export const ACTOR_ARG = 'troupe-actor';
+export const RUNTIME_ACTOR_ARG = 'troupe-actor-in-runtime';
 
 /**
  * `actorBundle`, when both bundles are built and their sources unchanged (the
@@ -125,8 +133,10 @@ export function actorBundleIfFresh(moduleUrl: string): ActorBundles | null {
   const runtime = freshNow(RUNTIME_KEY);
   if (runtime === null) return null;
   const index = runtime.outputs.index!;
-  const manifest = freshNow(`actor:${fileOf(moduleUrl)}:${index}`);
-  return manifest === null ? null : { bundle: manifest.outputs.actor!, runtime: index };
+  const file = fileOf(moduleUrl);
+  if (runtime.inputs.some(([path]) => path === file)) return { bundle: index, runtime: index, inRuntime: true };
+  const manifest = freshNow(`actor:${file}:${index}`);
+  return manifest === null ? null : { bundle: manifest.outputs.actor!, runtime: index, inRuntime: false };
 }
 
 /**

@@ -17,7 +17,7 @@ import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
-import { actorBundle, actorBundleIfFresh, runtimeBundle, type ActorBundles } from './bundle.ts';
+import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeBundle, type ActorBundles } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
 import { spawnProcess } from './spawn-process.ts';
@@ -189,7 +189,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   }
 
   /** Spawns the process (or hands the actor to a spare host). `inSpawn`: spawn() has not returned yet, and a failure is told once it has. */
-  #launch({ bundle, runtime }: ActorBundles, inSpawn: boolean): void {
+  #launch({ bundle, runtime, inRuntime }: ActorBundles, inSpawn: boolean): void {
     const name = this.ref.name;
     const module = this.#def.module!;
     // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
@@ -208,7 +208,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         mailbox: { ...this.#options.mailbox },
         deathSignal: SETPRIV !== null,
       };
-      const argv = [...this.#options.execArgv, bundle, 'troupe-actor', name];
+      const argv = [...this.#options.execArgv, bundle, inRuntime ? RUNTIME_ACTOR_ARG : ACTOR_ARG, name];
       if (adopted !== null) {
         // Already running, with the runtime loaded: it becomes this actor as a cold start would.
         adopted.stdin!.end(`${JSON.stringify({ init, argv } satisfies SpareOrder)}\n`);

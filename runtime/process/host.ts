@@ -21,6 +21,7 @@ import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, type ActorInit } from './child.ts';
 import { importUrl } from './import-url.ts';
+import { RUNTIME_ACTOR_ARG } from './bundle.ts';
 import { mapStacksOf } from './stacks.ts';
 import { startWatchdog, watchPids } from './watchdog.ts';
 
@@ -241,8 +242,10 @@ export function runSpare(): void {
   const { init: given, argv } = JSON.parse(line) as SpareOrder;
   process.argv.splice(1, process.argv.length - 1, ...argv);
   host = new ActorHost(given);
+  // An actor of troupe's own is in this runtime already (see runtime-entry.ts).
+  if (argv[1] === RUNTIME_ACTOR_ARG) void loaded();
   // A module that throws while loading reaches the host's uncaughtException handler, as at a cold start.
-  void importUrl(pathToFileURL(argv[0]!).href);
+  else void importUrl(pathToFileURL(argv[0]!).href);
 }
 
 /** What a parent writes to a spare host: the actor's init, and the argv a cold start would have had. */

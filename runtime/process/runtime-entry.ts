@@ -7,8 +7,12 @@ export * from '../../index.ts';
 export * from '../index.ts';
 export { loaded as __troupeLoaded, codeCache as __troupeCodeCache } from './host.ts';
 
-import { runSpare } from './host.ts';
+import { loaded, runSpare } from './host.ts';
 import { SPARE_ARG } from './child.ts';
+import { RUNTIME_ACTOR_ARG } from './bundle.ts';
 
 // Started as a spare host (`node index.mjs troupe-spare`): wait for an actor once this module has loaded.
 if (process.argv[2] === SPARE_ARG) setImmediate(runSpare);
+// Started for an actor of troupe's own (`node index.mjs troupe-actor-in-runtime <name>`): its module
+// has loaded with this one, which the runtime facade finishes evaluating first.
+else if (process.argv[2] === RUNTIME_ACTOR_ARG) queueMicrotask(() => void loaded());

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { SpawnError, current, spawn } from '../../index.ts';
+import { Pool, SpawnError, current, spawn } from '../../index.ts';
+import { runtimeBundle } from '../../runtime/process/bundle.ts';
+import { entryAfterMeeting } from '../fixtures/tasks.ts';
 import { sparePid, spareHosts } from '../../runtime/process/child.ts';
 import { selfReport } from '../fixtures/actors.ts';
 import { heldPid } from '../fixtures/held-start.ts';
@@ -50,6 +52,26 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     expect(second.report.args).toEqual([1, 'two', { three: [3] }]);
     second.ref.send('end');
     expect(await second.ref.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('an actor of troupe\'s own (a pool worker) runs the runtime bundle itself, in a spare host as in a cold start', async () => {
+    const { index } = await runtimeBundle();
+    await spareWaiting();
+    const taken = spareHosts.taken;
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-meet-'));
+    const pool = new Pool({ size: 2 });
+    try {
+      // Each task waits for the other: they run on both workers, one in the spare, one started cold.
+      const entries = await pool.map(entryAfterMeeting, [dir, dir], { chunksize: 1 });
+      expect(spareHosts.taken).toBe(taken + 1);
+      expect(entries).toEqual([
+        [index, 'troupe-actor-in-runtime'],
+        [index, 'troupe-actor-in-runtime'],
+      ]);
+    } finally {
+      await pool.terminate();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is not taken when the environment changed since it started: the actor sees the new one', async () => {
