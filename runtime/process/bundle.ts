@@ -161,7 +161,8 @@ function idOf(key: string): string {
 function freshNow(key: string): Manifest | null {
   const id = idOf(key);
   const mine = known.get(id);
-  if (mine !== undefined && fresh(mine)) return mine;
+  // Its files checked too: a cache removed while the program runs is built again, not spawned from.
+  if (mine !== undefined && fresh(mine) && built(mine)) return mine;
   // Not built here, or since changed: another process may have built it (again).
   const manifest = readManifest(id);
   if (manifest === null || !fresh(manifest)) return null;
@@ -169,11 +170,15 @@ function freshNow(key: string): Manifest | null {
   return manifest;
 }
 
+function built(manifest: Manifest): boolean {
+  return Object.values(manifest.outputs).every((f) => fs.existsSync(f));
+}
+
 /** The manifest on disk for bundle `id`, if it is of this format and its outputs exist. */
 function readManifest(id: string): Manifest | null {
   try {
     const manifest = JSON.parse(fs.readFileSync(join(cacheDir(), `${id}.json`), 'utf8')) as Manifest;
-    if (manifest.format === FORMAT && Object.values(manifest.outputs).every((f) => fs.existsSync(f))) return manifest;
+    if (manifest.format === FORMAT && built(manifest)) return manifest;
   } catch {
     // No manifest yet, or a torn one.
   }
@@ -191,12 +196,14 @@ async function cached(key: string, entries: Record<string, string>, runtime: Run
   }
   const pending = build(id, entries, runtime);
   memo.set(id, pending);
+  // Forgotten once done, unless a newer build of it started meanwhile (a source changed during this one).
+  const done = (): void => void (memo.get(id) === pending && memo.delete(id));
   void pending.then(
     (manifest) => {
-      memo.delete(id);
+      done();
       known.set(id, manifest);
     },
-    () => memo.delete(id),
+    done,
   );
   return pending;
 }

@@ -34,4 +34,17 @@ describe('the bundle cache', () => {
       for (const dir of made) rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('builds a bundle again when its files were removed while the program runs', async () => {
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-removed-${process.pid}-${Date.now()}.ts`);
+    writeFileSync(file, 'export const n = 1;\n');
+    try {
+      const first = (await moduleBundle(pathToFileURL(file).href))!;
+      rmSync(dirname(first), { recursive: true, force: true });
+      const second = (await moduleBundle(pathToFileURL(file).href))!;
+      expect(existsSync(second)).toBe(true);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
 });
