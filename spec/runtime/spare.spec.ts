@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Pool, SpawnError, current, spawn } from '../../index.ts';
 import { runtimeBundle } from '../../runtime/process/bundle.ts';
-import { entryAfterMeeting } from '../fixtures/tasks.ts';
+import { entryAfterMeeting, entryOf, loadRuntimeAgain } from '../fixtures/tasks.ts';
 import { sparePid, spareHosts } from '../../runtime/process/child.ts';
 import { selfReport } from '../fixtures/actors.ts';
 import { heldPid } from '../fixtures/held-start.ts';
@@ -71,6 +71,18 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     } finally {
       await pool.terminate();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second copy of the runtime loaded into such an actor leaves the process\'s arguments to the first', async () => {
+    const { index } = await runtimeBundle();
+    const pool = new Pool({ size: 1 });
+    try {
+      const pid = await pool.apply(loadRuntimeAgain, [index]);
+      // The worker is still there and still works: the second copy did not act as the process's entry.
+      expect(await pool.apply(entryOf, [0])).toEqual([pid, index, 'troupe-actor-in-runtime']);
+    } finally {
+      await pool.terminate();
     }
   });
 
