@@ -797,8 +797,9 @@ export class Pool {
     });
     const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
     this.#slots.add(slot);
-    // Jobs go to a worker once it has started (its initializer run), never ahead
-    // to one still starting: they would wait there while a started worker is free.
+    // Jobs go to a worker once it has started (its initializer run), not ahead to
+    // one still starting: they would wait there while a started worker is free
+    // (the one exception is the first task, while no worker has started: #ahead).
     // Sent now, the question waits in the worker's pipe and is answered as it starts.
     // With no initializer a worker takes jobs as soon as it is ready: that is
     // when it started, and a question would cost a round trip before its first task.

@@ -193,7 +193,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const name = this.ref.name;
     const module = this.#def.module!;
     // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
-    // Nothing waits between #build's check of exitCode and here: the actor cannot have ended meanwhile.
+    // Nothing waits between #build's check of exitCode (or the constructor) and here: the actor cannot have ended meanwhile.
     const taken = this.#node.parentless ? takeSpare(this.#options, runtime) : null;
     const adopted = taken?.child ?? null;
     let child: ChildProcess;
