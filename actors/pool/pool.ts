@@ -163,6 +163,8 @@ export class Pool {
   #workerCount = 0;
   #starting = 0;
   #initBundle: Promise<string | null> | null = null;
+  /** Some worker of this pool has started: it can start workers (with maxTasksPerChild, none may be up at a given moment). */
+  #everStarted = false;
   /** Workers that died while they started since one last started, and their replacements waiting (see #replaceLater). */
   #startFailures = 0;
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
@@ -684,10 +686,10 @@ export class Pool {
       // started, and go back in the queue. Any other end, an exit with code 0 included (a task that
       // called process.exit(0)), fails the tasks it held: one may have run, and held its answer for a
       // batched write, so none is run again. (A worker that ends after maxTasksPerChild is sent no more.)
-      // Sent ahead to a worker that died before it was ready (see #ahead): it never ran. With another
-      // worker up it goes back in the queue; with none, it fails as the oldest task does when a worker
-      // dies while it starts (see #diedStarting).
-      if (slot.endedByPool || (!slot.ready && this.#anyStarted())) {
+      // Sent ahead to a worker that died before it was ready (see #ahead): it never ran. When workers
+      // of this pool do start it goes back in the queue; if none ever has, it fails as the oldest task
+      // does when a worker dies while it starts (see #diedStarting).
+      if (slot.endedByPool || (!slot.ready && this.#everStarted)) {
         this.#queue.unshift(pending);
         if (pending.timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
         return;
@@ -812,6 +814,7 @@ export class Pool {
       () => {
         if (slot.ref.exitCode !== null) return;
         slot.started = true;
+        this.#everStarted = true;
         this.#startFailures = 0;
         for (const pending of [...this.#waitingForStart]) this.#untimeStartWait(pending);
         this.#pump();

@@ -374,6 +374,31 @@ describe('Pool', () => {
       }
     });
 
+    it('goes back in the queue when its worker dies before ready while the others cycle (maxTasksPerChild), though none is up then', async () => {
+      const stop = stopFirstWorker();
+      try {
+        const p = pool({ size: 2, maxTasksPerChild: 1 });
+        const ahead = p.apply(whoRuns, [0]);
+        const worker = await stop.first;
+        await aheadTo(stop);
+        // The other worker runs one task and ends: at its exit no worker of the pool is up.
+        const other = await p.apply(whoRuns, [1]);
+        await new Promise<void>((resolve) => {
+          const onExit = (event: ExitEvent): void => {
+            if (event.ref.pid !== other) return;
+            node().off('exit', onExit);
+            process.kill(worker.pid!, 'SIGKILL');
+            resolve();
+          };
+          node().on('exit', onExit);
+        });
+        const ranOn = await ahead;
+        expect([worker.pid, other]).not.toContain(ranOn);
+      } finally {
+        stop.done();
+      }
+    });
+
     it('runs once, and fails with WorkerCrashedError, when it kills its worker', async () => {
       const exits: string[] = [];
       const onExit = (event: ExitEvent): void => void (event.ref.name.startsWith('PoolWorker-') && exits.push(event.ref.name));
