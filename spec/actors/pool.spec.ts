@@ -670,7 +670,8 @@ describe('Pool', () => {
     expect(out[999]).toBe(999 * 999);
     p.close();
     await p.join();
-  });
+    // 200 node processes started on 2 cores: about 25 s here alone, more beside the rest of the suite.
+  }, 120_000);
 
   it("keeps a module's import.meta.url its own in a bundle built inside a worker (a nested pool)", async () => {
     // A module no process has bundled yet: the worker's pool bundles it, with the runtime's copy of the bundler.
