@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, SpawnError, describeValue } from './errors.ts';
 import { hosting } from './node.ts';
 import { mapStacksOf } from './process/stacks.ts';
-import { importUrl } from './process/import-url.ts';
+import { loadBundle } from './process/import-url.ts';
 
 const TASK = Symbol.for('troupe.task');
 
@@ -104,11 +104,10 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
   if (known !== undefined) return known;
   if (bundle !== null && !loaded.has(bundle)) {
     loaded.add(bundle);
-    const url = pathToFileURL(bundle).href;
-    mapStacksOf(url);
+    mapStacksOf(pathToFileURL(bundle).href);
     hosting.loading = `task module ${t.module}`;
     try {
-      await importUrl(url);
+      await loadBundle(bundle);
     } catch (err) {
       throw new SpawnError(`Cannot run task ${t.name || '(anonymous)'}: its module ${t.module} threw while loading: ${(err as Error).message}`, t.name, { cause: err });
     } finally {

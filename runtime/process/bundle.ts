@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 8;
+const FORMAT = 9;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,8 +47,10 @@ interface Manifest {
 }
 
 export interface RuntimeBundle {
-  /** troupe's public entry and the host, as the actor bundles import them. */
+  /** troupe's public entry and the host, as the actor bundles import them: an ES module over `main`. */
   readonly index: string;
+  /** The same runtime as a CommonJS module: what actor processes start from, and what CommonJS module bundles require. */
+  readonly main: string;
   /** The source files in it: an actor module among them is loaded with the runtime, never bundled again. */
   readonly sources: ReadonlySet<string>;
 }
@@ -89,7 +91,7 @@ export async function runtimeBundle(): Promise<RuntimeBundle> {
 }
 
 function runtimeOf(manifest: Manifest): RuntimeBundle {
-  return { index: manifest.outputs.index!, sources: new Set(manifest.inputs.map(([path]) => path)) };
+  return { index: manifest.outputs.index!, main: manifest.outputs.main!, sources: new Set(manifest.inputs.map(([path]) => path)) };
 }
 
 function fileOf(moduleUrl: string): string {
@@ -106,7 +108,7 @@ function fileOf(moduleUrl: string): string {
 export async function actorBundle(moduleUrl: string): Promise<ActorBundles> {
   const file = fileOf(moduleUrl);
   const runtime = await runtimeBundle();
-  if (runtime.sources.has(file)) return { bundle: runtime.index, runtime: runtime.index, inRuntime: true };
+  if (runtime.sources.has(file)) return { bundle: runtime.main, runtime: runtime.index, inRuntime: true };
   const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime);
   return { bundle: manifest.outputs.actor!, runtime: runtime.index, inRuntime: false };
 }
@@ -134,7 +136,7 @@ export function actorBundleIfFresh(moduleUrl: string): ActorBundles | null {
   if (runtime === null) return null;
   const index = runtime.outputs.index!;
   const file = fileOf(moduleUrl);
-  if (runtime.inputs.some(([path]) => path === file)) return { bundle: index, runtime: index, inRuntime: true };
+  if (runtime.inputs.some(([path]) => path === file)) return { bundle: runtime.outputs.main!, runtime: index, inRuntime: true };
   const manifest = freshNow(`actor:${file}:${index}`);
   return manifest === null ? null : { bundle: manifest.outputs.actor!, runtime: index, inRuntime: false };
 }
@@ -272,7 +274,7 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
   const outputs: Record<string, string> = {};
   let metafile: import('esbuild').Metafile;
   if (runtime === undefined) {
-    // A script, not a module, so that V8 can start it from a code cache (see runtimeFacade).
+    // A script, not a module, so that V8 can start it from a code cache (see runtimeMain).
     const script = join(outdir, 'runtime.cjs');
     const result = await esbuild.build({
       ...common,
@@ -293,27 +295,47 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     // Wrapped as a CommonJS module once, here: each process compiles the file as it is, with no copy
     // made. The wrapper goes on the first line, so the line numbers stay true.
     fs.writeFileSync(script, `(function (exports, require, module, __filename, __dirname) {"use strict";${fs.readFileSync(script, 'utf8')}\n})`);
+    outputs.main = join(outdir, 'index.cjs');
+    fs.writeFileSync(outputs.main, runtimeMain(script));
     outputs.index = join(outdir, 'index.mjs');
-    fs.writeFileSync(outputs.index, runtimeFacade(script, names));
+    fs.writeFileSync(outputs.index, runtimeModule(outputs.main, names));
   } else {
-    // An actor bundle imports the runtime, the module, and says it has loaded; a module bundle only imports the module.
+    // An actor bundle loads the runtime, the module, and says it has loaded; a module bundle only loads the module.
     const isActor = entries.actor !== undefined;
     const file = (entries.actor ?? entries.module)!;
-    const out = join(outdir, isActor ? 'actor.mjs' : 'module.mjs');
-    outputs[isActor ? 'actor' : 'module'] = out;
-    // A module of troupe's own is in the runtime already: importing the runtime loads it.
+    // A module of troupe's own is in the runtime already: loading the runtime loads it.
     const load = runtime.sources.has(file) ? '' : `import ${JSON.stringify(file)};\n`;
     const contents = isActor ? `import { __troupeLoaded } from 'troupe:runtime';\n${load}__troupeLoaded();\n` : load;
-    const result = await esbuild.build({
-      ...common,
-      stdin: { contents, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
-      outfile: out,
-      sourcemap: 'linked',
-      // Filled in after the build with the table of which lines came from which module (see below).
-      banner: { js: SECTIONS_PLACEHOLDER },
-    });
-    metafile = result.metafile!;
-    writeSections(out, Object.keys(metafile.inputs), null);
+    const bundle = async (format: 'cjs' | 'esm', plugins: Plugin[]): Promise<{ out: string; result: import('esbuild').BuildResult }> => {
+      const out = join(outdir, `${isActor ? 'actor' : 'module'}.${format === 'cjs' ? 'cjs' : 'mjs'}`);
+      const result = await esbuild.build({
+        ...common,
+        format,
+        plugins,
+        stdin: { contents, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
+        outfile: out,
+        sourcemap: 'linked',
+        // Filled in after the build with the table of which lines came from which module (see below).
+        // Strict, as the ES modules it was built from are.
+        banner: { js: format === 'cjs' ? `"use strict";${SECTIONS_PLACEHOLDER}` : SECTIONS_PLACEHOLDER },
+      });
+      return { out, result };
+    };
+    // CommonJS where the module allows it: a process that loads only CommonJS never starts Node's ES
+    // module loader (about 7 ms of an actor's start, 5 of a pool worker's first task, here). Not for
+    // a top-level await, an import.meta it reads beyond its url, dirname and filename, or a package
+    // that is an ES module: those stay ES modules.
+    const cjs = { esm: null as string | null };
+    let built = await bundle('cjs', [externals(runtime, cjs), moduleFacts(true)]).catch(() => null);
+    if (built !== null && (cjs.esm !== null || built.result.warnings.some((w) => w.text.includes(META)))) {
+      fs.rmSync(built.out, { force: true });
+      fs.rmSync(`${built.out}.map`, { force: true });
+      built = null;
+    }
+    built ??= await bundle('esm', [externals(runtime), moduleFacts(true)]);
+    outputs[isActor ? 'actor' : 'module'] = built.out;
+    metafile = built.result.metafile!;
+    writeSections(built.out, Object.keys(metafile.inputs), built.out.endsWith('.cjs') ? pathToFileURL(built.out).href : null);
   }
   const inputs: Manifest['inputs'] = [];
   for (const input of Object.keys(metafile.inputs)) {
@@ -341,9 +363,9 @@ function writeSections(file: string, inputs: string[], url: string | null): void
     const line = lines[i]!;
     if (line.startsWith('// ') && known.has(line.slice(3))) sections.push([i + 1, pathToFileURL(resolve('/', line.slice(3))).href]);
   }
-  if (!lines[0]!.startsWith(SECTIONS_PLACEHOLDER)) throw new Error(`bundle ${file} does not start with its sections placeholder`);
+  if (!lines[0]!.includes(SECTIONS_PLACEHOLDER)) throw new Error(`bundle ${file} does not start with its sections placeholder`);
   const key = url === null ? `${META}.url` : JSON.stringify(url);
-  lines[0] = `(globalThis[Symbol.for('troupe.bundle-sections')] ??= new Map()).set(${key}, ${JSON.stringify(sections)});` + lines[0]!.slice(SECTIONS_PLACEHOLDER.length);
+  lines[0] = lines[0]!.replace(SECTIONS_PLACEHOLDER, `(globalThis[Symbol.for('troupe.bundle-sections')] ??= new Map()).set(${key}, ${JSON.stringify(sections)});`);
   fs.writeFileSync(file, lines.join('\n'));
 }
 
@@ -356,21 +378,23 @@ function exportNames(script: string): string[] {
 }
 
 /**
- * The runtime bundle as actor processes import it: an ES module that runs
- * the runtime script through V8's code cache and re-exports it. Node 20
- * caches no compiled code for modules, and compiling the runtime (about
+ * The runtime bundle as actor processes start from it: a CommonJS module
+ * that runs the runtime script through V8's code cache and exports it. Node
+ * 20 caches no compiled code for modules, and compiling the runtime (about
  * 400 KB) was most of loading it. The first process that starts without a
  * usable cache writes one as soon as its actor is ready (host.ts), with the
  * functions compiled by then; V8 checks it and compiles afresh if it does
- * not match this node, these flags or this script.
+ * not match this node, these flags or this script. CommonJS, not an ES
+ * module: a process whose entry is an ES module starts Node's ES module
+ * loader first, which took a pool worker about 7 ms of its start here; a
+ * worker whose tasks are CommonJS bundles (moduleBundle) never starts it.
  */
-function runtimeFacade(script: string, names: string[]): string {
-  // Builtins by require(): an ESM import of node:fs builds a namespace of all of it, streams included.
-  return `import { createRequire } from 'node:module';
+function runtimeMain(script: string): string {
+  return `'use strict';
 const file = ${JSON.stringify(script)};
-const require = createRequire(file);
 const { readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
+const { createRequire } = require('node:module');
 // One cache per node and per set of node flags: V8 takes a cache only from the same node with the same flags.
 let flags = 0x811c9dc5;
 for (const c of \`\${process.execArgv.join(' ')}\\0\${process.env.NODE_OPTIONS ?? ''}\`) flags = Math.imul(flags ^ c.charCodeAt(0), 0x01000193);
@@ -388,14 +412,15 @@ try {
   }
 } catch {}
 const script = new Script(readFileSync(file, 'utf8'), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
+// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
-const module = { exports: {} };
-script.runInThisContext()(module.exports, require, module, file, ${JSON.stringify(dirname(script))});
-const runtime = module.exports;
+const runtime = { exports: {} };
+script.runInThisContext()(runtime.exports, createRequire(file), runtime, file, ${JSON.stringify(dirname(script))});
+module.exports = runtime.exports;
 // How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one.
 globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used' };
 if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
-  runtime.__troupeCodeCache(() => {
+  runtime.exports.__troupeCodeCache(() => {
     // Another process wrote one since this one looked (no clock compared: a file's, or this one's, may be off): not needed.
     const now = statSync(cacheFile, { throwIfNoEntry: false });
     if (now !== undefined && (seen === undefined || now.ino !== seen.ino || now.mtimeMs !== seen.mtimeMs || now.size !== seen.size)) return;
@@ -408,6 +433,17 @@ if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
     }
   });
 }
+`;
+}
+
+/**
+ * The runtime as ES modules import it (actor bundles, ES module bundles): the
+ * CommonJS module's exports by name. Node loads a CommonJS module once per
+ * process however it is reached, so a process started from `main` that then
+ * imports this gets the runtime it runs, not a second one.
+ */
+function runtimeModule(main: string, names: string[]): string {
+  return `import runtime from ${JSON.stringify(pathToFileURL(main).href)};
 export const { ${names.join(', ')} } = runtime;
 `;
 }
@@ -415,9 +451,19 @@ export const { ${names.join(', ')} } = runtime;
 /**
  * Packages and builtins stay imports, pinned to the files they resolve to
  * now (so the bundle can live anywhere); troupe's own entry becomes the
- * runtime bundle's, so a child runs one copy of the runtime.
+ * runtime bundle's, so a child runs one copy of the runtime. For a CommonJS
+ * bundle, `esm` is set when a package it would require() is an ES module
+ * (Node 20 cannot require one): the bundle is then built as an ES module.
  */
-function externals(runtime: RuntimeBundle | undefined): Plugin {
+function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null } | null = null): Plugin {
+  // A package's file as a CommonJS bundle requires it (a path) or an ES module imports it (a URL).
+  const pinned = (path: string, kind: string): string => {
+    if (cjs === null || kind === 'dynamic-import') return pathToFileURL(path).href;
+    if (isEsm(path)) cjs.esm ??= path;
+    return path;
+  };
+  // The runtime as each kind of bundle loads it: its CommonJS module, or the ES module over it.
+  const troupe = (kind: string): string => (cjs === null || kind === 'dynamic-import' ? pathToFileURL(runtime!.index).href : runtime!.main);
   return {
     name: 'troupe-externals',
     setup(build) {
@@ -430,8 +476,7 @@ function externals(runtime: RuntimeBundle | undefined): Plugin {
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === 'entry-point' || args.pluginData === 'troupe-resolving') return undefined;
         if (isBuiltin(args.path)) return { path: args.path, external: true };
-        const isBare = !args.path.startsWith('.') && !args.path.startsWith('/') && !args.path.startsWith('file:');
-        if (runtime !== undefined && args.path === 'troupe:runtime') return { path: pathToFileURL(runtime.index).href, external: true };
+        if (runtime !== undefined && args.path === 'troupe:runtime') return { path: troupe(args.kind), external: true };
         if (runtime === undefined) {
           // The runtime bundle carries its own small dependencies, so an actor
           // process parses one file, not a package tree. msgpackr comes in as
@@ -442,13 +487,31 @@ function externals(runtime: RuntimeBundle | undefined): Plugin {
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'troupe-resolving' });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         if (resolved.external) return { path: resolved.path, external: true };
-        if (runtime !== undefined && (resolved.path === TROUPE_INDEX || resolved.path === KERNEL_INDEX)) return { path: pathToFileURL(runtime.index).href, external: true };
-        // The runtime script require()s its packages by path; modules import them by URL.
-        if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: runtime === undefined ? resolved.path : pathToFileURL(resolved.path).href, external: true };
+        // troupe's entry: the runtime this process runs (runtimeMain, or for an ES module the module over it).
+        if (runtime !== undefined && (resolved.path === TROUPE_INDEX || resolved.path === KERNEL_INDEX)) return { path: troupe(args.kind), external: true };
+        // The runtime script require()s its packages by path.
+        if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: runtime === undefined ? resolved.path : pinned(resolved.path, args.kind), external: true };
         return { path: resolved.path };
       });
     },
   };
+}
+
+/** Whether Node loads `file` as an ES module: `.mjs`, or `.js` in a package of `"type": "module"`. */
+function isEsm(file: string): boolean {
+  if (file.endsWith('.mjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        return JSON.parse(fs.readFileSync(pkg, 'utf8')).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
 }
 
 /**
@@ -462,16 +525,23 @@ const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mt
 
 /**
  * Keeps what a module knows of itself true after bundling: `import.meta.url`
- * (and `dirname`/`filename`) name the source file, not the bundle.
+ * (and `dirname`/`filename`) name the source file, not the bundle. In an
+ * actor's or a task's bundle, `isMain(import.meta)` is `false`, as it always
+ * is in an actor process (the module is loaded there, never run as the
+ * program): the program's own block under it (often with a top-level await)
+ * is dropped, and the module can be CommonJS.
  */
-function moduleFacts(): Plugin {
+function moduleFacts(inActor = false): Plugin {
   return {
     name: 'troupe-module-facts',
     setup(build) {
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`) && !args.path.startsWith(TROUPE_ROOT + sep)) return undefined;
-        const contents = fs.readFileSync(args.path, 'utf8')
-          .replaceAll(`${META}.url`, JSON.stringify(pathToFileURL(args.path).href))
+        const url = JSON.stringify(pathToFileURL(args.path).href);
+        let contents = fs.readFileSync(args.path, 'utf8');
+        if (inActor) contents = contents.replaceAll(`isMain(${META})`, 'false');
+        contents = contents
+          .replaceAll(`${META}.url`, url)
           .replaceAll(`${META}.dirname`, JSON.stringify(dirname(args.path)))
           .replaceAll(`${META}.filename`, JSON.stringify(args.path));
         return { contents, loader: LOADERS[extname(args.path)] ?? 'js' };

@@ -708,9 +708,9 @@ async function startSpare(): Promise<void> {
   if (!SPARES || spare !== null || spareStarting) return;
   spareStarting = true;
   try {
-    const runtime = (await runtimeBundle()).index;
+    const { index: runtime, main } = await runtimeBundle();
     if (spare !== null) return;
-    const argv = [runtime, SPARE_ARG];
+    const argv = [main, SPARE_ARG];
     const child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', 'KILL', '--', process.execPath, ...argv], {
       stdio: ['pipe', 'inherit', 'inherit', 'pipe'],
       windowsHide: true,

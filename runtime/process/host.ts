@@ -20,7 +20,7 @@ import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, type ActorInit } from './child.ts';
-import { importUrl } from './import-url.ts';
+import { loadBundle } from './import-url.ts';
 import { RUNTIME_ACTOR_ARG } from './bundle.ts';
 import { mapStacksOf } from './stacks.ts';
 import { startWatchdog, watchPids } from './watchdog.ts';
@@ -245,7 +245,7 @@ export function runSpare(): void {
   // An actor of troupe's own is in this runtime already (see runtime-entry.ts).
   if (argv[1] === RUNTIME_ACTOR_ARG) void loaded();
   // A module that throws while loading reaches the host's uncaughtException handler, as at a cold start.
-  else void importUrl(pathToFileURL(argv[0]!).href);
+  else void loadBundle(argv[0]!);
 }
 
 /** What a parent writes to a spare host: the actor's init, and the argv a cold start would have had. */
@@ -277,7 +277,7 @@ function readLineSync(fd: number): string | null {
   }
 }
 
-/** Writes the runtime's code cache (see bundle.ts runtimeFacade), if this process is to. */
+/** Writes the runtime's code cache (see bundle.ts runtimeMain), if this process is to. */
 let codeCacheWriter: (() => void) | null = null;
 
 /** Called by the runtime bundle's facade when it found no usable code cache: this process writes one. */

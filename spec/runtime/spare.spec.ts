@@ -55,7 +55,7 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
   });
 
   it('an actor of troupe\'s own (a pool worker) runs the runtime bundle itself, in a spare host as in a cold start', async () => {
-    const { index } = await runtimeBundle();
+    const { main } = await runtimeBundle();
     await spareWaiting();
     const taken = spareHosts.taken;
     const dir = mkdtempSync(join(tmpdir(), 'troupe-meet-'));
@@ -65,8 +65,8 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
       const entries = await pool.map(entryAfterMeeting, [dir, dir], { chunksize: 1 });
       expect(spareHosts.taken).toBe(taken + 1);
       expect(entries).toEqual([
-        [index, 'troupe-actor-in-runtime'],
-        [index, 'troupe-actor-in-runtime'],
+        [main, 'troupe-actor-in-runtime'],
+        [main, 'troupe-actor-in-runtime'],
       ]);
     } finally {
       await pool.terminate();
@@ -75,12 +75,12 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
   });
 
   it('a second copy of the runtime loaded into such an actor leaves the process\'s arguments to the first', async () => {
-    const { index } = await runtimeBundle();
+    const { main } = await runtimeBundle();
     const pool = new Pool({ size: 1 });
     try {
-      const pid = await pool.apply(loadRuntimeAgain, [index]);
+      const pid = await pool.apply(loadRuntimeAgain, [main]);
       // The worker is still there and still works: the second copy did not act as the process's entry.
-      expect(await pool.apply(entryOf, [0])).toEqual([pid, index, 'troupe-actor-in-runtime']);
+      expect(await pool.apply(entryOf, [0])).toEqual([pid, main, 'troupe-actor-in-runtime']);
     } finally {
       await pool.terminate();
     }

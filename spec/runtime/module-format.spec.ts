@@ -1,0 +1,65 @@
+/**
+ * Actor and task modules are bundled as CommonJS where they can be: a process
+ * that loads only CommonJS never starts Node's ES module loader, which took
+ * several ms of each actor's start. Modules CommonJS cannot hold stay ES modules.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { Pool, spawn } from '../../index.ts';
+import { moduleBundle } from '../../runtime/process/bundle.ts';
+import { spareHosts, sparePid } from '../../runtime/process/child.ts';
+import { esmLoaderState, mainInActor } from '../fixtures/actors.ts';
+import { esmLoaderStarted, strictThis } from '../fixtures/tasks.ts';
+import { idLength } from '../fixtures/tasks-esm-package.ts';
+import { metaResolveType } from '../fixtures/tasks-meta.ts';
+import { addBase } from '../fixtures/tasks-tla.ts';
+import { reap } from '../helpers.ts';
+
+const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).href;
+
+describe('module bundles', () => {
+  it('are CommonJS for a plain module, ES modules for one with a top-level await, an ES-only package or import.meta beyond its url', async () => {
+    expect(await moduleBundle(fixture('tasks.ts'))).toMatch(/\.cjs$/);
+    // Its top-level await is in the program's own block, under isMain(import.meta): false in a bundle, and dropped.
+    expect(await moduleBundle(fixture('pool-no-join.ts'))).toMatch(/\.cjs$/);
+    for (const name of ['tasks-tla.ts', 'tasks-esm-package.ts', 'tasks-meta.ts']) expect(await moduleBundle(fixture(name))).toMatch(/\.mjs$/);
+  });
+
+  it('a pool worker running tasks of a plain module never starts the ES module loader, and runs them as strict code', async () => {
+    const pool = new Pool({ size: 1 });
+    try {
+      expect(await pool.apply(esmLoaderStarted, [0])).toBe(false);
+      expect(await pool.apply(strictThis, [0])).toBe(true);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('tasks of modules that stay ES modules run in the same worker', async () => {
+    const pool = new Pool({ size: 1 });
+    try {
+      expect(await pool.apply(addBase, [1])).toBe(11);
+      expect(await pool.apply(idLength, [7])).toBe(7);
+      expect(await pool.apply(metaResolveType, [0])).toBe('function');
+      expect(await pool.apply(esmLoaderStarted, [0])).toBe(true);
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('isMain(import.meta) is false in an actor, while its module loads and after', async () => {
+    const ref = reap(spawn(mainInActor));
+    expect(await ref.call('isMain', { timeout: 15_000 })).toBe(false);
+  });
+
+  it('an actor of a plain module starts without the ES module loader, cold or in a spare host', async () => {
+    // With spawn options, never the spare host: a process started for this actor.
+    const cold = reap(spawn(esmLoaderState, { env: { ...process.env } }));
+    expect(await cold.call('state', { timeout: 15_000 })).toBe(false);
+    if (process.env.TROUPE_SPARE_HOST === 'off') return;
+    await vi.waitFor(() => expect(sparePid()).not.toBeNull(), { timeout: 20_000, interval: 10 });
+    const taken = spareHosts.taken;
+    const warm = reap(spawn(esmLoaderState));
+    expect(await warm.call('state', { timeout: 15_000 })).toBe(false);
+    expect(spareHosts.taken).toBe(taken + 1);
+  });
+});
