@@ -377,10 +377,12 @@ if (isMain(import.meta)) {
       cpu.add('troupe Pool.map, 200 × 10 ms CPU', ours.cpu!, 'ms');
       startup.add('troupe Pool(2): start → first result', ours.startup!, 'ms');
       startup.add('node child_process.fork (.mjs, same parent): fork → ready', await bareFork(), 'ms');
-      // A fresh program's first pool against a fresh program's first fork, started alike and interleaved.
+      // A fresh program's first pool against a fresh program's first fork, and its first naive
+      // pool of two forks, started alike and interleaved.
       for (let k = 0; k < FRESH_PAIRS; k++) {
         startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']), 'startup_ms');
         startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'fork-start.ts']), 'startup_ms');
+        startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'fork-pool-start.ts']), 'startup_ms');
       }
       if (python) {
         rate.addAnchors(anchor('python3', ['anchors/python_pool.py', 'map']), 'tasks_per_s');
@@ -400,8 +402,13 @@ if (isMain(import.meta)) {
     table('Pool start → first result (ms, lower is better)', startup.rows(), 'troupe Pool(2): start → first result', false);
     const fresh = startup.rows().find((row) => row.name.startsWith('troupe Pool(2), first spawns of a fresh process'));
     const freshFork = startup.rows().find((row) => row.name.startsWith('node child_process.fork, first fork of a fresh process'));
+    const freshForks = startup.rows().find((row) => row.name.startsWith('node child_process.fork ×2 (naive pool)'));
+    const n = FRESH_PAIRS * (quick ? 1 : 3);
     if (fresh && freshFork) {
-      console.log(`A fresh process's first Pool(2) result takes ${(fresh.value / freshFork.value).toFixed(2)}× a fresh process's first fork → ready (${fresh.value.toFixed(1)} against ${freshFork.value.toFixed(1)} ms, medians of ${FRESH_PAIRS * (quick ? 1 : 3)} interleaved pairs).`);
+      console.log(`A fresh process's first Pool(2) result takes ${(fresh.value / freshFork.value).toFixed(2)}× a fresh process's first fork → ready (${fresh.value.toFixed(1)} against ${freshFork.value.toFixed(1)} ms, medians of ${n} interleaved runs each).`);
+    }
+    if (fresh && freshForks) {
+      console.log(`and ${(fresh.value / freshForks.value).toFixed(2)}× a fresh process's naive pool of two forks → first result (${freshForks.value.toFixed(1)} ms).`);
     }
   }
   if (want('queue')) {
