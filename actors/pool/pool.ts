@@ -243,18 +243,22 @@ export class Pool {
     return result;
   }
 
-  /** Results in order as they are ready, pulling items lazily (a bounded number in flight). */
+  /**
+   * Results in order as they are ready, pulling items lazily (a bounded number in flight).
+   * A task that fails rejects the `next()` that reaches it (once for its chunk); reading on
+   * gives the results after it, as Python's imap does.
+   */
   imap<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
     checkIterable(items);
-    return this.#iterate(fn, items, options, true) as AsyncIterableIterator<TaskResult<T>>;
+    return raisingFailures(this.#iterate(fn, items, options, true)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
-  /** Results as they come, in any order, pulling items lazily. */
+  /** Results as they come, in any order, pulling items lazily; a failed task as `imap` has it. */
   imapUnordered<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
     checkIterable(items);
-    return this.#iterate(fn, items, options, false) as AsyncIterableIterator<TaskResult<T>>;
+    return raisingFailures(this.#iterate(fn, items, options, false)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
   /** No more tasks are taken; those given run to the end. */
@@ -453,11 +457,13 @@ export class Pool {
         const outcome = inflight.get(id)!;
         inflight.delete(id);
         if (ordered) nextOrdered++;
+        // A failed chunk is raised by the next() that reaches it; the input is read on only if the
+        // imap is read on (a loop that the error ended leaves the input where it was).
+        if (!outcome.ok) yield new Failed(outcome.error);
         const r = room as (() => void) | null;
         room = null;
         r?.();
-        if (!outcome.ok) throw outcome.error;
-        for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
+        if (outcome.ok) for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
       }
       if (inputFailed !== null) throw (inputFailed as { error: unknown }).error;
     } finally {
@@ -914,6 +920,32 @@ export class Pool {
 function itemsOf(items: unknown, name: string): unknown[] {
   checkIterable(items, name, false);
   return [...(items as Iterable<unknown>)];
+}
+
+/** A chunk's failure, as #iterate yields it: raisingFailures makes it the rejection of that next(). */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * An imap's iterator: its generator's results, with a failed chunk's error
+ * rejecting the next() that reaches it and the iteration going on after it
+ * (a generator that throws is finished). `return()` ends it as a loop's
+ * `break` does.
+ */
+function raisingFailures(generator: AsyncGenerator<unknown>): AsyncIterableIterator<unknown> {
+  const step = (result: IteratorResult<unknown>): IteratorResult<unknown> => {
+    if (!result.done && result.value instanceof Failed) throw result.value.error;
+    return result;
+  };
+  return {
+    next: () => generator.next().then(step),
+    return: (value?: unknown) => generator.return(value),
+    throw: (error?: unknown) => generator.throw(error).then(step),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /** A clear error for an input that is not an iterable (nor, for an imap, an async iterable). */

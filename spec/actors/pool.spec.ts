@@ -531,6 +531,36 @@ describe('Pool', () => {
     expect((unordered.error as Error).message).toBe('SayWhenError');
   });
 
+  it("raises a failed task's error at its place in an imap, and gives the results after it when read on (as Python's imap)", async () => {
+    const p = pool();
+    // Each next() either a result or the error it rejects with, until the end.
+    const steps = async (it: AsyncIterator<number>): Promise<(number | string)[]> => {
+      const seen: (number | string)[] = [];
+      for (;;) {
+        try {
+          const step = await it.next();
+          if (step.done) return seen;
+          seen.push(step.value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(RemoteError);
+          seen.push(((error as RemoteError).cause as Error).message);
+        }
+      }
+    };
+    expect(await steps(p.imap(failOn, [1, 2, 3, 4, 5]))).toEqual([1, 2, 'no threes (3)', 4, 5]);
+    // A chunk fails whole, and is raised once.
+    expect(await steps(p.imap(failOn, [1, 2, 3, 4, 5, 6], { chunksize: 2 }))).toEqual([1, 2, 'no threes (3)', 5, 6]);
+    const unordered = await steps(p.imapUnordered(failOn, [1, 2, 3, 4, 5]));
+    expect(unordered.sort()).toEqual([1, 2, 4, 5, 'no threes (3)']);
+    // A loop the error ends leaves the pool as it was: it goes on, and joins.
+    await expect(async () => {
+      for await (const _ of p.imap(failOn, Array.from({ length: 100 }, (_, i) => i + 1))) void _;
+    }).rejects.toBeInstanceOf(RemoteError);
+    expect(await p.map(square, [3])).toEqual([9]);
+    p.close();
+    await p.join();
+  });
+
   it('gives the results of a slow asynchronous input as they come, and ends with AbortError while it waits on an input that stalls', async () => {
     const p = pool();
     async function* slowInput(held: Promise<void>): AsyncGenerator<number> {
