@@ -7,7 +7,7 @@ import { spawn } from '../../index.ts';
 import { codeCacheState } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
-type Loaded = { file: string; state: string };
+type Loaded = { file: string; state: string; encoding: string };
 const GARBAGE = 'not a code cache';
 
 /** Waits (up to 15 s) until `ok()` holds: a file another process writes. */
@@ -35,6 +35,20 @@ function ownFlags(): string[] {
 }
 
 describe("the runtime bundle's code cache", () => {
+  it('loads the runtime as ASCII text (no UTF-8 to decode), its strings that are not ASCII intact', async () => {
+    const ref = reap(spawn(codeCacheState));
+    const loaded = await ref.call('message', { timeout: 15_000 });
+    expect(loaded.encoding).toBe('latin1');
+    let here = '';
+    try {
+      (spawn as (definition: unknown) => unknown)(5);
+    } catch (err) {
+      here = (err as Error).message;
+    }
+    expect(here).toContain('actor(…)');
+    expect(loaded.message).toBe(here);
+  });
+
   it('is neither read nor written with NODE_DISABLE_COMPILE_CACHE or under coverage', async () => {
     for (const env of [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { NODE_V8_COVERAGE: join(tmpdir(), `troupe-coverage-${process.pid}`) }]) {
       const ref = reap(spawn(codeCacheState, { env: { ...process.env, ...env } }));
