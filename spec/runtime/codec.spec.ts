@@ -118,6 +118,42 @@ describe('codec', () => {
     expect(back.big.equals(big)).toBe(true);
   });
 
+  it('sends large typed arrays of every kind beside the body, and gives each back as a copy with a buffer of its own', () => {
+    const n = ATTACHMENT_MIN_BYTES; // elements: at least that many bytes for every kind
+    const values = [
+      new Int8Array(n).fill(-3),
+      new Uint8ClampedArray(n).fill(250),
+      new Int16Array(n).fill(-300),
+      new Uint16Array(n).fill(60_000),
+      new Int32Array(n).fill(-70_000),
+      new Uint32Array(n).fill(4_000_000_000),
+      Float32Array.from({ length: n }, (_, i) => i / 3),
+      Float64Array.from({ length: n }, (_, i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? NaN : i * 1.5)),
+      new BigInt64Array(n).fill(-(2n ** 60n)),
+      new BigUint64Array(n).fill(2n ** 63n),
+    ];
+    // A view into a larger buffer, at an odd offset: only its own bytes go.
+    const wide = new Uint8Array(ATTACHMENT_MIN_BYTES * 4 + 3);
+    const view = new Float64Array(wide.buffer, 8, ATTACHMENT_MIN_BYTES / 8);
+    view.fill(7.25);
+    const small = new Float64Array([1.5, -0, NaN]);
+    const { payload, attachments, flags } = encode({ values, view, small }, 'message');
+    expect(attachments).toHaveLength(values.length + 1);
+    expect(payload.byteLength).toBeLessThan(1000);
+    const back = decode(payload, attachments, flags) as { values: typeof values; view: Float64Array; small: Float64Array };
+    for (const [i, original] of values.entries()) {
+      const got = back.values[i]!;
+      expect(got.constructor).toBe(original.constructor);
+      expect(got.byteOffset).toBe(0);
+      expect(got.buffer.byteLength).toBe(original.byteLength);
+      expect(Object.is(got[0], original[0]) && Object.is(got[1], original[1]) && Object.is(got[n - 1], original[n - 1])).toBe(true);
+    }
+    expect(back.view).toEqual(view);
+    expect(back.view.buffer.byteLength).toBe(view.byteLength);
+    expect(Object.is(back.small[1], -0)).toBe(true);
+    expect(Number.isNaN(back.small[2])).toBe(true);
+  });
+
   it.each([
     ['message.job.cb', 'a function', { job: { cb: () => 1 } }],
     ['message[2]', 'a symbol', [1, 2, Symbol('s')]],
