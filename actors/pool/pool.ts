@@ -919,7 +919,7 @@ export class Pool {
 /** The items of a map's iterable, or a clear error for what is none. */
 function itemsOf(items: unknown, name: string): unknown[] {
   checkIterable(items, name, false);
-  return [...(items as Iterable<unknown>)];
+  return Array.isArray(items) ? items : [...(items as Iterable<unknown>)];
 }
 
 /** A chunk's failure, as #iterate yields it: raisingFailures makes it the rejection of that next(). */
