@@ -188,10 +188,22 @@ addExtension({
   },
 });
 
-// Other typed arrays: large ones as attachments too, so that they are neither copied into the
-// body nor grow msgpackr's buffer (a pool's chunks of numbers travel as Float64Arrays: 100,000
-// tasks through map were a third faster). They arrive as copies with buffers of their own, as
-// structuredClone gives them: never views of a larger read buffer, whose alignment is arbitrary.
+// Other typed arrays: large ones as attachments too, copied once as they are sent (the frame is
+// written later), so that they are neither copied into the body nor grow msgpackr's buffer: a
+// pool's chunks of numbers travel as Float64Arrays. They arrive as copies with buffers of their
+// own, as structuredClone gives them: never views of a larger read buffer, whose alignment is arbitrary.
+const handedOver = new WeakSet<object>();
+
+/**
+ * Marks a typed array that its maker sends and never changes again (a pool's
+ * chunk of numbers, a worker's results): encoded, it goes without the copy
+ * that protects an array its sender may change before the frame is written.
+ */
+export function handOver<T extends ArrayBufferView>(values: T): T {
+  handedOver.add(values);
+  return values;
+}
+
 const TYPED = [Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
 type Typed = InstanceType<(typeof TYPED)[number]>;
 for (const [kind, Class] of TYPED.entries()) {
@@ -205,7 +217,9 @@ for (const [kind, Class] of TYPED.entries()) {
         head[0] = TAG_ATTACHED;
         head[1] = kind;
         head.writeUInt32LE(packing.length, 2);
-        packing.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        // A copy: the frame is written later, and the sender may change its array meanwhile (unless
+        // it handed the array over: see handOver).
+        packing.push(handedOver.has(values) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes));
         return head;
       }
       const out = Buffer.allocUnsafe(bytes.byteLength + 2);

@@ -17,7 +17,7 @@ export {
 } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
 export { describeValue, invalidOption } from './errors.ts';
-export { registerErrorClass } from './codec.ts';
+export { handOver, registerErrorClass } from './codec.ts';
 export { LinkedExitError, NameTakenError } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
 export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';

@@ -221,7 +221,7 @@ export class Pool {
    * `WorkerCrashedError`, `TimeoutError`, `AbortError`), or the iterable's own.
    */
   async map<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
-    return (await this.#mapChunks(fn, itemsOf(items, 'items'), false, options)) as TaskResult<T>[];
+    return (await this.#mapChunks(fn, itemsOf(items, 'items'), false, options, Array.isArray(items))) as TaskResult<T>[];
   }
 
   /** `map`, with Python's callbacks as well as the promise. */
@@ -233,7 +233,7 @@ export class Pool {
 
   /** `fn(...args)` for every argument list; resolves the results in order. */
   async starmap<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
-    return (await this.#mapChunks(fn, itemsOf(argLists, 'argLists'), true, options)) as TaskResult<T>[];
+    return (await this.#mapChunks(fn, itemsOf(argLists, 'argLists'), true, options, Array.isArray(argLists))) as TaskResult<T>[];
   }
 
   /** `starmap`, with Python's callbacks as well as the promise (Python's `starmap_async`). */
@@ -318,7 +318,8 @@ export class Pool {
 
   // ---- the core ------------------------------------------------------------
 
-  #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
+  /** `borrowed`: `items` is the caller's own array, which the caller may change once map() has returned. */
+  #mapChunks(fn: Task, items: unknown[], star: boolean, options: MapOptions, borrowed: boolean): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
       this.#check(fn);
       if (items.length === 0) return resolve([]);
@@ -327,6 +328,10 @@ export class Pool {
       // Chunks go to the queue a window at a time, more as results come: 20,000 one-item
       // chunks queued at once would be 20,000 live task records for the collector to copy.
       const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
+      // Chunks cut after this call returns are cut from a copy: the caller may change its array.
+      // All of them are cut within it when they fit the window (the usual automatic chunksize):
+      // then the array is not copied, which made a 100,000-task map about a tenth faster.
+      if (borrowed && Math.ceil(items.length / size) > window) items = items.slice();
       let sent = 0;
       let done = 0;
       let inflight = 0;
@@ -381,8 +386,10 @@ export class Pool {
       wake = null;
       w?.();
     };
-    /** The puller waits here while the window is full. */
+    /** The puller waits here while the window is full, or while a failed chunk is handed out. */
     let room: (() => void) | null = null;
+    /** A failed chunk is handed out and the imap not read since: the input is not read further. */
+    let holding = false;
     let exhausted = false;
     let stopped = false;
     // The input's own error: raised where its item would have been, after the results of the items before it (as Python's imap).
@@ -410,7 +417,7 @@ export class Pool {
     const pull = async (): Promise<void> => {
       try {
         while (!stopped) {
-          if (inflight.size >= window) {
+          if (inflight.size >= window || holding) {
             await new Promise<void>((resolve) => (room = resolve));
             continue;
           }
@@ -458,8 +465,16 @@ export class Pool {
         inflight.delete(id);
         if (ordered) nextOrdered++;
         // A failed chunk is raised by the next() that reaches it; the input is read on only if the
-        // imap is read on (a loop that the error ended leaves the input where it was).
-        if (!outcome.ok) yield new Failed(outcome.error);
+        // imap is read on: a loop that the error ended (for await calls no return() then) leaves the
+        // input where it was, and the caller's signal without a listener of ours.
+        if (!outcome.ok) {
+          holding = true;
+          signal?.removeEventListener('abort', poke);
+          yield new Failed(outcome.error);
+          holding = false;
+          signal?.addEventListener('abort', poke);
+          if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+        }
         const r = room as (() => void) | null;
         room = null;
         r?.();
@@ -919,6 +934,7 @@ export class Pool {
 /** The items of a map's iterable, or a clear error for what is none. */
 function itemsOf(items: unknown, name: string): unknown[] {
   checkIterable(items, name, false);
+  // An array as it is (see #mapChunks), anything else read whole first, as Python makes a list of it.
   return Array.isArray(items) ? items : [...(items as Iterable<unknown>)];
 }
 

@@ -324,10 +324,10 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     };
     // CommonJS where the module allows it: a process that loads only CommonJS never starts Node's ES
     // module loader (about 7 ms of an actor's start, 5 of a pool worker's first task, here). Not for
-    // a top-level await, an import.meta it reads beyond its url, dirname and filename, or a package
-    // that is an ES module: those stay ES modules.
+    // a top-level await, an import.meta it reads beyond its url, dirname and filename, a package
+    // that is an ES module, or CommonJS's own names looked for (COMMONJS_IDIOM): those stay ES modules.
     const cjs = { esm: null as string | null };
-    let built = await bundle('cjs', [externals(runtime, cjs), moduleFacts(true)]).catch(() => null);
+    let built = await bundle('cjs', [externals(runtime, cjs), moduleFacts(true, cjs)]).catch(() => null);
     if (built !== null && (cjs.esm !== null || built.result.warnings.some((w) => w.text.includes(META)))) {
       fs.rmSync(built.out, { force: true });
       fs.rmSync(`${built.out}.map`, { force: true });
@@ -537,6 +537,15 @@ const META = ['import', 'meta'].join('.');
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx' };
 
 /**
+ * What an ES module reads of CommonJS only to see whether it is CommonJS, or
+ * to use its names where they exist: `__dirname`, `__filename`, `typeof
+ * require` (or module, exports), `module.exports`, `exports.x =`. A module
+ * that declares its own `__dirname` is caught too, and simply stays an ES
+ * module.
+ */
+const COMMONJS_IDIOM = /\b__dirname\b|\b__filename\b|\btypeof\s+(?:require|module|exports)\b|\bmodule\.exports\b|(?<![\w$.])exports\.[\w$]+\s*=/;
+
+/**
  * Keeps what a module knows of itself true after bundling: `import.meta.url`
  * (and `dirname`/`filename`) name the source file, not the bundle. In an
  * actor's or a task's bundle, `isMain(import.meta)` is `false`, as it always
@@ -544,7 +553,7 @@ const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mt
  * program): the program's own block under it (often with a top-level await)
  * is dropped, and the module can be CommonJS.
  */
-function moduleFacts(inActor = false): Plugin {
+function moduleFacts(inActor = false, cjs: { esm: string | null } | null = null): Plugin {
   return {
     name: 'troupe-module-facts',
     setup(build) {
@@ -553,6 +562,10 @@ function moduleFacts(inActor = false): Plugin {
         const url = JSON.stringify(pathToFileURL(args.path).href);
         let contents = fs.readFileSync(args.path, 'utf8');
         if (inActor) contents = contents.replaceAll(`isMain(${META})`, 'false');
+        // An ES module that looks for CommonJS's names (a dual-format idiom) would find the bundle's in
+        // a CommonJS bundle, where as an ES module it finds none: it stays an ES module.
+        const idiom = cjs !== null && !/\.c[jt]s$/.test(args.path) ? COMMONJS_IDIOM.exec(contents) : null;
+        if (idiom !== null) cjs!.esm ??= `${args.path} (${idiom[0]})`;
         contents = contents
           .replaceAll(`${META}.url`, url)
           .replaceAll(`${META}.dirname`, JSON.stringify(dirname(args.path)))

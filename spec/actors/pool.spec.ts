@@ -1,5 +1,5 @@
 import { spawn as spawnProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
@@ -559,6 +559,39 @@ describe('Pool', () => {
     expect(await p.map(square, [3])).toEqual([9]);
     p.close();
     await p.join();
+  });
+
+  it("leaves an imap's input and signal alone once a failed task ended the loop reading it", async () => {
+    const p = pool();
+    let pulled = 0;
+    function* counted(): Generator<number> {
+      for (let i = 1; i <= 100_000; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const controller = new AbortController();
+    await expect(async () => {
+      for await (const _ of p.imap(failOn, counted(), { signal: controller.signal })) void _;
+    }).rejects.toBeInstanceOf(RemoteError);
+    const atError = pulled;
+    // Turns of the event loop and round trips to the workers: a puller still running would read on.
+    for (let i = 0; i < 3; i++) expect(await p.map(square, [i])).toEqual([i * i]);
+    expect(pulled).toBeLessThanOrEqual(atError + 1);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it("copies the array a map was given: the caller may change or empty it while the map runs", async () => {
+    const p = pool();
+    const items = Array.from({ length: 2000 }, (_, i) => i + 1);
+    const changed = p.map(square, items, { chunksize: 1 });
+    items.fill(0);
+    const emptied = items.splice(0);
+    const out = await changed;
+    expect(out).toHaveLength(2000);
+    expect(out[1999]).toBe(2000 * 2000);
+    expect(out.every((x, i) => x === (i + 1) * (i + 1))).toBe(true);
+    expect(emptied).toHaveLength(2000);
   });
 
   it('gives the results of a slow asynchronous input as they come, and ends with AbortError while it waits on an input that stalls', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire } from '../../runtime/codec.ts';
+import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
 import { ActorRef, SerializationError } from '../../index.ts';
 
 const roundTrip = (value: unknown): unknown => {
@@ -152,6 +152,21 @@ describe('codec', () => {
     expect(back.view.buffer.byteLength).toBe(view.byteLength);
     expect(Object.is(back.small[1], -0)).toBe(true);
     expect(Number.isNaN(back.small[2])).toBe(true);
+  });
+
+  it('sends a large typed array handed over (one its maker never changes again) without copying it', () => {
+    const values = handOver(new Float64Array(ATTACHMENT_MIN_BYTES).fill(3));
+    const { payload, attachments, flags } = encode(values, 'message');
+    expect(attachments[0]!.buffer).toBe(values.buffer);
+    expect((decode(payload, attachments, flags) as Float64Array)[0]).toBe(3);
+  });
+
+  it('takes a large typed array as it is when sent: changing it afterwards changes nothing sent', () => {
+    const sent = new Float64Array(ATTACHMENT_MIN_BYTES).fill(1);
+    const { payload, attachments, flags } = encode(sent, 'message');
+    sent.fill(2);
+    const back = decode(payload, attachments, flags) as Float64Array;
+    expect(back.every((x) => x === 1)).toBe(true);
   });
 
   it.each([

@@ -12,16 +12,18 @@ import { esmLoaderStarted, strictThis } from '../fixtures/tasks.ts';
 import { idLength } from '../fixtures/tasks-esm-package.ts';
 import { metaResolveType } from '../fixtures/tasks-meta.ts';
 import { addBase } from '../fixtures/tasks-tla.ts';
+import { whereAmI } from '../fixtures/tasks-dual.ts';
+import { fileURLToPath } from 'node:url';
 import { reap } from '../helpers.ts';
 
 const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).href;
 
 describe('module bundles', () => {
-  it('are CommonJS for a plain module, ES modules for one with a top-level await, an ES-only package or import.meta beyond its url', async () => {
+  it('are CommonJS for a plain module, ES modules for one with a top-level await, an ES-only package, import.meta beyond its url or CommonJS names looked for', async () => {
     expect(await moduleBundle(fixture('tasks.ts'))).toMatch(/\.cjs$/);
     // Its top-level await is in the program's own block, under isMain(import.meta): false in a bundle, and dropped.
     expect(await moduleBundle(fixture('pool-no-join.ts'))).toMatch(/\.cjs$/);
-    for (const name of ['tasks-tla.ts', 'tasks-esm-package.ts', 'tasks-meta.ts']) expect(await moduleBundle(fixture(name))).toMatch(/\.mjs$/);
+    for (const name of ['tasks-tla.ts', 'tasks-esm-package.ts', 'tasks-meta.ts', 'tasks-dual.ts']) expect(await moduleBundle(fixture(name))).toMatch(/\.mjs$/);
   });
 
   it('a pool worker running tasks of a plain module never starts the ES module loader, and runs them as strict code', async () => {
@@ -40,6 +42,8 @@ describe('module bundles', () => {
       expect(await pool.apply(addBase, [1])).toBe(11);
       expect(await pool.apply(idLength, [7])).toBe(7);
       expect(await pool.apply(metaResolveType, [0])).toBe('function');
+      // A module that looks for CommonJS's __dirname finds none, as where it was written, not the bundle's.
+      expect(await pool.apply(whereAmI, [0])).toBe(fileURLToPath(new URL('../fixtures', import.meta.url)));
       expect(await pool.apply(esmLoaderStarted, [0])).toBe(true);
     } finally {
       await pool.terminate();
