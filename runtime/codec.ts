@@ -152,8 +152,23 @@ addExtension({
   read: (wire: WireError) => errorFromWire(wire),
 });
 
+const handedOver = new WeakSet<object>();
+
+/**
+ * Marks a typed array that its maker sends and never changes again (a pool's
+ * chunk of numbers, a worker's results): encoded, it goes without the copy
+ * that protects one its sender may change before the frame is written.
+ */
+export function handOver<T extends ArrayBufferView>(values: T): T {
+  handedOver.add(values);
+  return values;
+}
+
 // Byte buffers: small ones inline (tagged so a Buffer comes back a Buffer),
-// large ones as an index into the frame's attachments.
+// large ones as an index into the frame's attachments, not copied: as a
+// stream's write() takes a Buffer, it must not change until it is written. A
+// loop that sends one large buffer a hundred times holds it once, not a
+// hundred copies (a spec pipes 100 MB through cat so).
 const TAG_BUFFER = 0;
 const TAG_U8 = 1;
 const TAG_ATTACHED = 2;
@@ -192,18 +207,6 @@ addExtension({
 // written later), so that they are neither copied into the body nor grow msgpackr's buffer: a
 // pool's chunks of numbers travel as Float64Arrays. They arrive as copies with buffers of their
 // own, as structuredClone gives them: never views of a larger read buffer, whose alignment is arbitrary.
-const handedOver = new WeakSet<object>();
-
-/**
- * Marks a typed array that its maker sends and never changes again (a pool's
- * chunk of numbers, a worker's results): encoded, it goes without the copy
- * that protects an array its sender may change before the frame is written.
- */
-export function handOver<T extends ArrayBufferView>(values: T): T {
-  handedOver.add(values);
-  return values;
-}
-
 const TYPED = [Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
 type Typed = InstanceType<(typeof TYPED)[number]>;
 for (const [kind, Class] of TYPED.entries()) {

@@ -537,13 +537,16 @@ const META = ['import', 'meta'].join('.');
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx' };
 
 /**
- * What an ES module reads of CommonJS only to see whether it is CommonJS, or
- * to use its names where they exist: `__dirname`, `__filename`, `typeof
- * require` (or module, exports), `module.exports`, `exports.x =`. A module
- * that declares its own `__dirname` is caught too, and simply stays an ES
- * module.
+ * What an ES module may read of CommonJS, which it would find in a CommonJS
+ * bundle and not where it was written: `__dirname`, `__filename`, `typeof
+ * require` (module, exports, arguments), `module.x`, `exports.x`,
+ * `require.x` (`?.` and `[ ]` too), and direct `eval`, which can read any of
+ * them. A match keeps the module an ES module, which is only slower when it
+ * was harmless: a `const __dirname` of its own, a comment, a variable named
+ * `module`.
  */
-const COMMONJS_IDIOM = /\b__dirname\b|\b__filename\b|\btypeof\s+(?:require|module|exports)\b|\bmodule\.exports\b|(?<![\w$.])exports\.[\w$]+\s*=/;
+const COMMONJS_IDIOM =
+  /\b__dirname\b|\b__filename\b|\btypeof\s*\(*\s*(?:require|module|exports|arguments)\b|(?<![\w$.])(?:module|exports|require)\s*(?:\?\.|\.|\[)|(?<![\w$.])eval\s*\(/;
 
 /**
  * Keeps what a module knows of itself true after bundling: `import.meta.url`
@@ -557,20 +560,25 @@ function moduleFacts(inActor = false, cjs: { esm: string | null } | null = null)
   return {
     name: 'troupe-module-facts',
     setup(build) {
-      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
+      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
         if (args.path.includes(`${sep}node_modules${sep}`) && !args.path.startsWith(TROUPE_ROOT + sep)) return undefined;
         const url = JSON.stringify(pathToFileURL(args.path).href);
         let contents = fs.readFileSync(args.path, 'utf8');
         if (inActor) contents = contents.replaceAll(`isMain(${META})`, 'false');
+        const loader = LOADERS[extname(args.path)] ?? 'js';
         // An ES module that looks for CommonJS's names (a dual-format idiom) would find the bundle's in
-        // a CommonJS bundle, where as an ES module it finds none: it stays an ES module.
-        const idiom = cjs !== null && !/\.c[jt]s$/.test(args.path) ? COMMONJS_IDIOM.exec(contents) : null;
-        if (idiom !== null) cjs!.esm ??= `${args.path} (${idiom[0]})`;
+        // a CommonJS bundle, where as an ES module it finds none: it stays an ES module. Looked for in
+        // its code without comments ("… of a module." is not module.x).
+        if (cjs !== null && cjs.esm === null && !/\.c[jt]s$/.test(args.path)) {
+          const code = (await build.esbuild.transform(contents, { loader, minifyWhitespace: true, logLevel: 'silent' }).catch(() => null))?.code ?? contents;
+          const idiom = COMMONJS_IDIOM.exec(code);
+          if (idiom !== null) cjs.esm = `${args.path} (${idiom[0]})`;
+        }
         contents = contents
           .replaceAll(`${META}.url`, url)
           .replaceAll(`${META}.dirname`, JSON.stringify(dirname(args.path)))
           .replaceAll(`${META}.filename`, JSON.stringify(args.path));
-        return { contents, loader: LOADERS[extname(args.path)] ?? 'js' };
+        return { contents, loader };
       });
     },
   };

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
-import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid } from '../fixtures/tasks.ts';
+import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { alive, allGone, until } from '../helpers.ts';
@@ -32,10 +32,24 @@ const numbers = Array.from({ length: 64 }, (_, i) => odd[i % odd.length]!);
 describe('Pool', () => {
   it('sends a worker stuck in a long task few tasks ahead, so the others take the rest (chunksize 1)', async () => {
     const p = pool({ size: 2 });
-    const pids = await p.map(sleepThenPid, [400, ...Array.from({ length: 40 }, () => 0)], { chunksize: 1 });
-    const slow = pids[0]!;
-    // Windows start small and grow only with a worker's pace: the one in the 400 ms task holds at most one more.
-    expect(pids.filter((pid) => pid === slow).length).toBeLessThanOrEqual(3);
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-stuck-'));
+    const release = join(dir, 'release');
+    try {
+      const it = p.imapUnordered(pidAfter, [release, ...Array.from({ length: 40 }, () => null)], { chunksize: 1 })[Symbol.asyncIterator]();
+      const next = (): Promise<IteratorResult<readonly [number, boolean]>> =>
+        Promise.race([it.next(), sleep(20_000, undefined, { ref: false }).then(() => Promise.reject(new Error('the other worker did not take the tasks while one was stuck')))]);
+      const got: (readonly [number, boolean])[] = [];
+      // Windows start small and grow only with a worker's pace: while one worker is stuck, at most one
+      // task waits behind it, and the other worker answers all the rest.
+      while (got.length < 39) got.push((await next()).value!);
+      writeFileSync(release, '');
+      for (let step = await next(); !step.done; step = await next()) got.push(step.value);
+      expect(got).toHaveLength(41);
+      const stuck = got.find(([, waited]) => waited)![0];
+      expect(got.filter(([pid, waited]) => pid === stuck && !waited).length).toBeLessThanOrEqual(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sends nothing ahead to a worker whose pace is unknown: a first task that never ends holds no other', async () => {
@@ -575,8 +589,11 @@ describe('Pool', () => {
       for await (const _ of p.imap(failOn, counted(), { signal: controller.signal })) void _;
     }).rejects.toBeInstanceOf(RemoteError);
     const atError = pulled;
-    // Turns of the event loop and round trips to the workers: a puller still running would read on.
-    for (let i = 0; i < 3; i++) expect(await p.map(square, [i])).toEqual([i * i]);
+    // Every chunk sent before the error settles (each held a listener on the signal until then), and
+    // the pool joins: a puller still running would have read on meanwhile.
+    expect(await p.map(square, [3])).toEqual([9]);
+    p.close();
+    await p.join();
     expect(pulled).toBeLessThanOrEqual(atError + 1);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
@@ -592,6 +609,18 @@ describe('Pool', () => {
     expect(out[1999]).toBe(2000 * 2000);
     expect(out.every((x, i) => x === (i + 1) * (i + 1))).toBe(true);
     expect(emptied).toHaveLength(2000);
+    // With the automatic chunksize every chunk is cut within the call: the array is not copied, and
+    // changing its length afterwards changes nothing either.
+    const few = Array.from({ length: 1000 }, (_, i) => i);
+    const shortened = p.map(square, few);
+    few.length = 0;
+    const grown = Array.from({ length: 1000 }, (_, i) => i);
+    const longer = p.map(square, grown);
+    grown.push(1, 2, 3);
+    for (const got of [await shortened, await longer]) {
+      expect(got).toHaveLength(1000);
+      expect(got[999]).toBe(999 * 999);
+    }
   });
 
   it('gives the results of a slow asynchronous input as they come, and ends with AbortError while it waits on an input that stalls', async () => {

@@ -13,7 +13,9 @@ import { idLength } from '../fixtures/tasks-esm-package.ts';
 import { metaResolveType } from '../fixtures/tasks-meta.ts';
 import { addBase } from '../fixtures/tasks-tla.ts';
 import { whereAmI } from '../fixtures/tasks-dual.ts';
-import { fileURLToPath } from 'node:url';
+import { rmSync, writeFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { reap } from '../helpers.ts';
 
 const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).href;
@@ -24,6 +26,33 @@ describe('module bundles', () => {
     // Its top-level await is in the program's own block, under isMain(import.meta): false in a bundle, and dropped.
     expect(await moduleBundle(fixture('pool-no-join.ts'))).toMatch(/\.cjs$/);
     for (const name of ['tasks-tla.ts', 'tasks-esm-package.ts', 'tasks-meta.ts', 'tasks-dual.ts']) expect(await moduleBundle(fixture(name))).toMatch(/\.mjs$/);
+  });
+
+  it('keeps a module that reads any of CommonJS\'s names an ES module, and one that only mentions them in comments CommonJS', async () => {
+    const idioms = [
+      'typeof __dirname',
+      'typeof(require)',
+      'typeof module',
+      'typeof exports',
+      'typeof arguments',
+      'module?.exports',
+      "module['exports']",
+      "exports['x'] = 1",
+      'require.main === undefined',
+      "eval('1')",
+    ];
+    const files: string[] = [];
+    try {
+      for (const [i, idiom] of [...idioms, '/* module.exports, __dirname */ 1', '// require.main, typeof module\n1'].entries()) {
+        const file = join(import.meta.dirname, '..', 'fixtures', `tmp-idiom-${process.pid}-${i}.ts`);
+        writeFileSync(file, `export const probe = () => ${idiom};\n`);
+        files.push(file);
+      }
+      const kinds = await Promise.all(files.map(async (file) => extname((await moduleBundle(pathToFileURL(file).href))!)));
+      expect(kinds).toEqual([...idioms.map(() => '.mjs'), '.cjs', '.cjs']);
+    } finally {
+      for (const file of files) rmSync(file, { force: true });
+    }
   });
 
   it('a pool worker running tasks of a plain module never starts the ES module loader, and runs them as strict code', async () => {
