@@ -406,7 +406,6 @@ function runtimeMain(script: string, encoding: 'latin1' | 'utf8'): string {
 const file = ${JSON.stringify(script)};
 const { readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
-const { createRequire } = require('node:module');
 // One cache per node and per set of node flags: V8 takes a cache only from the same node with the same flags.
 let flags = 0x811c9dc5;
 for (const c of \`\${process.execArgv.join(' ')}\\0\${process.env.NODE_OPTIONS ?? ''}\`) flags = Math.imul(flags ^ c.charCodeAt(0), 0x01000193);
@@ -427,13 +426,12 @@ try {
 const script = new Script(readFileSync(file, ${JSON.stringify(encoding)}), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
 // A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
-const runtime = { exports: {} };
-script.runInThisContext()(runtime.exports, createRequire(file), runtime, file, ${JSON.stringify(dirname(script))});
-module.exports = runtime.exports;
+// This module's own require and module: it sits beside the script, so it resolves what the script requires alike.
+script.runInThisContext()(module.exports, require, module, file, ${JSON.stringify(dirname(script))});
 // How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one; read as which text.
 globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used', encoding: ${JSON.stringify(encoding)} };
 if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
-  runtime.exports.__troupeCodeCache(() => {
+  module.exports.__troupeCodeCache(() => {
     // Another process wrote one since this one looked (no clock compared: a file's, or this one's, may be off): not needed.
     const now = statSync(cacheFile, { throwIfNoEntry: false });
     if (now !== undefined && (seen === undefined || now.ino !== seen.ino || now.mtimeMs !== seen.mtimeMs || now.size !== seen.size)) return;
