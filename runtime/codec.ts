@@ -172,17 +172,35 @@ export function handOver<T extends ArrayBufferView>(values: T): T {
 const TAG_BUFFER = 0;
 const TAG_U8 = 1;
 const TAG_ATTACHED = 2;
+
+/** Whether `bytes` go beside the body: large, packed by encode(), and a frame can count one more. */
+function attachable(bytes: ArrayBufferView): boolean {
+  // A frame counts its attachments in one byte: past that many, buffers go inline.
+  return packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES && packing.length < MAX_ATTACHMENTS;
+}
+
+/** Adds `bytes` to the frame's attachments; its index, for the body to name it. */
+function attach(bytes: Buffer): number {
+  packing!.push(bytes);
+  return packing!.length - 1;
+}
+
+/** The attachment a body names, as decode() was given it. */
+function attachment(index: number): Buffer {
+  const att = unpacking?.[index];
+  if (att === undefined) throw new TypeError('frame refers to a missing attachment');
+  return att;
+}
+
 addExtension({
   Class: Uint8Array,
   type: EXT_BYTES,
   pack(bytes: Uint8Array): Buffer {
     const isBuffer = Buffer.isBuffer(bytes);
-    // A frame counts its attachments in one byte: past that many, buffers go inline.
-    if (packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES && packing.length < MAX_ATTACHMENTS) {
+    if (attachable(bytes)) {
       const head = Buffer.allocUnsafe(5);
       head[0] = TAG_ATTACHED | (isBuffer ? 0 : 4);
-      head.writeUInt32LE(packing.length, 1);
-      packing.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      head.writeUInt32LE(attach(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), 1);
       return head;
     }
     const out = Buffer.allocUnsafe(bytes.byteLength + 1);
@@ -193,8 +211,7 @@ addExtension({
   unpack(raw: Buffer): Uint8Array {
     const tag = raw[0]!;
     if ((tag & TAG_ATTACHED) !== 0) {
-      const att = unpacking?.[raw.readUInt32LE(1)];
-      if (att === undefined) throw new TypeError('frame refers to a missing attachment');
+      const att = attachment(raw.readUInt32LE(1));
       return tag & 4 ? new Uint8Array(att.buffer, att.byteOffset, att.byteLength) : att;
     }
     // Inline bytes are copied so a small message never pins a whole read chunk.
@@ -215,14 +232,13 @@ for (const [kind, Class] of TYPED.entries()) {
     type: EXT_TYPED,
     pack(values: Typed): Buffer {
       const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      if (packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES && packing.length < MAX_ATTACHMENTS) {
+      if (attachable(bytes)) {
         const head = Buffer.allocUnsafe(6);
         head[0] = TAG_ATTACHED;
         head[1] = kind;
-        head.writeUInt32LE(packing.length, 2);
         // A copy: the frame is written later, and the sender may change its array meanwhile (unless
         // it handed the array over: see handOver).
-        packing.push(handedOver.has(values) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes));
+        head.writeUInt32LE(attach(handedOver.has(values) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes)), 2);
         return head;
       }
       const out = Buffer.allocUnsafe(bytes.byteLength + 2);
@@ -234,8 +250,7 @@ for (const [kind, Class] of TYPED.entries()) {
     unpack(raw: Buffer): Typed {
       const Class = TYPED[raw[1]!];
       if (Class === undefined) throw new TypeError('frame holds a typed array of an unknown kind');
-      const bytes = (raw[0]! & TAG_ATTACHED) !== 0 ? unpacking?.[raw.readUInt32LE(2)] : raw.subarray(2);
-      if (bytes === undefined) throw new TypeError('frame refers to a missing attachment');
+      const bytes = (raw[0]! & TAG_ATTACHED) !== 0 ? attachment(raw.readUInt32LE(2)) : raw.subarray(2);
       const copy = new Class(bytes.byteLength / Class.BYTES_PER_ELEMENT);
       new Uint8Array(copy.buffer).set(bytes);
       return copy;

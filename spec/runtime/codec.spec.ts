@@ -161,6 +161,18 @@ describe('codec', () => {
     expect((decode(payload, attachments, flags) as Float64Array)[0]).toBe(3);
   });
 
+  it('refuses a frame whose body names an attachment it lacks, or a typed array of a kind it does not know', () => {
+    const { payload, flags } = encode(new Float64Array(ATTACHMENT_MIN_BYTES), 'message');
+    expect(() => decode(payload, [], flags)).toThrow('frame refers to a missing attachment');
+    const inline = encode(new Float64Array([1, 2]), 'message');
+    // The kind byte follows the tag byte (TAG_BUFFER, 0) of the extension's data: Float64Array is kind 7.
+    const at = Buffer.from(inline.payload).indexOf(Buffer.from([0, 7]));
+    expect(at).toBeGreaterThan(0);
+    const bad = Buffer.from(inline.payload);
+    bad[at + 1] = 99;
+    expect(() => decode(bad, [], inline.flags)).toThrow('frame holds a typed array of an unknown kind');
+  });
+
   it('takes a large typed array as it is when sent: changing it afterwards changes nothing sent', () => {
     const sent = new Float64Array(ATTACHMENT_MIN_BYTES).fill(1);
     const { payload, attachments, flags } = encode(sent, 'message');
