@@ -224,13 +224,40 @@ addExtension({
 // written later), so that they are neither copied into the body nor grow msgpackr's buffer: a
 // pool's chunks of numbers travel as Float64Arrays. They arrive as copies with buffers of their
 // own, as structuredClone gives them: never views of a larger read buffer, whose alignment is arbitrary.
+/** msgpackr's second argument to an extension's pack: room in its own buffer, `size` bytes from `position`. */
+type Allocate = (size: number) => { target: Uint8Array; targetView: DataView; position: number };
+
+/** Writes a msgpack ext of `type` holding two bytes then `bytes`, where `allocate` makes room for it. */
+function writeExt(allocate: Allocate, type: number, first: number, second: number, bytes: Uint8Array): void {
+  const length = bytes.byteLength + 2;
+  const head = length < 0x100 ? 3 : length < 0x10000 ? 4 : 6;
+  const { target, targetView, position } = allocate(head + length);
+  let at = position;
+  if (head === 3) {
+    target[at++] = 0xc7;
+    target[at++] = length;
+  } else if (head === 4) {
+    target[at++] = 0xc8;
+    targetView.setUint16(at, length);
+    at += 2;
+  } else {
+    target[at++] = 0xc9;
+    targetView.setUint32(at, length);
+    at += 4;
+  }
+  target[at++] = type;
+  target[at++] = first;
+  target[at++] = second;
+  target.set(bytes, at);
+}
+
 const TYPED = [Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
 type Typed = InstanceType<(typeof TYPED)[number]>;
 for (const [kind, Class] of TYPED.entries()) {
   addExtension({
     Class,
     type: EXT_TYPED,
-    pack(values: Typed): Buffer {
+    pack(values: Typed, allocate?: Allocate): Buffer {
       const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
       if (attachable(bytes)) {
         const head = Buffer.allocUnsafe(6);
@@ -241,11 +268,10 @@ for (const [kind, Class] of TYPED.entries()) {
         head.writeUInt32LE(attach(handedOver.has(values) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes)), 2);
         return head;
       }
-      const out = Buffer.allocUnsafe(bytes.byteLength + 2);
-      out[0] = TAG_BUFFER;
-      out[1] = kind;
-      out.set(bytes, 2);
-      return out;
+      // Small ones straight into msgpackr's buffer, as its own typed arrays are written: no buffer of
+      // their own made and copied again (that doubled the encoding of 1,000 doubles, 4.2 to 10 µs).
+      writeExt(allocate!, EXT_TYPED, TAG_BUFFER, kind, bytes);
+      return undefined as unknown as Buffer;
     },
     unpack(raw: Buffer): Typed {
       const Class = TYPED[raw[1]!];
