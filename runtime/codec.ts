@@ -76,6 +76,7 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = {
   ReferenceError,
   EvalError,
   URIError,
+  AggregateError: AggregateError as unknown as ErrorConstructor,
 };
 
 interface WireError {
@@ -86,28 +87,80 @@ interface WireError {
   props?: Record<string, unknown>;
 }
 
-/** An error as data: name, message, stack, cause and its own fields (such as `code`). */
+/**
+ * An error as data: name, message, stack, cause and its own fields (such as
+ * `code`), and an AggregateError's `errors`. It never throws, and what it
+ * returns can always be encoded: a field that cannot cross (a function deep
+ * inside, a getter that throws) is replaced by a note saying so, and a thrown
+ * value that cannot be read at all (a revoked Proxy) by an error saying that.
+ */
 export function errorToWire(err: unknown): WireError {
+  try {
+    return toWire(err, new Set());
+  } catch (cause) {
+    return { name: 'Error', message: `a thrown value that cannot be read (${safeString(cause instanceof Error ? cause.message : cause)}): it could not be sent` };
+  }
+}
+
+/** Errors nested deeper than this (through `cause`, `errors` and other fields) are not sent. */
+const MAX_ERROR_DEPTH = 32;
+
+function toWire(err: unknown, seen: Set<unknown>): WireError {
   if (!(err instanceof Error)) {
     const wire: WireError = { name: 'Error', message: `non-error value thrown: ${safeString(err)}` };
     // The value itself as the error's \`value\`, where it can cross (a thrown object keeps its fields).
     if (err !== undefined && findUnencodable(err, 'thrown') === undefined) wire.props = { value: err };
     return wire;
   }
-  const wire: WireError = { name: err.name, message: err.message };
-  if (err.stack !== undefined) wire.stack = err.stack;
-  if (err.cause !== undefined) wire.cause = err.cause instanceof Error ? errorToWire(err.cause) : err.cause;
+  // The errors on the way here: one met again is a cycle (`err.cause = err`).
+  seen.add(err);
+  try {
+    return errorFieldsToWire(err, seen);
+  } finally {
+    seen.delete(err);
+  }
+}
+
+function errorFieldsToWire(err: Error, seen: Set<unknown>): WireError {
+  const wire: WireError = { name: String(err.name), message: String(err.message) };
+  if (err.stack !== undefined) wire.stack = String(err.stack);
+  if (err.cause !== undefined) wire.cause = fieldToWire(err.cause, 'cause', seen);
   const props: Record<string, unknown> = {};
   let any = false;
   for (const key of Object.keys(err)) {
     if (key === 'cause' || key === 'stack' || key === 'message') continue;
-    const value = (err as unknown as Record<string, unknown>)[key];
+    let value: unknown;
+    try {
+      value = (err as unknown as Record<string, unknown>)[key];
+    } catch (e) {
+      value = `[not sent: its getter threw ${safeString(e instanceof Error ? e.message : e)}]`;
+    }
     if (typeof value === 'function' || typeof value === 'symbol') continue;
-    props[key] = value;
+    props[key] = fieldToWire(value, key, seen);
+    any = true;
+  }
+  // Not an own enumerable field: Object.keys() does not see it.
+  if (err instanceof AggregateError && Array.isArray(err.errors)) {
+    props.errors = err.errors.map((e: unknown, i: number) => fieldToWire(e, `errors[${i}]`, seen));
     any = true;
   }
   if (any) wire.props = props;
   return wire;
+}
+
+/**
+ * A field of an error, as it can cross: a value that cannot as a note; an
+ * error as wire data for `cause`, elsewhere as a copy rebuilt from it (which
+ * the codec's error extension sends, and which comes back an error).
+ */
+function fieldToWire(value: unknown, name: string, seen: Set<unknown>): unknown {
+  if (value instanceof Error) {
+    if (seen.has(value) || seen.size >= MAX_ERROR_DEPTH) return `[not sent: ${seen.has(value) ? 'the error refers back to itself' : `errors nested deeper than ${MAX_ERROR_DEPTH}`}]`;
+    const wire = toWire(value, seen);
+    return name === 'cause' ? wire : errorFromWire(wire);
+  }
+  const found = findUnencodable(value, name);
+  return found === undefined ? value : `[not sent: ${found.path} is ${found.what}]`;
 }
 
 const errorClasses = new Map<string, object>();
@@ -129,7 +182,7 @@ export function errorFromWire(wire: WireError): Error {
     Object.defineProperty(err, 'message', { value: wire.message, writable: true, configurable: true });
   } else {
     const Ctor = ERROR_TYPES[wire.name] ?? Error;
-    err = new Ctor(wire.message);
+    err = wire.name === 'AggregateError' ? new AggregateError([], wire.message) : new Ctor(wire.message);
     if (!(wire.name in ERROR_TYPES)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
   }
   if (wire.stack !== undefined) err.stack = wire.stack;
@@ -343,8 +396,10 @@ export function encode(value: unknown, label: string): Encoded {
     forgetting = true;
     setImmediate(forgetLast).unref();
   }
-  const flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
+  let flags = 0;
   try {
+    // Inside: reading the value may throw (a getter), and that is a value that cannot be sent too.
+    flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
     const payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
     return { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch.splice(0), flags };
   } catch (cause) {
@@ -428,6 +483,14 @@ function serializationError(value: unknown, label: string, cause: unknown): Seri
 export function findUnencodable(value: unknown, label: string): { path: string; what: string } | undefined {
   const seen = new Set<object>();
   const visit = (v: unknown, path: string): { path: string; what: string } | undefined => {
+    try {
+      return visitValue(v, path);
+    } catch (err) {
+      // A revoked Proxy: the codec cannot read it either.
+      return { path, what: throwsWhenRead(err) };
+    }
+  };
+  const visitValue = (v: unknown, path: string): { path: string; what: string } | undefined => {
     if (typeof v === 'function') return { path, what: `a function (${v.name || 'anonymous'})` };
     if (typeof v === 'symbol') return { path, what: `a symbol (${v.toString()})` };
     if (typeof v !== 'object' || v === null) return undefined;
@@ -461,12 +524,23 @@ export function findUnencodable(value: unknown, label: string): { path: string; 
       return undefined;
     }
     for (const key of Object.keys(v)) {
-      const found = visit((v as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+      const at = /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+      let item: unknown;
+      try {
+        item = (v as Record<string, unknown>)[key];
+      } catch (err) {
+        return { path: at, what: throwsWhenRead(err) };
+      }
+      const found = visit(item, at);
       if (found) return found;
     }
     return undefined;
   };
   return visit(value, label);
+}
+
+function throwsWhenRead(err: unknown): string {
+  return `a value that throws when it is read (${safeString(err instanceof Error ? err.message : err)})`;
 }
 
 function keyText(key: unknown): string {
@@ -477,6 +551,10 @@ function safeString(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return 'a value that cannot be shown'; // a revoked Proxy
+    }
   }
 }

@@ -641,7 +641,15 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** Sends an error reply for call `callId` to `caller`. */
   #fail(caller: string, callId: number, failure: ReplyFailure): void {
-    const encoded = encode(failure, 'error reply');
+    let encoded: Encoded;
+    try {
+      encoded = encode(failure, 'error reply');
+    } catch (err) {
+      // errorToWire makes an error that can be sent; what is left (a field whose errors refer back
+      // to it through plain objects) still fails the call alone, not the process that answers it.
+      const message = `the error could not be sent: ${(err as Error).message}`;
+      encoded = encode({ ...failure, error: failure.error === undefined ? undefined : { name: 'SerializationError', message, stack: failure.error.stack } }, 'error reply');
+    }
     this.#route(FRAME_REPLY_ERROR, caller, failure.actorId, callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 

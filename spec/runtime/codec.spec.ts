@@ -214,4 +214,39 @@ describe('codec', () => {
     expect(() => encode({ a: { f: () => 1 } }, 'message')).toThrow(SerializationError);
     expect(roundTrip({ a: { f: 1 } })).toEqual({ a: { f: 1 } });
   });
+
+  it('refuses a value whose getter throws with SerializationError naming it, the getter\'s error as its cause', () => {
+    const getter = new RangeError('cannot read');
+    let err: unknown;
+    try {
+      encode({ a: [{ get b(): never { throw getter; } }] }, 'message');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('message.a[0].b');
+    expect((err as SerializationError).cause).toBe(getter);
+  });
+
+  it('makes any thrown value into error data that can be encoded, with notes for what cannot cross', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const selfCaused = new Error('self');
+    selfCaused.cause = selfCaused;
+    const withGetter = Object.defineProperty(new Error('getter'), 'detail', { enumerable: true, get: () => { throw new Error('no'); } });
+    const deep = Array.from({ length: 40 }).reduce<Error>((cause, _, i) => new Error(`level ${i}`, { cause }), new Error('bottom'));
+    const thrown = [proxy, selfCaused, withGetter, new Error('fn cause', { cause: { f() {} } }), deep, new AggregateError([new TypeError('t')], 'agg')];
+    const back = thrown.map((value) => {
+      const wire = errorToWire(value);
+      return errorFromWire(decode(encode(wire, 'error').payload) as Parameters<typeof errorFromWire>[0]);
+    });
+    expect(back[0]!.message).toMatch(/a thrown value that cannot be read/);
+    expect(back[1]!.cause).toMatch(/refers back to itself/);
+    expect((back[2] as Error & { detail: string }).detail).toMatch(/its getter threw no/);
+    expect(back[3]!.cause).toMatch(/not sent: cause\.f is a function/);
+    let depth = 0;
+    for (let e: unknown = back[4]; e instanceof Error; e = e.cause) depth++;
+    expect(depth).toBe(32);
+    expect((back[5] as AggregateError).errors[0]).toBeInstanceOf(TypeError);
+  });
 });
