@@ -106,9 +106,14 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
     loaded.add(bundle);
     mapStacksOf(pathToFileURL(bundle).href);
     hosting.loading = `task module ${t.module}`;
+    const made = new Map([...tasks].map(([module, list]) => [module, list.length]));
     try {
       await loadBundle(bundle);
     } catch (err) {
+      // Tried again by the next task that needs it (as Python imports a module that failed once
+      // again): require() forgets a module that threw, so its tasks, made again, must not count twice.
+      loaded.delete(bundle);
+      if (bundle.endsWith('.cjs')) forgetTasksSince(made);
       throw new SpawnError(`Cannot run task ${t.name || '(anonymous)'}: its module ${t.module} threw while loading: ${(err as Error).message}`, t.name, { cause: err });
     } finally {
       hosting.loading = null;
@@ -122,6 +127,15 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
 }
 
 const loaded = new Set<string>();
+
+/** Drops the tasks made since `made` was taken (each module's count of tasks then). */
+function forgetTasksSince(made: ReadonlyMap<string, number>): void {
+  for (const [module, list] of tasks) {
+    const before = made.get(module);
+    if (before === undefined) tasks.delete(module);
+    else if (list.length > before) tasks.set(module, list.slice(0, before));
+  }
+}
 
 function notLocatable(t: Task): SpawnError {
   return new SpawnError(`Task ${t.name || '(anonymous)'} cannot run in another process: the stack did not say which module made it. Make tasks with task(…) at the top level of a module file.`, t.name);

@@ -45,6 +45,9 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
     }
   }
   let done = 0;
+  // What the first job of each task carried, kept to load its module again if that failed: Python
+  // imports a task's module as each task comes, so a module that failed once is tried again.
+  const sources = new Map<number, { task: Task; bundle: string | null }>();
   const resolving = new Map<number, Promise<Task>>();
   // Tasks already loaded: a job for one of them starts without waiting a turn.
   const ready = new Map<number, Task>();
@@ -57,13 +60,19 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
       if (broken !== null) throw broken;
       let task = ready.get(job.key);
       if (task === undefined) {
+        if (job.task !== undefined) sources.set(job.key, { task: job.task, bundle: job.bundle ?? null });
         let loading = resolving.get(job.key);
         if (loading === undefined) {
-          loading = resolveTask(job.task!, job.bundle ?? null);
-          resolving.set(job.key, loading);
+          const source = sources.get(job.key)!;
+          const attempt = resolveTask(source.task, source.bundle);
+          loading = attempt;
+          resolving.set(job.key, attempt);
+          attempt.catch(() => resolving.get(job.key) === attempt && resolving.delete(job.key));
         }
         task = await loading;
         ready.set(job.key, task);
+        resolving.delete(job.key);
+        sources.delete(job.key);
       }
       const { fn } = task;
       const results: unknown[] = new Array(job.chunk.length);
