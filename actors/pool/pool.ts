@@ -5,6 +5,7 @@
  * `WorkerCrashedError` and is replaced; nothing waits forever.
  */
 import { availableParallelism } from 'node:os';
+import { setMaxListeners } from 'node:events';
 import {
   AbortError,
   ActorExitedError,
@@ -170,6 +171,8 @@ export class Pool {
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
   /** Queued tasks timed while no worker has started (see #timeStartWait). */
   readonly #waitingForStart = new Set<Pending>();
+  /** The imaps being read, each by the call that wakes it: terminate() and join() end them. */
+  readonly #imaps = new Set<() => void>();
   /** join() calls waiting for the pool to be idle. */
   #idle: (() => void)[] = [];
   /** While tasks are queued or running: lets the program go (the workers are daemons, which keep nothing alive). */
@@ -189,6 +192,9 @@ export class Pool {
     }
     if (initializer !== undefined && !isTask(initializer)) throw invalidOption('initializer', 'a task made with task(fn)', initializer);
     if (!Array.isArray(initArgs)) throw invalidOption('initArgs', 'an array', initArgs);
+    // Each worker is sent them as it starts: one that cannot be sent is an error here, not a worker
+    // that fails later, where nobody could catch it.
+    encode([...initArgs], 'initArgs');
     this.size = size;
     this.#maxTasks = maxTasksPerChild ?? null;
     this.#initializer = initializer ?? null;
@@ -205,6 +211,7 @@ export class Pool {
 
   /** Runs `fn(...args)` in a worker; resolves its result. */
   apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = NO_OPTIONS): Promise<TaskResult<T>> {
+    if (!Array.isArray(args)) return Promise.reject(invalidOption('args', 'an array of the task\'s arguments (`apply(fn, [x])`)', args));
     return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, options, (results) => resolve(results[0] as TaskResult<T>), reject));
   }
 
@@ -233,7 +240,9 @@ export class Pool {
 
   /** `fn(...args)` for every argument list; resolves the results in order. */
   async starmap<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
-    return (await this.#mapChunks(fn, itemsOf(argLists, 'argLists'), true, options, Array.isArray(argLists))) as TaskResult<T>[];
+    const lists = itemsOf(argLists, 'argLists');
+    for (let i = 0; i < lists.length; i++) if (!Array.isArray(lists[i])) throw invalidOption(`argLists[${i}]`, 'an array of the task\'s arguments', lists[i]);
+    return (await this.#mapChunks(fn, lists, true, options, Array.isArray(argLists))) as TaskResult<T>[];
   }
 
   /** `starmap`, with Python's callbacks as well as the promise (Python's `starmap_async`). */
@@ -251,14 +260,14 @@ export class Pool {
   imap<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
     checkIterable(items);
-    return raisingFailures(this.#iterate(fn, items, options, true)) as AsyncIterableIterator<TaskResult<T>>;
+    return raisingFailures(this.#iterate(fn, items, options, chunksizeOf(options, 1), true)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
   /** Results as they come, in any order, pulling items lazily; a failed task as `imap` has it. */
   imapUnordered<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
     checkIterable(items);
-    return raisingFailures(this.#iterate(fn, items, options, false)) as AsyncIterableIterator<TaskResult<T>>;
+    return raisingFailures(this.#iterate(fn, items, options, chunksizeOf(options, 1), false)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
   /** No more tasks are taken; those given run to the end. */
@@ -280,6 +289,8 @@ export class Pool {
     }
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
+    for (const wake of this.#imaps) wake(); // one waiting for its input ends now
+
     // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
     this.#cancelRespawns();
     const refs = [...this.#slots].map((s) => s.ref);
@@ -294,6 +305,7 @@ export class Pool {
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
     this.#waitingForStart.clear();
     for (const pending of this.#queue.drain()) pending.reject(new PoolClosedError(`${this.#name} was terminated before this task ran.`));
+    for (const wake of this.#imaps) wake(); // one waiting for its input ends now, with PoolClosedError
     const refs = [...this.#slots].map((s) => {
       s.endedByPool = true;
       s.ref.kill();
@@ -338,8 +350,12 @@ export class Pool {
       let done = 0;
       let inflight = 0;
       let failed = false;
+      // The chunks listen to the caller's signal through one listener of ours (see ChunkSignal).
+      const chunkSignal = new ChunkSignal(options.signal);
+      const chunkOptions = chunkSignal.signal === options.signal ? options : { ...options, signal: chunkSignal.signal };
       const fail = (error: Error): void => {
         failed = true;
+        chunkSignal.detach();
         reject(error);
       };
       const landed = (at: number, results: ArrayLike<unknown>): void => {
@@ -353,8 +369,10 @@ export class Pool {
         } catch (err) {
           return fail(err as Error); // the caller's callback: its error is the map's, not the pool's
         }
-        if (done === total) resolve(out);
-        else feed();
+        if (done === total) {
+          chunkSignal.detach();
+          resolve(out);
+        } else feed();
       };
       const feed = (): void => {
         while (!failed && inflight < window && sent < total) {
@@ -362,7 +380,7 @@ export class Pool {
           const chunk = items.slice(at, at + size);
           sent += chunk.length;
           inflight++;
-          this.#enqueue(fn, chunk, star, options, (results) => landed(at, results), fail, true);
+          this.#enqueue(fn, chunk, star, chunkOptions, (results) => landed(at, results), fail, true);
         }
       };
       feed();
@@ -374,8 +392,7 @@ export class Pool {
    * The input is read by a puller of its own, so that results come as they are ready even
    * while a slow asynchronous input is being waited for.
    */
-  async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, ordered: boolean): AsyncGenerator<unknown> {
-    const size = chunksizeOf(options, 1);
+  async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, size: number, ordered: boolean): AsyncGenerator<unknown> {
     const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
     const iterator = typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
     type Outcome = { ok: true; results: ArrayLike<unknown> } | { ok: false; error: unknown };
@@ -393,7 +410,16 @@ export class Pool {
     /** A failed chunk is handed out and the imap not read since: the input is not read further. */
     let holding = false;
     let exhausted = false;
+    /** The input said it was done, or threw: it is not closed with return() then. */
+    let inputEnded = false;
     let stopped = false;
+    // The chunks listen to the caller's signal through one listener of ours (see ChunkSignal).
+    const chunkSignal = new ChunkSignal(options.signal);
+    const chunkOptions = chunkSignal.signal === options.signal ? options : { ...options, signal: chunkSignal.signal };
+    const unsettled = (): boolean => {
+      for (const outcome of inflight.values()) if (outcome === null) return true;
+      return false;
+    };
     // The input's own error: raised where its item would have been, after the results of the items before it (as Python's imap).
     let inputFailed: { error: unknown } | null = null;
     let nextId = 0;
@@ -401,6 +427,7 @@ export class Pool {
     const settle = (id: number, outcome: Outcome): void => {
       inflight.set(id, outcome);
       if (!ordered) settledOrder.push(id);
+      if (holding && !unsettled()) chunkSignal.detach();
       poke();
     };
     const send = (chunk: unknown[]): void => {
@@ -410,7 +437,7 @@ export class Pool {
         fn,
         chunk,
         false,
-        options,
+        chunkOptions,
         (results) => settle(id, { ok: true, results }),
         (error) => settle(id, { ok: false, error }),
         true,
@@ -433,9 +460,11 @@ export class Pool {
             } catch (error) {
               // The chunk it broke is dropped, as Python drops it.
               inputFailed = { error };
+              inputEnded = true;
               return;
             }
             if (step.done) {
+              inputEnded = true;
               if (chunk.length > 0 && !stopped) send(chunk);
               return;
             }
@@ -451,6 +480,7 @@ export class Pool {
     void pull();
     const signal = options.signal;
     signal?.addEventListener('abort', poke);
+    this.#imaps.add(poke);
     try {
       for (;;) {
         // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
@@ -458,8 +488,11 @@ export class Pool {
         for (;;) {
           id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
           if (id !== undefined || (exhausted && inflight.size === 0)) break;
-          // Waiting on the input, with nothing sent to wait for: the signal still ends it.
+          // Waiting on the input, with nothing sent to wait for: the signal still ends it, and so do
+          // terminate() and join() (they wake it), whose pool will run nothing more for it.
           if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+          const ended = this.#imapEnded();
+          if (ended !== null) throw ended;
           await new Promise<void>((resolve) => (wake = resolve));
         }
         if (id === undefined) break;
@@ -469,12 +502,18 @@ export class Pool {
         // A failed chunk is raised by the next() that reaches it; the input is read on only if the
         // imap is read on: a loop that the error ended (for await calls no return() then) leaves the
         // input where it was, and the caller's signal without a listener of ours.
+        // A chunk refused because the pool was terminated or joined ends the imap: nothing after it can run.
+        if (!outcome.ok && outcome.error instanceof PoolClosedError) throw outcome.error;
         if (!outcome.ok) {
           holding = true;
           signal?.removeEventListener('abort', poke);
+          this.#imaps.delete(poke);
+          if (!unsettled()) chunkSignal.detach();
           yield new Failed(outcome.error);
           holding = false;
           signal?.addEventListener('abort', poke);
+          this.#imaps.add(poke);
+          chunkSignal.attach();
           if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
         }
         const r = room as (() => void) | null;
@@ -489,7 +528,22 @@ export class Pool {
       room = null;
       r?.();
       signal?.removeEventListener('abort', poke);
+      this.#imaps.delete(poke);
+      chunkSignal.detach();
+      // Left before its end (a loop's break, an abort, the pool ended): the input is closed, as
+      // for-of closes what it reads, so that a generator's finally runs and its resources go.
+      if (!inputEnded) closeIterator(iterator);
     }
+  }
+
+  #joinedError(): PoolClosedError {
+    return new PoolClosedError(`${this.#name} was joined before these items were taken: join() waits for the tasks sent, and an imap sends its items as it is read. Read the imap to its end before join().`);
+  }
+
+  /** Why an imap of this pool can go no further, if it cannot. */
+  #imapEnded(): PoolClosedError | null {
+    if (this.#state === 'terminated') return new PoolClosedError(`${this.#name} was terminated while an imap of it was read: the items not yet run were dropped.`);
+    return this.#joined ? this.#joinedError() : null;
   }
 
   #check(fn: unknown): void {
@@ -511,7 +565,7 @@ export class Pool {
     try {
       if (!continuing) this.#check(fn);
       else if (this.#state === 'terminated') throw new PoolClosedError(`${this.#name} was terminated before this task ran.`);
-      else if (this.#joined) throw new PoolClosedError(`${this.#name} was joined before these items were taken: join() waits for the tasks sent, and an imap sends its items as it is read. Read the imap to its end before join().`);
+      else if (this.#joined) throw this.#joinedError();
     } catch (err) {
       return reject(err as Error);
     }
@@ -629,7 +683,7 @@ export class Pool {
         try {
           encode(job, 'message');
         } catch (err) {
-          return this.#done(slot, pending, false, err);
+          return this.#done(slot, pending, false, err instanceof SerializationError ? renamedPath(err, pending.star) : err);
         }
         slot.sent.add(known.key);
         this.#send(slot, pending, job);
@@ -653,7 +707,10 @@ export class Pool {
       (results) => this.#done(slot, pending, true, results),
       (err: unknown) => {
         // Its items could not be encoded: it never went, and the worker counts no job for it.
-        if (err instanceof SerializationError) slot.sentJobs--;
+        if (err instanceof SerializationError) {
+          slot.sentJobs--;
+          err = renamedPath(err, pending.star);
+        }
         this.#done(slot, pending, false, err);
       },
     );
@@ -690,7 +747,7 @@ export class Pool {
   }
 
   #failed(slot: Slot, pending: Pending, err: unknown): void {
-    if (err instanceof RemoteError && err.cause instanceof SerializationError) return pending.reject(err.cause);
+    if (err instanceof RemoteError && err.cause instanceof SerializationError) return pending.reject(renamedPath(err.cause, pending.star));
     if (err instanceof TimeoutError) {
       // The worker may be stuck in it: replace it. Its other tasks go back in the queue.
       slot.endedByPool = true;
@@ -796,7 +853,7 @@ export class Pool {
   #addWorker(): void {
     const initializer = this.#initializer;
     if (initializer === null) {
-      this.#spawnWorker(null);
+      this.#trySpawnWorker(null);
       return;
     }
     // The initializer's module is bundled once, before the first worker needs it.
@@ -806,9 +863,30 @@ export class Pool {
       .catch(() => null)
       .then((bundle) => {
         this.#starting--;
-        if (this.#state !== 'terminated') this.#spawnWorker(bundle);
+        if (this.#state !== 'terminated' && !this.#trySpawnWorker(bundle)) return;
         this.#pump();
       });
+  }
+
+  /**
+   * Spawns a worker; if it cannot be (initArgs changed since the pool was made
+   * into something that cannot be sent), the tasks waiting fail with why, and
+   * the next task tries again.
+   */
+  #trySpawnWorker(initBundle: string | null): boolean {
+    try {
+      this.#spawnWorker(initBundle);
+      return true;
+    } catch (thrown) {
+      // The worker's arguments are [initializer, its bundle, initArgs, maxTasksPerChild].
+      const err = thrown instanceof SerializationError && thrown.path.startsWith('args[2]') ? renamedInitArgs(thrown) : (thrown as Error);
+      for (const pending of this.#queue.drain()) {
+        if (pending.startWait !== undefined) this.#untimeStartWait(pending);
+        pending.reject(err);
+      }
+      this.#maybeIdle();
+      return false;
+    }
   }
 
   #spawnWorker(initBundle: string | null): void {
@@ -941,6 +1019,76 @@ function itemsOf(items: unknown, name: string): unknown[] {
 }
 
 /** A chunk's failure, as #iterate yields it: raisingFailures makes it the rejection of that next(). */
+/**
+ * The signal a map's or imap's chunks listen to. One listener on the caller's
+ * signal relays its abort to them all: Node warns when more than ten listen
+ * to one signal, and a map may have hundreds of chunks in flight.
+ */
+class ChunkSignal {
+  readonly signal: AbortSignal | undefined;
+  readonly #outer: AbortSignal | undefined;
+  readonly #controller: AbortController | null = null;
+  readonly #relay = (): void => this.#controller!.abort(this.#outer!.reason);
+  #attached = false;
+
+  constructor(outer: AbortSignal | undefined) {
+    this.#outer = outer;
+    // None, or aborted already: the chunks see it as it is (they reject at once, adding no listener).
+    if (outer === undefined || outer.aborted) {
+      this.signal = outer;
+      return;
+    }
+    this.#controller = new AbortController();
+    setMaxListeners(0, this.#controller.signal);
+    this.signal = this.#controller.signal;
+    this.attach();
+  }
+
+  attach(): void {
+    if (this.#controller === null || this.#attached) return;
+    if (this.#outer!.aborted) return this.#relay();
+    this.#outer!.addEventListener('abort', this.#relay, { once: true });
+    this.#attached = true;
+  }
+
+  /** The caller's signal keeps nothing of ours (a map that settled, an imap put down). */
+  detach(): void {
+    if (!this.#attached) return;
+    this.#outer!.removeEventListener('abort', this.#relay);
+    this.#attached = false;
+  }
+}
+
+/**
+ * A job's items, or a task's result, that could not be encoded, named as the
+ * caller knows them: the path `message.chunk[2][0].cb` of a job becomes
+ * `args[0].cb` (a task's argument list) or `item.cb` (a map's item), and
+ * `reply[3].cb` of a worker's answer `result.cb`.
+ */
+function renamedPath(err: SerializationError, star: boolean): SerializationError {
+  const match = /^(message\.chunk|reply)\[\d+\]/.exec(err.path);
+  if (match === null) return err;
+  const path = (match[1] === 'reply' ? 'result' : star ? 'args' : 'item') + err.path.slice(match[0].length);
+  return new SerializationError(err.message.replace(err.path, path), path, { cause: err.cause });
+}
+
+/** A worker's initArgs that could not be sent, named so: they were changed since the pool was made. */
+function renamedInitArgs(err: SerializationError): SerializationError {
+  const path = `initArgs${err.path.slice('args[2]'.length)}`;
+  const message = `${err.message.replace(err.path, path)} (initArgs were changed since the pool was made: a worker is sent them as it starts)`;
+  return new SerializationError(message, path, { cause: err.cause });
+}
+
+/** `return()` on an input left before its end; what it throws or rejects with is not the caller's concern any more. */
+function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): void {
+  try {
+    const closed = iterator.return?.();
+    if (closed !== undefined && typeof (closed as PromiseLike<unknown>).then === 'function') (closed as Promise<unknown>).catch(() => {});
+  } catch {
+    // A generator still running (it is being read right now) cannot be closed; it ends with its reader.
+  }
+}
+
 class Failed {
   constructor(readonly error: unknown) {}
 }

@@ -3,13 +3,16 @@
  * under an imap, modules that fail to load for a while. Each case is one that
  * hung, crashed the program or its worker, or leaked before it was fixed.
  */
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pool, RemoteError } from '../../index.ts';
-import { setGlobal } from '../fixtures/tasks.ts';
+import { InvalidArgumentError, Pool, PoolClosedError, RemoteError, SerializationError } from '../../index.ts';
+import { add, identity, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { until } from '../helpers.ts';
+import { throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double } from '../fixtures/tasks-flaky.ts';
 
 const pools: Pool[] = [];
@@ -26,6 +29,236 @@ afterEach(async () => {
 function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
   return Promise.race([promise, sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`${what}: not settled within ${ms} ms`)))]);
 }
+
+describe('Pool: what cannot be sent', () => {
+  it('refuses initArgs that cannot be sent when the pool is made, before any worker starts', () => {
+    for (const initializer of [setPrefix, undefined]) {
+      let err: unknown;
+      try {
+        new Pool({ size: 1, initializer, initArgs: [() => 'a function'] });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SerializationError);
+      expect((err as SerializationError).message).toContain('initArgs[0]');
+    }
+  });
+
+  it('fails the waiting tasks, not the program, when initArgs changed since into something that cannot be sent', async () => {
+    const initArgs: [string, { prefix?: unknown }] = ['troupeSpecPrefix', {}];
+    const p = pool({ size: 1, initializer: setGlobal, initArgs });
+    // The first worker is spawned once the initializer's module is bundled, after this turn.
+    initArgs[1].prefix = () => 'a function';
+    const err = await within(
+      p.apply(square, [3]).catch((e: unknown) => e),
+      'a task of a pool whose worker cannot be spawned',
+    );
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).message).toContain('initArgs');
+    // The next task tries again, and fails alike: it does not wait for a worker that will never come.
+    initArgs[1].prefix = 'plain again';
+    expect(await within(p.apply(square, [4]), 'a task after initArgs were mended')).toBe(16);
+  });
+
+  it('fails only the call whose argument throws as it is read, and names the argument; a quota worker is still sent tasks', async () => {
+    const q = pool({ size: 1, maxTasksPerChild: 2 });
+    expect(await q.apply(identity, [1])).toBe(1);
+    const getter = {
+      get broken(): never {
+        throw new RangeError('this getter throws');
+      },
+    };
+    const err = await q.apply(identity, [getter]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('args[0].broken');
+    expect((err as SerializationError).message).toContain('throws when it is read (this getter throws)');
+    expect((err as SerializationError).cause).toBeInstanceOf(RangeError);
+    // Before, it rejected with the RangeError itself, the pool counted the job against the worker's
+    // quota, and every task after it waited for ever.
+    expect(await within(q.map(identity, [2, 3, 4], { chunksize: 1 }), 'tasks after the failed call')).toEqual([2, 3, 4]);
+  });
+
+  it('names a result that cannot be sent as the result', async () => {
+    const p = pool();
+    const err = await p.apply(unencodable, [1]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('result');
+    expect((err as SerializationError).message).toMatch(/^Cannot send result: it is a function/);
+  });
+
+  const remote = (check: (cause: Error) => void) => (err: unknown) => {
+    expect(err).toBeInstanceOf(RemoteError);
+    check((err as RemoteError).cause as Error);
+  };
+  it.each([
+    ['an error whose cause holds a function', 'function cause', remote((cause) => expect(String(cause.cause)).toMatch(/not sent: cause\.retry is a function/))],
+    ['an error with a field whose getter throws', 'getter', remote((cause) => expect((cause as Error & { detail: string }).detail).toMatch(/not sent: its getter threw no detail/))],
+    ['a revoked Proxy', 'revoked proxy', remote((cause) => expect(cause.message).toMatch(/a thrown value that cannot be read/))],
+    ['an error that is its own cause', 'cycle', remote((cause) => expect(String(cause.cause)).toMatch(/refers back to itself/))],
+    [
+      'an error that refers back to itself through a plain object',
+      'cycle through an object',
+      remote((cause) => expect(((cause as Error & { detail: { inner: Error } }).detail.inner.cause as Error).message).toBe('outer')),
+    ],
+    [
+      // As a result that cannot be sent (Python's MaybeEncodingError).
+      'an error with a field that can be read once only',
+      'getter that throws the second time',
+      (err: unknown) => {
+        expect(err).toBeInstanceOf(SerializationError);
+        expect((err as Error).message).toMatch(/^the error could not be sent: Cannot send error reply/);
+      },
+    ],
+  ])('answers a task that throws %s with an error for that task, and its worker goes on', async (_what, kind, check) => {
+    const p = pool();
+    const pid = await p.apply(throwsOdd, ['plain']);
+    // Before, the worker died encoding the error: WorkerCrashedError, for this task and those queued behind it.
+    check(await p.apply(throwsOdd, [kind]).catch((e: unknown) => e));
+    expect(await p.apply(throwsOdd, ['plain'])).toBe(pid);
+  });
+
+  it("brings an AggregateError back with its errors", async () => {
+    const p = pool();
+    const err = await p.apply(throwsOdd, ['aggregate']).catch((e: unknown) => e);
+    const cause = (err as RemoteError).cause as AggregateError;
+    expect(cause).toBeInstanceOf(AggregateError);
+    expect(cause.message).toBe('both failed');
+    expect(cause.errors.map((e: Error) => e.message)).toEqual(['first', 'second']);
+    expect(cause.errors[1]).toBeInstanceOf(TypeError);
+  });
+
+  it('refuses an argument list that is not an array at the call', async () => {
+    const p = pool();
+    await expect(p.apply(add, 5 as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(p.starmap(add, [[1, 2], 3 as never])).rejects.toThrow(/argLists\[1\]/);
+    expect(await p.starmap(add, [[1, 2]])).toEqual([3]);
+  });
+});
+
+describe('Pool: an imap whose pool ends, or that is left early', () => {
+  it('ends an imap waiting for its input with PoolClosedError when the pool is terminated', async () => {
+    async function* stalls(): AsyncGenerator<number> {
+      yield 2;
+      await new Promise(() => {}); // an input that never yields again
+    }
+    for (const ordered of [true, false]) {
+      const q = pool();
+      const it = (ordered ? q.imap(square, stalls()) : q.imapUnordered(square, stalls()))[Symbol.asyncIterator]();
+      expect((await within(it.next(), 'the first result')).value).toBe(4);
+      const waiting = it.next().catch((e: unknown) => e);
+      await q.terminate();
+      expect(await within(waiting, 'a next() waiting on the input of a terminated pool')).toBeInstanceOf(PoolClosedError);
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+    }
+  });
+
+  it('ends a terminated pool\'s imap once, stops reading its input and closes it', async () => {
+    const p = pool();
+    let pulled = 0;
+    let closed = false;
+    function* endless(): Generator<number> {
+      try {
+        for (;;) yield pulled++;
+      } finally {
+        closed = true;
+      }
+    }
+    const it = p.imap(square, endless())[Symbol.asyncIterator]();
+    expect((await it.next()).value).toBe(0);
+    await p.terminate();
+    const outcomes: string[] = [];
+    // A loop that reads on after each error, as Python's imap allows: it must come to an end.
+    for (let i = 0; i < 1000; i++) {
+      const step = await it.next().then(
+        (s) => (s.done ? 'done' : 'value'),
+        (e: unknown) => (e instanceof PoolClosedError ? 'closed' : String(e)),
+      );
+      if (outcomes.at(-1) !== step) outcomes.push(step);
+      if (step === 'done') break;
+    }
+    // Values already back may come first; then one PoolClosedError, then the end.
+    expect(outcomes.filter((o) => o !== 'value')).toEqual(['closed', 'done']);
+    const pulledThen = pulled;
+    await sleep(50);
+    expect(pulled).toBe(pulledThen);
+    expect(closed).toBe(true);
+  });
+
+  it('ends an imap waiting for its input once close() and join() have ended the pool', async () => {
+    const p = pool();
+    async function* stalls(): AsyncGenerator<number> {
+      yield 3;
+      await new Promise(() => {});
+    }
+    const it = p.imap(square, stalls())[Symbol.asyncIterator]();
+    expect((await it.next()).value).toBe(9);
+    const waiting = it.next().catch((e: unknown) => e);
+    p.close();
+    await within(p.join(), 'join() with an imap waiting on its input');
+    const err = await within(waiting, 'the imap of a joined pool');
+    expect(err).toBeInstanceOf(PoolClosedError);
+    expect((err as Error).message).toMatch(/joined/);
+  });
+
+  it('closes its input when a loop breaks out of it, as for-of does', async () => {
+    const p = pool();
+    const closed: string[] = [];
+    function* numbers(): Generator<number> {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        closed.push('sync');
+      }
+    }
+    async function* later(): AsyncGenerator<number> {
+      try {
+        for (let i = 0; ; i++) yield i;
+      } finally {
+        closed.push('async');
+      }
+    }
+    for await (const x of p.imap(square, numbers())) if (x >= 4) break;
+    for await (const x of p.imapUnordered(square, later())) if (x >= 0) break;
+    await until(() => closed.length === 2, 10_000, 'the inputs to be closed');
+    expect(closed.sort()).toEqual(['async', 'sync']);
+  });
+
+  it('checks an imap\'s chunksize at the call, not at its first next()', () => {
+    const p = pool();
+    expect(() => p.imap(square, [1], { chunksize: 0 })).toThrow(InvalidArgumentError);
+    expect(() => p.imapUnordered(square, [1], { chunksize: 1.5 })).toThrow(InvalidArgumentError);
+  });
+
+  it('listens to a signal once per map or imap, not once per chunk, and lets go of it when done', async () => {
+    const p = pool({ size: 2 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const { signal } = controller;
+      const items = Array.from({ length: 200 }, (_, i) => i);
+      const mapped = p.map(slowTask, items.map(() => 1), { chunksize: 1, signal });
+      expect(getEventListeners(signal, 'abort').length).toBe(1);
+      await mapped;
+      const it = p.imap(square, items, { chunksize: 1, signal })[Symbol.asyncIterator]();
+      await it.next();
+      // The imap's own (for its waits) and the one its chunks share.
+      expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(2);
+      await it.return?.();
+      expect(getEventListeners(signal, 'abort').length).toBe(0);
+      // An abort still reaches every chunk through the one listener.
+      const aborted = p.map(slowTask, items.map(() => 2_000), { chunksize: 1, signal });
+      controller.abort();
+      await expect(within(aborted, 'an aborted map')).rejects.toThrow(/aborted/);
+      expect(getEventListeners(signal, 'abort').length).toBe(0);
+      await sleep(0);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
 
 describe('Pool: task modules', () => {
   it('loads a task module again after it threw while loading, as Python imports it again', async () => {

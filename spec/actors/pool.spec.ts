@@ -184,7 +184,7 @@ describe('Pool', () => {
     const p = pool({ size: 1 });
     const err = await p.map(identity, [() => 1, () => 2], { chunksize: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SerializationError);
-    expect((err as SerializationError).message).toContain('message.chunk[0]');
+    expect((err as SerializationError).message).toMatch(/^Cannot send item: it is a function/);
     expect(await p.map(identity, [1, 2, 3], { chunksize: 1 })).toEqual([1, 2, 3]);
     // With a task quota: jobs that never went are not counted against it (the worker would wait for one the pool never sends).
     const q = pool({ size: 1, maxTasksPerChild: 2 });
