@@ -299,7 +299,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind.
    */
   async getBytes(): Promise<Buffer> {
-    this.#bytesOnly('getBytes()');
+    this.bytesOnly('getBytes()');
     return Buffer.from((await this.slice()) as number[]);
   }
 
@@ -308,7 +308,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind, or bytes that do not fit.
    */
   async setBytes(bytes: Uint8Array, start = 0): Promise<void> {
-    this.#bytesOnly('setBytes()');
+    this.bytesOnly('setBytes()');
     if (!ArrayBuffer.isView(bytes)) throw invalidOption('bytes', 'a Buffer or Uint8Array', bytes);
     await this.setSlice(start, Array.from(bytes) as ElementOf<K>[]);
   }
@@ -329,14 +329,15 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    * @throws {SharedValueError} `ERR_SHARED_VALUE` for another kind, or text longer than the array.
    */
   async setString(text: string): Promise<void> {
-    this.#bytesOnly('setString()');
+    this.bytesOnly('setString()');
     if (typeof text !== 'string') throw invalidOption('text', 'a string', text);
     const bytes = Buffer.from(text, 'utf8');
     if (bytes.length > this.length) throw new SharedValueError(`${bytes.length} bytes of text do not fit ${this.what}, of length ${this.length}.`);
     await this.setBytes(bytes.length < this.length ? Buffer.concat([bytes, Buffer.alloc(1)]) : bytes);
   }
 
-  #bytesOnly(what: string): void {
+  // Not a #private method: an array another process sent is made without its constructor (see adopt).
+  private bytesOnly(what: string): void {
     if (this.kind !== 'uint8') throw new SharedValueError(`${what} needs a 'uint8' array; ${this.what} holds ${this.kind}.`);
   }
 

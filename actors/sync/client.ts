@@ -196,7 +196,11 @@ export abstract class Acquirable extends Handle {
   }
 }
 
-/** Builds a handle of `Class` around `ref` without running its constructor (which would start a service). */
+/**
+ * Builds a handle of `Class` around `ref` without running its constructor
+ * (which would start a service). Such an object has none of the class's
+ * `#private` fields or methods: a handle class must not declare any.
+ */
 export function adopt<T extends object>(Class: abstract new (...args: never[]) => T, fields: Record<string, unknown>): T {
   return Object.assign(Object.create(Class.prototype) as T, fields);
 }

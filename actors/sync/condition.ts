@@ -169,19 +169,14 @@ export class Condition extends Handle {
    */
   async notify(n = 1): Promise<void> {
     if (typeof n !== 'number' || !(n >= 0)) throw invalidOption('n', 'a number ≥ 0', n);
-    await this.#mustHold('notify');
+    await mustHold(this, 'notify');
     await request(this.ref, { op: 'notify', n });
   }
 
   /** Wakes every waiter. Rejects with `NotOwnerError` when this actor does not hold the lock. */
   async notifyAll(): Promise<void> {
-    await this.#mustHold('notifyAll');
+    await mustHold(this, 'notifyAll');
     await request(this.ref, { op: 'notify', n: Infinity });
-  }
-
-  async #mustHold(what: string): Promise<void> {
-    const { mine } = (await request(this.lock.ref, { op: 'state' })) as { mine: number };
-    if (mine === 0) throw new NotOwnerError(`Condition.${what}() needs its lock held by this actor: acquire() the condition first.`, 'Condition');
   }
 
   /** Frees its service (not its lock's). */
@@ -192,6 +187,12 @@ export class Condition extends Handle {
   toWire(): unknown {
     return [this.ref, this.lock];
   }
+}
+
+/** Not a private method: a Condition another process sent is made without its constructor (see adopt). */
+async function mustHold(condition: Condition, what: string): Promise<void> {
+  const { mine } = (await request(condition.lock.ref, { op: 'state' })) as { mine: number };
+  if (mine === 0) throw new NotOwnerError(`Condition.${what}() needs its lock held by this actor: acquire() the condition first.`, 'Condition');
 }
 
 registerHandle('troupe.condition', Condition, (data) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, NotOwnerError, SharedArray, SharedValueError, Value, current, spawn } from '../../index.ts';
-import { arrayAdder, holder, incrementer } from '../fixtures/sync-actors.ts';
+import { arrayAdder, byteWriter, holder, incrementer } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -147,6 +147,17 @@ describe('SharedArray', () => {
     const kids = [0, 0, 1].map((index) => reap(spawn(arrayAdder, { args: [a, index, 200] })));
     expect(await Promise.all(kids.map((k) => k.join({ timeout: 60_000 })))).toEqual([0, 0, 0]);
     expect(await a.toArray()).toEqual([400, 200]);
+    await a.close();
+  });
+
+  it('holds bytes and text for a child that received it, as for its maker', async () => {
+    const a = new SharedArray('uint8', 4);
+    const kid = reap(spawn(byteWriter, { args: [a, current().self, 'bytes', 'hé'] }));
+    const report = (await current().receive({ match: (m): m is { tag: string; text: string; bytes: number[] } => (m as { tag?: string })?.tag === 'bytes', timeout: 20_000 })) as { text: string; bytes: number[] };
+    // Before, getBytes/setBytes/getString/setString threw a TypeError in any process but the maker's.
+    expect(report).toMatchObject({ text: 'hé', bytes: [0x68, 0xc3, 0xa9, 0] });
+    expect(await kid.join({ timeout: 20_000 })).toBe(0);
+    expect(await a.getString()).toBe('hé');
     await a.close();
   });
 });

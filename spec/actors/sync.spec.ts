@@ -22,7 +22,7 @@ import {
   spawn,
   unregister,
 } from '../../index.ts';
-import { announceAction, conditionWaiter, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { announceAction, conditionNotifier, conditionWaiter, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -373,6 +373,20 @@ describe('Condition', () => {
     const rest = ['w1', 'w2', 'w3'].filter((t) => t !== first.tag);
     for (const tag of rest) expect((await next(tag, (m) => 'notified' in m)).notified).toBe(true);
     expect(await Promise.all(kids.map((k) => k.join({ timeout: 20_000 })))).toEqual([0, 0, 0]);
+    await cond.close();
+    await cond.lock.close();
+  });
+
+  it('is notified from another process, which got the condition in a message (Python notifies from any process)', async () => {
+    const cond = new Condition();
+    const waiter = reap(spawn(conditionWaiter, { args: [cond, me(), 'waiter'] }));
+    await next('waiter', (m) => m.waiting === true);
+    await until(async () => ((await cond.ref.call({ op: 'waiting' })) as number) === 1, 'the waiter');
+    // Before, a handle another process received had no #private methods: notify() threw a TypeError there.
+    const notifier = reap(spawn(conditionNotifier, { args: [cond, me(), 'notifier', false] }));
+    expect((await next('notifier')).notified).toBe(true);
+    expect((await next('waiter', (m) => 'notified' in m)).notified).toBe(true);
+    expect(await Promise.all([waiter, notifier].map((k) => k.join({ timeout: 20_000 })))).toEqual([0, 0]);
     await cond.close();
     await cond.lock.close();
   });
