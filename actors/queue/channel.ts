@@ -11,6 +11,7 @@
  * the queue, in order.
  */
 import type { ServiceCall } from '../../runtime/index.ts';
+import { isForever } from '../../runtime/timers.ts';
 
 /** How a channel answers a refused or abandoned wait. */
 export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' | 'broken' | 'ownclosed'; readonly n?: number };
@@ -214,7 +215,8 @@ export class Channel {
   }
 
   #wait<W extends Wait>(list: W[], wait: W, ms: number | undefined, atDeadline: () => unknown): void {
-    if (ms !== undefined && Number.isFinite(ms)) {
+    // Past what a timer holds (about 24.8 days) is for ever: Node would fire such a timer at once.
+    if (ms !== undefined && !isForever(ms)) {
       wait.timer = setTimeout(() => {
         const at = list.indexOf(wait);
         if (at === -1) return;

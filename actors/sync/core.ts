@@ -7,6 +7,7 @@
  */
 import { ActorRef, isDown, node, type ExitReason, type Service, type ServiceCall } from '../../runtime/index.ts';
 import { SyncClosedError } from './errors.ts';
+import { isForever } from '../../runtime/timers.ts';
 
 /** What a waiting call is answered with when its caller cancelled it (AbortSignal). */
 export const CANCELLED = 'cancelled';
@@ -97,7 +98,8 @@ export abstract class SyncService {
   enqueue(from: string, call: ServiceCall, request: Request): Waiter {
     const waiter: Waiter = { from, call, token: request.token ?? 0, request, timer: undefined };
     const timeout = request.timeout;
-    if (typeof timeout === 'number' && Number.isFinite(timeout)) {
+    // Past what a timer holds (about 24.8 days) is for ever: Node would fire such a timer at once.
+    if (typeof timeout === 'number' && !isForever(timeout)) {
       waiter.timer = setTimeout(() => {
         const at = this.waiters.indexOf(waiter);
         if (at < 0) return;

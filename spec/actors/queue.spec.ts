@@ -64,6 +64,22 @@ describe('Queue', () => {
     await q.close();
   });
 
+  it('waits for ever on a timeout longer than a timer holds (2^31 ms), where Node would fire at once', async () => {
+    const q = new Queue<number>({ maxsize: 1 });
+    const got = q.get({ timeout: 2 ** 31 });
+    // Before, the wait ended after about 1 ms with QueueEmptyError; 300 ms is plenty to see that.
+    expect(await Promise.race([got, new Promise((r) => setTimeout(r, 300, 'waiting'))])).toBe('waiting');
+    await q.put(7);
+    expect(await got).toBe(7);
+    await q.put(1);
+    const put = q.put(2, { timeout: 30 * 24 * 3600 * 1000 });
+    expect(await Promise.race([put.then(() => 'put'), new Promise((r) => setTimeout(r, 300, 'waiting'))])).toBe('waiting');
+    expect(await q.get()).toBe(1);
+    await put;
+    expect(await q.get()).toBe(2);
+    await q.close();
+  });
+
   it('times get and put out at their deadline, within tolerance', async () => {
     const q = new Queue<number>({ maxsize: 1 });
     let t = performance.now();

@@ -377,6 +377,23 @@ describe('Condition', () => {
     await cond.lock.close();
   });
 
+  it('waits for ever on a timeout longer than a timer holds (2^31 ms), where Node would fire at once', async () => {
+    const lock = new Lock();
+    await lock.acquire();
+    const second = lock.acquire({ timeout: 2 ** 31 });
+    // Before, the wait ended after about 1 ms with false; 300 ms is plenty to see that.
+    expect(await Promise.race([second, new Promise((r) => setTimeout(r, 300, 'waiting'))])).toBe('waiting');
+    await lock.release();
+    expect(await second).toBe(true);
+    await lock.release();
+    const event = new Event();
+    const set = event.wait({ timeout: 2 ** 31 });
+    expect(await Promise.race([set, new Promise((r) => setTimeout(r, 300, 'waiting'))])).toBe('waiting');
+    await event.set();
+    expect(await set).toBe(true);
+    await Promise.all([lock.close(), event.close()]);
+  });
+
   it('is notified from another process, which got the condition in a message (Python notifies from any process)', async () => {
     const cond = new Condition();
     const waiter = reap(spawn(conditionWaiter, { args: [cond, me(), 'waiter'] }));
