@@ -174,17 +174,27 @@ export class Channel {
   }
 
   /**
-   * Marks one item done (joinable): the caller's oldest held item. From a
-   * process that holds none it still counts, but marks no other process's
-   * item done: if that process dies, its item is delivered again.
+   * Marks one item done (joinable): the caller's oldest held item; from a
+   * process that holds none (Python lets any process call task_done(), say
+   * a parent told by its workers), the oldest item any process holds. An
+   * item marked done is not delivered again when its holder dies: counted
+   * done but delivered again, it would be counted twice.
    */
   taskDone(from: string, call: ServiceCall): void {
     if (this.#unfinished === 0) return call.reply(TOO_MANY);
     this.#unfinished--;
-    const mine = this.#held.get(from);
-    if (mine !== undefined) {
-      mine.delete(mine.keys().next().value!);
-      if (mine.size === 0) this.#held.delete(from);
+    let holder = this.#held.has(from) ? from : undefined;
+    if (holder === undefined) {
+      let oldest = Infinity;
+      for (const [who, items] of this.#held) {
+        const first: number = items.keys().next().value!;
+        if (first < oldest) [oldest, holder] = [first, who];
+      }
+    }
+    if (holder !== undefined) {
+      const items = this.#held.get(holder)!;
+      items.delete(items.keys().next().value!);
+      if (items.size === 0) this.#held.delete(holder);
     }
     if (this.#unfinished === 0) for (const wait of this.#joins.splice(0)) this.#refuse(wait, true);
     call.reply(true);

@@ -390,6 +390,26 @@ describe('JoinableQueue', () => {
     await q.close();
   });
 
+  it("lets another process mark a consumer's item done (Python's task_done from anywhere): that item is not delivered again", async () => {
+    const q = new JoinableQueue<string>();
+    await q.put('reported');
+    await q.put('second');
+    const holder = reap(spawn(getThenHang, { args: [q] }));
+    const got = (await current().receive({ match: is<{ got: string }>((m) => typeof m.got === 'string'), timeout: 20_000 })) as { got: string };
+    expect(got.got).toBe('reported');
+    // The parent, told by its worker, marks the work done; then the worker dies.
+    await q.taskDone();
+    holder.kill();
+    expect(await holder.join({ timeout: 10_000 })).toBe(-9);
+    // Before, 'reported' came back though counted done, and its second taskDone() was one too many.
+    expect(await q.unfinished()).toBe(1);
+    expect(await q.get({ timeout: 5000 })).toBe('second');
+    await q.taskDone();
+    expect(await q.join({ timeout: 5000 })).toBe(true);
+    expect(await q.size()).toBe(0);
+    await q.close();
+  });
+
   it('with consumer processes: join() completes, then closing ends their loops', async () => {
     const q = new JoinableQueue<number>();
     const me = current().self;
