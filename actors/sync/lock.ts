@@ -1,11 +1,12 @@
 /**
  * `Lock`, `RLock`, `Semaphore` and `BoundedSemaphore`: Python's, served by
  * the node of the process that made them, owner-aware. A holder is an actor
- * (one per process); when it ends, whatever it held is released and the next
+ * (one per process); when it ends, the lock it held is released, and the
+ * semaphore permits it held unless it returned normally, and the next
  * acquirer is told it was abandoned (robust-mutex semantics, where Python's
  * stay held forever).
  */
-import { ActorRef, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
+import { ActorRef, invalidOption, registerHandle, type ExitReason, type ServiceCall } from '../../runtime/index.ts';
 import { Acquirable, adopt, request } from './client.ts';
 import { SyncService, type Request, type Waiter } from './core.ts';
 import { NotOwnerError, ReleasedTooManyError } from './errors.ts';
@@ -132,13 +133,18 @@ export class PermitService extends SyncService {
     }
   }
 
-  protected ended(actor: string, _waiters: Waiter[]): void {
+  protected ended(actor: string, _waiters: Waiter[], reason: ExitReason): void {
     const held = this.#holders.get(actor);
     if (held !== undefined) {
       this.#holders.delete(actor);
-      const permits = this.#owned ? 1 : held;
-      this.#value += permits;
-      this.#abandoned += permits;
+      // A lock's holder gone for any reason frees it: nobody else may release it. A semaphore's
+      // permits kept by an actor that returned normally stay taken, as Python's: in its signalling
+      // idiom (release() in one process, acquire() in another) a consumed signal must not come back.
+      if (this.#owned || reason !== 'normal') {
+        const permits = this.#owned ? 1 : held;
+        this.#value += permits;
+        this.#abandoned += permits;
+      }
     }
     this.#pump();
   }

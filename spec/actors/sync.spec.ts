@@ -22,7 +22,7 @@ import {
   spawn,
   unregister,
 } from '../../index.ts';
-import { announceAction, conditionNotifier, conditionWaiter, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { announceAction, conditionNotifier, conditionWaiter, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -279,6 +279,18 @@ describe('Semaphore', () => {
     expect([await first, await second]).toEqual(['abandoned', 'abandoned']);
     await sem.release();
     expect(await sem.acquire({ timeout: 1000 })).toBe(true);
+    await sem.close();
+  });
+
+  it("keeps a permit taken by an actor that returns normally: a signal, consumed, does not come back (Python's idiom)", async () => {
+    const sem = new Semaphore(0);
+    await sem.release(); // the signal
+    const child = reap(spawn(takeSignal, { args: [sem, me(), 'taker'] }));
+    expect((await next('taker')).result).toBe(true);
+    expect(await child.join({ timeout: 20_000 })).toBe(0);
+    // Before, the permit came back as the child ended, and the next acquire got 'abandoned'.
+    expect(await sem.getValue()).toBe(0);
+    expect(await sem.acquire({ timeout: 50 })).toBe(false);
     await sem.close();
   });
 
