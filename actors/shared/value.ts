@@ -149,11 +149,12 @@ function checkExpected(kind: Kind, expected: unknown): void {
 /** Plain gets and sets wait while another actor holds the lock, for as long as it holds it. */
 const WAITS = Infinity;
 
+/** `i` as an index from 0; a negative one counts from the end, as Python's `arr[-1]` and `Array.prototype.at` do. */
 function checkIndex(i: unknown, length: number, what: string): number {
-  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= length) {
+  if (typeof i !== 'number' || !Number.isInteger(i) || i < -length || i >= length) {
     throw new SharedValueError(`index ${String(i)} is out of range for ${what}, of length ${length}.`);
   }
-  return i;
+  return i < 0 ? i + length : i;
 }
 
 /**
@@ -247,7 +248,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
     return `Array(${this.kind}, ${this.length})`;
   }
 
-  /** Element `i`. Throws `SharedValueError` for an index out of range. */
+  /** Element `i` (a negative `i` counts from the end, as in Python). Throws `SharedValueError` for an index out of range. */
   async get(i: number): Promise<ElementOf<K>> {
     return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) }, WAITS)) as ElementOf<K>;
   }

@@ -136,7 +136,10 @@ describe('SharedArray', () => {
   it('refuses indexes out of range and slices that do not fit', async () => {
     const a = new SharedArray('uint8', 2);
     await expect(a.get(2)).rejects.toThrow('index 2 is out of range for Array(uint8, 2), of length 2.');
-    await expect(a.set(-1, 0)).rejects.toThrow(SharedValueError);
+    await expect(a.set(-3, 0)).rejects.toThrow('index -3 is out of range for Array(uint8, 2), of length 2.');
+    // Negative indexes count from the end, as Python's arr[-1] does.
+    await a.set(-1, 7);
+    expect([await a.get(1), await a.get(-1), await a.add(-2, 3)]).toEqual([7, 7, 3]);
     await expect(a.setSlice(1, [1, 2])).rejects.toThrow(SharedValueError);
     expect(() => new SharedArray('uint8', -1)).toThrow(InvalidArgumentError);
     await a.close();
