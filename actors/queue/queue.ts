@@ -51,6 +51,8 @@ interface Info {
   readonly closed: boolean;
   readonly unfinished: number;
 }
+/** What a queue whose service has gone (closed and drained) answers for its size. */
+const DRAINED: Info = Object.freeze({ size: 0, full: false, closed: true, unfinished: 0 });
 
 let queues = 0;
 
@@ -98,9 +100,10 @@ function isAttach(options: unknown): options is Attach {
 function validMaxsize(options: QueueOptions | undefined): number {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ maxsize: 100 }`', options);
   const maxsize = options?.maxsize ?? 0;
-  if (!Number.isInteger(maxsize) || maxsize < 0) throw invalidOption('maxsize', 'an integer >= 0 (0 is unbounded)', maxsize);
+  // As Python's: a maxsize of 0 or less is no bound.
+  if (!Number.isInteger(maxsize)) throw invalidOption('maxsize', 'an integer (0 or less is unbounded)', maxsize);
   if (options?.name !== undefined && typeof options.name !== 'string') throw invalidOption('name', 'a string', options.name);
-  return maxsize;
+  return Math.max(0, maxsize);
 }
 
 /**
@@ -288,7 +291,8 @@ export class Queue<T = unknown> extends Handle {
 
   async #info(): Promise<Info> {
     const answer = await this.#client.request({ t: 'info' }, undefined, undefined, 'size()');
-    if (isRefusal(answer)) throw new ClosedError(`${this.#client.label} is closed and drained: it has no size any more.`);
+    // Freed: closed and drained, so empty (Python's empty() on a closed queue is true, not an error).
+    if (isRefusal(answer)) return DRAINED;
     return answer as Info;
   }
 

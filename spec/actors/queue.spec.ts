@@ -134,6 +134,14 @@ describe('Queue', () => {
     await q.close(); // idempotent
   });
 
+  it("takes a maxsize of 0 or less as no bound, as Python's Queue does", async () => {
+    const q = new Queue<number>({ maxsize: -1 });
+    expect(q.maxsize).toBe(0);
+    for (let i = 0; i < 5; i++) await q.put(i, { timeout: 1000 });
+    expect([await q.size(), await q.full()]).toEqual([5, false]);
+    await q.close();
+  });
+
   it('for await ends when the queue is closed and drained', async () => {
     const q = new Queue<number>();
     for (let i = 0; i < 100; i++) void q.put(i);
@@ -141,6 +149,12 @@ describe('Queue', () => {
     const seen: number[] = [];
     for await (const item of q) seen.push(item);
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    // Drained and closed, its service gone: still empty, as Python's test_closed_queue_empty_exceptions has it.
+    expect([await q.empty(), await q.size(), await q.full()]).toEqual([true, 0, false]);
+    const unused = new JoinableQueue<number>();
+    await unused.close();
+    expect([await unused.empty(), await unused.unfinished()]).toEqual([true, 0]);
+    await expect(unused.put(1)).rejects.toBeInstanceOf(ClosedError);
   });
 
   it('gives the items a loop did not reach back to the front when it breaks, those fetched ahead included', async () => {
@@ -176,7 +190,6 @@ describe('Queue', () => {
   });
 
   it('rejects bad options with InvalidArgumentError', async () => {
-    expect(() => new Queue({ maxsize: -1 })).toThrow(InvalidArgumentError);
     expect(() => new Queue({ maxsize: 1.5 })).toThrow(/maxsize/);
     expect(() => new Queue('big' as never)).toThrow(InvalidArgumentError);
     const q = new Queue();
