@@ -183,7 +183,9 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * at once) for that to become true.
    */
   poll(options?: WaitOptions): Promise<boolean> {
-    const ms = this.#readWait({ timeout: 0, ...options }, 'poll()');
+    // A negative timeout answers at once, as Python's poll(-1) does.
+    const timeout = options?.timeout;
+    const ms = this.#readWait({ ...options, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
     if (typeof ms === 'object') return Promise.reject(ms);
     return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, options?.signal, 'poll()').then((answer) => {
       if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, options?.signal);

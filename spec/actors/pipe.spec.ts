@@ -123,12 +123,14 @@ describe('Pipe', () => {
   it('polls with a timeout and receives with a timeout', async () => {
     const [a, b] = Pipe<string, string>();
     expect(await b.poll()).toBe(false);
+    expect(await b.poll({ timeout: -1 })).toBe(false); // at once, as Python's poll(-1)
     let t = performance.now();
     expect(await b.poll({ timeout: 150 })).toBe(false);
     expect(performance.now() - t).toBeGreaterThanOrEqual(140);
     const polled = b.poll({ timeout: 20_000 });
     await a.send('x');
     expect(await polled).toBe(true);
+    expect(await b.poll({ timeout: -1 })).toBe(true);
     expect(await b.recv()).toBe('x');
     t = performance.now();
     await expect(b.recv({ timeout: 150 })).rejects.toBeInstanceOf(TimeoutError);
