@@ -31,17 +31,19 @@ function take(ch: Channel, from: string): { value: unknown; seq: number } {
 }
 
 describe('queue channel', () => {
-  it("does not mark another process's item done on a taskDone() from a process that holds none", () => {
+  it("marks the oldest item any process holds done on a taskDone() from a process that holds none, and only that one", () => {
     const ch = new Channel(0, true);
     ch.put('p', call('p'), ['x', 'y'], undefined, undefined);
     expect(take(ch, 'A').value).toBe('x');
     expect(take(ch, 'B').value).toBe('y');
     const done = call('C');
-    ch.taskDone('C', done);
+    ch.taskDone('C', done); // C was told x is done (Python's task_done from any process)
     expect(done.answer).toBe(true);
-    ch.down('A'); // A dies working on x: x must come back
+    ch.down('A'); // x was counted done: it does not come back, which would count it twice
+    expect(ch.size).toBe(0);
+    ch.down('B'); // y was not: it comes back
     expect(ch.size).toBe(1);
-    expect(take(ch, 'D').value).toBe('x');
+    expect(take(ch, 'D').value).toBe('y');
   });
 
   it('keeps a get on a closed, empty queue waiting while another process holds items that could come back', () => {
