@@ -2,7 +2,8 @@
  * `ctx`: what a running actor knows about itself and how it receives.
  * Like Python's `current_process()` and `os.getppid()`, plus the mailbox.
  */
-import { AbortError, TroupeError } from './errors.ts';
+import { constants } from 'node:os';
+import { AbortError, TroupeError, invalidOption } from './errors.ts';
 import { type Letter, type Mailbox, type ReceiveOptions } from './mailbox.ts';
 import type { ActorRef } from './ref.ts';
 
@@ -17,6 +18,16 @@ export interface ContextHost {
   trapExits: boolean;
   exit(code: number | NodeJS.Signals): Promise<never>;
 }
+
+/**
+ * The signals an actor may end itself by: those whose default action ends a
+ * process. Not SIGUSR1 (Node starts its inspector on it), nor those ignored
+ * (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) or stopping (SIGSTOP, SIGTSTP, SIGTTIN,
+ * SIGTTOU) by default: the process would live on, and exit() never settle.
+ */
+const ENDING_SIGNALS: ReadonlySet<string> = new Set(
+  ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR2', 'SIGSEGV', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPOLL', 'SIGPWR', 'SIGSYS', 'SIGSTKFLT'].filter((name) => name in constants.signals),
+);
 
 export class Context<Msg = unknown, Reply = unknown> {
   /** This actor's own ref. */
@@ -165,6 +176,11 @@ export class Context<Msg = unknown, Reply = unknown> {
    * `process.exit()`, which drops what the pipe to the parent has not taken yet.
    */
   exit(code: number | NodeJS.Signals): Promise<never> {
+    if (typeof code === 'string' && !ENDING_SIGNALS.has(code)) {
+      return Promise.reject(
+        invalidOption('code', 'an exit code, or a signal that ends a process (SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGUSR2...; not SIGUSR1, which starts Node\'s inspector, nor one ignored or stopping by default)', code),
+      );
+    }
     return this.#host.exit(code);
   }
 

@@ -438,10 +438,13 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   // ---- lifecycle -------------------------------------------------------
 
   async join(options: JoinOptions): Promise<number | null> {
-    const { timeout, signal } = options;
-    if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) {
-      throw invalidOption('timeout', 'a number of milliseconds >= 0', timeout);
+    const { signal } = options;
+    let { timeout } = options;
+    if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
+      throw invalidOption('timeout', 'a number of milliseconds (0 or less: do not wait)', timeout);
     }
+    // As Python's join(-1) (test_terminate): a negative timeout does not wait.
+    if (timeout !== undefined && timeout < 0) timeout = 0;
     if (this.#exitCode !== null) return this.#exitCode;
     if (signal?.aborted) throw new AbortError(`join() on actor ${this.ref.name} was aborted.`, { cause: signal.reason });
     let timer: NodeJS.Timeout | undefined;

@@ -100,6 +100,9 @@ class ActorHost {
     this.#readWaiting();
     const args = (await this.#args)();
     this.#link.sendSystem({ t: 'ready' });
+    // Written now, not at the end of this turn: a behaviour that computes before it first awaits
+    // (or never awaits) would hold it back, and with it whoever waits on `ready`.
+    this.#link.flush();
     writeCodeCacheSoon();
     // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
     if (!this.#init.deathSignal) void startWatchdog();

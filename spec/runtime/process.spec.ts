@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SpawnError, actor, current, node, spawn, task } from '../../index.ts';
-import { crasher, echo, exiter, hangsOnStop, introspect, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -83,9 +83,38 @@ describe('actor process lifecycle', () => {
     expect(a.exitCode).toBe(-15);
   });
 
+  it('resolves ready when the behaviour starts, even one that computes without ever awaiting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-busy-'));
+    const release = join(dir, 'release');
+    try {
+      const ref = reap(spawn(busyFromStart, { args: [release] }));
+      // Before, ready was written at the end of the behaviour's first turn: never, for this one.
+      const ready = await Promise.race([ref.ready.then(() => 'ready'), new Promise((r) => setTimeout(r, 20_000, 'not ready within 20 s').unref())]);
+      expect(ready).toBe('ready');
+      writeFileSync(release, '');
+      expect(await ref.join({ timeout: 20_000 })).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ends an actor by the signal it gives ctx.exit(), and refuses one that would not end it', async () => {
+    expect(await reap(spawn(exitBy, { args: ['SIGTERM'] })).join({ timeout: 20_000 })).toBe(-15);
+    expect(await reap(spawn(exitBy, { args: ['SIGUSR2'] })).join({ timeout: 20_000 })).toBe(-12);
+    // Before, SIGUSR1 started Node's inspector and ctx.exit() never settled; SIGCHLD is ignored by default.
+    for (const signal of ['SIGUSR1', 'SIGCHLD'] as const) {
+      const ref = reap(spawn(exitBy, { args: [signal] }));
+      const told = await current().receive({ match: (m): m is { refused: string } => typeof (m as { refused?: unknown })?.refused === 'string', timeout: 20_000 });
+      expect(told).toEqual({ refused: 'ERR_INVALID_ARGUMENT' });
+      expect(await ref.join({ timeout: 20_000 })).toBe(0);
+    }
+  });
+
   it('join resolves null on timeout while the actor stays alive', async () => {
     const ref = reap(spawn(stubborn));
     await ref.ready;
+    expect(await ref.join({ timeout: 0 })).toBeNull();
+    expect(await ref.join({ timeout: -1 })).toBeNull(); // as Python's join(-1): no wait
     expect(await ref.join({ timeout: 50 })).toBeNull();
     expect(ref.isAlive()).toBe(true);
     expect(ref.exitCode).toBeNull();
