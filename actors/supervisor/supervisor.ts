@@ -21,6 +21,7 @@ import {
   type Context,
   type ExitEvent,
   type ExitReason,
+  isExitSignal,
 } from '../../runtime/index.ts';
 import { backoffDelay, nextAttempt, recordRestart } from './intensity.ts';
 import { resolveChildSpec, resolveSpec, type ChildSpec, type ResolvedChildSpec, type ResolvedSpec, type SupervisorSpec } from './spec.ts';
@@ -99,16 +100,23 @@ class SupervisorCore {
     ctx.onStopChildren(() => this.#endAll());
   }
 
-  /** Starts the children in order, each ready before the next; a child that cannot start ends the supervisor. */
-  async startAll(): Promise<void> {
-    for (const entry of this.#entries) {
-      try {
-        await this.#start(entry);
-      } catch (err) {
-        await this.#endAll();
-        throw new SpawnError(`Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, entry.spec.name, { cause: err });
+  /**
+   * Starts the children in order, each ready before the next; a child that
+   * cannot start ends the supervisor. In the queue, as OTP's init: a child
+   * that ends while later ones start is dealt with once all have started,
+   * by strategy, never in the middle of the start.
+   */
+  startAll(): Promise<void> {
+    return this.#enqueue(async () => {
+      for (const entry of this.#entries) {
+        try {
+          await this.#start(entry);
+        } catch (err) {
+          await this.#endAll();
+          throw new SpawnError(`Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, entry.spec.name, { cause: err });
+        }
       }
-    }
+    });
   }
 
   handle(request: SupervisorRequest): Promise<unknown> {
@@ -261,10 +269,14 @@ function describe(reason: ExitReason): string {
  * through `startSupervisor(spec)`, or as a child spec of another supervisor.
  */
 export const supervisor = actor(async (ctx: Context<SupervisorRequest, unknown>, spec: SupervisorSpec) => {
+  // As OTP's supervisors: an exit signal from a link (a child that linked to it, an actor it was
+  // linked to) does not end it. Its children's exits reach it as events, whatever their links.
+  ctx.trapExits = true;
   const core = new SupervisorCore(ctx, resolveSpec(spec));
   await core.startAll();
   const requests = (async () => {
     for await (const request of ctx.inbox) {
+      if (isExitSignal(request)) continue;
       try {
         const answer = await core.handle(request);
         if (ctx.canReply) ctx.reply(answer);

@@ -24,7 +24,7 @@ import {
   type RestartEvent,
   type SupervisorSpec,
 } from '../../index.ts';
-import { member } from '../fixtures/members.ts';
+import { crashOnText, member } from '../fixtures/members.ts';
 
 type Report = { started: string; pid: number } | { stopped: string };
 
@@ -134,6 +134,49 @@ describe('supervisor: strategies', () => {
     expect((await next(stoppedOf('a1', 'a2', 'a3'))).stopped).toBe('a1');
     for (const name of ['a1', 'a2', 'a3']) expect((await next(started(name))).pid).not.toBe(pids.get(name));
     expect(readFileSync(log, 'utf8')).toBe('a1\na2\na3\n');
+  });
+
+  it('deals with a child that ends while later ones start once all have started, as OTP does after init', async () => {
+    rmSync(log, { force: true });
+    rmSync(`${log}.crashing`, { force: true });
+    // x crashes as y's process loads (its line in the start log), and y holds its start until
+    // x is crashing, and half a second more: x ends in the middle of the supervisor's start.
+    process.env.TROUPE_SPEC_HOLD = 'iy';
+    process.env.TROUPE_SPEC_HOLD_FILE = `${log}.crashing`;
+    const spec: SupervisorSpec = {
+      strategy: 'one-for-all',
+      maxRestarts: 5,
+      children: [{ id: 'ix', actor: crashOnText, args: [current().self, log, 'iy\n'], shutdown: 5000 }, child('iy'), child('iz')],
+    };
+    const sup = Supervisor.start(spec);
+    running.push(sup);
+    try {
+      await sup.ready;
+    } finally {
+      delete process.env.TROUPE_SPEC_HOLD;
+      delete process.env.TROUPE_SPEC_HOLD_FILE;
+    }
+    const events: string[] = [];
+    const isEvent = (m: unknown): m is Report => typeof m === 'object' && m !== null && ['ix', 'iy', 'iz'].includes((m as { started?: string; stopped?: string }).started ?? (m as { stopped?: string }).stopped ?? '');
+    while (events.length < 8) {
+      const m = await next(isEvent);
+      events.push('started' in m ? `up:${m.started}` : `down:${m.stopped}`);
+    }
+    // Before, the crash was dealt with in the middle of the start: y was ended and x and y
+    // restarted while z started, and z was left out of the group's restart.
+    expect(events).toEqual(['up:ix', 'up:iy', 'up:iz', 'down:iz', 'down:iy', 'up:ix', 'up:iy', 'up:iz']);
+  });
+
+  it('traps exits: a child linked to it that crashes is restarted, and the supervisor goes on', async () => {
+    const { sup, pids } = await start({ strategy: 'one-for-one', maxRestarts: 5, children: [child('l1'), child('l2')] }, ['l1', 'l2']);
+    const l1 = (await sup.whichChildren()).find((c) => c.id === 'l1')!.ref!;
+    l1.send('link');
+    await current().receive({ match: (m): m is { linked: string } => (m as { linked?: string })?.linked === 'l1', timeout: 30_000 });
+    l1.send('crash');
+    // Before, the link's exit signal ended the supervisor (LinkedExitError) and nothing was restarted.
+    expect((await next(started('l1'))).pid).not.toBe(pids.get('l1'));
+    expect(sup.ref.isAlive()).toBe(true);
+    expect((await sup.countChildren()).active).toBe(2);
   });
 
   it('rest-for-one restarts the child and those started after it', async () => {
