@@ -95,7 +95,7 @@ export {
 } from './actors/index.ts';
 export type { CommandOptions, OutputMessage, PipeOptions, QueueOptions, RunOptions, WaitOptions } from './actors/index.ts';
 export type { AcquireOptions, AcquireResult, BarrierOptions, ElementOf, Held, Kind } from './actors/index.ts';
-export type { ApplyAsyncOptions, Backoff, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
+export type { ApplyAsyncOptions, Backoff, ChildCounts, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,
   ActorFunction,

@@ -5,7 +5,7 @@ export { DEFAULT_BACKOFF, DEFAULT_INTENSITY, backoffDelay, nextAttempt, recordRe
 export type { Backoff, Intensity } from './supervisor/intensity.ts';
 export type { ChildSpec, Restart, Strategy, SupervisorSpec } from './supervisor/spec.ts';
 export { ChildExistsError, NoSuchChildError, RestartIntensityError, supervisor } from './supervisor/supervisor.ts';
-export type { ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';
+export type { ChildCounts, ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';
 export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool/pool.ts';
 export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';
 export { Command, OutputLimitError, commandHost, commandSpec, run, spawnCommand } from './command.ts';

@@ -5,10 +5,10 @@
 import { RemoteError, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
 import type { ChildSpec, SupervisorSpec } from './spec.ts';
 import { resolveSpec } from './spec.ts';
-import { supervisor, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
+import { supervisor, type ChildCounts, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
 
 export interface StartOptions {
-  /** The supervisor's process name; default `supervisor-<n>`. */
+  /** The supervisor's process name; by default, as `spawn` names an actor (`actor-<n>`). */
   readonly name?: string;
   readonly daemon?: boolean;
 }
@@ -72,8 +72,8 @@ export class Supervisor {
     return this.#call({ op: 'whichChildren' }, options) as Promise<ChildInfo[]>;
   }
 
-  countChildren(options?: CallOptions): Promise<{ specs: number; active: number }> {
-    return this.#call({ op: 'countChildren' }, options) as Promise<{ specs: number; active: number }>;
+  countChildren(options?: CallOptions): Promise<ChildCounts> {
+    return this.#call({ op: 'countChildren' }, options) as Promise<ChildCounts>;
   }
 
   /** Stops the supervisor: its children end in reverse order, each as its spec says, then it ends. */

@@ -45,15 +45,26 @@ export class NoSuchChildError extends TroupeError {
 /** `startChild` was given an id the supervisor has, or `restartChild`/`deleteChild` a child that is running. */
 export class ChildExistsError extends TroupeError {
   readonly childId: string;
-  constructor(message: string, childId: string) {
+  /** The child is running (OTP's `already_started`), or only its spec is there (`already_present`). */
+  readonly running: boolean;
+  constructor(message: string, childId: string, running = true) {
     super('ERR_CHILD_EXISTS', message);
     this.childId = childId;
+    this.running = running;
   }
 }
 
 for (const Class of [RestartIntensityError, NoSuchChildError, ChildExistsError]) registerErrorClass(Class);
 
 /** One child, as `whichChildren()` tells it. */
+/** OTP's count_children: specs, running children, and how many of the specs are supervisors and workers. */
+export interface ChildCounts {
+  readonly specs: number;
+  readonly active: number;
+  readonly supervisors: number;
+  readonly workers: number;
+}
+
 export interface ChildInfo {
   readonly id: string;
   /** Its ref while it runs (a plain ref: the lifecycle is the supervisor's); null when terminated or between restarts. */
@@ -127,7 +138,17 @@ class SupervisorCore {
     switch (request.op) {
       case 'startChild': {
         const spec = resolveChildSpec(request.spec);
-        if (this.#find(spec.id) !== undefined) throw new ChildExistsError(`Supervisor ${this.#ctx.name} has a child ${JSON.stringify(spec.id)} already.`, spec.id);
+        const existing = this.#find(spec.id);
+        if (existing !== undefined) {
+          const running = existing.ref !== null;
+          throw new ChildExistsError(
+            running
+              ? `Supervisor ${this.#ctx.name} has a child ${JSON.stringify(spec.id)} running already.`
+              : `Supervisor ${this.#ctx.name} has the spec of a child ${JSON.stringify(spec.id)} already, not running: restartChild() starts it, deleteChild() removes it.`,
+            spec.id,
+            running,
+          );
+        }
         const entry: Entry = { spec, ref: null, ending: false, attempt: 0, lastRestartAt: undefined };
         this.#entries.push(entry);
         try {
@@ -158,8 +179,10 @@ class SupervisorCore {
         return this.#entries.map(
           (e): ChildInfo => ({ id: e.spec.id, ref: e.ref, restart: e.spec.restart, type: e.spec.actor === supervisor ? 'supervisor' : 'worker' }),
         );
-      case 'countChildren':
-        return { specs: this.#entries.length, active: this.#entries.filter((e) => e.ref !== null).length };
+      case 'countChildren': {
+        const supervisors = this.#entries.filter((e) => e.spec.actor === supervisor).length;
+        return { specs: this.#entries.length, active: this.#entries.filter((e) => e.ref !== null).length, supervisors, workers: this.#entries.length - supervisors } satisfies ChildCounts;
+      }
       default:
         throw new TypeError(`unknown supervisor request ${JSON.stringify((request as { op: unknown }).op)}`);
     }

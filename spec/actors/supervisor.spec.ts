@@ -123,7 +123,7 @@ describe('supervisor: strategies', () => {
     expect([after[0], after[2]]).toEqual([before[0], before[2]]);
     expect(after[1]).not.toBe(before[1]);
     expect(await restarted).toMatchObject({ supervisor: { id: sup.ref.id }, child: 'o2', attempt: 1, reason: 'killed' });
-    expect(await sup.countChildren()).toEqual({ specs: 3, active: 3 });
+    expect(await sup.countChildren()).toEqual({ specs: 3, active: 3, supervisors: 0, workers: 3 });
   });
 
   it('one-for-all ends the others in reverse order and restarts all in order', async () => {
@@ -202,7 +202,7 @@ describe('supervisor: restart types', () => {
     const [again] = await sup.whichChildren();
     again!.ref!.send('return');
     expect(await ended(again!.ref)).toBe('normal');
-    expect(await sup.countChildren()).toEqual({ specs: 1, active: 0 });
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 1 });
   });
 
   it('restarts a permanent child even after a normal return (OTP permanent_normal)', async () => {
@@ -210,14 +210,14 @@ describe('supervisor: restart types', () => {
     const [info] = await sup.whichChildren();
     info!.ref!.send('return');
     await next(started('perm-normal'));
-    expect(await sup.countChildren()).toEqual({ specs: 1, active: 1 });
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
   });
 
   it('restarts a transient child killed abnormally (OTP transient_abnormal)', async () => {
     const { sup, pids } = await start({ maxRestarts: 5, children: [child('trans-killed', { restart: 'transient' })] }, ['trans-killed']);
     process.kill(pids.get('trans-killed')!, 'SIGKILL');
     expect((await next(started('trans-killed'))).pid).not.toBe(pids.get('trans-killed'));
-    expect(await sup.countChildren()).toEqual({ specs: 1, active: 1 });
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
   });
 
   it('never restarts a temporary child, and forgets its spec', async () => {
@@ -265,7 +265,7 @@ describe('supervisor: backoff', () => {
     const started = performance.now();
     expect(await sup.stop()).toBe(0);
     expect(performance.now() - started).toBeLessThan(3000);
-    await expect(queued).resolves.toEqual({ specs: 2, active: 0 });
+    await expect(queued).resolves.toMatchObject({ specs: 2, active: 0 });
   });
 });
 
@@ -304,11 +304,19 @@ describe('supervisor: dynamic children', () => {
     const ref = await sup.startChild(child('dyn'));
     expect(ref.name).toBe('dyn');
     await next(started('dyn'));
-    await expect(sup.startChild(child('dyn'))).rejects.toBeInstanceOf(ChildExistsError);
+    // OTP's already_started and already_present.
+    await expect(sup.startChild(child('dyn'))).rejects.toMatchObject({ code: 'ERR_CHILD_EXISTS', running: true });
     expect(await sup.whichChildren()).toEqual([expect.objectContaining({ id: 'dyn', restart: 'permanent', type: 'worker' })]);
     await sup.terminateChild('dyn');
     expect((await next(stoppedOf('dyn'))).stopped).toBe('dyn');
-    expect(await sup.countChildren()).toEqual({ specs: 1, active: 0 });
+    expect(await sup.countChildren()).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 1 });
+    const present = await sup.startChild(child('dyn')).catch((e: unknown) => e);
+    expect(present).toBeInstanceOf(ChildExistsError);
+    expect(present).toMatchObject({ running: false, message: expect.stringContaining('restartChild() starts it') });
+    await sup.startChild({ id: 'sub', actor: supervisor, args: [{ children: [] }], shutdown: 'infinity' });
+    expect(await sup.countChildren()).toEqual({ specs: 2, active: 1, supervisors: 1, workers: 1 });
+    await sup.terminateChild('sub');
+    await sup.deleteChild('sub');
     await expect(sup.deleteChild('nope')).rejects.toBeInstanceOf(NoSuchChildError);
     const again = await sup.restartChild('dyn');
     expect(again.id).not.toBe(ref.id);
@@ -317,7 +325,7 @@ describe('supervisor: dynamic children', () => {
     await sup.terminateChild('dyn');
     expect((await next(stoppedOf('dyn'))).stopped).toBe('dyn');
     await sup.deleteChild('dyn');
-    expect(await sup.countChildren()).toEqual({ specs: 0, active: 0 });
+    expect(await sup.countChildren()).toEqual({ specs: 0, active: 0, supervisors: 0, workers: 0 });
   });
 });
 
