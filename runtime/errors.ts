@@ -140,6 +140,14 @@ export class ProtocolError extends TroupeError {
   }
 }
 
+/**
+ * Set on an error that ends an actor as a `shutdown` rather than a failure:
+ * its process reports the error (the parent's `ref.error`) and ends by
+ * SIGTERM, so its exit reason is `shutdown`, as OTP's supervisor ends at its
+ * restart intensity.
+ */
+export const ENDS_AS_SHUTDOWN: unique symbol = Symbol.for('troupe.ends-as-shutdown');
+
 /** An actor linked to this one ended abnormally, and this one does not trap exits. */
 export class LinkedExitError extends TroupeError {
   readonly actorId: string;

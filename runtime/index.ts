@@ -18,7 +18,7 @@ export {
 export type { ErrorCode } from './errors.ts';
 export { describeValue, invalidOption } from './errors.ts';
 export { handOver, registerErrorClass } from './codec.ts';
-export { LinkedExitError, NameTakenError } from './errors.ts';
+export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
 export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';

@@ -10,6 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ENDS_AS_SHUTDOWN,
   SpawnError,
   TroupeError,
   actor,
@@ -26,10 +27,16 @@ import {
 import { backoffDelay, nextAttempt, recordRestart } from './intensity.ts';
 import { resolveChildSpec, resolveSpec, type ChildSpec, type ResolvedChildSpec, type ResolvedSpec, type SupervisorSpec } from './spec.ts';
 
-/** The supervisor restarted children more often than its intensity allows, and ended. */
+/**
+ * The supervisor restarted children more often than its intensity allows, and
+ * ended: its children first, then itself, with exit reason `shutdown` (as
+ * OTP's), this error on its ref's `error`.
+ */
 export class RestartIntensityError extends TroupeError {
+  declare readonly [ENDS_AS_SHUTDOWN]: true;
   constructor(message: string) {
     super('ERR_RESTART_INTENSITY', message);
+    Object.defineProperty(this, ENDS_AS_SHUTDOWN, { value: true });
   }
 }
 

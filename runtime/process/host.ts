@@ -15,7 +15,7 @@ import { Socket, type SocketConstructorOpts } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
-import { LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
+import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
@@ -196,6 +196,12 @@ class ActorHost {
     }
     await Promise.all(children().map((child) => child.join({})));
     await this.#link.flushed();
+    if (code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true) {
+      // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
+      process.removeAllListeners('SIGTERM');
+      process.kill(process.pid, 'SIGTERM');
+      return new Promise<void>(() => {});
+    }
     process.exit(code);
   }
 

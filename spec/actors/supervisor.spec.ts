@@ -247,11 +247,30 @@ describe('supervisor: intensity', () => {
     process.kill(pids.get('w')!, 'SIGKILL');
     const second = await next(started('w'));
     process.kill(second.pid, 'SIGKILL');
-    expect(await sup.join({ timeout: 30_000 })).toBe(1);
+    // As OTP's: its reason is shutdown (SIGTERM, -15), its error on the ref.
+    expect(await sup.join({ timeout: 30_000 })).toBe(-15);
     expect(sup.ref.error?.name).toBe('RestartIntensityError');
     expect((sup.ref.error as { code?: string }).code).toBe('ERR_RESTART_INTENSITY');
     expect(sup.ref.error?.message).toContain('more than 1 restart(s) in 60000 ms (child w ended: killed)');
     expect((await next(stoppedOf('v'))).stopped).toBe('v');
+  });
+});
+
+describe('supervisor: a supervisor that gives up', () => {
+  it('ends with reason shutdown: a transient parent does not restart it, a permanent one does', async () => {
+    for (const restart of ['transient', 'permanent'] as const) {
+      const deep = `deep-${restart}`;
+      const sub: ChildSpec = { id: 'sub', actor: supervisor, args: [{ maxRestarts: 0, children: [child(deep)] }], restart, shutdown: 'infinity' };
+      const { sup, pids } = await start({ maxRestarts: 5, children: [sub] }, [deep]);
+      const subRef = (await sup.whichChildren())[0]!.ref!;
+      current().monitor(subRef);
+      process.kill(pids.get(deep)!, 'SIGKILL');
+      const down = await current().receive({ match: (m): m is Down => isDown(m) && m.actor.id === subRef.id, timeout: 30_000 });
+      // Before, it ended with its error, which a transient parent restarted.
+      expect(down.reason).toBe('shutdown');
+      expect((await sup.countChildren()).active).toBe(restart === 'transient' ? 0 : 1);
+      if (restart === 'permanent') await next(started(deep));
+    }
   });
 });
 
@@ -290,7 +309,7 @@ describe('supervisor: restarts that cannot start', () => {
     writeFileSync(`${log}.fail`, 'nostart');
     try {
       process.kill(pids.get('nostart')!, 'SIGKILL');
-      expect(await sup.join({ timeout: 30_000 })).toBe(1);
+      expect(await sup.join({ timeout: 30_000 })).toBe(-15);
       expect(sup.ref.error?.name).toBe('RestartIntensityError');
     } finally {
       rmSync(`${log}.fail`, { force: true });

@@ -111,7 +111,7 @@ describe('examples', () => {
         '  restarted db (attempt 1) after: killed',
         '  db, cache and api run again, all in new processes: true',
         '3. a team joins, whose worker falls over at every start, more often than the team allows',
-        '  team gave up: RestartIntensityError',
+        '  team gave up, reason: shutdown',
         '  top lets it go (temporary) and now has: crashy, services',
         'stopping the tree, children first: exit code 0',
         '',
