@@ -390,7 +390,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   exit(code: number | NodeJS.Signals): Promise<never> {
     if (this.onExitRequest !== null) return this.onExitRequest(code);
-    if (typeof code === 'number') process.exit(code);
+    // The root: as Python's sys.exit(n), its non-daemon children first (see exitHooks).
+    if (typeof code === 'number') return exitHooks.beforeExit().then(() => process.exit(code));
     process.removeAllListeners(code);
     process.kill(process.pid, code);
     return new Promise<never>(() => {});
@@ -738,6 +739,9 @@ export function currentNode(): Node {
 }
 
 /** Installs the node of an actor process, before any user code runs. */
+/** What the root does before `ctx.exit(n)` ends it: child.ts sets it to end its children as Python does. */
+export const exitHooks: { beforeExit: () => Promise<void> } = { beforeExit: () => Promise.resolve() };
+
 export function installNode(node: Node): void {
   current = node;
 }

@@ -13,7 +13,7 @@ import { AbortError, SpawnError, invalidOption } from '../errors.ts';
 import { MAIN_LOCAL_ID, actorId, nodeOf } from '../ids.ts';
 import { FRAME_ARGS, FRAME_CALL, FRAME_CANCEL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
-import type { ChildLink, Node, RestartEvent, WatchEntry } from '../node.ts';
+import { exitHooks, type ChildLink, type Node, type RestartEvent, type WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
@@ -742,6 +742,16 @@ async function startSpare(): Promise<void> {
 export function children(): ActorProcess[] {
   return [...live];
 }
+
+/**
+ * Ends this process's children as Python's exit does (its `_exit_function`):
+ * daemons are terminated, the others waited for.
+ */
+export async function endChildrenAtExit(): Promise<void> {
+  for (const child of children()) if (child.daemon) child.signal('SIGTERM');
+  await Promise.all(children().map((child) => child.join({})));
+}
+exitHooks.beforeExit = endChildrenAtExit;
 
 interface InFlight {
   readonly from: string;

@@ -19,7 +19,7 @@ import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../e
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
-import { INIT_ENV, children, type ActorInit } from './child.ts';
+import { INIT_ENV, children, endChildrenAtExit, type ActorInit } from './child.ts';
 import { loadBundle } from './import-url.ts';
 import { RUNTIME_ACTOR_ARG } from './bundle.ts';
 import { mapStacksOf } from './stacks.ts';
@@ -168,6 +168,8 @@ class ActorHost {
   /** `ctx.exit(code)`: everything sent is written first, then the process ends with `code` (or by that signal). */
   async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
     this.#finishing = true;
+    // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it at once).
+    if (typeof code === 'number') await endChildrenAtExit();
     await this.#link.flushed();
     if (typeof code === 'number') process.exit(code);
     process.removeAllListeners(code);
@@ -187,14 +189,10 @@ class ActorHost {
     }
     if (this.#stopping !== null) await this.#stopping;
     node.closeMailbox();
-    if (error instanceof LinkedExitError) {
-      // Ended by a link, as Erlang ends a linked process: at once, its children with it.
-      for (const child of children()) child.signal('SIGKILL');
-    } else {
-      // As Python does: daemon children are terminated, the others waited for.
-      for (const child of children()) if (child.daemon) child.signal('SIGTERM');
-    }
-    await Promise.all(children().map((child) => child.join({})));
+    // Ended by a link, as Erlang ends a linked process: at once, its children with it.
+    if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
+    // As Python does: daemon children are terminated, the others waited for.
+    await endChildrenAtExit();
     await this.#link.flushed();
     if (code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true) {
       // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).

@@ -1,9 +1,12 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, current, node, spawn } from '../../index.ts';
-import { daemonParent, tree, vandal } from '../fixtures/actors.ts';
+import { daemonParent, exitWithChildren, tree, vandal } from '../fixtures/actors.ts';
 import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
@@ -56,6 +59,21 @@ describe('actor trees', () => {
     await allGone([daemon], 5000);
   });
 
+  it("waits on ctx.exit(n) for its non-daemon children and ends its daemons, as Python's sys.exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-exit-'));
+    const path = join(dir, 'worker');
+    try {
+      const parent = reap(spawn(exitWithChildren, { args: [path, 5] }));
+      const { daemon } = (await current().receive({ match: (m): m is { daemon: number } => typeof m === 'object' && m !== null && 'daemon' in m, timeout: 15_000 })) as { daemon: number };
+      expect(await parent.join({ timeout: 15_000 })).toBe(5);
+      // Before, ctx.exit ended the process at once, and the kernel killed the worker mid-task.
+      expect(existsSync(path) && readFileSync(path, 'utf8')).toBe('done');
+      await allGone([daemon], 5000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each([
     ['the kernel parent-death signal', {}],
     ['the watchdog thread', { TROUPE_DEATH_SIGNAL: 'off' }],
@@ -95,6 +113,12 @@ describe('actor trees', () => {
     const { first, exited } = await runRoot('exit-with-child');
     expect(await exited).toBe(0);
     await allGone([first.child as number], 5000);
+  });
+
+  it("waits on the root's ctx.exit(n) for its non-daemon children, as Python's sys.exit", async () => {
+    const { lines, exited } = await runRoot('ctx-exit');
+    expect(await exited).toBe(3);
+    expect(lines).toContain('slowpoke done');
   });
 
   it('keeps the root alive until its non-daemon children finish', async () => {
