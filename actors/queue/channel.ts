@@ -176,25 +176,30 @@ export class Channel {
   /**
    * Marks one item done (joinable): the caller's oldest held item; from a
    * process that holds none (Python lets any process call task_done(), say
-   * a parent told by its workers), the oldest item any process holds. An
-   * item marked done is not delivered again when its holder dies: counted
-   * done but delivered again, it would be counted twice.
+   * a parent told by its workers), the oldest item another process holds or
+   * has on its way to it (its confirmation may come after the report that
+   * led to this call). An item marked done is not delivered again when its
+   * holder dies: counted done but delivered again, it would be counted twice.
    */
   taskDone(from: string, call: ServiceCall): void {
     if (this.#unfinished === 0) return call.reply(TOO_MANY);
     this.#unfinished--;
-    let holder = this.#held.has(from) ? from : undefined;
-    if (holder === undefined) {
+    let map: Map<string, Map<number, unknown>> | undefined;
+    let holder: string | undefined;
+    if (this.#held.has(from)) [map, holder] = [this.#held, from];
+    else {
       let oldest = Infinity;
-      for (const [who, items] of this.#held) {
-        const first: number = items.keys().next().value!;
-        if (first < oldest) [oldest, holder] = [first, who];
+      for (const candidates of [this.#held, this.#inflight]) {
+        for (const [who, items] of candidates) {
+          const first = items.keys().next().value;
+          if (first !== undefined && first < oldest) [oldest, map, holder] = [first, candidates, who];
+        }
       }
     }
-    if (holder !== undefined) {
-      const items = this.#held.get(holder)!;
+    if (map !== undefined && holder !== undefined) {
+      const items = map.get(holder)!;
       items.delete(items.keys().next().value!);
-      if (items.size === 0) this.#held.delete(holder);
+      if (items.size === 0) map.delete(holder);
     }
     if (this.#unfinished === 0) for (const wait of this.#joins.splice(0)) this.#refuse(wait, true);
     call.reply(true);

@@ -46,6 +46,20 @@ describe('queue channel', () => {
     expect(take(ch, 'D').value).toBe('y');
   });
 
+  it('marks an item on its way to a consumer done, when that consumer has not confirmed it yet', () => {
+    const ch = new Channel(0, true);
+    ch.put('p', call('p'), ['x'], undefined, undefined);
+    const got = call('A');
+    ch.get('A', got, 1, 0, undefined); // sent to A; A's confirmation comes after its report to C
+    ch.taskDone('C', call('C'));
+    ch.settle('A', [(got.answer as Batch).s, 1], undefined); // late, and a no-op
+    ch.down('A');
+    expect(ch.size).toBe(0);
+    const join = call('C');
+    ch.join('C', join, 0, undefined);
+    expect(join.answer).toBe(true);
+  });
+
   it('keeps a get on a closed, empty queue waiting while another process holds items that could come back', () => {
     const ch = new Channel(0, true);
     ch.put('p', call('p'), ['x', 'y'], undefined, undefined);
