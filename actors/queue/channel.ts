@@ -55,6 +55,8 @@ export class Channel {
   readonly #held = new Map<string, Map<number, unknown>>();
   #nextSeq = 1;
   #unfinished = 0;
+  /** taskDone() calls from processes that held no item, not yet matched to one (see `down`). */
+  #credits = 0;
   #closed = false;
 
   /** `maxsize` 0 is unbounded. */
@@ -157,8 +159,18 @@ export class Channel {
     this.#serveGets();
   }
 
-  /** A caller's process ended: its waits are dropped, and what it had in flight or held goes back to the front. */
-  down(from: string): void {
+  /**
+   * A caller's process ended: its waits are dropped, and what it had in
+   * flight goes back to the front. What it held (joinable: taken, not marked
+   * done) goes back too if it ended abnormally (it may have died mid-task);
+   * if it returned normally, its held items were consumed, as in Python (a
+   * sentinel a worker took does not come back).
+   *
+   * Items marked done from elsewhere (`#credits`) are matched here: a held
+   * item consumed takes one; an item that goes back takes one and is counted
+   * unfinished again, so that the count and the items always agree.
+   */
+  down(from: string, normal = false): void {
     for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) {
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i]!.from !== from) continue;
@@ -166,40 +178,38 @@ export class Channel {
         list.splice(i, 1);
       }
     }
-    const back = new Map<number, unknown>([...(this.#held.get(from) ?? []), ...(this.#inflight.get(from) ?? [])]);
+    const held = this.#held.get(from);
+    const back = new Map<number, unknown>([...(normal ? [] : (held ?? [])), ...(this.#inflight.get(from) ?? [])]);
+    if (normal && held !== undefined) this.#credits = Math.max(0, this.#credits - held.size);
     this.#held.delete(from);
     this.#inflight.delete(from);
+    if (this.#joinable) {
+      const recounted = Math.min(this.#credits, back.size);
+      this.#credits -= recounted;
+      this.#unfinished += recounted;
+    }
     if (back.size > 0) this.#requeue([...back.keys()].sort((a, b) => a - b).map((seq) => back.get(seq)));
     else this.#serveGets();
   }
 
   /**
-   * Marks one item done (joinable): the caller's oldest held item; from a
+   * Marks one item done (joinable): the caller's oldest held item. From a
    * process that holds none (Python lets any process call task_done(), say
-   * a parent told by its workers), the oldest item another process holds or
-   * has on its way to it (its confirmation may come after the report that
-   * led to this call). An item marked done is not delivered again when its
-   * holder dies: counted done but delivered again, it would be counted twice.
+   * a parent its workers report to) it counts, and becomes a credit against
+   * the items other processes hold or have on their way: which one it was
+   * for, nobody can tell, so none is dropped for it (see `down`).
    */
   taskDone(from: string, call: ServiceCall): void {
     if (this.#unfinished === 0) return call.reply(TOO_MANY);
     this.#unfinished--;
-    let map: Map<string, Map<number, unknown>> | undefined;
-    let holder: string | undefined;
-    if (this.#held.has(from)) [map, holder] = [this.#held, from];
-    else {
-      let oldest = Infinity;
-      for (const candidates of [this.#held, this.#inflight]) {
-        for (const [who, items] of candidates) {
-          const first = items.keys().next().value;
-          if (first !== undefined && first < oldest) [oldest, map, holder] = [first, candidates, who];
-        }
-      }
-    }
-    if (map !== undefined && holder !== undefined) {
-      const items = map.get(holder)!;
-      items.delete(items.keys().next().value!);
-      if (items.size === 0) map.delete(holder);
+    const mine = this.#held.get(from);
+    if (mine !== undefined) {
+      mine.delete(mine.keys().next().value!);
+      if (mine.size === 0) this.#held.delete(from);
+    } else {
+      let outstanding = 0;
+      for (const map of [this.#held, this.#inflight]) for (const items of map.values()) outstanding += items.size;
+      this.#credits = Math.min(this.#credits + 1, outstanding);
     }
     if (this.#unfinished === 0) for (const wait of this.#joins.splice(0)) this.#refuse(wait, true);
     call.reply(true);

@@ -9,7 +9,7 @@
  * to the front if that process dies first; a `JoinableQueue` item goes back
  * if its consumer dies before `taskDone()`, so `join()` still completes.
  */
-import { ActorRef, Handle, invalidOption, node, registerHandle } from '../../runtime/index.ts';
+import { ActorRef, Handle, invalidOption, node, registerHandle, type Down } from '../../runtime/index.ts';
 import { Channel } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
@@ -62,7 +62,7 @@ function serveQueue(name: string, maxsize: number, joinable: boolean): ActorRef 
   const service = node().service(name, (message, from, call) => {
     const ended = callers.ended(message);
     if (ended !== undefined) {
-      channel.down(ended);
+      channel.down(ended, (message as Down).reason === 'normal');
     } else {
       const m = message as Request;
       callers.see(from);

@@ -31,33 +31,45 @@ function take(ch: Channel, from: string): { value: unknown; seq: number } {
 }
 
 describe('queue channel', () => {
-  it("marks the oldest item any process holds done on a taskDone() from a process that holds none, and only that one", () => {
+  it('keeps the count and the items agreeing when a process that holds nothing calls taskDone(), whichever way the holders end', () => {
     const ch = new Channel(0, true);
-    ch.put('p', call('p'), ['x', 'y'], undefined, undefined);
+    ch.put('p', call('p'), ['x', 'y', 'z'], undefined, undefined);
     expect(take(ch, 'A').value).toBe('x');
     expect(take(ch, 'B').value).toBe('y');
-    const done = call('C');
-    ch.taskDone('C', done); // C was told x is done (Python's task_done from any process)
-    expect(done.answer).toBe(true);
-    ch.down('A'); // x was counted done: it does not come back, which would count it twice
-    expect(ch.size).toBe(0);
-    ch.down('B'); // y was not: it comes back
-    expect(ch.size).toBe(1);
-    expect(take(ch, 'D').value).toBe('y');
+    const unconfirmed = call('D');
+    ch.get('D', unconfirmed, 1, 0, undefined); // z is on its way to D, not yet confirmed
+    ch.taskDone('C', call('C')); // C was told some item is done (Python's task_done from anywhere)
+    ch.taskDone('C', call('C'));
+    expect(ch.unfinished).toBe(1);
+    // A dies mid-task: x comes back, and is counted unfinished again rather than lost or counted twice.
+    ch.down('A');
+    expect([ch.size, ch.unfinished]).toEqual([1, 2]);
+    // B returns normally: y was consumed (as in Python); the other credit was for it.
+    ch.down('B', true);
+    expect([ch.size, ch.unfinished]).toEqual([1, 2]);
+    // D dies before confirming z: z comes back, with no credit left, still counted once.
+    ch.down('D');
+    expect([ch.size, ch.unfinished]).toEqual([2, 2]);
+    for (const taker of ['E', 'F']) {
+      take(ch, taker);
+      const done = call(taker);
+      ch.taskDone(taker, done);
+      expect(done.answer).toBe(true);
+    }
+    const join = call('p');
+    ch.join('p', join, 0, undefined);
+    expect(join.answer).toBe(true);
   });
 
-  it('marks an item on its way to a consumer done, when that consumer has not confirmed it yet', () => {
+  it('treats what a consumer held when it returned normally as consumed, and what it held when it died as not done', () => {
     const ch = new Channel(0, true);
-    ch.put('p', call('p'), ['x'], undefined, undefined);
-    const got = call('A');
-    ch.get('A', got, 1, 0, undefined); // sent to A; A's confirmation comes after its report to C
-    ch.taskDone('C', call('C'));
-    ch.settle('A', [(got.answer as Batch).s, 1], undefined); // late, and a no-op
-    ch.down('A');
-    expect(ch.size).toBe(0);
-    const join = call('C');
-    ch.join('C', join, 0, undefined);
-    expect(join.answer).toBe(true);
+    ch.put('p', call('p'), ['sentinel', 'work'], undefined, undefined);
+    take(ch, 'A');
+    ch.down('A', true); // a worker that took its sentinel and returned: it does not come back
+    expect(ch.size).toBe(1);
+    take(ch, 'B');
+    ch.down('B'); // killed mid-task: its item comes back
+    expect(take(ch, 'C').value).toBe('work');
   });
 
   it('keeps a get on a closed, empty queue waiting while another process holds items that could come back', () => {

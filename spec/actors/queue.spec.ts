@@ -14,7 +14,7 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, fastThenHang, getThenHang, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, getThenHang, getThenReturn, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 const is =
@@ -403,18 +403,27 @@ describe('JoinableQueue', () => {
     await q.close();
   });
 
-  it("lets another process mark a consumer's item done (Python's task_done from anywhere): that item is not delivered again", async () => {
+  it.each([
+    ['returns normally: its item was consumed, as in Python', false],
+    ['is killed: its item comes back, counted unfinished again', true],
+  ])("counts a taskDone() from a process that holds nothing (Python's task_done from anywhere) when the consumer %s", async (_how, killed) => {
     const q = new JoinableQueue<string>();
     await q.put('reported');
     await q.put('second');
-    const holder = reap(spawn(getThenHang, { args: [q] }));
+    const holder = reap(spawn(killed ? getThenHang : getThenReturn, { args: [q] }));
     const got = (await current().receive({ match: is<{ got: string }>((m) => typeof m.got === 'string'), timeout: 20_000 })) as { got: string };
     expect(got.got).toBe('reported');
-    // The parent, told by its worker, marks the work done; then the worker dies.
+    // The parent, told by its worker, marks the work done; then the worker ends.
     await q.taskDone();
-    holder.kill();
-    expect(await holder.join({ timeout: 10_000 })).toBe(-9);
-    // Before, 'reported' came back though counted done, and its second taskDone() was one too many.
+    if (killed) holder.kill();
+    else holder.send('return');
+    expect(await holder.join({ timeout: 10_000 })).toBe(killed ? -9 : 0);
+    // Before, a killed worker's item came back though counted done, and its second taskDone() was one too many.
+    if (killed) {
+      expect(await q.unfinished()).toBe(2);
+      expect(await q.get({ timeout: 5000 })).toBe('reported');
+      await q.taskDone();
+    }
     expect(await q.unfinished()).toBe(1);
     expect(await q.get({ timeout: 5000 })).toBe('second');
     await q.taskDone();
