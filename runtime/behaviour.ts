@@ -139,6 +139,20 @@ export function isActorDefinition(value: unknown): value is ActorDefinition {
 }
 
 /** The definition a module made `ordinal`-th, once that module has been loaded in this process. */
+/** Each module's count of actor definitions now: `forgetDefinitionsSince` drops those made after. */
+export function definitionCounts(): Map<string, number> {
+  return new Map([...definitions].map(([module, list]) => [module, list.length]));
+}
+
+/** Drops the definitions made since `made` was taken (a module load that threw, to be loaded again). */
+export function forgetDefinitionsSince(made: ReadonlyMap<string, number>): void {
+  for (const [module, list] of definitions) {
+    const before = made.get(module);
+    if (before === undefined) definitions.delete(module);
+    else if (list.length > before) definitions.set(module, list.slice(0, before));
+  }
+}
+
 export function definitionAt(module: string, ordinal: number): ActorDefinition | undefined {
   return definitions.get(module)?.[ordinal];
 }

@@ -21,12 +21,13 @@ export interface ContextHost {
 
 /**
  * The signals an actor may end itself by: those whose default action ends a
- * process. Not SIGUSR1 (Node starts its inspector on it), nor those ignored
- * (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) or stopping (SIGSTOP, SIGTSTP, SIGTTIN,
- * SIGTTOU) by default: the process would live on, and exit() never settle.
+ * process. Not SIGUSR1 (Node starts its inspector on it), nor SIGPIPE and
+ * SIGXFSZ (Node ignores them), nor those ignored (SIGCHLD, SIGCONT, SIGURG,
+ * SIGWINCH) or stopping (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) by default: the
+ * process would live on, and exit() never settle.
  */
 const ENDING_SIGNALS: ReadonlySet<string> = new Set(
-  ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR2', 'SIGSEGV', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPOLL', 'SIGPWR', 'SIGSYS', 'SIGSTKFLT'].filter((name) => name in constants.signals),
+  ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR2', 'SIGSEGV', 'SIGALRM', 'SIGTERM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPOLL', 'SIGPWR', 'SIGSYS', 'SIGSTKFLT'].filter((name) => name in constants.signals),
 );
 
 export class Context<Msg = unknown, Reply = unknown> {

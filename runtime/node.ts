@@ -391,7 +391,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   exit(code: number | NodeJS.Signals): Promise<never> {
     if (this.onExitRequest !== null) return this.onExitRequest(code);
     // The root: as Python's sys.exit(n), its non-daemon children first (see exitHooks).
-    if (typeof code === 'number') return exitHooks.beforeExit().then(() => process.exit(code));
+    if (typeof code === 'number') {
+      this.closeMailbox(); // as in an actor process (see ActorHost#exitWhenFlushed)
+      return exitHooks.beforeExit().then(() => process.exit(code));
+    }
     process.removeAllListeners(code);
     process.kill(process.pid, code);
     return new Promise<never>(() => {});

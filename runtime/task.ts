@@ -4,7 +4,7 @@
  * of a module is found again in a worker by its module and the order it was
  * made in (as actor definitions are), so it travels in messages as an address.
  */
-import { callerModule } from './behaviour.ts';
+import { callerModule, definitionCounts, forgetDefinitionsSince } from './behaviour.ts';
 import { registerTaskCodec } from './codec.ts';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, SpawnError, describeValue } from './errors.ts';
@@ -107,13 +107,17 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
     mapStacksOf(pathToFileURL(bundle).href);
     hosting.loading = `task module ${t.module}`;
     const made = new Map([...tasks].map(([module, list]) => [module, list.length]));
+    const defined = definitionCounts();
     try {
       await loadBundle(bundle);
     } catch (err) {
       // Tried again by the next task that needs it (as Python imports a module that failed once
       // again): require() forgets a module that threw, so its tasks, made again, must not count twice.
       loaded.delete(bundle);
-      if (bundle.endsWith('.cjs')) forgetTasksSince(made);
+      if (bundle.endsWith('.cjs')) {
+        forgetTasksSince(made);
+        forgetDefinitionsSince(defined); // its actors, made again, must not count twice either
+      }
       throw new SpawnError(`Cannot run task ${t.name || '(anonymous)'}: its module ${t.module} threw while loading: ${(err as Error).message}`, t.name, { cause: err });
     } finally {
       hosting.loading = null;

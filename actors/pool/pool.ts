@@ -171,7 +171,7 @@ export class Pool {
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
   /** Queued tasks timed while no worker has started (see #timeStartWait). */
   readonly #waitingForStart = new Set<Pending>();
-  /** The imaps being read, each by the call that wakes it: terminate() and join() end them. */
+  /** The imaps waiting for a result or their input, each by the call that wakes it: terminate() and join() end them. */
   readonly #imaps = new Set<() => void>();
   /** join() calls waiting for the pool to be idle. */
   #idle: (() => void)[] = [];
@@ -353,14 +353,19 @@ export class Pool {
       // The chunks listen to the caller's signal through one listener of ours (see ChunkSignal).
       const chunkSignal = new ChunkSignal(options.signal);
       const chunkOptions = chunkSignal.signal === options.signal ? options : { ...options, signal: chunkSignal.signal };
+      // After a failure the caller may still abort to drop the chunks queued: the relay stays
+      // until the last chunk in flight has settled.
       const fail = (error: Error): void => {
+        if (!failed) reject(error);
         failed = true;
-        chunkSignal.detach();
-        reject(error);
+        if (inflight === 0) chunkSignal.detach();
       };
       const landed = (at: number, results: ArrayLike<unknown>): void => {
         inflight--;
-        if (failed) return;
+        if (failed) {
+          if (inflight === 0) chunkSignal.detach();
+          return;
+        }
         // Straight into place: concatenating the chunks' arrays afterwards costs more than the tasks, for tiny ones.
         for (let j = 0; j < results.length; j++) out[at + j] = results[j];
         done += results.length;
@@ -374,13 +379,17 @@ export class Pool {
           resolve(out);
         } else feed();
       };
+      const chunkFailed = (error: Error): void => {
+        inflight--;
+        fail(error);
+      };
       const feed = (): void => {
         while (!failed && inflight < window && sent < total) {
           const at = sent;
           const chunk = items.slice(at, at + size);
           sent += chunk.length;
           inflight++;
-          this.#enqueue(fn, chunk, star, chunkOptions, (results) => landed(at, results), fail, true);
+          this.#enqueue(fn, chunk, star, chunkOptions, (results) => landed(at, results), chunkFailed, true);
         }
       };
       feed();
@@ -480,7 +489,6 @@ export class Pool {
     void pull();
     const signal = options.signal;
     signal?.addEventListener('abort', poke);
-    this.#imaps.add(poke);
     try {
       for (;;) {
         // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
@@ -493,7 +501,13 @@ export class Pool {
           if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
           const ended = this.#imapEnded();
           if (ended !== null) throw ended;
-          await new Promise<void>((resolve) => (wake = resolve));
+          // Known to the pool only while it waits: one put down half-read is not kept for the pool's life.
+          this.#imaps.add(poke);
+          try {
+            await new Promise<void>((resolve) => (wake = resolve));
+          } finally {
+            this.#imaps.delete(poke);
+          }
         }
         if (id === undefined) break;
         const outcome = inflight.get(id)!;
@@ -507,12 +521,10 @@ export class Pool {
         if (!outcome.ok) {
           holding = true;
           signal?.removeEventListener('abort', poke);
-          this.#imaps.delete(poke);
           if (!unsettled()) chunkSignal.detach();
           yield new Failed(outcome.error);
           holding = false;
           signal?.addEventListener('abort', poke);
-          this.#imaps.add(poke);
           chunkSignal.attach();
           if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
         }
@@ -528,7 +540,6 @@ export class Pool {
       room = null;
       r?.();
       signal?.removeEventListener('abort', poke);
-      this.#imaps.delete(poke);
       chunkSignal.detach();
       // Left before its end (a loop's break, an abort, the pool ended): the input is closed, as
       // for-of closes what it reads, so that a generator's finally runs and its resources go.

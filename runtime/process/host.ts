@@ -168,8 +168,13 @@ class ActorHost {
   /** `ctx.exit(code)`: everything sent is written first, then the process ends with `code` (or by that signal). */
   async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
     this.#finishing = true;
-    // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it at once).
-    if (typeof code === 'number') await endChildrenAtExit();
+    // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it
+    // at once). Its mailbox is closed first, as on a return: a child calling it meanwhile gets
+    // ActorExitedError rather than waiting on a parent that waits on it.
+    if (typeof code === 'number') {
+      this.#node.closeMailbox();
+      await endChildrenAtExit();
+    }
     await this.#link.flushed();
     if (typeof code === 'number') process.exit(code);
     process.removeAllListeners(code);

@@ -4,7 +4,9 @@
  * hung, crashed the program or its worker, or leaked before it was fixed.
  */
 import { getEventListeners } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,8 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pool, PoolClosedError, RemoteError, SerializationError } from '../../index.ts';
 import { add, identity, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { until } from '../helpers.ts';
-import { throwsOdd } from '../fixtures/tasks-errors.ts';
-import { double } from '../fixtures/tasks-flaky.ts';
+import { countedSleep, heavy, throwsOdd } from '../fixtures/tasks-errors.ts';
+import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
 
 const pools: Pool[] = [];
 const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 1 }): Pool => {
@@ -229,6 +231,45 @@ describe('Pool: an imap whose pool ends, or that is left early', () => {
     expect(() => p.imapUnordered(square, [1], { chunksize: 1.5 })).toThrow(InvalidArgumentError);
   });
 
+  it("still drops a failed map's queued chunks when the caller aborts after the failure", async () => {
+    const p = pool({ size: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-abort-'));
+    const path = join(dir, 'ran');
+    try {
+      const controller = new AbortController();
+      const jobs = [{ path, ms: -1 }, ...Array.from({ length: 29 }, () => ({ path, ms: 100 }))];
+      // The usual pattern: the first failure rejects the map, and the caller aborts the rest.
+      await expect(p.map(countedSleep, jobs, { chunksize: 1, signal: controller.signal })).rejects.toThrow(/the first one fails/);
+      controller.abort();
+      expect(await p.apply(square, [3])).toBe(9);
+      // Only those already sent to the worker ran; before, the map let go of the signal as it
+      // rejected, and all 30 ran before the next task.
+      expect(readFileSync(path, 'utf8').split('\n').filter(Boolean).length).toBeLessThan(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps nothing of an imap read partway and put down without return()', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const p = pool({ size: 1 });
+    await p.apply(heavy, [1]);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 20; i++) {
+      const it = p.imap(heavy, [500_000, 500_000, 500_000, 500_000], { chunksize: 1 })[Symbol.asyncIterator]();
+      await it.next();
+    }
+    // The chunks they sent settle; nothing else holds them.
+    await p.map(heavy, [1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // Before, the pool kept every imap being read until it ended, and one put down never does:
+    // 20 of them, each with 1.5 MB of results not yet read.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(15_000_000);
+  });
+
   it('listens to a signal once per map or imap, not once per chunk, and lets go of it when done', async () => {
     const p = pool({ size: 2 });
     const warnings: Error[] = [];
@@ -274,6 +315,8 @@ describe('Pool: task modules', () => {
       // The same worker: before, it answered every later task with the first failure.
       expect(await p.apply(double, [21])).toBe(42);
       expect(await p.map(double, [1, 2, 3])).toEqual([2, 4, 6]);
+      // The actors the failed load defined are not defined twice: before, spawning one failed.
+      expect(await p.apply(viaEcho, [7])).toBe(7);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

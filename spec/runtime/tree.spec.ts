@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, current, node, spawn } from '../../index.ts';
-import { daemonParent, exitWithChildren, tree, vandal } from '../fixtures/actors.ts';
+import { daemonParent, exitWhileCalled, exitWithChildren, tree, vandal } from '../fixtures/actors.ts';
 import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
@@ -113,6 +113,14 @@ describe('actor trees', () => {
     const { first, exited } = await runRoot('exit-with-child');
     expect(await exited).toBe(0);
     await allGone([first.child as number], 5000);
+  });
+
+  it('answers a child that calls it while ctx.exit(n) waits for that child, rather than waiting on each other', async () => {
+    const parent = reap(spawn(exitWhileCalled, { args: [current().self, 4] }));
+    // Before, the parent's mailbox stayed open: the child's call waited for ever, and the parent for the child.
+    expect(await parent.join({ timeout: 20_000 })).toBe(4);
+    const told = await current().receive({ match: (m): m is { callEnded: string } => typeof (m as { callEnded?: unknown })?.callEnded === 'string', timeout: 10_000 });
+    expect(told.callEnded).toBe('ERR_ACTOR_EXITED');
   });
 
   it("waits on the root's ctx.exit(n) for its non-daemon children, as Python's sys.exit", async () => {
