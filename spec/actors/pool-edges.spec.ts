@@ -225,6 +225,35 @@ describe('Pool: an imap whose pool ends, or that is left early', () => {
     expect(closed.sort()).toEqual(['async', 'sync']);
   });
 
+  it("keeps an input's return() that throws or rejects from the loop that broke out of it", async () => {
+    const p = pool();
+    const closed: string[] = [];
+    let i = 0;
+    const endless: Iterable<number> = {
+      [Symbol.iterator]: () => ({
+        next: () => ({ value: i++, done: false }),
+        return: (): IteratorResult<number> => {
+          closed.push('throws');
+          throw new Error('return() throws');
+        },
+      }),
+    };
+    const endlessAsync: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ value: i++, done: false }),
+        return: async (): Promise<IteratorResult<number>> => {
+          closed.push('rejects');
+          throw new Error('return() rejects');
+        },
+      }),
+    };
+    // The loop has what it wanted: the input's trouble closing is not the caller's (an unhandled rejection would fail this spec).
+    for await (const x of p.imap(square, endless)) if (x >= 0) break;
+    for await (const x of p.imapUnordered(square, endlessAsync)) if (x >= 0) break;
+    await until(() => closed.length === 2, 10_000, 'both inputs to be closed');
+    expect(closed.sort()).toEqual(['rejects', 'throws']);
+  });
+
   it('checks an imap\'s chunksize at the call, not at its first next()', () => {
     const p = pool();
     expect(() => p.imap(square, [1], { chunksize: 0 })).toThrow(InvalidArgumentError);
