@@ -138,21 +138,29 @@ export function isActorDefinition(value: unknown): value is ActorDefinition {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;
 }
 
+/**
+ * Marks a registry of things made by module (actor definitions, tasks): the
+ * returned function drops what was made since, as a module load that threw
+ * is undone before it is loaded again (its things, made again, would
+ * otherwise count twice, with other ordinals than in any other process).
+ */
+export function markRegistry<T>(registry: Map<string, T[]>): () => void {
+  const made = new Map([...registry].map(([module, list]) => [module, list.length]));
+  return () => {
+    for (const [module, list] of registry) {
+      const before = made.get(module);
+      if (before === undefined) registry.delete(module);
+      else if (list.length > before) registry.set(module, list.slice(0, before));
+    }
+  };
+}
+
+/** Marks the actor definitions (see markRegistry). */
+export function markDefinitions(): () => void {
+  return markRegistry(definitions);
+}
+
 /** The definition a module made `ordinal`-th, once that module has been loaded in this process. */
-/** Each module's count of actor definitions now: `forgetDefinitionsSince` drops those made after. */
-export function definitionCounts(): Map<string, number> {
-  return new Map([...definitions].map(([module, list]) => [module, list.length]));
-}
-
-/** Drops the definitions made since `made` was taken (a module load that threw, to be loaded again). */
-export function forgetDefinitionsSince(made: ReadonlyMap<string, number>): void {
-  for (const [module, list] of definitions) {
-    const before = made.get(module);
-    if (before === undefined) definitions.delete(module);
-    else if (list.length > before) definitions.set(module, list.slice(0, before));
-  }
-}
-
 export function definitionAt(module: string, ordinal: number): ActorDefinition | undefined {
   return definitions.get(module)?.[ordinal];
 }

@@ -98,7 +98,7 @@ export function errorToWire(err: unknown): WireError {
   try {
     return toWire(err, new Set());
   } catch (cause) {
-    return { name: 'Error', message: `a thrown value that cannot be read (${safeString(cause instanceof Error ? cause.message : cause)}): it could not be sent` };
+    return { name: 'Error', message: `a thrown value that cannot be read (${reasonOf(cause)}): it could not be sent` };
   }
 }
 
@@ -133,7 +133,7 @@ function errorFieldsToWire(err: Error, seen: Set<unknown>): WireError {
     try {
       value = (err as unknown as Record<string, unknown>)[key];
     } catch (e) {
-      value = `[not sent: its getter threw ${safeString(e instanceof Error ? e.message : e)}]`;
+      value = `[not sent: its getter threw ${reasonOf(e)}]`;
     }
     if (typeof value === 'function' || typeof value === 'symbol') continue;
     props[key] = fieldToWire(value, key, seen);
@@ -540,7 +540,12 @@ export function findUnencodable(value: unknown, label: string): { path: string; 
 }
 
 function throwsWhenRead(err: unknown): string {
-  return `a value that throws when it is read (${safeString(err instanceof Error ? err.message : err)})`;
+  return `a value that throws when it is read (${reasonOf(err)})`;
+}
+
+/** What a thrown value says: an error's message, anything else as text. */
+function reasonOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : safeString(thrown);
 }
 
 function keyText(key: unknown): string {

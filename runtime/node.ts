@@ -395,9 +395,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.closeMailbox(); // as in an actor process (see ActorHost#exitWhenFlushed)
       return exitHooks.beforeExit().then(() => process.exit(code));
     }
-    process.removeAllListeners(code);
-    process.kill(process.pid, code);
-    return new Promise<never>(() => {});
+    return endBySignal(code);
   }
 
   /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
@@ -741,10 +739,17 @@ export function currentNode(): Node {
   return current;
 }
 
-/** Installs the node of an actor process, before any user code runs. */
 /** What the root does before `ctx.exit(n)` ends it: child.ts sets it to end its children as Python does. */
 export const exitHooks: { beforeExit: () => Promise<void> } = { beforeExit: () => Promise.resolve() };
 
+/** Ends this process by `signal`, as if sent from outside: its handlers (ours, the program's) are removed first. */
+export function endBySignal(signal: NodeJS.Signals): Promise<never> {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  return new Promise<never>(() => {});
+}
+
+/** Installs the node of an actor process, before any user code runs. */
 export function installNode(node: Node): void {
   current = node;
 }

@@ -4,7 +4,7 @@
  * of a module is found again in a worker by its module and the order it was
  * made in (as actor definitions are), so it travels in messages as an address.
  */
-import { callerModule, definitionCounts, forgetDefinitionsSince } from './behaviour.ts';
+import { callerModule, markDefinitions, markRegistry } from './behaviour.ts';
 import { registerTaskCodec } from './codec.ts';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, SpawnError, describeValue } from './errors.ts';
@@ -106,8 +106,8 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
     loaded.add(bundle);
     mapStacksOf(pathToFileURL(bundle).href);
     hosting.loading = `task module ${t.module}`;
-    const made = new Map([...tasks].map(([module, list]) => [module, list.length]));
-    const defined = definitionCounts();
+    const undoTasks = markRegistry(tasks);
+    const undoDefinitions = markDefinitions();
     try {
       await loadBundle(bundle);
     } catch (err) {
@@ -115,8 +115,8 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
       // again): require() forgets a module that threw, so its tasks, made again, must not count twice.
       loaded.delete(bundle);
       if (bundle.endsWith('.cjs')) {
-        forgetTasksSince(made);
-        forgetDefinitionsSince(defined); // its actors, made again, must not count twice either
+        undoTasks();
+        undoDefinitions(); // its actors too, and those of the modules bundled with it
       }
       throw new SpawnError(`Cannot run task ${t.name || '(anonymous)'}: its module ${t.module} threw while loading: ${(err as Error).message}`, t.name, { cause: err });
     } finally {
@@ -131,15 +131,6 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
 }
 
 const loaded = new Set<string>();
-
-/** Drops the tasks made since `made` was taken (each module's count of tasks then). */
-function forgetTasksSince(made: ReadonlyMap<string, number>): void {
-  for (const [module, list] of tasks) {
-    const before = made.get(module);
-    if (before === undefined) tasks.delete(module);
-    else if (list.length > before) tasks.set(module, list.slice(0, before));
-  }
-}
 
 function notLocatable(t: Task): SpawnError {
   return new SpawnError(`Task ${t.name || '(anonymous)'} cannot run in another process: the stack did not say which module made it. Make tasks with task(…) at the top level of a module file.`, t.name);

@@ -290,7 +290,6 @@ export class Pool {
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
     for (const wake of this.#imaps) wake(); // one waiting for its input ends now
-
     // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
     this.#cancelRespawns();
     const refs = [...this.#slots].map((s) => s.ref);
@@ -352,7 +351,7 @@ export class Pool {
       let failed = false;
       // The chunks listen to the caller's signal through one listener of ours (see ChunkSignal).
       const chunkSignal = new ChunkSignal(options.signal);
-      const chunkOptions = chunkSignal.signal === options.signal ? options : { ...options, signal: chunkSignal.signal };
+      const chunkOptions = chunkSignal.options(options);
       // After a failure the caller may still abort to drop the chunks queued: the relay stays
       // until the last chunk in flight has settled.
       const fail = (error: Error): void => {
@@ -424,7 +423,7 @@ export class Pool {
     let stopped = false;
     // The chunks listen to the caller's signal through one listener of ours (see ChunkSignal).
     const chunkSignal = new ChunkSignal(options.signal);
-    const chunkOptions = chunkSignal.signal === options.signal ? options : { ...options, signal: chunkSignal.signal };
+    const chunkOptions = chunkSignal.options(options);
     const unsettled = (): boolean => {
       for (const outcome of inflight.values()) if (outcome === null) return true;
       return false;
@@ -513,11 +512,11 @@ export class Pool {
         const outcome = inflight.get(id)!;
         inflight.delete(id);
         if (ordered) nextOrdered++;
+        // A chunk refused because the pool was terminated or joined ends the imap: nothing after it can run.
+        if (!outcome.ok && outcome.error instanceof PoolClosedError) throw outcome.error;
         // A failed chunk is raised by the next() that reaches it; the input is read on only if the
         // imap is read on: a loop that the error ended (for await calls no return() then) leaves the
         // input where it was, and the caller's signal without a listener of ours.
-        // A chunk refused because the pool was terminated or joined ends the imap: nothing after it can run.
-        if (!outcome.ok && outcome.error instanceof PoolClosedError) throw outcome.error;
         if (!outcome.ok) {
           holding = true;
           signal?.removeEventListener('abort', poke);
@@ -1029,7 +1028,6 @@ function itemsOf(items: unknown, name: string): unknown[] {
   return Array.isArray(items) ? items : [...(items as Iterable<unknown>)];
 }
 
-/** A chunk's failure, as #iterate yields it: raisingFailures makes it the rejection of that next(). */
 /**
  * The signal a map's or imap's chunks listen to. One listener on the caller's
  * signal relays its abort to them all: Node warns when more than ten listen
@@ -1053,6 +1051,11 @@ class ChunkSignal {
     setMaxListeners(0, this.#controller.signal);
     this.signal = this.#controller.signal;
     this.attach();
+  }
+
+  /** `options` with this signal in place of the caller's. */
+  options<O extends TaskOptions>(options: O): O {
+    return this.signal === options.signal ? options : { ...options, signal: this.signal };
   }
 
   attach(): void {
@@ -1079,15 +1082,18 @@ class ChunkSignal {
 function renamedPath(err: SerializationError, star: boolean): SerializationError {
   const match = /^(message\.chunk|reply)\[\d+\]/.exec(err.path);
   if (match === null) return err;
-  const path = (match[1] === 'reply' ? 'result' : star ? 'args' : 'item') + err.path.slice(match[0].length);
-  return new SerializationError(err.message.replace(err.path, path), path, { cause: err.cause });
+  return repathed(err, match[0].length, match[1] === 'reply' ? 'result' : star ? 'args' : 'item');
 }
 
 /** A worker's initArgs that could not be sent, named so: they were changed since the pool was made. */
 function renamedInitArgs(err: SerializationError): SerializationError {
-  const path = `initArgs${err.path.slice('args[2]'.length)}`;
-  const message = `${err.message.replace(err.path, path)} (initArgs were changed since the pool was made: a worker is sent them as it starts)`;
-  return new SerializationError(message, path, { cause: err.cause });
+  return repathed(err, 'args[2]'.length, 'initArgs', ' (initArgs were changed since the pool was made: a worker is sent them as it starts)');
+}
+
+/** `err` with the first `cut` characters of its path (and its message's) replaced by `name`. */
+function repathed(err: SerializationError, cut: number, name: string, note = ''): SerializationError {
+  const path = name + err.path.slice(cut);
+  return new SerializationError(`${err.message.replace(err.path, path)}${note}`, path, { cause: err.cause });
 }
 
 /** `return()` on an input left before its end; what it throws or rejects with is not the caller's concern any more. */
@@ -1100,6 +1106,7 @@ function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): vo
   }
 }
 
+/** A chunk's failure, as #iterate yields it: raisingFailures makes it the rejection of that next(). */
 class Failed {
   constructor(readonly error: unknown) {}
 }

@@ -63,7 +63,6 @@ export class ChildExistsError extends TroupeError {
 
 for (const Class of [RestartIntensityError, NoSuchChildError, ChildExistsError]) registerErrorClass(Class);
 
-/** One child, as `whichChildren()` tells it. */
 /** OTP's count_children: specs, running children, and how many of the specs are supervisors and workers. */
 export interface ChildCounts {
   readonly specs: number;
@@ -72,6 +71,7 @@ export interface ChildCounts {
   readonly workers: number;
 }
 
+/** One child, as `whichChildren()` tells it. */
 export interface ChildInfo {
   readonly id: string;
   /** Its ref while it runs (a plain ref: the lifecycle is the supervisor's); null when terminated or between restarts. */

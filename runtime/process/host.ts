@@ -17,7 +17,7 @@ import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
-import { Node, hosting, installNode } from '../node.ts';
+import { Node, endBySignal, hosting, installNode } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, endChildrenAtExit, type ActorInit } from './child.ts';
 import { loadBundle } from './import-url.ts';
@@ -177,9 +177,7 @@ class ActorHost {
     }
     await this.#link.flushed();
     if (typeof code === 'number') process.exit(code);
-    process.removeAllListeners(code);
-    process.kill(process.pid, code);
-    return new Promise<never>(() => {});
+    return endBySignal(code);
   }
 
   /** The behaviour ended: report, wait for children as Python does, then exit. */
@@ -201,9 +199,7 @@ class ActorHost {
     await this.#link.flushed();
     if (code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true) {
       // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
-      process.removeAllListeners('SIGTERM');
-      process.kill(process.pid, 'SIGTERM');
-      return new Promise<void>(() => {});
+      return endBySignal('SIGTERM');
     }
     process.exit(code);
   }
