@@ -25,6 +25,7 @@ export {
   TimeoutError,
   TroupeError,
   actor,
+  activeChildren,
   callNamed,
   current,
   describeReason,

@@ -9,7 +9,7 @@
  * `BrokenPipeError`: never the hang Python gives when a copy of the end is
  * still open somewhere.
  */
-import { ActorRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, registerHandle } from '../runtime/index.ts';
+import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, registerHandle } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -274,17 +274,27 @@ export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, 
   return [new Connection<A, B>(ATTACH, ref, 0, true, duplex), new Connection<B, A>(ATTACH, ref, 1, duplex, true)];
 }
 
+/** What `wait` waits on: a pipe end (ready to receive) or a child actor (ready once it has ended). */
+export type Waitable = Connection<unknown, unknown> | ChildRef<any, any>;
+
 /**
- * Waits until at least one of `ends` is ready to `recv` without waiting (a
- * message is there, or EOF), as Python's `multiprocessing.connection.wait`.
- * Resolves with the ready ones, in the order given, or `[]` at `timeout`.
+ * Waits until at least one of `ends` is ready, as Python's
+ * `multiprocessing.connection.wait`: a pipe end when `recv` would not wait (a
+ * message is there, or EOF), a child actor (a `ChildRef`, Python's
+ * `p.sentinel`) when it has ended. Resolves with the ready ones, in the order
+ * given, or `[]` at `timeout` (0 or less: at once).
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for anything else in `ends`, or a bad timeout.
  */
-export async function wait<C extends Connection<unknown, unknown>>(ends: readonly C[], options?: { readonly timeout?: number }): Promise<C[]> {
-  if (!Array.isArray(ends) || ends.some((e) => !(e instanceof Connection))) throw invalidOption('ends', 'an array of pipe ends (Connection)', ends);
-  waitMs(options);
+export async function wait<W extends Waitable>(ends: readonly W[], options?: { readonly timeout?: number }): Promise<W[]> {
+  if (!Array.isArray(ends) || ends.some((e) => !(e instanceof Connection) && !(e instanceof ChildRef))) {
+    throw invalidOption('ends', 'an array of pipe ends (Connection) and child actors (ChildRef)', ends);
+  }
+  // A negative timeout does not wait, as Python's (test_neg_timeout).
+  const asked = options?.timeout;
+  const timeout = typeof asked === 'number' && asked < 0 ? 0 : (waitMs(options) ?? Infinity);
   if (ends.length === 0) return [];
   const stop = new AbortController();
-  const polls = ends.map((end) => end.poll({ timeout: options?.timeout ?? Infinity, signal: stop.signal }).catch((): boolean => false));
+  const polls = ends.map((end) => readyWithin(end, timeout, stop.signal).catch((): boolean => false));
   const first = await new Promise<boolean>((resolve) => {
     let left = polls.length;
     for (const poll of polls) void poll.then((ready: boolean) => (ready ? resolve(true) : --left === 0 && resolve(false)));
@@ -292,6 +302,11 @@ export async function wait<C extends Connection<unknown, unknown>>(ends: readonl
   stop.abort();
   if (!first) return [];
   // One is ready: ask each, at once, which are.
-  const ready = await Promise.all(ends.map((end) => end.poll().catch(() => false)));
+  const ready = await Promise.all(ends.map((end) => readyWithin(end, 0).catch(() => false)));
   return ends.filter((_, i) => ready[i]);
+}
+
+function readyWithin(end: Waitable, timeout: number, signal?: AbortSignal): Promise<boolean> {
+  if (end instanceof Connection) return end.poll({ timeout, signal });
+  return end.join({ timeout, signal }).then((code) => code !== null);
 }

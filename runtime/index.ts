@@ -29,7 +29,7 @@ export type { JoinOptions, StopOptions } from './process/child-ref.ts';
 export type { Shutdown } from './process/child.ts';
 export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';
 export type { CallOptions } from './ref.ts';
-export { current, isMain, spawn } from './spawn.ts';
+export { activeChildren, current, isMain, spawn } from './spawn.ts';
 export { resolveShutdown } from './spawn.ts';
 export { isTask, resolveTask, task, taskAt, taskBundle } from './task.ts';
 export type { Task, TaskArgs, TaskResult } from './task.ts';

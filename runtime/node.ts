@@ -84,6 +84,8 @@ type Hop = typeof LOCAL | typeof EXITED | typeof NOWHERE | { forward: ChildLink[
 /** How a node reaches a child node: an actor process, seen from its parent. */
 export interface ChildLink {
   readonly nodeId: NodeId;
+  /** The lifecycle handle `spawn` returned for the child. */
+  readonly ref: ChildRef;
   /** Delivers a frame to the child (queued until the process is up). */
   forward(kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;
   /**
@@ -227,6 +229,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   addChild(child: ChildLink): void {
     this.#children.set(child.nodeId, child);
     this.#hops.clear();
+  }
+
+  /** The children of this process that have not ended, in the order they were spawned (see `activeChildren`). */
+  activeChildren(): ChildRef[] {
+    return [...this.#children.values()].map((child) => child.ref).filter((ref) => ref.isAlive());
   }
 
   removeChild(nodeId: NodeId): void {

@@ -106,6 +106,16 @@ export function current(): Context {
 }
 
 /**
+ * The actors this process spawned that have not ended yet, pool workers and
+ * supervisors included, oldest first: Python's `active_children()`. Their
+ * descendants are not listed (ask them). Unlike Python's, it reaps nothing:
+ * an ended child is reaped as it ends.
+ */
+export function activeChildren(): ChildRef[] {
+  return currentNode().activeChildren();
+}
+
+/**
  * Whether the module whose `import.meta` is given is the program's entry:
  * Python's `if __name__ == '__main__':`. Always false inside an actor process.
  */

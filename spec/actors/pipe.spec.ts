@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn, wait } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
 import { echoEnd, echoFromMessage, sendAndExit } from '../fixtures/queues.ts';
+import { waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('Pipe', () => {
@@ -172,6 +173,22 @@ describe('Pipe', () => {
     expect(await wait([b1, b2])).toEqual([b1, b2]);
     await expect(wait(['nope' as never])).rejects.toBeInstanceOf(InvalidArgumentError);
     for (const end of [a2, b1, b2]) await end.close();
+  });
+
+  it('wait() takes child actors beside pipe ends, ready once ended (Python\'s sentinels), and a negative timeout does not wait', async () => {
+    const [a, b] = Pipe();
+    const child = reap(spawn(waiter));
+    await child.ready;
+    expect(await wait([b, child], { timeout: -1 })).toEqual([]);
+    expect(await wait([child], { timeout: 0 })).toEqual([]);
+    const waiting = wait([b, child], { timeout: 20_000 });
+    child.kill();
+    expect(await waiting).toEqual([child]);
+    await a.send('x');
+    expect(await wait([b, child], { timeout: -5 })).toEqual([b, child]);
+    await expect(wait([child.parent as never])).rejects.toThrow(/pipe ends \(Connection\) and child actors \(ChildRef\)/);
+    await a.close();
+    await b.close();
   });
 
   it('rejects bad options, and frees its service once both ends are closed (1,000 cycles)', async () => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SpawnError, actor, current, node, spawn, task } from '../../index.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
+import { SpawnError, activeChildren, actor, current, node, spawn, task } from '../../index.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, parentOfTwo, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -171,6 +171,20 @@ describe('actor process lifecycle', () => {
     expect(args).toContain('troupe-actor looking-glass');
     ref.send('bye');
     expect(await ref.join({ timeout: 10_000 })).toBe(0);
+  });
+
+  it('lists the children that have not ended, as Python\'s active_children(), in the root and in an actor', async () => {
+    const before = activeChildren().length;
+    const ref = reap(spawn(waiter));
+    expect(activeChildren()).toContain(ref);
+    expect(activeChildren()).toHaveLength(before + 1);
+    await ref.ready;
+    ref.kill();
+    await ref.join({ timeout: 10_000 });
+    expect(activeChildren()).not.toContain(ref);
+    const parent = reap(spawn(parentOfTwo));
+    expect(await parent.call('names', { timeout: 20_000 })).toEqual(['kid-a', 'kid-b']);
+    expect(await parent.call('end-one', { timeout: 20_000 })).toEqual(['kid-b']);
   });
 
   it('names actors like Python names processes when no name is given', () => {
