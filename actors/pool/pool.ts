@@ -163,6 +163,9 @@ export class Pool {
   #joined = false;
   #workerCount = 0;
   #starting = 0;
+  /** Workers of `size` not started yet: they start as work needs them, or once the first worker is up (see #fillSoon). */
+  #deferred = 0;
+  #fillScheduled = false;
   #initBundle: Promise<string | null> | null = null;
   /** Some worker of this pool has started: it can start workers (with maxTasksPerChild, none may be up at a given moment). */
   #everStarted = false;
@@ -180,7 +183,8 @@ export class Pool {
   readonly #onExit = (event: ExitEvent): void => this.#exited(event);
 
   /**
-   * Starts `size` workers.
+   * Starts the first worker; the other `size - 1` start as soon as tasks
+   * outnumber the workers, or once the first worker is up or has answered.
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad size, maxTasksPerChild or initializer.
    */
   constructor(options: PoolOptions = {}) {
@@ -204,7 +208,10 @@ export class Pool {
     this.#oneAtATime = this.#maxTasks !== null;
     this.#name = `Pool-${++pools}`;
     node().on('exit', this.#onExit);
-    for (let i = 0; i < size; i++) this.#addWorker();
+    // One worker now, the others as work needs them or once it is up: started all at once on a
+    // machine with few cores, they would share them, and the first result would wait for all.
+    this.#addWorker();
+    this.#deferred = size - 1;
   }
 
   // ---- Python's API ------------------------------------------------------
@@ -289,6 +296,7 @@ export class Pool {
     }
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
+    this.#deferred = 0;
     for (const wake of this.#imaps) wake(); // one waiting for its input ends now
     // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
     this.#cancelRespawns();
@@ -300,6 +308,7 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
+    this.#deferred = 0;
     this.#cancelRespawns();
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
     this.#waitingForStart.clear();
@@ -644,7 +653,37 @@ export class Pool {
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       if (!pending.cancelled) this.#run(best, pending);
     }
+    if (this.#deferred > 0) this.#startNeeded();
     this.#maybeIdle();
+  }
+
+  /** Starts deferred workers while tasks outnumber the workers up or starting. */
+  #startNeeded(): void {
+    if (this.#state === 'terminated' || this.#joined) return;
+    let need = this.#queue.length - this.#starting;
+    for (const slot of this.#slots) if (!slot.endedByPool && slot.ref.exitCode === null) need += slot.inflight - 1;
+    for (; need > 0 && this.#deferred > 0; need--) {
+      this.#deferred--;
+      this.#addWorker();
+    }
+  }
+
+  /**
+   * Starts the deferred workers once the first worker has answered, or is up
+   * with nothing to do, or has died: in a later turn, so that the caller
+   * awaiting that answer has it before the forks take the process's time.
+   */
+  #fillSoon(): void {
+    if (this.#deferred === 0 || this.#fillScheduled) return;
+    this.#fillScheduled = true;
+    setImmediate(() => {
+      this.#fillScheduled = false;
+      // A closed pool with nothing left to run needs no more workers.
+      if (this.#state === 'closed' && this.#queue.length === 0) this.#deferred = 0;
+      if (this.#state === 'terminated' || this.#joined) return;
+      for (; this.#deferred > 0; this.#deferred--) this.#addWorker();
+      this.#pump();
+    });
   }
 
   /**
@@ -733,6 +772,7 @@ export class Pool {
     this.#paced(slot, pending);
     this.#handedBack(slot);
     this.#pump();
+    this.#fillSoon();
   }
 
   /** A job of `slot` is no longer in flight; a worker gone with none left is forgotten. */
@@ -929,6 +969,7 @@ export class Pool {
         this.#startFailures = 0;
         for (const pending of [...this.#waitingForStart]) this.#untimeStartWait(pending);
         this.#pump();
+        if (slot.inflight === 0) this.#fillSoon();
       },
       () => {}, // it ended first: #exited deals with that
     );
@@ -937,6 +978,7 @@ export class Pool {
   #exited(event: ExitEvent): void {
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
     if (slot === undefined) return;
+    this.#fillSoon();
     // A worker that ends before it started never took a task: it died in its initializer, most likely.
     const diedStarting = !slot.started && !slot.endedByPool;
     if (slot.started) {

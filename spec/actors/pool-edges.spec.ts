@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pool, PoolClosedError, RemoteError, SerializationError } from '../../index.ts';
-import { add, identity, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { InvalidArgumentError, Pool, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
+import { add, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { until } from '../helpers.ts';
 import { countedSleep, heavy, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
@@ -348,6 +348,42 @@ describe('Pool: task modules', () => {
       expect(await p.apply(viaEcho, [7])).toBe(7);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Pool: workers start as work needs them', () => {
+  const workers = (): string[] => activeChildren().map((ref) => ref.name).filter((name) => name.startsWith('PoolWorker-'));
+
+  it('starts one worker at once, another for each task the workers cannot take, and the rest once one has answered', async () => {
+    const p = pool({ size: 3 });
+    expect(workers()).toHaveLength(1);
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-meet-'));
+    try {
+      // Two tasks that wait for each other: they need two workers at once.
+      const meeting = Promise.all([p.apply(meetAnother, [dir]), p.apply(meetAnother, [dir])]);
+      expect(workers()).toHaveLength(2);
+      expect(new Set(await within(meeting, 'two tasks that meet'))).toHaveProperty('size', 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await until(() => workers().length === 3, 20_000, 'the third worker');
+  });
+
+  it('fills an idle pool once its first worker is up, and starts none for a pool closed with nothing to run', async () => {
+    const idle = pool({ size: 3 });
+    await until(() => workers().length === 3, 20_000, 'an idle pool of 3 to fill up');
+    await idle.terminate();
+    const spawned: string[] = [];
+    const onSpawn = (ref: { name: string }): void => void spawned.push(ref.name);
+    node().on('spawn', onSpawn);
+    try {
+      const closed = pool({ size: 3 });
+      closed.close();
+      await within(closed.join(), 'join() of a pool closed at once');
+      expect(spawned).toHaveLength(1);
+    } finally {
+      node().off('spawn', onSpawn);
     }
   });
 });
