@@ -38,6 +38,12 @@ export const FRAME_CANCEL = 11;
  */
 export const FLAG_ADMIT = 0x80;
 
+/**
+ * Header flag of a FRAME_SEND that carries a `down` or `exit` message: the
+ * mailbox takes it even when full, as OTP never drops a DOWN or an EXIT.
+ */
+export const FLAG_NOTICE = 0x40;
+
 export interface LinkHandler {
   /** A send, call or reply (kinds 1–4, and args) for `to`, from `from`. */
   onMessage(link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void;

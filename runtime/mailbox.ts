@@ -135,6 +135,19 @@ export class Mailbox {
     return true;
   }
 
+  /**
+   * Puts a down or exit message: past `max`, never refused (it is one per
+   * monitor or link, so it cannot flood); dropped only once the mailbox is
+   * closed. In a `block` mailbox with letters waiting for room, it waits
+   * behind them.
+   */
+  putNotice(letter: Letter): void {
+    if (this.#closed) return;
+    // Behind the letters parked in a 'block' mailbox: those may be the ended actor's last ones.
+    if (this.#parked.length > 0) this.#parked.push({ letter, admit: undefined });
+    else if (!this.#handToWaiter(letter)) this.#queue.push(letter);
+  }
+
   /** Whether a waiting receive took the letter. */
   #handToWaiter(letter: Letter): boolean {
     for (let i = 0; i < this.#waiters.length; i++) {

@@ -9,7 +9,7 @@ import { decode, encode, errorFromWire, errorToWire, type Encoded } from './code
 import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
-import { FLAG_ADMIT, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
+import { FLAG_ADMIT, FLAG_NOTICE, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
@@ -97,6 +97,12 @@ export interface ChildLink {
   /** Tells `watcher` (monitor number `monitor`, or a link) when the child's actor ends. */
   watch(watcher: string, monitor: number, link: boolean): void;
   unwatch(watcher: string, monitor: number, link: boolean): void;
+  /**
+   * A watch of `actor`, below the child, is on its way into the child's
+   * process (or taken back): should the process die before it reports the
+   * watch, the watcher is told all the same.
+   */
+  watchBelow(watcher: string, monitor: number, link: boolean, actor: string, watching: boolean): void;
   /** The watchers of the child's actor and of every actor below it. */
   subtreeWatchers(): WatchEntry[];
 }
@@ -139,6 +145,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Whether a linked actor's end comes as an `exit` message instead of ending this actor. */
   trapExits = false;
   #nextMonitor = 1;
+  /**
+   * Actors this node's actor unlinked (and has not linked again): an exit
+   * signal of theirs still on its way is ignored, as OTP's unlink/1 promises.
+   */
+  readonly #unlinked = new Set<string>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   readonly #services = new Map<number, ServiceHandler>();
@@ -418,11 +429,13 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** Links this node's actor and `target` both ways. */
   link(target: ActorRef): void {
+    this.#unlinked.delete(target.id);
     this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, 0, true);
     this.#watchFrame(FRAME_MONITOR, this.self.id, target.id, 0, true);
   }
 
   unlink(target: ActorRef): void {
+    this.#unlinked.add(target.id);
     this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, 0, true);
     this.#watchFrame(FRAME_DEMONITOR, this.self.id, target.id, 0, true);
   }
@@ -459,8 +472,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       else child.unwatch(from, monitor, link);
       return;
     }
-    if (child !== undefined) child.forward(kind, to, from, monitor, flags, payload, attachments);
-    else if (route.kind === 'up' && this.#parent !== null && !this.#parent.closed) this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
+    if (child !== undefined) {
+      child.watchBelow(from, monitor, link, to, kind === FRAME_MONITOR);
+      child.forward(kind, to, from, monitor, flags, payload, attachments);
+    } else if (route.kind === 'up' && this.#parent !== null && !this.#parent.closed) this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
     else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
   }
 
@@ -484,16 +499,18 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#route(FRAME_EXIT, watcher, actor.id, 0, encoded.flags, encoded.payload, encoded.attachments);
     } else {
       const encoded = encode({ type: 'down', monitor, actor, reason } satisfies Down, 'down message');
-      this.#route(FRAME_SEND, watcher, actor.id, 0, encoded.flags, encoded.payload, encoded.attachments);
+      // The monitor's number rides in the call ID: nodes on the way forget the watch as it passes (see watchBelow).
+      this.#route(FRAME_SEND, watcher, actor.id, monitor, encoded.flags | FLAG_NOTICE, encoded.payload, encoded.attachments);
     }
   }
 
   /** A linked actor ended: a message if exits are trapped; otherwise this actor ends too, unless it returned normally. */
   #onExitSignal(flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     const signal = decode(payload, attachments, flags) as ExitSignal;
+    if (this.#unlinked.has(signal.actor.id)) return;
     if (this.trapExits) {
       const encoded = encode(signal, 'exit signal');
-      this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags, encoded.payload, encoded.attachments, true);
+      this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags | FLAG_NOTICE, encoded.payload, encoded.attachments, true);
       return;
     }
     if (!isAbnormal(signal.reason)) return;
@@ -584,6 +601,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     }
     if (kind === FRAME_CALL && flags & FLAG_ADMIT) {
       this.#admit(to, from, callId, flags & ~FLAG_ADMIT, payload, attachments);
+      return;
+    }
+    if (flags & FLAG_NOTICE) {
+      // A down or exit message: never refused for room, nor lost (OTP's are signals, not messages).
+      this.mailbox.putNotice(new Letter(kind, from, 0, flags & ~FLAG_NOTICE, payload, attachments));
       return;
     }
     const letter = new Letter(kind, from, callId, flags, payload, attachments);

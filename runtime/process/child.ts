@@ -11,7 +11,7 @@ import type { ActorDefinition } from '../behaviour.ts';
 import { encode, errorFromWire, type Encoded } from '../codec.ts';
 import { AbortError, SpawnError, invalidOption } from '../errors.ts';
 import { MAIN_LOCAL_ID, actorId, nodeOf } from '../ids.ts';
-import { FRAME_ARGS, FRAME_CALL, FRAME_CANCEL, FRAME_REPLY, FRAME_REPLY_ERROR, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
+import { FLAG_NOTICE, FRAME_ARGS, FRAME_CALL, FRAME_CANCEL, FRAME_EXIT, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
 import { exitHooks, type ChildLink, type Node, type RestartEvent, type WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
@@ -19,6 +19,7 @@ import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
 import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeBundle, type ActorBundles } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
+import { ActorRef } from '../ref.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
 import { spawnProcess } from './spawn-process.ts';
 
@@ -93,6 +94,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   readonly #watchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   /** The watchers of the actors below this one, as its process last reported them. */
   #below: WatchEntry[] = [];
+  /** Watches of actors below this one sent into its process and not reported back yet, by watchKey. */
+  readonly #belowSent = new Map<string, WatchEntry>();
+  /** Why the actor ended, once its process said so: it may still wait for its own children (see 'ended'). */
+  #endReason: ExitReason | null = null;
 
   constructor(node: Node, def: ActorDefinition, args: readonly unknown[], options: ProcessOptions) {
     this.#node = node;
@@ -308,6 +313,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   onMessage(_link: Link, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) this.#inflight.delete(to, callId);
+    // A watcher told that an actor below ended: this node no longer owes it that news.
+    else if (kind === FRAME_EXIT || (kind === FRAME_SEND && flags & FLAG_NOTICE)) this.#told(watchKey(to, callId, kind === FRAME_EXIT, from));
     this.#node.routeFromChild(kind, to, from, callId, flags, payload, attachments);
   }
 
@@ -330,6 +337,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       case 'crash':
         this.#error = errorFromWire(message.error as Parameters<typeof errorFromWire>[0]);
         return;
+      case 'ended':
+        this.#ended(Number(message.code));
+        return;
       case 'pids':
         this.#descendants = (message.pids as number[]) ?? [];
         this.#node.reportPids();
@@ -342,6 +352,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         return;
       case 'watchers':
         this.#below = (message.list as WatchEntry[]) ?? [];
+        for (const entry of this.#below) this.#belowSent.delete(watchKey(entry.watcher, entry.monitor, entry.link, entry.actor.id));
         this.#node.reportWatchers();
         return;
       default:
@@ -402,18 +413,18 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#inflight.clear();
     this.#resolveExited(exitCode);
     const reason = this.reason();
-    for (const { watcher, monitor, link } of this.#watchers.values()) this.#node.sendDown(watcher, monitor, this.ref, reason, link);
-    this.#watchers.clear();
+    this.#tellWatchers(reason);
     // The actors below it ended with it (killed by the kernel, or on their pipe's EOF), and nobody else can say so.
-    for (const { watcher, monitor, link, actor } of this.#below) this.#node.sendDown(watcher, monitor, actor, 'killed', link);
+    for (const { watcher, monitor, link, actor } of this.#watchesBelow()) this.#node.sendDown(watcher, monitor, actor, 'killed', link);
     this.#below = [];
+    this.#belowSent.clear();
     this.#node.emit('exit', { ref: this.ref, exitCode, error: this.#error, reason });
   }
 
   // ---- monitors and links ----------------------------------------------
 
   watch(watcher: string, monitor: number, link: boolean): void {
-    if (this.#exitCode !== null) {
+    if (this.#exitCode !== null || this.#endReason !== null) {
       this.#node.sendDown(watcher, monitor, this.ref, this.reason(), link);
       return;
     }
@@ -425,13 +436,50 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (this.#watchers.delete(`${watcher}#${link ? 'link' : monitor}`)) this.#node.reportWatchers();
   }
 
+  watchBelow(watcher: string, monitor: number, link: boolean, actor: string, watching: boolean): void {
+    const key = watchKey(watcher, monitor, link, actor);
+    if (watching) this.#belowSent.set(key, { watcher, monitor, link, actor: new ActorRef(actor, actor) });
+    else this.#told(key);
+  }
+
   subtreeWatchers(): WatchEntry[] {
     const own = [...this.#watchers.values()].map((w) => ({ ...w, actor: this.ref }));
-    return [...own, ...this.#below];
+    return [...own, ...this.#watchesBelow()];
+  }
+
+  /** The watches of actors below this one: those its process reported, and those sent in since. */
+  #watchesBelow(): WatchEntry[] {
+    if (this.#belowSent.size === 0) return this.#below;
+    const reported = new Set(this.#below.map((e) => watchKey(e.watcher, e.monitor, e.link, e.actor.id)));
+    return [...this.#below, ...[...this.#belowSent].filter(([key]) => !reported.has(key)).map(([, entry]) => entry)];
+  }
+
+  /** A watcher of an actor below was told it ended, or took its watch back. */
+  #told(key: string): void {
+    this.#belowSent.delete(key);
+    if (this.#below.length > 0) this.#below = this.#below.filter((e) => watchKey(e.watcher, e.monitor, e.link, e.actor.id) !== key);
+  }
+
+  /**
+   * The actor ended: its behaviour returned or threw, or it called `ctx.exit(n)`;
+   * its process may still wait for its children, as Python's does. Its
+   * monitors and links are told now, as Erlang tells them when a process
+   * ends: a child linked to it must not wait for news its parent's end waits on.
+   */
+  #ended(code: number): void {
+    if (this.#endReason !== null || this.#exitCode !== null) return;
+    this.#endReason = exitReason(code, this.#error, this.#stopRequested);
+    this.#tellWatchers(this.#endReason);
+  }
+
+  #tellWatchers(reason: ExitReason): void {
+    for (const { watcher, monitor, link } of this.#watchers.values()) this.#node.sendDown(watcher, monitor, this.ref, reason, link);
+    this.#watchers.clear();
   }
 
   /** Why the actor ended (Erlang's exit reason); `noproc` while it has not. */
   reason(): ExitReason {
+    if (this.#endReason !== null) return this.#endReason;
     return this.#exitCode === null ? 'noproc' : exitReason(this.#exitCode, this.#error, this.#stopRequested);
   }
 
@@ -807,4 +855,9 @@ class CallsInFlight {
     this.#byId.clear();
     this.#size = 0;
   }
+}
+
+/** A watch's key: who watches (monitor number, or the link) which actor. */
+function watchKey(watcher: string, monitor: number, link: boolean, actor: string): string {
+  return `${watcher}#${link ? 'link' : monitor}@${actor}`;
 }

@@ -173,11 +173,22 @@ class ActorHost {
     // ActorExitedError rather than waiting on a parent that waits on it.
     if (typeof code === 'number') {
       this.#node.closeMailbox();
+      this.#endedBeforeChildren(code);
       await endChildrenAtExit();
     }
     await this.#link.flushed();
     if (typeof code === 'number') process.exit(code);
     return endBySignal(code);
+  }
+
+  /**
+   * The actor has ended, and its process is about to wait for children that
+   * are not daemons: its monitors and links are told now (its parent does
+   * that), not once those children end. One of them may be linked to it, or
+   * wait for its news.
+   */
+  #endedBeforeChildren(code: number): void {
+    if (children().some((child) => !child.daemon && child.isAlive())) this.#link.sendSystem({ t: 'ended', code });
   }
 
   /** The behaviour ended: report, wait for children as Python does, then exit. */
@@ -192,15 +203,15 @@ class ActorHost {
     }
     if (this.#stopping !== null) await this.#stopping;
     node.closeMailbox();
+    // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
+    const asShutdown = code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true;
+    this.#endedBeforeChildren(asShutdown ? -15 : code);
     // Ended by a link, as Erlang ends a linked process: at once, its children with it.
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
     // As Python does: daemon children are terminated, the others waited for.
     await endChildrenAtExit();
     await this.#link.flushed();
-    if (code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true) {
-      // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
-      return endBySignal('SIGTERM');
-    }
+    if (asShutdown) return endBySignal('SIGTERM');
     process.exit(code);
   }
 

@@ -1,8 +1,11 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LinkedExitError, current, isDown, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
+import { LinkedExitError, current, isDown, isExitSignal, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
 import { stubborn, waiter } from '../fixtures/actors.ts';
-import { linked, obedient, unlinker, watcher } from '../fixtures/watchers.ts';
-import { reap } from '../helpers.ts';
+import { linked, obedient, puppet, unlinker, watcher, type PuppetOrder } from '../fixtures/watchers.ts';
+import { reap, until } from '../helpers.ts';
 
 const downFor = (ref: ActorRef) => (m: unknown): m is Down => isDown(m) && m.actor.id === ref.id;
 const next = <T>(match: (m: unknown) => m is T): Promise<T> => current().receive({ match, timeout: 20_000 });
@@ -134,5 +137,115 @@ describe('links', () => {
     // The unlink reached the root before the target's end did: the partner lives on.
     partner.send('still there?');
     expect(await next(field('echo'))).toEqual({ echo: 'still there?' });
+  });
+});
+
+describe('monitors and links at the edges, as OTP keeps them', () => {
+  const T = { timeout: 20_000 };
+  const scratch = (): string => mkdtempSync(join(tmpdir(), 'troupe-spin-'));
+  /** `ref`'s kept messages, once `enough` says they are all there (or after 20 s, for the assertion to show what came). */
+  const gotOnce = async (ref: ActorRef<PuppetOrder, unknown>, enough: (got: unknown[]) => boolean): Promise<unknown[]> => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const got = (await ref.call({ op: 'got' }, T)) as unknown[];
+      if (enough(got) || Date.now() > deadline) return got;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  it('ignore an exit signal already on its way once unlink() has returned (erlang:unlink/1)', async () => {
+    const dir = scratch();
+    try {
+      const a = reap(spawn(puppet));
+      const b = reap(spawn(puppet));
+      await a.call({ op: 'link', ref: b }, T);
+      const unlinking = a.call({ op: 'spin', dir, then: { unlink: b } }, T);
+      await until(() => existsSync(join(dir, 'spinning')), 20_000, 'the partner to spin');
+      await b.call({ op: 'throw' }, T);
+      expect(await b.join({ timeout: 10_000 })).toBe(1);
+      // The exit signal is on its way to the spinning partner now, in its pipe, unread.
+      await new Promise((resolve) => setImmediate(resolve));
+      writeFileSync(join(dir, 'release'), '');
+      expect(await unlinking).toBe('ok');
+      expect(await a.call({ op: 'got' }, T)).toEqual([]);
+      expect(a.isAlive()).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tell a watch of a grandchild whose parent dies before it took the watch in: killed', async () => {
+    const dir = scratch();
+    try {
+      const w = reap(spawn(puppet));
+      const p = reap(spawn(puppet));
+      const g = (await p.call({ op: 'spawn' }, T)) as ActorRef;
+      void p.call({ op: 'spin', dir }).catch(() => {});
+      await until(() => existsSync(join(dir, 'spinning')), 20_000, 'the parent to spin');
+      await w.call({ op: 'trap', on: true }, T);
+      const monitor = await w.call({ op: 'monitor', ref: g }, T);
+      await w.call({ op: 'link', ref: g }, T);
+      // Both watches went through the root into the spinning parent's pipe, unread.
+      p.kill();
+      const got = await gotOnce(w, (list) => list.length >= 2);
+      expect(got).toEqual(
+        expect.arrayContaining([
+          { type: 'down', monitor, actor: expect.objectContaining({ id: g.id }), reason: 'killed' },
+          { type: 'exit', actor: expect.objectContaining({ id: g.id }), reason: 'killed' },
+        ]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([false, true])('tell a child linked to its parent that the parent ended, though the parent waits for it (trapping: %s)', async (trap) => {
+    const p = reap(spawn(puppet));
+    const c = (await p.call({ op: 'spawn' }, T)) as ActorRef<PuppetOrder, unknown>;
+    await c.call({ op: 'trap', on: trap }, T);
+    await p.call({ op: 'link', ref: c }, T);
+    current().monitor(p);
+    await p.call({ op: 'throw' }, T);
+    // Told at once, while its process still waits for its child, as Python's does.
+    expect((await next(downFor(p))).reason).toMatchObject({ exitCode: 1, error: { name: 'TypeError' } });
+    if (trap) {
+      const got = await gotOnce(c, (list) => list.length >= 1);
+      expect(got).toEqual([{ type: 'exit', actor: expect.objectContaining({ id: p.id }), reason: expect.objectContaining({ exitCode: 1 }) }]);
+      expect(p.isAlive()).toBe(true);
+      await c.call({ op: 'return' }, T);
+    }
+    expect(await p.join({ timeout: 10_000 })).toBe(1);
+  });
+
+  it('never refuse a down or exit message for room in a bounded mailbox', async () => {
+    const dir = scratch();
+    try {
+      const w = reap(spawn(puppet, { mailbox: { max: 1, overflow: 'drop-new' } }));
+      const x = reap(spawn(puppet));
+      const y = reap(spawn(puppet));
+      await w.call({ op: 'trap', on: true }, T);
+      const monitor = await w.call({ op: 'monitor', ref: x }, T);
+      await w.call({ op: 'link', ref: y }, T);
+      const spinning = w.call({ op: 'spin', dir }, T);
+      await until(() => existsSync(join(dir, 'spinning')), 20_000, 'the watcher to spin');
+      await w.send({ filler: 1 } as never);
+      await w.send({ filler: 2 } as never);
+      await x.call({ op: 'return' }, T);
+      await y.call({ op: 'throw' }, T);
+      expect([await x.join({ timeout: 10_000 }), await y.join({ timeout: 10_000 })]).toEqual([0, 1]);
+      writeFileSync(join(dir, 'release'), '');
+      await spinning;
+      // The first filler may go straight to the waiting inbox; the second then fills the mailbox.
+      const got = await gotOnce(w, (list) => list.filter((m) => isDown(m) || isExitSignal(m)).length >= 2);
+      expect(got).toEqual(
+        expect.arrayContaining([
+          { filler: 1 },
+          { type: 'down', monitor, actor: expect.objectContaining({ id: x.id }), reason: 'normal' },
+          { type: 'exit', actor: expect.objectContaining({ id: y.id }), reason: expect.objectContaining({ exitCode: 1 }) },
+        ]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
