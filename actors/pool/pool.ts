@@ -913,7 +913,9 @@ export class Pool {
       .catch(() => null)
       .then((bundle) => {
         this.#starting--;
-        if (this.#state !== 'terminated' && !this.#trySpawnWorker(bundle)) return;
+        // Terminated, or joined (join() stopped the workers it found): none starts after.
+        if (this.#state === 'terminated' || this.#joined) return;
+        if (!this.#trySpawnWorker(bundle)) return;
         this.#pump();
       });
   }

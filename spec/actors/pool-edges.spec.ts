@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pool, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
 import { add, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { taskBundle } from '../../runtime/task.ts';
 import { until } from '../helpers.ts';
 import { countedSleep, heavy, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
@@ -368,6 +369,16 @@ describe('Pool: workers start as work needs them', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     await until(() => workers().length === 3, 20_000, 'the third worker');
+  });
+
+  it('starts no worker once join() has ended, though its initializer\'s module was still being bundled', async () => {
+    const p = new Pool({ size: 2, initializer: setPrefix, initArgs: ['x'] });
+    p.close();
+    await within(p.join(), 'join() of a pool closed at once');
+    // The pool's own wait for that bundle ended before this one does.
+    await taskBundle(setPrefix);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(workers()).toEqual([]);
   });
 
   it('fills an idle pool once its first worker is up, and starts none for a pool closed with nothing to run', async () => {
