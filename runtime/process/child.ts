@@ -244,12 +244,16 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     child.on('error', (err) => {
       // No process came (no 'exit' will either): the actor ends here.
       if (child.pid === undefined) {
-        this.#failStart(new SpawnError(`Cannot start actor ${name}: ${err.message}`, name, { cause: err }));
+        const code = (err as NodeJS.ErrnoException).code;
+        const hint = code === 'EMFILE' || code === 'ENFILE' ? ' (too many open files: close some, or raise the limit, `ulimit -n`)' : '';
+        this.#failStart(new SpawnError(`Cannot start actor ${name}: ${err.message}${hint}`, name, { cause: err }));
         this.#finish(1);
       }
     });
     child.on('exit', (code, signal) => this.#onProcessExit(code, signal));
-    const stream = child.stdio[3] as Duplex;
+    // Out of file descriptors, Node gives up before it makes the pipes: its 'error' (next tick) ends the actor.
+    const stream = child.stdio?.[3] as Duplex | undefined;
+    if (stream === undefined || stream === null) return;
     const link = new Link(stream, this, `actor ${name} (pid ${child.pid})`);
     this.#link = link;
     if (this.daemon) {

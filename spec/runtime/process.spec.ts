@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -260,6 +261,19 @@ describe('spawn failures', () => {
     await expect(ref.ready).rejects.toThrow('its working directory /no/such/dir does not exist');
     expect(await ref.join({ timeout: 10_000 })).toBe(1);
     expect(ref.isAlive()).toBe(false);
+  });
+
+  it('fails a spawn out of file descriptors with SpawnError saying so, and spawns again (and a pool starts its workers again) once there are some', async () => {
+    const program = resolve(import.meta.dirname, '../fixtures/out-of-fds.ts');
+    const { stdout } = await promisify(execFile)('bash', ['-c', `ulimit -n 200 && exec "${process.execPath}" --import tsx "${program}"`], { timeout: 60_000, cwd: import.meta.dirname });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({
+      failed: { name: 'SpawnError', code: 'ERR_SPAWN', message: expect.stringMatching(/EMFILE \(too many open files: close some, or raise the limit, `ulimit -n`\)$/) },
+      exitCode: 1,
+      task: 'WorkerCrashedError',
+      again: 0,
+      workers: 2,
+      left: 0,
+    });
   });
 
   it('refuses what is not an actor definition and bad options, naming them', () => {
