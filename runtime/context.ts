@@ -172,11 +172,17 @@ export class Context<Msg = unknown, Reply = unknown> {
   }
 
   /**
-   * Ends this actor's process with exit code `code`, or by signal `code`
-   * (exit code -N), once everything it sent has been written: unlike
+   * Ends this actor's process with exit code `code` (0 when absent, as
+   * Python's `sys.exit()`), or by signal `code` (exit code -N), once
+   * everything it sent has been written: unlike
    * `process.exit()`, which drops what the pipe to the parent has not taken yet.
    */
-  exit(code: number | NodeJS.Signals): Promise<never> {
+  exit(code: number | NodeJS.Signals = 0): Promise<never> {
+    // Python's sys.exit(None) is a success too.
+    if (code === null) code = 0;
+    if (typeof code !== 'string' && !Number.isSafeInteger(code)) {
+      return Promise.reject(invalidOption('code', 'an integer exit code (0 when absent), or the name of a signal that ends a process (SIGTERM)', code));
+    }
     if (typeof code === 'string' && !ENDING_SIGNALS.has(code)) {
       return Promise.reject(
         invalidOption('code', 'an exit code, or a signal that ends a process (SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGUSR2...; not SIGUSR1, which starts Node\'s inspector, nor one ignored or stopping by default)', code),

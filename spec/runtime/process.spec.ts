@@ -111,6 +111,16 @@ describe('actor process lifecycle', () => {
     }
   });
 
+  it('ends an actor with 0 for ctx.exit(null), as Python\'s sys.exit(None), and refuses a code that is not an integer (before, it hung)', async () => {
+    expect(await reap(spawn(exitBy, { args: [null as unknown as number] })).join({ timeout: 20_000 })).toBe(0);
+    for (const code of [1.5, NaN, 2 ** 53, true as unknown as number]) {
+      const ref = reap(spawn(exitBy, { args: [code] }));
+      const told = await current().receive({ match: (m): m is { refused: string } => typeof (m as { refused?: unknown })?.refused === 'string', timeout: 20_000 });
+      expect(told).toEqual({ refused: 'ERR_INVALID_ARGUMENT' });
+      expect(await ref.join({ timeout: 20_000 })).toBe(0);
+    }
+  });
+
   it('join resolves null on timeout while the actor stays alive', async () => {
     const ref = reap(spawn(stubborn));
     await ref.ready;
