@@ -28,6 +28,9 @@ import { startWatchdog, watchPids } from './watchdog.ts';
 /** The control pipe to the parent. */
 const CONTROL_FD = 3;
 
+/** At most this long, an ending actor waits for its stdout's and stderr's readers to take what it wrote. */
+const STDIO_DRAIN_MS = 10_000;
+
 class ActorHost {
   readonly #init: ActorInit;
   readonly #node: Node;
@@ -161,7 +164,7 @@ class ActorHost {
   async #failStart(message: string, error: unknown, code: string): Promise<never> {
     process.stderr.write(`troupe: ${message}\n${error instanceof Error && error.stack ? indent(error.stack) + '\n' : ''}`);
     this.#link.sendSystem({ t: 'spawn-error', message, code, error: errorToWire(error) });
-    await this.#link.flushed();
+    await this.#everythingWritten();
     process.exit(1);
   }
 
@@ -176,7 +179,7 @@ class ActorHost {
       this.#endedBeforeChildren(code);
       await endChildrenAtExit();
     }
-    await this.#link.flushed();
+    await this.#everythingWritten();
     if (typeof code === 'number') process.exit(code);
     return endBySignal(code);
   }
@@ -189,6 +192,25 @@ class ActorHost {
    */
   #endedBeforeChildren(code: number): void {
     if (children().some((child) => !child.daemon && child.isAlive())) this.#link.sendSystem({ t: 'ended', code });
+  }
+
+  /**
+   * Before the process exits: what it sent is written to its parent, and what
+   * it wrote to stdout and stderr has gone out. Node writes to a pipe as its
+   * reader takes it, and `process.exit()` drops the rest (Python flushes its
+   * streams as a process ends); a reader that takes nothing is given
+   * STDIO_DRAIN_MS.
+   */
+  async #everythingWritten(): Promise<void> {
+    await this.#link.flushed();
+    const streams = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0 && stream.writable);
+    if (streams.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(streams.map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve())))),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, STDIO_DRAIN_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** The behaviour ended: report, wait for children as Python does, then exit. */
@@ -210,7 +232,7 @@ class ActorHost {
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
     // As Python does: daemon children are terminated, the others waited for.
     await endChildrenAtExit();
-    await this.#link.flushed();
+    await this.#everythingWritten();
     if (asShutdown) return endBySignal('SIGTERM');
     process.exit(code);
   }

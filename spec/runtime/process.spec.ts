@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -118,6 +118,27 @@ describe('actor process lifecycle', () => {
       const told = await current().receive({ match: (m): m is { refused: string } => typeof (m as { refused?: unknown })?.refused === 'string', timeout: 20_000 });
       expect(told).toEqual({ refused: 'ERR_INVALID_ARGUMENT' });
       expect(await ref.join({ timeout: 20_000 })).toBe(0);
+    }
+  });
+
+  it.each([
+    ['return', 0],
+    ['throw', 1],
+    ['exit', 3],
+  ] as const)('writes out what the actor wrote to a slow reader before it ends (%s), as Python flushes', async (how, code) => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-loud-'));
+    const bytes = 2 * 1024 * 1024;
+    try {
+      // Run as the README runs programs, by tsx's command (whose process makes the pipe non-blocking for all
+      // that share it), stdout and stderr in one pipe, read only a second on: the actor's 2 MB wait for the reader.
+      const tsx = resolve(import.meta.dirname, '../../node_modules/.bin/tsx');
+      const program = `"${tsx}" "${resolve(import.meta.dirname, '../fixtures/loud.ts')}" ${bytes} "${join(dir, 'written')}" ${how}`;
+      const { stdout } = await promisify(execFile)('bash', ['-c', `${program} 2>&1 | (sleep 1; cat)`], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024, cwd: import.meta.dirname });
+      expect(stdout.split('~').length - 1).toBe((bytes / 1024) * 1023);
+      expect(stdout).toContain(`exit ${code}\n`);
+      if (how === 'throw') expect(stdout).toContain('Error: loud, then failing');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
