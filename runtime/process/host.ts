@@ -13,6 +13,7 @@
 import { fs } from '../fs.ts';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
@@ -220,7 +221,7 @@ class ActorHost {
     const node = this.#node;
     if (code !== 0) {
       // As Python prints a child's traceback: the one report we always print.
-      process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? (error.stack ?? String(error)) : String(error)}\n`);
+      process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
       this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
     }
     if (this.#stopping !== null) await this.#stopping;

@@ -124,6 +124,7 @@ describe('actor process lifecycle', () => {
   it.each([
     ['return', 0],
     ['throw', 1],
+    ['throw-object', 1],
     ['exit', 3],
   ] as const)('writes out what the actor wrote to a slow reader before it ends (%s), as Python flushes', async (how, code) => {
     const dir = mkdtempSync(join(tmpdir(), 'troupe-loud-'));
@@ -137,6 +138,8 @@ describe('actor process lifecycle', () => {
       expect(stdout.split('~').length - 1).toBe((bytes / 1024) * 1023);
       expect(stdout).toContain(`exit ${code}\n`);
       if (how === 'throw') expect(stdout).toContain('Error: loud, then failing');
+      // A thrown value that is not an Error is shown as it is, as Python shows its repr.
+      if (how === 'throw-object') expect(stdout).toContain("failed:\n{ code: 'E_LOUD', detail: [ 1, 2 ] }");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
