@@ -144,7 +144,10 @@ export class Context<Msg = unknown, Reply = unknown> {
     return this.#host.monitor(target);
   }
 
-  /** Stops watching; a `down` already on its way may still arrive. */
+  /**
+   * Stops watching: no `down` of this monitor comes after this returns, as
+   * Erlang's `demonitor/1` promises (one already taken into the mailbox stays).
+   */
   demonitor(target: ActorRef, monitor: number): void {
     this.#host.demonitor(target, monitor);
   }

@@ -150,6 +150,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * signal of theirs still on its way is ignored, as OTP's unlink/1 promises.
    */
   readonly #unlinked = new Set<string>();
+  /** Monitors taken back whose down may still be on its way: dropped as it comes (OTP's demonitor/1). */
+  readonly #demonitored = new Set<number>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   readonly #services = new Map<number, ServiceHandler>();
@@ -424,6 +426,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   demonitor(target: ActorRef, monitor: number): void {
+    this.#demonitored.add(monitor);
     this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, monitor, false);
   }
 
@@ -604,6 +607,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (flags & FLAG_NOTICE) {
+      if (this.#demonitored.delete(callId)) return; // the down of a monitor taken back (callId: its number)
       // A down or exit message: never refused for room, nor lost (OTP's are signals, not messages).
       this.mailbox.putNotice(new Letter(kind, from, 0, flags & ~FLAG_NOTICE, payload, attachments));
       return;

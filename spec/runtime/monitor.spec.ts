@@ -174,6 +174,25 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
     }
   });
 
+  it('deliver no down of a monitor once demonitor() has returned, though it was on its way (erlang:demonitor/1)', async () => {
+    const dir = scratch();
+    try {
+      const w = reap(spawn(puppet));
+      const x = reap(spawn(puppet));
+      const monitor = (await w.call({ op: 'monitor', ref: x }, T)) as number;
+      const demonitoring = w.call({ op: 'spin', dir, then: { demonitor: x, monitor } }, T);
+      await until(() => existsSync(join(dir, 'spinning')), 20_000, 'the watcher to spin');
+      await x.call({ op: 'return' }, T);
+      expect(await x.join({ timeout: 10_000 })).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve)); // the down is in the spinning watcher's pipe now
+      writeFileSync(join(dir, 'release'), '');
+      expect(await demonitoring).toBe('ok');
+      expect(await w.call({ op: 'got' }, T)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('tell a watch of a grandchild whose parent dies before it took the watch in: killed', async () => {
     const dir = scratch();
     try {
