@@ -907,17 +907,23 @@ export class Pool {
       return;
     }
     // The initializer's module is bundled once, before the first worker needs it.
-    this.#initBundle ??= taskBundle(initializer);
+    const building = (this.#initBundle ??= taskBundle(initializer));
     this.#starting++;
-    void this.#initBundle
-      .catch(() => null)
-      .then((bundle) => {
+    building.then(
+      (bundle) => {
         this.#starting--;
         // Terminated, or joined (join() stopped the workers it found): none starts after.
         if (this.#state === 'terminated' || this.#joined) return;
         if (!this.#trySpawnWorker(bundle)) return;
         this.#pump();
-      });
+      },
+      (err: unknown) => {
+        this.#starting--;
+        // Built again for the next task: the module may have been fixed meanwhile.
+        if (this.#initBundle === building) this.#initBundle = null;
+        if (this.#state !== 'terminated') this.#failWaiting(err as Error);
+      },
+    );
   }
 
   /**
@@ -931,14 +937,18 @@ export class Pool {
       return true;
     } catch (thrown) {
       // The worker's arguments are [initializer, its bundle, initArgs, maxTasksPerChild].
-      const err = thrown instanceof SerializationError && thrown.path.startsWith('args[2]') ? renamedInitArgs(thrown) : (thrown as Error);
-      for (const pending of this.#queue.drain()) {
-        if (pending.startWait !== undefined) this.#untimeStartWait(pending);
-        pending.reject(err);
-      }
-      this.#maybeIdle();
+      this.#failWaiting(thrown instanceof SerializationError && thrown.path.startsWith('args[2]') ? renamedInitArgs(thrown) : (thrown as Error));
       return false;
     }
+  }
+
+  /** No worker can be started (why: `err`): the tasks waiting fail with it; the next task tries again. */
+  #failWaiting(err: Error): void {
+    for (const pending of this.#queue.drain()) {
+      if (pending.startWait !== undefined) this.#untimeStartWait(pending);
+      pending.reject(err);
+    }
+    this.#maybeIdle();
   }
 
   #spawnWorker(initBundle: string | null): void {

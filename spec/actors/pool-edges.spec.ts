@@ -9,9 +9,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pool, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
+import { InvalidArgumentError, Pool, type Task, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
 import { add, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
 import { until } from '../helpers.ts';
@@ -332,6 +333,26 @@ describe('Pool: an imap whose pool ends, or that is left early', () => {
 });
 
 describe('Pool: task modules', () => {
+  it('fails the tasks waiting with the build error of an initializer\'s module that no longer builds, and builds it again for the next task', async () => {
+    // A module of its own, imported here, then edited under the running program.
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-init-${process.pid}-${Date.now()}.ts`);
+    const good = "import { task } from '../../index.ts';\nexport const init = task(() => {});\n";
+    writeFileSync(file, good);
+    try {
+      const { init } = (await import(pathToFileURL(file).href)) as { init: Task<[], void> };
+      writeFileSync(file, "import { task } from '../../index.ts';\nexport const init = task(() => { ( });\n");
+      const p = pool({ size: 1, initializer: init });
+      const err = await p.apply(square, [2]).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      // The bundler's own words, not a worker's failure to find the task later.
+      expect((err as Error).message).toMatch(/tmp-init-.*Unexpected/s);
+      writeFileSync(file, good);
+      expect(await within(p.apply(square, [3]), 'a task once the module is fixed')).toBe(9);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
   it('loads a task module again after it threw while loading, as Python imports it again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'troupe-flaky-'));
     const flag = join(dir, 'fail');
