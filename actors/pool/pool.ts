@@ -163,8 +163,12 @@ export class Pool {
   #joined = false;
   #workerCount = 0;
   #starting = 0;
-  /** Workers of `size` not started yet: they start as work needs them, or once the first worker is up (see #fillSoon). */
-  #deferred = 0;
+  /**
+   * The pool may have fewer workers up or starting than `size`: at first
+   * (the others start as work needs them, or once the first is up: see
+   * #fillSoon), and after a worker could not be started.
+   */
+  #short = false;
   #fillScheduled = false;
   #initBundle: Promise<string | null> | null = null;
   /** Some worker of this pool has started: it can start workers (with maxTasksPerChild, none may be up at a given moment). */
@@ -211,7 +215,7 @@ export class Pool {
     // One worker now, the others as work needs them or once it is up: started all at once on a
     // machine with few cores, they would share them, and the first result would wait for all.
     this.#addWorker();
-    this.#deferred = size - 1;
+    this.#short = size > 1;
   }
 
   // ---- Python's API ------------------------------------------------------
@@ -296,7 +300,7 @@ export class Pool {
     }
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
-    this.#deferred = 0;
+    this.#short = false;
     for (const wake of this.#imaps) wake(); // one waiting for its input ends now
     // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
     this.#cancelRespawns();
@@ -308,7 +312,7 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
-    this.#deferred = 0;
+    this.#short = false;
     this.#cancelRespawns();
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
     this.#waitingForStart.clear();
@@ -653,19 +657,24 @@ export class Pool {
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       if (!pending.cancelled) this.#run(best, pending);
     }
-    if (this.#deferred > 0) this.#startNeeded();
+    if (this.#short) this.#startNeeded();
     this.#maybeIdle();
   }
 
-  /** Starts deferred workers while tasks outnumber the workers up or starting. */
+  /** Starts a worker for each queued task that no worker up or starting is free to take, up to `size`. */
   #startNeeded(): void {
     if (this.#state === 'terminated' || this.#joined) return;
+    // Tasks already in a worker's pipe stay there: only the queue asks for workers.
     let need = this.#queue.length - this.#starting;
-    for (const slot of this.#slots) if (!slot.endedByPool && slot.ref.exitCode === null) need += slot.inflight - 1;
-    for (; need > 0 && this.#deferred > 0; need--) {
-      this.#deferred--;
-      this.#addWorker();
-    }
+    for (const slot of this.#slots) if (!slot.endedByPool && slot.ref.exitCode === null && slot.inflight === 0) need--;
+    for (let missing = this.#missing(); need > 0 && missing > 0; need--, missing--) this.#addWorker();
+  }
+
+  /** How many workers the pool lacks: `size` less those up or starting (a worker killed by the pool counts until it has ended, when it is replaced). */
+  #missing(): number {
+    let have = this.#starting;
+    for (const slot of this.#slots) if (slot.ref.exitCode === null) have++;
+    return Math.max(0, this.size - have);
   }
 
   /**
@@ -674,14 +683,14 @@ export class Pool {
    * awaiting that answer has it before the forks take the process's time.
    */
   #fillSoon(): void {
-    if (this.#deferred === 0 || this.#fillScheduled) return;
+    if (!this.#short || this.#fillScheduled) return;
     this.#fillScheduled = true;
     setImmediate(() => {
       this.#fillScheduled = false;
-      // A closed pool with nothing left to run needs no more workers.
-      if (this.#state === 'closed' && this.#queue.length === 0) this.#deferred = 0;
-      if (this.#state === 'terminated' || this.#joined) return;
-      for (; this.#deferred > 0; this.#deferred--) this.#addWorker();
+      // Terminated or joined, or closed with nothing left to run: it needs no more workers.
+      if (this.#state === 'terminated' || this.#joined || (this.#state === 'closed' && this.#queue.length === 0)) return;
+      this.#short = false; // unless a start below fails (see #failWaiting)
+      for (let missing = this.#missing(); missing > 0; missing--) this.#addWorker();
       this.#pump();
     });
   }
@@ -944,6 +953,8 @@ export class Pool {
 
   /** No worker can be started (why: `err`): the tasks waiting fail with it; the next task tries again. */
   #failWaiting(err: Error): void {
+    // Started again later: at the next task (see #pump), or answer (see #fillSoon).
+    if (this.#state !== 'terminated' && !this.#joined) this.#short = true;
     for (const pending of this.#queue.drain()) {
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       pending.reject(err);

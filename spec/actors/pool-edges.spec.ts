@@ -341,13 +341,15 @@ describe('Pool: task modules', () => {
     try {
       const { init } = (await import(pathToFileURL(file).href)) as { init: Task<[], void> };
       writeFileSync(file, "import { task } from '../../index.ts';\nexport const init = task(() => { ( });\n");
-      const p = pool({ size: 1, initializer: init });
-      const err = await p.apply(square, [2]).catch((e: unknown) => e as Error);
+      const p = pool({ size: 3, initializer: init });
+      const err = await p.map(square, [1, 2, 3, 4, 5, 6], { chunksize: 1 }).catch((e: unknown) => e as Error);
       expect(err).toBeInstanceOf(Error);
       // The bundler's own words, not a worker's failure to find the task later.
       expect((err as Error).message).toMatch(/tmp-init-.*Unexpected/s);
       writeFileSync(file, good);
       expect(await within(p.apply(square, [3]), 'a task once the module is fixed')).toBe(9);
+      // And it is back to its size: no worker was lost to the failed starts.
+      await until(() => activeChildren().filter((ref) => ref.name.startsWith('PoolWorker-')).length === 3, 20_000, 'three workers');
     } finally {
       rmSync(file, { force: true });
     }
