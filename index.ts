@@ -94,7 +94,7 @@ export {
   recordRestart,
   supervisor,
 } from './actors/index.ts';
-export type { CommandOptions, OutputMessage, PipeOptions, QueueOptions, RunOptions, WaitOptions } from './actors/index.ts';
+export type { CommandOptions, OutputMessage, PipeOptions, QueueOptions, RunOptions, WaitOptions, Waitable } from './actors/index.ts';
 export type { AcquireOptions, AcquireResult, BarrierOptions, ElementOf, Held, Kind } from './actors/index.ts';
 export type { ApplyAsyncOptions, Backoff, ChildCounts, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {

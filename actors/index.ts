@@ -14,7 +14,7 @@ export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.ts';
 export type { QueueOptions, WaitOptions } from './queue/queue.ts';
 export { BrokenPipeError, ClosedError, EOFError, PipeDirectionError, QueueEmptyError, QueueFullError, TaskDoneError } from './queue/errors.ts';
 export { Connection, Pipe, wait } from './pipe.ts';
-export type { PipeOptions } from './pipe.ts';
+export type { PipeOptions, Waitable } from './pipe.ts';
 export { Lock, RLock, Semaphore, BoundedSemaphore } from './sync/lock.ts';
 export { Event } from './sync/event.ts';
 export { Condition } from './sync/condition.ts';

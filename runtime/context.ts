@@ -180,7 +180,7 @@ export class Context<Msg = unknown, Reply = unknown> {
    * everything it sent has been written: unlike
    * `process.exit()`, which drops what the pipe to the parent has not taken yet.
    */
-  exit(code: number | NodeJS.Signals = 0): Promise<never> {
+  exit(code: number | NodeJS.Signals | null = 0): Promise<never> {
     // Python's sys.exit(None) is a success too.
     if (code === null) code = 0;
     if (typeof code !== 'string' && !Number.isSafeInteger(code)) {

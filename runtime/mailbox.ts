@@ -142,10 +142,10 @@ export class Mailbox {
    * behind them.
    */
   putNotice(letter: Letter): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#handToWaiter(letter)) return;
     // Behind the letters parked in a 'block' mailbox: those may be the ended actor's last ones.
     if (this.#parked.length > 0) this.#parked.push({ letter, admit: undefined });
-    else if (!this.#handToWaiter(letter)) this.#queue.push(letter);
+    else this.#queue.push(letter);
   }
 
   /** Whether a waiting receive took the letter. */

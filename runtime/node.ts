@@ -146,12 +146,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   trapExits = false;
   #nextMonitor = 1;
   /**
-   * Actors this node's actor unlinked (and has not linked again): an exit
-   * signal of theirs still on its way is ignored, as OTP's unlink/1 promises.
+   * Actors this node's actor unlinked, until the node that watched them for
+   * it says the link is gone there (see sendUnlinked), or it links them
+   * again: an exit signal of theirs on its way meanwhile is ignored, as OTP's
+   * unlink/1 promises.
    */
   readonly #unlinked = new Set<string>();
-  /** Monitors taken back whose down may still be on its way: dropped as it comes (OTP's demonitor/1). */
-  readonly #demonitored = new Set<number>();
+  /** This actor's monitors that have not fired nor been taken back: a down for another is dropped as it comes (OTP's demonitor/1). */
+  readonly #monitors = new Set<number>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   readonly #services = new Map<number, ServiceHandler>();
@@ -421,12 +423,13 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
   monitor(target: ActorRef): number {
     const monitor = this.#nextMonitor++;
+    this.#monitors.add(monitor);
     this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, monitor, false);
     return monitor;
   }
 
   demonitor(target: ActorRef, monitor: number): void {
-    this.#demonitored.add(monitor);
+    this.#monitors.delete(monitor);
     this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, monitor, false);
   }
 
@@ -463,6 +466,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
         this.#ownWatchers.set(`${from}#${link ? 'link' : monitor}`, { watcher: from, monitor, link });
       } else {
         this.#ownWatchers.delete(`${from}#${link ? 'link' : monitor}`);
+        if (link) this.sendUnlinked(from, this.self);
       }
       return;
     }
@@ -471,6 +475,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (route.kind === 'child' && route.child === target && localOf(to) === MAIN_LOCAL_ID) {
       if (child === undefined) {
         if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
+        else if (link) this.sendUnlinked(from, new ActorRef(to, to));
       } else if (kind === FRAME_MONITOR) child.watch(from, monitor, link);
       else child.unwatch(from, monitor, link);
       return;
@@ -480,6 +485,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       child.forward(kind, to, from, monitor, flags, payload, attachments);
     } else if (route.kind === 'up' && this.#parent !== null && !this.#parent.closed) this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
     else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
+    else if (link) this.sendUnlinked(from, new ActorRef(to, to));
   }
 
   /** The tree's name registry, served by the root as a service at its well-known ID (made on first use). */
@@ -507,9 +513,23 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     }
   }
 
+  /**
+   * Tells `watcher` that its link to `actor` is undone at the node that
+   * watched `actor` for it: an exit signal of that link sent before this one
+   * came ahead of it, on the same way, and none comes after.
+   */
+  sendUnlinked(watcher: string, actor: ActorRef): void {
+    const encoded = encode({ type: 'unlinked', actor: { id: actor.id, name: actor.name } }, 'unlink');
+    this.#route(FRAME_EXIT, watcher, actor.id, 0, encoded.flags, encoded.payload, encoded.attachments);
+  }
+
   /** A linked actor ended: a message if exits are trapped; otherwise this actor ends too, unless it returned normally. */
   #onExitSignal(flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    const signal = decode(payload, attachments, flags) as ExitSignal;
+    const signal = decode(payload, attachments, flags) as ExitSignal | { type: 'unlinked'; actor: ExitSignal['actor'] };
+    if (signal.type === 'unlinked') {
+      this.#unlinked.delete(signal.actor.id);
+      return;
+    }
     if (this.#unlinked.has(signal.actor.id)) return;
     if (this.trapExits) {
       const encoded = encode(signal, 'exit signal');
@@ -607,7 +627,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (flags & FLAG_NOTICE) {
-      if (this.#demonitored.delete(callId)) return; // the down of a monitor taken back (callId: its number)
+      // A down's callId is its monitor's number (exit messages have none): one taken back is dropped.
+      if (callId !== 0 && !this.#monitors.delete(callId)) return;
       // A down or exit message: never refused for room, nor lost (OTP's are signals, not messages).
       this.mailbox.putNotice(new Letter(kind, from, 0, flags & ~FLAG_NOTICE, payload, attachments));
       return;

@@ -438,6 +438,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   unwatch(watcher: string, monitor: number, link: boolean): void {
     if (this.#watchers.delete(`${watcher}#${link ? 'link' : monitor}`)) this.#node.reportWatchers();
+    if (link) this.#node.sendUnlinked(watcher, this.ref);
   }
 
   watchBelow(watcher: string, monitor: number, link: boolean, actor: string, watching: boolean): void {

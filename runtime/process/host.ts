@@ -177,7 +177,8 @@ class ActorHost {
     // ActorExitedError rather than waiting on a parent that waits on it.
     if (typeof code === 'number') {
       this.#node.closeMailbox();
-      this.#endedBeforeChildren(code);
+      // As the exit status will be: 256 is 0, -1 is 255.
+      this.#endedBeforeChildren(code & 0xff);
       await endChildrenAtExit();
     }
     await this.#everythingWritten();

@@ -175,6 +175,30 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
     }
   });
 
+  it('carry the exits of a link made again by the other side after an unlink', async () => {
+    const a = reap(spawn(puppet));
+    const b = reap(spawn(puppet));
+    await a.call({ op: 'trap', on: true }, T);
+    await a.call({ op: 'link', ref: b }, T);
+    await a.call({ op: 'unlink', ref: b }, T);
+    await b.call({ op: 'link', ref: a }, T);
+    await b.call({ op: 'throw' }, T);
+    const got = await gotOnce(a, (list) => list.length >= 1);
+    expect(got).toEqual([{ type: 'exit', actor: expect.objectContaining({ id: b.id }), reason: expect.objectContaining({ exitCode: 1 }) }]);
+  });
+
+  it('hand a down to a receive waiting for it, past the letters waiting for room in a blocking mailbox', async () => {
+    const w = reap(spawn(puppet, { mailbox: { max: 1, overflow: 'block' } }));
+    const x = reap(spawn(puppet));
+    const monitor = await w.call({ op: 'monitor', ref: x }, T);
+    await w.call({ op: 'awaitDown' }, T);
+    void w.send({ filler: 1 } as never); // fills the mailbox (the receive does not want it)
+    void w.send({ filler: 2 } as never); // waits for room
+    await x.call({ op: 'return' }, T);
+    const got = await gotOnce(w, (list) => list.some((m) => isDown(m) || m === 'TimeoutError'));
+    expect(got).toContainEqual({ type: 'down', monitor, actor: expect.objectContaining({ id: x.id }), reason: 'normal' });
+  });
+
   it('deliver no down of a monitor once demonitor() has returned, though it was on its way (erlang:demonitor/1)', async () => {
     const dir = scratch();
     try {
