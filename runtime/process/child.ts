@@ -736,28 +736,28 @@ function waiting(child: ChildProcess): boolean {
 
 /** How long a spare waits for the actors starting with it: one slow to start (a long top-level await) does not keep it away. */
 const SPARE_WAITS_MS = 1000;
+/** How long after an actor became ready its spare waits: the actor's first messages (a pool worker's first answers) come first. */
+const SPARE_AFTER_READY_MS = 50;
 let spareWait: ReturnType<typeof setTimeout> | null = null;
 
 /**
- * Starts the spare once no actor of this process is starting, or
- * SPARE_WAITS_MS after one became ready: its fork blocks this process for
- * some milliseconds and its start takes a core, which actors starting
- * together (a pool's workers) would otherwise wait for as they start and
- * take their first messages.
+ * Starts the spare a moment after an actor became ready once no actor of
+ * this process is starting, or SPARE_WAITS_MS after one became ready: its
+ * fork blocks this process for some milliseconds (tens, for a large
+ * program) and its start takes a core, which actors starting together (a
+ * pool's workers) would otherwise wait for as they start, and the actor
+ * just started as its first messages come.
  */
 function spareOnceStarted(): void {
-  for (const child of live) {
-    if (child.starting) {
-      spareWait ??= setTimeout(() => {
-        spareWait = null;
-        void startSpare();
-      }, SPARE_WAITS_MS).unref();
-      return;
-    }
-  }
+  const starting = [...live].some((child) => child.starting);
+  if (starting && spareWait !== null) return; // a start is set already: a run of spawns does not put it off
   if (spareWait !== null) clearTimeout(spareWait);
-  spareWait = null;
-  void startSpare();
+  spareWait = setTimeout(() => {
+    spareWait = null;
+    // One began to start meanwhile: wait for it, as for any.
+    if (!starting && [...live].some((child) => child.starting)) spareOnceStarted();
+    else void startSpare();
+  }, starting ? SPARE_WAITS_MS : SPARE_AFTER_READY_MS).unref();
 }
 
 async function startSpare(): Promise<void> {

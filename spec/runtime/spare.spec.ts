@@ -135,6 +135,20 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     expect(spareHosts.started).toBe(started + 1);
   });
 
+  it('is started a moment after an actor became ready, not in the turn its first messages come in', async () => {
+    await report();
+    await spareWaiting();
+    const started = spareHosts.started;
+    const first = reap(spawn(heldPid)); // takes the spare
+    await first.ready;
+    // A spare started at that ready (before, in the same turn) would have been forked by the end of this turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(spareHosts.started).toBe(started);
+    expect(await first.call('pid', { timeout: 10_000 })).toBe(first.pid);
+    await spareWaiting();
+    expect(spareHosts.started).toBe(started + 1);
+  });
+
   it('is started all the same when an actor stays starting (a long top-level await): after a second', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'troupe-hold-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
