@@ -111,10 +111,12 @@ export class Condition extends Handle {
   /**
    * Lets go of the lock, waits to be notified, then takes the lock back
    * (every level of an RLock). Resolves `true` when notified, `false` at the
-   * deadline. Rejects with `NotOwnerError` when this actor does not hold the
-   * lock, or `AbortError` (the lock is held again then too).
+   * deadline, and `'abandoned'` (notified or not) when it took the lock back
+   * from an actor that died holding it, as `acquire` tells it: check the
+   * state the lock guards. Rejects with `NotOwnerError` when this actor does
+   * not hold the lock, or `AbortError` (the lock is held again then too).
    */
-  async wait(options?: WaitOptions): Promise<boolean> {
+  async wait(options?: WaitOptions): Promise<boolean | 'abandoned'> {
     waitTimeout(options, 'Condition.wait()');
     const signal = options?.signal;
     // Aborted already: the lock stays held and nothing is registered, so no later notify is spent on this wait.
@@ -141,7 +143,7 @@ export class Condition extends Handle {
     const back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null }, Infinity);
     if (back === false || back === CANCELLED) throw new Error(`Condition.wait() could not take its lock back (${String(back)})`);
     if (failure !== undefined) throw failure;
-    return notified!;
+    return back === 'abandoned' ? 'abandoned' : notified!;
   }
 
   /**

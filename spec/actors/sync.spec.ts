@@ -22,7 +22,7 @@ import {
   spawn,
   unregister,
 } from '../../index.ts';
-import { announceAction, conditionNotifier, conditionWaiter, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -416,6 +416,21 @@ describe('Condition', () => {
     expect((await next('notifier')).notified).toBe(true);
     expect((await next('waiter', (m) => 'notified' in m)).notified).toBe(true);
     expect(await Promise.all([waiter, notifier].map((k) => k.join({ timeout: 20_000 })))).toEqual([0, 0]);
+    await cond.close();
+    await cond.lock.close();
+  });
+
+  it('wait() resolves abandoned when it takes its lock back from a notifier killed holding it', async () => {
+    const cond = new Condition(new Lock());
+    const waiter = reap(spawn(conditionWaiter, { args: [cond, me(), 'waiter'] }));
+    await next('waiter', (m) => m.waiting === true);
+    await until(async () => ((await cond.ref.call({ op: 'waiting' })) as number) === 1, 'the waiter');
+    const notifier = reap(spawn(notifyAndHold, { args: [cond, me(), 'notifier'] }));
+    expect((await next('notifier')).notified).toBe(true);
+    notifier.kill();
+    // Before, it resolved true and the abandonment was told to nobody.
+    expect((await next('waiter', (m) => 'notified' in m)).notified).toBe('abandoned');
+    expect(await waiter.join({ timeout: 20_000 })).toBe(0);
     await cond.close();
     await cond.lock.close();
   });
