@@ -151,7 +151,8 @@ const WAITS = Infinity;
 
 /** `i` as an index from 0; a negative one counts from the end, as Python's `arr[-1]` and `Array.prototype.at` do. */
 function checkIndex(i: unknown, length: number, what: string): number {
-  if (typeof i !== 'number' || !Number.isInteger(i) || i < -length || i >= length) {
+  if (typeof i !== 'number' || !Number.isInteger(i)) throw invalidOption('index', 'an integer', i);
+  if (i < -length || i >= length) {
     throw new SharedValueError(`index ${String(i)} is out of range for ${what}, of length ${length}.`);
   }
   return i < 0 ? i + length : i;
@@ -232,13 +233,17 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    * `lengthOrValues`: a length (zero-filled) or the initial elements.
    * @throws {InvalidArgumentError} for an unknown kind or a bad length; {SharedValueError} for elements of the wrong type.
    */
-  constructor(kind: K, lengthOrValues: number | readonly ElementOf<K>[]) {
+  constructor(kind: K, lengthOrValues: number | readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>) {
     const k = checkKind(kind);
+    // Any sequence, as Python's Array takes one: a typed array, say.
+    if (typeof lengthOrValues === 'object' && lengthOrValues !== null && !Array.isArray(lengthOrValues) && typeof (lengthOrValues as ArrayLike<unknown>).length === 'number') {
+      lengthOrValues = Array.from(lengthOrValues as ArrayLike<ElementOf<K>>);
+    }
     if (typeof lengthOrValues === 'number') {
       if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0) throw invalidOption('length', 'an integer ≥ 0', lengthOrValues);
     } else if (Array.isArray(lengthOrValues)) {
       lengthOrValues.forEach((v, i) => checkElement(k, v, `element ${i}`));
-    } else throw invalidOption('lengthOrValues', 'a length or an array of elements', lengthOrValues);
+    } else throw invalidOption('lengthOrValues', 'a length or an array (or typed array) of elements', lengthOrValues);
     const length = typeof lengthOrValues === 'number' ? lengthOrValues : lengthOrValues.length;
     super(new SharedService(`Array(${k}, ${length})`, k, lengthOrValues as number | (number | bigint)[]).ref);
     this.kind = kind;
@@ -278,6 +283,8 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   }
   /** Elements `start..end-1` (as `Array.prototype.slice` counts them, negatives from the end) in one round trip. */
   async slice(start = 0, end = this.length): Promise<ElementOf<K>[]> {
+    if (!Number.isInteger(start)) throw invalidOption('start', 'an integer', start);
+    if (!Number.isInteger(end)) throw invalidOption('end', 'an integer', end);
     const s = start < 0 ? Math.max(0, this.length + start) : Math.min(start, this.length);
     const e = end < 0 ? Math.max(0, this.length + end) : Math.min(end, this.length);
     return (await request(this.ref, { op: 'slice', start: s, end: Math.max(s, e) }, WAITS)) as ElementOf<K>[];
@@ -286,9 +293,17 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   toArray(): Promise<ElementOf<K>[]> {
     return this.slice();
   }
-  /** Stores `values` from index `start` on, in one round trip. Throws `SharedValueError` when they do not fit or have the wrong type. */
-  async setSlice(start: number, values: readonly ElementOf<K>[]): Promise<void> {
-    if (!Number.isInteger(start) || start < 0 || start + values.length > this.length) {
+  /**
+   * Stores `values` (an array, or a typed array) from index `start` on (a
+   * negative `start` counts from the end), in one round trip. Throws
+   * `SharedValueError` when they do not fit or have the wrong type.
+   */
+  async setSlice(start: number, elements: readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): Promise<void> {
+    if (!Number.isInteger(start)) throw invalidOption('start', 'an integer', start);
+    if (typeof elements !== 'object' || elements === null || typeof elements.length !== 'number') throw invalidOption('values', 'an array of elements', elements);
+    const values: readonly ElementOf<K>[] = Array.isArray(elements) ? elements : Array.from(elements);
+    if (start < 0) start += this.length;
+    if (start < 0 || start + values.length > this.length) {
       throw new SharedValueError(`${values.length} values from index ${start} do not fit ${this.what}.`);
     }
     values.forEach((v, i) => checkElement(this.kind, v, `element ${i}`));

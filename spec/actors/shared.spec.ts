@@ -145,6 +145,20 @@ describe('SharedArray', () => {
     await a.close();
   });
 
+  it('takes any sequence as Python does (a typed array), counts a negative setSlice start from the end, and names what is not an index', async () => {
+    const a = new SharedArray('int32', new Int32Array([1, 2, 3]));
+    expect(await a.toArray()).toEqual([1, 2, 3]);
+    await a.setSlice(-2, [8, 9]);
+    await a.setSlice(0, new Int32Array([7]));
+    expect(await a.toArray()).toEqual([7, 8, 9]);
+    // Before: a bare TypeError, 'index 1 is out of range' for '1', and silent coercions.
+    await expect(a.setSlice(0, 'ab' as never)).rejects.toThrow(InvalidArgumentError);
+    await expect(a.get('1' as never)).rejects.toThrow('Expected `index` to be an integer');
+    await expect(a.slice(1.5, 3)).rejects.toThrow(InvalidArgumentError);
+    await expect(a.slice(Number.NaN)).rejects.toThrow(InvalidArgumentError);
+    await a.close();
+  });
+
   it('travels to children, which add to its elements atomically', async () => {
     const a = new SharedArray('int32', 2);
     const kids = [0, 0, 1].map((index) => reap(spawn(arrayAdder, { args: [a, index, 200] })));
