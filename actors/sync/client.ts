@@ -52,8 +52,9 @@ export function waitTimeout(options: AcquireOptions | undefined, what: string): 
   if (blocking !== undefined && typeof blocking !== 'boolean') throw invalidOption('blocking', 'a boolean', blocking);
   if (blocking === false) return 0;
   if (timeout === undefined || timeout === Infinity) return null;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds ≥ 0 (or Infinity)', timeout);
-  return timeout;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw invalidOption('timeout', 'a number of milliseconds (0 or less: do not wait; Infinity: for ever)', timeout);
+  // As Python's SemLock takes a negative timeout: a try that does not wait.
+  return Math.max(0, timeout);
 }
 
 /** The troupe error a service raised, as itself rather than wrapped in the `RemoteError` of the call. */

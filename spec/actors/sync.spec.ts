@@ -155,10 +155,16 @@ describe('Lock', () => {
     await lock.close();
   });
 
-  it('validates its options with one message template', async () => {
+  it('validates its options with one message template, and takes a negative timeout as no wait', async () => {
     const lock = new Lock();
-    await expect(lock.acquire({ timeout: -1 })).rejects.toThrow(InvalidArgumentError);
-    await expect(lock.acquire({ timeout: -1 })).rejects.toThrow('Expected `timeout` to be a number of milliseconds ≥ 0 (or Infinity), got `-1` (number).');
+    await expect(lock.acquire({ timeout: Number.NaN })).rejects.toThrow(InvalidArgumentError);
+    await expect(lock.acquire({ timeout: 'soon' as never })).rejects.toThrow('Expected `timeout` to be a number of milliseconds (0 or less: do not wait; Infinity: for ever), got `"soon"` (string).');
+    // A negative timeout is a try that does not wait, as Python's SemLock takes it.
+    expect(await lock.acquire({ timeout: -1 })).toBe(true);
+    const event = new Event();
+    expect(await event.wait({ timeout: -5 })).toBe(false);
+    await event.close();
+    await lock.release();
     await expect(lock.acquire({ blocking: 'no' as never })).rejects.toThrow('Expected `blocking` to be a boolean, got `"no"` (string).');
     await lock.close();
   });
