@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'ERR_QUEUE_FULL'
   | 'ERR_QUEUE_EMPTY'
   | 'ERR_CLOSED'
+  | 'ERR_STILL_RUNNING'
   | 'ERR_EOF'
   | 'ERR_BROKEN_PIPE'
   | 'ERR_WRONG_DIRECTION'

@@ -248,7 +248,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** The children of this process that have not ended, in the order they were spawned (see `activeChildren`). */
   activeChildren(): ChildRef[] {
-    return [...this.#children.values()].map((child) => child.ref).filter((ref) => ref.isAlive());
+    // A child leaves the map as it ends.
+    return [...this.#children.values()].map((child) => child.ref);
   }
 
   removeChild(nodeId: NodeId): void {

@@ -4,6 +4,7 @@
  * lifecycle that only the parent owns, as only a Python parent can join its
  * child: `ready`, `exitCode`, `join`, `terminate`, `kill`, `stop`.
  */
+import { TroupeError } from '../errors.ts';
 import { ActorRef } from '../ref.ts';
 
 export interface JoinOptions {
@@ -34,6 +35,7 @@ export interface ChildCore {
 export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Reply> {
   readonly #core: ChildCore;
   readonly #ready: Promise<this>;
+  #closed = false;
   /** The actor that spawned this one. */
   readonly parent: ActorRef;
 
@@ -76,6 +78,7 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
 
   /** True from `spawn` until the process has ended. */
   isAlive(): boolean {
+    this.#mustBeOpen('isAlive()');
     return this.#core.isAlive();
   }
 
@@ -85,16 +88,19 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    * the actor's own failure; rejects with `AbortError` when `signal` aborts.
    */
   join(options: JoinOptions = {}): Promise<number | null> {
+    if (this.#closed) return Promise.reject(this.#closedError('join()'));
     return this.#core.join(options);
   }
 
   /** Sends SIGTERM (exit code -15), after ending the actor's descendants. Does nothing once it has ended. */
   terminate(): void {
+    this.#mustBeOpen('terminate()');
     this.#core.signal('SIGTERM');
   }
 
   /** Sends SIGKILL (exit code -9), after ending the actor's descendants. Does nothing once it has ended. */
   kill(): void {
+    this.#mustBeOpen('kill()');
     this.#core.signal('SIGKILL');
   }
 
@@ -105,16 +111,43 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    * returned, -15 or -9 if it had to be ended.
    */
   stop(options: StopOptions = {}): Promise<number> {
+    if (this.#closed) return Promise.reject(this.#closedError('stop()'));
     return this.#core.stop(options);
   }
 
   /** Ends the actor as its spawn option `shutdown` says (a graceful stop by default); resolves the exit code. */
   shutdown(): Promise<number> {
+    if (this.#closed) return Promise.reject(this.#closedError('shutdown()'));
     return this.#core.shutdown();
+  }
+
+  /**
+   * Python's `Process.close()`: declares this ref done with, once the actor
+   * has ended. Its lifecycle methods (`isAlive`, `join`, `terminate`, `kill`,
+   * `stop`, `shutdown`) then throw `TroupeError` `ERR_CLOSED`, as Python's
+   * raise `ValueError`; `exitCode`, `pid` and messaging stay. A second call
+   * does nothing. (The process and its pipe are released as it ends, closed
+   * or not.)
+   * @throws {TroupeError} `ERR_STILL_RUNNING` while the actor runs: join, stop or kill it first.
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#core.isAlive()) {
+      throw new TroupeError('ERR_STILL_RUNNING', `close() on actor ${this.name}: it is still running. Join, stop or kill it first.`);
+    }
+    this.#closed = true;
+  }
+
+  #closedError(what: string): TroupeError {
+    return new TroupeError('ERR_CLOSED', `${what} on actor ${this.name}: its ref was closed (close()).`);
+  }
+
+  #mustBeOpen(what: string): void {
+    if (this.#closed) throw this.#closedError(what);
   }
 
   /** `await using child = spawn(…)` stops the actor at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+    if (!this.#closed) await this.stop();
   }
 }

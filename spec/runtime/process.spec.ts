@@ -222,6 +222,23 @@ describe('actor process lifecycle', () => {
     expect(await parent.call('end-one', { timeout: 20_000 })).toEqual(['kid-b']);
   });
 
+  it('closes a ref once its actor has ended, as Python\'s Process.close(): refused while it runs, its lifecycle refused after', async () => {
+    const ref = spawn(waiter);
+    await ref.ready;
+    expect(() => ref.close()).toThrow(expect.objectContaining({ code: 'ERR_STILL_RUNNING' }));
+    ref.kill();
+    expect(await ref.join({ timeout: 10_000 })).toBe(-9);
+    ref.close();
+    ref.close(); // a second call does nothing
+    expect(() => ref.isAlive()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => ref.terminate()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => ref.kill()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    await expect(ref.join()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(ref.stop()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(ref.exitCode).toBe(-9);
+    expect(activeChildren()).not.toContain(ref);
+  });
+
   it('names actors like Python names processes when no name is given', () => {
     const a = reap(spawn(quick));
     const b = reap(spawn(quick));
