@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { ChildSpec, Restart } from './supervisor/spec.ts';
 import { once } from 'node:events';
 import { accessSync, constants as fsConstants, readFileSync, readdirSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { spawnProcess } from '../runtime/process/spawn-process.ts';
 import {
@@ -50,7 +51,18 @@ export interface CommandOptions {
 export interface OutputMessage {
   readonly stream: 'stdout' | 'stderr';
   readonly data: string | Buffer;
+  /**
+   * Text output by lines: set on a piece that does not end its line (the
+   * output's last, when the program did not end it with a newline, or a piece
+   * of a line longer than 1 MiB, which comes in pieces).
+   */
+  readonly unterminated?: true;
 }
+
+/** A line longer than this many characters is sent in pieces of it: the host holds no line without bound. */
+const LINE_PIECE = 1024 * 1024;
+/** After sending this many characters or bytes, the host waits for its parent's pipe to take them: the program is slowed to the reader's pace. */
+const SEND_WINDOW = 4 * 1024 * 1024;
 
 type Input = { stdin: string | Uint8Array } | { closeInput: true };
 
@@ -133,8 +145,9 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
   try {
     await once(program, 'spawn');
   } catch (err) {
-    sink?.send({ failed: (err as Error).message });
-    throw new SpawnError(`Cannot start ${spec.file}: ${(err as Error).message}`, spec.file, { cause: err });
+    const why = `${(err as Error).message}${interpreterProblem(err, spec.file)}`;
+    sink?.send({ failed: why });
+    throw new SpawnError(`Cannot start ${spec.file}: ${why}`, spec.file, { cause: err });
   }
   sink?.send({ started: program.pid });
   const outputs = sink === null ? [] : [pump(program, 'stdout', spec, sink), pump(program, 'stderr', spec, sink)];
@@ -150,9 +163,12 @@ export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => 
   program.stdin?.on('error', () => {});
   const [code, signal] = await ended;
   await Promise.all(outputs);
-  sink?.send({ eof: true });
+  const number = signal === null ? 0 : (osConstants.signals[signal] ?? 0);
+  sink?.send({ eof: true, exitCode: signal === null ? (code ?? 1) : -number });
   // The program's end is the actor's: the same code, or the same signal; the output reaches the owner first.
-  await ctx.exit(signal ?? code ?? 1);
+  // A signal a Node process cannot end by (SIGPIPE, which Node ignores; SIGUSR1): 128 + N, as a shell
+  // says it (the owner's Command has the program's -N from the message above).
+  await ctx.exit(signal ?? code ?? 1).catch(() => ctx.exit(128 + number));
 });
 
 /**
@@ -179,22 +195,51 @@ function groupAlive(pgid: number): boolean {
   return false;
 }
 
-/** Sends one output stream to the sink, as lines or chunks, until it ends. */
+/**
+ * Sends one output stream to the sink, as lines or chunks, until it ends.
+ * Every SEND_WINDOW it waits for the parent's pipe to take what was sent, and
+ * reads no more meanwhile: a program writing faster than its output is read
+ * waits on its own pipe, as it would under a shell, rather than fill this
+ * process's memory.
+ */
 async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: HostSpec, sink: ActorRef): Promise<void> {
   const source = program[stream];
   if (source === null) return;
   if (spec.encoding !== 'buffer') source.setEncoding(spec.encoding);
-  let partial = '';
+  let unsent = 0;
+  const send = async (data: string | Buffer, unterminated: boolean): Promise<void> => {
+    sink.send((unterminated ? { stream, data, unterminated } : { stream, data }) satisfies OutputMessage);
+    unsent += data.length;
+    if (unsent < SEND_WINDOW) return;
+    unsent = 0;
+    await node().parentWritten();
+  };
+  // The line being read, in pieces (joined once it ends: never a string rebuilt per chunk).
+  const pieces: string[] = [];
+  let pending = 0;
+  const line = (tail: string): string => {
+    const text = pending === 0 ? tail : pieces.join('') + tail;
+    pieces.length = 0;
+    pending = 0;
+    return text;
+  };
   for await (const chunk of source as AsyncIterable<string | Buffer>) {
     if (!spec.lines || typeof chunk !== 'string') {
-      sink.send({ stream, data: chunk } satisfies OutputMessage);
+      await send(chunk, true);
       continue;
     }
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    for (const line of parts) sink.send({ stream, data: line } satisfies OutputMessage);
+    let from = 0;
+    for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', from)) {
+      await send(line(chunk.slice(from, at)), false);
+      from = at + 1;
+    }
+    if (from < chunk.length) {
+      pieces.push(chunk.slice(from));
+      pending += chunk.length - from;
+      if (pending >= LINE_PIECE) await send(line(''), true);
+    }
   }
-  if (partial !== '') sink.send({ stream, data: partial } satisfies OutputMessage);
+  if (pending > 0) await send(line(''), true);
 }
 
 /** More output than `output({ limit })` would keep. */
@@ -235,6 +280,11 @@ class Stream<T> implements AsyncIterable<T> {
   }
 }
 
+/** The data of each message of `stream`, in order. */
+async function* dataOf(stream: Stream<OutputMessage>): AsyncGenerator<string | Buffer> {
+  for await (const message of stream) yield message.data;
+}
+
 /** A running program, as its owner sees it: the host actor's lifecycle, plus the program's input and output. */
 export class Command {
   /** The host actor: monitor it, link to it, stop it like any actor. */
@@ -245,14 +295,19 @@ export class Command {
   readonly #ready: Promise<this>;
   readonly #done: Promise<void>;
   readonly #lines: boolean;
+  /** The output as it came, with the marks `output()` joins by; `stdout` and `stderr` give their data. */
+  readonly #out = new Stream<OutputMessage>();
+  readonly #err = new Stream<OutputMessage>();
   #pid: number | null = null;
+  /** The program's own exit code (-N for signal N), once the host has said it. */
+  #programExit: number | null = null;
 
   /** @internal Use `spawnCommand`. */
   constructor(file: string, argv: readonly string[], options: CommandOptions) {
-    const out = new Stream<string | Buffer>();
-    const err = new Stream<string | Buffer>();
-    this.stdout = out;
-    this.stderr = err;
+    const out = this.#out;
+    const err = this.#err;
+    this.stdout = dataOf(out);
+    this.stderr = dataOf(err);
     let started!: () => void;
     let failed!: (e: Error) => void;
     const startedP = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
@@ -262,18 +317,21 @@ export class Command {
     const target = options.output;
     const deliver =
       target === undefined
-        ? (m: OutputMessage): void => (m.stream === 'stdout' ? out : err).push(m.data)
+        ? (m: OutputMessage): void => (m.stream === 'stdout' ? out : err).push(m)
         : typeof target === 'function'
           ? target
           : (m: OutputMessage): void => void target.send(m);
     const receiver = node().receiver(`${options.name ?? file} output`, (message) => {
-      const m = message as OutputMessage | { started: number } | { failed: string } | { eof: true };
+      const m = message as OutputMessage | { started: number } | { failed: string } | { eof: true; exitCode: number };
       if ('stream' in m) deliver(m);
       else if ('started' in m) {
         this.#pid = m.started;
         started();
       } else if ('failed' in m) failed(new SpawnError(`Cannot start ${file}: ${m.failed}`, file));
-      else if ('eof' in m) finish();
+      else if ('eof' in m) {
+        this.#programExit = m.exitCode;
+        finish();
+      }
     });
     const finish = (): void => {
       out.end();
@@ -315,9 +373,10 @@ export class Command {
     return this.#pid;
   }
 
-  /** As an actor's: the program's exit code, or -N when a signal ended it. */
+  /** As an actor's: the program's exit code, or -N when a signal ended it (null until the host has ended). */
   get exitCode(): number | null {
-    return this.ref.exitCode;
+    const host = this.ref.exitCode;
+    return host === null ? null : (this.#programExit ?? host);
   }
 
   isAlive(): boolean {
@@ -334,8 +393,10 @@ export class Command {
     this.ref.send({ closeInput: true });
   }
 
-  join(options?: JoinOptions): Promise<number | null> {
-    return this.ref.join(options);
+  /** Waits for the program and its host to end; resolves `exitCode`, or null at `timeout`. */
+  async join(options?: JoinOptions): Promise<number | null> {
+    const host = await this.ref.join(options);
+    return host === null ? null : (this.#programExit ?? host);
   }
 
   /** SIGTERM to the program (and its group); exit code -15. */
@@ -359,21 +420,21 @@ export class Command {
    */
   async output({ limit = 64 * 1024 * 1024 }: { limit?: number } = {}): Promise<{ stdout: string; stderr: string }> {
     let size = 0;
-    const collect = async (stream: AsyncIterable<string | Buffer>, joiner: string): Promise<string> => {
+    // Lines get back the newline they ended with; a piece that did not end its line, and raw chunks, do not.
+    const collect = async (stream: Stream<OutputMessage>): Promise<string> => {
       const parts: string[] = [];
-      for await (const part of stream) {
-        const text = typeof part === 'string' ? part : part.toString('utf8');
+      for await (const { data, unterminated } of stream) {
+        const text = typeof data === 'string' ? data : data.toString('utf8');
         size += text.length;
         if (size > limit) {
           this.kill();
           throw new OutputLimitError(`The output of ${this.ref.name} passed the limit of ${limit}; the program was killed. Raise \`limit\`, or read ref.stdout as it comes.`, limit);
         }
-        parts.push(text);
+        parts.push(this.#lines && typeof data === 'string' && !unterminated ? `${text}\n` : text);
       }
-      return parts.join(joiner) + (parts.length > 0 && joiner === '\n' ? '\n' : '');
+      return parts.join('');
     };
-    const joiner = this.#lines ? '\n' : '';
-    const [stdout, stderr] = await Promise.all([collect(this.stdout, joiner), collect(this.stderr, joiner)]);
+    const [stdout, stderr] = await Promise.all([collect(this.#out), collect(this.#err)]);
     await this.#done;
     return { stdout, stderr };
   }
@@ -396,11 +457,23 @@ function checkProgram(file: unknown, argv: unknown): void {
   if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw invalidOption('argv', 'an array of strings', argv);
 }
 
+/** For a script that exists but cannot be started (ENOENT): the interpreter its `#!` line names is missing. */
+function interpreterProblem(err: unknown, file: string): string {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return '';
+  try {
+    const first = readFileSync(file, 'utf8').slice(0, 256).split('\n')[0]!;
+    return first.startsWith('#!') ? ` (its interpreter, ${first.slice(2).trim()}, was not found)` : '';
+  } catch {
+    return '';
+  }
+}
+
 /** Why `file` cannot be run, or null. */
 function executableProblem(file: string, path: string): string | null {
   const candidates = file.includes('/') ? [file] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, file));
   for (const candidate of candidates) {
     try {
+      if (statSync(candidate).isDirectory() && file.includes('/')) return `${candidate} is a directory, not a program.`;
       if (!statSync(candidate).isFile()) continue;
     } catch {
       continue;

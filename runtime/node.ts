@@ -421,6 +421,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     return endBySignal(code);
   }
 
+  /** @internal Resolves once what this process has sent up to its parent is written (at once in the root): a sender's backpressure. */
+  parentWritten(): Promise<void> {
+    return this.#parent?.flushed() ?? Promise.resolve();
+  }
+
   /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
   monitor(target: ActorRef): number {
     const monitor = this.#nextMonitor++;

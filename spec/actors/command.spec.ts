@@ -24,6 +24,41 @@ describe('command actors', () => {
     expect(await run('cat', [], { input: 'fed through stdin\n' })).toEqual({ exitCode: 0, stdout: 'fed through stdin\n', stderr: '' });
   });
 
+  it('gives back the output exactly: no newline the program did not write, bytes as they were', async () => {
+    expect(await run('printf', ['abc'])).toEqual({ exitCode: 0, stdout: 'abc', stderr: '' });
+    expect((await run('cat', [], { input: 'a\nb\nc' })).stdout).toBe('a\nb\nc');
+    expect((await run('printf', ['x\\000y'], { encoding: 'buffer' })).stdout).toBe('x\u0000y');
+  });
+
+  it('gives -N for a program ended by any signal, SIGPIPE and SIGUSR1 too (Node cannot end by them)', async () => {
+    expect((await run('sh', ['-c', 'kill -PIPE $$'])).exitCode).toBe(-13);
+    expect((await run('sh', ['-c', 'kill -USR1 $$'])).exitCode).toBe(-10);
+    const c = cmd('sh', ['-c', 'kill -PIPE $$']);
+    expect(await c.join({ timeout: 10_000 })).toBe(-13);
+    expect(c.exitCode).toBe(-13);
+    expect(c.ref.exitCode).toBe(128 + 13); // the host's own, as a shell says it
+  });
+
+  it('passes on a line without end as it comes, so the limit holds and the host holds no line without bound', async () => {
+    // 8 MB without a newline: in pieces of 1 MiB; before, none reached the owner until the end.
+    const whole = await run('sh', ['-c', 'head -c 8000000 /dev/zero | tr "\\0" a']);
+    expect(whole.stdout.length).toBe(8_000_000);
+    expect(whole.stdout).toMatch(/^a+$/);
+    await expect(run('sh', ['-c', 'cat /dev/zero | tr "\\0" a'], { limit: 3_000_000, timeout: 30_000 })).rejects.toMatchObject({ code: 'ERR_OUTPUT_LIMIT' });
+  });
+
+  it('names a directory, and the missing interpreter of a script', async () => {
+    await expect(cmd('/tmp').ready).rejects.toThrow('Cannot start /tmp: /tmp is a directory, not a program.');
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
+    const file = join(dir, 'script');
+    writeFileSync(file, '#!/no/such/interpreter -x\necho hi\n', { mode: 0o755 });
+    try {
+      await expect(cmd(file).ready).rejects.toThrow('its interpreter, /no/such/interpreter -x, was not found');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('never gives arguments to a shell unless asked', async () => {
     expect((await run('echo', ['$HOME; rm -rf /nothing'])).stdout).toBe('$HOME; rm -rf /nothing\n');
     expect((await run('echo $((1 + 2))', [], { shell: true })).stdout).toBe('3\n');
