@@ -601,7 +601,15 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
    */
   #killDescendants(groups: boolean): number[] {
     const root = this.#child?.pid;
-    const doomed = this.#descendants.filter((pid) => (groups || pid > 0) && (root === undefined || isBelow(Math.abs(pid), root)));
+    // Without `groups` (a SIGTERM), the group of a program this actor runs itself is its own to end (a
+    // command host gives the program its time); the group of one a host below runs goes with that host,
+    // which is SIGKILLed here and can end nothing. Only while its leader lives, a child of that host:
+    // then the number surely names that group.
+    const killedWithHost = (group: number): boolean => {
+      const host = parentPid(-group);
+      return host !== null && host !== root && this.#descendants.includes(host);
+    };
+    const doomed = this.#descendants.filter((pid) => (groups || pid > 0 || killedWithHost(pid)) && (root === undefined || isBelow(Math.abs(pid), root)));
     for (const pid of doomed) if (pid > 0) killQuietly(pid, 'SIGKILL');
     return doomed.filter((pid) => pid < 0);
   }
@@ -620,6 +628,16 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const groups = this.#killDescendants(!this.daemon);
     this.#signalChild(this.daemon ? 'SIGTERM' : 'SIGKILL');
     this.#killGroups(groups);
+  }
+}
+
+/** The parent of `pid` (Linux /proc), or null when it cannot be read. */
+function parentPid(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
   }
 }
 

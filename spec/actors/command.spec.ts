@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SpawnError, TimeoutError, current, run, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
-import { allGone, reapGroup, waitForGroup } from '../helpers.ts';
+import { SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
+import { commandOwner } from '../fixtures/actors.ts';
+import { allGone, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const started: Command[] = [];
 const cmd = (...a: Parameters<typeof spawnCommand>): Command => {
@@ -116,6 +117,20 @@ describe('command actors', () => {
       }
       return stubborn.join({ timeout: 10_000 });
     });
+  });
+
+  it('terminate() of the actor that owns a command ends its program too, though the program ignores SIGTERM', async () => {
+    const owner = reap(spawn(commandOwner, { args: ['trap "" TERM; sleep 300 & wait; sleep 300'] }));
+    const program = await owner.call('pid', { timeout: 20_000 });
+    const group = await waitForGroup(program, 2);
+    try {
+      owner.terminate();
+      expect(await owner.join({ timeout: 10_000 })).toBe(-15);
+      // Before, its host was SIGKILLed with it and the program's group was left running, a child of pid 1.
+      await allGone(group, 5000);
+    } finally {
+      reapGroup(program);
+    }
   });
 
   it('kill() ends the program and its group, not only the host (nothing is left running)', async () => {
