@@ -678,9 +678,10 @@ export class Pool {
   }
 
   /**
-   * Starts the deferred workers once the first worker has answered, or is up
-   * with nothing to do, or has died: in a later turn, so that the caller
-   * awaiting that answer has it before the forks take the process's time.
+   * Starts the workers the pool lacks (see #short) once a worker has
+   * answered, or is up with nothing to do, or has died: in a later turn, so
+   * that the caller awaiting that answer has it before the forks take the
+   * process's time.
    */
   #fillSoon(): void {
     if (!this.#short || this.#fillScheduled) return;
