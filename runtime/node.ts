@@ -115,6 +115,9 @@ export interface WatchEntry {
   readonly actor: ActorRef;
 }
 
+/** Replies settled in one turn of the event loop before the next waits for a turn: I/O is not starved by a loop of local calls. */
+const REPLIES_PER_TURN = 1000;
+
 export class Node extends EventEmitter<NodeEvents> implements RefKernel, ContextHost, LinkHandler {
   readonly id: NodeId;
   /** The actor this process runs: the main program in the root. */
@@ -152,6 +155,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * unlink/1 promises.
    */
   readonly #unlinked = new Set<string>();
+  /** Replies settled since the event loop last had a turn, about (see REPLIES_PER_TURN). */
+  #repliesThisTurn = 0;
   /** This actor's monitors that have not fired nor been taken back: a down for another is dropped as it comes (OTP's demonitor/1). */
   readonly #monitors = new Set<number>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
@@ -617,8 +622,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
         pending.reject(err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      if (kind === FRAME_REPLY) pending.resolve(value);
-      else pending.reject(callError(pending.to, value as ReplyFailure));
+      const settle = kind === FRAME_REPLY ? () => pending.resolve(value) : () => pending.reject(callError(pending.to, value as ReplyFailure));
+      // A call to a service of this process is answered within the call: a loop of awaited local calls
+      // (polling whereis() in the root) would never let the event loop run, nor hear that a child ended.
+      // Past REPLIES_PER_TURN replies since it last did, the next one waits for it.
+      // (Counted from the last reset: a reset is scheduled once a hundred came, not every turn.)
+      if (++this.#repliesThisTurn === 100) setImmediate(() => (this.#repliesThisTurn = 0));
+      if (this.#repliesThisTurn > REPLIES_PER_TURN) setImmediate(settle);
+      else settle();
       return;
     }
     if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {

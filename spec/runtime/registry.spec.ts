@@ -26,6 +26,18 @@ describe('names', () => {
     expect(await whereis('short-lived')).toBeNull();
   });
 
+  it('are seen released by a loop that polls whereis() in the root without pausing (it lets the event loop run)', async () => {
+    const named = reap(spawn(registrar, { args: ['polled'] }));
+    await next('registered');
+    named.kill();
+    // Before, every lookup was answered within the call, the loop never yielded, and the kill was never heard.
+    const start = performance.now();
+    let held = true;
+    while (held && performance.now() - start < 20_000) held = (await whereis('polled')) !== null;
+    expect(held).toBe(false);
+    expect(named.exitCode).toBe(-9);
+  });
+
   it('refuse a name a live actor holds, with NameTakenError', async () => {
     const a = reap(spawn(stubborn));
     const b = reap(spawn(stubborn));
