@@ -3,8 +3,8 @@
  * is a handle (`Connection`) that travels to any actor; the pipe's service
  * lives in the process that made it.
  *
- * An end belongs to the processes that use it. When its `close()` is called,
- * or when every process that used it has ended, the other end reads the
+ * An end belongs to the processes that received or used it. When its
+ * `close()` is called, or when every such process has ended, the other end reads the
  * messages already sent and then gets `EOFError`, and its sends get
  * `BrokenPipeError`: never the hang Python gives when a copy of the end is
  * still open somewhere.
@@ -30,6 +30,7 @@ type Request = { s?: Settle } & (
   | { t: 'close'; d: End }
   | ({ t: 's' } & Settle)
   | { t: 'x'; k: number }
+  | { t: 'hold'; d: End }
 );
 
 let pipes = 0;
@@ -58,10 +59,13 @@ function servePipe(name: string): ActorRef {
       callers.see(from);
       if (m.s !== undefined) for (const channel of inbox) channel.settle(from, m.s.a, m.s.r);
       if (call === undefined) {
-        for (const d of [0, 1] as const) {
-          if (m.t === 's') inbox[d].settle(from, m.a, m.r);
-          else if (m.t === 'x') inbox[d].cancel(from, m.k);
-        }
+        // A process that received an end holds it: its death, before it used the end or after, is the other end's EOF.
+        if (m.t === 'hold') users[m.d].add(from);
+        else
+          for (const d of [0, 1] as const) {
+            if (m.t === 's') inbox[d].settle(from, m.a, m.r);
+            else if (m.t === 'x') inbox[d].cancel(from, m.k);
+          }
       } else {
         const d = m.t === 's' || m.t === 'x' ? 0 : m.d;
         users[d].add(from);
@@ -119,7 +123,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   /**
    * Sends `message` to the other end. Resolves once the pipe holds it; sends
    * not awaited one by one go out together and keep their order.
-   * @throws {BrokenPipeError} `ERR_BROKEN_PIPE` the other end is closed or every process that used it has ended.
+   * @throws {BrokenPipeError} `ERR_BROKEN_PIPE` the other end is closed or every process that received or used it has ended.
    * @throws {ClosedError} `ERR_CLOSED` this end is closed.
    * @throws {PipeDirectionError} `ERR_WRONG_DIRECTION` this is the read end of a one-way pipe.
    * @throws {SerializationError} `ERR_SERIALIZATION` `message` cannot be encoded (thrown here, with its path).
@@ -231,10 +235,10 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     if (!isRefusal(answer)) return new TypeError(`${label}: unexpected answer to ${what}`);
     const e = answer.e as string;
     if (e === 'ownclosed') return this.#ownClosed(what);
-    if (e === 'broken') return new BrokenPipeError(`${what} on ${label}: the other end is closed, or every process that used it has ended.`);
+    if (e === 'broken') return new BrokenPipeError(`${what} on ${label}: the other end is closed, or every process that received or used it has ended.`);
     if (e === 'closed') {
       return what === 'recv()'
-        ? new EOFError(`${what} on ${label}: the other end is closed, or every process that used it has ended, and every message it sent has been read.`)
+        ? new EOFError(`${what} on ${label}: the other end is closed, or every process that received or used it has ended, and every message it sent has been read.`)
         : this.#ownClosed(what);
     }
     if (e === 'empty') return new TimeoutError(`${what} on ${label} got no message within ${ms} ms.`, ms ?? 0);
@@ -257,6 +261,9 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
 
 registerHandle('pipe-end', Connection, (data) => {
   const [ref, end, readable, writable] = data as [ActorRef, End, boolean, boolean];
+  // This process received the end: it holds it from now on, as a user does (sent after the message's
+  // decoding, not from within it).
+  queueMicrotask(() => void ref.send({ t: 'hold', d: end } satisfies Request));
   return new Connection(ATTACH, ref, end, readable, writable);
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn, wait } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, echoFromMessage, sendAndExit } from '../fixtures/queues.ts';
+import { echoEnd, echoFromMessage, sendAndExit, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -188,6 +188,15 @@ describe('Pipe', () => {
     expect(await wait([b, child], { timeout: -5 })).toEqual([b, child]);
     await expect(wait([child.parent as never])).rejects.toThrow(/pipe ends \(Connection\) and child actors \(ChildRef\)/);
     await a.close();
+    await b.close();
+  });
+
+  it('reads EOF when the process that received the other end dies before it used it (Python would hang)', async () => {
+    const [a, b] = Pipe();
+    const child = reap(spawn(throwsHoldingEnd, { args: [a] }));
+    expect(await child.join({ timeout: 20_000 })).toBe(1);
+    // Before, an end never used belonged to nobody, and this waited for ever.
+    await expect(b.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
     await b.close();
   });
 
