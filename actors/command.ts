@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { accessSync, constants as fsConstants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { procStat } from '../runtime/process/proc-stat.ts';
 import { spawnProcess } from '../runtime/process/spawn-process.ts';
 import {
   SpawnError,
@@ -185,9 +186,7 @@ function groupAlive(pgid: number): boolean {
   for (const entry of entries) {
     if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
     try {
-      // Field 5 of /proc/<pid>/stat is the process group, after the parenthesised command name.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) return true;
+      if (Number(procStat(entry)[2]) === pgid) return true;
     } catch {
       // It ended while we looked.
     }

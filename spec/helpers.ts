@@ -1,7 +1,7 @@
 /** Shared by specs: reaping what a spec started, and waiting on events with deadlines. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
-import { node, type ChildRef, type DeadLetter } from '../index.ts';
+import { Pool, node, type ChildRef, type DeadLetter, type PoolOptions } from '../index.ts';
 
 const started = new Set<ChildRef>();
 
@@ -16,6 +16,21 @@ afterEach(async () => {
   started.clear();
   for (const ref of refs) ref.kill();
   await Promise.all(refs.map((ref) => ref.join({ timeout: 10_000 })));
+});
+
+const pools: Pool[] = [];
+
+/** A maker of pools (`defaults` when it is given no options), each terminated after the current test. */
+export function poolMaker(defaults: PoolOptions): (options?: PoolOptions) => Pool {
+  return (options = defaults) => {
+    const pool = new Pool(options);
+    pools.push(pool);
+    return pool;
+  };
+}
+
+afterEach(async () => {
+  for (const pool of pools.splice(0)) await pool.terminate();
 });
 
 /** Resolves with the next dead letter, or rejects after `ms`. */

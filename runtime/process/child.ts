@@ -21,6 +21,7 @@ import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeB
 import type { SpareOrder } from './host.ts';
 import { ActorRef } from '../ref.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
+import { procStat } from './proc-stat.ts';
 import { spawnProcess } from './spawn-process.ts';
 
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -93,7 +94,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   /** Who is told when this actor ends: monitors by `${watcher}#${number}`, links by `${watcher}#link`. */
   readonly #watchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   /** The watchers of the actors below this one, as its process last reported them. */
-  #below: WatchEntry[] = [];
+  #below = new Map<string, WatchEntry>();
   /** Watches of actors below this one sent into its process and not reported back yet, by watchKey. */
   readonly #belowSent = new Map<string, WatchEntry>();
   /** Why the actor ended, once its process said so: it may still wait for its own children (see 'ended'). */
@@ -355,8 +356,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         this.#node.emitRestart(message.event as RestartEvent);
         return;
       case 'watchers':
-        this.#below = (message.list as WatchEntry[]) ?? [];
-        for (const entry of this.#below) this.#belowSent.delete(watchKey(entry.watcher, entry.monitor, entry.link, entry.actor.id));
+        this.#below = new Map(((message.list as WatchEntry[]) ?? []).map((entry) => [watchKey(entry.watcher, entry.monitor, entry.link, entry.actor.id), entry]));
+        for (const key of this.#below.keys()) this.#belowSent.delete(key);
         this.#node.reportWatchers();
         return;
       default:
@@ -420,7 +421,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#tellWatchers(reason);
     // The actors below it ended with it (killed by the kernel, or on their pipe's EOF), and nobody else can say so.
     for (const { watcher, monitor, link, actor } of this.#watchesBelow()) this.#node.sendDown(watcher, monitor, actor, 'killed', link);
-    this.#below = [];
+    this.#below.clear();
     this.#belowSent.clear();
     this.#node.emit('exit', { ref: this.ref, exitCode, error: this.#error, reason });
   }
@@ -443,8 +444,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   watchBelow(watcher: string, monitor: number, link: boolean, actor: string, watching: boolean): void {
     const key = watchKey(watcher, monitor, link, actor);
-    if (watching) this.#belowSent.set(key, { watcher, monitor, link, actor: new ActorRef(actor, actor) });
-    else this.#told(key);
+    if (!watching) this.#told(key);
+    // One reported already (a link made again) is not counted twice.
+    else if (!this.#below.has(key)) this.#belowSent.set(key, { watcher, monitor, link, actor: new ActorRef(actor, actor) });
   }
 
   subtreeWatchers(): WatchEntry[] {
@@ -454,15 +456,14 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 
   /** The watches of actors below this one: those its process reported, and those sent in since. */
   #watchesBelow(): WatchEntry[] {
-    if (this.#belowSent.size === 0) return this.#below;
-    const reported = new Set(this.#below.map((e) => watchKey(e.watcher, e.monitor, e.link, e.actor.id)));
-    return [...this.#below, ...[...this.#belowSent].filter(([key]) => !reported.has(key)).map(([, entry]) => entry)];
+    // A report takes the watches it has out of #belowSent, and watchBelow adds none it has: no key is in both.
+    return [...this.#below.values(), ...this.#belowSent.values()];
   }
 
   /** A watcher of an actor below was told it ended, or took its watch back. */
   #told(key: string): void {
     this.#belowSent.delete(key);
-    if (this.#below.length > 0) this.#below = this.#below.filter((e) => watchKey(e.watcher, e.monitor, e.link, e.actor.id) !== key);
+    this.#below.delete(key);
   }
 
   /**
@@ -634,8 +635,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
 /** The parent of `pid` (Linux /proc), or null when it cannot be read. */
 function parentPid(pid: number): number | null {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number(procStat(pid)[1]);
   } catch {
     return null;
   }
@@ -645,15 +645,13 @@ function parentPid(pid: number): number | null {
 function isBelow(pid: number, ancestor: number): boolean {
   let at = pid;
   for (let depth = 0; depth < 64; depth++) {
-    let stat: string;
+    let ppid: number;
     try {
-      stat = fs.readFileSync(`/proc/${at}/stat`, 'utf8');
+      ppid = Number(procStat(at)[1]);
     } catch (err) {
       // Gone (nothing to kill), or no /proc on this system.
       return (err as NodeJS.ErrnoException).code !== 'ENOENT' && !fs.existsSync('/proc/self');
     }
-    // Field 4 is the parent pid, after the parenthesised command name.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     if (ppid === ancestor) return true;
     if (ppid <= 1) return false;
     at = ppid;
@@ -744,9 +742,7 @@ function waiting(child: ChildProcess): boolean {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return false;
   if (process.platform !== 'linux') return true;
   try {
-    // The state is the field after the parenthesized command name.
-    const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+    return procStat(child.pid)[0] !== 'Z';
   } catch {
     return false;
   }

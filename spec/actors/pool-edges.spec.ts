@@ -11,23 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pool, type Task, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
 import { add, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
-import { until } from '../helpers.ts';
+import { poolMaker, until } from '../helpers.ts';
 import { countedSleep, heavy, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
 
-const pools: Pool[] = [];
-const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 1 }): Pool => {
-  const p = new Pool(options);
-  pools.push(p);
-  return p;
-};
-afterEach(async () => {
-  for (const p of pools.splice(0)) await p.terminate();
-});
+const pool = poolMaker({ size: 1 });
 
 /** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
 function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {

@@ -5,25 +5,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
 import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
-import { alive, allGone, until } from '../helpers.ts';
+import { alive, allGone, poolMaker, until } from '../helpers.ts';
 
 const NO_JOIN = new URL('../fixtures/pool-no-join.ts', import.meta.url).pathname;
 
-const pools: Pool[] = [];
-const pool = (options: ConstructorParameters<typeof Pool>[0] = { size: 2 }): Pool => {
-  const p = new Pool(options);
-  pools.push(p);
-  return p;
-};
-afterEach(async () => {
-  for (const p of pools.splice(0)) await p.terminate();
-});
+const pool = poolMaker({ size: 2 });
 
 /** 64 numbers, among them those a list encoding may not bring back the same (-0, NaN, ±Infinity, 2⁵³). */
 const odd = [NaN, -0, Infinity, -Infinity, 0.1, 2 ** 53, -5, 1e-300];
