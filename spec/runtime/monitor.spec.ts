@@ -218,6 +218,24 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
     }
   });
 
+  it('still deliver exit messages after a demonitor() of a monitor number never given (0)', async () => {
+    const dir = scratch();
+    try {
+      const w = reap(spawn(puppet));
+      const y = reap(spawn(puppet));
+      await w.call({ op: 'trap', on: true }, T);
+      await w.call({ op: 'link', ref: y }, T);
+      writeFileSync(join(dir, 'release'), ''); // the spin below ends at once
+      await w.call({ op: 'spin', dir, then: { demonitor: y, monitor: 0 } }, T);
+      await y.call({ op: 'throw' }, T);
+      // Exit messages carry no monitor number (0): a review found a demonitor(…, 0) hid them.
+      const got = await gotOnce(w, (list) => list.length >= 1);
+      expect(got).toEqual([{ type: 'exit', actor: expect.objectContaining({ id: y.id }), reason: expect.objectContaining({ exitCode: 1 }) }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('tell a watch of a grandchild whose parent dies before it took the watch in: killed', async () => {
     const dir = scratch();
     try {
