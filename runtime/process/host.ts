@@ -103,11 +103,11 @@ class ActorHost {
     // there now, rather than after the event loop's first turn.
     this.#readWaiting();
     const args = (await this.#args)();
+    writeCodeCacheNow();
     this.#link.sendSystem({ t: 'ready' });
     // Written now, not at the end of this turn: a behaviour that computes before it first awaits
     // (or never awaits) would hold it back, and with it whoever waits on `ready`.
     this.#link.flush();
-    writeCodeCacheSoon();
     // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
     if (!this.#init.deathSignal) void startWatchdog();
     const ctx = this.#node.context;
@@ -328,24 +328,24 @@ export function codeCache(write: () => void): void {
   codeCacheWriter = write;
 }
 
-function writeCodeCacheSoon(): void {
+/**
+ * Writes the code cache now, as the actor becomes ready: only the first
+ * process of a runtime build (or of a new node, or new flags) does, once,
+ * and its `ready` waits for it (a few ms). Not later: the actors of a short
+ * program are often SIGKILLed soon after their first answer (a pool's
+ * terminate()), and a cache left for a later moment was then never written,
+ * so every run of such a program compiled the runtime afresh (about 10 ms of
+ * each actor's start).
+ */
+function writeCodeCacheNow(): void {
   const write = codeCacheWriter;
   if (write === null) return;
   codeCacheWriter = null;
-  const now = (): void => {
-    clearTimeout(timer);
-    process.off('exit', now);
-    try {
-      write();
-    } catch {
-      // A cache is only a speed-up: a directory we cannot write to just means none.
-    }
-  };
-  // Once the turn its actor became ready in has ended: soon, since the actors of a short program
-  // may be SIGKILLed (a pool's terminate(), a root's exit) before any later moment comes.
-  const timer = setTimeout(now, 0).unref();
-  // One that exits sooner writes it as it goes.
-  process.on('exit', now);
+  try {
+    write();
+  } catch {
+    // A cache is only a speed-up: a directory we cannot write to just means none.
+  }
 }
 
 /** Called by an actor bundle once the actor's module has loaded. */

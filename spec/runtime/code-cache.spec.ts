@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { spawn } from '../../index.ts';
-import { codeCacheState } from '../fixtures/actors.ts';
+import { busyFromStart, codeCacheState } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 type Loaded = { file: string; state: string; encoding: string };
@@ -82,11 +82,29 @@ describe("the runtime bundle's code cache", () => {
     const loaded = await ref.call('state', { timeout: 15_000 });
     try {
       expect(loaded.state).toBe('absent');
-      // Written once its first turn ended, or else as it exits.
+      // Written before it was ready.
       await ref.stop({ timeout: 10_000 });
       expect(existsSync(loaded.file)).toBe(true);
       expect((await loadedBy(flags)).state).toBe('used');
     } finally {
+      rmSync(loaded.file, { force: true });
+    }
+  });
+
+  it('is written before the actor is ready: one SIGKILLed as soon as it is (a pool terminated after its first answer) leaves it', async () => {
+    const flags = ownFlags();
+    const env = { ...process.env, NODE_V8_COVERAGE: '' };
+    const busy = reap(spawn(busyFromStart, { args: [join(tmpdir(), `troupe-never-${process.pid}`)], execArgv: flags, env }));
+    await busy.ready;
+    // Busy since, its process never took another turn: only what it wrote before `ready` is there.
+    busy.kill();
+    await busy.join({ timeout: 10_000 });
+    const ref = reap(spawn(codeCacheState, { execArgv: flags, env }));
+    const loaded = await ref.call('state', { timeout: 15_000 });
+    try {
+      expect(loaded.state).toBe('used');
+    } finally {
+      await ref.stop({ timeout: 10_000 });
       rmSync(loaded.file, { force: true });
     }
   });
