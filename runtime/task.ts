@@ -11,6 +11,7 @@ import { InvalidArgumentError, SpawnError, describeValue } from './errors.ts';
 import { hosting } from './node.ts';
 import { mapStacksOf } from './process/stacks.ts';
 import { loadBundle } from './process/import-url.ts';
+import { moduleBundle } from './process/bundle.ts';
 
 const TASK = Symbol.for('troupe.task');
 
@@ -89,7 +90,6 @@ registerTaskCodec(
  */
 export async function taskBundle(t: Task): Promise<string | null> {
   if (t.module === undefined) throw notLocatable(t);
-  const { moduleBundle } = await import('./process/bundle.ts');
   return moduleBundle(t.module);
 }
 
