@@ -17,16 +17,31 @@ export interface Job {
   readonly star: boolean;
 }
 
+/** Below this many items a chunk travels as a list: a typed array's fixed cost is not worth it. */
+const PACK_MIN = 16;
+
 /**
- * A chunk of plain numbers travels as a Float64Array: its bytes are copied
- * whole, where a list is encoded and decoded number by number. Every JS
- * number (NaN, -0, ±Infinity included) comes back the same.
+ * `values[start, end)` to send: a chunk of plain numbers travels as a
+ * Float64Array, its bytes copied whole, where a list is encoded and decoded
+ * number by number. Every JS number (NaN, -0, ±Infinity included) comes back
+ * the same. Anything else: `values` itself when it is the whole of it, else
+ * that slice.
  */
-export function packNumbers(values: readonly unknown[]): readonly unknown[] | Float64Array {
-  if (values.length < 16) return values;
-  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') return values;
-  // Made here and never changed: it is sent without a copy.
-  return handOver(Float64Array.from(values as number[]));
+export function packNumbers(values: readonly unknown[], start = 0, end = values.length): readonly unknown[] | Float64Array {
+  const n = end - start;
+  if (n >= PACK_MIN && typeof values[start] === 'number') {
+    // Packed straight from the caller's items: no slice of them made first.
+    const packed = new Float64Array(n);
+    let i = 0;
+    for (; i < n; i++) {
+      const value = values[start + i];
+      if (typeof value !== 'number') break;
+      packed[i] = value;
+    }
+    // Made here and never changed: it is sent without a copy.
+    if (i === n) return handOver(packed);
+  }
+  return start === 0 && end === values.length ? values : values.slice(start, end);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -75,15 +90,29 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
         sources.delete(job.key);
       }
       const { fn } = task;
-      const results: unknown[] = new Array(job.chunk.length);
-      for (let i = 0; i < job.chunk.length; i++) {
+      const n = job.chunk.length;
+      // Results go straight into a Float64Array (what a chunk of numbers travels as) while they are
+      // numbers, into a list from the first that is not: no list built and then packed.
+      let numbers: Float64Array | null = n >= PACK_MIN ? new Float64Array(n) : null;
+      let results: unknown[] | null = numbers === null ? new Array(n) : null;
+      for (let i = 0; i < n; i++) {
         const item = job.chunk[i];
-        const result = job.star ? fn(...(item as unknown[])) : fn(item);
+        let result = job.star ? fn(...(item as unknown[])) : fn(item);
         // Awaiting a plain value still costs a turn of the microtask queue, per item.
-        results[i] = isThenable(result) ? await result : result;
+        if (isThenable(result)) result = await result;
+        if (numbers !== null) {
+          if (typeof result === 'number') {
+            numbers[i] = result;
+            continue;
+          }
+          results = new Array(n);
+          for (let j = 0; j < i; j++) results[j] = numbers[j];
+          numbers = null;
+        }
+        results![i] = result;
       }
       try {
-        ctx.reply(packNumbers(results));
+        ctx.reply(numbers !== null ? handOver(numbers) : packNumbers(results!));
       } catch (err) {
         // A result that cannot cross fails its task, not the worker.
         ctx.replyError(err instanceof SerializationError ? err : new SerializationError(String(err), 'result'));

@@ -72,6 +72,22 @@ describe('Pool', () => {
     expect(Object.is(back[1], -0)).toBe(true);
   });
 
+  it('packs a range of items with no slice made first, and gives back a map whose results turn from numbers to other values partway', async () => {
+    const packed = packNumbers(numbers, 8, 40);
+    expect(packed).toBeInstanceOf(Float64Array);
+    expect(packed).toEqual(Float64Array.from(numbers.slice(8, 40)));
+    expect(packNumbers(['x', ...numbers], 1, 33)).toBeInstanceOf(Float64Array);
+    expect(packNumbers([...numbers, 'x'], 40, 65)).toEqual([...numbers.slice(40), 'x']);
+    // Chunks of 16: all numbers (packed, -0 kept); numbers then strings (a worker's results turn partway);
+    // strings. msgpack has no -0, so the mixed chunk holds none.
+    const strings = Array.from({ length: 24 }, (_, i) => `s${i}`);
+    const items: unknown[] = [...numbers.slice(0, 16), ...numbers.slice(16, 24).map((x) => (Object.is(x, -0) ? 0 : x)), ...strings];
+    const back = await pool().map(identity, items, { chunksize: 16 });
+    expect(Array.isArray(back)).toBe(true);
+    expect(back).toEqual(items);
+    expect(Object.is(back[1], -0)).toBe(true);
+  });
+
   it('packs imap and imapUnordered chunks of plain numbers as map does, so every number comes back the same (-0 too), and mixed chunks as they are', async () => {
     // msgpack has no -0: it comes back as 0 from a chunk that is not all numbers, so the mix leaves it out.
     const mixed: unknown[] = ['x', null, 7n, ...numbers.filter((x) => !Object.is(x, -0))];
