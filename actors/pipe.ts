@@ -7,11 +7,13 @@
  * `close()` is called, or when every such process has ended, the other end reads the
  * messages already sent and then gets `EOFError`, and its sends get
  * `BrokenPipeError`: never the hang Python gives when a copy of the end is
- * still open somewhere.
+ * still open somewhere. An end whose processes all ended keeps the messages
+ * already sent to it for a process that still has it (the one that made the
+ * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
 import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, registerHandle } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
-import { Callers, clientFor, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
+import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
 
 export interface PipeOptions {
@@ -39,20 +41,27 @@ let pipes = 0;
 function servePipe(name: string): ActorRef {
   const inbox = [new Channel(0, false), new Channel(0, false)] as const;
   const closed = [false, false];
+  /** Closed because every process that received or used it ended, not by `close()`. */
+  const abandoned = [false, false];
   const users = [new Set<string>(), new Set<string>()] as const;
-  const closeEnd = (d: End): void => {
+  const closeEnd = (d: End, byClose: boolean): void => {
     if (closed[d]) return;
     closed[d] = true;
+    abandoned[d] = !byClose;
     inbox[(1 - d) as End].close(); // the peer reads what is there, then EOF
     inbox[d].close();
-    inbox[d].dispose({ e: 'ownclosed' });
+    // Abandoned, what was sent to it stays readable by whoever still has the end (the process that
+    // made the pipe, which holds neither end until it uses one), then EOF: those sends were accepted.
+    if (byClose) inbox[d].dispose({ e: 'ownclosed' });
   };
+  /** An abandoned end with messages left: the service stays for them. */
+  const unread = (d: End): boolean => abandoned[d] === true && inbox[d].size > 0;
   const service = node().service(name, (message, from, call) => {
     const ended = callers.ended(message);
     if (ended !== undefined) {
       for (const d of [0, 1] as const) {
         inbox[d].down(ended);
-        if (users[d].delete(ended) && users[d].size === 0) closeEnd(d);
+        if (users[d].delete(ended) && users[d].size === 0) closeEnd(d, false);
       }
     } else {
       const m = message as Request;
@@ -70,9 +79,9 @@ function servePipe(name: string): ActorRef {
         const d = m.t === 's' || m.t === 'x' ? 0 : m.d;
         users[d].add(from);
         if (m.t === 'close') {
-          closeEnd(d);
+          closeEnd(d, true);
           call.reply(true);
-        } else if (closed[d]) call.reply({ e: 'ownclosed' });
+        } else if (closed[d] && !(abandoned[d] && (m.t === 'recv' || m.t === 'poll'))) call.reply({ e: abandoned[d] ? 'abandoned' : 'ownclosed' });
         else if (m.t === 'send') {
           if (closed[1 - d]) call.reply({ e: 'broken', n: 0 });
           else inbox[(1 - d) as End].put(from, call, m.vs, undefined, undefined);
@@ -81,7 +90,7 @@ function servePipe(name: string): ActorRef {
         else call.fail(new TypeError(`pipe ${name}: unknown request`));
       }
     }
-    if (closed[0] && closed[1]) {
+    if (closed[0] && closed[1] && !unread(0) && !unread(1)) {
       callers.release();
       service.close();
     }
@@ -142,12 +151,22 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * @throws {PipeDirectionError} `ERR_WRONG_DIRECTION` this is the write end of a one-way pipe.
    */
   recv(options?: WaitOptions): Promise<Recv> {
-    const ms = this.#readWait(options, 'recv()');
+    return this.#receive(options, 'recv()', undefined) as Promise<Recv>;
+  }
+
+  /** The next message; one that `refuse` finds fault with goes back to the front of the pipe, untaken. */
+  #receive(options: WaitOptions | undefined, what: string, refuse: ((message: unknown) => Error | undefined) | undefined): Promise<unknown> {
+    const ms = this.#readWait(options, what);
     if (typeof ms === 'object') return Promise.reject(ms);
     const signal = options?.signal;
-    return this.#client
-      .request(ms === undefined ? { t: 'recv', d: this.#end } : { t: 'recv', d: this.#end, ms }, ms, signal, 'recv()')
-      .then((answer) => this.#client.takeOne(answer, 'recv()', signal, (refusal) => this.#refused(refusal, 'recv()', ms, signal)) as Recv);
+    return this.#client.request(ms === undefined ? { t: 'recv', d: this.#end } : { t: 'recv', d: this.#end, ms }, ms, signal, what).then((answer) => {
+      const fault = refuse !== undefined && isBatch(answer) ? refuse(answer.v[0]) : undefined;
+      if (fault !== undefined) {
+        this.#client.giveBack([(answer as { s: number }).s]);
+        throw fault;
+      }
+      return this.#client.takeOne(answer, what, signal, (refusal) => this.#refused(refusal, what, ms, signal));
+    });
   }
 
   /**
@@ -166,15 +185,19 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   }
 
   /**
-   * Receives a message sent as bytes, as Python's `recv_bytes`. With
-   * `maxLength`, a longer message is taken and the call rejects.
+   * Receives a message sent as bytes, as Python's `recv_bytes`. A message
+   * that is not bytes stays in the pipe (for `recv()`) and the call rejects.
+   * With `maxLength`, a longer message is taken and the call rejects.
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the message is not bytes, or is longer than `maxLength`.
    */
   async recvBytes(options?: WaitOptions & { readonly maxLength?: number }): Promise<Buffer> {
     const max = options?.maxLength;
     if (max !== undefined && (!Number.isInteger(max) || max < 0)) throw invalidOption('maxLength', 'an integer >= 0', max);
-    const message = (await this.recv(options)) as unknown;
-    if (!ArrayBuffer.isView(message)) throw new InvalidArgumentError(`recvBytes() on ${this.#client.label}: the message is ${describeValue(message)}, not bytes. Use recv() for messages sent with send().`);
+    const message = (await this.#receive(options, 'recv()', (value) =>
+      ArrayBuffer.isView(value)
+        ? undefined
+        : new InvalidArgumentError(`recvBytes() on ${this.#client.label}: the next message is ${describeValue(value)}, not bytes; it stays in the pipe. Use recv() for messages sent with send().`),
+    )) as ArrayBufferView;
     if (max !== undefined && message.byteLength > max) {
       throw new InvalidArgumentError(`recvBytes() on ${this.#client.label}: the message is ${message.byteLength} bytes, more than maxLength ${max}.`);
     }
@@ -235,6 +258,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     if (!isRefusal(answer)) return new TypeError(`${label}: unexpected answer to ${what}`);
     const e = answer.e as string;
     if (e === 'ownclosed') return this.#ownClosed(what);
+    if (e === 'abandoned') return new ClosedError(`${what} on ${label}: this end is closed: every process that received or used it has ended.`);
     if (e === 'broken') return new BrokenPipeError(`${what} on ${label}: the other end is closed, or every process that received or used it has ended.`);
     if (e === 'closed') {
       return what === 'recv()'

@@ -71,6 +71,9 @@ export function clientFor(ref: ActorRef, label: string, gone: (cause: Error) => 
   return client;
 }
 
+/** The clients of this process with puts gathered and not yet sent. */
+const withPuts = new Set<ChannelClient>();
+
 /** Talks to one channel service for the handles of this process (see clientFor). */
 export class ChannelClient {
   readonly ref: ActorRef;
@@ -105,6 +108,7 @@ export class ChannelClient {
   putSoon(value: unknown, refused: (answer: unknown) => Error): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.#batch.push({ value, resolve, reject, refused }) === 1) {
+        withPuts.add(this);
         // Idle: go at the end of this microtask run, for the latency of a lone put. With batches
         // already on their way the producer is streaming: gather to the end of the turn (as Nagle does).
         if (this.#batchesOut === 0) queueMicrotask(() => this.#flushPuts());
@@ -119,6 +123,7 @@ export class ChannelClient {
   #flushPuts(): void {
     const batch = this.#batch;
     if (batch.length === 0) return;
+    withPuts.delete(this);
     this.#batch = [];
     this.#batchBytes = 0;
     this.#batchesOut++;
@@ -152,7 +157,9 @@ export class ChannelClient {
    */
   request(message: Record<string, unknown>, ms: number | undefined, signal: AbortSignal | undefined, what: string): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(this.aborted(what, signal));
-    this.#flushPuts(); // nothing overtakes the puts made before
+    // Nothing overtakes the puts made before, through this client or another of the same service
+    // (a pipe's other end: a poll() right after a send() on it finds the message).
+    for (const client of withPuts) if (client.ref.id === this.ref.id) client.#flushPuts();
     const settle = this.#takeSettle();
     if (settle !== undefined) message.s = settle;
     let onAbort: (() => void) | undefined;

@@ -156,6 +156,20 @@ describe('Pipe', () => {
     await expect(b.recvBytes({ maxLength: 4 })).rejects.toThrow(/more than maxLength 4/);
     await a.send('text');
     await expect(b.recvBytes()).rejects.toThrow(/not bytes/);
+    // Not taken: the message that is not bytes is still the next one (before, it was lost).
+    expect(await b.recv({ timeout: 10_000 })).toBe('text');
+    await a.close();
+    await b.close();
+  });
+
+  it('finds a message sent on one end by a poll() on the other made right after, in the same process', async () => {
+    const [a, b] = Pipe();
+    void b.sendBytes(Buffer.alloc(0));
+    expect(await a.poll()).toBe(true);
+    expect((await a.recvBytes()).length).toBe(0);
+    void b.send(1);
+    expect(await a.poll()).toBe(true);
+    expect(await a.recv({ timeout: 10_000 })).toBe(1);
     await a.close();
     await b.close();
   });
@@ -198,6 +212,23 @@ describe('Pipe', () => {
     // Before, an end never used belonged to nobody, and this waited for ever.
     await expect(b.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
     await b.close();
+  });
+
+  it('keeps what was sent to an end whose only holder died for the process that made the pipe (Python\'s test_boundaries)', async () => {
+    const [r, w] = Pipe({ duplex: false });
+    await w.send('first');
+    await w.send('second');
+    const child = reap(spawn(throwsHoldingEnd, { args: [r] }));
+    expect(await child.join({ timeout: 20_000 })).toBe(1);
+    // Before, the two messages were dropped and this recv() failed with ClosedError, no close() called.
+    expect(await r.recv({ timeout: 10_000 })).toBe('first');
+    expect(await r.poll()).toBe(true);
+    expect(await r.recv({ timeout: 10_000 })).toBe('second');
+    // Then EOF; and nobody reads what the writer sends now.
+    await expect(r.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await expect(w.send('third')).rejects.toBeInstanceOf(BrokenPipeError);
+    await w.close();
+    await r.close();
   });
 
   it('rejects bad options, and frees its service once both ends are closed (1,000 cycles)', async () => {
