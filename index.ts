@@ -104,6 +104,7 @@ export type {
   CallOptions,
   DeadLetter,
   DeadLetterReason,
+  DeferredReply,
   Down,
   ErrorCode,
   ExitEvent,

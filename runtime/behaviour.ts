@@ -39,15 +39,17 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
    */
   async run(..._args: unknown[]): Promise<unknown> {
     for await (const message of this.ctx.inbox) {
+      // This call's own answer, whatever handle() takes meanwhile (a receive() of its own).
+      const call = this.ctx.canReply ? this.ctx.deferReply() : null;
       let result: Reply;
       try {
         result = await this.handle(message);
       } catch (err) {
-        if (!this.ctx.canReply) throw err;
-        this.ctx.replyError(err);
+        if (call === null || call.answered) throw err;
+        call.replyError(err);
         continue;
       }
-      if (this.ctx.canReply) this.ctx.reply(result);
+      if (call !== null && !call.answered) call.reply(result);
     }
     return undefined;
   }

@@ -113,15 +113,15 @@ export class Context<Msg = unknown, Reply = unknown> {
    * @throws {TroupeError} `ERR_NO_CALL` when that message was sent, not called, or was answered already.
    */
   reply(value: Reply): void {
-    this.#host.reply(this.#answerable(), value);
+    this.#host.reply(this.#answerable('reply()'), value);
   }
 
-  #answerable(): Letter {
+  #answerable(what: string): Letter {
     const letter = this.#current;
     if (letter === null || !letter.isCall) {
-      throw new TroupeError('ERR_NO_CALL', `reply() in actor ${this.self.name}: the message taken last came by send(), not call(), so there is no caller to answer.`);
+      throw new TroupeError('ERR_NO_CALL', `${what} in actor ${this.self.name}: the message taken last came by send(), not call(), so there is no caller to answer.`);
     }
-    if (letter.replied) throw new TroupeError('ERR_NO_CALL', `reply() in actor ${this.self.name}: that call was answered already.`);
+    if (letter.replied) throw new TroupeError('ERR_NO_CALL', `${what} in actor ${this.self.name}: that call was answered already.`);
     return letter;
   }
 
@@ -131,7 +131,17 @@ export class Context<Msg = unknown, Reply = unknown> {
    * @throws {TroupeError} `ERR_NO_CALL` as `reply` does.
    */
   replyError(error: unknown): void {
-    this.#host.replyError(this.#answerable(), error);
+    this.#host.replyError(this.#answerable('replyError()'), error);
+  }
+
+  /**
+   * The call taken last, to answer later, as OTP's `gen_server:reply(From, …)`:
+   * the actor may take other messages meanwhile and answer this one when it
+   * can. Answer it once; its caller waits until then (or its timeout).
+   * @throws {TroupeError} `ERR_NO_CALL` when the message taken last was sent, not called, or was answered already.
+   */
+  deferReply(): DeferredReply<Reply> {
+    return new DeferredReply(this.#host, this.#answerable('deferReply()'), this.self.name);
   }
 
   /**
@@ -227,5 +237,46 @@ export class Context<Msg = unknown, Reply = unknown> {
     const letter = await this.#mailbox.take(options);
     this.#current = letter;
     return letter;
+  }
+}
+
+/** A call an actor took and answers later (`ctx.deferReply()`). */
+export class DeferredReply<Reply = unknown> {
+  readonly #host: ContextHost;
+  readonly #letter: Letter;
+  readonly #actor: string;
+
+  /** @internal Made by `ctx.deferReply()`. */
+  constructor(host: ContextHost, letter: Letter, actor: string) {
+    this.#host = host;
+    this.#letter = letter;
+    this.#actor = actor;
+  }
+
+  /** Whether the call has been answered (here, or with `ctx.reply` while it was the message taken last). */
+  get answered(): boolean {
+    return this.#letter.replied;
+  }
+
+  /**
+   * Answers the call with `value`.
+   * @throws {TroupeError} `ERR_NO_CALL` when it was answered already.
+   * @throws {SerializationError} `ERR_SERIALIZATION` `value` cannot be encoded (the call stays unanswered).
+   */
+  reply(value: Reply): void {
+    this.#host.reply(this.#unanswered('reply()'), value);
+  }
+
+  /**
+   * Answers the call with an error: the caller's promise rejects with `RemoteError` carrying it.
+   * @throws {TroupeError} `ERR_NO_CALL` when it was answered already.
+   */
+  replyError(error: unknown): void {
+    this.#host.replyError(this.#unanswered('replyError()'), error);
+  }
+
+  #unanswered(what: string): Letter {
+    if (this.#letter.replied) throw new TroupeError('ERR_NO_CALL', `${what} of a deferred reply in actor ${this.#actor}: that call was answered already.`);
+    return this.#letter;
   }
 }

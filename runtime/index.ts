@@ -2,6 +2,7 @@
 export { Actor, actor, isActorDefinition } from './behaviour.ts';
 export type { ActorDefinition, ActorFunction, ArgsOf, MsgOf, ReplyOf } from './behaviour.ts';
 export { Context } from './context.ts';
+export type { DeferredReply } from './context.ts';
 export {
   AbortError,
   ActorExitedError,

@@ -14,7 +14,7 @@ import {
   spawn,
   type ChildRef,
 } from '../../index.ts';
-import { bytes, collector, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner } from '../fixtures/actors.ts';
+import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner, waitsInHandle } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
@@ -94,6 +94,32 @@ describe('send and call', () => {
     const ref = reap(spawn(echo));
     const value = { n: 1, big: 2n ** 70n, when: new Date(5), set: new Set([1]), map: new Map([['k', [1, 2]]]), nested: { u8: new Uint8Array([1, 2]) } };
     expect(await ref.call(value, { timeout: 15_000 })).toEqual(value);
+  });
+
+  it("answers a handle()'s own call though handle() took other messages meanwhile (OTP's From)", async () => {
+    const ref = reap(spawn(waitsInHandle));
+    // A sent message taken inside handle(): before, the answer went to nobody (the message taken last was sent).
+    const asked = ref.call('ask', { timeout: 15_000 });
+    ref.send('go');
+    expect(await asked).toBe('ask, then go');
+    // A call taken inside handle() as a plain message: before, its caller got the first call's answer,
+    // and the first caller waited until its timeout. Now nobody answers it (handle() took it).
+    const first = ref.call('ask', { timeout: 15_000 });
+    const second = ref.call('second', { timeout: 1000 }).catch((err: unknown) => err);
+    expect(await first).toBe('ask, then second');
+    expect(await second).toBeInstanceOf(TimeoutError);
+  });
+
+  it('answers a call later with ctx.deferReply(), after taking other messages (OTP gen_server:reply)', async () => {
+    const ref = reap(spawn(defers));
+    const later = [ref.call('later', { timeout: 15_000 }), ref.call('later', { timeout: 15_000 })];
+    expect(await ref.call('between', { timeout: 15_000 })).toBe('between');
+    ref.send('now');
+    expect(await Promise.all(later)).toEqual(['done later', 'done later']);
+    expect(await ref.call('check', { timeout: 15_000 })).toBe('checked');
+    ref.send('sent');
+    // Answered once; a second answer, through either way, and a deferral of a sent message are ERR_NO_CALL.
+    expect(await ref.call('report', { timeout: 15_000 })).toEqual([true, 'ERR_NO_CALL', 'ERR_NO_CALL', 'ERR_NO_CALL']);
   });
 
   it('rejects with RemoteError carrying the remote name, message and stack, and the actor lives on', async () => {
