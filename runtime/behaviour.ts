@@ -42,12 +42,15 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
       // This call's own answer, whatever handle() takes meanwhile (a receive() of its own).
       const call = this.ctx.canReply ? this.ctx.deferReply() : null;
       let result: Reply;
+      this.ctx.handling = true;
       try {
         result = await this.handle(message);
       } catch (err) {
         if (call === null || call.answered) throw err;
         call.replyError(err);
         continue;
+      } finally {
+        this.ctx.handling = false;
       }
       if (call !== null && !call.answered) call.reply(result);
     }

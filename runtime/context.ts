@@ -42,6 +42,8 @@ export class Context<Msg = unknown, Reply = unknown> {
   readonly #stopHooks: (() => unknown)[] = [];
   #childrenStopper: (() => Promise<void>) | null = null;
   #current: Letter | null = null;
+  /** @internal Set while a class actor's `handle()` runs: a call to itself then could never be answered. */
+  handling = false;
 
   constructor(self: ActorRef<Msg, Reply>, parent: ActorRef | null, mailbox: Mailbox, host: ContextHost, signal: AbortSignal) {
     this.self = self;

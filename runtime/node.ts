@@ -347,6 +347,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    if (to.id === this.self.id && this.context.handling) {
+      // OTP's calling_self: handle() answers one message at a time, and this one would wait behind it.
+      return Promise.reject(
+        new TroupeError('ERR_CALLING_SELF', `call() from actor ${to.name} to itself within handle(): handle() answers one message at a time, so the call could never be answered. Do the work directly, or send() the message to yourself.`),
+      );
+    }
     let encoded: Encoded;
     try {
       encoded = encode(message, 'message');

@@ -108,6 +108,8 @@ describe('send and call', () => {
     const second = ref.call('second', { timeout: 1000 }).catch((err: unknown) => err);
     expect(await first).toBe('ask, then second');
     expect(await second).toBeInstanceOf(TimeoutError);
+    // A call to itself from handle() fails at once (OTP's calling_self), not after its 20 s timeout.
+    expect(await ref.call('self', { timeout: 15_000 })).toBe('ERR_CALLING_SELF');
   });
 
   it('answers a call later with ctx.deferReply(), after taking other messages (OTP gen_server:reply)', async () => {
