@@ -61,6 +61,8 @@ interface ReplyFailure {
   readonly actorId: string;
   readonly error?: ReturnType<typeof errorToWire>;
   readonly exitCode?: number | null;
+  /** Why an actor that ended first ended (`describeReason`), when known. */
+  readonly reason?: string;
 }
 
 interface PendingCall {
@@ -732,9 +734,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#route(FRAME_REPLY_ERROR, caller, failure.actorId, callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 
-  /** Fails the calls that were forwarded into a child that has now ended. */
-  failCalls(calls: Iterable<{ from: string; callId: number; to: string }>, exitCode: number | null): void {
-    for (const call of calls) this.#fail(call.from, call.callId, { type: 'exited', actorId: call.to, exitCode });
+  /**
+   * Fails the calls that were forwarded into a child that has now ended, with
+   * why it ended (the error it died of as the rejection's `cause`), as OTP's
+   * caller exits with the server's reason.
+   */
+  failCalls(calls: Iterable<{ from: string; callId: number; to: string }>, exitCode: number | null, reason: ExitReason): void {
+    const why = typeof reason === 'object' && 'error' in reason ? { reason: describeReason(reason), error: errorToWire(reason.error) } : { reason: describeReason(reason) };
+    for (const call of calls) this.#fail(call.from, call.callId, { type: 'exited', actorId: call.to, exitCode, ...why });
   }
 
   /** Ends the mailbox; calls still queued in it are answered with `ActorExitedError`. */
@@ -789,11 +796,16 @@ function callError(to: ActorRef, failure: ReplyFailure): Error {
         cause,
       });
     }
-    case 'exited':
+    case 'exited': {
+      const code = typeof failure.exitCode === 'number' ? `exit code ${failure.exitCode}` : '';
+      const why = failure.reason !== undefined && failure.reason !== `exit code ${failure.exitCode}` ? failure.reason : '';
+      const said = [code, why].filter((part) => part !== '').join(': ');
       return new ActorExitedError(
-        `${who} ended before it replied${typeof failure.exitCode === 'number' ? ` (exit code ${failure.exitCode})` : ''}. Check ref.exitCode and ref.error, or restart it under a supervisor.`,
+        `${who} ended before it replied${said === '' ? '' : ` (${said})`}. Check ref.exitCode and ref.error, or restart it under a supervisor.`,
         to.id,
+        failure.error === undefined ? undefined : { cause: errorFromWire(failure.error) },
       );
+    }
     case 'noproc':
       return new NoSuchActorError(`${who} does not exist: no actor with that ID was ever started where the ID says it lives.`, to.id);
     case 'mailbox-full':

@@ -414,7 +414,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       if (kind === FRAME_CALL) this.#inflight.add(from, callId, to);
       else this.#node.deadLetter(kind, to, from, flags, payload, attachments, 'exited');
     }
-    this.#node.failCalls(this.#inflight.all(), exitCode);
+    this.#node.failCalls(this.#inflight.all(), exitCode, this.reason());
     this.#inflight.clear();
     this.#resolveExited(exitCode);
     const reason = this.reason();

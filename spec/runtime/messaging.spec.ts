@@ -14,7 +14,7 @@ import {
   spawn,
   type ChildRef,
 } from '../../index.ts';
-import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner, waitsInHandle } from '../fixtures/actors.ts';
+import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner, throwsOnMessage, waitsInHandle } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
@@ -190,6 +190,15 @@ describe('send and call', () => {
     expect(err).toBeInstanceOf(ActorExitedError);
     expect(err).toMatchObject({ code: 'ERR_ACTOR_EXITED', actorId: ref.id });
     expect((err as Error).message).toContain('exit code 3');
+  });
+
+  it('tells the caller of an actor that died of an error mid-call what it died of (OTP: the server\'s reason)', async () => {
+    const ref = reap(spawn(throwsOnMessage));
+    const err = await ref.call('x', { timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ActorExitedError);
+    expect((err as Error).message).toContain('(exit code 1: TypeError: boom on x)');
+    expect((err as Error).cause).toBeInstanceOf(TypeError);
+    expect(((err as Error).cause as Error).message).toBe('boom on x');
   });
 
   it('rejects with ActorExitedError for an actor that has ended, NoSuchActorError for one that never was', async () => {
