@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, registerHandle } from '../runtime/index.ts';
+import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, optionsOf, registerHandle } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -191,7 +191,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the message is not bytes, or is longer than `maxLength`.
    */
   async recvBytes(options?: WaitOptions & { readonly maxLength?: number }): Promise<Buffer> {
-    const max = options?.maxLength;
+    const max = optionsOf(options, 'recvBytes() options').maxLength;
     if (max !== undefined && (!Number.isInteger(max) || max < 0)) throw invalidOption('maxLength', 'an integer >= 0', max);
     const message = (await this.#receive(options, 'recv()', (value) =>
       ArrayBuffer.isView(value)
@@ -210,8 +210,13 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * at once) for that to become true.
    */
   poll(options?: WaitOptions): Promise<boolean> {
+    try {
+      options = optionsOf(options, 'poll() options');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // A negative timeout answers at once, as Python's poll(-1) does.
-    const timeout = options?.timeout;
+    const timeout = options.timeout;
     const ms = this.#readWait({ ...options, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
     if (typeof ms === 'object') return Promise.reject(ms);
     return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, options?.signal, 'poll()').then((answer) => {

@@ -3,7 +3,7 @@
  * Like Python's `current_process()` and `os.getppid()`, plus the mailbox.
  */
 import { constants } from 'node:os';
-import { AbortError, TroupeError, invalidOption } from './errors.ts';
+import { AbortError, TroupeError, invalidOption, optionsOf } from './errors.ts';
 import { type Letter, type Mailbox, type ReceiveOptions } from './mailbox.ts';
 import type { ActorRef } from './ref.ts';
 
@@ -99,8 +99,10 @@ export class Context<Msg = unknown, Reply = unknown> {
    * queued in order. Rejects with `TimeoutError` at `timeout`, `AbortError`
    * when `signal` aborts or the actor is stopping.
    */
-  async receive<T extends Msg = Msg>(options: ReceiveOptions<T> = {}): Promise<T> {
-    const letter = await this.#take(options as ReceiveOptions<unknown>);
+  async receive<T extends Msg = Msg>(options?: ReceiveOptions<T>): Promise<T> {
+    const given = optionsOf(options, 'receive() options');
+    if (given.match !== undefined && typeof given.match !== 'function') throw invalidOption('receive() options.match', 'a function that tells the message wanted', given.match);
+    const letter = await this.#take(given as ReceiveOptions<unknown>);
     if (letter === null) throw new AbortError(`receive() on actor ${this.self.name}: the actor is stopping and its mailbox is closed.`);
     return letter.value as T;
   }

@@ -204,3 +204,17 @@ export function describeValue(value: unknown): string {
 export function invalidOption(name: string, expected: string, value: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}.`);
 }
+
+/**
+ * The options object a method was given: `undefined` or `null` are none; a
+ * value that is not an object, or a `signal` in it that is not an
+ * AbortSignal, is `InvalidArgumentError` naming `what` (a string taken for
+ * options would otherwise mean "no options", a wait with no deadline).
+ */
+export function optionsOf<T extends object>(options: T | null | undefined, what: string): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption(what, 'an object of options', options);
+  const signal = (options as { signal?: unknown }).signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption(`${what}.signal`, 'an AbortSignal', signal);
+  return options;
+}

@@ -4,7 +4,7 @@
  * the node of the process the ref is used in.
  */
 import { registerRefCodec } from './codec.ts';
-import { invalidOption } from './errors.ts';
+import { invalidOption, optionsOf } from './errors.ts';
 
 export interface CallOptions {
   /** Milliseconds to wait for the reply (default 5000); `Infinity` waits forever. */
@@ -78,8 +78,14 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
    * actor ended before replying), `NoSuchActorError` (`ERR_NO_SUCH_ACTOR`),
    * `RemoteError` (`ERR_REMOTE`, the handler threw) or `SerializationError`.
    */
-  call(message: Msg, options: CallOptions = {}): Promise<Reply> {
-    const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = options;
+  call(message: Msg, options?: CallOptions): Promise<Reply> {
+    let given: Partial<CallOptions>;
+    try {
+      given = optionsOf(options, 'call() options');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = given;
     if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) {
       return Promise.reject(invalidOption('timeout', 'a positive number of milliseconds (or Infinity)', timeout));
     }

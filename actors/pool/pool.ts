@@ -14,6 +14,7 @@ import {
   TimeoutError,
   TroupeError,
   invalidOption,
+  optionsOf,
   isTask,
   node,
   spawn,
@@ -223,11 +224,19 @@ export class Pool {
   /** Runs `fn(...args)` in a worker; resolves its result. */
   apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = NO_OPTIONS): Promise<TaskResult<T>> {
     if (!Array.isArray(args)) return Promise.reject(invalidOption('args', 'an array of the task\'s arguments (`apply(fn, [x])`)', args));
-    return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, options, (results) => resolve(results[0] as TaskResult<T>), reject));
+    let given: TaskOptions;
+    try {
+      given = optionsOf(options, 'apply() options');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, given, (results) => resolve(results[0] as TaskResult<T>), reject));
   }
 
   /** `apply`, with Python's callbacks as well as the promise. */
   applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = NO_OPTIONS): Promise<TaskResult<T>> {
+    const bad = callbacksError(options, 'applyAsync()');
+    if (bad !== null) return Promise.reject(bad);
     const result = this.apply(fn, args, options);
     withCallbacks(result, options);
     return result;
@@ -239,11 +248,14 @@ export class Pool {
    * `WorkerCrashedError`, `TimeoutError`, `AbortError`), or the iterable's own.
    */
   async map<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
-    return (await this.#mapChunks(fn, itemsOf(items, 'items'), false, options, Array.isArray(items))) as TaskResult<T>[];
+    const given = mapOptionsOf(options, 'map() options');
+    return (await this.#mapChunks(fn, itemsOf(items, 'items'), false, given, Array.isArray(items))) as TaskResult<T>[];
   }
 
   /** `map`, with Python's callbacks as well as the promise. */
   mapAsync<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
+    const bad = callbacksError(options, 'mapAsync()');
+    if (bad !== null) return Promise.reject(bad);
     const result = this.map(fn, items, options);
     withCallbacks(result, options);
     return result;
@@ -251,6 +263,7 @@ export class Pool {
 
   /** `fn(...args)` for every argument list; resolves the results in order. */
   async starmap<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions = {}): Promise<TaskResult<T>[]> {
+    options = mapOptionsOf(options, 'starmap() options');
     const lists = itemsOf(argLists, 'argLists');
     for (let i = 0; i < lists.length; i++) if (!Array.isArray(lists[i])) throw invalidOption(`argLists[${i}]`, 'an array of the task\'s arguments', lists[i]);
     return (await this.#mapChunks(fn, lists, true, options, Array.isArray(argLists))) as TaskResult<T>[];
@@ -258,6 +271,8 @@ export class Pool {
 
   /** `starmap`, with Python's callbacks as well as the promise (Python's `starmap_async`). */
   starmapAsync<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
+    const bad = callbacksError(options, 'starmapAsync()');
+    if (bad !== null) return Promise.reject(bad);
     const result = this.starmap(fn, argLists, options);
     withCallbacks(result, options);
     return result;
@@ -271,6 +286,7 @@ export class Pool {
   imap<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
     checkIterable(items);
+    options = mapOptionsOf(options, 'imap() options');
     return raisingFailures(this.#iterate(fn, items, options, chunksizeOf(options, 1), true)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
@@ -278,6 +294,7 @@ export class Pool {
   imapUnordered<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options: MapOptions = {}): AsyncIterableIterator<TaskResult<T>> {
     this.#check(fn);
     checkIterable(items);
+    options = mapOptionsOf(options, 'imapUnordered() options');
     return raisingFailures(this.#iterate(fn, items, options, chunksizeOf(options, 1), false)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
@@ -1216,6 +1233,25 @@ function checkIterable(items: unknown, name = 'items', orAsync = true): void {
  * unhandled chain made here); a callback that throws is the program's error,
  * raised as a throwing event listener's would be.
  */
+/** A map's options, checked: an object, its signal an AbortSignal, its `onProgress` a function. */
+function mapOptionsOf(options: MapOptions, what: string): MapOptions {
+  const given = optionsOf(options, what);
+  if (given.onProgress !== undefined && typeof given.onProgress !== 'function') throw invalidOption(`${what}.onProgress`, 'a function (done, total)', given.onProgress);
+  return given;
+}
+
+/** Why `callback`/`errorCallback` cannot be called, or null: checked before the task is queued, not when it settles. */
+function callbacksError<R>(options: ApplyAsyncOptions<R>, what: string): Error | null {
+  try {
+    const { callback, errorCallback } = optionsOf(options, `${what} options`);
+    if (callback !== undefined && typeof callback !== 'function') return invalidOption(`${what} options.callback`, 'a function', callback);
+    if (errorCallback !== undefined && typeof errorCallback !== 'function') return invalidOption(`${what} options.errorCallback`, 'a function', errorCallback);
+    return null;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
 function withCallbacks<R>(result: Promise<R>, options: ApplyAsyncOptions<R>): void {
   const { callback, errorCallback } = options;
   if (callback === undefined && errorCallback === undefined) return;

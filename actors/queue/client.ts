@@ -3,7 +3,7 @@
  * abort, and the confirmations (acks) of items received, sent in one message
  * per turn.
  */
-import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, SerializationError, invalidOption, isDown, node } from '../../runtime/index.ts';
+import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, SerializationError, invalidOption, isDown, node, optionsOf } from '../../runtime/index.ts';
 import type { Batch, Refusal } from './channel.ts';
 
 /** Options of a wait on a queue or pipe. */
@@ -20,7 +20,7 @@ const BATCH_BYTES = 1 << 20;
 const BACKSTOP_MS = 30_000;
 
 export function waitMs(options: WaitOptions | undefined): number | undefined {
-  const timeout = options?.timeout;
+  const timeout = optionsOf(options, 'options').timeout;
   if (timeout === undefined || timeout === Infinity) return undefined;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0 (or Infinity)', timeout);
   return timeout;

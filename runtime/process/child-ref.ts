@@ -4,7 +4,7 @@
  * lifecycle that only the parent owns, as only a Python parent can join its
  * child: `ready`, `exitCode`, `join`, `terminate`, `kill`, `stop`.
  */
-import { TroupeError } from '../errors.ts';
+import { TroupeError, optionsOf } from '../errors.ts';
 import { ActorRef } from '../ref.ts';
 
 export interface JoinOptions {
@@ -87,9 +87,13 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    * `timeout` passed first (the actor is then still alive). Never rejects for
    * the actor's own failure; rejects with `AbortError` when `signal` aborts.
    */
-  join(options: JoinOptions = {}): Promise<number | null> {
+  join(options?: JoinOptions): Promise<number | null> {
     if (this.#closed) return Promise.reject(this.#closedError('join()'));
-    return this.#core.join(options);
+    try {
+      return this.#core.join(optionsOf(options, 'join() options'));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Sends SIGTERM (exit code -15), after ending the actor's descendants. Does nothing once it has ended. */
@@ -110,9 +114,13 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    * SIGKILL at `timeout`. Resolves with the exit code: 0 if the behaviour
    * returned, -15 or -9 if it had to be ended.
    */
-  stop(options: StopOptions = {}): Promise<number> {
+  stop(options?: StopOptions): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closedError('stop()'));
-    return this.#core.stop(options);
+    try {
+      return this.#core.stop(optionsOf(options, 'stop() options'));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Ends the actor as its spawn option `shutdown` says (a graceful stop by default); resolves the exit code. */
