@@ -420,7 +420,8 @@ export class Pool {
           const at = sent;
           const end = Math.min(at + size, total);
           // Argument lists as they are; single arguments packed here, from the items (see packNumbers).
-          const chunk = star ? items.slice(at, end) : packNumbers(items, at, end);
+          // A slice when not packed, even of the whole array: the caller's own may change once map() returns.
+          const chunk = (star ? null : packNumbers(items, at, end)) ?? items.slice(at, end);
           sent = end;
           inflight++;
           this.#enqueue(fn, chunk, star, chunkOptions, (results) => landed(at, results), chunkFailed, true);
@@ -619,7 +620,7 @@ export class Pool {
       return reject(invalidOption('timeout', 'a positive number of milliseconds', timeout));
     }
     // Single arguments (map, imap, imapUnordered) that are all numbers travel packed; argument lists as they are.
-    const chunk = star || items instanceof Float64Array ? items : packNumbers(items);
+    const chunk = star || items instanceof Float64Array ? items : (packNumbers(items) ?? items);
     const known = this.#known(fn);
     // Its module's bundle from now on, so that it is ready by the time a worker has started.
     if (known.bundle === null) void this.#bundle(known, fn);

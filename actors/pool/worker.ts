@@ -21,13 +21,12 @@ export interface Job {
 const PACK_MIN = 16;
 
 /**
- * `values[start, end)` to send: a chunk of plain numbers travels as a
- * Float64Array, its bytes copied whole, where a list is encoded and decoded
- * number by number. Every JS number (NaN, -0, ±Infinity included) comes back
- * the same. Anything else: `values` itself when it is the whole of it, else
- * that slice.
+ * `values[start, end)` packed to send, or null when they are not 16 or more
+ * plain numbers: a chunk of plain numbers travels as a Float64Array, its
+ * bytes copied whole, where a list is encoded and decoded number by number.
+ * Every JS number (NaN, -0, ±Infinity included) comes back the same.
  */
-export function packNumbers(values: readonly unknown[], start = 0, end = values.length): readonly unknown[] | Float64Array {
+export function packNumbers(values: readonly unknown[], start = 0, end = values.length): Float64Array | null {
   const n = end - start;
   if (n >= PACK_MIN && typeof values[start] === 'number') {
     // Packed straight from the caller's items: no slice of them made first.
@@ -41,7 +40,7 @@ export function packNumbers(values: readonly unknown[], start = 0, end = values.
     // Made here and never changed: it is sent without a copy.
     if (i === n) return handOver(packed);
   }
-  return start === 0 && end === values.length ? values : values.slice(start, end);
+  return null;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -93,13 +92,17 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
       const n = job.chunk.length;
       // Results go straight into a Float64Array (what a chunk of numbers travels as) while they are
       // numbers, into a list from the first that is not: no list built and then packed.
-      let numbers: Float64Array | null = n >= PACK_MIN ? new Float64Array(n) : null;
-      let results: unknown[] | null = numbers === null ? new Array(n) : null;
+      let numbers: Float64Array | null = null;
+      let results: unknown[] = [];
       for (let i = 0; i < n; i++) {
         const item = job.chunk[i];
         let result = job.star ? fn(...(item as unknown[])) : fn(item);
         // Awaiting a plain value still costs a turn of the microtask queue, per item.
         if (isThenable(result)) result = await result;
+        if (i === 0) {
+          if (n >= PACK_MIN && typeof result === 'number') numbers = new Float64Array(n);
+          else results = new Array(n);
+        }
         if (numbers !== null) {
           if (typeof result === 'number') {
             numbers[i] = result;
@@ -109,10 +112,10 @@ export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Fl
           for (let j = 0; j < i; j++) results[j] = numbers[j];
           numbers = null;
         }
-        results![i] = result;
+        results[i] = result;
       }
       try {
-        ctx.reply(numbers !== null ? handOver(numbers) : packNumbers(results!));
+        ctx.reply(numbers !== null ? handOver(numbers) : results);
       } catch (err) {
         // A result that cannot cross fails its task, not the worker.
         ctx.replyError(err instanceof SerializationError ? err : new SerializationError(String(err), 'result'));
