@@ -45,7 +45,14 @@ function servePipe(name: string): ActorRef {
   const abandoned = [false, false];
   const users = [new Set<string>(), new Set<string>()] as const;
   const closeEnd = (d: End, byClose: boolean): void => {
-    if (closed[d]) return;
+    if (closed[d]) {
+      // close() of an abandoned end: what was left unread in it goes, and the service may go too.
+      if (byClose && abandoned[d]) {
+        abandoned[d] = false;
+        inbox[d].dispose({ e: 'ownclosed' });
+      }
+      return;
+    }
     closed[d] = true;
     abandoned[d] = !byClose;
     inbox[(1 - d) as End].close(); // the peer reads what is there, then EOF

@@ -229,6 +229,15 @@ describe('Pipe', () => {
     await expect(w.send('third')).rejects.toBeInstanceOf(BrokenPipeError);
     await w.close();
     await r.close();
+    // Left unread, an abandoned end's messages go with its close(), and with them the pipe's service.
+    const before = node().openServices;
+    const [r2, w2] = Pipe({ duplex: false });
+    await w2.send('unread');
+    const holder = reap(spawn(throwsHoldingEnd, { args: [r2] }));
+    expect(await holder.join({ timeout: 20_000 })).toBe(1);
+    await w2.close();
+    await r2.close();
+    expect(node().openServices).toBe(before);
   });
 
   it('rejects bad options, and frees its service once both ends are closed (1,000 cycles)', async () => {
