@@ -39,20 +39,18 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
    */
   async run(..._args: unknown[]): Promise<unknown> {
     for await (const message of this.ctx.inbox) {
-      // This call's own answer, whatever handle() takes meanwhile (a receive() of its own).
-      const call = this.ctx.canReply ? this.ctx.deferReply() : null;
+      // This call's own answer, whatever handle() takes meanwhile (a receive() of its own), unless
+      // handle() puts it off with ctx.deferReply() (OTP's noreply).
+      const call = this.ctx.heldCall();
       let result: Reply;
-      this.ctx.handling = true;
       try {
         result = await this.handle(message);
       } catch (err) {
         if (call === null || call.answered) throw err;
         call.replyError(err);
         continue;
-      } finally {
-        this.ctx.handling = false;
       }
-      if (call !== null && !call.answered) call.reply(result);
+      if (call !== null && !call.answered && !call.deferred) call.reply(result);
     }
     return undefined;
   }

@@ -42,8 +42,6 @@ export class Context<Msg = unknown, Reply = unknown> {
   readonly #stopHooks: (() => unknown)[] = [];
   #childrenStopper: (() => Promise<void>) | null = null;
   #current: Letter | null = null;
-  /** @internal Set while a class actor's `handle()` runs: a call to itself then could never be answered. */
-  handling = false;
 
   constructor(self: ActorRef<Msg, Reply>, parent: ActorRef | null, mailbox: Mailbox, host: ContextHost, signal: AbortSignal) {
     this.self = self;
@@ -145,7 +143,14 @@ export class Context<Msg = unknown, Reply = unknown> {
    * @throws {TroupeError} `ERR_NO_CALL` when the message taken last was sent, not called, or was answered already.
    */
   deferReply(): DeferredReply<Reply> {
-    return new DeferredReply(this.#host, this.#answerable('deferReply()'), this.self.name);
+    const letter = this.#answerable('deferReply()');
+    letter.deferred = true;
+    return new DeferredReply(this.#host, letter, this.self.name);
+  }
+
+  /** @internal The call taken last, held by a class actor's loop to answer with `handle()`'s return value; null if it is not an unanswered call. */
+  heldCall(): DeferredReply<Reply> | null {
+    return this.canReply ? new DeferredReply(this.#host, this.#current!, this.self.name) : null;
   }
 
   /**
@@ -260,6 +265,11 @@ export class DeferredReply<Reply = unknown> {
   /** Whether the call has been answered (here, or with `ctx.reply` while it was the message taken last). */
   get answered(): boolean {
     return this.#letter.replied;
+  }
+
+  /** Whether its answer was put off with `ctx.deferReply()`. */
+  get deferred(): boolean {
+    return this.#letter.deferred;
   }
 
   /**

@@ -16,7 +16,6 @@ export type ErrorCode =
   | 'ERR_REMOTE'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_NO_CALL'
-  | 'ERR_CALLING_SELF'
   | 'ERR_MAILBOX_FULL'
   | 'ERR_PROTOCOL'
   | 'ERR_LINKED_EXIT'

@@ -21,6 +21,8 @@ export class Letter {
   #attachments: readonly Buffer[];
   #value: unknown;
   replied = false;
+  /** Its answer was put off with `ctx.deferReply()`: a class actor's `handle()` does not answer it with its return value. */
+  deferred = false;
 
   constructor(kind: number, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]) {
     this.kind = kind;

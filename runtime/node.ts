@@ -10,7 +10,7 @@ import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
 import { FLAG_ADMIT, FLAG_NOTICE, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
-import { describeReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
+import { describeReason, exitReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
 import { isForever } from './timers.ts';
@@ -349,12 +349,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
-    if (to.id === this.self.id && this.context.handling) {
-      // OTP's calling_self: handle() answers one message at a time, and this one would wait behind it.
-      return Promise.reject(
-        new TroupeError('ERR_CALLING_SELF', `call() from actor ${to.name} to itself within handle(): handle() answers one message at a time, so the call could never be answered. Do the work directly, or send() the message to yourself.`),
-      );
-    }
     let encoded: Encoded;
     try {
       encoded = encode(message, 'message');
@@ -740,14 +734,19 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * caller exits with the server's reason.
    */
   failCalls(calls: Iterable<{ from: string; callId: number; to: string }>, exitCode: number | null, reason: ExitReason): void {
-    const why = typeof reason === 'object' && 'error' in reason ? { reason: describeReason(reason), error: errorToWire(reason.error) } : { reason: describeReason(reason) };
+    const why = whyEnded(reason);
     for (const call of calls) this.#fail(call.from, call.callId, { type: 'exited', actorId: call.to, exitCode, ...why });
   }
 
-  /** Ends the mailbox; calls still queued in it are answered with `ActorExitedError`. */
-  closeMailbox(): void {
+  /**
+   * Ends the mailbox; calls still queued in it are answered with
+   * `ActorExitedError`, saying why when the actor is ending by `code` and
+   * `error` (as the calls its parent fails, see failCalls).
+   */
+  closeMailbox(code: number | null = null, error?: unknown): void {
+    const why = code === null ? {} : whyEnded(exitReason(code, error instanceof Error ? error : undefined, false));
     for (const letter of this.mailbox.close()) {
-      if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: null });
+      if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why });
     }
   }
 }
@@ -782,6 +781,11 @@ class ServiceAnswer implements ServiceCall {
     this.answered = true;
     this.#node.answerError(this.from, this.#callId, this.#service, error);
   }
+}
+
+/** What a failed call is told of an actor that ended: why, and the error it died of. */
+function whyEnded(reason: ExitReason): { reason: string; error?: ReturnType<typeof errorToWire> } {
+  return typeof reason === 'object' && 'error' in reason ? { reason: describeReason(reason), error: errorToWire(reason.error) } : { reason: describeReason(reason) };
 }
 
 function callError(to: ActorRef, failure: ReplyFailure): Error {

@@ -226,7 +226,7 @@ class ActorHost {
       this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
     }
     if (this.#stopping !== null) await this.#stopping;
-    node.closeMailbox();
+    node.closeMailbox(code, error);
     // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
     const asShutdown = code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true;
     this.#endedBeforeChildren(asShutdown ? -15 : code);
