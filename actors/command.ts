@@ -14,14 +14,15 @@ import { delimiter, join } from 'node:path';
 import { procStat } from '../runtime/process/proc-stat.ts';
 import { spawnProcess } from '../runtime/process/spawn-process.ts';
 import {
+  ActorRef,
   SpawnError,
   TimeoutError,
   TroupeError,
   actor,
   invalidOption,
   node,
+  optionsOf,
   spawn,
-  type ActorRef,
   type ChildRef,
   type Context,
   type JoinOptions,
@@ -384,6 +385,7 @@ export class Command {
 
   /** Writes to the program's stdin. */
   send(data: string | Uint8Array): void {
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalidOption('send() data', 'a string or bytes (a Buffer or Uint8Array) for the program\'s stdin', data);
     this.ref.send({ stdin: data });
   }
 
@@ -417,7 +419,9 @@ export class Command {
    * Everything the program writes, joined, once it is done.
    * @throws {OutputLimitError} `ERR_OUTPUT_LIMIT` (as a rejection) past `limit` characters or bytes (default 64 MiB); the program is killed.
    */
-  async output({ limit = 64 * 1024 * 1024 }: { limit?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  async output(options?: { limit?: number }): Promise<{ stdout: string; stderr: string }> {
+    const { limit = 64 * 1024 * 1024 } = optionsOf(options, 'output() options');
+    checkLimit(limit, 'output() options.limit');
     let size = 0;
     // Lines get back the newline they ended with; a piece that did not end its line, and raw chunks, do not.
     const collect = async (stream: Stream<OutputMessage>): Promise<string> => {
@@ -447,13 +451,35 @@ export class Command {
  */
 export function spawnCommand(file: string, argv: readonly string[] = [], options: CommandOptions = {}): Command {
   checkProgram(file, argv);
-  return new Command(file, argv, options);
+  return new Command(file, argv, commandOptionsOf(options, 'spawnCommand() options'));
 }
 
 /** The checks every way of starting a program makes at the call site, rather than in the host. */
 function checkProgram(file: unknown, argv: unknown): void {
   if (typeof file !== 'string' || file === '') throw invalidOption('file', 'the program to run', file);
   if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw invalidOption('argv', 'an array of strings', argv);
+}
+
+/** A command's options, checked at the call site: a bad one would otherwise fail in the host, or be ignored. */
+function commandOptionsOf<T extends CommandOptions>(options: T, what: string): T {
+  const given = optionsOf(options, what) as T;
+  const { cwd, env, name, daemon, shell, encoding, lines, output } = given;
+  if (cwd !== undefined && typeof cwd !== 'string') throw invalidOption(`${what}.cwd`, 'a directory path', cwd);
+  if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) throw invalidOption(`${what}.env`, 'an object of environment variables', env);
+  if (name !== undefined && typeof name !== 'string') throw invalidOption(`${what}.name`, 'a string', name);
+  for (const [key, value] of [['daemon', daemon], ['shell', shell], ['lines', lines]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw invalidOption(`${what}.${key}`, 'true or false', value);
+  }
+  if (encoding !== undefined && encoding !== 'buffer' && !(typeof encoding === 'string' && Buffer.isEncoding(encoding))) {
+    throw invalidOption(`${what}.encoding`, "a text encoding Node knows ('utf8', 'latin1'…) or 'buffer'", encoding);
+  }
+  if (output !== undefined && typeof output !== 'function' && !(output instanceof ActorRef)) throw invalidOption(`${what}.output`, 'an actor ref or a function', output);
+  return given;
+}
+
+/** A limit of output: a number of characters or bytes >= 0. */
+function checkLimit(limit: unknown, what: string): void {
+  if (limit !== undefined && (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0)) throw invalidOption(what, 'a number of characters or bytes >= 0', limit);
 }
 
 /** For a script that exists but cannot be started (ENOENT): the interpreter its `#!` line names is missing. */
@@ -495,6 +521,8 @@ function executableProblem(file: string, path: string): string | null {
  */
 export function commandSpec(id: string, file: string, argv: readonly string[] = [], options: Omit<CommandOptions, 'encoding' | 'lines'> & { restart?: Restart; shutdown?: Shutdown } = {}): ChildSpec {
   checkProgram(file, argv);
+  if (typeof id !== 'string' || id === '') throw invalidOption('commandSpec() id', 'a non-empty string', id);
+  options = commandOptionsOf(options, 'commandSpec() options');
   const spec: HostSpec = { file, argv, cwd: options.cwd, env: options.env, shell: options.shell ?? false, encoding: 'utf8', lines: true, sink: null };
   return {
     id,
@@ -524,7 +552,10 @@ export interface RunOptions extends CommandOptions {
  * Rejects with `SpawnError`, `TimeoutError` (after ending the program) or `OutputLimitError`.
  */
 export async function run(file: string, argv: readonly string[] = [], options: RunOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const { input, timeout, limit, ...rest } = options;
+  const { input, timeout, limit, ...rest } = commandOptionsOf(options, 'run() options');
+  if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidOption('run() options.input', "a string or bytes for the program's stdin", input);
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw invalidOption('run() options.timeout', 'a positive number of milliseconds', timeout);
+  checkLimit(limit, 'run() options.limit');
   const command = spawnCommand(file, argv, { lines: true, ...rest });
   await command.ready;
   if (input !== undefined) command.send(input);

@@ -103,6 +103,10 @@ export function actor(impl: unknown): ActorDefinition {
     throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got ${describeValue(impl)}.`);
   }
   const style = impl.prototype instanceof Actor ? 'class' : 'function';
+  // A class of its own cannot be called as a function: at spawn it would fail in the actor's process.
+  if (style === 'function' && /^class\b/.test(Function.prototype.toString.call(impl))) {
+    throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got class ${impl.name || '(anonymous)'}, which does not extend Actor. Extend Actor and override run() or handle().`);
+  }
   const module = callerModule(actor);
   const list = module === undefined ? [] : definitions.get(module) ?? [];
   const def = Object.freeze(new Definition(style, impl as ActorFunction<unknown[], unknown, unknown>, module, list.length)) as ActorDefinition;

@@ -5,7 +5,7 @@
 import { constants } from 'node:os';
 import { AbortError, TroupeError, invalidOption, optionsOf } from './errors.ts';
 import { type Letter, type Mailbox, type ReceiveOptions } from './mailbox.ts';
-import type { ActorRef } from './ref.ts';
+import { ActorRef } from './ref.ts';
 
 /** What a context needs from the node hosting it. */
 export interface ContextHost {
@@ -160,7 +160,7 @@ export class Context<Msg = unknown, Reply = unknown> {
    * monitor's number, for `demonitor`.
    */
   monitor(target: ActorRef): number {
-    return this.#host.monitor(target);
+    return this.#host.monitor(refArgument(target, 'monitor()'));
   }
 
   /**
@@ -168,7 +168,8 @@ export class Context<Msg = unknown, Reply = unknown> {
    * Erlang's `demonitor/1` promises (one already taken into the mailbox stays).
    */
   demonitor(target: ActorRef, monitor: number): void {
-    this.#host.demonitor(target, monitor);
+    if (!Number.isInteger(monitor)) throw invalidOption('demonitor() monitor', 'the number monitor() returned', monitor);
+    this.#host.demonitor(refArgument(target, 'demonitor()'), monitor);
   }
 
   /**
@@ -177,11 +178,11 @@ export class Context<Msg = unknown, Reply = unknown> {
    * unless it traps exits.
    */
   link(target: ActorRef): void {
-    this.#host.link(target);
+    this.#host.link(refArgument(target, 'link()'));
   }
 
   unlink(target: ActorRef): void {
-    this.#host.unlink(target);
+    this.#host.unlink(refArgument(target, 'unlink()'));
   }
 
   /** When true, a linked actor's end comes as `{ type: 'exit', actor, reason }` in the mailbox instead of ending this actor. */
@@ -190,6 +191,7 @@ export class Context<Msg = unknown, Reply = unknown> {
   }
 
   set trapExits(value: boolean) {
+    if (typeof value !== 'boolean') throw invalidOption('trapExits', 'true or false', value);
     this.#host.trapExits = value;
   }
 
@@ -215,6 +217,7 @@ export class Context<Msg = unknown, Reply = unknown> {
 
   /** Registers a hook that runs when the actor is asked to stop, before it ends. */
   onStop(hook: () => unknown): void {
+    if (typeof hook !== 'function') throw invalidOption('onStop() hook', 'a function to run when the actor is asked to stop', hook);
     this.#stopHooks.push(hook);
   }
 
@@ -293,4 +296,10 @@ export class DeferredReply<Reply = unknown> {
     if (this.#letter.replied) throw new TroupeError('ERR_NO_CALL', `${what} of a deferred reply in actor ${this.#actor}: that call was answered already.`);
     return this.#letter;
   }
+}
+
+/** `target` as the ActorRef an operation needs, or `InvalidArgumentError` naming the operation. */
+function refArgument(target: ActorRef, what: string): ActorRef {
+  if (!(target instanceof ActorRef)) throw invalidOption(`${what} target`, 'an ActorRef (a ChildRef, ctx.self, ctx.parent, or one received in a message)', target);
+  return target;
 }

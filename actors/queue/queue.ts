@@ -9,7 +9,7 @@
  * to the front if that process dies first; a `JoinableQueue` item goes back
  * if its consumer dies before `taskDone()`, so `join()` still completes.
  */
-import { ActorRef, Handle, invalidOption, node, registerHandle, type Down } from '../../runtime/index.ts';
+import { ActorRef, Handle, invalidOption, node, optionsOf, registerHandle, type Down } from '../../runtime/index.ts';
 import { Channel } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
@@ -380,7 +380,12 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
   constructor(options: Attach);
   constructor(options?: { readonly name?: string } | Attach) {
     if (isAttach(options)) super(options);
-    else super({ name: options?.name });
+    else {
+      const given = optionsOf(options, 'SimpleQueue options');
+      // Python's SimpleQueue has no maxsize: one given here would be dropped silently.
+      if ('maxsize' in given) throw invalidOption('SimpleQueue options.maxsize', 'absent (a SimpleQueue is unbounded; use Queue for a bounded one)', (given as { maxsize?: unknown }).maxsize);
+      super({ name: given.name });
+    }
   }
 }
 

@@ -73,10 +73,19 @@ export interface ResolvedSpec {
 const STRATEGIES: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one'];
 const RESTARTS: readonly Restart[] = ['permanent', 'transient', 'temporary'];
 
-function count(name: string, value: unknown, fallback: number, min = 0): number {
+/** Past this, a timer fires at once (Node's limit, about 24.8 days): no delay or period may be longer. */
+const MAX_MS = 2 ** 31 - 1;
+
+function count(name: string, value: unknown, fallback: number, min = 0, max = MAX_MS): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw invalidOption(name, `a number >= ${min}`, value);
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) throw invalidOption(name, `a number from ${min} to ${max}`, value);
   return value;
+}
+
+/** As count, a whole number (a count of restarts). */
+function whole(name: string, value: unknown, fallback: number): number {
+  if (value !== undefined && !Number.isSafeInteger(value)) throw invalidOption(name, 'a whole number >= 0', value);
+  return count(name, value, fallback, 0, Number.MAX_SAFE_INTEGER);
 }
 
 export function resolveChildSpec(spec: unknown, where = 'child spec'): ResolvedChildSpec {
@@ -117,7 +126,7 @@ export function resolveSpec(spec: unknown): ResolvedSpec {
   if (backoff.jitter > 1) throw invalidOption('backoff.jitter', 'a fraction from 0 to 1', backoff.jitter);
   return {
     strategy: s.strategy ?? 'one-for-one',
-    maxRestarts: count('maxRestarts', s.maxRestarts, DEFAULT_INTENSITY.maxRestarts),
+    maxRestarts: whole('maxRestarts', s.maxRestarts, DEFAULT_INTENSITY.maxRestarts),
     periodMs: count('periodMs', s.periodMs, DEFAULT_INTENSITY.periodMs, 1),
     backoff,
     children,

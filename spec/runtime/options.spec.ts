@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pipe, Queue, spawn } from '../../index.ts';
+import { InvalidArgumentError, Pipe, Queue, SimpleQueue, Supervisor, actor, current, run, spawn, spawnCommand } from '../../index.ts';
 import { echo } from '../fixtures/actors.ts';
 import { square } from '../fixtures/tasks.ts';
 import { poolMaker, reap } from '../helpers.ts';
@@ -44,5 +44,45 @@ describe('options that are not options', () => {
     expect(ref.isAlive()).toBe(true);
     await a.close();
     await queue.close();
+  });
+});
+
+describe('arguments that are not what they must be', () => {
+  it('are refused where they are given, not in the actor or the host that would use them', async () => {
+    const ctx = current();
+    expect(() => ctx.onStop(5 as never)).toThrow(InvalidArgumentError);
+    expect(() => ctx.monitor(null as never)).toThrow(InvalidArgumentError);
+    expect(() => ctx.link({} as never)).toThrow(InvalidArgumentError);
+    expect(() => ctx.unlink('id' as never)).toThrow(InvalidArgumentError);
+    expect(() => {
+      ctx.trapExits = 'yes' as never;
+    }).toThrow(InvalidArgumentError);
+    expect(ctx.trapExits).toBe(false);
+    await expect(ctx.receive('x' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(ctx.receive({ match: 5 as never, timeout: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // A class that does not extend Actor failed at spawn, in the actor's process.
+    expect(() => actor(class Plain {} as never)).toThrow(/does not extend Actor/);
+    // A maxsize, which a SimpleQueue has not, was dropped: an unbounded queue.
+    expect(() => new SimpleQueue({ maxsize: 3 } as never)).toThrow(InvalidArgumentError);
+    expect(() => new SimpleQueue('x' as never)).toThrow(InvalidArgumentError);
+    for (const spec of [{ maxRestarts: 1.5 }, { periodMs: Infinity }, { backoff: { minMs: Infinity } }]) {
+      expect(() => Supervisor.start(spec as never), JSON.stringify(spec)).toThrow(InvalidArgumentError);
+    }
+    // These failed in the command's host (exit code 1), or ran with no limit.
+    expect(() => spawnCommand('true', [], { encoding: 'bogus' as never })).toThrow(InvalidArgumentError);
+    expect(() => spawnCommand('true', [], { output: 5 as never })).toThrow(InvalidArgumentError);
+    expect(() => spawnCommand('true', [], { shell: 'yes' as never })).toThrow(InvalidArgumentError);
+    await expect(run('cat', [], { input: 5 as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(run('true', [], { limit: 'x' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(run('true', [], 'x' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const cat = spawnCommand('cat');
+    try {
+      expect(() => cat.send(5 as never)).toThrow(InvalidArgumentError);
+      await expect(cat.output({ limit: 'x' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(cat.isAlive()).toBe(true);
+    } finally {
+      cat.kill();
+      await cat.join({ timeout: 10_000 });
+    }
   });
 });
