@@ -104,7 +104,8 @@ export function actor(impl: unknown): ActorDefinition {
   }
   const style = impl.prototype instanceof Actor ? 'class' : 'function';
   // A class of its own cannot be called as a function: at spawn it would fail in the actor's process.
-  if (style === 'function' && /^class\b/.test(Function.prototype.toString.call(impl))) {
+  // A class's prototype is read-only, a function's writable (methods and arrows have none).
+  if (style === 'function' && Object.getOwnPropertyDescriptor(impl, 'prototype')?.writable === false) {
     throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got class ${impl.name || '(anonymous)'}, which does not extend Actor. Extend Actor and override run() or handle().`);
   }
   const module = callerModule(actor);

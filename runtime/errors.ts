@@ -214,6 +214,7 @@ export function optionsOf<T extends object>(options: T | null | undefined, what:
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption(what, 'an object of options', options);
   const signal = (options as { signal?: unknown }).signal;
+  if (signal === null) return { ...options, signal: undefined };
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption(`${what}.signal`, 'an AbortSignal', signal);
   return options;
 }

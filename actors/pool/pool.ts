@@ -237,6 +237,7 @@ export class Pool {
   applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = NO_OPTIONS): Promise<TaskResult<T>> {
     const bad = callbacksError(options, 'applyAsync()');
     if (bad !== null) return Promise.reject(bad);
+    options ??= NO_OPTIONS;
     const result = this.apply(fn, args, options);
     withCallbacks(result, options);
     return result;
@@ -256,6 +257,7 @@ export class Pool {
   mapAsync<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
     const bad = callbacksError(options, 'mapAsync()');
     if (bad !== null) return Promise.reject(bad);
+    options ??= NO_OPTIONS;
     const result = this.map(fn, items, options);
     withCallbacks(result, options);
     return result;
@@ -273,6 +275,7 @@ export class Pool {
   starmapAsync<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
     const bad = callbacksError(options, 'starmapAsync()');
     if (bad !== null) return Promise.reject(bad);
+    options ??= NO_OPTIONS;
     const result = this.starmap(fn, argLists, options);
     withCallbacks(result, options);
     return result;
@@ -1228,12 +1231,6 @@ function checkIterable(items: unknown, name = 'items', orAsync = true): void {
   throw invalidOption(name, orAsync ? 'an iterable or an async iterable' : 'an iterable (an array, a Set, a generator…)', items);
 }
 
-/**
- * Python's callback and error_callback on a result: the promise stays the
- * caller's (a failed task with no errorCallback rejects only it, never an
- * unhandled chain made here); a callback that throws is the program's error,
- * raised as a throwing event listener's would be.
- */
 /** A map's options, checked: an object, its signal an AbortSignal, its `onProgress` a function. */
 function mapOptionsOf(options: MapOptions, what: string): MapOptions {
   const given = optionsOf(options, what);
@@ -1253,6 +1250,12 @@ function callbacksError<R>(options: ApplyAsyncOptions<R>, what: string): Error |
   }
 }
 
+/**
+ * Python's callback and error_callback on a result: the promise stays the
+ * caller's (a failed task with no errorCallback rejects only it, never an
+ * unhandled chain made here); a callback that throws is the program's error,
+ * raised as a throwing event listener's would be.
+ */
 function withCallbacks<R>(result: Promise<R>, options: ApplyAsyncOptions<R>): void {
   const { callback, errorCallback } = options;
   if (callback === undefined && errorCallback === undefined) return;

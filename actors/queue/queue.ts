@@ -383,7 +383,7 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
     else {
       const given = optionsOf(options, 'SimpleQueue options');
       // Python's SimpleQueue has no maxsize: one given here would be dropped silently.
-      if ('maxsize' in given) throw invalidOption('SimpleQueue options.maxsize', 'absent (a SimpleQueue is unbounded; use Queue for a bounded one)', (given as { maxsize?: unknown }).maxsize);
+      if ((given as { maxsize?: unknown }).maxsize !== undefined) throw invalidOption('SimpleQueue options.maxsize', 'absent (a SimpleQueue is unbounded; use Queue for a bounded one)', (given as { maxsize?: unknown }).maxsize);
       super({ name: given.name });
     }
   }

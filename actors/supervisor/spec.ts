@@ -73,7 +73,7 @@ export interface ResolvedSpec {
 const STRATEGIES: readonly Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one'];
 const RESTARTS: readonly Restart[] = ['permanent', 'transient', 'temporary'];
 
-/** Past this, a timer fires at once (Node's limit, about 24.8 days): no delay or period may be longer. */
+/** Past this, a timer fires at once (Node's limit, about 24.8 days): no backoff delay may be longer. */
 const MAX_MS = 2 ** 31 - 1;
 
 function count(name: string, value: unknown, fallback: number, min = 0, max = MAX_MS): number {
@@ -120,14 +120,16 @@ export function resolveSpec(spec: unknown): ResolvedSpec {
   const backoff: Backoff = {
     minMs: count('backoff.minMs', b.minMs, DEFAULT_BACKOFF.minMs),
     maxMs: count('backoff.maxMs', b.maxMs, DEFAULT_BACKOFF.maxMs),
-    resetAfterMs: count('backoff.resetAfterMs', b.resetAfterMs, DEFAULT_BACKOFF.resetAfterMs),
+    // Compared with timestamps, never a timer: any length, Infinity included.
+    resetAfterMs: count('backoff.resetAfterMs', b.resetAfterMs, DEFAULT_BACKOFF.resetAfterMs, 0, Infinity),
     jitter: count('backoff.jitter', b.jitter, DEFAULT_BACKOFF.jitter),
   };
   if (backoff.jitter > 1) throw invalidOption('backoff.jitter', 'a fraction from 0 to 1', backoff.jitter);
   return {
     strategy: s.strategy ?? 'one-for-one',
     maxRestarts: whole('maxRestarts', s.maxRestarts, DEFAULT_INTENSITY.maxRestarts),
-    periodMs: count('periodMs', s.periodMs, DEFAULT_INTENSITY.periodMs, 1),
+    // As resetAfterMs: Infinity is "at most maxRestarts restarts, ever".
+    periodMs: count('periodMs', s.periodMs, DEFAULT_INTENSITY.periodMs, 1, Infinity),
     backoff,
     children,
   };

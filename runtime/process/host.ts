@@ -176,7 +176,7 @@ class ActorHost {
     // at once). Its mailbox is closed first, as on a return: a child calling it meanwhile gets
     // ActorExitedError rather than waiting on a parent that waits on it.
     if (typeof code === 'number') {
-      this.#node.closeMailbox();
+      this.#node.closeMailbox(code & 0xff);
       // As the exit status will be: 256 is 0, -1 is 255.
       this.#endedBeforeChildren(code & 0xff);
       await endChildrenAtExit();
@@ -226,9 +226,10 @@ class ActorHost {
       this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
     }
     if (this.#stopping !== null) await this.#stopping;
-    node.closeMailbox(code, error);
     // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
     const asShutdown = code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true;
+    // Calls still queued are told what its monitors will be: its error, or `shutdown`.
+    node.closeMailbox(asShutdown ? -15 : code, asShutdown ? undefined : error);
     this.#endedBeforeChildren(asShutdown ? -15 : code);
     // Ended by a link, as Erlang ends a linked process: at once, its children with it.
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');

@@ -14,7 +14,7 @@ import {
   spawn,
   type ChildRef,
 } from '../../index.ts';
-import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner, throwsOnMessage, waitsInHandle } from '../fixtures/actors.ts';
+import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
@@ -204,6 +204,15 @@ describe('send and call', () => {
       expect((err as Error).message).toContain('(exit code 1: TypeError: boom on x)');
       expect((err as Error).cause).toBeInstanceOf(TypeError);
       expect(((err as Error).cause as Error).message).toBe('boom on x');
+    }
+  });
+
+  it('tells calls queued behind a ctx.exit(n) its exit code', async () => {
+    const ref = reap(spawn(exitsOnMessage));
+    const errors = await Promise.all(['x', 'y', 'z'].map((m) => ref.call(m, { timeout: 15_000 }).catch((e: unknown) => e)));
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(ActorExitedError);
+      expect((err as Error).message).toContain('(exit code 4)');
     }
   });
 

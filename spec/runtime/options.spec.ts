@@ -39,8 +39,11 @@ describe('options that are not options', () => {
       expect(got, `case ${i}: ${String(got)}`).toBeInstanceOf(InvalidArgumentError);
     }
     expect(() => p.imap(square, [1], 'x' as never)).toThrow(InvalidArgumentError);
-    // null is no options, as undefined is.
+    // null is no options, as undefined is, and a null signal no signal.
     expect(await ref.call('hi', null as never)).toBe('hi');
+    expect(await ref.call('hi', { signal: null as never })).toBe('hi');
+    expect(await p.applyAsync(square, [3], null as never)).toBe(9);
+    expect(await p.mapAsync(square, [1, 2], null as never)).toEqual([1, 4]);
     expect(ref.isAlive()).toBe(true);
     await a.close();
     await queue.close();
@@ -60,14 +63,21 @@ describe('arguments that are not what they must be', () => {
     expect(ctx.trapExits).toBe(false);
     await expect(ctx.receive('x' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(ctx.receive({ match: 5 as never, timeout: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
-    // A class that does not extend Actor failed at spawn, in the actor's process.
+    // A class that does not extend Actor failed at spawn, in the actor's process; a method named class is no class.
     expect(() => actor(class Plain {} as never)).toThrow(/does not extend Actor/);
+    expect(() => actor({ class: (_ctx: unknown) => undefined }.class)).not.toThrow();
+    expect(() => actor({ class(_ctx: unknown) {} }.class)).not.toThrow();
     // A maxsize, which a SimpleQueue has not, was dropped: an unbounded queue.
     expect(() => new SimpleQueue({ maxsize: 3 } as never)).toThrow(InvalidArgumentError);
     expect(() => new SimpleQueue('x' as never)).toThrow(InvalidArgumentError);
-    for (const spec of [{ maxRestarts: 1.5 }, { periodMs: Infinity }, { backoff: { minMs: Infinity } }]) {
+    await new SimpleQueue({ maxsize: undefined } as never).close();
+    for (const spec of [{ maxRestarts: 1.5 }, { backoff: { minMs: Infinity } }, { backoff: { maxMs: 2 ** 31 } }]) {
       expect(() => Supervisor.start(spec as never), JSON.stringify(spec)).toThrow(InvalidArgumentError);
     }
+    // A period is compared with timestamps, never a timer: any length is one ("at most N restarts, ever").
+    const forever = Supervisor.start({ periodMs: Infinity, backoff: { resetAfterMs: 30 * 24 * 3600e3 } });
+    await forever.ready;
+    expect(await forever.stop({ timeout: 10_000 })).toBe(0);
     // These failed in the command's host (exit code 1), or ran with no limit.
     expect(() => spawnCommand('true', [], { encoding: 'bogus' as never })).toThrow(InvalidArgumentError);
     expect(() => spawnCommand('true', [], { output: 5 as never })).toThrow(InvalidArgumentError);
