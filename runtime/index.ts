@@ -23,7 +23,7 @@ export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
 export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';
-export { currentNode as node } from './node.ts';
+export { currentNode as node, onProcessEnding } from './node.ts';
 export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents, RestartEvent } from './node.ts';
 export { ChildRef } from './process/child-ref.ts';
 export type { JoinOptions, StopOptions } from './process/child-ref.ts';

@@ -832,6 +832,30 @@ export function currentNode(): Node {
   return current;
 }
 
+const endingHooks = new Set<() => void>();
+
+/**
+ * Registers `hook` to run, synchronously, as this actor process ends (its
+ * behaviour returned or threw, `ctx.exit`, `process.exit`): what it must
+ * still send goes with the process's last writes. A queue client sends the
+ * acks it holds for the end of the turn, so that an item its consumer took
+ * just before returning counts as taken.
+ */
+export function onProcessEnding(hook: () => void): void {
+  endingHooks.add(hook);
+}
+
+/** Runs the hooks of onProcessEnding; one that throws does not stop the others. */
+export function runEndingHooks(): void {
+  for (const hook of endingHooks) {
+    try {
+      hook();
+    } catch {
+      // Only sends: a process that cannot send any more has nobody to tell.
+    }
+  }
+}
+
 /** What the root does before `ctx.exit(n)` ends it: child.ts sets it to end its children as Python does. */
 export const exitHooks: { beforeExit: () => Promise<void> } = { beforeExit: () => Promise.resolve() };
 

@@ -3,7 +3,7 @@
  * abort, and the confirmations (acks) of items received, sent in one message
  * per turn.
  */
-import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, SerializationError, invalidOption, isDown, node, optionsOf } from '../../runtime/index.ts';
+import { AbortError, ActorExitedError, ActorRef, NoSuchActorError, SerializationError, invalidOption, isDown, node, onProcessEnding, optionsOf } from '../../runtime/index.ts';
 import type { Batch, Refusal } from './channel.ts';
 
 /** Options of a wait on a queue or pipe. */
@@ -73,6 +73,12 @@ export function clientFor(ref: ActorRef, label: string, gone: (cause: Error) => 
 
 /** The clients of this process with puts gathered and not yet sent. */
 const withPuts = new Set<ChannelClient>();
+/** The clients of this process holding acks (or items to give back) for the end of the turn. */
+const unsettled = new Set<ChannelClient>();
+// An item taken just before the process ends is taken: its ack goes before the process does.
+onProcessEnding(() => {
+  for (const client of unsettled) client.settleNow();
+});
 
 /** Talks to one channel service for the handles of this process (see clientFor). */
 export class ChannelClient {
@@ -227,11 +233,18 @@ export class ChannelClient {
   #flushSoon(): void {
     if (this.#flushing) return;
     this.#flushing = true;
+    unsettled.add(this);
     setImmediate(() => {
       this.#flushing = false;
-      const settle = this.#takeSettle();
-      if (settle !== undefined) this.ref.send({ t: 's', ...settle });
+      this.settleNow();
     });
+  }
+
+  /** Sends the acks and give-backs held for the end of the turn, now. */
+  settleNow(): void {
+    unsettled.delete(this);
+    const settle = this.#takeSettle();
+    if (settle !== undefined) this.ref.send({ t: 's', ...settle });
   }
 
   #takeSettle(): { a: number[]; r?: number[] } | undefined {

@@ -18,7 +18,7 @@ import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
-import { Node, endBySignal, hosting, installNode } from '../node.ts';
+import { Node, endBySignal, hosting, installNode, runEndingHooks } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, endChildrenAtExit, type ActorInit } from './child.ts';
 import { loadBundle } from './import-url.ts';
@@ -84,7 +84,10 @@ class ActorHost {
     hosting.loading = init.name;
     process.on('uncaughtException', (err) => this.#uncaught(err));
     // A behaviour that calls process.exit(n) must not lose what it sent just before.
-    process.on('exit', () => this.#link.flushSync());
+    process.on('exit', () => {
+      runEndingHooks();
+      this.#link.flushSync();
+    });
   }
 
   /** The actor's module has loaded: find the definition, wait for the args, run. */
@@ -172,6 +175,7 @@ class ActorHost {
   /** `ctx.exit(code)`: everything sent is written first, then the process ends with `code` (or by that signal). */
   async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
     this.#finishing = true;
+    runEndingHooks();
     // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it
     // at once). Its mailbox is closed first, as on a return: a child calling it meanwhile gets
     // ActorExitedError rather than waiting on a parent that waits on it.
@@ -219,6 +223,7 @@ class ActorHost {
   async #finish(code: number, error: unknown): Promise<void> {
     if (this.#finishing) return;
     this.#finishing = true;
+    runEndingHooks();
     const node = this.#node;
     if (code !== 0) {
       // As Python prints a child's traceback: the one report we always print.

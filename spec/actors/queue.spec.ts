@@ -14,7 +14,7 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, fastThenHang, getThenHang, getThenReturn, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, getAndReturn, getThenHang, getThenReturn, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 const is =
@@ -40,6 +40,18 @@ async function collect(n: number): Promise<number[]> {
 }
 
 describe('Queue', () => {
+  it('counts an item as taken by a consumer that returns in the turn it got it (Queue and JoinableQueue)', async () => {
+    for (const q of [new Queue<string>(), new JoinableQueue<string>()]) {
+      await q.put('taken');
+      const taker = reap(spawn(getAndReturn, { args: [q] }));
+      expect(await taker.join({ timeout: 20_000 })).toBe(0);
+      expect(await current().receive({ match: is<{ got: string }>((m) => m.got === 'taken'), timeout: 10_000 })).toEqual({ got: 'taken' });
+      // Before, its ack waited for the end of a turn its process never had: the item came back.
+      expect(await q.size()).toBe(0);
+      await q.close();
+    }
+  });
+
   it('is FIFO, with size, empty and full', async () => {
     const q = new Queue<number>({ maxsize: 3 });
     expect(await q.empty()).toBe(true);
