@@ -205,6 +205,7 @@ export class Value<K extends Kind = Kind> extends Acquirable {
    * it pure). Resolves with the value stored.
    */
   async update(fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
+    if (typeof fn !== 'function') throw invalidOption('update() fn', 'a function from the value to the new value', fn);
     for (;;) {
       const now = await this.get();
       const next = fn(now);
@@ -216,6 +217,9 @@ export class Value<K extends Kind = Kind> extends Acquirable {
     return [this.ref, this.kind];
   }
 }
+
+/** The longest SharedArray taken: past it a typed array cannot be made (a length of 2 ** 53 was a bare RangeError). */
+const MAX_LENGTH = 2 ** 30;
 
 /**
  * A fixed-length shared array of a C kind (Python's `multiprocessing.Array`;
@@ -240,7 +244,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
       lengthOrValues = Array.from(lengthOrValues as ArrayLike<ElementOf<K>>);
     }
     if (typeof lengthOrValues === 'number') {
-      if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0) throw invalidOption('length', 'an integer ≥ 0', lengthOrValues);
+      if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_LENGTH) throw invalidOption('length', `an integer from 0 to ${MAX_LENGTH}`, lengthOrValues);
     } else if (Array.isArray(lengthOrValues)) {
       lengthOrValues.forEach((v, i) => checkElement(k, v, `element ${i}`));
     } else throw invalidOption('lengthOrValues', 'a length or an array (or typed array) of elements', lengthOrValues);
@@ -275,6 +279,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   }
   /** Replaces element `i` with `fn(element)` atomically (compare-and-set until it holds; keep `fn` pure). */
   async update(i: number, fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
+    if (typeof fn !== 'function') throw invalidOption('update() fn', 'a function from the element to the new element', fn);
     for (;;) {
       const now = await this.get(i);
       const next = fn(now);
@@ -300,7 +305,9 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    */
   async setSlice(start: number, elements: readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): Promise<void> {
     if (!Number.isInteger(start)) throw invalidOption('start', 'an integer', start);
-    if (typeof elements !== 'object' || elements === null || typeof elements.length !== 'number') throw invalidOption('values', 'an array of elements', elements);
+    if (typeof elements !== 'object' || elements === null || !Number.isInteger(elements.length) || elements.length < 0 || elements.length > this.length) {
+      throw invalidOption('values', `an array of at most ${this.length} elements`, elements);
+    }
     const values: readonly ElementOf<K>[] = Array.isArray(elements) ? elements : Array.from(elements);
     if (start < 0) start += this.length;
     if (start < 0 || start + values.length > this.length) {

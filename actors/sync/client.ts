@@ -179,6 +179,7 @@ export abstract class Acquirable extends Handle {
    * `fn` returns; rejects with what it throws, or as `hold` does.
    */
   async withLock<R>(fn: (held: Held) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+    if (typeof fn !== 'function') throw invalidOption('withLock() fn', 'a function to run holding the lock', fn);
     const held = await this.hold(options);
     try {
       return await fn(held);

@@ -153,6 +153,7 @@ export class Condition extends Handle {
    * `predicate` throws.
    */
   async waitFor<T>(predicate: () => T | Promise<T>, options?: WaitOptions): Promise<T> {
+    if (typeof predicate !== 'function') throw invalidOption('waitFor() predicate', 'a function that says whether to stop waiting', predicate);
     const timeout = waitTimeout(options, 'Condition.waitFor()');
     const deadline = timeout === null ? Infinity : performance.now() + timeout;
     let result = await predicate();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pipe, Queue, SimpleQueue, Supervisor, actor, current, run, spawn, spawnCommand } from '../../index.ts';
+import { Condition, InvalidArgumentError, Lock, Pipe, Queue, SharedArray, SimpleQueue, Supervisor, Value, actor, current, run, spawn, spawnCommand } from '../../index.ts';
 import { echo } from '../fixtures/actors.ts';
 import { square } from '../fixtures/tasks.ts';
 import { poolMaker, reap } from '../helpers.ts';
@@ -94,5 +94,22 @@ describe('arguments that are not what they must be', () => {
       cat.kill();
       await cat.join({ timeout: 10_000 });
     }
+  });
+
+  it('are refused for the functions and lengths of locks, conditions and shared values, not failed inside them', async () => {
+    const lock = new Lock();
+    const value = new Value('int32', 1);
+    const array = new SharedArray('int32', 4);
+    const cond = new Condition();
+    // Before: "fn is not a function" from inside, the lock taken and given back on the way.
+    await expect(lock.withLock(5 as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(value.update('x' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(array.update(0, 5 as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(cond.waitFor(5 as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    // Before: a bare RangeError; and a negative length was taken as nothing to set.
+    expect(() => new SharedArray('int32', 2 ** 53)).toThrow(InvalidArgumentError);
+    await expect(array.setSlice(0, { length: 2 ** 40 } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(array.setSlice(0, { length: -1 } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await value.get()).toBe(1);
   });
 });
