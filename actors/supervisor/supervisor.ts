@@ -10,6 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ActorExitedError,
   ENDS_AS_SHUTDOWN,
   SpawnError,
   TroupeError,
@@ -127,10 +128,14 @@ class SupervisorCore {
   startAll(): Promise<void> {
     return this.#enqueue(async () => {
       for (const entry of this.#entries) {
+        // Asked to stop meanwhile: no child starts after the stop has begun ending them.
+        if (this.#ctx.signal.aborted) return;
         try {
           await this.#start(entry);
         } catch (err) {
           await this.#endAll();
+          // A start cut short by a stop is the stop's doing, not a child that cannot start.
+          if (this.#ctx.signal.aborted) return;
           throw new SpawnError(`Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, entry.spec.name, { cause: err });
         }
       }
@@ -223,9 +228,13 @@ class SupervisorCore {
     entry.ending = false;
     try {
       await ref.ready;
+      // A supervisor is up once its own children are, as OTP's start_link returns after init: it
+      // answers requests only then, and ends with why if one of them cannot start.
+      if (def === supervisor) await ref.call({ op: 'countChildren' }, { timeout: Infinity, signal: this.#ctx.signal });
     } catch (err) {
       if (!restarting) entry.ref = null;
-      throw err;
+      // A supervisor that could not start a child of its own ended with that SpawnError: it is why.
+      throw err instanceof ActorExitedError && err.cause instanceof SpawnError ? err.cause : err;
     }
     return ref;
   }

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -85,6 +86,54 @@ describe('supervisor: start and stop', () => {
     const stopped = stoppedOf('c1', 'c2', 'c3');
     const order = [(await next(stopped)).stopped, (await next(stopped)).stopped, (await next(stopped)).stopped];
     expect(order).toEqual(['c3', 'c2', 'c1']);
+  });
+
+  it("counts a nested supervisor up once its own children are (OTP's start_link), and fails a startChild whose subtree cannot start", async () => {
+    const { heldPid } = await import('../fixtures/held-start.ts');
+    const { fragile } = await import('../fixtures/throws-in-actor.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-nested-'));
+    const hold = join(dir, 'go');
+    process.env.TROUPE_SPEC_HOLD = hold;
+    try {
+      const tree = Supervisor.start({ children: [{ id: 'inner', actor: supervisor, args: [{ children: [{ id: 'held', actor: heldPid }] }], shutdown: 'infinity' }] });
+      running.push(tree);
+      // The grandchild cannot be ready while the file is missing: neither can the tree (before, it
+      // was as soon as the inner supervisor's module had loaded).
+      const early = await Promise.race([tree.ready.then(() => 'ready'), sleep(1500).then(() => 'waiting')]);
+      expect(early).toBe('waiting');
+      writeFileSync(hold, '');
+      await tree.ready;
+      // Before, this resolved, and the subtree's restarts then ended the tree at its intensity.
+      const failed = await tree.startChild({ id: 'bad', actor: supervisor, args: [{ children: [{ id: 'broken', actor: fragile }] }], shutdown: 'infinity' }).catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(SpawnError);
+      expect((failed as Error).message).toContain('could not start child broken');
+      expect((await tree.whichChildren()).map((c) => c.id)).toEqual(['inner']);
+      expect(tree.ref.isAlive()).toBe(true);
+    } finally {
+      delete process.env.TROUPE_SPEC_HOLD;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts no child once asked to stop while starting, and a stop is not a failure to start', async () => {
+    const { heldPid } = await import('../fixtures/held-start.ts');
+    const holdDir = mkdtempSync(join(tmpdir(), 'troupe-stop-start-'));
+    const hold = join(holdDir, 'go');
+    process.env.TROUPE_SPEC_HOLD = hold;
+    try {
+      const sup = Supervisor.start({ children: [child('ss-a'), { id: 'ss-held', actor: heldPid, shutdown: 5000 }, child('ss-c')] });
+      running.push(sup);
+      await next(started('ss-a'));
+      const stopping = sup.stop({ timeout: 20_000 });
+      // The held child may now finish starting: the one after it must not start all the same.
+      writeFileSync(hold, '');
+      expect(await stopping).toBe(0);
+      expect((await next(stoppedOf('ss-a'))).stopped).toBe('ss-a');
+      expect(readFileSync(log, 'utf8')).not.toContain('ss-c');
+    } finally {
+      delete process.env.TROUPE_SPEC_HOLD;
+      rmSync(holdDir, { recursive: true, force: true });
+    }
   });
 
   it('ends itself when a child cannot start, naming the child, and its ready rejects', async () => {
