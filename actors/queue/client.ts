@@ -231,9 +231,10 @@ export class ChannelClient {
    * message, not one per item) or ride on the next request, whichever comes first.
    */
   #flushSoon(): void {
+    // Added each time: an ack taken after the ending hooks ran (and emptied the set) still goes.
+    unsettled.add(this);
     if (this.#flushing) return;
     this.#flushing = true;
-    unsettled.add(this);
     setImmediate(() => {
       this.#flushing = false;
       this.settleNow();

@@ -305,9 +305,9 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    */
   async setSlice(start: number, elements: readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): Promise<void> {
     if (!Number.isInteger(start)) throw invalidOption('start', 'an integer', start);
-    if (typeof elements !== 'object' || elements === null || !Number.isInteger(elements.length) || elements.length < 0 || elements.length > this.length) {
-      throw invalidOption('values', `an array of at most ${this.length} elements`, elements);
-    }
+    // A length past this array's is SharedValueError below ("do not fit"), as a slice that overruns it.
+    if (typeof elements !== 'object' || elements === null || !Number.isSafeInteger(elements.length) || elements.length < 0) throw invalidOption('values', 'an array of elements', elements);
+    if (elements.length > this.length) throw new SharedValueError(`${elements.length} values do not fit ${this.what}.`);
     const values: readonly ElementOf<K>[] = Array.isArray(elements) ? elements : Array.from(elements);
     if (start < 0) start += this.length;
     if (start < 0 || start + values.length > this.length) {

@@ -39,7 +39,8 @@ export class Supervisor {
    */
   get ready(): Promise<this> {
     // The supervisor answers requests only once its children are started: one answer means all are up.
-    this.#ready ??= this.ref.ready.then(() => this.#call({ op: 'countChildren' })).then(() => this);
+    // No deadline: a deep or slow tree takes as long as it takes, and a supervisor that ends rejects the call.
+    this.#ready ??= this.ref.ready.then(() => this.#call({ op: 'countChildren' }, { timeout: Infinity })).then(() => this);
     return this.#ready;
   }
 
