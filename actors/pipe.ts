@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, optionsOf, registerHandle } from '../runtime/index.ts';
+import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -217,18 +217,16 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * at once) for that to become true.
    */
   poll(options?: WaitOptions): Promise<boolean> {
-    try {
-      options = optionsOf(options, 'poll() options');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    // A negative timeout answers at once, as Python's poll(-1) does.
-    const timeout = options.timeout;
-    const ms = this.#readWait({ ...options, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
-    if (typeof ms === 'object') return Promise.reject(ms);
-    return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, options?.signal, 'poll()').then((answer) => {
-      if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, options?.signal);
-      return answer === true;
+    return rejecting(() => {
+      const given = optionsOf(options, 'poll() options');
+      // A negative timeout answers at once, as Python's poll(-1) does.
+      const timeout = given.timeout;
+      const ms = this.#readWait({ ...given, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
+      if (typeof ms === 'object') throw ms;
+      return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, given.signal, 'poll()').then((answer) => {
+        if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, given.signal);
+        return answer === true;
+      });
     });
   }
 

@@ -204,6 +204,15 @@ export function invalidOption(name: string, expected: string, value: unknown): I
   return new InvalidArgumentError(`Expected \`${name}\` to be ${expected}, got ${describeValue(value)}.`);
 }
 
+/** Runs `run`: what it throws at once becomes the rejection of the promise returned, as a method answering with a promise should fail. */
+export function rejecting<R>(run: () => Promise<R>): Promise<R> {
+  try {
+    return run();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /**
  * The options object a method was given: `undefined` or `null` are none; a
  * value that is not an object, or a `signal` in it that is not an

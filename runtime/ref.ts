@@ -4,7 +4,7 @@
  * the node of the process the ref is used in.
  */
 import { registerRefCodec } from './codec.ts';
-import { invalidOption, optionsOf } from './errors.ts';
+import { invalidOption, optionsOf, rejecting } from './errors.ts';
 
 export interface CallOptions {
   /** Milliseconds to wait for the reply (default 5000); `Infinity` waits forever. */
@@ -79,17 +79,11 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
    * `RemoteError` (`ERR_REMOTE`, the handler threw) or `SerializationError`.
    */
   call(message: Msg, options?: CallOptions): Promise<Reply> {
-    let given: Partial<CallOptions>;
-    try {
-      given = optionsOf(options, 'call() options');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = given;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) {
-      return Promise.reject(invalidOption('timeout', 'a positive number of milliseconds (or Infinity)', timeout));
-    }
-    return currentKernel().call(this, message, timeout, signal) as Promise<Reply>;
+    return rejecting(() => {
+      const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = optionsOf(options, 'call() options');
+      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) throw invalidOption('timeout', 'a positive number of milliseconds (or Infinity)', timeout);
+      return currentKernel().call(this, message, timeout, signal) as Promise<Reply>;
+    });
   }
 
   toString(): string {

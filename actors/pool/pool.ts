@@ -15,6 +15,7 @@ import {
   TroupeError,
   invalidOption,
   optionsOf,
+  rejecting,
   isTask,
   node,
   spawn,
@@ -224,13 +225,10 @@ export class Pool {
   /** Runs `fn(...args)` in a worker; resolves its result. */
   apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = NO_OPTIONS): Promise<TaskResult<T>> {
     if (!Array.isArray(args)) return Promise.reject(invalidOption('args', 'an array of the task\'s arguments (`apply(fn, [x])`)', args));
-    let given: TaskOptions;
-    try {
-      given = optionsOf(options, 'apply() options');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, given, (results) => resolve(results[0] as TaskResult<T>), reject));
+    return rejecting(() => {
+      const given = optionsOf(options, 'apply() options');
+      return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, given, (results) => resolve(results[0] as TaskResult<T>), reject));
+    });
   }
 
   /** `apply`, with Python's callbacks as well as the promise. */

@@ -4,7 +4,7 @@
  * lifecycle that only the parent owns, as only a Python parent can join its
  * child: `ready`, `exitCode`, `join`, `terminate`, `kill`, `stop`.
  */
-import { TroupeError, optionsOf } from '../errors.ts';
+import { TroupeError, optionsOf, rejecting } from '../errors.ts';
 import { ActorRef } from '../ref.ts';
 
 export interface JoinOptions {
@@ -89,11 +89,7 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    */
   join(options?: JoinOptions): Promise<number | null> {
     if (this.#closed) return Promise.reject(this.#closedError('join()'));
-    try {
-      return this.#core.join(optionsOf(options, 'join() options'));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return rejecting(() => this.#core.join(optionsOf(options, 'join() options')));
   }
 
   /** Sends SIGTERM (exit code -15), after ending the actor's descendants. Does nothing once it has ended. */
@@ -116,11 +112,7 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    */
   stop(options?: StopOptions): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closedError('stop()'));
-    try {
-      return this.#core.stop(optionsOf(options, 'stop() options'));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return rejecting(() => this.#core.stop(optionsOf(options, 'stop() options')));
   }
 
   /** Ends the actor as its spawn option `shutdown` says (a graceful stop by default); resolves the exit code. */

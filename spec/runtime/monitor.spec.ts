@@ -142,7 +142,15 @@ describe('links', () => {
 
 describe('monitors and links at the edges, as OTP keeps them', () => {
   const T = { timeout: 20_000 };
-  const scratch = (): string => mkdtempSync(join(tmpdir(), 'troupe-spin-'));
+  /** Runs `test` with a scratch directory of its own, removed after. */
+  const inScratch = async (test: (dir: string) => Promise<void>): Promise<void> => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-spin-'));
+    try {
+      await test(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   /** `ref`'s kept messages, once `enough` says they are all there (or after 20 s, for the assertion to show what came). */
   const gotOnce = async (ref: ActorRef<PuppetOrder, unknown>, enough: (got: unknown[]) => boolean): Promise<unknown[]> => {
     const deadline = Date.now() + 20_000;
@@ -154,9 +162,8 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
     }
   };
 
-  it('ignore an exit signal already on its way once unlink() has returned (erlang:unlink/1)', async () => {
-    const dir = scratch();
-    try {
+  it('ignore an exit signal already on its way once unlink() has returned (erlang:unlink/1)', () =>
+    inScratch(async (dir) => {
       const a = reap(spawn(puppet));
       const b = reap(spawn(puppet));
       await a.call({ op: 'link', ref: b }, T);
@@ -170,10 +177,7 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
       expect(await unlinking).toBe('ok');
       expect(await a.call({ op: 'got' }, T)).toEqual([]);
       expect(a.isAlive()).toBe(true);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it('carry the exits of a link made again by the other side after an unlink', async () => {
     const a = reap(spawn(puppet));
@@ -199,9 +203,8 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
     expect(got).toContainEqual({ type: 'down', monitor, actor: expect.objectContaining({ id: x.id }), reason: 'normal' });
   });
 
-  it('deliver no down of a monitor once demonitor() has returned, though it was on its way (erlang:demonitor/1)', async () => {
-    const dir = scratch();
-    try {
+  it('deliver no down of a monitor once demonitor() has returned, though it was on its way (erlang:demonitor/1)', () =>
+    inScratch(async (dir) => {
       const w = reap(spawn(puppet));
       const x = reap(spawn(puppet));
       const monitor = (await w.call({ op: 'monitor', ref: x }, T)) as number;
@@ -213,14 +216,10 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
       writeFileSync(join(dir, 'release'), '');
       expect(await demonitoring).toBe('ok');
       expect(await w.call({ op: 'got' }, T)).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('still deliver exit messages after a demonitor() of a monitor number never given (0)', async () => {
-    const dir = scratch();
-    try {
+  it('still deliver exit messages after a demonitor() of a monitor number never given (0)', () =>
+    inScratch(async (dir) => {
       const w = reap(spawn(puppet));
       const y = reap(spawn(puppet));
       await w.call({ op: 'trap', on: true }, T);
@@ -231,14 +230,10 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
       // Exit messages carry no monitor number (0): a review found a demonitor(…, 0) hid them.
       const got = await gotOnce(w, (list) => list.length >= 1);
       expect(got).toEqual([{ type: 'exit', actor: expect.objectContaining({ id: y.id }), reason: expect.objectContaining({ exitCode: 1 }) }]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('tell a watch of a grandchild whose parent dies before it took the watch in: killed', async () => {
-    const dir = scratch();
-    try {
+  it('tell a watch of a grandchild whose parent dies before it took the watch in: killed', () =>
+    inScratch(async (dir) => {
       const w = reap(spawn(puppet));
       const p = reap(spawn(puppet));
       const g = (await p.call({ op: 'spawn' }, T)) as ActorRef;
@@ -256,10 +251,7 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
           { type: 'exit', actor: expect.objectContaining({ id: g.id }), reason: 'killed' },
         ]),
       );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it.each([false, true])('tell a child linked to its parent that the parent ended, though the parent waits for it (trapping: %s)', async (trap) => {
     const p = reap(spawn(puppet));
@@ -279,9 +271,8 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
     expect(await p.join({ timeout: 10_000 })).toBe(1);
   });
 
-  it('never refuse a down or exit message for room in a bounded mailbox', async () => {
-    const dir = scratch();
-    try {
+  it('never refuse a down or exit message for room in a bounded mailbox', () =>
+    inScratch(async (dir) => {
       const w = reap(spawn(puppet, { mailbox: { max: 1, overflow: 'drop-new' } }));
       const x = reap(spawn(puppet));
       const y = reap(spawn(puppet));
@@ -306,8 +297,5 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
           { type: 'exit', actor: expect.objectContaining({ id: y.id }), reason: expect.objectContaining({ exitCode: 1 }) },
         ]),
       );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
