@@ -18,7 +18,7 @@ import {
   SpawnError,
   TimeoutError,
   TroupeError,
-  actor,
+  actorIn,
   invalidOption,
   node,
   optionsOf,
@@ -85,7 +85,7 @@ interface HostSpec {
  * its output to the sink, and ends as the program ended (the same exit code,
  * or the same signal).
  */
-export const commandHost = actor(async (ctx: Context<Input>, spec: HostSpec) => {
+export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, spec: HostSpec) => {
   const sink = spec.sink;
   const problem = spec.shell ? null : executableProblem(spec.file, spec.env?.PATH ?? process.env.PATH ?? '');
   if (problem !== null) {

@@ -1,5 +1,5 @@
 /** The kernel's public surface: everything actors/ may import from runtime/. */
-export { Actor, actor, isActorDefinition } from './behaviour.ts';
+export { Actor, actor, actorIn, isActorDefinition } from './behaviour.ts';
 export type { ActorDefinition, ActorFunction, ArgsOf, MsgOf, ReplyOf } from './behaviour.ts';
 export { Context } from './context.ts';
 export type { DeferredReply } from './context.ts';

@@ -2,7 +2,7 @@
  * A pool worker: runs chunks of a task and answers with their results. Tasks
  * come by address with the bundle of their module, loaded on first use.
  */
-import { SerializationError, actor, handOver, resolveTask, type Context, type Task } from '../../runtime/index.ts';
+import { SerializationError, actorIn, handOver, resolveTask, type Context, type Task } from '../../runtime/index.ts';
 
 /** The key of the job a worker answers, with no results, as it starts taking jobs (its initializer run). */
 export const STARTED_KEY = 0;
@@ -47,7 +47,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-export const poolWorker = actor(async (ctx: Context<Job, readonly unknown[] | Float64Array>, initializer: Task | null, initBundle: string | null, initArgs: unknown[], maxTasks: number | null) => {
+export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, readonly unknown[] | Float64Array>, initializer: Task | null, initBundle: string | null, initArgs: unknown[], maxTasks: number | null) => {
   // An initializer that fails does not end the worker (a pool would only start
   // another, which would fail the same way): every task is answered with it.
   let broken: unknown = null;
