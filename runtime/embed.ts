@@ -4,9 +4,10 @@
  * first, each as its `shutdown` option says, within a budget, then exits with
  * 130 or 143 as a shell expects. A second signal ends everything at once.
  */
+import { inspect } from 'node:util';
 import { invalidOption } from './errors.ts';
 import { currentNode, type Node } from './node.ts';
-import { children } from './process/child.ts';
+import { children, endChildrenAtExit } from './process/child.ts';
 
 export const DEFAULT_SHUTDOWN_BUDGET_MS = 10_000;
 
@@ -37,9 +38,37 @@ export function startNode(options: NodeOptions = {}): Node {
   return node;
 }
 
-/** Installs the root's signal handling once, unless startNode() said not to. Called at the first spawn. */
+/**
+ * Installs the root's signal handling once, unless startNode() said not to,
+ * and its handling of an uncaught error. Called at the first spawn.
+ */
 export function ensureSignals(): void {
   if (!declined) installSignals();
+  if (!uncaughtInstalled && currentNode().parentless) {
+    uncaughtInstalled = true;
+    process.on('uncaughtException', onUncaught);
+  }
+}
+
+let uncaughtInstalled = false;
+let failing = false;
+
+/**
+ * An uncaught error (or unhandled rejection) in the root program that the
+ * program does not handle itself: ended as Python ends after an uncaught
+ * exception in the main code. The error is printed, daemon children are
+ * terminated, the others waited for, then the program exits with 1. Node
+ * alone would exit at once, and every child with it: work lost.
+ */
+function onUncaught(err: unknown): void {
+  // A handler of the program's own decides, as it would without troupe.
+  if (process.listenerCount('uncaughtException') > 1) return;
+  // As Node prints it (less the source line it quotes).
+  process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
+  process.exitCode = 1;
+  if (failing) return;
+  failing = true;
+  void endChildrenAtExit().then(() => process.exit(1));
 }
 
 let declined = false;

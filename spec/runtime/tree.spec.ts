@@ -12,10 +12,16 @@ import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
 /** Runs root-tree.ts in its own process; resolves with it and its first stdout line as JSON. */
-async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; exited: Promise<number | null> }> {
+async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; stderr: () => string; exited: Promise<number | null> }> {
   // Its own process group, as a program run from a shell is: a signal to the group is Ctrl-C.
-  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, detached: true });
-  const exited = once(root, 'exit').then(([code]) => code as number | null);
+  const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, mode], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
+  let stderr = '';
+  root.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    process.stderr.write(chunk);
+  });
+  // 'close', not 'exit': stdout and stderr are read to their end by then.
+  const exited = once(root, 'close').then(([code]) => code as number | null);
   const lines: string[] = [];
   const rl = createInterface({ input: root.stdout! });
   const first = new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -25,7 +31,7 @@ async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ roo
     });
     root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
   });
-  return { root, first: await first, lines, exited };
+  return { root, first: await first, lines, stderr: () => stderr, exited };
 }
 
 async function treePids(count: number): Promise<number[]> {
@@ -134,6 +140,27 @@ describe('actor trees', () => {
     expect(await exited).toBe(0);
     expect(lines).toContain('slowpoke done');
     expect(alive(first.child as number)).toBe(false);
+  });
+
+  // Python prints the traceback, terminates the daemons and joins the others, then exits 1;
+  // Node alone would exit at once and the child's work would be lost.
+  it.each([
+    ['an uncaught error', 'throws', 'Error: main program failed'],
+    ['an unhandled rejection', 'rejects', 'Error: main program rejected'],
+  ])('after %s in the main program, waits for the non-daemon children, ends the daemons, and exits 1', async (_what, mode, printed) => {
+    const { first, lines, stderr, exited } = await runRoot(mode);
+    expect(await exited).toBe(1);
+    expect(lines).toContain('slowpoke done');
+    expect(stderr()).toContain(printed);
+    await allGone([first.child as number, first.daemon as number], 5000);
+  });
+
+  it("leaves an uncaught error to the program's own handler", async () => {
+    const { first, lines, exited } = await runRoot('throws-handled');
+    expect(await exited).toBe(5);
+    expect(lines).toContain('handled main program failed');
+    expect(lines).not.toContain('slowpoke done');
+    await allGone([first.child as number, first.daemon as number], 5000);
   });
 });
 
