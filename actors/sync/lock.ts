@@ -46,7 +46,7 @@ export class PermitService extends SyncService {
         return;
       }
       case 'release':
-        this.#release(from);
+        this.#release(from, typeof request.n === 'number' ? request.n : 1);
         call?.reply(undefined);
         this.#pump();
         return;
@@ -90,7 +90,8 @@ export class PermitService extends SyncService {
     return true;
   }
 
-  #release(from: string): void {
+  /** Gives back one level of an owned lock, or `n` permits of a semaphore. */
+  #release(from: string, n: number): void {
     const held = this.#holders.get(from);
     if (this.#owned) {
       if (held === undefined) {
@@ -106,19 +107,20 @@ export class PermitService extends SyncService {
       }
       return;
     }
-    if (this.#bound !== null && this.#value + 1 > this.#bound) {
-      throw new ReleasedTooManyError(`BoundedSemaphore(${this.#bound}).release() would raise its value past ${this.#bound}: released more times than acquired.`, 'BoundedSemaphore');
+    if (this.#bound !== null && this.#value + n > this.#bound) {
+      throw new ReleasedTooManyError(`BoundedSemaphore(${this.#bound}).release(${n === 1 ? '' : n}) would raise its value past ${this.#bound}: released more times than acquired.`, 'BoundedSemaphore');
     }
     // A semaphore may be released by any actor (Python's signalling idiom). It
     // is counted against the caller's own permits first, else against the
     // oldest holder's, so that a holder's death never returns a permit twice.
-    const debtor = held !== undefined ? from : this.#holders.keys().next().value;
-    if (debtor !== undefined) {
-      const n = this.#holders.get(debtor)!;
-      if (n > 1) this.#holders.set(debtor, n - 1);
+    for (let i = 0; i < n; i++) {
+      const debtor = this.#holders.has(from) ? from : this.#holders.keys().next().value;
+      if (debtor === undefined) break;
+      const permits = this.#holders.get(debtor)!;
+      if (permits > 1) this.#holders.set(debtor, permits - 1);
       else this.#holders.delete(debtor);
     }
-    this.#value += 1;
+    this.#value += n;
   }
 
   /** Hands free permits to waiters, first come first served. */
@@ -207,6 +209,17 @@ export class Semaphore extends Acquirable {
   }
   protected get what(): string {
     return 'Semaphore';
+  }
+  /**
+   * Gives back `n` permits (Python's `threading.Semaphore.release(n)`),
+   * waking up to `n` waiters. Rejects with `InvalidArgumentError` for an `n`
+   * that is not an integer ≥ 1, and a BoundedSemaphore with
+   * `ReleasedTooManyError` when they would raise its value past its start
+   * (none is given back then).
+   */
+  override async release(n = 1): Promise<void> {
+    if (!Number.isInteger(n) || n < 1) throw invalidOption('release() n', 'an integer ≥ 1 (the permits to give back)', n);
+    await request(this.ref, n === 1 ? { op: 'release' } : { op: 'release', n });
   }
   /** The permits free now (Python's `get_value()`). */
   async getValue(): Promise<number> {

@@ -303,6 +303,22 @@ describe('Semaphore', () => {
   it('rejects a negative value', () => {
     expect(() => new Semaphore(-1)).toThrow('Expected `value` to be an integer ≥ 0, got `-1` (number).');
   });
+
+  it("release(n) gives back n permits and wakes n waiters, as Python's threading.Semaphore.release(n)", async () => {
+    const sem = new Semaphore(0);
+    const waiters = [sem.acquire({ timeout: 20_000 }), sem.acquire({ timeout: 20_000 }), sem.acquire({ timeout: 20_000 })];
+    await until(async () => (await waitingOn(sem)) === 3, 'three wait');
+    await sem.release(2);
+    expect(await Promise.all(waiters.slice(0, 2))).toEqual([true, true]);
+    expect(await waitingOn(sem)).toBe(1);
+    await sem.release(3);
+    expect(await waiters[2]).toBe(true);
+    expect(await sem.getValue()).toBe(2);
+    await expect(sem.release(0)).rejects.toThrow('Expected `release() n` to be an integer ≥ 1 (the permits to give back), got `0` (number).');
+    await expect(sem.release(1.5)).rejects.toThrow(InvalidArgumentError);
+    expect(await sem.getValue()).toBe(2);
+    await sem.close();
+  });
 });
 
 describe('BoundedSemaphore', () => {
@@ -313,6 +329,17 @@ describe('BoundedSemaphore', () => {
     await expect(sem.release()).rejects.toThrow(ReleasedTooManyError);
     await expect(sem.release()).rejects.toThrow('BoundedSemaphore(2).release() would raise its value past 2: released more times than acquired.');
     expect(await sem.getValue()).toBe(2);
+    await sem.close();
+  });
+
+  it('refuses a release(n) that would pass its initial value, and gives back none', async () => {
+    const sem = new BoundedSemaphore(3);
+    await sem.acquire();
+    await sem.acquire();
+    await expect(sem.release(3)).rejects.toThrow('BoundedSemaphore(3).release(3) would raise its value past 3: released more times than acquired.');
+    expect(await sem.getValue()).toBe(1);
+    await sem.release(2);
+    expect(await sem.getValue()).toBe(3);
     await sem.close();
   });
 
