@@ -171,7 +171,8 @@ export class Condition extends Handle {
    * this actor does not hold the lock.
    */
   async notify(n = 1): Promise<void> {
-    if (typeof n !== 'number' || !(n >= 0)) throw invalidOption('n', 'a number ≥ 0', n);
+    // Python's islice refuses a fraction too; 1.5 would wake two.
+    if (typeof n !== 'number' || !((Number.isInteger(n) && n >= 0) || n === Infinity)) throw invalidOption('n', 'an integer ≥ 0 (or Infinity)', n);
     await mustHold(this, 'notify');
     await request(this.ref, { op: 'notify', n });
   }

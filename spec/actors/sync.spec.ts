@@ -401,6 +401,9 @@ describe('Condition', () => {
     await expect(cond.wait({ timeout: 10 })).rejects.toThrow(/acquire\(\) the condition before using wait\(\)/);
     await expect(cond.notify()).rejects.toThrow(NotOwnerError);
     await expect(cond.notifyAll()).rejects.toThrow(NotOwnerError);
+    // Checked first: 1.5 would wake two waiters, -1 none.
+    await expect(cond.notify(1.5)).rejects.toThrow('Expected `n` to be an integer ≥ 0 (or Infinity), got `1.5` (number).');
+    await expect(cond.notify(-1)).rejects.toThrow(InvalidArgumentError);
     await cond.close();
     await cond.lock.close();
   });
