@@ -5,7 +5,7 @@
  * 130 or 143 as a shell expects. A second signal ends everything at once.
  */
 import { inspect } from 'node:util';
-import { invalidOption } from './errors.ts';
+import { invalidOption, onlyKnown } from './errors.ts';
 import { currentNode, type Node } from './node.ts';
 import { children, endChildrenAtExit } from './process/child.ts';
 
@@ -28,6 +28,8 @@ let stopping: Promise<void> | null = null;
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad option.
  */
 export function startNode(options: NodeOptions = {}): Node {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of node options ({ handleSignals, shutdownBudgetMs })', options);
+  onlyKnown(options, 'startNode() options', ['handleSignals', 'shutdownBudgetMs']);
   const { handleSignals = true, shutdownBudgetMs = DEFAULT_SHUTDOWN_BUDGET_MS } = options;
   if (typeof handleSignals !== 'boolean') throw invalidOption('handleSignals', 'a boolean', handleSignals);
   if (typeof shutdownBudgetMs !== 'number' || !(shutdownBudgetMs >= 0)) throw invalidOption('shutdownBudgetMs', 'a number of milliseconds >= 0', shutdownBudgetMs);
@@ -68,6 +70,12 @@ function onUncaught(err: unknown): void {
   process.exitCode = 1;
   if (failing) return;
   failing = true;
+  const waited = children().filter((child) => !child.daemon && child.pid !== null);
+  if (waited.length > 0) {
+    // Python waits without a word; a program that seems to hang says why.
+    const names = waited.map((child) => `${child.ref.name} (pid ${child.pid})`).join(', ');
+    process.stderr.write(`troupe: the program failed; waiting for its non-daemon children to finish, as Python does: ${names}. Ctrl-C stops them.\n`);
+  }
   void endChildrenAtExit().then(() => process.exit(1));
 }
 

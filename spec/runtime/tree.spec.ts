@@ -152,6 +152,8 @@ describe('actor trees', () => {
     expect(await exited).toBe(1);
     expect(lines).toContain('slowpoke done');
     expect(stderr()).toContain(printed);
+    // Said, so that a program that seems to hang tells why.
+    expect(stderr()).toMatch(/waiting for its non-daemon children to finish, as Python does: slowpoke \(pid \d+\)\. Ctrl-C stops them\./);
     await allGone([first.child as number, first.daemon as number], 5000);
   });
 
