@@ -6,7 +6,7 @@
  * program runs in a process group of its own, which the host ends with it.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { ChildSpec, Restart } from './supervisor/spec.ts';
+import { resolveChildSpec, type ChildSpec, type Restart } from './supervisor/spec.ts';
 import { once } from 'node:events';
 import { accessSync, constants as fsConstants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -460,9 +460,18 @@ function checkProgram(file: unknown, argv: unknown): void {
   if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw invalidOption('argv', 'an array of strings', argv);
 }
 
+const COMMAND_OPTIONS = ['cwd', 'env', 'name', 'daemon', 'shell', 'encoding', 'lines', 'output'];
+
+/** Python's `subprocess.run` spellings, answered. */
+const SUBPROCESS_HINTS = {
+  capture_output: 'the output is always captured: `stdout` and `stderr` of the result.',
+  check: "look at the result's `exitCode`.",
+  text: "the output is text unless `encoding: 'buffer'`.",
+};
+
 /** A command's options, checked at the call site: a bad one would otherwise fail in the host, or be ignored. */
-function commandOptionsOf<T extends CommandOptions>(options: T, what: string): T {
-  const given = optionsOf(options, what) as T;
+function commandOptionsOf<T extends CommandOptions>(options: T, what: string, known: readonly string[] = COMMAND_OPTIONS): T {
+  const given = optionsOf(options, what, known, SUBPROCESS_HINTS) as T;
   const { cwd, env, name, daemon, shell, encoding, lines, output } = given;
   if (cwd !== undefined && typeof cwd !== 'string') throw invalidOption(`${what}.cwd`, 'a directory path', cwd);
   if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) throw invalidOption(`${what}.env`, 'an object of environment variables', env);
@@ -522,9 +531,9 @@ function executableProblem(file: string, path: string): string | null {
 export function commandSpec(id: string, file: string, argv: readonly string[] = [], options: Omit<CommandOptions, 'encoding' | 'lines'> & { restart?: Restart; shutdown?: Shutdown } = {}): ChildSpec {
   checkProgram(file, argv);
   if (typeof id !== 'string' || id === '') throw invalidOption('commandSpec() id', 'a non-empty string', id);
-  options = commandOptionsOf(options, 'commandSpec() options');
+  options = commandOptionsOf(options, 'commandSpec() options', ['cwd', 'env', 'name', 'daemon', 'shell', 'restart', 'shutdown']);
   const spec: HostSpec = { file, argv, cwd: options.cwd, env: options.env, shell: options.shell ?? false, encoding: 'utf8', lines: true, sink: null };
-  return {
+  const child: ChildSpec = {
     id,
     actor: commandHost,
     args: [spec],
@@ -535,6 +544,9 @@ export function commandSpec(id: string, file: string, argv: readonly string[] = 
     // As spawnCommand's host: on the supervisor's death, the host ends the program's group before it goes.
     deathSignal: 'TERM',
   };
+  // Its restart and shutdown checked here, not when a supervisor starts it.
+  resolveChildSpec(child, 'commandSpec() options');
+  return child;
 }
 
 export interface RunOptions extends CommandOptions {
@@ -552,7 +564,7 @@ export interface RunOptions extends CommandOptions {
  * Rejects with `SpawnError`, `TimeoutError` (after ending the program) or `OutputLimitError`.
  */
 export async function run(file: string, argv: readonly string[] = [], options: RunOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const { input, timeout, limit, ...rest } = commandOptionsOf(options, 'run() options');
+  const { input, timeout, limit, ...rest } = commandOptionsOf(options, 'run() options', [...COMMAND_OPTIONS, 'input', 'timeout', 'limit']);
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidOption('run() options.input', "a string or bytes for the program's stdin", input);
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw invalidOption('run() options.timeout', 'a positive number of milliseconds', timeout);
   checkLimit(limit, 'run() options.limit');

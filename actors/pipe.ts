@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
+import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, onlyKnown, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -198,9 +198,9 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the message is not bytes, or is longer than `maxLength`.
    */
   async recvBytes(options?: WaitOptions & { readonly maxLength?: number }): Promise<Buffer> {
-    const max = optionsOf(options, 'recvBytes() options').maxLength;
+    const { maxLength: max, ...wait } = optionsOf(options, 'recvBytes() options', ['timeout', 'signal', 'maxLength']);
     if (max !== undefined && (!Number.isInteger(max) || max < 0)) throw invalidOption('maxLength', 'an integer >= 0', max);
-    const message = (await this.#receive(options, 'recv()', (value) =>
+    const message = (await this.#receive(wait, 'recv()', (value) =>
       ArrayBuffer.isView(value)
         ? undefined
         : new InvalidArgumentError(`recvBytes() on ${this.#client.label}: the next message is ${describeValue(value)}, not bytes; it stays in the pipe. Use recv() for messages sent with send().`),
@@ -218,7 +218,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    */
   poll(options?: WaitOptions): Promise<boolean> {
     return rejecting(() => {
-      const given = optionsOf(options, 'poll() options');
+      const given = optionsOf(options, 'poll() options', ['timeout', 'signal']);
       // A negative timeout answers at once, as Python's poll(-1) does.
       const timeout = given.timeout;
       const ms = this.#readWait({ ...given, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
@@ -253,7 +253,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     if (!this.readable) return new PipeDirectionError(`${this.#client.label} is the write end of a one-way pipe: it cannot ${what.slice(0, -2)}. Receive on the other end.`);
     if (this.#closed) return this.#ownClosed(what);
     try {
-      return waitMs(options);
+      return waitMs(options, `${what} options`);
     } catch (err) {
       return err as Error;
     }
@@ -308,6 +308,7 @@ registerHandle('pipe-end', Connection, (data) => {
  */
 export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, B>, Connection<B, A>] {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ duplex: false }`', options);
+  if (options !== undefined) onlyKnown(options, 'Pipe options', ['duplex', 'name']);
   const duplex = options?.duplex ?? true;
   if (typeof duplex !== 'boolean') throw invalidOption('duplex', 'a boolean', duplex);
   if (options?.name !== undefined && typeof options.name !== 'string') throw invalidOption('name', 'a string', options.name);
@@ -332,7 +333,7 @@ export async function wait<W extends Waitable>(ends: readonly W[], options?: { r
   }
   // A negative timeout does not wait, as Python's (test_neg_timeout).
   const asked = options?.timeout;
-  const timeout = typeof asked === 'number' && asked < 0 ? 0 : (waitMs(options) ?? Infinity);
+  const timeout = typeof asked === 'number' && asked < 0 ? 0 : (waitMs(options, 'wait() options') ?? Infinity);
   if (ends.length === 0) return [];
   const stop = new AbortController();
   const polls = ends.map((end) => readyWithin(end, timeout, stop.signal).catch((): boolean => false));

@@ -98,7 +98,7 @@ export class Context<Msg = unknown, Reply = unknown> {
    * when `signal` aborts or the actor is stopping.
    */
   async receive<T extends Msg = Msg>(options?: ReceiveOptions<T>): Promise<T> {
-    const given = optionsOf(options, 'receive() options');
+    const given = optionsOf(options, 'receive() options', ['match', 'timeout', 'signal']);
     if (given.match !== undefined && typeof given.match !== 'function') throw invalidOption('receive() options.match', 'a function that tells the message wanted', given.match);
     const letter = await this.#take(given as ReceiveOptions<unknown>);
     if (letter === null) throw new AbortError(`receive() on actor ${this.self.name}: the actor is stopping and its mailbox is closed.`);

@@ -214,14 +214,34 @@ export function rejecting<R>(run: () => Promise<R>): Promise<R> {
 }
 
 /**
+ * Refuses an option `what` does not know, naming the right spelling where one
+ * is close (`maxtasksperchild`, `error_callback`) or the hint given for it
+ * (Python's `processes`): an unknown option would otherwise be dropped without
+ * a word, and `q.get({ block: false })` would wait for ever. A key whose value
+ * is `undefined` is let through, as absent.
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT`.
+ */
+export function onlyKnown(options: object, what: string, known: readonly string[], hints: Readonly<Record<string, string>> = {}): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(key)) continue;
+    const loose = key.replaceAll('_', '').toLowerCase();
+    const close = known.find((k) => k.toLowerCase() === loose);
+    const hint = hints[key] ?? (close !== undefined ? `did you mean \`${close}\`?` : `its options are ${known.map((k) => `\`${k}\``).join(', ')}.`);
+    throw new InvalidArgumentError(`Unknown option \`${key}\` in ${what}: ${hint}`);
+  }
+}
+
+/**
  * The options object a method was given: `undefined` or `null` are none; a
  * value that is not an object, or a `signal` in it that is not an
  * AbortSignal, is `InvalidArgumentError` naming `what` (a string taken for
- * options would otherwise mean "no options", a wait with no deadline).
+ * options would otherwise mean "no options", a wait with no deadline); so is
+ * a key not in `known`, when given (see `onlyKnown`).
  */
-export function optionsOf<T extends object>(options: T | null | undefined, what: string): Partial<T> {
+export function optionsOf<T extends object>(options: T | null | undefined, what: string, known?: readonly string[], hints?: Readonly<Record<string, string>>): Partial<T> {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption(what, 'an object of options', options);
+  if (known !== undefined) onlyKnown(options, what, known, hints);
   const signal = (options as { signal?: unknown }).signal;
   if (signal === null) return { ...options, signal: undefined };
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption(`${what}.signal`, 'an AbortSignal', signal);

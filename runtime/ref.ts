@@ -80,7 +80,7 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
    */
   call(message: Msg, options?: CallOptions): Promise<Reply> {
     return rejecting(() => {
-      const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = optionsOf(options, 'call() options');
+      const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = optionsOf(options, 'call() options', ['timeout', 'signal']);
       if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) throw invalidOption('timeout', 'a positive number of milliseconds (or Infinity)', timeout);
       return currentKernel().call(this, message, timeout, signal) as Promise<Reply>;
     });

@@ -7,12 +7,14 @@ import { fs } from './fs.ts';
 import { fileURLToPath } from 'node:url';
 import { isActorDefinition, type ActorDefinition, type ArgsOf, type MsgOf, type ReplyOf } from './behaviour.ts';
 import type { Context } from './context.ts';
-import { SpawnError, invalidOption } from './errors.ts';
+import { SpawnError, invalidOption, onlyKnown } from './errors.ts';
 import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
 import { ensureSignals } from './embed.ts';
 import { currentNode, hosting } from './node.ts';
 import { ActorProcess, DEFAULT_STOP_TIMEOUT_MS, type Shutdown } from './process/child.ts';
 import type { ChildRef } from './process/child-ref.ts';
+
+const SPAWN_OPTIONS = ['args', 'name', 'daemon', 'shutdown', 'deathSignal', 'mailbox', 'execArgv', 'env', 'cwd'];
 
 export interface SpawnOptions<Args extends unknown[] = unknown[]> {
   /** The behaviour's arguments after `ctx` (for a class, `run`'s arguments). */
@@ -65,6 +67,10 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  onlyKnown(options, 'spawn() options', SPAWN_OPTIONS, {
+    target: "the actor is spawn()'s first argument (Python's `target`).",
+    kwargs: 'pass every argument in `args`.',
+  });
   const { args = [], name = '', daemon = false, mailbox, execArgv = [], env, cwd, deathSignal = 'KILL' } = options;
   if (deathSignal !== 'KILL' && deathSignal !== 'TERM') throw invalidOption('deathSignal', "'KILL' or 'TERM'", deathSignal);
   const shutdown = resolveShutdown(options.shutdown);

@@ -14,6 +14,7 @@ import {
   TimeoutError,
   TroupeError,
   invalidOption,
+  onlyKnown,
   optionsOf,
   rejecting,
   isTask,
@@ -195,6 +196,10 @@ export class Pool {
    */
   constructor(options: PoolOptions = {}) {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', options);
+    onlyKnown(options, 'Pool options', ['size', 'maxTasksPerChild', 'initializer', 'initArgs'], {
+      processes: "Python's `processes` is `size` here.",
+      context: 'troupe has one start method, as Python\'s `spawn`: leave `context` out.',
+    });
     const { size = availableParallelism(), maxTasksPerChild, initializer, initArgs = [] } = options;
     if (!Number.isInteger(size) || size < 1) throw invalidOption('size', 'an integer of at least 1 (the number of workers)', size);
     if (maxTasksPerChild !== undefined && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
@@ -226,17 +231,17 @@ export class Pool {
   apply<T extends Task>(fn: T, args: TaskArgs<T>, options: TaskOptions = NO_OPTIONS): Promise<TaskResult<T>> {
     if (!Array.isArray(args)) return Promise.reject(invalidOption('args', 'an array of the task\'s arguments (`apply(fn, [x])`)', args));
     return rejecting(() => {
-      const given = optionsOf(options, 'apply() options');
+      const given = optionsOf(options, 'apply() options', TASK_OPTIONS);
       return new Promise((resolve, reject) => this.#enqueue(fn, [args], true, given, (results) => resolve(results[0] as TaskResult<T>), reject));
     });
   }
 
   /** `apply`, with Python's callbacks as well as the promise. */
   applyAsync<T extends Task>(fn: T, args: TaskArgs<T>, options: ApplyAsyncOptions<TaskResult<T>> = NO_OPTIONS): Promise<TaskResult<T>> {
-    const bad = callbacksError(options, 'applyAsync()');
+    const bad = callbacksError(options, 'applyAsync()', TASK_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.apply(fn, args, options);
+    const result = this.apply(fn, args, withoutCallbacks(options));
     withCallbacks(result, options);
     return result;
   }
@@ -253,10 +258,10 @@ export class Pool {
 
   /** `map`, with Python's callbacks as well as the promise. */
   mapAsync<T extends Task<[any], any>>(fn: T, items: Iterable<TaskArgs<T>[0]>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
-    const bad = callbacksError(options, 'mapAsync()');
+    const bad = callbacksError(options, 'mapAsync()', MAP_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.map(fn, items, options);
+    const result = this.map(fn, items, withoutCallbacks(options));
     withCallbacks(result, options);
     return result;
   }
@@ -271,10 +276,10 @@ export class Pool {
 
   /** `starmap`, with Python's callbacks as well as the promise (Python's `starmap_async`). */
   starmapAsync<T extends Task>(fn: T, argLists: Iterable<TaskArgs<T>>, options: MapOptions & ApplyAsyncOptions<TaskResult<T>[]> = {}): Promise<TaskResult<T>[]> {
-    const bad = callbacksError(options, 'starmapAsync()');
+    const bad = callbacksError(options, 'starmapAsync()', MAP_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.starmap(fn, argLists, options);
+    const result = this.starmap(fn, argLists, withoutCallbacks(options));
     withCallbacks(result, options);
     return result;
   }
@@ -1229,17 +1234,27 @@ function checkIterable(items: unknown, name = 'items', orAsync = true): void {
   throw invalidOption(name, orAsync ? 'an iterable or an async iterable' : 'an iterable (an array, a Set, a generator…)', items);
 }
 
+/** The options of one task, and of a map. */
+const TASK_OPTIONS = ['timeout', 'signal'];
+const MAP_OPTIONS = [...TASK_OPTIONS, 'chunksize', 'onProgress'];
+
+/** The options an `*Async` method passes on, its callbacks taken out (they are its own, not the method's it calls). */
+function withoutCallbacks<O extends ApplyAsyncOptions<never>>(options: O): Omit<O, 'callback' | 'errorCallback'> {
+  const { callback: _callback, errorCallback: _errorCallback, ...rest } = options;
+  return rest;
+}
+
 /** A map's options, checked: an object, its signal an AbortSignal, its `onProgress` a function. */
 function mapOptionsOf(options: MapOptions, what: string): MapOptions {
-  const given = optionsOf(options, what);
+  const given = optionsOf(options, what, MAP_OPTIONS);
   if (given.onProgress !== undefined && typeof given.onProgress !== 'function') throw invalidOption(`${what}.onProgress`, 'a function (done, total)', given.onProgress);
   return given;
 }
 
 /** Why `callback`/`errorCallback` cannot be called, or null: checked before the task is queued, not when it settles. */
-function callbacksError<R>(options: ApplyAsyncOptions<R>, what: string): Error | null {
+function callbacksError<R>(options: ApplyAsyncOptions<R>, what: string, known: readonly string[]): Error | null {
   try {
-    const { callback, errorCallback } = optionsOf(options, `${what} options`);
+    const { callback, errorCallback } = optionsOf(options, `${what} options`, [...known, 'callback', 'errorCallback']);
     if (callback !== undefined && typeof callback !== 'function') return invalidOption(`${what} options.callback`, 'a function', callback);
     if (errorCallback !== undefined && typeof errorCallback !== 'function') return invalidOption(`${what} options.errorCallback`, 'a function', errorCallback);
     return null;

@@ -19,8 +19,15 @@ const BATCH_BYTES = 1 << 20;
 /** Kept past a wait's own deadline before the kernel call gives up: only reached if the service is unresponsive. */
 const BACKSTOP_MS = 30_000;
 
-export function waitMs(options: WaitOptions | undefined): number | undefined {
-  const timeout = optionsOf(options, 'options').timeout;
+/** Python's spellings of a wait, answered. */
+const WAIT_HINTS = {
+  block: "Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).",
+  blocking: "Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).",
+};
+
+/** A wait's milliseconds from its options (`timeout`, `signal`): undefined for no deadline. */
+export function waitMs(options: WaitOptions | undefined, what = 'wait options'): number | undefined {
+  const timeout = optionsOf(options, what, ['timeout', 'signal'], WAIT_HINTS).timeout;
   if (timeout === undefined || timeout === Infinity) return undefined;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0 (or Infinity)', timeout);
   return timeout;

@@ -9,7 +9,7 @@
  * to the front if that process dies first; a `JoinableQueue` item goes back
  * if its consumer dies before `taskDone()`, so `join()` still completes.
  */
-import { ActorRef, Handle, invalidOption, node, optionsOf, registerHandle, type Down } from '../../runtime/index.ts';
+import { ActorRef, Handle, invalidOption, node, onlyKnown, optionsOf, registerHandle, type Down } from '../../runtime/index.ts';
 import { Channel } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
@@ -99,6 +99,7 @@ function isAttach(options: unknown): options is Attach {
 
 function validMaxsize(options: QueueOptions | undefined): number {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ maxsize: 100 }`', options);
+  if (options !== undefined) onlyKnown(options, 'Queue options', ['maxsize', 'name']);
   const maxsize = options?.maxsize ?? 0;
   // As Python's: a maxsize of 0 or less is no bound.
   if (!Number.isInteger(maxsize)) throw invalidOption('maxsize', 'an integer (0 or less is unbounded)', maxsize);
@@ -163,7 +164,7 @@ export class Queue<T = unknown> extends Handle {
   put(item: T, options?: WaitOptions): Promise<void> {
     let ms: number | undefined;
     try {
-      ms = waitMs(options);
+      ms = waitMs(options, 'put() options');
     } catch (err) {
       return Promise.reject(err);
     }
@@ -191,7 +192,7 @@ export class Queue<T = unknown> extends Handle {
   get(options?: WaitOptions): Promise<T> {
     let ms: number | undefined;
     try {
-      ms = waitMs(options);
+      ms = waitMs(options, 'get() options');
     } catch (err) {
       return Promise.reject(err);
     }
@@ -355,7 +356,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** Waits until every item put has been marked done. Resolves `true`, or `false` at `timeout`. */
   async join(options?: WaitOptions): Promise<boolean> {
-    const ms = waitMs(options);
+    const ms = waitMs(options, 'join() options');
     const answer = await this.client.request(ms === undefined ? { t: 'join' } : { t: 'join', ms }, ms, options?.signal, 'join()');
     if (isRefusal(answer)) {
       // Freed: closed, drained and every item marked done, so nothing is unfinished.
@@ -384,6 +385,7 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
       const given = optionsOf(options, 'SimpleQueue options');
       // Python's SimpleQueue has no maxsize: one given here would be dropped silently.
       if ((given as { maxsize?: unknown }).maxsize !== undefined) throw invalidOption('SimpleQueue options.maxsize', 'absent (a SimpleQueue is unbounded; use Queue for a bounded one)', (given as { maxsize?: unknown }).maxsize);
+      onlyKnown(given, 'SimpleQueue options', ['name']);
       super({ name: given.name });
     }
   }

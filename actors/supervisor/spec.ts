@@ -2,7 +2,7 @@
  * What a supervisor is told: its strategy, restart intensity, backoff, and
  * child specs (OTP's child specifications), validated at the boundary.
  */
-import { InvalidArgumentError, invalidOption, isActorDefinition, resolveShutdown, type ActorDefinition, type Shutdown } from '../../runtime/index.ts';
+import { InvalidArgumentError, invalidOption, isActorDefinition, onlyKnown, resolveShutdown, type ActorDefinition, type Shutdown } from '../../runtime/index.ts';
 import { DEFAULT_BACKOFF, DEFAULT_INTENSITY, type Backoff } from './intensity.ts';
 
 /**
@@ -90,6 +90,11 @@ function whole(name: string, value: unknown, fallback: number): number {
 
 export function resolveChildSpec(spec: unknown, where = 'child spec'): ResolvedChildSpec {
   if (typeof spec !== 'object' || spec === null) throw invalidOption(where, 'an object `{ id, actor, … }`', spec);
+  onlyKnown(spec, where, ['id', 'actor', 'args', 'restart', 'shutdown', 'daemon', 'deathSignal', 'name'], {
+    start: "OTP's `start` is `actor` and `args` here.",
+    type: 'leave it out: a child that is a supervisor is an actor like any other (give it `shutdown: \'infinity\'`).',
+    modules: 'leave it out.',
+  });
   const s = spec as ChildSpec;
   if (typeof s.id !== 'string' || s.id === '') throw invalidOption(`${where}.id`, 'a non-empty string', s.id);
   if (!isActorDefinition(s.actor)) throw invalidOption(`${where}.actor`, 'an actor definition made with `actor(…)`', s.actor);
@@ -106,6 +111,10 @@ export function resolveChildSpec(spec: unknown, where = 'child spec'): ResolvedC
 export function resolveSpec(spec: unknown): ResolvedSpec {
   if (spec === undefined) spec = {};
   if (typeof spec !== 'object' || spec === null) throw invalidOption('spec', 'an object', spec);
+  onlyKnown(spec, 'supervisor spec', ['strategy', 'maxRestarts', 'periodMs', 'backoff', 'children'], {
+    intensity: "OTP's `intensity` is `maxRestarts` here.",
+    period: "OTP's `period` (seconds) is `periodMs` (milliseconds) here.",
+  });
   const s = spec as SupervisorSpec;
   if (s.strategy !== undefined && !STRATEGIES.includes(s.strategy)) throw invalidOption('strategy', "'one-for-one', 'one-for-all' or 'rest-for-one'", s.strategy);
   if (s.children !== undefined && !Array.isArray(s.children)) throw invalidOption('children', 'an array of child specs', s.children);
@@ -117,6 +126,7 @@ export function resolveSpec(spec: unknown): ResolvedSpec {
   }
   const b = s.backoff ?? {};
   if (typeof b !== 'object' || b === null) throw invalidOption('backoff', 'an object', b);
+  onlyKnown(b, 'backoff', ['minMs', 'maxMs', 'resetAfterMs', 'jitter']);
   const backoff: Backoff = {
     minMs: count('backoff.minMs', b.minMs, DEFAULT_BACKOFF.minMs),
     maxMs: count('backoff.maxMs', b.maxMs, DEFAULT_BACKOFF.maxMs),

@@ -4,7 +4,7 @@
  * leaves a caller holding what it does not know it holds, and the
  * acquire/release/hold/withLock family.
  */
-import { AbortError, ActorRef, DEFAULT_CALL_TIMEOUT_MS, Handle, RemoteError, TimeoutError, TroupeError, invalidOption } from '../../runtime/index.ts';
+import { AbortError, ActorRef, DEFAULT_CALL_TIMEOUT_MS, Handle, RemoteError, TimeoutError, TroupeError, invalidOption, onlyKnown } from '../../runtime/index.ts';
 import { CANCELLED } from './core.ts';
 
 import type { WaitOptions } from '../queue/client.ts';
@@ -47,6 +47,7 @@ let nextToken = 1;
 export function waitTimeout(options: AcquireOptions | undefined, what: string): number | null {
   if (options === undefined || options === null) return null;
   if (typeof options !== 'object') throw invalidOption(`${what} options`, 'an object', options);
+  onlyKnown(options, `${what} options`, ['timeout', 'blocking', 'signal'], { block: 'did you mean `blocking`?' });
   const { timeout, blocking, signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', signal);
   if (blocking !== undefined && typeof blocking !== 'boolean') throw invalidOption('blocking', 'a boolean', blocking);

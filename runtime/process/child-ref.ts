@@ -89,7 +89,7 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    */
   join(options?: JoinOptions): Promise<number | null> {
     if (this.#closed) return Promise.reject(this.#closedError('join()'));
-    return rejecting(() => this.#core.join(optionsOf(options, 'join() options')));
+    return rejecting(() => this.#core.join(optionsOf(options, 'join() options', ['timeout', 'signal'])));
   }
 
   /** Sends SIGTERM (exit code -15), after ending the actor's descendants. Does nothing once it has ended. */
@@ -112,7 +112,7 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    */
   stop(options?: StopOptions): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closedError('stop()'));
-    return rejecting(() => this.#core.stop(optionsOf(options, 'stop() options')));
+    return rejecting(() => this.#core.stop(optionsOf(options, 'stop() options', ['timeout'])));
   }
 
   /** Ends the actor as its spawn option `shutdown` says (a graceful stop by default); resolves the exit code. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Condition, InvalidArgumentError, Lock, Pipe, Queue, SharedArray, SimpleQueue, Supervisor, Value, actor, current, run, spawn, spawnCommand } from '../../index.ts';
+import { Barrier, Condition, Event, InvalidArgumentError, JoinableQueue, Lock, Pipe, Pool, Queue, Semaphore, SharedArray, SimpleQueue, Supervisor, Value, actor, commandSpec, current, run, spawn, spawnCommand, startNode, wait } from '../../index.ts';
 import { echo } from '../fixtures/actors.ts';
 import { square } from '../fixtures/tasks.ts';
 import { poolMaker, reap } from '../helpers.ts';
@@ -112,5 +112,76 @@ describe('arguments that are not what they must be', () => {
     await expect(array.setSlice(0, [1, 2, 3, 4, 5])).rejects.toThrow(/do not fit/);
     await expect(array.setSlice(0, { length: -1 } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await value.get()).toBe(1);
+  });
+});
+
+describe('options a function does not take', () => {
+  it('are refused, naming the right spelling where one is close, not dropped without a word', async () => {
+    const ref = reap(spawn(echo));
+    const queue = new Queue<number>();
+    const [a, b] = Pipe();
+    const lock = new Lock();
+    const p = pool();
+    // Python's spellings: before, each was dropped, so `block: false` waited for ever and
+    // `processes: 4` made a pool as wide as the machine.
+    expect(() => new Pool({ processes: 4 } as never)).toThrow("Unknown option `processes` in Pool options: Python's `processes` is `size` here.");
+    expect(() => new Pool({ maxtasksperchild: 1 } as never)).toThrow('Unknown option `maxtasksperchild` in Pool options: did you mean `maxTasksPerChild`?');
+    await expect(queue.get({ block: false } as never)).rejects.toThrow("Unknown option `block` in get() options: Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).");
+    await expect(p.mapAsync(square, [1], { error_callback: () => {} } as never)).rejects.toThrow('Unknown option `error_callback` in mapAsync() options: did you mean `errorCallback`?');
+    expect(() => spawn(echo, { target: echo } as never)).toThrow(/Unknown option `target` in spawn\(\) options: the actor is spawn\(\)'s first argument/);
+    expect(() => Supervisor.start({ intensity: 3 } as never)).toThrow("Unknown option `intensity` in supervisor spec: OTP's `intensity` is `maxRestarts` here.");
+    await expect(lock.acquire({ block: false } as never)).rejects.toThrow('Unknown option `block` in Lock.acquire() options: did you mean `blocking`?');
+    // Any other unknown key, everywhere options are taken.
+    const refused: [string, () => unknown][] = [
+      ['call', () => ref.call('hi', { timout: 10 } as never)],
+      ['join', () => ref.join({ timout: 10 } as never)],
+      ['stop', () => ref.stop({ grace: 10 } as never)],
+      ['receive', () => current().receive({ timout: 10 } as never)],
+      ['spawn', () => spawn(echo, { deamon: true } as never)],
+      ['mailbox', () => spawn(echo, { mailbox: { maxsize: 3 } } as never)],
+      ['startNode', () => startNode({ signals: false } as never)],
+      ['put', () => queue.put(1, { wait: 0 } as never)],
+      ['Queue', () => new Queue({ size: 3 } as never)],
+      ['JoinableQueue', () => new JoinableQueue({ size: 3 } as never)],
+      ['SimpleQueue', () => new SimpleQueue({ size: 3 } as never)],
+      ['Pipe', () => Pipe({ duplexx: false } as never)],
+      ['recv', () => a.recv({ timout: 0 } as never)],
+      ['recvBytes', () => a.recvBytes({ maxlen: 3 } as never)],
+      ['poll', () => a.poll({ timout: 0 } as never)],
+      ['wait', () => wait([a], { timout: 0 } as never)],
+      ['Event.wait', () => new Event().wait({ timout: 0 } as never)],
+      ['Semaphore.acquire', () => new Semaphore(1).acquire({ timout: 0 } as never)],
+      ['Barrier', () => new Barrier(2, { timout: 10 } as never)],
+      ['apply', () => p.apply(square, [1], { chunksize: 2 } as never)],
+      ['applyAsync', () => p.applyAsync(square, [1], { onProgress: () => {} } as never)],
+      ['map', () => p.map(square, [1], { callback: () => {} } as never)],
+      ['imap', () => p.imap(square, [1], { chunk_size: 2 } as never)],
+      ['child spec', () => Supervisor.start({ children: [{ id: 'a', actor: echo, restrat: 'temporary' }] } as never)],
+      ['backoff', () => Supervisor.start({ backoff: { min: 1 } } as never)],
+      ['Supervisor.start', () => Supervisor.start({}, { deamon: true } as never)],
+      ['spawnCommand', () => spawnCommand('true', [], { capture_output: true } as never)],
+      ['run', () => run('true', [], { check: true } as never)],
+      ['commandSpec', () => commandSpec('c', 'true', [], { output: () => {} } as never)],
+    ];
+    for (const [what, call] of refused) {
+      let got: unknown;
+      try {
+        got = await refusal(Promise.resolve(call()));
+      } catch (err) {
+        got = err;
+      }
+      expect(got, what).toBeInstanceOf(InvalidArgumentError);
+      expect(String((got as Error).message), what).toMatch(/^Unknown option `/);
+    }
+    // An option given as undefined is absent; a known one still works.
+    expect(await ref.call('hi', { timeout: 5000, timout: undefined } as never)).toBe('hi');
+    expect(await queue.put(1, { timeout: 1000 })).toBeUndefined();
+    await Promise.all([a.close(), b.close(), queue.close(), lock.close()]);
+  });
+
+  it("checks a command spec's restart and shutdown where it is made, not when a supervisor starts it", () => {
+    expect(() => commandSpec('c', 'true', [], { restart: 'sometimes' as never })).toThrow(InvalidArgumentError);
+    expect(() => commandSpec('c', 'true', [], { shutdown: -1 })).toThrow(InvalidArgumentError);
+    expect(commandSpec('c', 'true', [], { restart: 'transient', shutdown: 'brutal' }).restart).toBe('transient');
   });
 });
