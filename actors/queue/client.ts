@@ -82,8 +82,11 @@ export function clientFor(ref: ActorRef, label: string, gone: (cause: Error) => 
 const withPuts = new Set<ChannelClient>();
 /** The clients of this process holding acks (or items to give back) for the end of the turn. */
 const unsettled = new Set<ChannelClient>();
-// An item taken just before the process ends is taken: its ack goes before the process does.
+// Puts gathered for the end of the turn go before the process does, as Python's feeder thread
+// flushes at exit: a producer that returns right after a put that was not awaited loses nothing.
+// An item taken just before the process ends is taken: its ack goes too.
 onProcessEnding(() => {
+  for (const client of withPuts) client.flushPutsNow();
   for (const client of unsettled) client.settleNow();
 });
 
@@ -131,6 +134,11 @@ export class ChannelClient {
       this.#batchBytes += ArrayBuffer.isView(value) ? value.byteLength : typeof value === 'string' ? value.length : 0;
       if (this.#batchBytes >= BATCH_BYTES) this.#flushPuts();
     });
+  }
+
+  /** Sends the puts gathered for the end of the turn, now. */
+  flushPutsNow(): void {
+    this.#flushPuts();
   }
 
   #flushPuts(): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn, wait } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, echoFromMessage, sendAndExit, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, echoFromMessage, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -96,6 +96,24 @@ describe('Pipe', () => {
     expect(await sender.join({ timeout: 20_000 })).toBe(0);
     expect([await here.recv(), await here.recv(), await here.recv()]).toEqual([0, 1, 2]);
     await expect(here.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await here.close();
+  });
+
+  it('loses nothing a sender sent without awaiting just before it returned', async () => {
+    const [here, there] = Pipe<number, number>();
+    const sender = reap(spawn(streamingSender, { args: [there, 150] }));
+    expect(await sender.join({ timeout: 20_000 })).toBe(0);
+    const got: number[] = [];
+    // Before, the sends after the last full hundred were gathered for a turn the process never had.
+    for (;;) {
+      try {
+        got.push(await here.recv({ timeout: 10_000 }));
+      } catch (err) {
+        expect(err).toBeInstanceOf(EOFError);
+        break;
+      }
+    }
+    expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i));
     await here.close();
   });
 

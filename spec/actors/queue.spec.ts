@@ -14,7 +14,7 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, fastThenHang, getAndReturn, getThenHang, getThenReturn, producer, putThenHang, queueMaker, relayProducer, slowConsumer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, getAndReturn, getThenHang, getThenReturn, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap } from '../helpers.ts';
 
 const is =
@@ -50,6 +50,18 @@ describe('Queue', () => {
       expect(await q.size()).toBe(0);
       await q.close();
     }
+  });
+
+  it("loses nothing a producer put without awaiting just before it returned, as Python's feeder flushes at exit", async () => {
+    const q = new Queue<number>();
+    const producing = reap(spawn(streamingProducer, { args: [q, 150] }));
+    expect(await producing.join({ timeout: 20_000 })).toBe(0);
+    // Before, the puts after the last full hundred were gathered for a turn the process never had: 100 came.
+    expect(await q.size()).toBe(150);
+    const got: number[] = [];
+    for (let i = 0; i < 150; i++) got.push(await q.get({ timeout: 10_000 }));
+    expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    await q.close();
   });
 
   it('is FIFO, with size, empty and full', async () => {
