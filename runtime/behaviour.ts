@@ -109,7 +109,7 @@ export function actor(impl: unknown): ActorDefinition {
  * process's start.
  */
 export function actorIn<Args extends unknown[], Msg = unknown, Reply = unknown>(moduleUrl: string, impl: ActorFunction<Args, Msg, Reply>): ActorDefinition<Args, Msg, Reply> {
-  return define(impl, moduleUrl) as ActorDefinition<Args, Msg, Reply>;
+  return define(impl, realModule(moduleUrl)) as ActorDefinition<Args, Msg, Reply>;
 }
 
 function define(impl: unknown, module: string | undefined): ActorDefinition {
@@ -242,6 +242,15 @@ export function callerModule(boundary: Function): string | undefined {
     }
     return found;
   }
+  return realModule(url);
+}
+
+/**
+ * A module's URL as an actor process names it: its real path, with no query
+ * (a symlink, `--preserve-symlinks`, or tsx's `tsImport()` namespace would
+ * otherwise name it differently in the parent and in the bundle).
+ */
+function realModule(url: string): string {
   try {
     return pathToFileURL(fs.realpathSync(fileURLToPath(url))).href;
   } catch {

@@ -46,6 +46,17 @@ describe('actor process lifecycle', () => {
     expect(run.status).toBe(1);
   });
 
+  it("starts troupe's own actors when troupe is loaded through tsx's tsImport(), which adds a query to each module's URL", () => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'own-actors.ts');
+    const script = `const { tsImport } = await import('tsx/esm/api'); await tsImport(${JSON.stringify(fixture)}, import.meta.url);`;
+    // Before, the supervisor, the command host and the pool worker were defined under the
+    // query-named module, and their processes, which name it by its path, did not find them.
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, 'own-actors-run'], { cwd: resolve(import.meta.dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('own actors ok: hi 9');
+    expect(run.status).toBe(0);
+  });
+
   it('returns a ref at once, with exitCode null and isAlive true until it ends with 0', async () => {
     const ref = reap(spawn(quick));
     expect(ref.exitCode).toBeNull();
