@@ -46,37 +46,59 @@ export function startNode(options: NodeOptions = {}): Node {
  */
 export function ensureSignals(): void {
   if (!declined) installSignals();
-  if (!uncaughtInstalled && currentNode().parentless) {
-    uncaughtInstalled = true;
-    process.on('uncaughtException', onUncaught);
+  if (!uncaughtJoined && currentNode().parentless) {
+    uncaughtJoined = true;
+    onUncaught().copies.add({ children, end: endChildrenAtExit });
   }
 }
 
-let uncaughtInstalled = false;
-let failing = false;
+let uncaughtJoined = false;
+
+/** One copy of troupe in this process: its children, and how it ends them as Python's exit does. */
+interface Copy {
+  readonly children: () => readonly { readonly daemon: boolean; readonly pid: number | null; readonly ref: { readonly name: string }; isAlive(): boolean }[];
+  readonly end: () => Promise<void>;
+}
 
 /**
- * An uncaught error (or unhandled rejection) in the root program that the
- * program does not handle itself: ended as Python ends after an uncaught
- * exception in the main code. The error is printed, daemon children are
- * terminated, the others waited for, then the program exits with 1. Node
- * alone would exit at once, and every child with it: work lost.
+ * The handling of an uncaught error, one per process whatever the number of
+ * troupe copies in it (two versions in a package tree): each joins it with its
+ * children, and one handler ends them all. A copy that installed its own
+ * would count the others' as the program's and step aside, and the error
+ * would be swallowed.
  */
-function onUncaught(err: unknown): void {
-  // A handler of the program's own decides, as it would without troupe.
-  if (process.listenerCount('uncaughtException') > 1) return;
-  // As Node prints it (less the source line it quotes).
-  process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
-  process.exitCode = 1;
-  if (failing) return;
-  failing = true;
-  const waited = children().filter((child) => !child.daemon && child.pid !== null);
-  if (waited.length > 0) {
-    // Python waits without a word; a program that seems to hang says why.
-    const names = waited.map((child) => `${child.ref.name} (pid ${child.pid})`).join(', ');
-    process.stderr.write(`troupe: the program failed; waiting for its non-daemon children to finish, as Python does: ${names}. Ctrl-C stops them.\n`);
-  }
-  void endChildrenAtExit().then(() => process.exit(1));
+function onUncaught(): { readonly copies: Set<Copy> } {
+  const key = Symbol.for('troupe.uncaught');
+  const global = globalThis as { [key]?: { readonly copies: Set<Copy> } };
+  const there = global[key];
+  if (there !== undefined) return there;
+  const copies = new Set<Copy>();
+  let failing = false;
+  /**
+   * An uncaught error (or unhandled rejection) in the root program that the
+   * program does not handle itself: ended as Python ends after an uncaught
+   * exception in the main code. The error is printed, daemon children are
+   * terminated, the others waited for, then the program exits with 1. Node
+   * alone would exit at once, and every child with it: work lost.
+   */
+  const handler = (err: unknown): void => {
+    // A handler of the program's own decides, as it would without troupe.
+    if (process.listeners('uncaughtException').some((listener) => listener !== handler)) return;
+    // As Node prints it (less the source line it quotes).
+    process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
+    process.exitCode = 1;
+    if (failing) return;
+    failing = true;
+    const waited = [...copies].flatMap((copy) => copy.children().filter((child) => !child.daemon && child.isAlive()));
+    if (waited.length > 0) {
+      // Python waits without a word; a program that seems to hang says why.
+      const names = waited.map((child) => `${child.ref.name} (${child.pid === null ? 'starting' : `pid ${child.pid}`})`).join(', ');
+      process.stderr.write(`troupe: the program failed; waiting for its non-daemon children to finish, as Python does: ${names}. Ctrl-C stops them.\n`);
+    }
+    void Promise.all([...copies].map((copy) => copy.end())).then(() => process.exit(1));
+  };
+  process.on('uncaughtException', handler);
+  return (global[key] = { copies });
 }
 
 let declined = false;

@@ -1,7 +1,7 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { daemonParent, exitWhileCalled, exitWithChildren, tree, vandal } from '.
 import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
+const REPO = new URL('../..', import.meta.url).pathname;
 
 /** Runs root-tree.ts in its own process; resolves with it and its first stdout line as JSON. */
 async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ root: ChildProcess; first: Record<string, unknown>; lines: string[]; stderr: () => string; exited: Promise<number | null> }> {
@@ -155,6 +156,30 @@ describe('actor trees', () => {
     // Said, so that a program that seems to hang tells why.
     expect(stderr()).toMatch(/waiting for its non-daemon children to finish, as Python does: slowpoke \(pid \d+\)\. Ctrl-C stops them\./);
     await allGone([first.child as number, first.daemon as number], 5000);
+  });
+
+  it('after an uncaught error, waits for the children of every copy of troupe in the program, and exits 1', async () => {
+    // A second copy, as a second version in a package tree would be.
+    const copy = mkdtempSync(join(tmpdir(), 'troupe-copy-'));
+    try {
+      for (const part of ['index.ts', 'package.json', 'runtime', 'actors', 'spec/fixtures']) cpSync(join(REPO, part), join(copy, part), { recursive: true });
+      symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+      const root = spawnProcess(process.execPath, ['--import', 'tsx', join(REPO, 'spec/fixtures/two-copies.ts'), copy], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      root.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      root.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const [code] = (await Promise.race([once(root, 'close'), new Promise((_, reject) => setTimeout(() => reject(new Error(`no exit within 60 s: ${stderr}`)), 60_000))])) as [number];
+      // Before, each copy took the other's handler for the program's own and stepped aside:
+      // the error was swallowed, and the program exited 0.
+      expect(stderr).toContain('Error: main program failed');
+      expect(code).toBe(1);
+      expect(stdout).toContain('first-copy done');
+      expect(stdout).toContain('second-copy done');
+      await allGone((JSON.parse(stdout.split('\n')[0]!) as { pids: number[] }).pids, 5000);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it("leaves an uncaught error to the program's own handler", async () => {
