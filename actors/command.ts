@@ -420,7 +420,7 @@ export class Command {
    * @throws {OutputLimitError} `ERR_OUTPUT_LIMIT` (as a rejection) past `limit` characters or bytes (default 64 MiB); the program is killed.
    */
   async output(options?: { limit?: number }): Promise<{ stdout: string; stderr: string }> {
-    const { limit = 64 * 1024 * 1024 } = optionsOf(options, 'output() options');
+    const { limit = 64 * 1024 * 1024 } = optionsOf(options, 'output() options', ['limit']);
     checkLimit(limit, 'output() options.limit');
     let size = 0;
     // Lines get back the newline they ended with; a piece that did not end its line, and raw chunks, do not.
@@ -528,7 +528,7 @@ function executableProblem(file: string, path: string): string | null {
  * supervisor's stdout and stderr.
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad file or argv.
  */
-export function commandSpec(id: string, file: string, argv: readonly string[] = [], options: Omit<CommandOptions, 'encoding' | 'lines'> & { restart?: Restart; shutdown?: Shutdown } = {}): ChildSpec {
+export function commandSpec(id: string, file: string, argv: readonly string[] = [], options: Omit<CommandOptions, 'encoding' | 'lines' | 'output'> & { restart?: Restart; shutdown?: Shutdown } = {}): ChildSpec {
   checkProgram(file, argv);
   if (typeof id !== 'string' || id === '') throw invalidOption('commandSpec() id', 'a non-empty string', id);
   options = commandOptionsOf(options, 'commandSpec() options', ['cwd', 'env', 'name', 'daemon', 'shell', 'restart', 'shutdown']);

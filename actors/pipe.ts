@@ -331,8 +331,8 @@ export async function wait<W extends Waitable>(ends: readonly W[], options?: { r
   if (!Array.isArray(ends) || ends.some((e) => !(e instanceof Connection) && !(e instanceof ChildRef))) {
     throw invalidOption('ends', 'an array of pipe ends (Connection) and child actors (ChildRef)', ends);
   }
+  const asked = optionsOf(options, 'wait() options', ['timeout']).timeout;
   // A negative timeout does not wait, as Python's (test_neg_timeout).
-  const asked = options?.timeout;
   const timeout = typeof asked === 'number' && asked < 0 ? 0 : (waitMs(options, 'wait() options') ?? Infinity);
   if (ends.length === 0) return [];
   const stop = new AbortController();

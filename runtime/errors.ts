@@ -226,7 +226,7 @@ export function onlyKnown(options: object, what: string, known: readonly string[
     if (value === undefined || known.includes(key)) continue;
     const loose = key.replaceAll('_', '').toLowerCase();
     const close = known.find((k) => k.toLowerCase() === loose);
-    const hint = hints[key] ?? (close !== undefined ? `did you mean \`${close}\`?` : `its options are ${known.map((k) => `\`${k}\``).join(', ')}.`);
+    const hint = (Object.hasOwn(hints, key) ? hints[key] : undefined) ?? (close !== undefined ? `did you mean \`${close}\`?` : `its options are ${known.map((k) => `\`${k}\``).join(', ')}.`);
     throw new InvalidArgumentError(`Unknown option \`${key}\` in ${what}: ${hint}`);
   }
 }
@@ -241,6 +241,8 @@ export function onlyKnown(options: object, what: string, known: readonly string[
 export function optionsOf<T extends object>(options: T | null | undefined, what: string, known?: readonly string[], hints?: Readonly<Record<string, string>>): Partial<T> {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption(what, 'an object of options', options);
+  // A signal given where its options go would be no options: a wait with no deadline nor abort.
+  if (options instanceof AbortSignal) throw invalidOption(what, 'an object of options (`{ signal }` for an AbortSignal)', options);
   if (known !== undefined) onlyKnown(options, what, known, hints);
   const signal = (options as { signal?: unknown }).signal;
   if (signal === null) return { ...options, signal: undefined };

@@ -241,7 +241,7 @@ export class Pool {
     const bad = callbacksError(options, 'applyAsync()', TASK_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.apply(fn, args, withoutCallbacks(options));
+    const result = this.apply(fn, args, withoutCallbacks(options, TASK_OPTIONS));
     withCallbacks(result, options);
     return result;
   }
@@ -261,7 +261,7 @@ export class Pool {
     const bad = callbacksError(options, 'mapAsync()', MAP_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.map(fn, items, withoutCallbacks(options));
+    const result = this.map(fn, items, withoutCallbacks(options, MAP_OPTIONS));
     withCallbacks(result, options);
     return result;
   }
@@ -279,7 +279,7 @@ export class Pool {
     const bad = callbacksError(options, 'starmapAsync()', MAP_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.starmap(fn, argLists, withoutCallbacks(options));
+    const result = this.starmap(fn, argLists, withoutCallbacks(options, MAP_OPTIONS));
     withCallbacks(result, options);
     return result;
   }
@@ -1238,10 +1238,9 @@ function checkIterable(items: unknown, name = 'items', orAsync = true): void {
 const TASK_OPTIONS = ['timeout', 'signal'];
 const MAP_OPTIONS = [...TASK_OPTIONS, 'chunksize', 'onProgress'];
 
-/** The options an `*Async` method passes on, its callbacks taken out (they are its own, not the method's it calls). */
-function withoutCallbacks<O extends ApplyAsyncOptions<never>>(options: O): Omit<O, 'callback' | 'errorCallback'> {
-  const { callback: _callback, errorCallback: _errorCallback, ...rest } = options;
-  return rest;
+/** The options an `*Async` method passes on: those in `known` (its callbacks are its own, not the method's it calls). */
+function withoutCallbacks<O extends object>(options: O, known: readonly string[]): O {
+  return Object.fromEntries(known.map((key) => [key, (options as Record<string, unknown>)[key]])) as O;
 }
 
 /** A map's options, checked: an object, its signal an AbortSignal, its `onProgress` a function. */

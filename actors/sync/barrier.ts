@@ -4,7 +4,7 @@
  * barrier never hangs on a party that is gone.
  */
 import { ActorRef, Handle, describeReason, invalidOption, isTask, onlyKnown, registerHandle, resolveTask, type ExitReason, type ServiceCall, type Task } from '../../runtime/index.ts';
-import { adopt, request, waitOn, type WaitOptions } from './client.ts';
+import { adopt, request, waitOn, waitTimeout, type WaitOptions } from './client.ts';
 import { CANCELLED, SyncService, type Request, type Waiter } from './core.ts';
 import { BrokenBarrierError, SyncClosedError } from './errors.ts';
 
@@ -177,6 +177,7 @@ export class Barrier extends Handle {
    * party that ran it.
    */
   async wait(options?: WaitOptions): Promise<number> {
+    waitTimeout(options, 'Barrier.wait()'); // checked as given, before the default timeout is put in
     const timeout = options?.timeout ?? this.defaultTimeout;
     const passed = (await waitOn(this.ref, { op: 'wait' }, { ...options, timeout }, 'Barrier.wait()', async (granted) => {
       if ((granted as Passed).action) await request(this.ref, { op: 'actionDone', ok: false, error: 'the party that was to run it was aborted' });

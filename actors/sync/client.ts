@@ -46,7 +46,7 @@ let nextToken = 1;
 /** The timeout the service enforces: `null` forever, `0` no wait. */
 export function waitTimeout(options: AcquireOptions | undefined, what: string): number | null {
   if (options === undefined || options === null) return null;
-  if (typeof options !== 'object') throw invalidOption(`${what} options`, 'an object', options);
+  if (typeof options !== 'object' || Array.isArray(options) || options instanceof AbortSignal) throw invalidOption(`${what} options`, 'an object of options (`{ signal }` for an AbortSignal)', options);
   onlyKnown(options, `${what} options`, ['timeout', 'blocking', 'signal'], { block: 'did you mean `blocking`?' });
   const { timeout, blocking, signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', signal);

@@ -173,6 +173,29 @@ describe('options a function does not take', () => {
       expect(got, what).toBeInstanceOf(InvalidArgumentError);
       expect(String((got as Error).message), what).toMatch(/^Unknown option `/);
     }
+    // Not options at all: a signal where its options go, an array, a string spread into keys.
+    const barrier = new Barrier(2);
+    for (const [what, call] of [
+      ['get(signal)', () => queue.get(AbortSignal.timeout(10) as never)],
+      ['acquire([])', () => lock.acquire([] as never)],
+      ['Barrier.wait(string)', () => barrier.wait('abc' as never)],
+      ['Barrier.wait(number)', () => barrier.wait(5 as never)],
+      ['wait() signal', () => wait([a], { signal: AbortSignal.timeout(10) } as never)],
+      ['wait() negative timeout', () => wait([a], { timeout: -1, timout: 1 } as never)],
+    ] as const) {
+      let got: unknown;
+      try {
+        got = await refusal(Promise.resolve((call as () => unknown)()));
+      } catch (err) {
+        got = err;
+      }
+      expect(got, what).toBeInstanceOf(InvalidArgumentError);
+    }
+    // A key that is a name on Object.prototype is no hint.
+    expect(() => new Queue({ toString: 1 } as never)).toThrow('Unknown option `toString` in Queue options: its options are `maxsize`, `name`.');
+    const program = spawnCommand('true');
+    await expect(program.output({ limt: 10 } as never)).rejects.toThrow('Unknown option `limt` in output() options: its options are `limit`.');
+    await program.join({ timeout: 10_000 });
     // An option given as undefined is absent; a known one still works.
     expect(await ref.call('hi', { timeout: 5000, timout: undefined } as never)).toBe('hi');
     expect(await queue.put(1, { timeout: 1000 })).toBeUndefined();
