@@ -170,7 +170,8 @@ export class Value<K extends Kind = Kind> extends Acquirable {
   /** @throws {InvalidArgumentError} for an unknown kind; {SharedValueError} for an initial value of the wrong type. */
   constructor(kind: K, initial?: ElementOf<K>) {
     const k = checkKind(kind);
-    const start = initial ?? ((isBig(k) ? 0n : 0) as ElementOf<K>);
+    // Absent is 0; null is no number (Python's Value('i', None) is a TypeError), not 0.
+    const start = initial === undefined ? ((isBig(k) ? 0n : 0) as ElementOf<K>) : initial;
     checkElement(k, start, 'the initial value');
     super(new SharedService(`Value(${k})`, k, [start]).ref);
     this.kind = kind;

@@ -112,6 +112,8 @@ describe('arguments that are not what they must be', () => {
     await expect(array.setSlice(0, [1, 2, 3, 4, 5])).rejects.toThrow(/do not fit/);
     await expect(array.setSlice(0, { length: -1 } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await value.get()).toBe(1);
+    // Before, null was taken for 0, where Python's Value('i', None) is a TypeError.
+    expect(() => new Value('int32', null as never)).toThrow('the initial value must be a number for kind int32, got object null.');
   });
 });
 
