@@ -56,7 +56,7 @@ let uncaughtJoined = false;
 
 /** One copy of troupe in this process: its children, and how it ends them as Python's exit does. */
 interface Copy {
-  readonly children: () => readonly { readonly daemon: boolean; readonly pid: number | null; readonly ref: { readonly name: string }; isAlive(): boolean }[];
+  readonly children: typeof children;
   readonly end: () => Promise<void>;
 }
 

@@ -19,11 +19,9 @@ const BATCH_BYTES = 1 << 20;
 /** Kept past a wait's own deadline before the kernel call gives up: only reached if the service is unresponsive. */
 const BACKSTOP_MS = 30_000;
 
-/** Python's spellings of a wait, answered. */
-const WAIT_HINTS = {
-  block: "Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).",
-  blocking: "Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).",
-};
+/** Python's spellings of a wait that does not block, answered. */
+const NO_BLOCK = "Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).";
+const WAIT_HINTS = { block: NO_BLOCK, blocking: NO_BLOCK };
 
 /** A wait's milliseconds from its options (`timeout`, `signal`): undefined for no deadline. */
 export function waitMs(options: WaitOptions | undefined, what = 'wait options'): number | undefined {
