@@ -373,6 +373,8 @@ if (isMain(import.meta)) {
     const one = new Samples();
     const cpu = new Samples();
     const startup = new Samples();
+    // Each fresh pool's time over the fresh fork's run just after it: the machine's drift cancels out.
+    const paired: number[] = [];
     for (let r = 0; r < (quick ? 1 : 3); r++) {
       const ours = await poolShapes();
       rate.add('troupe Pool.map (automatic chunksize)', ours.map!, 'tasks/s');
@@ -386,8 +388,11 @@ if (isMain(import.meta)) {
       // A fresh program's first pool against a fresh program's first fork, and its first naive
       // pool of two forks, started alike and interleaved.
       for (let k = 0; k < FRESH_PAIRS; k++) {
-        startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']), 'startup_ms');
-        startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'fork-start.ts']), 'startup_ms');
+        const pool = anchor(process.execPath, ['--import', 'tsx', 'pool-start.ts']);
+        const fork = anchor(process.execPath, ['--import', 'tsx', 'fork-start.ts']);
+        startup.addAnchors(pool, 'startup_ms');
+        startup.addAnchors(fork, 'startup_ms');
+        if (pool[0] !== undefined && fork[0] !== undefined) paired.push(pool[0].value / fork[0].value);
         startup.addAnchors(anchor(process.execPath, ['--import', 'tsx', 'fork-pool-start.ts']), 'startup_ms');
       }
       if (python) {
@@ -417,6 +422,10 @@ if (isMain(import.meta)) {
     const n = FRESH_PAIRS * (quick ? 1 : 3);
     if (fresh && freshFork) {
       console.log(`A fresh process's first Pool(2) result takes ${(fresh.value / freshFork.value).toFixed(2)}× a fresh process's first fork → ready (${fresh.value.toFixed(1)} against ${freshFork.value.toFixed(1)} ms, medians of ${n} interleaved runs each).`);
+    }
+    if (paired.length > 0) {
+      const sorted = [...paired].sort((a, b) => a - b);
+      console.log(`Run by run (each fresh pool over the fresh fork right after it): median ${median(paired).toFixed(2)}×, from ${sorted[0]!.toFixed(2)}× to ${sorted.at(-1)!.toFixed(2)}× over ${paired.length} pairs.`);
     }
     if (fresh && freshForks) {
       console.log(`and ${(fresh.value / freshForks.value).toFixed(2)}× a fresh process's naive pool of two forks → first result (${freshForks.value.toFixed(1)} ms).`);
