@@ -3,6 +3,8 @@
  * an orderly end. On SIGINT or SIGTERM the root stops its actors, newest
  * first, each as its `shutdown` option says, within a budget, then exits with
  * 130 or 143 as a shell expects. A second signal ends everything at once.
+ * An uncaught error ends it as Python's exit does: its non-daemon children
+ * are waited for (unless `uncaught: 'exit'`).
  */
 import { inspect } from 'node:util';
 import { invalidOption, onlyKnown } from './errors.ts';
@@ -16,6 +18,14 @@ export interface NodeOptions {
   readonly handleSignals?: boolean;
   /** Milliseconds the whole orderly shutdown may take before everything left is killed (default 10,000). */
   readonly shutdownBudgetMs?: number;
+  /**
+   * After an uncaught error or unhandled rejection in the program: `'wait'`
+   * (default) prints it, terminates the daemon children and waits for the
+   * others, then exits with 1, as Python does; `'exit'` leaves it to Node,
+   * which exits at once, the children ended with it (a service that should
+   * go down at once).
+   */
+  readonly uncaught?: 'wait' | 'exit';
 }
 
 let installed = false;
@@ -28,15 +38,18 @@ let stopping: Promise<void> | null = null;
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad option.
  */
 export function startNode(options: NodeOptions = {}): Node {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of node options ({ handleSignals, shutdownBudgetMs })', options);
-  onlyKnown(options, 'startNode() options', ['handleSignals', 'shutdownBudgetMs']);
-  const { handleSignals = true, shutdownBudgetMs = DEFAULT_SHUTDOWN_BUDGET_MS } = options;
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of node options ({ handleSignals, shutdownBudgetMs, uncaught })', options);
+  onlyKnown(options, 'startNode() options', ['handleSignals', 'shutdownBudgetMs', 'uncaught']);
+  const { handleSignals = true, shutdownBudgetMs = DEFAULT_SHUTDOWN_BUDGET_MS, uncaught = 'wait' } = options;
   if (typeof handleSignals !== 'boolean') throw invalidOption('handleSignals', 'a boolean', handleSignals);
   if (typeof shutdownBudgetMs !== 'number' || !(shutdownBudgetMs >= 0)) throw invalidOption('shutdownBudgetMs', 'a number of milliseconds >= 0', shutdownBudgetMs);
+  if (uncaught !== 'wait' && uncaught !== 'exit') throw invalidOption('uncaught', "'wait' or 'exit'", uncaught);
   budgetMs = shutdownBudgetMs;
   const node = currentNode();
   if (handleSignals) installSignals();
   else uninstallSignals();
+  exitOnUncaught = uncaught === 'exit';
+  if (exitOnUncaught) leaveUncaught();
   return node;
 }
 
@@ -46,18 +59,26 @@ export function startNode(options: NodeOptions = {}): Node {
  */
 export function ensureSignals(): void {
   if (!declined) installSignals();
-  if (!uncaughtJoined && currentNode().parentless) {
-    uncaughtJoined = true;
-    onUncaught().copies.add({ children, end: endChildrenAtExit });
-  }
+  if (!exitOnUncaught && currentNode().parentless) onUncaught().copies.add(THIS_COPY);
 }
 
-let uncaughtJoined = false;
+/** `startNode({ uncaught: 'exit' })` was called: Node's own handling of an uncaught error. */
+let exitOnUncaught = false;
 
 /** One copy of troupe in this process: its children, and how it ends them as Python's exit does. */
 interface Copy {
   readonly children: typeof children;
   readonly end: () => Promise<void>;
+}
+
+const THIS_COPY: Copy = { children, end: endChildrenAtExit };
+
+/** This copy no longer waits on an uncaught error; with no copy left that does, Node handles it again. */
+function leaveUncaught(): void {
+  const shared = onUncaught(false);
+  if (shared === undefined) return;
+  shared.copies.delete(THIS_COPY);
+  if (shared.copies.size === 0) shared.remove();
 }
 
 /**
@@ -67,11 +88,13 @@ interface Copy {
  * would count the others' as the program's and step aside, and the error
  * would be swallowed.
  */
-function onUncaught(): { readonly copies: Set<Copy> } {
+function onUncaught(): Shared;
+function onUncaught(create: false): Shared | undefined;
+function onUncaught(create = true): Shared | undefined {
   const key = Symbol.for('troupe.uncaught');
-  const global = globalThis as { [key]?: { readonly copies: Set<Copy> } };
+  const global = globalThis as { [key]?: Shared };
   const there = global[key];
-  if (there !== undefined) return there;
+  if (there !== undefined || !create) return there;
   const copies = new Set<Copy>();
   let failing = false;
   /**
@@ -98,7 +121,19 @@ function onUncaught(): { readonly copies: Set<Copy> } {
     void Promise.all([...copies].map((copy) => copy.end())).then(() => process.exit(1));
   };
   process.on('uncaughtException', handler);
-  return (global[key] = { copies });
+  return (global[key] = {
+    copies,
+    remove: () => {
+      process.off('uncaughtException', handler);
+      delete global[key];
+    },
+  });
+}
+
+interface Shared {
+  readonly copies: Set<Copy>;
+  /** Takes the handler away: Node handles an uncaught error again. */
+  readonly remove: () => void;
 }
 
 let declined = false;

@@ -142,6 +142,7 @@ describe('options a function does not take', () => {
       ['spawn', () => spawn(echo, { deamon: true } as never)],
       ['mailbox', () => spawn(echo, { mailbox: { maxsize: 3 } } as never)],
       ['startNode', () => startNode({ signals: false } as never)],
+      ['startNode uncaught', () => startNode({ uncught: 'exit' } as never)],
       ['put', () => queue.put(1, { wait: 0 } as never)],
       ['Queue', () => new Queue({ size: 3 } as never)],
       ['JoinableQueue', () => new JoinableQueue({ size: 3 } as never)],

@@ -183,6 +183,15 @@ describe('actor trees', () => {
     }
   });
 
+  it("leaves an uncaught error to Node after startNode({ uncaught: 'exit' }): it exits at once, its children with it", async () => {
+    const { first, lines, stderr, exited } = await runRoot('throws-exit');
+    expect(await exited).toBe(1);
+    expect(stderr()).toContain('Error: main program failed');
+    expect(stderr()).not.toContain('waiting for its non-daemon children');
+    expect(lines).not.toContain('slowpoke done');
+    await allGone([first.child as number, first.daemon as number], 5000);
+  });
+
   it("leaves an uncaught error to the program's own handler", async () => {
     const { first, lines, exited } = await runRoot('throws-handled');
     expect(await exited).toBe(5);
