@@ -136,13 +136,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly #hops = new Map<string, Hop>();
   #childCount = 0;
   readonly #calls = new Map<number, PendingCall>();
-  /**
-   * This node's actor has ended and its monitors were told, while its process
-   * goes on waiting for its children: what the actor would still send (from a
-   * timer it left, say) is dropped, as nothing comes from an ended actor after
-   * its `down`. Its services and its children's traffic are not its own and go on.
-   */
-  #selfEnded = false;
   #nextCall = 1;
   #pidsReported = false;
   #watchersReported = false;
@@ -328,13 +321,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   // ---- sending ---------------------------------------------------------
 
-  /** The actor has ended and been reported while its process waits for its children (see #selfEnded). */
-  selfEnded(): void {
-    this.#selfEnded = true;
-  }
-
   send(to: ActorRef, message: unknown): void {
-    if (this.#selfEnded) return;
     const encoded = encode(message, 'message');
     this.#route(FRAME_SEND, to.id, this.self.id, 0, encoded.flags, encoded.payload, encoded.attachments);
   }
@@ -346,7 +333,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * letter, as any send to a gone actor).
    */
   sendAdmitted(to: ActorRef, message: unknown): Promise<void> {
-    if (this.#selfEnded) return Promise.resolve();
     const encoded = encode(message, 'message');
     const callId = this.#nextCallId();
     return new Promise<void>((resolve) => {
@@ -370,7 +356,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted before it was sent.`, { cause: signal.reason }));
-    if (this.#selfEnded) return Promise.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was not sent: actor ${this.self.name} has ended.`));
     const callId = this.#nextCallId();
     return new Promise((resolve, reject) => {
       const timer =
@@ -413,14 +398,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** Answers call `callId` of `caller` on behalf of actor `answerer` (this node's actor or one of its services). */
   answer(caller: string, callId: number, answerer: string, value: unknown): void {
-    if (this.#selfEnded && answerer === this.self.id) return; // its calls were failed as it ended
     const encoded = encode(value, 'reply');
     this.#route(FRAME_REPLY, caller, answerer, callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /** Fails call `callId` of `caller`: it rejects with a `RemoteError` whose cause is `error`. */
   answerError(caller: string, callId: number, answerer: string, error: unknown): void {
-    if (this.#selfEnded && answerer === this.self.id) return;
     this.#fail(caller, callId, { type: 'remote', actorId: answerer, error: errorToWire(error) });
   }
 

@@ -197,10 +197,7 @@ class ActorHost {
    * wait for its news.
    */
   #endedBeforeChildren(code: number): void {
-    if (!children().some((child) => !child.daemon && child.isAlive())) return;
-    this.#link.sendSystem({ t: 'ended', code });
-    // Its monitors hear of its end now: from here on, nothing comes from it.
-    this.#node.selfEnded();
+    if (children().some((child) => !child.daemon && child.isAlive())) this.#link.sendSystem({ t: 'ended', code });
   }
 
   /**

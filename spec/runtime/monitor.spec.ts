@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LinkedExitError, MailboxFullError, current, isDown, isExitSignal, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
-import { leavesTicking, stubborn, waiter } from '../fixtures/actors.ts';
+import { stubborn, waiter } from '../fixtures/actors.ts';
 import { linked, obedient, puppet, unlinker, watcher, type PuppetOrder } from '../fixtures/watchers.ts';
 import { reap, until } from '../helpers.ts';
 
@@ -15,16 +15,6 @@ const field =
     typeof m === 'object' && m !== null && key in m;
 
 describe('monitors', () => {
-  it('get nothing from an actor after its down, though its process waits for a child and a timer it left runs on', async () => {
-    const target = reap(spawn(leavesTicking, { args: [current().self, 300] }));
-    current().monitor(target);
-    await next(downFor(target));
-    // Its process ends once the child has done its 300 ms: every tick sent would be here by then.
-    expect(await target.join({ timeout: 20_000 })).toBe(0);
-    // Before, the timer's ticks kept coming for those 300 ms, from an actor its monitors had seen end (OTP: never).
-    await expect(current().receive({ match: (m): m is 'tick' => m === 'tick', timeout: 50 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
-  });
-
   it.each([
     ['return', 'normal'],
     ['exit:3', { exitCode: 3 }],
