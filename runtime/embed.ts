@@ -50,6 +50,8 @@ export function startNode(options: NodeOptions = {}): Node {
   else uninstallSignals();
   exitOnUncaught = uncaught === 'exit';
   if (exitOnUncaught) leaveUncaught();
+  // Back to 'wait' after an 'exit', once it has children: joined again now, not at its next spawn.
+  else if (joinedUncaught && node.parentless) onUncaught().copies.add(THIS_COPY);
   return node;
 }
 
@@ -59,8 +61,14 @@ export function startNode(options: NodeOptions = {}): Node {
  */
 export function ensureSignals(): void {
   if (!declined) installSignals();
-  if (!exitOnUncaught && currentNode().parentless) onUncaught().copies.add(THIS_COPY);
+  if (!exitOnUncaught && currentNode().parentless) {
+    joinedUncaught = true;
+    onUncaught().copies.add(THIS_COPY);
+  }
 }
+
+/** This copy has spawned with the uncaught handling on (see startNode). */
+let joinedUncaught = false;
 
 /** `startNode({ uncaught: 'exit' })` was called: Node's own handling of an uncaught error. */
 let exitOnUncaught = false;
@@ -91,7 +99,8 @@ function leaveUncaught(): void {
 function onUncaught(): Shared;
 function onUncaught(create: false): Shared | undefined;
 function onUncaught(create = true): Shared | undefined {
-  const key = Symbol.for('troupe.uncaught');
+  // Versioned: a copy whose Shared has another shape keeps its own.
+  const key = Symbol.for('troupe.uncaught/1');
   const global = globalThis as { [key]?: Shared };
   const there = global[key];
   if (there !== undefined || !create) return there;
