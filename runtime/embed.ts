@@ -51,20 +51,22 @@ export function startNode(options: NodeOptions = {}): Node {
   exitOnUncaught = uncaught === 'exit';
   if (exitOnUncaught) leaveUncaught();
   // Back to 'wait' after an 'exit', once it has children: joined again now, not at its next spawn.
-  else if (joinedUncaught && node.parentless) onUncaught().copies.add(THIS_COPY);
+  else if (joinedUncaught && node.parentless) joinUncaught();
   return node;
 }
 
 /**
  * Installs the root's signal handling once, unless startNode() said not to,
- * and its handling of an uncaught error. Called at the first spawn.
+ * and its handling of an uncaught error. Called at every spawn.
  */
-export function ensureSignals(): void {
+export function ensureRootHandlers(): void {
   if (!declined) installSignals();
-  if (!exitOnUncaught && currentNode().parentless) {
-    joinedUncaught = true;
-    onUncaught().copies.add(THIS_COPY);
-  }
+  if (!exitOnUncaught && currentNode().parentless) joinUncaught();
+}
+
+function joinUncaught(): void {
+  joinedUncaught = true;
+  onUncaught().copies.add(THIS_COPY);
 }
 
 /** This copy has spawned with the uncaught handling on (see startNode). */

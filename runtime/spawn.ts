@@ -9,7 +9,7 @@ import { isActorDefinition, type ActorDefinition, type ArgsOf, type MsgOf, type 
 import type { Context } from './context.ts';
 import { SpawnError, invalidOption, onlyKnown } from './errors.ts';
 import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
-import { ensureSignals } from './embed.ts';
+import { ensureRootHandlers } from './embed.ts';
 import { currentNode, hosting } from './node.ts';
 import { ActorProcess, DEFAULT_STOP_TIMEOUT_MS, type Shutdown } from './process/child.ts';
 import type { ChildRef } from './process/child-ref.ts';
@@ -80,7 +80,7 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
   if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) throw invalidOption('execArgv', 'an array of strings', execArgv);
   if (cwd !== undefined && typeof cwd !== 'string') throw invalidOption('cwd', 'a directory path', cwd);
   if (env !== undefined && (typeof env !== 'object' || env === null)) throw invalidOption('env', 'an object of strings', env);
-  ensureSignals();
+  ensureRootHandlers();
   const process = new ActorProcess(currentNode(), definition, args, {
     name,
     daemon,
