@@ -105,8 +105,8 @@ export function actor(impl: unknown): ActorDefinition {
 /**
  * `actor()` for troupe's own actors, which name their module (`import.meta.url`)
  * rather than have a stack captured: the first capture in a process makes V8
- * find the lines of the whole runtime bundle, about 1.3 ms of every actor
- * process's start.
+ * find the lines of the whole runtime bundle, which took about 2.7 ms of
+ * every actor process's start (see docs/performance.md).
  */
 export function actorIn<Args extends unknown[], Msg = unknown, Reply = unknown>(moduleUrl: string, impl: ActorFunction<Args, Msg, Reply>): ActorDefinition<Args, Msg, Reply> {
   return define(impl, realModule(moduleUrl)) as ActorDefinition<Args, Msg, Reply>;
