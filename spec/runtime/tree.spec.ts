@@ -136,6 +136,14 @@ describe('actor trees', () => {
     expect(lines).toContain('slowpoke done');
   });
 
+  it('keeps the root alive while it waits with no deadline on work a daemon child does', async () => {
+    // Before, Node ended the program at once, its await unsettled (exit code 13): a daemon keeps nothing alive.
+    const { first, lines, exited } = await runRoot('daemon-waits');
+    expect(first).toEqual({ received: 'late item' });
+    expect(await exited).toBe(0);
+    expect(lines).toContain(JSON.stringify({ got: 'late item' }));
+  });
+
   it('keeps the root alive until its non-daemon children finish', async () => {
     const { first, lines, exited } = await runRoot('non-daemon');
     expect(await exited).toBe(0);
