@@ -19,7 +19,7 @@ const SPAWN_OPTIONS = ['args', 'name', 'daemon', 'shutdown', 'deathSignal', 'mai
 export interface SpawnOptions<Args extends unknown[] = unknown[]> {
   /** The behaviour's arguments after `ctx` (for a class, `run`'s arguments). */
   readonly args?: Args;
-  /** Shown in `ps` as `troupe-actor <name>`; default `<function or class name>-<n>`. */
+  /** Shown in `ps` as `troupe-actor <name>`; default `<function or class name>-<n>` (`actor-<n>` for an arrow function, which has no name). */
   readonly name?: string;
   /** A daemon does not keep its parent alive and is ended when its parent ends. */
   readonly daemon?: boolean;
