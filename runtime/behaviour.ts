@@ -36,8 +36,13 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
    * the actor is stopped. When `handle` throws on a message that came by
    * `call`, the caller gets a `RemoteError` and the actor goes on; when it
    * throws on a sent message, nobody is told, so the actor fails (exit code 1).
+   * An override may be synchronous, as Python's `run()` is, or async.
    */
-  async run(..._args: unknown[]): Promise<unknown> {
+  run(..._args: unknown[]): unknown {
+    return this.#serve();
+  }
+
+  async #serve(): Promise<void> {
     for await (const message of this.ctx.inbox) {
       // This call's own answer, whatever handle() takes meanwhile (a receive() of its own), unless
       // handle() puts it off with ctx.deferReply() (OTP's noreply).
@@ -52,7 +57,6 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
       }
       if (call !== null && !call.answered && !call.deferred) call.reply(result);
     }
-    return undefined;
   }
 
   /** Answers one message; override it, or override `run`. */

@@ -22,6 +22,14 @@ class Greeter extends Actor<string, string> {
   }
 }
 const greeter = actor(Greeter);
+
+// A synchronous run(), as Python's: its args typed from it too.
+class Doubler extends Actor {
+  override run(n: number): number {
+    return n * 2;
+  }
+}
+const doubler = actor(Doubler);
 const noArgs = actor(async () => {});
 
 // Never called: these lines exist for the typechecker only.
@@ -44,6 +52,10 @@ function compileOnly(): void {
   spawn(greeter, { args: ['three'] });
   // @ts-expect-error: wrong message type for a class actor
   g.send(42);
+
+  spawn(doubler, { args: [2] });
+  // @ts-expect-error: a synchronous run()'s args are checked as an async one's
+  spawn(doubler, { args: ['two'] });
 
   spawn(noArgs);
   const ref: ActorRef<{ add: number }, number> = a;

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SpawnError, activeChildren, actor, current, node, spawn, task } from '../../index.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, parentOfTwo, quick, receiver, reporterParent, stubborn, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -55,6 +55,12 @@ describe('actor process lifecycle', () => {
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('own actors ok: hi 9');
     expect(run.status).toBe(0);
+  });
+
+  it('runs a class actor whose run() is synchronous, as Python\'s is', async () => {
+    const ref = reap(spawn(syncRun, { args: [21] }));
+    expect(await current().receive({ match: (m): m is { doubled: number } => typeof m === 'object' && m !== null && 'doubled' in m, timeout: 20_000 })).toEqual({ doubled: 42 });
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('returns a ref at once, with exitCode null and isAlive true until it ends with 0', async () => {
