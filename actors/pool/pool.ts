@@ -837,6 +837,18 @@ export class Pool {
 
   #failed(slot: Slot, pending: Pending, err: unknown): void {
     if (err instanceof RemoteError && err.cause instanceof SerializationError) return pending.reject(renamedPath(err.cause, pending.star));
+    if (err instanceof RemoteError) {
+      // Said as a task's failure, not as the worker's failure to answer a call (which is how it travels).
+      const cause = err.cause as { message?: unknown } | undefined;
+      return pending.reject(
+        new RemoteError(`${pending.task.name ? `Task ${pending.task.name}` : 'A task'} threw in ${slot.ref.name} of ${this.#name}: ${err.remoteName}: ${String(cause?.message ?? '')}`, {
+          actorId: err.actorId,
+          remoteName: err.remoteName,
+          remoteStack: err.remoteStack,
+          cause: err.cause,
+        }),
+      );
+    }
     if (err instanceof TimeoutError) {
       // The worker may be stuck in it: replace it. Its other tasks go back in the queue.
       slot.endedByPool = true;
