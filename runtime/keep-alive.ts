@@ -1,42 +1,31 @@
 /**
- * A program waiting without a deadline (a call, a receive, a queue's get) on
- * work only a daemon child will do. Daemon children keep nothing alive, so
- * Node would end the program there, its await unsettled (exit code 13), where
- * Python's main thread blocks until the daemon answers. While such a wait is
- * open and a daemon child lives, this process is kept alive. With no daemon,
- * it is not: non-daemon children keep it alive themselves, and with no child
- * at all nobody could answer, and Node's own end says so.
+ * A main program whose top-level await waits on work only a daemon child will
+ * do (a queue's `get()`, a `receive()`, a call): daemon children keep nothing
+ * alive, so Node would end the program there, its await unsettled (exit code
+ * 13), where Python's main thread blocks until the daemon answers. While the
+ * main module is still evaluating and a daemon child lives, the program is
+ * kept going, a short timer at a time, each time its event loop runs dry.
+ * Once the main code has finished, daemons keep nothing alive, as Python's
+ * are ended at exit; and with no daemon, nobody that troupe knows of could
+ * answer, and Node's own end says so.
  */
-import { holdAlive } from './timers.ts';
+let watching = false;
 
-let waits = 0;
-let release: (() => void) | null = null;
-/** Whether a daemon child of this process lives (set by process/child.ts). */
-let daemonsAlive: () => boolean = () => false;
-
-export function watchDaemons(alive: () => boolean): void {
-  daemonsAlive = alive;
+/** Called at the first daemon child: from then on, each time the event loop runs dry, checks `daemonsAlive`. */
+export function keepMainForDaemons(daemonsAlive: () => boolean): void {
+  if (watching) return;
+  watching = true;
+  process.on('beforeExit', () => {
+    if (daemonsAlive() && mainPending()) setTimeout(() => {}, 100);
+  });
 }
 
-/** A wait without a deadline begins; the function returned ends it (once). */
-export function openWait(): () => void {
-  waits++;
-  recheck();
-  let open = true;
-  return () => {
-    if (!open) return;
-    open = false;
-    waits--;
-    recheck();
-  };
-}
-
-/** Holds or lets go, as the waits and the daemon children now stand. */
-export function recheck(): void {
-  const need = waits > 0 && daemonsAlive();
-  if (need && release === null) release = holdAlive();
-  else if (!need && release !== null) {
-    release();
-    release = null;
-  }
+/**
+ * Whether the main ES module is still evaluating (its top-level await
+ * unsettled): Node registers this 'exit' listener for that time, and it is
+ * what ends such a program with code 13. A CommonJS main has no top-level
+ * await, and is never pending here.
+ */
+function mainPending(): boolean {
+  return process.listeners('exit').some((listener) => listener.name === 'handleProcessExit');
 }

@@ -6,7 +6,6 @@
 import { decode } from './codec.ts';
 import { AbortError, MailboxFullError, TimeoutError, invalidOption, onlyKnown } from './errors.ts';
 import { flushHeld } from './framing.ts';
-import { openWait } from './keep-alive.ts';
 import { isForever } from './timers.ts';
 
 export const KIND_SEND = 1;
@@ -203,9 +202,7 @@ export class Mailbox {
     if (signal?.aborted) return Promise.reject(new AbortError(`receive() on actor ${this.#owner} was aborted.`, { cause: signal.reason }));
     return new Promise<Letter | null>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const forever = timeout === undefined || isForever(timeout) ? openWait() : undefined;
       const done = (): void => {
-        forever?.();
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const i = this.#waiters.indexOf(waiter);

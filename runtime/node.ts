@@ -13,7 +13,6 @@ import { FLAG_ADMIT, FLAG_NOTICE, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRA
 import { describeReason, exitReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
 import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
-import { openWait } from './keep-alive.ts';
 import { isForever } from './timers.ts';
 import { REGISTRY_LOCAL_ID, Registry } from './registry.ts';
 import type { ChildRef } from './process/child-ref.ts';
@@ -73,8 +72,6 @@ interface PendingCall {
   readonly timer: NodeJS.Timeout | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: (() => void) | undefined;
-  /** Ends the keep-alive of a call without a deadline (see keep-alive.ts). */
-  readonly endWait?: () => void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -377,7 +374,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
           this.#settle(callId)?.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted.`, { cause: signal.reason }));
         });
       signal?.addEventListener('abort', onAbort!, { once: true });
-      this.#calls.set(callId, { to, resolve, reject, timer, signal, onAbort, endWait: timer === undefined ? openWait() : undefined });
+      this.#calls.set(callId, { to, resolve, reject, timer, signal, onAbort });
       this.#route(FRAME_CALL, to.id, this.self.id, callId, encoded.flags, encoded.payload, encoded.attachments);
     });
   }
@@ -416,7 +413,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#calls.delete(callId);
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
-    pending.endWait?.();
     return pending;
   }
 

@@ -17,7 +17,7 @@ import { exitHooks, type ChildLink, type Node, type RestartEvent, type WatchEntr
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
-import { recheck, watchDaemons } from '../keep-alive.ts';
+import { keepMainForDaemons } from '../keep-alive.ts';
 import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeBundle, type ActorBundles } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ActorRef } from '../ref.ts';
@@ -121,7 +121,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.ref = new ChildRef(actorId(nodeId, MAIN_LOCAL_ID), name, node.self, this, options.mailbox.overflow === 'block');
     node.addChild(this);
     live.add(this);
-    if (this.daemon) recheck();
+    if (this.daemon && node.parentless) keepMainForDaemons(() => [...live].some((child) => child.daemon));
     // The next spawn of the root finds a spare host; started once this actor is up (or failed to
     // start, however early), so as not to slow its start.
     if (node.parentless) void this.ready.then(spareOnceStarted, spareOnceStarted);
@@ -399,7 +399,6 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#exitCode = exitCode;
     this.#drained = null;
     live.delete(this);
-    if (this.daemon) recheck();
     this.#link?.close();
     // Frames still waiting for a process that never came: calls fail, sends become dead letters.
     const queued = this.#queued ?? [];
@@ -809,8 +808,6 @@ async function startSpare(): Promise<void> {
 }
 
 /** The actor processes this process started and that have not ended, in start order. */
-watchDaemons(() => [...live].some((child) => child.daemon));
-
 export function children(): ActorProcess[] {
   return [...live];
 }

@@ -144,6 +144,12 @@ describe('actor trees', () => {
     expect(lines).toContain(JSON.stringify({ got: 'late item' }));
   });
 
+  it('still ends once its main code has, with waits left open in the background and a daemon that never ends', async () => {
+    const { first, exited } = await runRoot('daemon-background');
+    expect(await exited).toBe(0);
+    await allGone([first.daemon as number], 5000);
+  });
+
   it('keeps the root alive until its non-daemon children finish', async () => {
     const { first, lines, exited } = await runRoot('non-daemon');
     expect(await exited).toBe(0);
