@@ -36,9 +36,11 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
    * the actor is stopped. When `handle` throws on a message that came by
    * `call`, the caller gets a `RemoteError` and the actor goes on; when it
    * throws on a sent message, nobody is told, so the actor fails (exit code 1).
-   * An override may be synchronous, as Python's `run()` is, or async.
+   * An override may be synchronous, as Python's `run()` is, or async. Typed
+   * `any` so that both compile, and an async override can still
+   * `return super.run()` or chain on it.
    */
-  run(..._args: unknown[]): unknown {
+  run(..._args: unknown[]): any {
     return this.#serve();
   }
 

@@ -30,6 +30,15 @@ class Doubler extends Actor {
   }
 }
 const doubler = actor(Doubler);
+
+// An override typed to return the default loop's promise, as before run() could be synchronous.
+class Relay extends Actor {
+  override run(label: string): Promise<unknown> {
+    void label;
+    return super.run().then(() => undefined);
+  }
+}
+const relay = actor(Relay);
 const noArgs = actor(async () => {});
 
 // Never called: these lines exist for the typechecker only.
@@ -54,6 +63,7 @@ function compileOnly(): void {
   g.send(42);
 
   spawn(doubler, { args: [2] });
+  spawn(relay, { args: ['x'] });
   // @ts-expect-error: a synchronous run()'s args are checked as an async one's
   spawn(doubler, { args: ['two'] });
 

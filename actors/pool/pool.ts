@@ -839,9 +839,10 @@ export class Pool {
     if (err instanceof RemoteError && err.cause instanceof SerializationError) return pending.reject(renamedPath(err.cause, pending.star));
     if (err instanceof RemoteError) {
       // Said as a task's failure, not as the worker's failure to answer a call (which is how it travels).
+      // "Failed", not "threw": the error may be its worker's initializer's, or its module's as it loaded.
       const cause = err.cause as { message?: unknown } | undefined;
       return pending.reject(
-        new RemoteError(`${pending.task.name ? `Task ${pending.task.name}` : 'A task'} threw in ${slot.ref.name} of ${this.#name}: ${err.remoteName}: ${String(cause?.message ?? '')}`, {
+        new RemoteError(`${pending.task.name ? `Task ${pending.task.name}` : 'A task'} failed in ${slot.ref.name} of ${this.#name}: ${err.remoteName ? `${err.remoteName}: ` : ''}${String(cause?.message ?? '')}`, {
           actorId: err.actorId,
           remoteName: err.remoteName,
           remoteStack: err.remoteStack,

@@ -152,7 +152,7 @@ describe('Pool', () => {
     expect((err as RemoteError).cause).toBeInstanceOf(RangeError);
     expect((err as RemoteError).remoteStack).toContain('spec/fixtures/tasks.ts');
     // Said as the task's failure, not as a call the worker failed to handle.
-    expect((err as RemoteError).message).toMatch(/^A task threw in PoolWorker-\S+ of Pool-\d+: RangeError: no threes \(3\)$/);
+    expect((err as RemoteError).message).toMatch(/^A task failed in PoolWorker-\S+ of Pool-\d+: RangeError: no threes \(3\)$/);
     expect(await p.map(failOn, [1, 2])).toEqual([1, 2]);
   });
 
