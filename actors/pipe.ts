@@ -303,9 +303,13 @@ registerHandle('pipe-end', Connection, (data) => {
 
 /**
  * Makes a pipe and returns its two ends. Duplex by default: each end sends
- * to the other. With `{ duplex: false }` it returns `[reader, writer]`.
- * `Send`/`Recv` type the messages of the first end; the second's are swapped.
+ * to the other. With `{ duplex: false }` it returns `[reader, writer]`, typed
+ * so that the reader has no `send` and the writer no `recv` to call
+ * (`Pipe<T>({ duplex: false })`). `A`/`B` type the messages the first end
+ * sends and receives; the second's are swapped.
  */
+export function Pipe<T = unknown>(options: PipeOptions & { readonly duplex: false }): [reader: Connection<never, T>, writer: Connection<T, never>];
+export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, B>, Connection<B, A>];
 export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, B>, Connection<B, A>] {
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ duplex: false }`', options);
   if (options !== undefined) onlyKnown(options, 'Pipe options', ['duplex', 'name']);

@@ -4,7 +4,7 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, actor, spawn, type ActorRef, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, actor, spawn, type ActorRef, type ChildRef, type Context } from '../index.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
   void ctx;
@@ -61,6 +61,15 @@ function compileOnly(): void {
   spawn(greeter, { args: ['three'] });
   // @ts-expect-error: wrong message type for a class actor
   g.send(42);
+
+  // A one-way pipe's reader has no send, its writer no recv.
+  const [reader, writer] = Pipe<string>({ duplex: false });
+  expectTypeOf(reader.recv()).toEqualTypeOf<Promise<string>>();
+  void writer.send('x');
+  // @ts-expect-error: the read end of a one-way pipe cannot send
+  void reader.send('x');
+  // @ts-expect-error: nor its write end send something else
+  void writer.send(1);
 
   spawn(doubler, { args: [2] });
   spawn(relay, { args: ['x'] });
