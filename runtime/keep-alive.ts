@@ -11,6 +11,14 @@
  */
 let watching = false;
 
+/**
+ * Node's own listener, there while the main ES module evaluates: troupe is
+ * imported by the main module, so it is registered by the time this loads.
+ * Kept by reference, not looked up by its name, which a program's own exit
+ * hook may share.
+ */
+const NODE_MAIN_EXIT = process.listeners('exit').find((listener) => listener.name === 'handleProcessExit');
+
 /** Called at the first daemon child: from then on, each time the event loop runs dry, checks `daemonsAlive`. */
 export function keepMainForDaemons(daemonsAlive: () => boolean): void {
   if (watching) return;
@@ -27,5 +35,5 @@ export function keepMainForDaemons(daemonsAlive: () => boolean): void {
  * await, and is never pending here.
  */
 function mainPending(): boolean {
-  return process.listeners('exit').some((listener) => listener.name === 'handleProcessExit');
+  return NODE_MAIN_EXIT !== undefined && process.listeners('exit').includes(NODE_MAIN_EXIT);
 }

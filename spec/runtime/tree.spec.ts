@@ -145,8 +145,11 @@ describe('actor trees', () => {
   });
 
   it('still ends once its main code has, with waits left open in the background and a daemon that never ends', async () => {
-    const { first, exited } = await runRoot('daemon-background');
+    const { root, first, exited } = await runRoot('daemon-background');
+    // Killed past 20 s rather than left behind should it hang (as it did with the waits holding it).
+    const deadline = setTimeout(() => root.kill('SIGKILL'), 20_000);
     expect(await exited).toBe(0);
+    clearTimeout(deadline);
     await allGone([first.daemon as number], 5000);
   });
 
