@@ -13,6 +13,7 @@ export {
   DEFAULT_CALL_TIMEOUT_MS,
   Handle,
   registerHandle,
+  registerErrorClass,
   InvalidArgumentError,
   LinkedExitError,
   MailboxFullError,

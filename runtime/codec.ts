@@ -165,7 +165,14 @@ function fieldToWire(value: unknown, name: string, seen: Set<unknown>): unknown 
 
 const errorClasses = new Map<string, object>();
 
-/** Lets errors of `Class` come back from another process as instances of it (troupe's own errors register). */
+/**
+ * Lets errors of `Class` come back from another process as instances of it,
+ * as Python unpickles an exception into its own class: call it at the top
+ * level of the module that defines the class, so that every process that
+ * loads the module registers it. Found by the class's name, which must be
+ * unique among those registered; its constructor is not called (the fields
+ * come as they were). troupe's own errors register this way.
+ */
 export function registerErrorClass(Class: abstract new (...args: never[]) => Error): void {
   errorClasses.set(Class.name, Class.prototype);
 }

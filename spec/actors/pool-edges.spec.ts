@@ -16,7 +16,7 @@ import { InvalidArgumentError, Pool, type Task, PoolClosedError, RemoteError, Se
 import { add, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
 import { poolMaker, until } from '../helpers.ts';
-import { countedSleep, heavy, throwsOdd } from '../fixtures/tasks-errors.ts';
+import { SayWhenError, countedSleep, heavy, saysWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
 
 const pool = poolMaker({ size: 1 });
@@ -121,6 +121,14 @@ describe('Pool: what cannot be sent', () => {
     expect(cause.message).toBe('both failed');
     expect(cause.errors.map((e: Error) => e.message)).toEqual(['first', 'second']);
     expect(cause.errors[1]).toBeInstanceOf(TypeError);
+  });
+
+  it("brings an error of a class the program registered back as that class, as Python's pickled exceptions", async () => {
+    const err = (await pool().apply(saysWhen, [7]).catch((e: unknown) => e)) as RemoteError;
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err.cause).toBeInstanceOf(SayWhenError);
+    expect((err.cause as SayWhenError).when).toBe(7);
+    expect((err.cause as SayWhenError).message).toBe('say when: 7');
   });
 
   it('refuses an argument list that is not an array at the call', async () => {
