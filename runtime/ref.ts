@@ -81,7 +81,8 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
   call(message: Msg, options?: CallOptions): Promise<Reply> {
     return rejecting(() => {
       const { timeout = DEFAULT_CALL_TIMEOUT_MS, signal } = optionsOf(options, 'call() options', ['timeout', 'signal']);
-      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout <= 0) throw invalidOption('timeout', 'a positive number of milliseconds (or Infinity)', timeout);
+      // 0 is OTP's call with a timeout of 0: an answer not there at once is a TimeoutError.
+      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0 (or Infinity)', timeout);
       return currentKernel().call(this, message, timeout, signal) as Promise<Reply>;
     });
   }

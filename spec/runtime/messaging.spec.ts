@@ -9,6 +9,7 @@ import {
   NoSuchActorError,
   RemoteError,
   SerializationError,
+  InvalidArgumentError,
   TimeoutError,
   current,
   spawn,
@@ -233,9 +234,12 @@ describe('send and call', () => {
     expect(await letter).toEqual({ to: ref.id, from: current().self.id, reason: 'exited', message: { late: true } });
   });
 
-  it('validates call timeouts', async () => {
+  it('validates call timeouts, and takes 0 as OTP does: an answer not there at once is a TimeoutError', async () => {
     const ref = reap(spawn(quick));
-    await expect(ref.call('x', { timeout: 0 })).rejects.toThrow('Expected `timeout` to be a positive number of milliseconds (or Infinity), got `0` (number).');
+    await expect(ref.call('x', { timeout: -1 })).rejects.toThrow('Expected `timeout` to be a number of milliseconds >= 0 (or Infinity), got `-1` (number).');
+    await expect(ref.call('x', { timeout: Number.NaN })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // Before, 0 was refused; another process cannot answer within the turn.
+    await expect(ref.call('x', { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
   });
 });
 
