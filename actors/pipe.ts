@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, invalidOption, node, onlyKnown, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
+import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, checkOptions, invalidOption, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -311,8 +311,7 @@ registerHandle('pipe-end', Connection, (data) => {
 export function Pipe<T = unknown>(options: PipeOptions & { readonly duplex: false }): [reader: Connection<never, T>, writer: Connection<T, never>];
 export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, B>, Connection<B, A>];
 export function Pipe<A = unknown, B = A>(options?: PipeOptions): [Connection<A, B>, Connection<B, A>] {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ duplex: false }`', options);
-  if (options !== undefined) onlyKnown(options, 'Pipe options', ['duplex', 'name']);
+  checkOptions(options, 'options', 'an object like `{ duplex: false }`', 'Pipe options', ['duplex', 'name']);
   const duplex = options?.duplex ?? true;
   if (typeof duplex !== 'boolean') throw invalidOption('duplex', 'a boolean', duplex);
   if (options?.name !== undefined && typeof options.name !== 'string') throw invalidOption('name', 'a string', options.name);

@@ -7,7 +7,7 @@
  * are waited for (unless `uncaught: 'exit'`).
  */
 import { inspect } from 'node:util';
-import { invalidOption, onlyKnown } from './errors.ts';
+import { checkOptions, invalidOption } from './errors.ts';
 import { currentNode, type Node } from './node.ts';
 import { children, endChildrenAtExit } from './process/child.ts';
 
@@ -38,8 +38,7 @@ let stopping: Promise<void> | null = null;
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad option.
  */
 export function startNode(options: NodeOptions = {}): Node {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of node options ({ handleSignals, shutdownBudgetMs, uncaught })', options);
-  onlyKnown(options, 'startNode() options', ['handleSignals', 'shutdownBudgetMs', 'uncaught']);
+  checkOptions(options, 'options', 'an object of node options ({ handleSignals, shutdownBudgetMs, uncaught })', 'startNode() options', ['handleSignals', 'shutdownBudgetMs', 'uncaught']);
   const { handleSignals = true, shutdownBudgetMs = DEFAULT_SHUTDOWN_BUDGET_MS, uncaught = 'wait' } = options;
   if (typeof handleSignals !== 'boolean') throw invalidOption('handleSignals', 'a boolean', handleSignals);
   if (typeof shutdownBudgetMs !== 'number' || !(shutdownBudgetMs >= 0)) throw invalidOption('shutdownBudgetMs', 'a number of milliseconds >= 0', shutdownBudgetMs);

@@ -232,6 +232,17 @@ export function onlyKnown(options: object, what: string, known: readonly string[
 }
 
 /**
+ * The options object of a constructor or a setup call, checked: absent is
+ * none; anything but an object is `InvalidArgumentError` (`name` expected to
+ * be `expected`); a key it does not know is refused as `onlyKnown` says.
+ */
+export function checkOptions(options: unknown, name: string, expected: string, what: string, known: readonly string[], hints?: Readonly<Record<string, string>>): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) throw invalidOption(name, expected, options);
+  onlyKnown(options, what, known, hints);
+}
+
+/**
  * The options object a method was given: `undefined` or `null` are none; a
  * value that is not an object, or a `signal` in it that is not an
  * AbortSignal, is `InvalidArgumentError` naming `what` (a string taken for

@@ -4,7 +4,7 @@
  * receiving actor's turn, off the transport's path.
  */
 import { decode } from './codec.ts';
-import { AbortError, MailboxFullError, TimeoutError, invalidOption, onlyKnown } from './errors.ts';
+import { AbortError, MailboxFullError, TimeoutError, checkOptions, invalidOption } from './errors.ts';
 import { flushHeld } from './framing.ts';
 import { isForever } from './timers.ts';
 
@@ -78,8 +78,7 @@ interface Waiter {
 
 export function validateMailboxOptions(options: unknown): MailboxOptions {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) throw invalidOption('mailbox', 'an object like `{ max: 1000, overflow: "fail" }`', options);
-  onlyKnown(options, 'mailbox options', ['max', 'overflow'], { maxsize: 'did you mean `max`?' });
+  checkOptions(options, 'mailbox', 'an object like `{ max: 1000, overflow: "fail" }`', 'mailbox options', ['max', 'overflow'], { maxsize: 'did you mean `max`?' });
   const { max, overflow } = options as MailboxOptions;
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw invalidOption('mailbox.max', 'a positive integer', max);
   if (overflow !== undefined && overflow !== 'block' && overflow !== 'drop-new' && overflow !== 'fail') {

@@ -7,7 +7,7 @@ import { fs } from './fs.ts';
 import { fileURLToPath } from 'node:url';
 import { isActorDefinition, type ActorDefinition, type ArgsOf, type MsgOf, type ReplyOf } from './behaviour.ts';
 import type { Context } from './context.ts';
-import { SpawnError, invalidOption, onlyKnown } from './errors.ts';
+import { SpawnError, checkOptions, invalidOption } from './errors.ts';
 import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
 import { ensureRootHandlers } from './embed.ts';
 import { currentNode, hosting } from './node.ts';
@@ -66,8 +66,7 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
   if (!isActorDefinition(definition)) {
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-  onlyKnown(options, 'spawn() options', SPAWN_OPTIONS, {
+  checkOptions(options, 'options', 'an object', 'spawn() options', SPAWN_OPTIONS, {
     target: "the actor is spawn()'s first argument (Python's `target`).",
     kwargs: 'pass every argument in `args`.',
   });

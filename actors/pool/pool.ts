@@ -14,7 +14,7 @@ import {
   TimeoutError,
   TroupeError,
   invalidOption,
-  onlyKnown,
+  checkOptions,
   optionsOf,
   rejecting,
   isTask,
@@ -195,8 +195,7 @@ export class Pool {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad size, maxTasksPerChild or initializer.
    */
   constructor(options: PoolOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', options);
-    onlyKnown(options, 'Pool options', ['size', 'maxTasksPerChild', 'initializer', 'initArgs'], {
+    checkOptions(options, 'options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', 'Pool options', ['size', 'maxTasksPerChild', 'initializer', 'initArgs'], {
       processes: "Python's `processes` is `size` here.",
       context: 'troupe has one start method, as Python\'s `spawn`: leave `context` out.',
     });

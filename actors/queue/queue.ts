@@ -9,7 +9,7 @@
  * to the front if that process dies first; a `JoinableQueue` item goes back
  * if its consumer dies before `taskDone()`, so `join()` still completes.
  */
-import { ActorRef, Handle, invalidOption, node, onlyKnown, optionsOf, registerHandle, type Down } from '../../runtime/index.ts';
+import { ActorRef, Handle, checkOptions, invalidOption, node, onlyKnown, optionsOf, registerHandle, type Down } from '../../runtime/index.ts';
 import { Channel } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
@@ -98,8 +98,7 @@ function isAttach(options: unknown): options is Attach {
 }
 
 function validMaxsize(options: QueueOptions | undefined): number {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidOption('options', 'an object like `{ maxsize: 100 }`', options);
-  if (options !== undefined) onlyKnown(options, 'Queue options', ['maxsize', 'name']);
+  checkOptions(options, 'options', 'an object like `{ maxsize: 100 }`', 'Queue options', ['maxsize', 'name']);
   const maxsize = options?.maxsize ?? 0;
   // As Python's: a maxsize of 0 or less is no bound.
   if (!Number.isInteger(maxsize)) throw invalidOption('maxsize', 'an integer (0 or less is unbounded)', maxsize);

@@ -2,7 +2,7 @@
  * `Supervisor`: the handle a program holds on a supervisor it started. A thin
  * class over the supervisor actor's ref: each method is a call.
  */
-import { RemoteError, invalidOption, onlyKnown, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
+import { RemoteError, checkOptions, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
 import type { ChildSpec, SupervisorSpec } from './spec.ts';
 import { resolveSpec } from './spec.ts';
 import { supervisor, type ChildCounts, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
@@ -29,8 +29,7 @@ export class Supervisor {
    */
   static start(spec: SupervisorSpec = {}, options: StartOptions = {}): Supervisor {
     resolveSpec(spec);
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object like `{ name, daemon }`', options);
-    onlyKnown(options, 'Supervisor.start() options', ['name', 'daemon']);
+    checkOptions(options, 'options', 'an object like `{ name, daemon }`', 'Supervisor.start() options', ['name', 'daemon']);
     return new Supervisor(spawn(supervisor, { args: [spec], name: options.name ?? '', daemon: options.daemon ?? false, shutdown: 'infinity' }));
   }
 

@@ -3,7 +3,7 @@
  * while waiting break it for the others, who get `BrokenBarrierError`: a
  * barrier never hangs on a party that is gone.
  */
-import { ActorRef, Handle, describeReason, invalidOption, isTask, onlyKnown, registerHandle, resolveTask, type ExitReason, type ServiceCall, type Task } from '../../runtime/index.ts';
+import { ActorRef, Handle, describeReason, checkOptions, invalidOption, isTask, registerHandle, resolveTask, type ExitReason, type ServiceCall, type Task } from '../../runtime/index.ts';
 import { adopt, request, waitOn, waitTimeout, type WaitOptions } from './client.ts';
 import { CANCELLED, SyncService, type Request, type Waiter } from './core.ts';
 import { BrokenBarrierError, SyncClosedError } from './errors.ts';
@@ -156,8 +156,7 @@ export class Barrier extends Handle {
   constructor(parties: number, options: BarrierOptions = {}) {
     super();
     if (typeof parties !== 'number' || !Number.isInteger(parties) || parties < 1) throw invalidOption('parties', 'an integer ≥ 1', parties);
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object like `{ action, timeout }`', options);
-    onlyKnown(options, 'Barrier options', ['action', 'timeout']);
+    checkOptions(options, 'options', 'an object like `{ action, timeout }`', 'Barrier options', ['action', 'timeout']);
     const { action, timeout } = options;
     if (action !== undefined && !isTask(action)) throw invalidOption('action', 'a task made with task(fn) (a function cannot travel to the party that runs it)', action);
     if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) throw invalidOption('timeout', 'a number of milliseconds ≥ 0', timeout);

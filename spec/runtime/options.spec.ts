@@ -199,6 +199,8 @@ describe('options a function does not take', () => {
     const program = spawnCommand('true');
     await expect(program.output({ limt: 10 } as never)).rejects.toThrow('Unknown option `limt` in output() options: its options are `limit`.');
     await program.join({ timeout: 10_000 });
+    // A known option with a value it does not take.
+    expect(() => startNode({ uncaught: 'later' } as never)).toThrow('Expected `uncaught` to be \'wait\' or \'exit\', got `"later"` (string).');
     // An option given as undefined is absent; a known one still works.
     expect(await ref.call('hi', { timeout: 5000, timout: undefined } as never)).toBe('hi');
     expect(await queue.put(1, { timeout: 1000 })).toBeUndefined();
