@@ -30,7 +30,8 @@ async function runRoot(mode: string, env: NodeJS.ProcessEnv = {}): Promise<{ roo
       lines.push(line);
       if (lines.length === 1) resolve(JSON.parse(line) as Record<string, unknown>);
     });
-    root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
+    // 'close', not 'exit': a root that ends at once may have its line still in the pipe at 'exit'.
+    root.once('close', (code) => reject(new Error(`root exited (${code}) before printing`)));
   });
   return { root, first: await first, lines, stderr: () => stderr, exited };
 }
