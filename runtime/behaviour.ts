@@ -87,6 +87,8 @@ export interface ActorDefinition<Args extends unknown[] = any[], Msg = any, Repl
   readonly module: string | undefined;
   /** How many `actor()` calls that module made before this one: with `module`, the definition's address. */
   readonly ordinal: number;
+  /** @internal Its process acknowledges the calls it takes (troupe's pool worker). */
+  readonly acksCalls?: boolean;
   /** Phantom fields carrying the types to spawn sites. */
   readonly __types?: { args: Args; msg: Msg; reply: Reply };
 }
@@ -114,11 +116,15 @@ export function actor(impl: unknown): ActorDefinition {
  * find the lines of the whole runtime bundle, which took about 2.7 ms of
  * every actor process's start (see docs/performance.md).
  */
-export function actorIn<Args extends unknown[], Msg = unknown, Reply = unknown>(moduleUrl: string, impl: ActorFunction<Args, Msg, Reply>): ActorDefinition<Args, Msg, Reply> {
-  return define(impl, realModule(moduleUrl)) as ActorDefinition<Args, Msg, Reply>;
+export function actorIn<Args extends unknown[], Msg = unknown, Reply = unknown>(
+  moduleUrl: string,
+  impl: ActorFunction<Args, Msg, Reply>,
+  options: { readonly acksCalls?: boolean } = {},
+): ActorDefinition<Args, Msg, Reply> {
+  return define(impl, realModule(moduleUrl), options.acksCalls === true) as ActorDefinition<Args, Msg, Reply>;
 }
 
-function define(impl: unknown, module: string | undefined): ActorDefinition {
+function define(impl: unknown, module: string | undefined, acksCalls = false): ActorDefinition {
   if (typeof impl !== 'function') {
     throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got ${describeValue(impl)}.`);
   }
@@ -129,7 +135,7 @@ function define(impl: unknown, module: string | undefined): ActorDefinition {
     throw new InvalidArgumentError(`Expected \`actor()\` to be given a function or a class extending Actor, got class ${impl.name || '(anonymous)'}, which does not extend Actor. Extend Actor and override run() or handle().`);
   }
   const list = module === undefined ? [] : definitions.get(module) ?? [];
-  const def = Object.freeze(new Definition(style, impl as ActorFunction<unknown[], unknown, unknown>, module, list.length)) as ActorDefinition;
+  const def = Object.freeze(new Definition(style, impl as ActorFunction<unknown[], unknown, unknown>, module, list.length, acksCalls)) as ActorDefinition;
   if (module !== undefined) definitions.set(module, [...list, def]);
   return def;
 }
@@ -142,6 +148,12 @@ class Definition {
     readonly impl: ActorFunction<unknown[], unknown, unknown> | ActorClass,
     readonly module: string | undefined,
     readonly ordinal: number,
+    /**
+     * Its process tells its parent which calls it has taken, before its code
+     * sees them: the calls of an actor killed with others still unread are
+     * then known never to have run (see Node.acknowledgeTaken; a pool worker's).
+     */
+    readonly acksCalls = false,
   ) {}
 }
 

@@ -17,6 +17,8 @@ export interface ContextHost {
   unlink(target: ActorRef): void;
   trapExits: boolean;
   exit(code: number | NodeJS.Signals): Promise<never>;
+  /** The actor took `letter` from its mailbox: null to go on at once, or what to wait for first (see Node.acknowledgeTaken). */
+  taken(letter: Letter): Promise<void> | null;
 }
 
 /**
@@ -80,12 +82,16 @@ export class Context<Msg = unknown, Reply = unknown> {
       this.#current = letter;
       return letter === null ? { done: true, value: undefined } : { done: false, value: letter.value as Msg };
     };
+    const taken = (letter: Letter | null): IteratorResult<Msg> | Promise<IteratorResult<Msg>> => {
+      const wait = letter === null ? null : this.#host.taken(letter);
+      return wait === null ? toResult(letter) : wait.then(() => toResult(letter));
+    };
     return {
       [Symbol.asyncIterator]: () => ({
         // A queued letter is returned without waiting: one settled promise per message.
         next: (): Promise<IteratorResult<Msg>> => {
           const letter = this.#mailbox.poll();
-          return letter !== null ? Promise.resolve(toResult(letter)) : this.#mailbox.take().then(toResult);
+          return letter !== null ? Promise.resolve(taken(letter)) : this.#mailbox.take().then(taken);
         },
         return: (): Promise<IteratorResult<Msg>> => Promise.resolve({ done: true, value: undefined }),
       }),
@@ -247,6 +253,8 @@ export class Context<Msg = unknown, Reply = unknown> {
 
   async #take(options: ReceiveOptions<unknown> | undefined): Promise<Letter | null> {
     const letter = await this.#mailbox.take(options);
+    const wait = letter === null ? null : this.#host.taken(letter);
+    if (wait !== null) await wait;
     this.#current = letter;
     return letter;
   }

@@ -67,6 +67,14 @@ export class AbortError extends TroupeError {
 }
 
 /** The target actor ended before it answered. */
+/** @internal Set (true) on an `ActorExitedError` whose call the actor ended without taking: it never ran. */
+export const NEVER_TAKEN = Symbol('troupe.never-taken');
+
+/** Whether a call failed with `error` because its actor ended without ever taking it (see NEVER_TAKEN). */
+export function neverTaken(error: unknown): boolean {
+  return error instanceof ActorExitedError && (error as unknown as Record<symbol, unknown>)[NEVER_TAKEN] === true;
+}
+
 export class ActorExitedError extends TroupeError {
   readonly actorId: string;
   constructor(message: string, actorId: string, options?: { cause?: unknown }) {

@@ -17,7 +17,7 @@ export {
   TroupeError,
 } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
-export { checkOptions, describeValue, invalidOption, onlyKnown, optionsOf, rejecting } from './errors.ts';
+export { checkOptions, describeValue, invalidOption, neverTaken, onlyKnown, optionsOf, rejecting } from './errors.ts';
 export { handOver, registerErrorClass } from './codec.ts';
 export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';

@@ -154,6 +154,12 @@ export class Link {
     this.#writer.flush();
   }
 
+  /** Writes what is queued now; true when the OS took all of it (the pipe was not full). */
+  flushNow(): boolean {
+    this.#writer.flush();
+    return this.#pipe.written;
+  }
+
   /** Writes what is queued as far as the OS takes it now, synchronously (for exit paths). */
   flushSync(): void {
     this.#writer.flush();

@@ -184,6 +184,15 @@ export class Mailbox {
     }
   }
 
+  /** The id of the last call from `from` queued now, or 0 when there is none. */
+  lastCallFrom(from: string): number {
+    for (let i = this.#queue.length - 1; i >= this.#head; i--) {
+      const letter = this.#queue[i]!;
+      if (letter.kind === KIND_CALL && letter.from === from) return letter.callId;
+    }
+    return 0;
+  }
+
   /** The first letter if one is queued now; null otherwise. */
   poll(): Letter | null {
     return this.#takeNow(undefined);

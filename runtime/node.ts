@@ -7,7 +7,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { decode, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
-import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
+import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NEVER_TAKEN, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
 import { FLAG_ADMIT, FLAG_NOTICE, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, exitReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
@@ -63,6 +63,8 @@ interface ReplyFailure {
   readonly exitCode?: number | null;
   /** Why an actor that ended first ended (`describeReason`), when known. */
   readonly reason?: string;
+  /** The actor ended without taking the call from its mailbox: it never ran (see Node.taken). */
+  readonly untaken?: boolean;
 }
 
 interface PendingCall {
@@ -149,6 +151,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   onExitRequest: ((code: number | NodeJS.Signals) => Promise<never>) | null = null;
   /** Whether a linked actor's end comes as an `exit` message instead of ending this actor. */
   trapExits = false;
+  /** This process's actor acknowledges the calls it takes (its definition's `acksCalls`): see taken(). */
+  acksCalls = false;
+  /** The calls acknowledged last: those of `#ackedFrom` up to `#ackedUpTo`. */
+  #ackedFrom = '';
+  #ackedUpTo = 0;
   #nextMonitor = 1;
   /**
    * Actors this node's actor unlinked, until the node that watched them for
@@ -388,6 +395,26 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   reply(letter: Letter, value: unknown): void {
     this.answer(letter.from, letter.callId, this.self.id, value); // throws SerializationError before marking it replied
     letter.replied = true;
+  }
+
+  /**
+   * This node's actor took `letter` from its mailbox. An actor that
+   * acknowledges calls tells its parent, before its code sees the call, that
+   * it took its caller's calls up to the last now in its mailbox: written to
+   * the pipe now, or waited for when the pipe is full (the promise returned),
+   * so that the kernel holds it whatever kills the process next. A call its
+   * parent was not told of when the process died never ran: the caller's
+   * `ActorExitedError` says so (see `neverTaken`), and a pool sends the task
+   * to another worker. Null: go on at once.
+   */
+  taken(letter: Letter): Promise<void> | null {
+    if (!this.acksCalls || !letter.isCall || this.#parent === null) return null;
+    if (letter.from === this.#ackedFrom && letter.callId <= this.#ackedUpTo) return null;
+    const upTo = Math.max(letter.callId, this.mailbox.lastCallFrom(letter.from));
+    this.#ackedFrom = letter.from;
+    this.#ackedUpTo = upTo;
+    this.#parent.sendSystem({ t: 'took', from: letter.from, upTo });
+    return this.#parent.flushNow() ? null : this.#parent.flushed();
   }
 
   /** Answers a call with the error its handler threw; the caller gets a `RemoteError`. */
@@ -733,9 +760,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * why it ended (the error it died of as the rejection's `cause`), as OTP's
    * caller exits with the server's reason.
    */
-  failCalls(calls: Iterable<{ from: string; callId: number; to: string }>, exitCode: number | null, reason: ExitReason): void {
+  failCalls(calls: Iterable<{ from: string; callId: number; to: string }>, exitCode: number | null, reason: ExitReason, untaken?: (call: { from: string; callId: number }) => boolean): void {
     const why = whyEnded(reason);
-    for (const call of calls) this.#fail(call.from, call.callId, { type: 'exited', actorId: call.to, exitCode, ...why });
+    for (const call of calls) this.#fail(call.from, call.callId, { type: 'exited', actorId: call.to, exitCode, ...why, ...(untaken?.(call) === true ? { untaken: true } : {}) });
   }
 
   /**
@@ -746,7 +773,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   closeMailbox(code: number | null = null, error?: unknown): void {
     const why = code === null ? {} : whyEnded(exitReason(code, error instanceof Error ? error : undefined, false));
     for (const letter of this.mailbox.close()) {
-      if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why });
+      if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why, untaken: true });
     }
   }
 }
@@ -804,11 +831,13 @@ function callError(to: ActorRef, failure: ReplyFailure): Error {
       const code = typeof failure.exitCode === 'number' ? `exit code ${failure.exitCode}` : '';
       const why = failure.reason !== undefined && failure.reason !== `exit code ${failure.exitCode}` ? failure.reason : '';
       const said = [code, why].filter((part) => part !== '').join(': ');
-      return new ActorExitedError(
+      const error = new ActorExitedError(
         `${who} ended before it replied${said === '' ? '' : ` (${said})`}. Check ref.exitCode and ref.error, or restart it under a supervisor.`,
         to.id,
         failure.error === undefined ? undefined : { cause: errorFromWire(failure.error) },
       );
+      if (failure.untaken === true) Object.defineProperty(error, NEVER_TAKEN, { value: true });
+      return error;
     }
     case 'noproc':
       return new NoSuchActorError(`${who} does not exist: no actor with that ID was ever started where the ID says it lives.`, to.id);

@@ -79,6 +79,11 @@ export class PipeWriter {
     return this.#guard !== null && this.#guard.staged;
   }
 
+  /** Whether every byte given so far is with the OS: none queued, handed to the stream, or staged. */
+  get written(): boolean {
+    return this.#queue.length === 0 && !this.#streamBusy && !this.staged;
+  }
+
   write(chunks: Buffer[]): void {
     this.#takeStaged();
     for (const chunk of chunks) this.#queue.push(chunk);

@@ -15,6 +15,7 @@ import {
   TroupeError,
   invalidOption,
   checkOptions,
+  neverTaken,
   optionsOf,
   rejecting,
   isTask,
@@ -870,7 +871,9 @@ export class Pool {
       // Sent ahead to a worker that died before it was ready (see #ahead): it never ran. When workers
       // of this pool do start it goes back in the queue; if none ever has, it fails as the oldest task
       // does when a worker dies while it starts (see #diedStarting).
-      if (slot.endedByPool || (!slot.ready && this.#everStarted)) {
+      // Sent to a worker that was up but died before it took the job (a worker acknowledges each job
+      // it takes, before it runs it: see Node.taken), killed while idle say: it never ran either.
+      if (slot.endedByPool || (!slot.ready && this.#everStarted) || (slot.ready && neverTaken(err))) {
         this.#queue.unshift(pending);
         if (pending.timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
         return;

@@ -47,6 +47,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
+// It acknowledges each job it takes before running it: a job sent to a worker that died without
+// taking it (killed while idle, say) never ran, and the pool gives it to another (see Pool's #failed).
 export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, readonly unknown[] | Float64Array>, initializer: Task | null, initBundle: string | null, initArgs: unknown[], maxTasks: number | null) => {
   // An initializer that fails does not end the worker (a pool would only start
   // another, which would fail the same way): every task is answered with it.
@@ -125,4 +127,4 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
     }
     if (maxTasks !== null && ++done >= maxTasks) return;
   }
-});
+}, { acksCalls: true });

@@ -86,6 +86,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   #descendants: readonly number[] = [];
   /** Calls forwarded into this process and not answered yet, by `${caller}#${callId}`. */
   readonly #inflight = new CallsInFlight();
+  /** For an actor that acknowledges calls (see Node.taken): by caller, the last call it said it took. */
+  readonly #takenUpTo = new Map<string, number>();
   #exitCode: number | null = null;
   #error: Error | undefined;
   #exited: Promise<number>;
@@ -329,6 +331,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     switch (message.t) {
       case 'hello':
         return;
+      case 'took': {
+        const from = String(message.from);
+        this.#takenUpTo.set(from, Math.max(this.#takenUpTo.get(from) ?? 0, Number(message.upTo)));
+        return;
+      }
       case 'ready':
         if (!this.#settledReady) {
           this.#settledReady = true;
@@ -416,7 +423,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       if (kind === FRAME_CALL) this.#inflight.add(from, callId, to);
       else this.#node.deadLetter(kind, to, from, flags, payload, attachments, 'exited');
     }
-    this.#node.failCalls(this.#inflight.all(), exitCode, this.reason());
+    // An actor that acknowledges the calls it takes never ran those it did not say it took.
+    const untaken = this.#def.acksCalls === true ? (call: { from: string; callId: number }) => call.callId > (this.#takenUpTo.get(call.from) ?? 0) : undefined;
+    this.#node.failCalls(this.#inflight.all(), exitCode, this.reason(), untaken);
     this.#inflight.clear();
     this.#resolveExited(exitCode);
     const reason = this.reason();

@@ -102,6 +102,7 @@ class ActorHost {
         'ERR_SPAWN',
       );
     }
+    this.#node.acksCalls = def.acksCalls === true;
     // The parent wrote the args right after starting us: read what is already
     // there now, rather than after the event loop's first turn.
     this.#readWaiting();

@@ -423,6 +423,22 @@ describe('Pool', () => {
       }
     });
 
+    it('runs on another worker when it went to a worker killed while idle: that worker never took it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'troupe-idle-kill-'));
+      try {
+        const p = pool({ size: 2 });
+        // Both workers up, each having run a task, and idle.
+        const pids = await Promise.all([p.apply(meetAnother, [dir]), p.apply(meetAnother, [dir])]);
+        expect(new Set(pids).size).toBe(2);
+        // Killed, and the map sent before the pool can have heard of it: some of its jobs go to the dead worker.
+        process.kill(pids[0], 'SIGKILL');
+        const items = Array.from({ length: 20 }, (_, i) => i);
+        expect(await p.map(square, items, { chunksize: 1 })).toEqual(items.map((x) => x * x));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('runs once, and fails with WorkerCrashedError, when it kills its worker', async () => {
       const exits: string[] = [];
       const onExit = (event: ExitEvent): void => void (event.ref.name.startsWith('PoolWorker-') && exits.push(event.ref.name));
