@@ -7,6 +7,8 @@
  * descendants (those /proc still shows below it) and then the process,
  * whatever its main thread is doing.
  */
+import { createRequire } from 'node:module';
+
 const MAX_PIDS = 4096;
 const POLL_MS = 200;
 
@@ -50,12 +52,16 @@ for (;;) {
 
 let started = false;
 
-/** Starts the watch (once); it never keeps the process alive. */
-export async function startWatchdog(): Promise<void> {
+/**
+ * Starts the watch (once); it never keeps the process alive. Called after
+ * `ready`, so that a spawn does not wait for it, and synchronously, before
+ * the behaviour runs: one busy from its first line never gives the event
+ * loop the turn an `import()` would wait for, and outlived its parent.
+ */
+export function startWatchdog(): void {
   if (started) return;
   started = true;
-  // Loaded after `ready`, so that a spawn does not wait for it.
-  const { Worker } = await import('node:worker_threads');
+  const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   const worker = new Worker(SOURCE, { eval: true, workerData: { pids: shared.buffer, ppid: process.ppid, self: process.pid }, stdout: false, stderr: false });
   worker.unref();
   worker.on('error', () => {});
