@@ -226,22 +226,32 @@ class ActorHost {
     this.#finishing = true;
     runEndingHooks();
     const node = this.#node;
+    // Ended by a link, as Erlang ends a process that does not trap exits: with the linked actor's
+    // reason. `shutdown` and `killed` stay what they are (a transient child ended by a linked
+    // sibling's shutdown is not restarted); any other reason is this actor's failure.
+    const linked = error instanceof LinkedExitError ? error.reason : undefined;
+    const asKilled = linked === 'killed';
+    // Its error is reported (the parent's ref.error); its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
+    const asShutdown = code !== 0 && (linked === 'shutdown' || (typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true));
     if (code !== 0) {
-      // As Python prints a child's traceback: the one report we always print.
-      process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
+      // As Python prints a child's traceback: the one report we always print, but for an end a link
+      // passed on that is no failure (OTP reports no `shutdown` either).
+      if (linked !== 'shutdown' && linked !== 'killed') {
+        process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
+      }
       this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
     }
     if (this.#stopping !== null) await this.#stopping;
-    // Its error is reported; its reason is `shutdown` (see ENDS_AS_SHUTDOWN).
-    const asShutdown = code !== 0 && typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[ENDS_AS_SHUTDOWN] === true;
-    // Calls still queued are told what its monitors will be: its error, or `shutdown`.
-    node.closeMailbox(asShutdown ? -15 : code, asShutdown ? undefined : error);
-    this.#endedBeforeChildren(asShutdown ? -15 : code);
+    const ending = asKilled ? -9 : asShutdown ? -15 : code;
+    // Calls still queued are told what its monitors will be: its error, `shutdown` or `killed`.
+    node.closeMailbox(ending, asShutdown || asKilled ? undefined : error);
+    this.#endedBeforeChildren(ending);
     // Ended by a link, as Erlang ends a linked process: at once, its children with it.
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
     // As Python does: daemon children are terminated, the others waited for.
     await endChildrenAtExit();
     await this.#everythingWritten();
+    if (asKilled) return endBySignal('SIGKILL');
     if (asShutdown) return endBySignal('SIGTERM');
     process.exit(code);
   }

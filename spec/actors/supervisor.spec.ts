@@ -25,7 +25,7 @@ import {
   type RestartEvent,
   type SupervisorSpec,
 } from '../../index.ts';
-import { crashOnText, member } from '../fixtures/members.ts';
+import { crashOnText, member, partner } from '../fixtures/members.ts';
 
 type Report = { started: string; pid: number } | { stopped: string };
 
@@ -226,6 +226,22 @@ describe('supervisor: strategies', () => {
     expect((await next(started('l1'))).pid).not.toBe(pids.get('l1'));
     expect(sup.ref.isAlive()).toBe(true);
     expect((await sup.countChildren()).active).toBe(2);
+  });
+
+  it("leaves a transient child ended by a linked sibling's shutdown alone: it ended with shutdown too, as in OTP", async () => {
+    const { sup } = await start({ strategy: 'one-for-one', children: [child('lb')] }, ['lb']);
+    const b = (await sup.whichChildren())[0]!.ref!;
+    const a = await sup.startChild({ id: 'la', actor: partner, args: [current().self, b], restart: 'transient' });
+    await next(started('la'));
+    const monitor = current().monitor(a);
+    await sup.terminateChild('lb');
+    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 30_000 });
+    expect(down.reason).toBe('shutdown');
+    // Asked after the supervisor heard of its exit: before, it was restarted (as a failure), linked
+    // again to the ended sibling, failed again, and the supervisor reached its restart intensity.
+    const la = (await sup.whichChildren()).find((c) => c.id === 'la')!;
+    expect(la.ref).toBeNull();
+    expect(sup.ref.isAlive()).toBe(true);
   });
 
   it('rest-for-one restarts the child and those started after it', async () => {

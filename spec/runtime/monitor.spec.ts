@@ -109,9 +109,23 @@ describe('links', () => {
     await next((m): m is 'linked' => m === 'linked');
     current().monitor(target);
     partner.kill();
-    expect(await target.join({ timeout: 15_000 })).toBe(1);
+    // With the partner's reason, `killed`, as Erlang's linked process: by SIGKILL, its error still told.
+    expect(await target.join({ timeout: 15_000 })).toBe(-9);
     expect(target.error).toBeInstanceOf(Error);
     expect((target.error as LinkedExitError).code).toBe('ERR_LINKED_EXIT');
+  });
+
+  it("end a linked actor with the other's reason when that is shutdown, as Erlang does: no failure", async () => {
+    const target = reap(spawn(stubborn));
+    const partner = reap(spawn(linked, { args: [target, current().self, false] }));
+    await next((m): m is 'linked' => m === 'linked');
+    const monitor = current().monitor(partner);
+    target.terminate();
+    const down = await next((m): m is Down => isDown(m) && m.monitor === monitor);
+    // Before, it ended with code 1 and the reason { error: LinkedExitError }: a supervisor restarted it as a failure.
+    expect(down.reason).toBe('shutdown');
+    expect(await partner.join({ timeout: 15_000 })).toBe(-15);
+    expect((partner.error as LinkedExitError).reason).toBe('shutdown');
   });
 
   it('leave the linked actor alone when the other returns normally', async () => {
