@@ -95,6 +95,12 @@ interface Entry {
   ref: ChildRef | null;
   /** Set while the supervisor itself is ending this child: its exit is not a failure. */
   ending: boolean;
+  /**
+   * Its restart failed: `ref` is the process that could not start, kept until
+   * its exit comes back as one more failure (OTP's `restarting`). Meanwhile it
+   * is neither running nor terminated: no ref in whichChildren, not active.
+   */
+  restarting: boolean;
   attempt: number;
   lastRestartAt: number | undefined;
 }
@@ -111,7 +117,7 @@ class SupervisorCore {
   constructor(ctx: Context, spec: ResolvedSpec) {
     this.#ctx = ctx;
     this.#spec = spec;
-    this.#entries = spec.children.map((c) => ({ spec: c, ref: null, ending: false, attempt: 0, lastRestartAt: undefined }));
+    this.#entries = spec.children.map((c) => ({ spec: c, ref: null, ending: false, restarting: false, attempt: 0, lastRestartAt: undefined }));
     this.failure = new Promise<never>((_, reject) => (this.#failed = reject));
     this.failure.catch(() => {});
     node().on('exit', (event) => void this.#enqueue(() => this.#onExit(event)));
@@ -152,7 +158,7 @@ class SupervisorCore {
         const spec = resolveChildSpec(request.spec);
         const existing = this.#find(spec.id);
         if (existing !== undefined) {
-          const running = existing.ref !== null;
+          const running = existing.ref !== null && !existing.restarting;
           throw new ChildExistsError(
             running
               ? `Supervisor ${this.#ctx.name} has a child ${JSON.stringify(spec.id)} running already.`
@@ -161,7 +167,7 @@ class SupervisorCore {
             running,
           );
         }
-        const entry: Entry = { spec, ref: null, ending: false, attempt: 0, lastRestartAt: undefined };
+        const entry: Entry = { spec, ref: null, ending: false, restarting: false, attempt: 0, lastRestartAt: undefined };
         this.#entries.push(entry);
         try {
           return await this.#start(entry);
@@ -178,22 +184,24 @@ class SupervisorCore {
       }
       case 'restartChild': {
         const entry = this.#get(request.id);
+        this.#refuseRestarting(entry, 'restart');
         if (entry.ref !== null) throw new ChildExistsError(`Child ${JSON.stringify(request.id)} of supervisor ${this.#ctx.name} is running: terminate it first.`, request.id);
         return this.#start(entry);
       }
       case 'deleteChild': {
         const entry = this.#get(request.id);
+        this.#refuseRestarting(entry, 'delete');
         if (entry.ref !== null) throw new ChildExistsError(`Child ${JSON.stringify(request.id)} of supervisor ${this.#ctx.name} is running: terminate it before deleting its spec.`, request.id);
         this.#entries.splice(this.#entries.indexOf(entry), 1);
         return true;
       }
       case 'whichChildren':
         return this.#entries.map(
-          (e): ChildInfo => ({ id: e.spec.id, ref: e.ref, restart: e.spec.restart, type: e.spec.actor === supervisor ? 'supervisor' : 'worker' }),
+          (e): ChildInfo => ({ id: e.spec.id, ref: e.restarting ? null : e.ref, restart: e.spec.restart, type: e.spec.actor === supervisor ? 'supervisor' : 'worker' }),
         );
       case 'countChildren': {
         const supervisors = this.#entries.filter((e) => e.spec.actor === supervisor).length;
-        return { specs: this.#entries.length, active: this.#entries.filter((e) => e.ref !== null).length, supervisors, workers: this.#entries.length - supervisors } satisfies ChildCounts;
+        return { specs: this.#entries.length, active: this.#entries.filter((e) => e.ref !== null && !e.restarting).length, supervisors, workers: this.#entries.length - supervisors } satisfies ChildCounts;
       }
       default:
         throw new TypeError(`unknown supervisor request ${JSON.stringify((request as { op: unknown }).op)}`);
@@ -204,6 +212,16 @@ class SupervisorCore {
     const run = this.#queue.then(work);
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  /** OTP's `{error, restarting}`: a child whose restart failed is restarted by the supervisor, not on request. */
+  #refuseRestarting(entry: Entry, what: 'restart' | 'delete'): void {
+    if (!entry.restarting) return;
+    throw new ChildExistsError(
+      `Child ${JSON.stringify(entry.spec.id)} of supervisor ${this.#ctx.name} is being restarted (its last restart failed, and the supervisor tries again): terminateChild() ends that${what === 'delete' ? ', and then its spec can be deleted' : ''}.`,
+      entry.spec.id,
+      false,
+    );
   }
 
   #find(id: string): Entry | undefined {
@@ -226,13 +244,15 @@ class SupervisorCore {
     const ref = spawn(def, { args: [...args], daemon, shutdown, deathSignal, name } as never) as ChildRef;
     entry.ref = ref;
     entry.ending = false;
+    entry.restarting = false;
     try {
       await ref.ready;
       // A supervisor is up once its own children are, as OTP's start_link returns after init: it
       // answers requests only then, and ends with why if one of them cannot start.
       if (def === supervisor) await ref.call({ op: 'countChildren' }, { timeout: Infinity, signal: this.#ctx.signal });
     } catch (err) {
-      if (!restarting) entry.ref = null;
+      if (restarting) entry.restarting = true;
+      else entry.ref = null;
       // A supervisor that could not start a child of its own ended with that SpawnError: it is why.
       throw err instanceof ActorExitedError && err.cause instanceof SpawnError ? err.cause : err;
     }
@@ -245,6 +265,7 @@ class SupervisorCore {
     entry.ending = true;
     await ref.shutdown();
     entry.ref = null;
+    entry.restarting = false;
   }
 
   async #endAll(): Promise<void> {
@@ -255,6 +276,7 @@ class SupervisorCore {
     const entry = this.#entries.find((e) => e.ref?.id === event.ref.id);
     if (entry === undefined || entry.ending || this.#ctx.signal.aborted) return;
     entry.ref = null;
+    entry.restarting = false;
     if (!needsRestart(entry.spec.restart, event.reason)) {
       if (entry.spec.restart === 'temporary') this.#entries.splice(this.#entries.indexOf(entry), 1);
       return;
@@ -285,8 +307,14 @@ class SupervisorCore {
       // A stop that came during the backoff or between starts: start nothing more.
       if (this.#ctx.signal.aborted) return;
       if (!this.#entries.includes(member) || member.ref !== null) continue;
-      // A child that fails to start exits, and that exit comes back here as a failure like any other.
-      await this.#start(member, true).catch(() => {});
+      // A child that fails to start exits, and that exit comes back here as a failure like any other,
+      // restarting the group again. Those after it do not start meanwhile (OTP's start_children stops
+      // at the first that fails): under rest-for-one they may rely on it.
+      const up = await this.#start(member, true).then(
+        () => true,
+        () => false,
+      );
+      if (!up) break;
     }
     node().emitRestart({ supervisor: this.#ctx.self, child: entry.spec.id, attempt: entry.attempt, reason: event.reason });
   }

@@ -26,6 +26,7 @@ import {
   type SupervisorSpec,
 } from '../../index.ts';
 import { crashOnText, member, partner } from '../fixtures/members.ts';
+import { until } from '../helpers.ts';
 
 type Report = { started: string; pid: number } | { stopped: string };
 
@@ -377,6 +378,75 @@ describe('supervisor: restarts that cannot start', () => {
       expect(await sup.join({ timeout: 30_000 })).toBe(-15);
       expect(sup.ref.error?.name).toBe('RestartIntensityError');
     } finally {
+      rmSync(`${log}.fail`, { force: true });
+    }
+  });
+});
+
+describe('supervisor: a group restart that cannot start a child', () => {
+  // This group's children only: reports of other specs' children may still be in the mailbox.
+  const isEvent = (m: unknown): m is Report =>
+    typeof m === 'object' && m !== null && /^g\d$/.test(String((m as { started?: string }).started ?? (m as { stopped?: string }).stopped));
+  const events = async (n: number): Promise<string[]> => {
+    const seen: string[] = [];
+    while (seen.length < n) {
+      const m = await next(isEvent);
+      seen.push('started' in m ? `start:${m.started}` : `stop:${m.stopped}`);
+    }
+    return seen;
+  };
+
+  it.each([
+    // OTP's start_children stops at the first child that fails; the restart is tried again, whole.
+    ['rest-for-one', ['stop:g3', 'start:g2', 'start:g3']],
+    ['one-for-all', ['stop:g3', 'stop:g1', 'start:g1', 'stop:g1', 'start:g1', 'start:g2', 'start:g3']],
+  ] as const)('%s starts none after it, and tries the group again', async (strategy, expected) => {
+    const { sup } = await start({ strategy, maxRestarts: 5, periodMs: 60_000, backoff: { minMs: 0, maxMs: 0 }, children: [child('g1'), child('g2'), child('g3')] }, ['g1', 'g2', 'g3']);
+    writeFileSync(`${log}.fail`, 'once:g2');
+    try {
+      (await sup.whichChildren())[1]!.ref!.send('crash');
+      // Before, g3 started while g2 could not, and was ended again when g2's failure came back.
+      expect(await events(expected.length)).toEqual(expected);
+      expect((await sup.countChildren()).active).toBe(3);
+    } finally {
+      rmSync(`${log}.fail`, { force: true });
+    }
+  });
+
+  it("shows a child whose restart failed as restarting (OTP's which_children): no ref, not active, not restarted or deleted on request", async () => {
+    const hold = join(dir, 'hold-restart');
+    process.env.TROUPE_SPEC_HOLD = 'hr';
+    process.env.TROUPE_SPEC_HOLD_FILE = hold;
+    try {
+      writeFileSync(hold, '');
+      const { sup } = await start({ maxRestarts: 5, periodMs: 60_000, backoff: { minMs: 0, maxMs: 0 }, children: [child('hr')] }, ['hr']);
+      rmSync(hold);
+      writeFileSync(`${log}.fail`, 'hr');
+      const attempts = readFileSync(log, 'utf8').split('\n').filter((l) => l === 'hr').length;
+      (await sup.whichChildren())[0]!.ref!.send('crash');
+      // Its restart has begun (the start log has it) and is held: these requests wait behind it.
+      await until(() => readFileSync(log, 'utf8').split('\n').filter((l) => l === 'hr').length > attempts, 30_000, 'the restart of hr');
+      const which = sup.whichChildren();
+      const counts = sup.countChildren();
+      const restart = sup.restartChild('hr').catch((e: unknown) => e);
+      const remove = sup.deleteChild('hr').catch((e: unknown) => e);
+      writeFileSync(hold, ''); // the held start goes on, and fails
+      // Before, the process that could not start was listed as running, and counted active.
+      expect((await which)[0]!.ref).toBeNull();
+      expect((await counts).active).toBe(0);
+      for (const refused of [await restart, await remove]) {
+        expect(refused).toBeInstanceOf(ChildExistsError);
+        expect(refused).toMatchObject({ running: false, message: expect.stringContaining('is being restarted') });
+      }
+      // terminateChild ends the restarts.
+      await sup.terminateChild('hr');
+      rmSync(`${log}.fail`, { force: true });
+      expect(await sup.countChildren()).toMatchObject({ specs: 1, active: 0 });
+      await sup.restartChild('hr');
+      expect((await sup.countChildren()).active).toBe(1);
+    } finally {
+      delete process.env.TROUPE_SPEC_HOLD;
+      delete process.env.TROUPE_SPEC_HOLD_FILE;
       rmSync(`${log}.fail`, { force: true });
     }
   });
