@@ -23,12 +23,16 @@ const BACKSTOP_MS = 30_000;
 const NO_BLOCK = "Python's `block=False` is `{ timeout: 0 }` here (or getNowait() / putNowait()).";
 const WAIT_HINTS = { block: NO_BLOCK, blocking: NO_BLOCK };
 
-/** A wait's milliseconds from its options (`timeout`, `signal`): undefined for no deadline. */
+/**
+ * A wait's milliseconds from its options (`timeout`, `signal`): undefined for
+ * no deadline. A negative timeout does not wait, as Python's queue and
+ * connection waits take it (`deadline - time.monotonic()` often is).
+ */
 export function waitMs(options: WaitOptions | undefined, what = 'wait options'): number | undefined {
   const timeout = optionsOf(options, what, ['timeout', 'signal'], WAIT_HINTS).timeout;
   if (timeout === undefined || timeout === Infinity) return undefined;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw invalidOption('timeout', 'a number of milliseconds >= 0 (or Infinity)', timeout);
-  return timeout;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw invalidOption('timeout', 'a number of milliseconds (or Infinity)', timeout);
+  return Math.max(0, timeout);
 }
 
 export function isRefusal(answer: unknown): answer is Refusal {

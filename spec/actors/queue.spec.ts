@@ -217,8 +217,18 @@ describe('Queue', () => {
     expect(() => new Queue({ maxsize: 1.5 })).toThrow(/maxsize/);
     expect(() => new Queue('big' as never)).toThrow(InvalidArgumentError);
     const q = new Queue();
-    await expect(q.get({ timeout: -5 })).rejects.toThrow(InvalidArgumentError);
+    await expect(q.get({ timeout: 'soon' as never })).rejects.toThrow(InvalidArgumentError);
     await expect(q.put(1, { timeout: Number.NaN })).rejects.toThrow(/timeout/);
+    await q.close();
+  });
+
+  it("takes a negative timeout as no wait, as Python's Queue does (a deadline already past)", async () => {
+    const q = new Queue<number>({ maxsize: 1 });
+    // Before, each was InvalidArgumentError.
+    await expect(q.get({ timeout: -5 })).rejects.toBeInstanceOf(QueueEmptyError);
+    await q.put(1, { timeout: -1 });
+    await expect(q.put(2, { timeout: -1 })).rejects.toBeInstanceOf(QueueFullError);
+    expect(await q.get({ timeout: -1 })).toBe(1);
     await q.close();
   });
 
