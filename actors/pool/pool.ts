@@ -115,6 +115,8 @@ interface Slot {
   endedByPool: boolean;
   /** Jobs sent to it: with maxTasksPerChild, it ends after that many and is sent no more. */
   sentJobs: number;
+  /** Settles once it has started (see `started`) or could not. */
+  startedOrNot: Promise<void>;
 }
 
 /** A task the pool has been given. */
@@ -177,6 +179,8 @@ export class Pool {
   #initBundle: Promise<string | null> | null = null;
   /** Some worker of this pool has started: it can start workers (with maxTasksPerChild, none may be up at a given moment). */
   #everStarted = false;
+  /** A task's wait for a worker to start timed out, and none has started since (see #timeStartWait). */
+  #startTimedOut = false;
   /** Workers that died while they started since one last started, and their replacements waiting (see #replaceLater). */
   #startFailures = 0;
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
@@ -321,6 +325,10 @@ export class Pool {
         this.#maybeIdle(); // what is queued may all be cancelled already
       });
     }
+    // As Python's workers, each worker started runs its initializer before it ends: one still being
+    // started (its initializer's module still being bundled, its process starting, or its initializer
+    // running) is waited for. Python's join() waits alike for an initializer that never returns.
+    await this.#startsSettled();
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
     this.#short = false;
@@ -330,6 +338,24 @@ export class Pool {
     const refs = [...this.#slots].map((s) => s.ref);
     await Promise.all(refs.map((ref) => ref.stop({ timeout: 5000 })));
     node().off('exit', this.#onExit);
+  }
+
+  /**
+   * Resolves once the workers being started have started, or could not
+   * (terminate() ends the wait). Once: a worker that died in its initializer
+   * is not waited for again in its replacement, which join() does not let start.
+   */
+  async #startsSettled(): Promise<void> {
+    const bundle = this.#initBundle;
+    if (bundle !== null) {
+      await bundle.catch(() => {});
+      // A turn, for the bundle just built to spawn its worker.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    // A task gave up waiting for a worker to start (an initializer stuck, say): join() does not wait either.
+    if (this.#startTimedOut) return;
+    const starting = [...this.#slots].filter((s) => !s.started && s.ref.exitCode === null && !s.endedByPool);
+    await Promise.all(starting.map((s) => s.startedOrNot));
   }
 
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
@@ -917,6 +943,7 @@ export class Pool {
       pending.startWait = undefined;
       this.#waitingForStart.delete(pending);
       pending.cancelled = true; // skipped when its turn comes
+      this.#startTimedOut = true;
       pending.reject(new TimeoutError(`A task of ${this.#name} waited ${ms} ms for a worker, and none started in that time (a worker starts taking tasks once its initializer has returned).`, ms));
       this.#maybeIdle();
     }, ms);
@@ -1016,7 +1043,7 @@ export class Pool {
       // waiting for them (they are ended at its exit); its tasks keep it alive while they run.
       daemon: true,
     });
-    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0 };
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, startedOrNot: Promise.resolve() };
     this.#slots.add(slot);
     // Jobs go to a worker once it has started (its initializer run), not ahead to
     // one still starting: they would wait there while a started worker is free
@@ -1025,6 +1052,10 @@ export class Pool {
     // With no initializer a worker takes jobs as soon as it is ready: that is
     // when it started, and a question would cost a round trip before its first task.
     const started = this.#initializer === null ? ref.ready : ref.call(STARTED, FOREVER);
+    slot.startedOrNot = started.then(
+      () => {},
+      () => {},
+    );
     ref.ready.then(
       () => (slot.ready = true),
       () => {},
@@ -1034,6 +1065,7 @@ export class Pool {
         if (slot.ref.exitCode !== null) return;
         slot.started = true;
         this.#everStarted = true;
+        this.#startTimedOut = false;
         this.#startFailures = 0;
         for (const pending of [...this.#waitingForStart]) this.#untimeStartWait(pending);
         this.#pump();

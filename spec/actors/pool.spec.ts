@@ -270,6 +270,35 @@ describe('Pool', () => {
     expect(await p.map(withPrefix, [1, 2, 3])).toEqual(['ready:1', 'ready:2', 'ready:3']);
   });
 
+  it("runs a started worker's initializer when the pool is closed and joined before any task (Python's test_pool_initializer)", async () => {
+    const file = join(tmpdir(), `troupe-init-${process.pid}-${Date.now()}`);
+    try {
+      const p = pool({ size: 1, initializer: touch, initArgs: [file] });
+      p.close();
+      await p.join();
+      // Before, join() stopped the worker first (its initializer's module still being bundled).
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('joins a closed pool whose worker dies in its initializer, without waiting on its replacements', async () => {
+    const spawned: ChildRef[] = [];
+    const onSpawn = (ref: ChildRef): void => void (ref.name.startsWith('PoolWorker-') && spawned.push(ref));
+    node().on('spawn', onSpawn);
+    try {
+      const p = pool({ size: 1, initializer: exitInInit });
+      p.close();
+      await p.join();
+      // Joined: each worker it started has ended, and none is left starting.
+      expect(spawned.length).toBeGreaterThan(0);
+      expect(spawned.filter((ref) => ref.exitCode === null)).toEqual([]);
+    } finally {
+      node().off('spawn', onSpawn);
+    }
+  });
+
   it('gives tasks to the workers that have started, never ahead to one still starting', async () => {
     const release = join(tmpdir(), `troupe-release-${process.pid}-${Date.now()}`);
     const meet = `${release}-meet`;
