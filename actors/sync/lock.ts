@@ -187,6 +187,10 @@ export class RLock extends Acquirable {
   async levels(): Promise<number> {
     return ((await request(this.ref, { op: 'state' })) as { mine: number }).mine;
   }
+  /** Whether some actor holds it now, this one or another (Python 3.14's `RLock.locked()`). */
+  async locked(): Promise<boolean> {
+    return ((await request(this.ref, { op: 'state' })) as { holders: number }).holders > 0;
+  }
 }
 
 function checkValue(value: unknown): number {

@@ -233,6 +233,23 @@ describe('RLock', () => {
     await lock.close();
   });
 
+  it("says whether any actor holds it, whatever the levels (Python's RLock.locked(), test_rlock_locked_2processes)", async () => {
+    const lock = new RLock();
+    expect(await lock.locked()).toBe(false);
+    const child = reap(spawn(holder, { args: [lock, me(), 'two-levels', 2] }));
+    expect((await next('two-levels')).result).toBe(true);
+    // Held by another actor: locked for this one too, which holds no level.
+    expect(await lock.locked()).toBe(true);
+    expect(await lock.levels()).toBe(0);
+    child.send('release');
+    expect((await next('two-levels')).released).toBe(true);
+    expect(await lock.locked()).toBe(false);
+    await lock.acquire();
+    expect(await lock.locked()).toBe(true);
+    await lock.release();
+    await lock.close();
+  });
+
   it('refuses a release by an actor that does not hold it (NotOwnerError, as Python raises)', async () => {
     const lock = new RLock();
     await lock.acquire();
