@@ -40,6 +40,10 @@ class ActorHost {
   readonly #args: Promise<() => unknown[]>;
   #stopping: Promise<void> | null = null;
   #finishing = false;
+  /** The control pipe's socket: unref'd while a returned actor's process waits for the work it left running. */
+  readonly #socket: Socket;
+  /** Ends that wait (see #leftWorkDone). */
+  #leftWorkWait: (() => void) | null = null;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -61,6 +65,7 @@ class ActorHost {
       callback: (n: number, buffer: Uint8Array) => void link!.readDone(buffer as Buffer, n),
     };
     const socket = new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
+    this.#socket = socket;
     link = new Link(
       socket,
       {
@@ -202,6 +207,35 @@ class ActorHost {
   }
 
   /**
+   * A behaviour that returned may have left work running: a timer, a write
+   * stream ended but not flushed, a server. As a Node script's end waits for
+   * what it started, and Python's child for its non-daemon threads, the
+   * process waits until nothing but its own pipe to the parent keeps it
+   * alive (Node's 'beforeExit'). The actor is alive meanwhile: `stop()`,
+   * `terminate()` or its parent's end still end it. An uncaught error or
+   * `ctx.exit()` does not wait, as Node's uncaught errors and
+   * `process.exit()` do not.
+   */
+  async #leftWorkDone(): Promise<void> {
+    if (this.#stopping !== null) return;
+    this.#socket.unref();
+    try {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          process.off('beforeExit', done);
+          this.#leftWorkWait = null;
+          resolve();
+        };
+        process.on('beforeExit', done);
+        // A stop asked meanwhile does not wait for it (see #stop).
+        this.#leftWorkWait = done;
+      });
+    } finally {
+      this.#socket.ref();
+    }
+  }
+
+  /**
    * Before the process exits: what it sent is written to its parent, and what
    * it wrote to stdout and stderr has gone out. Node writes to a pipe as its
    * reader takes it, and `process.exit()` drops the rest (Python flushes its
@@ -250,6 +284,11 @@ class ActorHost {
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
     // As Python does: daemon children are terminated, the others waited for.
     await endChildrenAtExit();
+    if (code === 0 && error === undefined) {
+      await this.#leftWorkDone();
+      // Its stop hooks run to their end, when a stop cut the wait short.
+      if (this.#stopping !== null) await this.#stopping;
+    }
     await this.#everythingWritten();
     if (asKilled) return endBySignal('SIGKILL');
     if (asShutdown) return endBySignal('SIGTERM');
@@ -258,6 +297,8 @@ class ActorHost {
 
   /** Graceful stop: children first (in reverse order), then the stop hooks, then the inbox ends. */
   async #stop(timeoutMs: number): Promise<void> {
+    // A behaviour that returned and left work running is not waited for any longer: it is asked to end.
+    this.#leftWorkWait?.();
     const node = this.#node;
     node.stopController.abort(new Error('stop requested'));
     void timeoutMs; // The parent ends this process at its own deadline; each child is ended as its `shutdown` says.

@@ -1,12 +1,12 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SpawnError, activeChildren, actor, current, node, spawn, task } from '../../index.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, leavesInterval, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -71,6 +71,30 @@ describe('actor process lifecycle', () => {
     expect(ref.exitCode).toBe(0);
     expect(ref.isAlive()).toBe(false);
     expect(ref.error).toBeUndefined();
+  });
+
+  it("waits, once its behaviour returned, for the work it left running, as a Node script and Python's non-daemon threads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-left-work-'));
+    const path = join(dir, 'out.bin');
+    try {
+      const ref = reap(spawn(leavesWork, { args: [path] }));
+      expect(await ref.join({ timeout: 20_000 })).toBe(0);
+      // Before, the process exited at the return: an empty file, and no timer file.
+      expect(statSync(path).size).toBe(8 * 1024 * 1024);
+      expect(readFileSync(`${path}.timer`, 'utf8')).toBe('done');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is alive while it waits for work left running, and stop() ends that wait, its stop hooks run', async () => {
+    const ref = reap(spawn(leavesInterval));
+    await current().receive({ match: (m): m is string => m === 'returning', timeout: 20_000 });
+    // Its behaviour has returned; its interval never ends, so its process lives on (before, it exited at once).
+    expect(await ref.join({ timeout: 500 })).toBeNull();
+    expect(ref.isAlive()).toBe(true);
+    expect(await ref.stop({ timeout: 20_000 })).toBe(0);
+    expect(await current().receive({ match: (m): m is string => m === 'stop hook ran', timeout: 5000 })).toBe('stop hook ran');
   });
 
   it('exits 1 on an uncaught error and keeps the error with its remote stack', async () => {
