@@ -2,7 +2,7 @@
  * `Supervisor`: the handle a program holds on a supervisor it started. A thin
  * class over the supervisor actor's ref: each method is a call.
  */
-import { RemoteError, checkOptions, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
+import { ActorExitedError, RemoteError, SpawnError, checkOptions, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
 import type { ChildSpec, SupervisorSpec } from './spec.ts';
 import { resolveSpec } from './spec.ts';
 import { supervisor, type ChildCounts, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
@@ -41,7 +41,15 @@ export class Supervisor {
   get ready(): Promise<this> {
     // The supervisor answers requests only once its children are started: one answer means all are up.
     // No deadline: a deep or slow tree takes as long as it takes, and a supervisor that ends rejects the call.
-    this.#ready ??= this.ref.ready.then(() => this.#call({ op: 'countChildren' }, { timeout: Infinity })).then(() => this);
+    // A child that could not start ended it with a SpawnError naming that child: `ready` rejects with it.
+    this.#ready ??= this.ref.ready
+      .then(() => this.#call({ op: 'countChildren' }, { timeout: Infinity }))
+      .then(
+        () => this,
+        (err: unknown) => {
+          throw err instanceof ActorExitedError && err.cause instanceof SpawnError ? err.cause : err;
+        },
+      );
     return this.#ready;
   }
 

@@ -141,7 +141,10 @@ describe('supervisor: start and stop', () => {
     const { fragile } = await import('../fixtures/throws-in-actor.ts');
     const sup = Supervisor.start({ children: [child('fine-first'), { id: 'broken', actor: fragile }, child('never-started')] });
     running.push(sup);
-    await expect(sup.ready).rejects.toThrow();
+    // With the SpawnError itself, as the docs say (before, an ActorExitedError whose cause it was).
+    const failed = await sup.ready.catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(SpawnError);
+    expect(failed).toMatchObject({ code: 'ERR_SPAWN', actorName: 'broken' });
     expect(await sup.join({ timeout: 20_000 })).toBe(1);
     expect(sup.ref.error?.message).toContain('could not start child broken');
     expect(sup.ref.error).toBeInstanceOf(SpawnError);
