@@ -17,7 +17,7 @@ export interface ContextHost {
   unlink(target: ActorRef): void;
   trapExits: boolean;
   exit(code: number | NodeJS.Signals): Promise<never>;
-  /** The actor took `letter` from its mailbox: null to go on at once, or what to wait for first (see Node.acknowledgeTaken). */
+  /** The actor took `letter` from its mailbox: null to go on at once, or what to wait for first (see Node.taken). */
   taken(letter: Letter): Promise<void> | null;
 }
 

@@ -723,7 +723,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
       this.#fail(from, callId, { type: 'exited', actorId: to });
     } else if (kind === FRAME_CALL) {
-      this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to });
+      // Sent to an actor already gone: it never took the call (see taken()).
+      this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to, untaken: true });
     } else if (kind === FRAME_SEND) {
       let message: unknown;
       try {

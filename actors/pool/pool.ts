@@ -319,16 +319,20 @@ export class Pool {
    */
   async join(): Promise<void> {
     if (this.#state === 'running') throw new PoolClosedError(`${this.#name} is still running: call close() or terminate() before join().`);
-    if (this.#queue.length > 0 || this.#busy()) {
-      await new Promise<void>((resolve) => {
-        this.#idle.push(resolve);
-        this.#maybeIdle(); // what is queued may all be cancelled already
-      });
+    for (;;) {
+      if (this.#queue.length > 0 || this.#busy()) {
+        await new Promise<void>((resolve) => {
+          this.#idle.push(resolve);
+          this.#maybeIdle(); // what is queued may all be cancelled already
+        });
+      }
+      // As Python's workers, each worker started runs its initializer before it ends: one still being
+      // started (its initializer's module still being bundled, its process starting, or its initializer
+      // running) is waited for. Python's join() waits alike for an initializer that never returns.
+      await this.#startsSettled();
+      // An imap read meanwhile may have given the pool work: it runs before the workers go.
+      if (this.#state === 'terminated' || (this.#queue.length === 0 && !this.#busy())) break;
     }
-    // As Python's workers, each worker started runs its initializer before it ends: one still being
-    // started (its initializer's module still being bundled, its process starting, or its initializer
-    // running) is waited for. Python's join() waits alike for an initializer that never returns.
-    await this.#startsSettled();
     // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
     this.#joined = true;
     this.#short = false;

@@ -125,6 +125,8 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
     } catch (err) {
       ctx.replyError(err);
     }
-    if (maxTasks !== null && ++done >= maxTasks) return;
+    // Ends now, not once what its tasks left running is done (a timer, a socket): the pool replaces
+    // a worker only once it has exited, and would wait for it (see the host's #leftWorkDone).
+    if (maxTasks !== null && ++done >= maxTasks) return ctx.exit(0);
   }
 }, { acksCalls: true });

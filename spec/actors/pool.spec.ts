@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
-import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
+import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { alive, allGone, poolMaker, until } from '../helpers.ts';
@@ -207,6 +207,7 @@ describe('Pool', () => {
     ['ends a program that neither joins nor terminates its pool, as Python ends it (its workers are daemons)', 'done'],
     ['keeps such a program alive while a task of its pool runs, and then ends it', 'pending'],
     ['keeps a program alive while terminate() waits for its workers to end', 'terminate'],
+    ['runs an imap read while join() waits for a worker in its initializer, then lets the program end', 'join-imap'],
   ])('%s', async (_what, mode) => {
     const program = spawnProcess(process.execPath, ['--import', 'tsx', NO_JOIN, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -217,7 +218,7 @@ describe('Pool', () => {
       const [code] = (await Promise.race([once(program, 'exit'), tooLong])) as [unknown];
       expect(code).toBe(0);
       const [pidsLine, ...rest] = out.trim().split('\n');
-      expect(rest).toEqual(mode === 'pending' ? ['callback 300'] : mode === 'terminate' ? ['terminated'] : []);
+      expect(rest).toEqual(mode === 'pending' ? ['callback 300'] : mode === 'terminate' ? ['terminated'] : mode === 'join-imap' ? ['joined 1,2,3'] : []);
       await allGone([...new Set(JSON.parse(pidsLine!) as number[])], 5000);
     } finally {
       deadline.abort();
@@ -268,6 +269,13 @@ describe('Pool', () => {
   it('runs the initializer once in each worker', async () => {
     const p = pool({ size: 2, initializer: setPrefix, initArgs: ['ready'] });
     expect(await p.map(withPrefix, [1, 2, 3])).toEqual(['ready:1', 'ready:2', 'ready:3']);
+  });
+
+  it('replaces a maxTasksPerChild worker whose task left an interval running, without waiting for it', async () => {
+    const p = pool({ size: 1, maxTasksPerChild: 1 });
+    // Before, each worker's process waited for the interval its task left (its behaviour had
+    // returned), and the pool, which replaces a worker once it has exited, waited with it.
+    expect(await p.map(leavesInterval, [1, 2, 3], { chunksize: 1 })).toEqual([1, 2, 3]);
   });
 
   it("runs a started worker's initializer when the pool is closed and joined before any task (Python's test_pool_initializer)", async () => {
@@ -464,6 +472,25 @@ describe('Pool', () => {
         const items = Array.from({ length: 20 }, (_, i) => i);
         expect(await p.map(square, items, { chunksize: 1 })).toEqual(items.map((x) => x * x));
       } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('runs on another worker when its worker was killed while its module was still being bundled', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'troupe-idle-kill-'));
+      // A module no pool has bundled yet: its jobs wait for the bundle, and go to a worker already dead.
+      const file = join(import.meta.dirname, '..', 'fixtures', `tmp-unbuilt-${process.pid}-${Date.now()}.ts`);
+      writeFileSync(file, "import { task } from '../../index.ts';\nexport const triple = task((x: number) => x * 3);\n");
+      try {
+        const { triple } = (await import(pathToFileURL(file).href)) as { triple: Task<[number], number> };
+        const p = pool({ size: 2 });
+        const pids = await Promise.all([p.apply(meetAnother, [dir]), p.apply(meetAnother, [dir])]);
+        process.kill(pids[0], 'SIGKILL');
+        const items = Array.from({ length: 20 }, (_, i) => i);
+        // Before, the jobs routed to the dead worker failed with WorkerCrashedError, as if they had run.
+        expect(await p.map(triple, items, { chunksize: 1 })).toEqual(items.map((x) => x * 3));
+      } finally {
+        rmSync(file, { force: true });
         rmSync(dir, { recursive: true, force: true });
       }
     });
