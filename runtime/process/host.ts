@@ -29,6 +29,9 @@ import { startWatchdog, watchPids } from './watchdog.ts';
 /** The control pipe to the parent. */
 const CONTROL_FD = 3;
 
+/** After this long waiting for the work its behaviour left running, an actor's watchers are told it ended (see #leftWorkDone). */
+const LEFT_WORK_TOLD_MS = 1000;
+
 /** At most this long, an ending actor waits for its stdout's and stderr's readers to take what it wrote. */
 const STDIO_DRAIN_MS = 10_000;
 
@@ -44,6 +47,8 @@ class ActorHost {
   readonly #socket: Socket;
   /** Ends that wait (see #leftWorkDone). */
   #leftWorkWait: (() => void) | null = null;
+  /** The parent was told the actor has ended, its process still running (see #endedBeforeChildren). */
+  #endedSent = false;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -158,6 +163,12 @@ class ActorHost {
   }
 
   #uncaught(err: unknown): void {
+    // Thrown by work the behaviour left running, after it returned: the process ends with it, as
+    // Node's would, and says so (#finish has begun already, and would ignore it).
+    if (this.#leftWorkWait !== null) {
+      void this.#leftWorkFailed(err);
+      return;
+    }
     if (hosting.loading === null) {
       void this.#finish(1, err);
       return;
@@ -169,6 +180,15 @@ class ActorHost {
       const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       void this.#failStart(`Cannot start actor ${this.#init.name}: its module threw while loading: ${what}`, err, 'ERR_SPAWN');
     }
+  }
+
+  async #leftWorkFailed(error: unknown): Promise<never> {
+    this.#leftWorkWait = null;
+    const node = this.#node;
+    process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
+    this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
+    await this.#everythingWritten();
+    process.exit(1);
   }
 
   async #failStart(message: string, error: unknown, code: string): Promise<never> {
@@ -203,7 +223,9 @@ class ActorHost {
    * wait for its news.
    */
   #endedBeforeChildren(code: number): void {
-    if (children().some((child) => !child.daemon && child.isAlive())) this.#link.sendSystem({ t: 'ended', code });
+    if (this.#endedSent || !children().some((child) => !child.daemon && child.isAlive())) return;
+    this.#endedSent = true;
+    this.#link.sendSystem({ t: 'ended', code });
   }
 
   /**
@@ -219,6 +241,16 @@ class ActorHost {
   async #leftWorkDone(): Promise<void> {
     if (this.#stopping !== null) return;
     this.#socket.unref();
+    // The actor has ended (its mailbox is closed). Work that outlasts a second is taken for work
+    // that goes on (a server, an interval): its monitors and links are told then, as when it waits
+    // for its children. Not at once: a process that exits within the second is reported as it
+    // exits, so that its parent (its supervisor) knows of the exit by the time a monitor's down arrives.
+    const tell = setTimeout(() => {
+      if (this.#endedSent) return;
+      this.#endedSent = true;
+      this.#link.sendSystem({ t: 'ended', code: 0 });
+      this.#link.flush();
+    }, LEFT_WORK_TOLD_MS).unref();
     try {
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -231,6 +263,7 @@ class ActorHost {
         this.#leftWorkWait = done;
       });
     } finally {
+      clearTimeout(tell);
       this.#socket.ref();
     }
   }
@@ -290,8 +323,12 @@ class ActorHost {
       if (this.#stopping !== null) await this.#stopping;
     }
     await this.#everythingWritten();
-    if (asKilled) return endBySignal('SIGKILL');
-    if (asShutdown) return endBySignal('SIGTERM');
+    if (asKilled || asShutdown) {
+      // Ending by its own signal, the process runs no 'exit' listeners: they run now (a command
+      // host's ends its program's process group there), as a process.exit() would run them.
+      process.emit('exit', asKilled ? 137 : 143);
+      return endBySignal(asKilled ? 'SIGKILL' : 'SIGTERM');
+    }
     process.exit(code);
   }
 

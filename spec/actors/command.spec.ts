@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 import { commandOwner } from '../fixtures/actors.ts';
+import { linked } from '../fixtures/watchers.ts';
 import { allGone, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const started: Command[] = [];
@@ -127,6 +128,23 @@ describe('command actors', () => {
       owner.terminate();
       expect(await owner.join({ timeout: 10_000 })).toBe(-15);
       // Before, its host was SIGKILLed with it and the program's group was left running, a child of pid 1.
+      await allGone(group, 5000);
+    } finally {
+      reapGroup(program);
+    }
+  });
+
+  it('ends its program when a link ends its host with killed (passed on as Erlang does)', async () => {
+    const c = cmd('sleep', ['300']);
+    await c.ready;
+    const program = c.pid!;
+    const group = await waitForGroup(program, 1);
+    try {
+      const linker = reap(spawn(linked, { args: [c.ref, current().self, false] }));
+      await current().receive({ match: (m): m is 'linked' => m === 'linked', timeout: 20_000 });
+      linker.kill();
+      // The host ends by SIGKILL, as the linked actor did; before, its exit hooks did not run, and the program was left running.
+      expect(await c.join({ timeout: 10_000 })).toBe(-9);
       await allGone(group, 5000);
     } finally {
       reapGroup(program);

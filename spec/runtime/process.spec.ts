@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SpawnError, activeChildren, actor, current, node, spawn, task } from '../../index.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, leavesInterval, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, leavesInterval, leavesThrow, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -87,9 +87,20 @@ describe('actor process lifecycle', () => {
     }
   });
 
-  it('is alive while it waits for work left running, and stop() ends that wait, its stop hooks run', async () => {
+  it('fails with the error of work it left running, as Node ends a process on an uncaught error', async () => {
+    const ref = reap(spawn(leavesThrow));
+    // Before, the error was dropped: exit code 0, no error.
+    expect(await ref.join({ timeout: 20_000 })).toBe(1);
+    expect(ref.error?.message).toBe('left work failed');
+  });
+
+  it('is alive while it waits for work left running, its watchers told it ended, and stop() ends that wait, its stop hooks run', async () => {
     const ref = reap(spawn(leavesInterval));
+    const monitor = current().monitor(ref);
     await current().receive({ match: (m): m is string => m === 'returning', timeout: 20_000 });
+    // Its behaviour has returned and its mailbox is closed: its monitors hear so now, as when it waits for its children.
+    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
+    expect(down.reason).toBe('normal');
     // Its behaviour has returned; its interval never ends, so its process lives on (before, it exited at once).
     expect(await ref.join({ timeout: 500 })).toBeNull();
     expect(ref.isAlive()).toBe(true);
