@@ -14,6 +14,7 @@ import { fs } from '../fs.ts';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
+import { constants } from 'node:os';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
@@ -28,9 +29,6 @@ import { startWatchdog, watchPids } from './watchdog.ts';
 
 /** The control pipe to the parent. */
 const CONTROL_FD = 3;
-
-/** After this long waiting for the work its behaviour left running, an actor's watchers are told it ended (see #leftWorkDone). */
-const LEFT_WORK_TOLD_MS = 1000;
 
 /** At most this long, an ending actor waits for its stdout's and stderr's readers to take what it wrote. */
 const STDIO_DRAIN_MS = 10_000;
@@ -49,6 +47,9 @@ class ActorHost {
   #leftWorkWait: (() => void) | null = null;
   /** The parent was told the actor has ended, its process still running (see #endedBeforeChildren). */
   #endedSent = false;
+  /** The behaviour returned: the process ends once its children and the work it left are done (see #leftWorkDone). */
+  #returned = false;
+  #leftFailed = false;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -165,7 +166,7 @@ class ActorHost {
   #uncaught(err: unknown): void {
     // Thrown by work the behaviour left running, after it returned: the process ends with it, as
     // Node's would, and says so (#finish has begun already, and would ignore it).
-    if (this.#leftWorkWait !== null) {
+    if (this.#returned) {
       void this.#leftWorkFailed(err);
       return;
     }
@@ -183,6 +184,8 @@ class ActorHost {
   }
 
   async #leftWorkFailed(error: unknown): Promise<never> {
+    if (this.#leftFailed) return new Promise<never>(() => {});
+    this.#leftFailed = true;
     this.#leftWorkWait = null;
     const node = this.#node;
     process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
@@ -213,7 +216,7 @@ class ActorHost {
     }
     await this.#everythingWritten();
     if (typeof code === 'number') process.exit(code);
-    return endBySignal(code);
+    return endBySignalAfterExitListeners(code);
   }
 
   /**
@@ -240,30 +243,28 @@ class ActorHost {
    */
   async #leftWorkDone(): Promise<void> {
     if (this.#stopping !== null) return;
+    const node = this.#node;
     this.#socket.unref();
-    // The actor has ended (its mailbox is closed). Work that outlasts a second is taken for work
-    // that goes on (a server, an interval): its monitors and links are told then, as when it waits
-    // for its children. Not at once: a process that exits within the second is reported as it
-    // exits, so that its parent (its supervisor) knows of the exit by the time a monitor's down arrives.
-    const tell = setTimeout(() => {
-      if (this.#endedSent) return;
-      this.#endedSent = true;
-      this.#link.sendSystem({ t: 'ended', code: 0 });
-      this.#link.flush();
-    }, LEFT_WORK_TOLD_MS).unref();
     try {
       await new Promise<void>((resolve) => {
         const done = (): void => {
-          process.off('beforeExit', done);
+          process.off('beforeExit', onEmpty);
+          node.onCallsSettled = null;
           this.#leftWorkWait = null;
           resolve();
         };
-        process.on('beforeExit', done);
+        const onEmpty = (): void => {
+          if (node.pendingCalls === 0) return done();
+          // The left work waits for an answer (a call, a queue's get, a lock) that only the pipe
+          // can bring: the pipe keeps the process alive until it has come.
+          this.#socket.ref();
+          node.onCallsSettled = () => this.#socket.unref();
+        };
+        process.on('beforeExit', onEmpty);
         // A stop asked meanwhile does not wait for it (see #stop).
         this.#leftWorkWait = done;
       });
     } finally {
-      clearTimeout(tell);
       this.#socket.ref();
     }
   }
@@ -291,6 +292,7 @@ class ActorHost {
   async #finish(code: number, error: unknown): Promise<void> {
     if (this.#finishing) return;
     this.#finishing = true;
+    this.#returned = code === 0 && error === undefined;
     runEndingHooks();
     const node = this.#node;
     // Ended by a link, as Erlang ends a process that does not trap exits: with the linked actor's
@@ -323,12 +325,7 @@ class ActorHost {
       if (this.#stopping !== null) await this.#stopping;
     }
     await this.#everythingWritten();
-    if (asKilled || asShutdown) {
-      // Ending by its own signal, the process runs no 'exit' listeners: they run now (a command
-      // host's ends its program's process group there), as a process.exit() would run them.
-      process.emit('exit', asKilled ? 137 : 143);
-      return endBySignal(asKilled ? 'SIGKILL' : 'SIGTERM');
-    }
+    if (asKilled || asShutdown) return endBySignalAfterExitListeners(asKilled ? 'SIGKILL' : 'SIGTERM');
     process.exit(code);
   }
 
@@ -353,6 +350,28 @@ class ActorHost {
     await new Promise((resolve) => setImmediate(resolve));
     if (!this.#finishing) this.#link.sendSystem({ t: 'stopped' });
   }
+}
+
+/**
+ * Ends the process by its own `signal`, which runs no 'exit' listeners: they
+ * run first (a command host ends its program's process group there), once,
+ * as `process.exit()` runs them; one that throws or exits does not keep the
+ * process from ending.
+ */
+function endBySignalAfterExitListeners(signal: NodeJS.Signals): Promise<never> {
+  const exiting = process as unknown as { _exiting?: boolean };
+  if (!exiting._exiting) {
+    // Node's own guard: a listener's process.exit() then ends the process without running them again.
+    exiting._exiting = true;
+    for (const listener of process.listeners('exit')) {
+      try {
+        listener.call(process, 128 + (constants.signals[signal] ?? 0));
+      } catch {
+        // As with a throw in one at process.exit(): the process ends all the same.
+      }
+    }
+  }
+  return endBySignal(signal);
 }
 
 function indent(text: string): string {

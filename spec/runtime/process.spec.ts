@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, introspect, leavesInterval, leavesThrow, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, introspect, leavesCall, leavesInterval, leavesThrow, leavesThrowWhileChildWorks, leavesWork, slowEcho, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -94,18 +94,53 @@ describe('actor process lifecycle', () => {
     expect(ref.error?.message).toBe('left work failed');
   });
 
-  it('is alive while it waits for work left running, its watchers told it ended, and stop() ends that wait, its stop hooks run', async () => {
+  it('fails with the error of work it left running while it waits for its non-daemon children', async () => {
+    const ref = reap(spawn(leavesThrowWhileChildWorks));
+    // Before, an error while it waited for its children was dropped: exit code 0.
+    expect(await ref.join({ timeout: 20_000 })).toBe(1);
+    expect(ref.error?.message).toBe('left work failed while a child worked');
+  });
+
+  it('keeps its pipe alive while the work it left waits for an answer, a call with no deadline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-left-call-'));
+    const path = join(dir, 'answer');
+    try {
+      const target = reap(spawn(slowEcho));
+      const ref = reap(spawn(leavesCall, { args: [target, path] }));
+      expect(await ref.join({ timeout: 20_000 })).toBe(0);
+      // Before, nothing else kept its loop alive: it exited before the answer came.
+      expect(readFileSync(path, 'utf8')).toBe('answered');
+      target.kill();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs its 'exit' listeners when it ends itself by a signal, though one throws", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-exit-listener-'));
+    const path = join(dir, 'ran');
+    try {
+      const ref = reap(spawn(exitsBySignalWithListener, { args: [path] }));
+      expect(await ref.join({ timeout: 20_000 })).toBe(-15);
+      // Before, ending by its own signal skipped them (a command host's ends its program's group there).
+      expect(readFileSync(path, 'utf8')).toBe('ran');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is alive while it waits for work left running, and stop() ends that wait, its stop hooks run, its watchers told then', async () => {
     const ref = reap(spawn(leavesInterval));
     const monitor = current().monitor(ref);
     await current().receive({ match: (m): m is string => m === 'returning', timeout: 20_000 });
-    // Its behaviour has returned and its mailbox is closed: its monitors hear so now, as when it waits for its children.
-    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
-    expect(down.reason).toBe('normal');
     // Its behaviour has returned; its interval never ends, so its process lives on (before, it exited at once).
     expect(await ref.join({ timeout: 500 })).toBeNull();
     expect(ref.isAlive()).toBe(true);
     expect(await ref.stop({ timeout: 20_000 })).toBe(0);
     expect(await current().receive({ match: (m): m is string => m === 'stop hook ran', timeout: 5000 })).toBe('stop hook ran');
+    // Told as its process exits, as for a Python process held by a thread.
+    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 5000 });
+    expect(down.reason).toBe('shutdown');
   });
 
   it('exits 1 on an uncaught error and keeps the error with its remote stack', async () => {
