@@ -434,23 +434,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#fail(caller, callId, { type: 'remote', actorId: answerer, error: errorToWire(error) });
   }
 
-  /** Calls this node made that are not answered yet. */
-  get pendingCalls(): number {
-    return this.#calls.size;
-  }
-
-  /** Told once when no call of this node is waiting for its answer any more (see the host's #leftWorkDone). */
-  onCallsSettled: (() => void) | null = null;
-
   #settle(callId: number): PendingCall | undefined {
     const pending = this.#calls.get(callId);
     if (pending === undefined) return undefined;
     this.#calls.delete(callId);
-    if (this.#calls.size === 0 && this.onCallsSettled !== null) {
-      const told = this.onCallsSettled;
-      this.onCallsSettled = null;
-      told();
-    }
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
     return pending;

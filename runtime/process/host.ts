@@ -59,7 +59,11 @@ class ActorHost {
     this.#node = node;
     installNode(node);
     node.onPids = watchPids;
-    node.onLinkedExit = (error) => void this.#finish(1, error);
+    node.onLinkedExit = (error) => {
+      // Its behaviour has returned, and its process waits for what it left running: the link ends that wait.
+      if (this.#returned) this.#leftWorkWait?.();
+      else void this.#finish(1, error);
+    };
     node.onExitRequest = (code) => this.#exitWhenFlushed(code);
     let gotArgs!: (args: () => unknown[]) => void;
     this.#args = new Promise((resolve) => (gotArgs = resolve));
@@ -183,12 +187,17 @@ class ActorHost {
     }
   }
 
-  async #leftWorkFailed(error: unknown): Promise<never> {
-    if (this.#leftFailed) return new Promise<never>(() => {});
+  async #leftWorkFailed(error: unknown): Promise<void> {
+    const node = this.#node;
+    const told = this.#endedSent;
+    process.stderr.write(
+      `Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running${told ? ' (its end was reported already: its exit code stays)' : ''}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`,
+    );
+    // Its watchers were told it ended normally (it waits for its children): as Python prints a
+    // thread's exception and leaves the exit code alone, the error is printed and changes nothing.
+    if (told || this.#leftFailed) return;
     this.#leftFailed = true;
     this.#leftWorkWait = null;
-    const node = this.#node;
-    process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
     this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
     await this.#everythingWritten();
     process.exit(1);
@@ -242,26 +251,20 @@ class ActorHost {
    * `process.exit()` do not.
    */
   async #leftWorkDone(): Promise<void> {
-    if (this.#stopping !== null) return;
-    const node = this.#node;
+    if (this.#stopping !== null || this.#leftFailed) return;
+    // Only the work's own handles keep the process: work that waits on troupe alone (a call with no
+    // deadline, a queue's get, a lock) is not waited for. Kept alive, a get left pending would take
+    // the next item for a behaviour that has returned.
     this.#socket.unref();
     try {
       await new Promise<void>((resolve) => {
         const done = (): void => {
-          process.off('beforeExit', onEmpty);
-          node.onCallsSettled = null;
+          process.off('beforeExit', done);
           this.#leftWorkWait = null;
           resolve();
         };
-        const onEmpty = (): void => {
-          if (node.pendingCalls === 0) return done();
-          // The left work waits for an answer (a call, a queue's get, a lock) that only the pipe
-          // can bring: the pipe keeps the process alive until it has come.
-          this.#socket.ref();
-          node.onCallsSettled = () => this.#socket.unref();
-        };
-        process.on('beforeExit', onEmpty);
-        // A stop asked meanwhile does not wait for it (see #stop).
+        process.on('beforeExit', done);
+        // A stop asked meanwhile, or a linked actor's end, does not wait for it (see #stop).
         this.#leftWorkWait = done;
       });
     } finally {
@@ -359,10 +362,12 @@ class ActorHost {
  * process from ending.
  */
 function endBySignalAfterExitListeners(signal: NodeJS.Signals): Promise<never> {
-  const exiting = process as unknown as { _exiting?: boolean };
+  const exiting = process as unknown as { _exiting?: boolean; reallyExit: (code?: number) => void };
   if (!exiting._exiting) {
-    // Node's own guard: a listener's process.exit() then ends the process without running them again.
+    // Node's own guard: a listener's process.exit() then runs no listener again, and ends the
+    // process by the signal all the same (not with its exit code).
     exiting._exiting = true;
+    exiting.reallyExit = () => void endBySignal(signal);
     for (const listener of process.listeners('exit')) {
       try {
         listener.call(process, 128 + (constants.signals[signal] ?? 0));

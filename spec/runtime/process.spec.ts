@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, introspect, leavesCall, leavesInterval, leavesThrow, leavesThrowWhileChildWorks, leavesWork, slowEcho, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
+import { obedient } from '../fixtures/watchers.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, introspect, leavesGet, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -94,26 +95,35 @@ describe('actor process lifecycle', () => {
     expect(ref.error?.message).toBe('left work failed');
   });
 
-  it('fails with the error of work it left running while it waits for its non-daemon children', async () => {
+  it('keeps the exit code it was reported with when its left work fails while it waits for its children, as Python leaves it for a thread', async () => {
     const ref = reap(spawn(leavesThrowWhileChildWorks));
-    // Before, an error while it waited for its children was dropped: exit code 0.
-    expect(await ref.join({ timeout: 20_000 })).toBe(1);
-    expect(ref.error?.message).toBe('left work failed while a child worked');
+    const monitor = current().monitor(ref);
+    // Reported ended as it began to wait for its non-daemon child: normal.
+    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
+    expect(down.reason).toBe('normal');
+    // The error is printed; the exit code does not contradict the down.
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
-  it('keeps its pipe alive while the work it left waits for an answer, a call with no deadline', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'troupe-left-call-'));
-    const path = join(dir, 'answer');
+  it('does not wait for a queue get its behaviour left pending, which then takes no item', async () => {
+    const q = new Queue<string>();
     try {
-      const target = reap(spawn(slowEcho));
-      const ref = reap(spawn(leavesCall, { args: [target, path] }));
+      const ref = reap(spawn(leavesGet, { args: [q] }));
       expect(await ref.join({ timeout: 20_000 })).toBe(0);
-      // Before, nothing else kept its loop alive: it exited before the answer came.
-      expect(readFileSync(path, 'utf8')).toBe('answered');
-      target.kill();
+      await q.put('important');
+      expect(await q.get({ timeout: 5000 })).toBe('important');
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await q.close();
     }
+  });
+
+  it('ends the wait for its left work when an actor linked to it fails', async () => {
+    const peer = reap(spawn(obedient));
+    const ref = reap(spawn(leavesIntervalLinked, { args: [peer] }));
+    await current().receive({ match: (m): m is string => m === 'linked, returning', timeout: 20_000 });
+    peer.send('throw');
+    // Before, the link's news was ignored while the process waited: it lived on.
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
   it("runs its 'exit' listeners when it ends itself by a signal, though one throws", async () => {
