@@ -50,6 +50,8 @@ class ActorHost {
   /** The behaviour returned: the process ends once its children and the work it left are done (see #leftWorkDone). */
   #returned = false;
   #leftFailed = false;
+  /** The left work is not waited for (any more): its error came after the actor was reported ended, or a linked actor failed. */
+  #leftAbandoned = false;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -60,8 +62,9 @@ class ActorHost {
     installNode(node);
     node.onPids = watchPids;
     node.onLinkedExit = (error) => {
-      // Its behaviour has returned, and its process waits for what it left running: the link ends that wait.
-      if (this.#returned) this.#leftWorkWait?.();
+      // Its behaviour has returned, and its process waits for its children or for what it left
+      // running: the link's news means the left work is not waited for.
+      if (this.#returned) this.#abandonLeftWork();
       else void this.#finish(1, error);
     };
     node.onExitRequest = (code) => this.#exitWhenFlushed(code);
@@ -187,6 +190,12 @@ class ActorHost {
     }
   }
 
+  /** The process no longer waits for the work its behaviour left running, now or once its children have ended. */
+  #abandonLeftWork(): void {
+    this.#leftAbandoned = true;
+    this.#leftWorkWait?.();
+  }
+
   async #leftWorkFailed(error: unknown): Promise<void> {
     const node = this.#node;
     const told = this.#endedSent;
@@ -194,8 +203,13 @@ class ActorHost {
       `Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running${told ? ' (its end was reported already: its exit code stays)' : ''}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`,
     );
     // Its watchers were told it ended normally (it waits for its children): as Python prints a
-    // thread's exception and leaves the exit code alone, the error is printed and changes nothing.
-    if (told || this.#leftFailed) return;
+    // thread's exception and leaves the exit code alone, the error is printed, and the process ends
+    // with the code it was reported with once its children have, not waiting on work the error broke.
+    if (told) {
+      this.#abandonLeftWork();
+      return;
+    }
+    if (this.#leftFailed) return;
     this.#leftFailed = true;
     this.#leftWorkWait = null;
     this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
@@ -251,7 +265,7 @@ class ActorHost {
    * `process.exit()` do not.
    */
   async #leftWorkDone(): Promise<void> {
-    if (this.#stopping !== null || this.#leftFailed) return;
+    if (this.#stopping !== null || this.#leftFailed || this.#leftAbandoned) return;
     // Only the work's own handles keep the process: work that waits on troupe alone (a call with no
     // deadline, a queue's get, a lock) is not waited for. Kept alive, a get left pending would take
     // the next item for a behaviour that has returned.
@@ -326,6 +340,8 @@ class ActorHost {
       await this.#leftWorkDone();
       // Its stop hooks run to their end, when a stop cut the wait short.
       if (this.#stopping !== null) await this.#stopping;
+      // Its left work failed: #leftWorkFailed ends the process, with 1.
+      if (this.#leftFailed) return;
     }
     await this.#everythingWritten();
     if (asKilled || asShutdown) return endBySignalAfterExitListeners(asKilled ? 'SIGKILL' : 'SIGTERM');
