@@ -47,6 +47,8 @@ class ActorHost {
   #leftWorkWait: (() => void) | null = null;
   /** The parent was told the actor has ended, its process still running (see #endedBeforeChildren). */
   #endedSent = false;
+  /** The exit code it was reported with, then. */
+  #endedCode = 0;
   /** The behaviour returned: the process ends once its children and the work it left are done (see #leftWorkDone). */
   #returned = false;
   #leftFailed = false;
@@ -199,6 +201,8 @@ class ActorHost {
   async #leftWorkFailed(error: unknown): Promise<void> {
     const node = this.#node;
     const told = this.#endedSent;
+    // Once: work that throws again and again (an interval) is reported by its first error.
+    if (this.#leftFailed || (told && this.#leftAbandoned)) return;
     process.stderr.write(
       `Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running${told ? ' (its end was reported already: its exit code stays)' : ''}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`,
     );
@@ -209,7 +213,6 @@ class ActorHost {
       this.#abandonLeftWork();
       return;
     }
-    if (this.#leftFailed) return;
     this.#leftFailed = true;
     this.#leftWorkWait = null;
     this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
@@ -226,6 +229,9 @@ class ActorHost {
 
   /** `ctx.exit(code)`: everything sent is written first, then the process ends with `code` (or by that signal). */
   async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
+    // Called by work its behaviour left, after the actor was reported ended: as Python's sys.exit() in
+    // a thread, it does not change the exit code its watchers were told (see #leftWorkFailed).
+    if (this.#endedSent && typeof code === 'number') code = this.#endedCode;
     this.#finishing = true;
     runEndingHooks();
     // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it
@@ -251,6 +257,7 @@ class ActorHost {
   #endedBeforeChildren(code: number): void {
     if (this.#endedSent || !children().some((child) => !child.daemon && child.isAlive())) return;
     this.#endedSent = true;
+    this.#endedCode = code;
     this.#link.sendSystem({ t: 'ended', code });
   }
 
@@ -344,6 +351,8 @@ class ActorHost {
       if (this.#leftFailed) return;
     }
     await this.#everythingWritten();
+    // Its left work failed while this flushed (a stop had ended the wait): #leftWorkFailed ends it, with 1.
+    if (this.#leftFailed) return;
     if (asKilled || asShutdown) return endBySignalAfterExitListeners(asKilled ? 'SIGKILL' : 'SIGTERM');
     process.exit(code);
   }

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, introspect, leavesGet, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkWhileChildWorks, failsWhileStopFlushes, introspect, leavesGet, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -104,6 +104,24 @@ describe('actor process lifecycle', () => {
     // The error is printed; the exit code does not contradict the down, and the interval the error
     // left behind is not waited for (before, the process lived on).
     expect(await ref.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('keeps the exit code it was reported with when its left work calls ctx.exit(n), as Python ignores sys.exit in a thread', async () => {
+    const ref = reap(spawn(exitsFromLeftWorkWhileChildWorks));
+    const monitor = current().monitor(ref);
+    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
+    expect(down.reason).toBe('normal');
+    // Before, it exited 3 after its watchers were told normal.
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('fails with 1 when its left work throws while a stop flushes its last messages', async () => {
+    const ref = reap(spawn(failsWhileStopFlushes));
+    await current().receive({ match: (m): m is string => m === 'returning', timeout: 20_000 });
+    // Before, the flush that began first ended the process with 0, its error on ref.error all the same.
+    expect(await ref.stop({ timeout: 20_000 })).toBe(1);
+    expect(ref.error?.message).toBe('left work failed as the stop flushed');
+    await current().receive({ match: (m): m is { big: Buffer } => typeof m === 'object' && m !== null && 'big' in m, timeout: 5000 });
   });
 
   it('does not wait for a queue get its behaviour left pending, which then takes no item', async () => {
