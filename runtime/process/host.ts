@@ -49,6 +49,8 @@ class ActorHost {
   #endedSent = false;
   /** The exit code it was reported with, then. */
   #endedCode = 0;
+  /** An error of its left work was printed (see #leftWorkFailed). */
+  #leftErrorShown = false;
   /** The behaviour returned: the process ends once its children and the work it left are done (see #leftWorkDone). */
   #returned = false;
   #leftFailed = false;
@@ -202,7 +204,8 @@ class ActorHost {
     const node = this.#node;
     const told = this.#endedSent;
     // Once: work that throws again and again (an interval) is reported by its first error.
-    if (this.#leftFailed || (told && this.#leftAbandoned)) return;
+    if (this.#leftFailed || this.#leftErrorShown) return;
+    this.#leftErrorShown = true;
     process.stderr.write(
       `Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running${told ? ' (its end was reported already: its exit code stays)' : ''}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`,
     );
@@ -231,7 +234,7 @@ class ActorHost {
   async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
     // Called by work its behaviour left, after the actor was reported ended: as Python's sys.exit() in
     // a thread, it does not change the exit code its watchers were told (see #leftWorkFailed).
-    if (this.#endedSent && typeof code === 'number') code = this.#endedCode;
+    if (this.#endedSent) code = this.#endedCode === -9 ? 'SIGKILL' : this.#endedCode === -15 ? 'SIGTERM' : this.#endedCode;
     this.#finishing = true;
     runEndingHooks();
     // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it

@@ -106,12 +106,12 @@ describe('actor process lifecycle', () => {
     expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
-  it('keeps the exit code it was reported with when its left work calls ctx.exit(n), as Python ignores sys.exit in a thread', async () => {
-    const ref = reap(spawn(exitsFromLeftWorkWhileChildWorks));
+  it.each([3, 'SIGTERM'] as const)('keeps the exit code it was reported with when its left work calls ctx.exit(%s), as Python ignores sys.exit in a thread', async (code) => {
+    const ref = reap(spawn(exitsFromLeftWorkWhileChildWorks, { args: [code] }));
     const monitor = current().monitor(ref);
     const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
     expect(down.reason).toBe('normal');
-    // Before, it exited 3 after its watchers were told normal.
+    // Before, it exited 3 (or by SIGTERM) after its watchers were told normal.
     expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
