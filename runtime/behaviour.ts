@@ -151,7 +151,7 @@ class Definition {
     /**
      * Its process tells its parent which calls it has taken, before its code
      * sees them: the calls of an actor killed with others still unread are
-     * then known never to have run (see Node.acknowledgeTaken; a pool worker's).
+     * then known never to have run (see Node.taken; a pool worker's).
      */
     readonly acksCalls = false,
   ) {}

@@ -66,7 +66,6 @@ export class AbortError extends TroupeError {
   }
 }
 
-/** The target actor ended before it answered. */
 /** @internal Set (true) on an `ActorExitedError` whose call the actor ended without taking: it never ran. */
 export const NEVER_TAKEN = Symbol('troupe.never-taken');
 
@@ -75,6 +74,7 @@ export function neverTaken(error: unknown): boolean {
   return error instanceof ActorExitedError && (error as unknown as Record<symbol, unknown>)[NEVER_TAKEN] === true;
 }
 
+/** The target actor ended before it answered. */
 export class ActorExitedError extends TroupeError {
   readonly actorId: string;
   constructor(message: string, actorId: string, options?: { cause?: unknown }) {

@@ -1047,8 +1047,6 @@ export class Pool {
       // waiting for them (they are ended at its exit); its tasks keep it alive while they run.
       daemon: true,
     });
-    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, startedOrNot: Promise.resolve() };
-    this.#slots.add(slot);
     // Jobs go to a worker once it has started (its initializer run), not ahead to
     // one still starting: they would wait there while a started worker is free
     // (the one exception is the first task, while no worker has started: #ahead).
@@ -1056,10 +1054,12 @@ export class Pool {
     // With no initializer a worker takes jobs as soon as it is ready: that is
     // when it started, and a question would cost a round trip before its first task.
     const started = this.#initializer === null ? ref.ready : ref.call(STARTED, FOREVER);
-    slot.startedOrNot = started.then(
+    const startedOrNot = started.then(
       () => {},
       () => {},
     );
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, startedOrNot };
+    this.#slots.add(slot);
     ref.ready.then(
       () => (slot.ready = true),
       () => {},

@@ -53,6 +53,7 @@ class ActorHost {
   #leftErrorShown = false;
   /** The behaviour returned: the process ends once its children and the work it left are done (see #leftWorkDone). */
   #returned = false;
+  /** Its left work failed before its end was reported: #leftWorkFailed ends the process, with 1. */
   #leftFailed = false;
   /** The left work is not waited for (any more): its error came after the actor was reported ended, or a linked actor failed. */
   #leftAbandoned = false;
@@ -204,7 +205,7 @@ class ActorHost {
     const node = this.#node;
     const told = this.#endedSent;
     // Once: work that throws again and again (an interval) is reported by its first error.
-    if (this.#leftFailed || this.#leftErrorShown) return;
+    if (this.#leftErrorShown) return;
     this.#leftErrorShown = true;
     process.stderr.write(
       `Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running${told ? ' (its end was reported already: its exit code stays)' : ''}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`,
