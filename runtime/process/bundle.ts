@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 10;
+const FORMAT = 11;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,6 +44,8 @@ interface Manifest {
   readonly format: number;
   readonly outputs: Record<string, string>;
   readonly inputs: [path: string, mtimeMs: number, size: number][];
+  /** The runtime bundle (its `index`) an actor or module bundle imports. */
+  readonly runtime?: string;
 }
 
 export interface RuntimeBundle {
@@ -221,6 +223,7 @@ async function build(id: string, entries: Record<string, string>, runtime: Runti
   fs.writeFileSync(tmp, JSON.stringify(manifest));
   fs.renameSync(tmp, manifestFile);
   pruneSuperseded(dir, id, outdir);
+  if (sweepDue(dir)) sweeping = sweepCache(dir);
   return manifest;
 }
 
@@ -244,6 +247,70 @@ function pruneSuperseded(dir: string, id: string, current: string): void {
   } catch {
     // Only tidying: another process may be at it too.
   }
+}
+
+/** The cache is swept of bundles no longer reachable at most this often (see sweepCache). */
+const SWEEP_EVERY_MS = 24 * 60 * 60 * 1000;
+const SWEEP_MARK = '.swept';
+/** The last sweep this process began (for specs). */
+export let sweeping: Promise<number> | null = null;
+
+/** Whether a sweep is due: none in this cache for a day. Marks it begun, so other processes do not start one too. */
+function sweepDue(dir: string): boolean {
+  const mark = join(dir, SWEEP_MARK);
+  const last = fs.statSync(mark, { throwIfNoEntry: false });
+  if (last !== undefined && Date.now() - last.mtimeMs < SWEEP_EVERY_MS) return false;
+  try {
+    fs.writeFileSync(mark, '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes, from the cache, the bundles no program can use again, once they
+ * have gone untouched for an hour (a process started from one may still read
+ * it): a bundle whose module was deleted or has changed since (a module
+ * written to a temporary path, say), one built by an older troupe, one whose
+ * runtime bundle is gone (troupe changed), and a build left half done. A new
+ * build of a bundle removes its own older builds (pruneSuperseded); this
+ * finds the rest. Run after a build, at most once a day (sweepDue), without
+ * blocking the build's caller. Resolves with the number of bundles removed.
+ */
+export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<number> {
+  const { readdir, readFile, rm, stat } = fs.promises;
+  const before = now - SUPERSEDED_KEPT_MS;
+  const old = async (path: string): Promise<boolean> => ((await stat(path).catch(() => undefined))?.mtimeMs ?? now) < before;
+  let removed = 0;
+  try {
+    const names = await readdir(dir);
+    const manifests = new Set(names.filter((name) => /^[0-9a-f]{16}\.json$/.test(name)).map((name) => name.slice(0, 16)));
+    const stale = new Set<string>();
+    for (const id of manifests) {
+      const file = join(dir, `${id}.json`);
+      if (!(await old(file))) continue;
+      let manifest: Manifest | null = null;
+      try {
+        manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest;
+      } catch {
+        // Torn or unreadable: stale.
+      }
+      if (manifest !== null && manifest.format === FORMAT && fresh(manifest) && built(manifest) && (manifest.runtime === undefined || fs.existsSync(manifest.runtime))) continue;
+      stale.add(id);
+      await rm(file, { force: true });
+      removed++;
+    }
+    for (const name of names) {
+      // A build's directory (`<id>-<pid>-<time>-<n>`) of a stale bundle, or of none (its build never finished), and temporary files left by a killed build.
+      const id = /^([0-9a-f]{16})-/.exec(name)?.[1];
+      const orphan = id !== undefined && (stale.has(id) || !manifests.has(id));
+      if ((orphan || name.endsWith('.tmp')) && (await old(join(dir, name)))) await rm(join(dir, name), { recursive: true, force: true });
+    }
+  } catch {
+    // Only tidying: another process may be at it too, or the cache is gone.
+  }
+  return removed;
 }
 
 function fresh(manifest: Manifest): boolean {
@@ -345,7 +412,7 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     const st = fs.statSync(path);
     inputs.push([path, st.mtimeMs, st.size]);
   }
-  return { format: FORMAT, outputs, inputs };
+  return runtime === undefined ? { format: FORMAT, outputs, inputs } : { format: FORMAT, outputs, inputs, runtime: runtime.index };
 }
 
 const SECTIONS_PLACEHOLDER = '/*troupe-sections*/';

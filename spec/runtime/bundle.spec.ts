@@ -2,7 +2,8 @@ import { mkdirSync, existsSync, rmSync, utimesSync, writeFileSync } from 'node:f
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { moduleBundle } from '../../runtime/process/bundle.ts';
+import * as bundle from '../../runtime/process/bundle.ts';
+import { moduleBundle, sweepCache } from '../../runtime/process/bundle.ts';
 
 describe('the bundle cache', () => {
   it('removes older builds of a module an hour after they were made, and keeps newer ones', async () => {
@@ -45,6 +46,84 @@ describe('the bundle cache', () => {
       expect(existsSync(second)).toBe(true);
     } finally {
       rmSync(file, { force: true });
+    }
+  });
+});
+
+describe('the bundle cache sweep', () => {
+  const twoHoursAgo = (): Date => new Date(Date.now() - 2 * 60 * 60 * 1000);
+  const backdate = (...paths: string[]): void => {
+    for (const path of paths) utimesSync(path, twoHoursAgo(), twoHoursAgo());
+  };
+  const tempModule = (name: string): string => {
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-${name}-${process.pid}-${Date.now()}.ts`);
+    writeFileSync(file, `export const name = ${JSON.stringify(name)};\n`);
+    return file;
+  };
+
+  it('removes the bundles of deleted modules and half-done builds once untouched for an hour, and keeps the rest', async () => {
+    const [deleted, recent, kept] = [tempModule('deleted'), tempModule('deleted-recently'), tempModule('kept')];
+    const made: string[] = [];
+    try {
+      const bundleOf = async (file: string): Promise<{ dir: string; manifest: string }> => {
+        const dir = dirname((await moduleBundle(pathToFileURL(file).href))!);
+        return { dir, manifest: join(dirname(dir), `${basename(dir).split('-')[0]}.json`) };
+      };
+      const [gone, young, live] = [await bundleOf(deleted), await bundleOf(recent), await bundleOf(kept)];
+      const cache = dirname(gone.dir);
+      // A build killed before it wrote its manifest, and a temporary file one left.
+      const half = join(cache, '0123456789abcdef-1-build-0');
+      const tmp = join(cache, `0123456789abcdef.json.${process.pid}.tmp`);
+      mkdirSync(half);
+      writeFileSync(tmp, '{');
+      made.push(half, tmp);
+      for (const file of [deleted, recent]) rmSync(file);
+      backdate(gone.dir, gone.manifest, live.dir, live.manifest, half, tmp);
+      expect(existsSync(gone.manifest) && existsSync(young.manifest) && existsSync(live.manifest)).toBe(true);
+
+      expect(await sweepCache(cache)).toBeGreaterThanOrEqual(1);
+      // Its module deleted, untouched for two hours: gone, manifest and build.
+      expect(existsSync(gone.manifest)).toBe(false);
+      expect(existsSync(gone.dir)).toBe(false);
+      expect(existsSync(half)).toBe(false);
+      expect(existsSync(tmp)).toBe(false);
+      // Deleted a moment ago: a process started from it may still read it.
+      expect(existsSync(young.manifest)).toBe(true);
+      expect(existsSync(young.dir)).toBe(true);
+      // Its module still there and unchanged: kept, however old, and used as it is.
+      expect(existsSync(live.manifest)).toBe(true);
+      expect((await bundleOf(kept)).dir).toBe(live.dir);
+    } finally {
+      for (const path of [deleted, recent, kept, ...made]) rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('is begun by a build when the cache has not been swept for a day', async () => {
+    const gone = tempModule('swept-by-build');
+    const fresh = tempModule('builds-and-sweeps');
+    try {
+      const dir = dirname((await moduleBundle(pathToFileURL(gone).href))!);
+      const cache = dirname(dir);
+      const manifest = join(cache, `${basename(dir).split('-')[0]}.json`);
+      rmSync(gone);
+      backdate(dir, manifest);
+      const mark = join(cache, '.swept');
+      writeFileSync(mark, '');
+      const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+      utimesSync(mark, twoDaysAgo, twoDaysAgo);
+      const before = bundle.sweeping;
+      await moduleBundle(pathToFileURL(fresh).href);
+      expect(bundle.sweeping).not.toBe(before);
+      await bundle.sweeping;
+      expect(existsSync(manifest)).toBe(false);
+      expect(existsSync(dir)).toBe(false);
+      // Marked: the next build within the day does not sweep again.
+      const after = bundle.sweeping;
+      writeFileSync(fresh, 'export const changed = true;\n');
+      await moduleBundle(pathToFileURL(fresh).href);
+      expect(bundle.sweeping).toBe(after);
+    } finally {
+      for (const path of [gone, fresh]) rmSync(path, { force: true });
     }
   });
 });
