@@ -40,23 +40,30 @@ class ActorHost {
   /** The args frame, decoded only once the whole runtime has loaded (handle kinds register as their modules load). */
   readonly #args: Promise<() => unknown[]>;
   #stopping: Promise<void> | null = null;
-  #finishing = false;
+  /**
+   * Where the actor's end stands:
+   * - `running`: its behaviour runs;
+   * - `returned`: it returned, and its process waits for its non-daemon
+   *   children, then for the work it left running (#leftWorkDone). Its exit
+   *   code is not decided yet: that work may still fail it, or call
+   *   `ctx.exit()`;
+   * - `abandoned`: it returned, and its left work is no longer waited for
+   *   (a linked actor failed, or that work failed once its end was reported);
+   *   the process ends with 0 once its children have;
+   * - `decided`: its exit code is decided (it failed, `ctx.exit()` was
+   *   called, or its left work failed), and the one path that decided it
+   *   ends the process. Every other path checks this after each wait, and
+   *   an error after this is printed and changes nothing (#failedLater).
+   */
+  #end: 'running' | 'returned' | 'abandoned' | 'decided' = 'running';
   /** The control pipe's socket: unref'd while a returned actor's process waits for the work it left running. */
   readonly #socket: Socket;
-  /** Ends that wait (see #leftWorkDone). */
+  /** Ends #finish's wait for the left work (see #leftWorkDone): set while it waits. */
   #leftWorkWait: (() => void) | null = null;
-  /** The parent was told the actor has ended, its process still running (see #endedBeforeChildren). */
-  #endedSent = false;
-  /** The exit code it was reported with, then. */
-  #endedCode = 0;
-  /** An error of its left work was printed (see #leftWorkFailed). */
-  #leftErrorShown = false;
-  /** The behaviour returned: the process ends once its children and the work it left are done (see #leftWorkDone). */
-  #returned = false;
-  /** Its left work failed before its end was reported: #leftWorkFailed ends the process, with 1. */
-  #leftFailed = false;
-  /** The left work is not waited for (any more): its error came after the actor was reported ended, or a linked actor failed. */
-  #leftAbandoned = false;
+  /** The exit code the parent was told while the process still ran (see #endedBeforeChildren): null until then. */
+  #reported: number | null = null;
+  /** An error after the behaviour's end was printed: later ones are not (an interval that throws on every tick). */
+  #laterErrorShown = false;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -68,9 +75,10 @@ class ActorHost {
     node.onPids = watchPids;
     node.onLinkedExit = (error) => {
       // Its behaviour has returned, and its process waits for its children or for what it left
-      // running: the link's news means the left work is not waited for.
-      if (this.#returned) this.#abandonLeftWork();
-      else void this.#finish(1, error);
+      // running: the link's news means the left work is not waited for. Once its end is decided,
+      // the news changes nothing.
+      if (this.#end === 'returned') this.#abandonLeftWork();
+      else if (this.#end === 'running') void this.#finish(1, error);
     };
     node.onExitRequest = (code) => this.#exitWhenFlushed(code);
     let gotArgs!: (args: () => unknown[]) => void;
@@ -176,10 +184,10 @@ class ActorHost {
   }
 
   #uncaught(err: unknown): void {
-    // Thrown by work the behaviour left running, after it returned: the process ends with it, as
-    // Node's would, and says so (#finish has begun already, and would ignore it).
-    if (this.#returned) {
-      void this.#leftWorkFailed(err);
+    // Thrown by work the behaviour left running, after it returned, or after
+    // its end was decided (see #failedLater).
+    if (this.#end !== 'running') {
+      void this.#failedLater(err);
       return;
     }
     if (hosting.loading === null) {
@@ -197,27 +205,40 @@ class ActorHost {
 
   /** The process no longer waits for the work its behaviour left running, now or once its children have ended. */
   #abandonLeftWork(): void {
-    this.#leftAbandoned = true;
+    this.#end = 'abandoned';
     this.#leftWorkWait?.();
   }
 
-  async #leftWorkFailed(error: unknown): Promise<void> {
+  /**
+   * An error (uncaught, or thrown by the behaviour after a `ctx.exit()` it
+   * did not await) once the behaviour has ended. After a return, with no end
+   * reported yet, it fails the actor: the process ends with 1, as a Node
+   * script's does. Otherwise, as Python prints a thread's exception and
+   * leaves the exit code alone, it is printed and the code stays: the end
+   * was decided (a failure, `ctx.exit()`), or reported to the watchers (the
+   * process waits for its non-daemon children). Printed once: work that
+   * throws again and again (an interval) is reported by its first error.
+   */
+  async #failedLater(error: unknown): Promise<void> {
     const node = this.#node;
-    const told = this.#endedSent;
-    // Once: work that throws again and again (an interval) is reported by its first error.
-    if (this.#leftErrorShown) return;
-    this.#leftErrorShown = true;
-    process.stderr.write(
-      `Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed after it returned, in work it left running${told ? ' (its end was reported already: its exit code stays)' : ''}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`,
-    );
-    // Its watchers were told it ended normally (it waits for its children): as Python prints a
-    // thread's exception and leaves the exit code alone, the error is printed, and the process ends
-    // with the code it was reported with once its children have, not waiting on work the error broke.
-    if (told) {
+    const fails = (this.#end === 'returned' || this.#end === 'abandoned') && this.#reported === null;
+    // A wait on its mailbox, aborted as the end closed it: a consequence of the end, not a failure.
+    if (this.#end === 'decided' && error instanceof TroupeError && error.code === 'ERR_ABORTED') return;
+    if (!this.#laterErrorShown) {
+      this.#laterErrorShown = true;
+      const when =
+        this.#end === 'decided'
+          ? 'after its end began, in work still running (its exit code stays)'
+          : `after it returned, in work it left running${fails ? '' : ' (its end was reported already: its exit code stays)'}`;
+      process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed ${when}:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
+    }
+    if (this.#end === 'decided') return;
+    if (!fails) {
+      // Not waiting on work the error broke: the process ends with the code reported, once its children have.
       this.#abandonLeftWork();
       return;
     }
-    this.#leftFailed = true;
+    this.#end = 'decided';
     this.#leftWorkWait = null;
     this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });
     await this.#everythingWritten();
@@ -225,6 +246,7 @@ class ActorHost {
   }
 
   async #failStart(message: string, error: unknown, code: string): Promise<never> {
+    this.#end = 'decided';
     process.stderr.write(`troupe: ${message}\n${error instanceof Error && error.stack ? indent(error.stack) + '\n' : ''}`);
     this.#link.sendSystem({ t: 'spawn-error', message, code, error: errorToWire(error) });
     await this.#everythingWritten();
@@ -233,10 +255,14 @@ class ActorHost {
 
   /** `ctx.exit(code)`: everything sent is written first, then the process ends with `code` (or by that signal). */
   async #exitWhenFlushed(code: number | NodeJS.Signals): Promise<never> {
+    // Its end is decided already (a failure, an earlier ctx.exit()): the process ends as that says.
+    if (this.#end === 'decided') return new Promise<never>(() => {});
     // Called by work its behaviour left, after the actor was reported ended: as Python's sys.exit() in
-    // a thread, it does not change the exit code its watchers were told (see #leftWorkFailed).
-    if (this.#endedSent) code = this.#endedCode === -9 ? 'SIGKILL' : this.#endedCode === -15 ? 'SIGTERM' : this.#endedCode;
-    this.#finishing = true;
+    // a thread, it does not change the exit code its watchers were told (see #failedLater).
+    const reported = this.#reported;
+    if (reported !== null) code = reported === -9 ? 'SIGKILL' : reported === -15 ? 'SIGTERM' : reported;
+    // Called by its left work: #finish, waiting for it, leaves the exit to this.
+    this.#end = 'decided';
     runEndingHooks();
     // As Python's sys.exit(n) in a child: its non-daemon children are waited for (a signal ends it
     // at once). Its mailbox is closed first, as on a return: a child calling it meanwhile gets
@@ -259,9 +285,8 @@ class ActorHost {
    * wait for its news.
    */
   #endedBeforeChildren(code: number): void {
-    if (this.#endedSent || !children().some((child) => !child.daemon && child.isAlive())) return;
-    this.#endedSent = true;
-    this.#endedCode = code;
+    if (this.#reported !== null || !children().some((child) => !child.daemon && child.isAlive())) return;
+    this.#reported = code;
     this.#link.sendSystem({ t: 'ended', code });
   }
 
@@ -276,7 +301,7 @@ class ActorHost {
    * `process.exit()` do not.
    */
   async #leftWorkDone(): Promise<void> {
-    if (this.#stopping !== null || this.#leftFailed || this.#leftAbandoned) return;
+    if (this.#stopping !== null || this.#end !== 'returned') return;
     // Only the work's own handles keep the process: work that waits on troupe alone (a call with no
     // deadline, a queue's get, a lock) is not waited for. Kept alive, a get left pending would take
     // the next item for a behaviour that has returned.
@@ -284,11 +309,14 @@ class ActorHost {
     try {
       await new Promise<void>((resolve) => {
         const done = (): void => {
-          process.off('beforeExit', done);
+          process.off('beforeExit', idle);
           this.#leftWorkWait = null;
           resolve();
         };
-        process.on('beforeExit', done);
+        // Nothing is left to run. A 'beforeExit' listener of the actor's own may start more, and a
+        // Node script then goes on: so does this wait, looked at again once every listener has run.
+        const idle = (): void => process.nextTick(() => process.getActiveResourcesInfo().length === 0 && done());
+        process.on('beforeExit', idle);
         // A stop asked meanwhile, or a linked actor's end, does not wait for it (see #stop).
         this.#leftWorkWait = done;
       });
@@ -318,9 +346,13 @@ class ActorHost {
 
   /** The behaviour ended: report, wait for children as Python does, then exit. */
   async #finish(code: number, error: unknown): Promise<void> {
-    if (this.#finishing) return;
-    this.#finishing = true;
-    this.#returned = code === 0 && error === undefined;
+    if (this.#end !== 'running') {
+      // It threw after a ctx.exit() it did not await: its end is decided already.
+      if (code !== 0) void this.#failedLater(error);
+      return;
+    }
+    const returned = code === 0 && error === undefined;
+    this.#end = returned ? 'returned' : 'decided';
     runEndingHooks();
     const node = this.#node;
     // Ended by a link, as Erlang ends a process that does not trap exits: with the linked actor's
@@ -347,16 +379,16 @@ class ActorHost {
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
     // As Python does: daemon children are terminated, the others waited for.
     await endChildrenAtExit();
-    if (code === 0 && error === undefined) {
+    if (returned) {
       await this.#leftWorkDone();
       // Its stop hooks run to their end, when a stop cut the wait short.
       if (this.#stopping !== null) await this.#stopping;
-      // Its left work failed: #leftWorkFailed ends the process, with 1.
-      if (this.#leftFailed) return;
+      // Its left work failed (#failedLater) or called ctx.exit() (#exitWhenFlushed): that ends the process.
+      if (this.#end === 'decided') return;
     }
     await this.#everythingWritten();
-    // Its left work failed while this flushed (a stop had ended the wait): #leftWorkFailed ends it, with 1.
-    if (this.#leftFailed) return;
+    // Its left work failed, or called ctx.exit(), while this flushed (a stop had ended the wait).
+    if (returned && this.#end === 'decided') return;
     if (asKilled || asShutdown) return endBySignalAfterExitListeners(asKilled ? 'SIGKILL' : 'SIGTERM');
     process.exit(code);
   }
@@ -380,7 +412,7 @@ class ActorHost {
     node.closeMailbox();
     // Give a behaviour that was waiting on its inbox one turn to return by itself.
     await new Promise((resolve) => setImmediate(resolve));
-    if (!this.#finishing) this.#link.sendSystem({ t: 'stopped' });
+    if (this.#end === 'running') this.#link.sendSystem({ t: 'stopped' });
   }
 }
 

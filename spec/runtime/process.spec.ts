@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkWhileChildWorks, failsWhileStopFlushes, introspect, leavesGet, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -113,6 +113,55 @@ describe('actor process lifecycle', () => {
     expect(down.reason).toBe('normal');
     // Before, it exited 3 (or by SIGTERM) after its watchers were told normal.
     expect(await ref.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it.each([
+    ['its left work throws', false],
+    ['the failure of an actor linked to it comes back', true],
+  ])('ends with the code of a ctx.exit() its left work called, after the child it waits for, though then %s', async (_then, linked) => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-left-exit-'));
+    const path = join(dir, 'child-done');
+    try {
+      const peer = linked ? reap(spawn(obedient)) : null;
+      const ref = reap(spawn(exitsFromLeftWorkThenFails, { args: [path, peer] }));
+      const monitor = current().monitor(ref);
+      const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
+      expect(down.reason).toEqual({ exitCode: 3 });
+      // Before, the wait for the left work, ended by the error or the link, exited 0 at once and
+      // killed the child its ctx.exit(3) was waiting for.
+      expect(await ref.join({ timeout: 20_000 })).toBe(3);
+      expect(readFileSync(path, 'utf8')).toBe('done');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("waits for work a 'beforeExit' listener of its own starts, as a Node script does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-before-exit-'));
+    const path = join(dir, 'out');
+    try {
+      const ref = reap(spawn(extendsItsEnd, { args: [path] }));
+      expect(await ref.join({ timeout: 20_000 })).toBe(0);
+      // Before, the first 'beforeExit' ended the wait, and the process exited before the timer ran.
+      expect(readFileSync(path, 'utf8')).toBe('written');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['it returned', 'return', 'exit 1 error left work failed, tick', 'failed after it returned, in work it left running:'],
+    ['it returned, its end reported as it waits for a child', 'told', 'exit 0 error undefined', 'failed after it returned, in work it left running (its end was reported already: its exit code stays):'],
+    ['a ctx.exit(0)', 'exit0', 'exit 0 error undefined', 'failed after its end began, in work still running (its exit code stays):'],
+    ['its behaviour threw', 'throw', 'exit 1 error behaviour failed', 'failed after its end began, in work still running (its exit code stays):'],
+  ])('prints an error of work left running after %s, once', (_after, how, result, heading) => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'left-work-fails.ts');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', fixture, how], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toBe(`${result}\n`);
+    expect(run.stderr).toMatch(new RegExp(`\\) ${heading.replace(/[()]/g, '\\$&')}\nError: left work failed, tick\n`));
+    // Once, though the interval throws every 20 ms. Before, nothing at all was printed after a
+    // ctx.exit() or a throw, the process waiting for its child.
+    expect(run.stderr.split('Error: left work failed, tick').length - 1).toBe(1);
   });
 
   it('fails with 1 when its left work throws while a stop flushes its last messages', async () => {
