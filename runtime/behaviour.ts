@@ -34,7 +34,8 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
   /**
    * The behaviour. By default it answers each message with `handle()` until
    * the actor is stopped. When `handle` throws on a message that came by
-   * `call`, the caller gets a `RemoteError` and the actor goes on; when it
+   * `call`, or returns an answer that cannot be sent (a `SerializationError`),
+   * the caller gets a `RemoteError` and the actor goes on; when it
    * throws on a sent message, nobody is told, so the actor fails (exit code 1).
    * An override may be synchronous, as Python's `run()` is, or async. Typed
    * `any` so that both compile, and an async override can still
@@ -57,7 +58,15 @@ export abstract class Actor<Msg = unknown, Reply = unknown> {
         call.replyError(err);
         continue;
       }
-      if (call !== null && !call.answered && !call.deferred) call.reply(result);
+      if (call === null || call.answered || call.deferred) continue;
+      try {
+        call.reply(result);
+      } catch (err) {
+        // An answer that cannot be sent (a function in it, say): the caller gets the SerializationError
+        // naming what, as for a handle() that throws, and the actor goes on.
+        if (call.answered) throw err;
+        call.replyError(err);
+      }
     }
   }
 

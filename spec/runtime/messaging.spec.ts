@@ -139,6 +139,17 @@ describe('send and call', () => {
     expect(await ref.call('still here', { timeout: 5000 })).toBe('still here');
   });
 
+  it("rejects with RemoteError caused by SerializationError when handle()'s answer cannot be sent, and the actor lives on", async () => {
+    const ref = reap(spawn(echo));
+    const err = await ref.call('unsendable', { timeout: 15_000 }).catch((e: unknown) => e);
+    // Before, the actor failed with it, and the caller got ActorExitedError.
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toMatchObject({ code: 'ERR_REMOTE', remoteName: 'SerializationError' });
+    expect((err as RemoteError).cause).toBeInstanceOf(SerializationError);
+    expect((err as RemoteError).message).toContain('Cannot send reply.answer: it is a function');
+    expect(await ref.call('still here', { timeout: 5000 })).toBe('still here');
+  });
+
   it('rejects with TimeoutError at the deadline and drops the late reply', async () => {
     const ref = reap(spawn(slow));
     await ref.ready;
