@@ -127,9 +127,11 @@ class BarrierService extends SyncService {
 
   protected ended(actor: string, waiters: Waiter[], reason: ExitReason): void {
     if (waiters.length > 0 || this.#runner?.from === actor) this.#break(`a party (${actor}) ended while it waited`);
-    // A party that ends between rounds will never come back: unless it simply
-    // returned (its work done), those who wait, or will wait, for it would wait in vain.
-    else if (reason !== 'normal' || this.waiters.length > 0) this.#break(`a party (${actor}) ended (${describeReason(reason)}) between rounds`);
+    // A party killed (or failed) between rounds will never come back, and those who wait, or will
+    // wait, for it would wait in vain. One that returned normally did its rounds: another may take
+    // its place, as Python's barrier counts arrivals, not parties (and breaking on it would depend on
+    // whether its end came before or after another's next wait).
+    else if (reason !== 'normal') this.#break(`a party (${actor}) ended (${describeReason(reason)}) between rounds`);
   }
 }
 

@@ -22,7 +22,7 @@ import {
   spawn,
   unregister,
 } from '../../index.ts';
-import { announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, holder, party, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, holder, party, partyThenReturns, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -579,6 +579,22 @@ describe('Barrier', () => {
     expect(await victim.join({ timeout: 20_000 })).toBe(-9);
     await until(() => barrier.broken(), 'the barrier breaks');
     await expect(barrier.wait({ timeout: 20_000 })).rejects.toThrow(/ended \(killed\) between rounds/);
+    await barrier.close();
+  });
+
+  it('does not break when a party returns normally between rounds while another waits: one taking its place passes the round, as in Python', async () => {
+    const barrier = new Barrier(2);
+    const first = reap(spawn(partyThenReturns, { args: [barrier, me(), 'first'] }));
+    expect(await barrier.wait({ timeout: 20_000 })).toBeGreaterThanOrEqual(0);
+    expect((await next('first')).index).toBeGreaterThanOrEqual(0);
+    const round2 = barrier.wait({ timeout: 20_000 });
+    await until(async () => (await barrier.nWaiting()) === 1, 'this party waits for round 2');
+    first.send('go');
+    expect(await first.join({ timeout: 20_000 })).toBe(0);
+    // Before, its end broke the barrier, as it came while this party waited (had it come before, it did not).
+    expect(await barrier.broken()).toBe(false);
+    reap(spawn(partyThenReturns, { args: [barrier, me(), 'second'] }));
+    expect([await round2, (await next('second')).index].sort()).toEqual([0, 1]);
     await barrier.close();
   });
 
