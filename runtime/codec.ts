@@ -43,6 +43,8 @@ const EXT_DEFINITION = 0x25;
 const EXT_TASK = 0x26;
 const EXT_HANDLE = 0x27;
 const EXT_TYPED = 0x28;
+const EXT_MAP = 0x29;
+const EXT_BOXED = 0x2a;
 
 class Unencodable extends TypeError {}
 
@@ -352,6 +354,8 @@ const REFUSED: [abstract new (...args: never[]) => object, string][] = [
   [WeakSet, 'a WeakSet'],
   [WeakRef, 'a WeakRef'],
   [EventEmitter, 'an EventEmitter (socket, stream, process…)'],
+  // A copy would arrive as memory shared with nobody: say so rather than send one (msgpackr sent `{}`).
+  [SharedArrayBuffer, 'a SharedArrayBuffer (memory is not shared between processes: use SharedArray or Value, or send a copy, new Uint8Array(sab).slice())'],
 ];
 for (const [Class, what] of REFUSED) {
   addExtension({
@@ -362,6 +366,22 @@ for (const [Class, what] of REFUSED) {
     },
     read: () => undefined,
   });
+}
+
+// A subclass of Map arrives as a Map with its entries, as structuredClone gives it (msgpackr writes a
+// Map by its constructor, so it wrote a subclass as an object of its own fields: `{}`). A Set
+// subclass already arrives as a Set.
+addExtension({
+  Class: Map,
+  type: EXT_MAP,
+  write: (map: Map<unknown, unknown>) => [...map],
+  read: (entries: [unknown, unknown][]) => new Map(entries),
+});
+
+// A boxed primitive (`new Number(3)`) arrives boxed, as structuredClone gives it (msgpackr wrote its
+// own fields: `{}`, or a String's characters by index). One read for the three: Object() boxes each kind.
+for (const Class of [Number, String, Boolean]) {
+  addExtension({ Class: Class as unknown as new () => object, type: EXT_BOXED, write: (boxed: object) => boxed.valueOf(), read: (value: unknown) => Object(value) });
 }
 
 /** Classes with a codec of their own (refs, tasks, handles, definitions): what they hold is not what crosses. */
@@ -470,7 +490,8 @@ function holdsMap(value: unknown, depth: number): boolean {
     return false;
   }
   for (const key in value) if (holdsMap((value as Record<string, unknown>)[key], depth + 1)) return true;
-  return value instanceof Error && holdsMap(value.cause, depth + 1);
+  // Neither is enumerable, and both cross (see errorToWire).
+  return value instanceof Error && (holdsMap(value.cause, depth + 1) || (value instanceof AggregateError && holdsMap(value.errors, depth + 1)));
 }
 
 function serializationError(value: unknown, label: string, cause: unknown): SerializationError {

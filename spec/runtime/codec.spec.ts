@@ -210,6 +210,48 @@ describe('codec', () => {
     expect(back[299]!.equals(many[299]!)).toBe(true);
   });
 
+  it('gives a subclass of Map back as a Map with its entries, as structuredClone does', () => {
+    class Registry extends Map<string, number> {}
+    const back = roundTrip({ plain: new Map([['a', 1]]), sub: new Registry([['b', 2]]) }) as { plain: Map<string, number>; sub: Map<string, number> };
+    // Before, the subclass arrived as `{}`, its entries lost.
+    expect(back.sub).toBeInstanceOf(Map);
+    expect([...back.sub]).toEqual([['b', 2]]);
+    expect(back).toEqual(structuredClone({ plain: new Map([['a', 1]]), sub: new Map([['b', 2]]) }));
+    expect(roundTrip(new Registry([['top', 3]]))).toEqual(new Map([['top', 3]]));
+  });
+
+  it('gives boxed primitives back boxed, as structuredClone does', () => {
+    const value = { n: new Number(3), s: new String('str'), b: new Boolean(false) };
+    const back = roundTrip(value) as typeof value;
+    // Before: { n: {}, s: { '0': 's', '1': 't', '2': 'r' }, b: {} }.
+    expect(back.n).toBeInstanceOf(Number);
+    expect(back.s).toBeInstanceOf(String);
+    expect(back.b).toBeInstanceOf(Boolean);
+    expect([back.n.valueOf(), back.s.valueOf(), back.b.valueOf()]).toEqual([3, 'str', false]);
+  });
+
+  it('refuses a SharedArrayBuffer, which no other process could share, naming it and what to do', () => {
+    let err: unknown;
+    try {
+      encode({ memory: new SharedArrayBuffer(8) }, 'message');
+    } catch (e) {
+      err = e;
+    }
+    // Before, it arrived as `{}`.
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('message.memory');
+    expect((err as SerializationError).message).toMatch(/SharedArrayBuffer .*use SharedArray or Value, or send a copy/);
+    // A typed array over one is its bytes, copied, as documented.
+    expect(roundTrip(new Int32Array(new SharedArrayBuffer(8)))).toEqual(new Int32Array(2));
+  });
+
+  it("keeps a Map inside an AggregateError's errors", () => {
+    const err = new AggregateError([Object.assign(new Error('inner'), { m: new Map([['k', 'v']]) })], 'many');
+    const back = roundTrip({ err }) as { err: AggregateError };
+    // Before, the errors were not looked into for a Map, and it arrived as `{ k: 'v' }`.
+    expect((back.err.errors[0] as { m: unknown }).m).toEqual(new Map([['k', 'v']]));
+  });
+
   it('stays usable after refusing a value', () => {
     expect(() => encode({ a: { f: () => 1 } }, 'message')).toThrow(SerializationError);
     expect(roundTrip({ a: { f: 1 } })).toEqual({ a: { f: 1 } });
