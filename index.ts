@@ -96,7 +96,7 @@ export {
   supervisor,
 } from './actors/index.ts';
 export type { CommandOptions, OutputMessage, PipeOptions, QueueOptions, RunOptions, WaitOptions, Waitable } from './actors/index.ts';
-export type { AcquireOptions, AcquireResult, BarrierOptions, ElementOf, Held, Kind } from './actors/index.ts';
+export type { AcquireOptions, AcquireResult, BarrierOptions, ElementOf, Held, Kind, KindName, TypeCode } from './actors/index.ts';
 export type { ApplyAsyncOptions, Backoff, ChildCounts, ChildInfo, ChildSpec, Intensity, MapOptions, PoolOptions, Restart, StartOptions, Strategy, SupervisorRequest, SupervisorSpec, TaskOptions } from './actors/index.ts';
 export type {
   ActorDefinition,

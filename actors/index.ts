@@ -24,4 +24,4 @@ export { Acquirable } from './sync/client.ts';
 export type { AcquireOptions, AcquireResult, Held } from './sync/client.ts';
 export { BrokenBarrierError, NotOwnerError, ReleasedTooManyError, SharedValueError, SyncClosedError } from './sync/errors.ts';
 export { SharedArray, Value } from './shared/value.ts';
-export type { ElementOf, Kind } from './shared/kinds.ts';
+export type { ElementOf, Kind, KindName, TypeCode } from './shared/kinds.ts';

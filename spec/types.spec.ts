@@ -4,7 +4,7 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, Pipe, actor, spawn, type ActorRef, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, SharedArray, Value, actor, spawn, type ActorRef, type ChildRef, type Context } from '../index.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
   void ctx;
@@ -79,6 +79,14 @@ function compileOnly(): void {
   spawn(noArgs);
   const ref: ActorRef<{ add: number }, number> = a;
   expectTypeOf(ref.send).parameter(0).toEqualTypeOf<{ add: number }>();
+
+  // Python's typecodes name the kinds: 'q' holds bigints, 'd' numbers, and the kind reads by name.
+  const big = new Value('q', 1n);
+  expectTypeOf(big.get()).resolves.toEqualTypeOf<bigint>();
+  expectTypeOf(big.kind).toEqualTypeOf<'bigint64'>();
+  expectTypeOf(new SharedArray('d', [0.5]).get(0)).resolves.toEqualTypeOf<number>();
+  // @ts-expect-error: an int32 by typecode takes no bigint
+  new Value('i', 1n);
 }
 
 describe('types', () => {

@@ -18,21 +18,34 @@ const ARRAYS = {
   biguint64: BigUint64Array,
 } as const;
 
-/** The element kinds (Python's typecodes `b B h H i I f d q Q`). */
-export type Kind = keyof typeof ARRAYS;
+/** Python's typecodes, by the kind each names (`l` and `L`, a C long, are 64 bits, as on 64-bit Linux). */
+const CODES = { b: 'int8', B: 'uint8', h: 'int16', H: 'uint16', i: 'int32', I: 'uint32', l: 'bigint64', L: 'biguint64', q: 'bigint64', Q: 'biguint64', f: 'float32', d: 'float64' } as const;
+
+/** An element kind by name (`'int32'`). */
+export type KindName = keyof typeof ARRAYS;
+/** Python's typecodes for the kinds (`'i'` is `'int32'`, `'d'` is `'float64'`). */
+export type TypeCode = keyof typeof CODES;
+/** An element kind: by name, or by Python's typecode. */
+export type Kind = KindName | TypeCode;
+/** The name of kind `K` (`'i'` is `'int32'`). */
+export type NameOf<K extends Kind> = K extends TypeCode ? (typeof CODES)[K] : K;
 /** What an element of `K` is in JavaScript: `bigint` for the 64-bit integer kinds, else `number`. */
-export type ElementOf<K extends Kind> = K extends 'bigint64' | 'biguint64' ? bigint : number;
+export type ElementOf<K extends Kind> = NameOf<K> extends 'bigint64' | 'biguint64' ? bigint : number;
 
-export type Store = InstanceType<(typeof ARRAYS)[Kind]>;
+export type Store = InstanceType<(typeof ARRAYS)[KindName]>;
 
-export const KINDS = Object.keys(ARRAYS) as Kind[];
+export const KINDS = Object.keys(ARRAYS) as KindName[];
 
-export function checkKind(kind: unknown): Kind {
-  if (typeof kind !== 'string' || !(kind in ARRAYS)) throw invalidOption('kind', `one of ${KINDS.join(', ')}`, kind);
-  return kind as Kind;
+/** The name of `kind`, a name or a typecode; InvalidArgumentError for anything else. */
+export function checkKind(kind: unknown): KindName {
+  if (typeof kind === 'string' && Object.hasOwn(CODES, kind)) return CODES[kind as TypeCode];
+  if (typeof kind !== 'string' || !Object.hasOwn(ARRAYS, kind)) {
+    throw invalidOption('kind', `one of ${KINDS.join(', ')}, or Python's typecode for one (${Object.keys(CODES).join(' ')})`, kind);
+  }
+  return kind as KindName;
 }
 
-export function makeStore(kind: Kind, length: number): Store {
+export function makeStore(kind: KindName, length: number): Store {
   return new ARRAYS[kind](length);
 }
 
@@ -41,7 +54,7 @@ export function isBig(kind: Kind): boolean {
 }
 
 /** Checks that `value` is an element of `kind`: a bigint for 64-bit integers, an integer for the other integer kinds, any number for floats. */
-export function checkElement(kind: Kind, value: unknown, what: string): void {
+export function checkElement(kind: KindName, value: unknown, what: string): void {
   if (isBig(kind)) {
     if (typeof value !== 'bigint') throw new SharedValueError(`${what} must be a bigint for kind ${kind}, got ${typeof value} ${String(value)}.`);
     return;

@@ -10,11 +10,11 @@
  * and mapping a segment into several would need a native addon (see
  * docs/sync.md for the cost this has and what would remove it).
  */
-import { ActorRef, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
+import { ActorRef, InvalidArgumentError, invalidOption, registerHandle, type ServiceCall } from '../../runtime/index.ts';
 import { Acquirable, adopt, request } from '../sync/client.ts';
 import { SyncService, type Request, type Waiter } from '../sync/core.ts';
 import { NotOwnerError, ReleasedTooManyError, SharedValueError } from '../sync/errors.ts';
-import { checkElement, checkKind, isBig, makeStore, type ElementOf, type Kind, type Store } from './kinds.ts';
+import { checkElement, checkKind, isBig, makeStore, type ElementOf, type Kind, type KindName, type NameOf, type Store } from './kinds.ts';
 
 class SharedService extends SyncService {
   readonly #store: Store;
@@ -23,7 +23,7 @@ class SharedService extends SyncService {
   #levels = 0;
   #abandoned = false;
 
-  constructor(what: string, kind: Kind, initial: readonly (number | bigint)[] | number) {
+  constructor(what: string, kind: KindName, initial: readonly (number | bigint)[] | number) {
     super(what);
     this.#what = what;
     this.#store = makeStore(kind, typeof initial === 'number' ? initial : initial.length);
@@ -140,7 +140,7 @@ class SharedService extends SyncService {
 }
 
 /** The expected value of a compare-and-set: of the kind's type (a bigint for the 64-bit kinds), any such value. */
-function checkExpected(kind: Kind, expected: unknown): void {
+function checkExpected(kind: KindName, expected: unknown): void {
   if (isBig(kind) ? typeof expected !== 'bigint' : typeof expected !== 'number') {
     throw new SharedValueError(`the expected value must be a ${isBig(kind) ? 'bigint' : 'number'} for kind ${kind}, got ${typeof expected} ${String(expected)}.`);
   }
@@ -158,44 +158,44 @@ function checkIndex(i: unknown, length: number, what: string): number {
   return i < 0 ? i + length : i;
 }
 
-/**
- * One shared element of a C kind (Python's `multiprocessing.Value`): `get`,
- * `set`, atomic `add`, `compareAndSet` and `update`, and a re-entrant lock
- * (`acquire`, `release`, `hold`, `withLock`) for compound updates.
- */
-export class Value<K extends Kind = Kind> extends Acquirable {
-  /** The element kind. */
-  readonly kind: K;
+/** `Value`'s class, generic over its kind's name (see `Value`). */
+class ValueOf<N extends KindName = KindName> extends Acquirable {
+  /** The element kind, by name (`'int32'` for a Value made with `'i'`). */
+  readonly kind: N;
 
-  /** @throws {InvalidArgumentError} for an unknown kind; {SharedValueError} for an initial value of the wrong type. */
-  constructor(kind: K, initial?: ElementOf<K>) {
+  /**
+   * `kind`: by name (`'int32'`) or by Python's typecode (`'i'`).
+   * @throws {InvalidArgumentError} for an unknown kind, or an argument after `initial` (Python's `lock=`: a Value has its own lock, and its operations are atomic); {SharedValueError} for an initial value of the wrong type.
+   */
+  constructor(kind: Kind, initial?: ElementOf<N>) {
     const k = checkKind(kind);
+    noLockOption('Value', 'new Value(kind, initial)', arguments.length, 2);
     // Absent is 0; null is no number (Python's Value('i', None) is a TypeError), not 0.
-    const start = initial === undefined ? ((isBig(k) ? 0n : 0) as ElementOf<K>) : initial;
+    const start = initial === undefined ? ((isBig(k) ? 0n : 0) as ElementOf<N>) : initial;
     checkElement(k, start, 'the initial value');
     super(new SharedService(`Value(${k})`, k, [start]).ref);
-    this.kind = kind;
+    this.kind = k as N;
   }
   protected get what(): string {
     return `Value(${this.kind})`;
   }
 
   /** The value now; waits while another actor holds the lock. */
-  async get(): Promise<ElementOf<K>> {
-    return (await request(this.ref, { op: 'get', i: 0 }, WAITS)) as ElementOf<K>;
+  async get(): Promise<ElementOf<N>> {
+    return (await request(this.ref, { op: 'get', i: 0 }, WAITS)) as ElementOf<N>;
   }
   /** Stores `value` (wrapped to the kind, C-style); waits while another actor holds the lock. Throws `SharedValueError` for a value of the wrong type. */
-  async set(value: ElementOf<K>): Promise<void> {
+  async set(value: ElementOf<N>): Promise<void> {
     checkElement(this.kind, value, 'the value');
     await request(this.ref, { op: 'set', i: 0, v: value }, WAITS);
   }
   /** Adds `delta` atomically; resolves with the new value (wrapped to the kind). */
-  async add(delta: ElementOf<K>): Promise<ElementOf<K>> {
+  async add(delta: ElementOf<N>): Promise<ElementOf<N>> {
     checkElement(this.kind, delta, 'the delta');
-    return (await request(this.ref, { op: 'add', i: 0, v: delta }, WAITS)) as ElementOf<K>;
+    return (await request(this.ref, { op: 'add', i: 0, v: delta }, WAITS)) as ElementOf<N>;
   }
   /** Stores `value` if the value is `expected` (as the kind stores it: `0.1` matches a float32's 0.1), atomically; resolves with whether it did. */
-  async compareAndSet(expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
+  async compareAndSet(expected: ElementOf<N>, value: ElementOf<N>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
     checkExpected(this.kind, expected);
     return (await request(this.ref, { op: 'cas', i: 0, expected, v: value }, WAITS)) as boolean;
@@ -205,7 +205,7 @@ export class Value<K extends Kind = Kind> extends Acquirable {
    * no other actor changed it in between (`fn` may run more than once: keep
    * it pure). Resolves with the value stored.
    */
-  async update(fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
+  async update(fn: (value: ElementOf<N>) => ElementOf<N>): Promise<ElementOf<N>> {
     if (typeof fn !== 'function') throw invalidOption('update() fn', 'a function from the value to the new value', fn);
     for (;;) {
       const now = await this.get();
@@ -219,30 +219,39 @@ export class Value<K extends Kind = Kind> extends Acquirable {
   }
 }
 
+/**
+ * Python's `Value(kind, x, lock=False)` has a counterpart in neither
+ * argument nor meaning: said, rather than the argument ignored.
+ */
+function noLockOption(what: string, signature: string, given: number, takes: number): void {
+  if (given > takes) {
+    throw new InvalidArgumentError(
+      `${what} takes ${takes} arguments (${signature}), got ${given}. Python's lock= has no counterpart: every operation is atomic, and the ${what} has its own re-entrant lock (acquire, withLock) for compound updates.`,
+    );
+  }
+}
+
 /** The longest SharedArray taken: past it a typed array cannot be made (a length of 2 ** 53 was a bare RangeError). */
 const MAX_LENGTH = 2 ** 30;
 
-/**
- * A fixed-length shared array of a C kind (Python's `multiprocessing.Array`;
- * named so that it does not shadow the global `Array`): element `get`/`set`,
- * atomic `add`/`compareAndSet`/`update` per element, `slice`/`setSlice`, and
- * a re-entrant lock as `Value` has.
- */
-export class SharedArray<K extends Kind = Kind> extends Acquirable {
-  /** The element kind. */
-  readonly kind: K;
+/** `SharedArray`'s class, generic over its kind's name (see `SharedArray`). */
+class SharedArrayOf<N extends KindName = KindName> extends Acquirable {
+  /** The element kind, by name (`'float64'` for an array made with `'d'`). */
+  readonly kind: N;
   /** The fixed number of elements. */
   readonly length: number;
 
   /**
+   * `kind`: by name (`'float64'`) or by Python's typecode (`'d'`);
    * `lengthOrValues`: a length (zero-filled) or the initial elements.
-   * @throws {InvalidArgumentError} for an unknown kind or a bad length; {SharedValueError} for elements of the wrong type.
+   * @throws {InvalidArgumentError} for an unknown kind, a bad length, or an argument after `lengthOrValues` (Python's `lock=`); {SharedValueError} for elements of the wrong type.
    */
-  constructor(kind: K, lengthOrValues: number | readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>) {
+  constructor(kind: Kind, lengthOrValues: number | readonly ElementOf<N>[] | ArrayLike<ElementOf<N>>) {
     const k = checkKind(kind);
+    noLockOption('SharedArray', 'new SharedArray(kind, lengthOrValues)', arguments.length, 2);
     // Any sequence, as Python's Array takes one: a typed array, say.
     if (typeof lengthOrValues === 'object' && lengthOrValues !== null && !Array.isArray(lengthOrValues) && typeof (lengthOrValues as ArrayLike<unknown>).length === 'number') {
-      lengthOrValues = Array.from(lengthOrValues as ArrayLike<ElementOf<K>>);
+      lengthOrValues = Array.from(lengthOrValues as ArrayLike<ElementOf<N>>);
     }
     if (typeof lengthOrValues === 'number') {
       if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_LENGTH) throw invalidOption('length', `an integer from 0 to ${MAX_LENGTH}`, lengthOrValues);
@@ -251,7 +260,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
     } else throw invalidOption('lengthOrValues', 'a length or an array (or typed array) of elements', lengthOrValues);
     const length = typeof lengthOrValues === 'number' ? lengthOrValues : lengthOrValues.length;
     super(new SharedService(`Array(${k}, ${length})`, k, lengthOrValues as number | (number | bigint)[]).ref);
-    this.kind = kind;
+    this.kind = k as N;
     this.length = length;
   }
   protected get what(): string {
@@ -259,27 +268,27 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   }
 
   /** Element `i` (a negative `i` counts from the end, as in Python). Throws `SharedValueError` for an index out of range. */
-  async get(i: number): Promise<ElementOf<K>> {
-    return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) }, WAITS)) as ElementOf<K>;
+  async get(i: number): Promise<ElementOf<N>> {
+    return (await request(this.ref, { op: 'get', i: checkIndex(i, this.length, this.what) }, WAITS)) as ElementOf<N>;
   }
   /** Stores `value` at `i` (wrapped to the kind). Throws `SharedValueError` for an index out of range or a value of the wrong type. */
-  async set(i: number, value: ElementOf<K>): Promise<void> {
+  async set(i: number, value: ElementOf<N>): Promise<void> {
     checkElement(this.kind, value, 'the value');
     await request(this.ref, { op: 'set', i: checkIndex(i, this.length, this.what), v: value }, WAITS);
   }
   /** Adds `delta` to element `i` atomically; resolves with its new value. */
-  async add(i: number, delta: ElementOf<K>): Promise<ElementOf<K>> {
+  async add(i: number, delta: ElementOf<N>): Promise<ElementOf<N>> {
     checkElement(this.kind, delta, 'the delta');
-    return (await request(this.ref, { op: 'add', i: checkIndex(i, this.length, this.what), v: delta }, WAITS)) as ElementOf<K>;
+    return (await request(this.ref, { op: 'add', i: checkIndex(i, this.length, this.what), v: delta }, WAITS)) as ElementOf<N>;
   }
   /** Stores `value` at `i` if the element is `expected` (as the kind stores it), atomically; resolves with whether it did. */
-  async compareAndSet(i: number, expected: ElementOf<K>, value: ElementOf<K>): Promise<boolean> {
+  async compareAndSet(i: number, expected: ElementOf<N>, value: ElementOf<N>): Promise<boolean> {
     checkElement(this.kind, value, 'the value');
     checkExpected(this.kind, expected);
     return (await request(this.ref, { op: 'cas', i: checkIndex(i, this.length, this.what), expected, v: value }, WAITS)) as boolean;
   }
   /** Replaces element `i` with `fn(element)` atomically (compare-and-set until it holds; keep `fn` pure). */
-  async update(i: number, fn: (value: ElementOf<K>) => ElementOf<K>): Promise<ElementOf<K>> {
+  async update(i: number, fn: (value: ElementOf<N>) => ElementOf<N>): Promise<ElementOf<N>> {
     if (typeof fn !== 'function') throw invalidOption('update() fn', 'a function from the element to the new element', fn);
     for (;;) {
       const now = await this.get(i);
@@ -288,15 +297,15 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
     }
   }
   /** Elements `start..end-1` (as `Array.prototype.slice` counts them, negatives from the end) in one round trip. */
-  async slice(start = 0, end = this.length): Promise<ElementOf<K>[]> {
+  async slice(start = 0, end = this.length): Promise<ElementOf<N>[]> {
     if (!Number.isInteger(start)) throw invalidOption('start', 'an integer', start);
     if (!Number.isInteger(end)) throw invalidOption('end', 'an integer', end);
     const s = start < 0 ? Math.max(0, this.length + start) : Math.min(start, this.length);
     const e = end < 0 ? Math.max(0, this.length + end) : Math.min(end, this.length);
-    return (await request(this.ref, { op: 'slice', start: s, end: Math.max(s, e) }, WAITS)) as ElementOf<K>[];
+    return (await request(this.ref, { op: 'slice', start: s, end: Math.max(s, e) }, WAITS)) as ElementOf<N>[];
   }
   /** Every element. */
-  toArray(): Promise<ElementOf<K>[]> {
+  toArray(): Promise<ElementOf<N>[]> {
     return this.slice();
   }
   /**
@@ -304,12 +313,12 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
    * negative `start` counts from the end), in one round trip. Throws
    * `SharedValueError` when they do not fit or have the wrong type.
    */
-  async setSlice(start: number, elements: readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): Promise<void> {
+  async setSlice(start: number, elements: readonly ElementOf<N>[] | ArrayLike<ElementOf<N>>): Promise<void> {
     if (!Number.isInteger(start)) throw invalidOption('start', 'an integer', start);
     // A length past this array's is SharedValueError below ("do not fit"), as a slice that overruns it.
     if (typeof elements !== 'object' || elements === null || !Number.isSafeInteger(elements.length) || elements.length < 0) throw invalidOption('values', 'an array of elements', elements);
     if (elements.length > this.length) throw new SharedValueError(`${elements.length} values do not fit ${this.what}.`);
-    const values: readonly ElementOf<K>[] = Array.isArray(elements) ? elements : Array.from(elements);
+    const values: readonly ElementOf<N>[] = Array.isArray(elements) ? elements : Array.from(elements);
     if (start < 0) start += this.length;
     if (start < 0 || start + values.length > this.length) {
       throw new SharedValueError(`${values.length} values from index ${start} do not fit ${this.what}.`);
@@ -334,7 +343,7 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   async setBytes(bytes: Uint8Array, start = 0): Promise<void> {
     this.bytesOnly('setBytes()');
     if (!ArrayBuffer.isView(bytes)) throw invalidOption('bytes', 'a Buffer or Uint8Array', bytes);
-    await this.setSlice(start, Array.from(bytes) as ElementOf<K>[]);
+    await this.setSlice(start, Array.from(bytes) as ElementOf<N>[]);
   }
 
   /**
@@ -370,11 +379,49 @@ export class SharedArray<K extends Kind = Kind> extends Acquirable {
   }
 }
 
-registerHandle('troupe.value', Value, (data) => {
-  const [ref, kind] = data as [ActorRef, Kind];
-  return adopt(Value<Kind>, { ref, kind });
+/**
+ * One shared element of a C kind (Python's `multiprocessing.Value`): `get`,
+ * `set`, atomic `add`, `compareAndSet` and `update`, and a re-entrant lock
+ * (`acquire`, `release`, `hold`, `withLock`) for compound updates.
+ */
+export type Value<K extends Kind = KindName> = ValueOf<NameOf<K>>;
+/** How `Value` is constructed: typed by the kind given, a name or Python's typecode (`new Value('i', 0)` is a `Value<'int32'>`). */
+export interface ValueConstructor {
+  /**
+   * `kind`: by name (`'int32'`) or by Python's typecode (`'i'`); `initial`: 0 if absent.
+   * @throws {InvalidArgumentError} for an unknown kind, or an argument after `initial` (Python's `lock=`: a Value has its own lock, and its operations are atomic); {SharedValueError} for an initial value of the wrong type.
+   */
+  new <K extends Kind>(kind: K, initial?: ElementOf<K>): Value<K>;
+  readonly prototype: Value;
+}
+export const Value = ValueOf as unknown as ValueConstructor;
+Object.defineProperty(ValueOf, 'name', { value: 'Value' });
+
+/**
+ * A fixed-length shared array of a C kind (Python's `multiprocessing.Array`;
+ * named so that it does not shadow the global `Array`): element `get`/`set`,
+ * atomic `add`/`compareAndSet`/`update` per element, `slice`/`setSlice`, and
+ * a re-entrant lock as `Value` has.
+ */
+export type SharedArray<K extends Kind = KindName> = SharedArrayOf<NameOf<K>>;
+/** How `SharedArray` is constructed: typed by the kind given, a name or Python's typecode (`new SharedArray('d', 3)` is a `SharedArray<'float64'>`). */
+export interface SharedArrayConstructor {
+  /**
+   * `kind`: by name (`'float64'`) or by Python's typecode (`'d'`);
+   * `lengthOrValues`: a length (zero-filled) or the initial elements.
+   * @throws {InvalidArgumentError} for an unknown kind, a bad length, or an argument after `lengthOrValues` (Python's `lock=`); {SharedValueError} for elements of the wrong type.
+   */
+  new <K extends Kind>(kind: K, lengthOrValues: number | readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): SharedArray<K>;
+  readonly prototype: SharedArray;
+}
+export const SharedArray = SharedArrayOf as unknown as SharedArrayConstructor;
+Object.defineProperty(SharedArrayOf, 'name', { value: 'SharedArray' });
+
+registerHandle('troupe.value', ValueOf, (data) => {
+  const [ref, kind] = data as [ActorRef, KindName];
+  return adopt(ValueOf<KindName>, { ref, kind });
 });
-registerHandle('troupe.array', SharedArray, (data) => {
-  const [ref, kind, length] = data as [ActorRef, Kind, number];
-  return adopt(SharedArray<Kind>, { ref, kind, length });
+registerHandle('troupe.array', SharedArrayOf, (data) => {
+  const [ref, kind, length] = data as [ActorRef, KindName, number];
+  return adopt(SharedArrayOf<KindName>, { ref, kind, length });
 });

@@ -57,6 +57,31 @@ describe('Value', () => {
     await v.close();
   });
 
+  it("takes Python's typecodes for its kind, and names the kind; refuses Python's lock= argument rather than ignore it", async () => {
+    const i = new Value('i', 2 ** 31 - 1);
+    const q = new Value('q', 1n);
+    const d = new SharedArray('d', [0.5, 1.5]);
+    try {
+      // Before, each was InvalidArgumentError: "one of int8, …".
+      expect([i.kind, q.kind, d.kind]).toEqual(['int32', 'bigint64', 'float64']);
+      expect(await i.add(1)).toBe(-(2 ** 31));
+      expect(await q.add(2n)).toBe(3n);
+      expect(await d.toArray()).toEqual([0.5, 1.5]);
+      // A child gets the kind by name, and wraps alike.
+      const kid = reap(spawn(incrementer, { args: [i, 3, false, true] }));
+      expect(await kid.join({ timeout: 20_000 })).toBe(0);
+      expect(await i.get()).toBe(-(2 ** 31) + 3);
+    } finally {
+      await Promise.all([i.close(), q.close(), d.close()]);
+    }
+    expect(() => new Value('z' as never)).toThrow(/or Python's typecode for one \(b B h H i I l L q Q f d\)/);
+    // Before, the third argument was ignored without a word.
+    const lockFalse = (): unknown => new (Value as unknown as new (...args: unknown[]) => unknown)('i', 0, { lock: false });
+    expect(lockFalse).toThrow(InvalidArgumentError);
+    expect(lockFalse).toThrow(/Value takes 2 arguments .*got 3\. Python's lock= has no counterpart/);
+    expect(() => new (SharedArray as unknown as new (...args: unknown[]) => unknown)('d', 2, { lock: false })).toThrow(/SharedArray takes 2 arguments/);
+  });
+
   it('loses no increments when four actors add atomically, or read and write under withLock', async () => {
     const atomic = new Value('int32', 0);
     const locked = new Value('int32', 0);
