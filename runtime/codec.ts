@@ -241,6 +241,27 @@ function attachable(bytes: ArrayBufferView): boolean {
   return packing !== null && bytes.byteLength >= ATTACHMENT_MIN_BYTES && packing.length < MAX_ATTACHMENTS;
 }
 
+/** Attachments that are their sender's own memory (a Buffer or Uint8Array it sent), not a copy. */
+const aliased = new WeakSet<Buffer>();
+
+/**
+ * Attachments as a receiver in this very process may keep them: one that is
+ * its sender's own memory is copied. Across processes the frame written is
+ * the copy, and the sender's await (a put, a call) resolves after it; here,
+ * a queue in the sender's process held the sender's very buffer, so a change
+ * made after `await q.put(buf)` reached its consumer (an audit probe).
+ */
+export function detached(attachments: readonly Buffer[]): readonly Buffer[] {
+  let out: Buffer[] | null = null;
+  for (let i = 0; i < attachments.length; i++) {
+    const att = attachments[i]!;
+    if (!aliased.has(att)) continue;
+    out ??= attachments.slice();
+    out[i] = Buffer.from(att);
+  }
+  return out ?? attachments;
+}
+
 /** Adds `bytes` to the frame's attachments; its index, for the body to name it. */
 function attach(bytes: Buffer): number {
   packing!.push(bytes);
@@ -262,7 +283,9 @@ addExtension({
     if (attachable(bytes)) {
       const head = Buffer.allocUnsafe(5);
       head[0] = TAG_ATTACHED | (isBuffer ? 0 : 4);
-      head.writeUInt32LE(attach(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), 1);
+      const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      aliased.add(view);
+      head.writeUInt32LE(attach(view), 1);
       return head;
     }
     const out = Buffer.allocUnsafe(bytes.byteLength + 1);

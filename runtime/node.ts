@@ -5,7 +5,7 @@
  * its children, keeps the table of pending calls, and emits events.
  */
 import { EventEmitter } from 'eventemitter3';
-import { decode, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
+import { decode, detached, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NEVER_TAKEN, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
@@ -641,6 +641,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (kind === FRAME_CANCEL) return;
+    // Sent from this process: what the receiver keeps must not be memory its sender may change again.
+    if (attachments.length > 0) attachments = detached(attachments);
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) return; // late: timed out or aborted already

@@ -29,6 +29,16 @@ describe('Pipe', () => {
     expect(await echo.join({ timeout: 10_000 })).toBe(0);
   });
 
+  it('gives the other end a large buffer as it was sent, though its sender in the same process changed it after send() resolved', async () => {
+    const [a, b] = Pipe<Buffer>();
+    const buffer = Buffer.alloc(256 * 1024, 1);
+    await a.send(buffer);
+    buffer.fill(9);
+    // Before, both ends in this process: the other end read the very buffer, 9.
+    expect((await b.recv({ timeout: 5000 }))[0]).toBe(1);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('ends travel inside messages too', async () => {
     const [here, there] = Pipe<number, number>();
     const echo = reap(spawn(echoFromMessage));

@@ -52,6 +52,25 @@ describe('Queue', () => {
     }
   });
 
+  it('gives a consumer a large buffer as it was put, though its producer in the same process changed it after the put', async () => {
+    const q = new Queue<Uint8Array>();
+    try {
+      const buffer = Buffer.alloc(1024 * 1024, 1);
+      const bytes = new Uint8Array(1024 * 1024).fill(2);
+      await q.put(buffer);
+      await q.put(bytes);
+      buffer.fill(9);
+      bytes.fill(9);
+      // Before, the queue in this process held the very buffers: 9 and 9.
+      const [first, second] = [await q.get({ timeout: 5000 }), await q.get({ timeout: 5000 })];
+      expect([first[0], first[first.length - 1], second[0], second[second.length - 1]]).toEqual([1, 1, 2, 2]);
+      expect(Buffer.isBuffer(first)).toBe(true);
+      expect(Buffer.isBuffer(second)).toBe(false);
+    } finally {
+      await q.close();
+    }
+  });
+
   it("loses nothing a producer put without awaiting just before it returned, as Python's feeder flushes at exit", async () => {
     const q = new Queue<number>();
     const producing = reap(spawn(streamingProducer, { args: [q, 150] }));
