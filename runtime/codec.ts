@@ -518,6 +518,11 @@ function holdsMap(value: unknown, depth: number): boolean {
 }
 
 function serializationError(value: unknown, label: string, cause: unknown): SerializationError {
+  // Nested past the stack's depth (msgpackr recurses; so does structuredClone, and so would the search
+  // below, which then named a path thousands of levels deep as "a value that throws when it is read").
+  if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
+    return new SerializationError(`Cannot send ${label}: it is nested too deeply (objects or arrays inside each other thousands of levels down) to encode. Send it flatter, or as a string (JSON.stringify) or bytes of your own encoding.`, label, { cause });
+  }
   const found = findUnencodable(value, label);
   if (found !== undefined) {
     return new SerializationError(

@@ -252,6 +252,22 @@ describe('codec', () => {
     expect((back.err.errors[0] as { m: unknown }).m).toEqual(new Map([['k', 'v']]));
   });
 
+  it('refuses a value nested past the stack with SerializationError saying so, and stays usable', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 100_000; i++) deep = { deep };
+    let err: unknown;
+    try {
+      encode(deep, 'message');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SerializationError);
+    // Before: "Cannot send message.deep.deep…(about 1,700 levels): it is a value that throws when it is read".
+    expect((err as SerializationError).message).toMatch(/^Cannot send message: it is nested too deeply/);
+    expect((err as SerializationError).path).toBe('message');
+    expect(roundTrip({ a: [1] })).toEqual({ a: [1] });
+  });
+
   it('stays usable after refusing a value', () => {
     expect(() => encode({ a: { f: () => 1 } }, 'message')).toThrow(SerializationError);
     expect(roundTrip({ a: { f: 1 } })).toEqual({ a: { f: 1 } });
