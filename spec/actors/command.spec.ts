@@ -212,6 +212,21 @@ describe('command actors', () => {
     expect(await cat.join({ timeout: 20_000 })).toBe(0);
   });
 
+  it('slows a program that writes faster than its owner reads: its host holds a few MiB, not the output', async () => {
+    const zero = cmd('cat', ['/dev/zero'], { encoding: 'buffer', lines: false });
+    await zero.ready;
+    const host = zero.ref.pid!;
+    const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${host}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    // This process reads nothing for a second and a half: the program writes at a GB a second.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+    const grown = rss() - before;
+    zero.kill();
+    // Without the window, the host read on and held what it could not yet send: a GB or more.
+    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    expect(await zero.join({ timeout: 10_000 })).toBe(-9);
+  });
+
   it('sends output to an actor or a handler the user names, instead of the streams', async () => {
     const seen: OutputMessage[] = [];
     const done = new Promise<void>((resolve) => {
