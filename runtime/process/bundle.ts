@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 11;
+const FORMAT = 12;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -350,6 +350,11 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
       supported: { 'dynamic-import': false },
       entryPoints: [entries.index!],
       outfile: script,
+      // Read only when a stack with a frame of troupe's own is formatted (stacks.ts): the frame then
+      // names troupe's source line, not the cache's bundle. No comment naming it: the script's last
+      // line is the list of its exports (exportNames).
+      sourcemap: 'external',
+      sourcesContent: false,
       // troupe's own actors (the supervisor…) are defined in here: keep the `// path` comments for their sections.
       banner: { js: SECTIONS_PLACEHOLDER },
     });
@@ -491,6 +496,8 @@ try {
 } catch {}
 // Read as latin1 when it is all ASCII (the same text): Node then skips decoding UTF-8, about 1 ms of 400 KB here.
 const script = new Script(readFileSync(file, ${JSON.stringify(encoding)}), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
+// Where the runtime's stack frames are (stacks.ts maps them through the script's source map).
+globalThis[Symbol.for('troupe.runtime-script')] = ${JSON.stringify(pathToFileURL(script).href)};
 // A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
 // This module's own require and module: it sits beside the script, so it resolves what the script requires alike.

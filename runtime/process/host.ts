@@ -69,6 +69,9 @@ class ActorHost {
     this.#init = init;
     process.title = `troupe-actor ${init.name}`;
     mapStacksOf(pathToFileURL(process.argv[1]!).href);
+    // The runtime's own frames too (a pool worker's, the host's), when it runs from its bundle.
+    const runtimeScript = (globalThis as Record<symbol, unknown>)[Symbol.for('troupe.runtime-script')];
+    if (typeof runtimeScript === 'string') mapStacksOf(runtimeScript);
     const node = new Node({ id: init.nodeId, name: init.name, identity: init.identity, parent: new ActorRef(init.parent[0], init.parent[1]), mailbox: init.mailbox });
     this.#node = node;
     installNode(node);

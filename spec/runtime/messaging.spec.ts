@@ -135,6 +135,9 @@ describe('send and call', () => {
     expect(err).toMatchObject({ code: 'ERR_REMOTE', remoteName: 'RangeError', actorId: ref.id });
     expect((err as RemoteError).message).toContain('RangeError: asked to throw');
     expect((err as RemoteError).remoteStack).toContain('spec/fixtures/actors.ts');
+    // troupe's own frames name its sources too, not the runtime bundle in the cache.
+    expect((err as RemoteError).remoteStack).toContain('runtime/behaviour.ts:');
+    expect((err as RemoteError).remoteStack).not.toContain('.cache/troupe');
     expect((err as RemoteError).cause).toBeInstanceOf(RangeError);
     expect(await ref.call('still here', { timeout: 5000 })).toBe('still here');
   });
