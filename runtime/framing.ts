@@ -136,6 +136,14 @@ export class FrameWriter {
       this.#scheduled = true;
       queueMicrotask(this.#flushSoon);
     }
+    // Frames that may wait for the end of this turn (see #flushSoon) are set to go now, ahead of any
+    // setImmediate the sender calls after this push: `await new Promise(setImmediate)` then lets them
+    // out before a long computation, as the docs say. Set from the microtask, it came after the
+    // sender's, and the message waited out the computation.
+    if (this.#wroteThisTurn && !this.#deferred) {
+      this.#deferred = true;
+      setImmediate(this.#flushDeferred);
+    }
   }
 
   /**

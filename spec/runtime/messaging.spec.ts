@@ -15,7 +15,7 @@ import {
   spawn,
   type ChildRef,
 } from '../../index.ts';
-import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, silent, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
+import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, sendsThenComputes, silent, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
@@ -151,6 +151,18 @@ describe('send and call', () => {
     expect((err as RemoteError).cause).toBeInstanceOf(SerializationError);
     expect((err as RemoteError).message).toContain('Cannot send reply.answer: it is a function');
     expect(await ref.call('still here', { timeout: 5000 })).toBe('still here');
+  });
+
+  it('gets a message out before a long computation once its sender lets one turn end, as docs/python.md says', async () => {
+    // Three in turn: a process's later actors start from a spare host, whose turns differ.
+    for (let i = 0; i < 3; i++) {
+      const ref = reap(spawn(sendsThenComputes, { args: [5000] }));
+      expect(await ref.call('go', { timeout: 20_000 })).toBe('computing');
+      // Before, sent in a turn that had written already, it waited out the computation (2 of 3 here).
+      expect(await current().receive({ match: (m): m is 'before' => m === 'before', timeout: 2500 })).toBe('before');
+      ref.kill();
+      expect(await ref.join({ timeout: 10_000 })).toBe(-9);
+    }
   });
 
   it('rejects with TimeoutError at the deadline and drops the late reply', async () => {
