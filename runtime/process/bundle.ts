@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 12;
+const FORMAT = 13;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -388,6 +388,10 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
         stdin: { contents, resolveDir: dirname(file), sourcefile: 'troupe-actor-entry.js', loader: 'js' },
         outfile: out,
         sourcemap: 'linked',
+        // Functions and classes keep their names where bundling renames them (`actor(async function kid()
+        // {})` bound to `const kid` became kid2): an actor's name comes from its behaviour's, and must
+        // read the same in the process that spawns it as in the program that defined it.
+        keepNames: true,
         // Filled in after the build with the table of which lines came from which module (see below).
         // Strict, as the ES modules it was built from are.
         banner: { js: format === 'cjs' ? `"use strict";${SECTIONS_PLACEHOLDER}` : SECTIONS_PLACEHOLDER },

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -413,6 +413,17 @@ describe('actor process lifecycle', () => {
     expect(a.name).toMatch(/^actor-\d+$/);
     expect(Number(b.name.split('-')[1])).toBe(Number(a.name.split('-')[1]) + 1);
     expect(reap(spawn(echo)).name).toMatch(/^Echo-\d+$/);
+  });
+
+  it('names an actor by its function or class the same in an actor process as in the program that defined it', async () => {
+    expect(reap(spawn(namedKid)).name).toMatch(/^namedKid-\d+$/);
+    expect(reap(spawn(NamedClassKid)).name).toMatch(/^NamedClassKid-\d+$/);
+    const parent = reap(spawn(namesItsKids));
+    const names = await current().receive({ match: (m): m is string[] => Array.isArray(m), timeout: 20_000 });
+    // Before, the bundle the actor process runs had renamed both: namedKid2-5:1, NamedClassKid2-5:2.
+    expect(names[0]).toMatch(/^namedKid-\d+:1$/);
+    expect(names[1]).toMatch(/^NamedClassKid-\d+:2$/);
+    expect(await parent.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('disposes with `await using` by stopping the actor', async () => {
