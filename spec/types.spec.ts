@@ -70,6 +70,22 @@ function compileOnly(): void {
   void reader.send('x');
   // @ts-expect-error: nor its write end send something else
   void writer.send(1);
+  // @ts-expect-error: nor its write end receive
+  void writer.recv();
+  // @ts-expect-error: or poll, or receive bytes
+  void writer.poll();
+  // @ts-expect-error: as above
+  void writer.recvBytes();
+  // @ts-expect-error: nor its read end send bytes
+  void reader.sendBytes(Buffer.alloc(1));
+  void writer.sendBytes(Buffer.alloc(1));
+  void reader.poll();
+  void reader.recvBytes();
+  // A duplex end does all of it.
+  const [a2] = Pipe<string, number>();
+  expectTypeOf(a2.recv()).toEqualTypeOf<Promise<number>>();
+  void a2.poll();
+  void a2.sendBytes(Buffer.alloc(1));
 
   spawn(doubler, { args: [2] });
   spawn(relay, { args: ['x'] });
