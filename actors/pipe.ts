@@ -109,15 +109,6 @@ function servePipe(name: string): ActorRef {
 const ATTACH = Symbol('attach');
 
 /** One end of a pipe, as Python's `Connection`. */
-/**
- * A connection that may receive: the write end of a one-way pipe (`Recv`
- * never) is not one, so `writer.recv()` does not compile (at run time it
- * rejects with PipeDirectionError).
- */
-type ReadEnd<Send, Recv> = [Recv] extends [never] ? never : Connection<Send, Recv>;
-/** A connection that may send: the read end of a one-way pipe (`Send` never) is not one. */
-type WriteEnd<Send, Recv> = [Send] extends [never] ? never : Connection<Send, Recv>;
-
 export class Connection<Send = unknown, Recv = unknown> extends Handle {
   /** Whether `recv` and `poll` may be used on this end. */
   readonly readable: boolean;
@@ -166,7 +157,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * @throws {ClosedError} `ERR_CLOSED` this end is closed.
    * @throws {PipeDirectionError} `ERR_WRONG_DIRECTION` this is the write end of a one-way pipe.
    */
-  recv(this: ReadEnd<Send, Recv>, options?: WaitOptions): Promise<Recv> {
+  recv(options?: WaitOptions): Promise<Recv> {
     return this.#receive(options, 'recv()', undefined) as Promise<Recv>;
   }
 
@@ -190,7 +181,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * `send_bytes`; the other end gets a `Buffer` (`recvBytes`, or `recv`).
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` a negative offset or size, or a range past the end of `buf`.
    */
-  sendBytes(this: WriteEnd<Send, Recv>, buf: Uint8Array, offset = 0, size?: number): Promise<void> {
+  sendBytes(buf: Uint8Array, offset = 0, size?: number): Promise<void> {
     if (!ArrayBuffer.isView(buf)) return Promise.reject(invalidOption('buf', 'a Buffer or Uint8Array', buf));
     if (!Number.isInteger(offset) || offset < 0 || offset > buf.byteLength) return Promise.reject(invalidOption('offset', `an integer from 0 to ${buf.byteLength}`, offset));
     const length = size ?? buf.byteLength - offset;
@@ -206,7 +197,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * With `maxLength`, a longer message is taken and the call rejects.
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` the message is not bytes, or is longer than `maxLength`.
    */
-  async recvBytes(this: ReadEnd<Send, Recv>, options?: WaitOptions & { readonly maxLength?: number }): Promise<Buffer> {
+  async recvBytes(options?: WaitOptions & { readonly maxLength?: number }): Promise<Buffer> {
     const { maxLength: max, ...wait } = optionsOf(options, 'recvBytes() options', ['timeout', 'signal', 'maxLength']);
     if (max !== undefined && (!Number.isInteger(max) || max < 0)) throw invalidOption('maxLength', 'an integer >= 0', max);
     const message = (await this.#receive(wait, 'recv()', (value) =>
@@ -225,7 +216,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
    * closed (so `recv` gives EOF). Waits up to `timeout` (default 0: answers
    * at once) for that to become true.
    */
-  poll(this: ReadEnd<Send, Recv>, options?: WaitOptions): Promise<boolean> {
+  poll(options?: WaitOptions): Promise<boolean> {
     return rejecting(() => {
       const given = optionsOf(options, 'poll() options', ['timeout', 'signal']);
       // A negative timeout answers at once, as Python's poll(-1) does.

@@ -4,7 +4,7 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, Pipe, SharedArray, Value, actor, spawn, type ActorRef, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, SharedArray, Value, actor, spawn, type ActorRef, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
   void ctx;
@@ -70,22 +70,18 @@ function compileOnly(): void {
   void reader.send('x');
   // @ts-expect-error: nor its write end send something else
   void writer.send(1);
-  // @ts-expect-error: nor its write end receive
-  void writer.recv();
-  // @ts-expect-error: or poll, or receive bytes
-  void writer.poll();
-  // @ts-expect-error: as above
-  void writer.recvBytes();
-  // @ts-expect-error: nor its read end send bytes
-  void reader.sendBytes(Buffer.alloc(1));
-  void writer.sendBytes(Buffer.alloc(1));
-  void reader.poll();
-  void reader.recvBytes();
-  // A duplex end does all of it.
-  const [a2] = Pipe<string, number>();
-  expectTypeOf(a2.recv()).toEqualTypeOf<Promise<number>>();
-  void a2.poll();
-  void a2.sendBytes(Buffer.alloc(1));
+  // Its writer's recv() gives nothing a program could use.
+  expectTypeOf(writer.recv()).toEqualTypeOf<Promise<never>>();
+  // Code generic over a connection's message types compiles against every end.
+  async function drain<T>(c: Connection<unknown, T>): Promise<T> {
+    await c.poll();
+    return c.recv();
+  }
+  async function echoBack<A>(c: Connection<A, A>): Promise<void> {
+    await c.send(await c.recv());
+    await c.sendBytes(Buffer.alloc(1));
+  }
+  void [drain, echoBack];
 
   spawn(doubler, { args: [2] });
   spawn(relay, { args: ['x'] });
@@ -103,6 +99,19 @@ function compileOnly(): void {
   expectTypeOf(new SharedArray('d', [0.5]).get(0)).resolves.toEqualTypeOf<number>();
   // @ts-expect-error: an int32 by typecode takes no bigint
   new Value('i', 1n);
+  // A Value of any kind holds a number or a bigint: reading one, neither alone is promised.
+  const anyKind = async (v: Value): Promise<void> => {
+    expectTypeOf(await v.get()).toEqualTypeOf<number | bigint>();
+    await v.set(1n);
+    await v.set(1);
+  };
+  void anyKind;
+  const either: ElementOf<'int32' | 'bigint64'> = 1n;
+  void either;
+  // A class of one's own over it, as over any class.
+  class Counter extends Value {}
+  class Int32Counter extends Value<'int32'> {}
+  void [Counter, Int32Counter];
 }
 
 describe('types', () => {

@@ -30,7 +30,7 @@ export type Kind = KindName | TypeCode;
 /** The name of kind `K` (`'i'` is `'int32'`). */
 export type NameOf<K extends Kind> = K extends TypeCode ? (typeof CODES)[K] : K;
 /** What an element of `K` is in JavaScript: `bigint` for the 64-bit integer kinds, else `number`. */
-export type ElementOf<K extends Kind> = NameOf<K> extends 'bigint64' | 'biguint64' ? bigint : number;
+export type ElementOf<K extends Kind> = NameOf<K> extends infer N ? (N extends 'bigint64' | 'biguint64' ? bigint : number) : never;
 
 export type Store = InstanceType<(typeof ARRAYS)[KindName]>;
 

@@ -391,7 +391,7 @@ export interface ValueConstructor {
    * `kind`: by name (`'int32'`) or by Python's typecode (`'i'`); `initial`: 0 if absent.
    * @throws {InvalidArgumentError} for an unknown kind, or an argument after `initial` (Python's `lock=`: a Value has its own lock, and its operations are atomic); {SharedValueError} for an initial value of the wrong type.
    */
-  new <K extends Kind>(kind: K, initial?: ElementOf<K>): Value<K>;
+  new <K extends Kind = KindName>(kind: K, initial?: ElementOf<K>): Value<K>;
   readonly prototype: Value;
 }
 export const Value = ValueOf as unknown as ValueConstructor;
@@ -411,7 +411,7 @@ export interface SharedArrayConstructor {
    * `lengthOrValues`: a length (zero-filled) or the initial elements.
    * @throws {InvalidArgumentError} for an unknown kind, a bad length, or an argument after `lengthOrValues` (Python's `lock=`); {SharedValueError} for elements of the wrong type.
    */
-  new <K extends Kind>(kind: K, lengthOrValues: number | readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): SharedArray<K>;
+  new <K extends Kind = KindName>(kind: K, lengthOrValues: number | readonly ElementOf<K>[] | ArrayLike<ElementOf<K>>): SharedArray<K>;
   readonly prototype: SharedArray;
 }
 export const SharedArray = SharedArrayOf as unknown as SharedArrayConstructor;
