@@ -3,7 +3,7 @@
  * Like Python's `current_process()` and `os.getppid()`, plus the mailbox.
  */
 import { constants } from 'node:os';
-import { AbortError, TroupeError, invalidOption, optionsOf } from './errors.ts';
+import { AbortError, MAILBOX_CLOSED, TroupeError, invalidOption, optionsOf } from './errors.ts';
 import { type Letter, type Mailbox, type ReceiveOptions } from './mailbox.ts';
 import { ActorRef } from './ref.ts';
 
@@ -107,7 +107,9 @@ export class Context<Msg = unknown, Reply = unknown> {
     const given = optionsOf(options, 'receive() options', ['match', 'timeout', 'signal']);
     if (given.match !== undefined && typeof given.match !== 'function') throw invalidOption('receive() options.match', 'a function that tells the message wanted', given.match);
     const letter = await this.#take(given as ReceiveOptions<unknown>);
-    if (letter === null) throw new AbortError(`receive() on actor ${this.self.name}: the actor is stopping and its mailbox is closed.`);
+    if (letter === null) {
+      throw Object.defineProperty(new AbortError(`receive() on actor ${this.self.name}: the actor is stopping and its mailbox is closed.`), MAILBOX_CLOSED, { value: true });
+    }
     return letter.value as T;
   }
 

@@ -69,6 +69,14 @@ export class AbortError extends TroupeError {
 /** @internal Set (true) on an `ActorExitedError` whose call the actor ended without taking: it never ran. */
 export const NEVER_TAKEN = Symbol('troupe.never-taken');
 
+/** @internal Set (true) on the `AbortError` of a `receive()` that the actor's end cut short, as it closed the mailbox. */
+export const MAILBOX_CLOSED = Symbol('troupe.mailbox-closed');
+
+/** Whether `error` is a `receive()` cut short by its actor's end (see MAILBOX_CLOSED): a consequence of the end, not a failure. */
+export function endedReceive(error: unknown): boolean {
+  return error instanceof AbortError && (error as unknown as Record<symbol, unknown>)[MAILBOX_CLOSED] === true;
+}
+
 /** Whether a call failed with `error` because its actor ended without ever taking it (see NEVER_TAKEN). */
 export function neverTaken(error: unknown): boolean {
   return error instanceof ActorExitedError && (error as unknown as Record<symbol, unknown>)[NEVER_TAKEN] === true;

@@ -17,7 +17,7 @@ import { inspect } from 'node:util';
 import { constants } from 'node:os';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
-import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError } from '../errors.ts';
+import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError, endedReceive } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, endBySignal, hosting, installNode, runEndingHooks } from '../node.ts';
 import { ActorRef } from '../ref.ts';
@@ -224,9 +224,10 @@ class ActorHost {
    */
   async #failedLater(error: unknown): Promise<void> {
     const node = this.#node;
+    // A receive() left waiting, cut short as the end closed the mailbox: a consequence of the end, not a
+    // failure (work that waits on troupe alone is not waited for). An abort of the program's own is one.
+    if (endedReceive(error)) return;
     const fails = (this.#end === 'returned' || this.#end === 'abandoned') && this.#reported === null;
-    // A wait on its mailbox, aborted as the end closed it: a consequence of the end, not a failure.
-    if (this.#end === 'decided' && error instanceof TroupeError && error.code === 'ERR_ABORTED') return;
     if (!this.#laterErrorShown) {
       this.#laterErrorShown = true;
       const when =
@@ -297,10 +298,14 @@ class ActorHost {
    * A behaviour that returned may have left work running: a timer, a write
    * stream ended but not flushed, a server. As a Node script's end waits for
    * what it started, and Python's child for its non-daemon threads, the
-   * process waits until nothing but its own pipe to the parent keeps it
-   * alive (Node's 'beforeExit'). The actor is alive meanwhile: `stop()`,
-   * `terminate()` or its parent's end still end it. An uncaught error or
-   * `ctx.exit()` does not wait, as Node's uncaught errors and
+   * process lives on until nothing but its own pipe to the parent (unref'd
+   * now) keeps its event loop alive, and then exits by itself, as a Node
+   * script does: its 'beforeExit' listeners may start more work, and the
+   * 'exit' listener writes what is left for the parent (nothing is pending
+   * then: a pending write keeps the loop alive). The actor is alive
+   * meanwhile: `stop()`, `terminate()` or its parent's end still end it, and
+   * so does a linked actor's failure (see #leftWorkWait). An uncaught error
+   * or `ctx.exit()` does not wait, as Node's uncaught errors and
    * `process.exit()` do not.
    */
   async #leftWorkDone(): Promise<void> {
@@ -310,18 +315,13 @@ class ActorHost {
     // the next item for a behaviour that has returned.
     this.#socket.unref();
     try {
+      // Resolved only by a stop, a linked actor's end or an error of the left work (see #stop,
+      // #abandonLeftWork, #failedLater): otherwise the process exits with the loop.
       await new Promise<void>((resolve) => {
-        const done = (): void => {
-          process.off('beforeExit', idle);
+        this.#leftWorkWait = () => {
           this.#leftWorkWait = null;
           resolve();
         };
-        // Nothing is left to run. A 'beforeExit' listener of the actor's own may start more, and a
-        // Node script then goes on: so does this wait, looked at again once every listener has run.
-        const idle = (): void => process.nextTick(() => process.getActiveResourcesInfo().length === 0 && done());
-        process.on('beforeExit', idle);
-        // A stop asked meanwhile, or a linked actor's end, does not wait for it (see #stop).
-        this.#leftWorkWait = done;
       });
     } finally {
       this.#socket.ref();

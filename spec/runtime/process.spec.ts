@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -183,6 +183,13 @@ describe('actor process lifecycle', () => {
     } finally {
       await q.close();
     }
+  });
+
+  it('does not fail for a receive() its behaviour left waiting, which its end cuts short', async () => {
+    const ref = reap(spawn(leavesReceive));
+    // Before, the receive's AbortError, unhandled, failed the actor after it returned: exit 1.
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
+    expect(ref.error).toBeUndefined();
   });
 
   it.each([
