@@ -641,8 +641,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (kind === FRAME_CANCEL) return;
-    // Sent from this process: what the receiver keeps must not be memory its sender may change again.
-    if (attachments.length > 0) attachments = detached(attachments);
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) return; // late: timed out or aborted already
@@ -663,6 +661,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       else settle();
       return;
     }
+    // Sent from this process: what the receiver keeps must not be memory its sender may change again.
+    // (An answer is not copied: a service of this process hands over what it answers with, as a
+    // queue's get hands over the copy it took at the put.)
+    if (attachments.length > 0) attachments = detached(attachments);
     if (!isMain && localOf(to) !== MAIN_LOCAL_ID) {
       const local = localOf(to);
       const service = local === REGISTRY_LOCAL_ID && this.#parent === null ? this.#registryService() : this.#services.get(local);
