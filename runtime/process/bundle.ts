@@ -19,9 +19,10 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
+import { LineMap, type RawMap } from './stacks.ts';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 13;
+const FORMAT = 14;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -362,6 +363,8 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     const meta = result.warnings.find((w) => w.text.includes(META));
     if (meta !== undefined) throw new Error(`the runtime bundle uses ${META} (${meta.location?.file}:${meta.location?.line}): ${meta.text}`);
     metafile = result.metafile!;
+    // Its map decoded once, here, for the actor processes that format a stack with its frames (stacks.ts).
+    fs.writeFileSync(`${script}.map.bin`, LineMap.decode(JSON.parse(fs.readFileSync(`${script}.map`, 'utf8')) as RawMap).toBinary());
     writeSections(script, Object.keys(metafile.inputs), pathToFileURL(script).href);
     const names = exportNames(script);
     // Wrapped as a CommonJS module once, here: each process compiles the file as it is, with no copy

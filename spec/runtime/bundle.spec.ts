@@ -3,7 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as bundle from '../../runtime/process/bundle.ts';
-import { moduleBundle, sweepCache } from '../../runtime/process/bundle.ts';
+import { moduleBundle, runtimeBundle, sweepCache } from '../../runtime/process/bundle.ts';
+import { LineMap, type RawMap } from '../../runtime/process/stacks.ts';
+import { SourceMap } from 'node:module';
+import { readFileSync } from 'node:fs';
 
 describe('the bundle cache', () => {
   it('removes older builds of a module an hour after they were made, and keeps newer ones', async () => {
@@ -125,5 +128,29 @@ describe('the bundle cache sweep', () => {
     } finally {
       for (const path of [gone, fresh]) rmSync(path, { force: true });
     }
+  });
+});
+
+describe("the runtime bundle's source map", () => {
+  it('is decoded at build time into a form that maps every frame as the map itself does', async () => {
+    const script = join(dirname((await runtimeBundle()).main), 'runtime.cjs');
+    const raw = JSON.parse(readFileSync(`${script}.map`, 'utf8')) as RawMap & { mappings: string };
+    const reference = new SourceMap(raw as unknown as ConstructorParameters<typeof SourceMap>[0]);
+    const decoded = LineMap.decode(raw);
+    const stored = LineMap.fromBinary(readFileSync(`${script}.map.bin`));
+    const lines = raw.mappings.split(';').length;
+    let compared = 0;
+    for (let line = 0; line < lines; line += 3) {
+      for (const column of [0, 4, 17, 40, 90]) {
+        const want = reference.findEntry(line, column) as { generatedLine?: number; originalSource?: string; originalLine?: number; originalColumn?: number };
+        // node's findEntry may answer from an earlier line; a frame's own line is what matters.
+        if (want.generatedLine !== line || !want.originalSource) continue;
+        const expected = { originalSource: want.originalSource, originalLine: want.originalLine, originalColumn: want.originalColumn };
+        expect(decoded.find(line, column)).toEqual(expected);
+        expect(stored.find(line, column)).toEqual(expected);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(10_000);
   });
 });
