@@ -172,6 +172,7 @@ function freshNow(key: string): Manifest | null {
   const manifest = readManifest(id);
   if (manifest === null || !fresh(manifest)) return null;
   known.set(id, manifest);
+  markUsed(id);
   return manifest;
 }
 
@@ -250,6 +251,22 @@ function pruneSuperseded(dir: string, id: string, current: string): void {
   }
 }
 
+/**
+ * Marks bundle `id` used now (its manifest's mtime), once per process: the
+ * sweep takes a bundle's age from its last use, not from its build.
+ */
+function markUsed(id: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(join(cacheDir(), `${id}.json`), now, now);
+  } catch {
+    // A cache we cannot write to is swept by nobody either.
+  }
+}
+
+/** A bundle of another cache format (another troupe, sharing this cache) is swept once unused this long. */
+const OTHER_FORMAT_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
+
 /** The cache is swept of bundles no longer reachable at most this often (see sweepCache). */
 const SWEEP_EVERY_MS = 24 * 60 * 60 * 1000;
 const SWEEP_MARK = '.swept';
@@ -271,13 +288,16 @@ function sweepDue(dir: string): boolean {
 
 /**
  * Removes, from the cache, the bundles no program can use again, once they
- * have gone untouched for an hour (a process started from one may still read
+ * have gone unused for an hour (a process started from one may still read
  * it): a bundle whose module was deleted or has changed since (a module
- * written to a temporary path, say), one built by an older troupe, one whose
- * runtime bundle is gone (troupe changed), and a build left half done. A new
- * build of a bundle removes its own older builds (pruneSuperseded); this
- * finds the rest. Run after a build, at most once a day (sweepDue), without
- * blocking the build's caller. Resolves with the number of bundles removed.
+ * written to a temporary path, say), one whose runtime bundle is gone
+ * (troupe changed), and a build left half done. A bundle of another cache
+ * format, which another troupe sharing the cache may still use, goes once
+ * unused for 30 days. A new build of a bundle removes its own older builds
+ * (pruneSuperseded); this finds the rest. Run after a build, at most once a
+ * day (sweepDue), without blocking the build's caller (a short program's
+ * exit may wait for it, that once). Resolves with the number of bundles
+ * removed.
  */
 export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<number> {
   const { readdir, readFile, rm, stat } = fs.promises;
@@ -297,7 +317,10 @@ export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<nu
       } catch {
         // Torn or unreadable: stale.
       }
-      if (manifest !== null && manifest.format === FORMAT && fresh(manifest) && built(manifest) && (manifest.runtime === undefined || fs.existsSync(manifest.runtime))) continue;
+      if (manifest !== null && manifest.format !== FORMAT) {
+        const used = (await stat(file).catch(() => undefined))?.mtimeMs ?? now;
+        if (used >= now - OTHER_FORMAT_KEPT_MS) continue;
+      } else if (manifest !== null && fresh(manifest) && built(manifest) && (manifest.runtime === undefined || fs.existsSync(manifest.runtime))) continue;
       stale.add(id);
       await rm(file, { force: true });
       removed++;

@@ -1,4 +1,5 @@
-import { mkdirSync, existsSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, existsSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -79,9 +80,15 @@ describe('the bundle cache sweep', () => {
       const tmp = join(cache, `0123456789abcdef.json.${process.pid}.tmp`);
       mkdirSync(half);
       writeFileSync(tmp, '{');
-      made.push(half, tmp);
+      // Manifests of another format, one used two hours ago, one 31 days ago.
+      const otherFormat = join(cache, 'fedcba9876543210.json');
+      const otherFormatUnused = join(cache, 'fedcba9876543211.json');
+      for (const file of [otherFormat, otherFormatUnused]) writeFileSync(file, JSON.stringify({ format: 9999, outputs: {}, inputs: [] }));
+      const longAgo = new Date(Date.now() - 31 * 24 * 60 * 60 * 1000);
+      utimesSync(otherFormatUnused, longAgo, longAgo);
+      made.push(half, tmp, otherFormat, otherFormatUnused);
       for (const file of [deleted, recent]) rmSync(file);
-      backdate(gone.dir, gone.manifest, live.dir, live.manifest, half, tmp);
+      backdate(gone.dir, gone.manifest, live.dir, live.manifest, half, tmp, otherFormat);
       expect(existsSync(gone.manifest) && existsSync(young.manifest) && existsSync(live.manifest)).toBe(true);
 
       expect(await sweepCache(cache)).toBeGreaterThanOrEqual(1);
@@ -95,9 +102,28 @@ describe('the bundle cache sweep', () => {
       expect(existsSync(young.dir)).toBe(true);
       // Its module still there and unchanged: kept, however old, and used as it is.
       expect(existsSync(live.manifest)).toBe(true);
+      // Of another cache format (another troupe sharing the cache): kept until unused for 30 days.
+      expect(existsSync(otherFormat)).toBe(true);
+      expect(existsSync(otherFormatUnused)).toBe(false);
       expect((await bundleOf(kept)).dir).toBe(live.dir);
     } finally {
       for (const path of [deleted, recent, kept, ...made]) rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it("marks a bundle used when a program finds it on disk, so the sweep counts a bundle's age from its last use", async () => {
+    const file = tempModule('used');
+    try {
+      const dir = dirname((await moduleBundle(pathToFileURL(file).href))!);
+      const manifest = join(dirname(dir), `${basename(dir).split('-')[0]}.json`);
+      backdate(manifest);
+      // Another program finds it built: a process of its own, which has not built or read it yet.
+      const script = `const { moduleBundle } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '..', '..', 'runtime', 'process', 'bundle.ts')).href)}); await moduleBundle(${JSON.stringify(pathToFileURL(file).href)});`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+      expect(run.status).toBe(0);
+      expect(Date.now() - statSync(manifest).mtimeMs).toBeLessThan(10 * 60 * 1000);
+    } finally {
+      rmSync(file, { force: true });
     }
   });
 
