@@ -140,7 +140,7 @@ export class FrameWriter {
     // setImmediate the sender calls after this push: `await new Promise(setImmediate)` then lets them
     // out before a long computation, as the docs say. Set from the microtask, it came after the
     // sender's, and the message waited out the computation.
-    if (this.#wroteThisTurn && !this.#deferred) {
+    if (this.#wroteThisTurn && !this.#deferred && now() - this.#lastWrite < this.#coalesceMs) {
       this.#deferred = true;
       setImmediate(this.#flushDeferred);
     }
