@@ -198,7 +198,9 @@ export function errorFromWire(wire: WireError): Error {
     const cause = isWireError(wire.cause) ? errorFromWire(wire.cause) : wire.cause;
     Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true });
   }
-  if (wire.props) Object.assign(err, wire.props);
+  // Defined, not assigned: a field named as an accessor of the class (a TroupeError's `name` has a
+  // getter only) would throw here, on the link's read, and break the link for the whole actor.
+  if (wire.props) for (const [key, value] of Object.entries(wire.props)) Object.defineProperty(err, key, { value, writable: true, enumerable: true, configurable: true });
   return err;
 }
 
@@ -226,10 +228,14 @@ const REFUSED: [abstract new (...args: never[]) => object, string][] = [
  * arrives as a Set. Null for any other object.
  */
 function unusual(value: object): 'map' | 'boxed' | { refused: string } | null {
-  const c = value.constructor;
-  if (c === Number || c === String || c === Boolean) return 'boxed';
-  if (value instanceof Map) return c === Map ? null : 'map';
+  const proto: unknown = Object.getPrototypeOf(value);
+  // A Date is the commonest object msgpackr looks here for (its own extension comes after this one).
+  if (proto === Date.prototype) return null;
+  if (proto === Number.prototype || proto === String.prototype || proto === Boolean.prototype) return 'boxed';
+  if (value instanceof Map) return proto === Map.prototype ? null : 'map';
   for (const [Class, what] of REFUSED) if (value instanceof Class) return { refused: what };
+  // A subclass of one (rare): looked for last.
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) return 'boxed';
   return null;
 }
 

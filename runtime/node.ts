@@ -651,7 +651,19 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
         pending.reject(err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      const settle = kind === FRAME_REPLY ? () => pending.resolve(value) : () => pending.reject(callError(pending.to, value as ReplyFailure));
+      const settle =
+        kind === FRAME_REPLY
+          ? () => pending.resolve(value)
+          : () => {
+              // Whatever rebuilding the failure throws fails this call: it must never go up into the link.
+              let error: unknown;
+              try {
+                error = callError(pending.to, value as ReplyFailure);
+              } catch (err) {
+                error = err;
+              }
+              pending.reject(error instanceof Error ? error : new Error(String(error)));
+            };
       // A call to a service of this process is answered within the call: a loop of awaited local calls
       // (polling whereis() in the root) would never let the event loop run, nor hear that a child ended.
       // Past REPLIES_PER_TURN replies since it last did, the next one waits for it.

@@ -230,6 +230,24 @@ describe('codec', () => {
     expect([back.n.valueOf(), back.s.valueOf(), back.b.valueOf()]).toEqual([3, 'str', false]);
   });
 
+  it('gives a subclass of a boxed primitive back boxed, and never takes an own `constructor` field for a class', () => {
+    class Amount extends Number {}
+    const back = roundTrip({ n: new Amount(5) }) as { n: Number };
+    expect(back.n).toBeInstanceOf(Number);
+    expect(back.n.valueOf()).toBe(5);
+    // A plain object with a field named constructor: its fields, not a boxed value (its `v` was lost).
+    expect(roundTrip({ x: { constructor: 'Number', v: 1 } })).toEqual({ x: { constructor: 'Number', v: 1 } });
+    expect(() => encode({ x: { constructor: Number, v: 1 } }, 'message')).toThrow(/message\.x\.constructor: it is a function/);
+  });
+
+  it("rebuilds an error whose fields shadow its class's accessors (a name like troupe's TimeoutError)", () => {
+    const err = Object.assign(new Error('mine'), { name: 'TimeoutError', detail: 1 });
+    const back = roundTrip(err) as Error & { detail: number };
+    expect(back.name).toBe('TimeoutError');
+    expect(back.message).toBe('mine');
+    expect(back.detail).toBe(1);
+  });
+
   it('refuses a SharedArrayBuffer, which no other process could share, naming it and what to do', () => {
     let err: unknown;
     try {

@@ -15,7 +15,7 @@ import {
   spawn,
   type ChildRef,
 } from '../../index.ts';
-import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, sendsThenComputes, silent, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
+import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, sendsThenComputes, silent, throwsNamedLikeTroupe, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
@@ -163,6 +163,16 @@ describe('send and call', () => {
       ref.kill();
       expect(await ref.join({ timeout: 10_000 })).toBe(-9);
     }
+  });
+
+  it("rejects a call whose handler threw an error named as one of troupe's classes, and the link lives on", async () => {
+    const ref = reap(spawn(throwsNamedLikeTroupe));
+    // Before, rebuilding it (a TroupeError's name has a getter only) threw in the link: the call never settled.
+    const err = await ref.call('go', { timeout: 10_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err as RemoteError).message).toContain("TimeoutError: mine, not troupe's");
+    expect(await ref.call('again', { timeout: 10_000 }).catch((e: unknown) => (e as Error).constructor.name)).toBe('RemoteError');
+    expect(ref.isAlive()).toBe(true);
   });
 
   it('rejects with TimeoutError at the deadline and drops the late reply', async () => {
