@@ -119,6 +119,10 @@ class ActorHost {
     process.on('uncaughtException', (err) => this.#uncaught(err));
     // A behaviour that calls process.exit(n) must not lose what it sent just before.
     process.on('exit', () => {
+      // Reported ended as it began to wait for its non-daemon children, and now ending as its loop
+      // emptied: with the code its watchers were told, whatever its left work set process.exitCode
+      // (or passed process.exit()) to, as for a ctx.exit() of that work (see #exitWhenFlushed).
+      if ((this.#end === 'returned' || this.#end === 'abandoned') && this.#reported !== null) process.exitCode = this.#reported;
       runEndingHooks();
       this.#link.flushSync();
     });
@@ -160,10 +164,22 @@ class ActorHost {
       }
       await this.#finish(0, undefined);
     } catch (err) {
-      // Asked to stop while waiting in receive(): that is how a stop looks from inside, not a failure.
-      const stoppedWaiting = this.#stopping !== null && err instanceof TroupeError && err.code === 'ERR_ABORTED';
+      const stoppedWaiting = this.#stoppedBy(err);
       await this.#finish(stoppedWaiting ? 0 : 1, stoppedWaiting ? undefined : err);
     }
+  }
+
+  /**
+   * Whether `error` is how a stop looks from inside, not a failure: a wait
+   * the stop cut short, in receive() (troupe's AbortError), or on
+   * `ctx.signal`, which the stop aborts (Node's AbortError, caused by the
+   * signal's reason, or that reason itself, as fetch() rejects).
+   */
+  #stoppedBy(error: unknown): boolean {
+    if (this.#stopping === null) return false;
+    if (error instanceof TroupeError && error.code === 'ERR_ABORTED') return true;
+    const reason: unknown = this.#node.stopController.signal.reason;
+    return error === reason || (error instanceof Error && error.name === 'AbortError' && (error as { cause?: unknown }).cause === reason);
   }
 
   #readWaiting(): void {
@@ -226,7 +242,7 @@ class ActorHost {
     const node = this.#node;
     // A receive() left waiting, cut short as the end closed the mailbox: a consequence of the end, not a
     // failure (work that waits on troupe alone is not waited for). An abort of the program's own is one.
-    if (endedReceive(error)) return;
+    if (endedReceive(error) || this.#stoppedBy(error)) return;
     const fails = (this.#end === 'returned' || this.#end === 'abandoned') && this.#reported === null;
     if (!this.#laterErrorShown) {
       this.#laterErrorShown = true;

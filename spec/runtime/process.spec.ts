@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, waitsOnSignal, setsExitCodeWhileChildWorks, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -164,6 +164,15 @@ describe('actor process lifecycle', () => {
     expect(run.stderr.split('Error: left work failed, tick').length - 1).toBe(1);
   });
 
+  it('exits with the code its watchers were told, though its left work set process.exitCode while it waited for a child', async () => {
+    const ref = reap(spawn(setsExitCodeWhileChildWorks));
+    const monitor = current().monitor(ref);
+    const down = await current().receive({ match: (m): m is Down => isDown(m) && m.monitor === monitor, timeout: 20_000 });
+    expect(down.reason).toBe('normal');
+    // Before, the process exited by itself with the 4 its left work set.
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
+  });
+
   it('fails with 1 when its left work throws while a stop flushes its last messages', async () => {
     const ref = reap(spawn(failsWhileStopFlushes));
     await current().receive({ match: (m): m is string => m === 'returning', timeout: 20_000 });
@@ -183,6 +192,17 @@ describe('actor process lifecycle', () => {
     } finally {
       await q.close();
     }
+  });
+
+  it.each([
+    ['its behaviour', 'waits'],
+    ['the work its behaviour left', 'left'],
+  ] as const)('ends as stopped, not failed, when a stop aborts a wait of %s on ctx.signal', async (_whose, how) => {
+    const ref = reap(spawn(waitsOnSignal, { args: [how] }));
+    await current().receive({ match: (m): m is 'waiting' => m === 'waiting', timeout: 20_000 });
+    // Before, the AbortError of the wait failed the actor: exit 1, printed, on ref.error.
+    expect(await ref.stop({ timeout: 20_000 })).toBe(0);
+    expect(ref.error).toBeUndefined();
   });
 
   it('does not fail for a receive() its behaviour left waiting, which its end cuts short', async () => {
