@@ -29,6 +29,15 @@ export function mapStacksOf(bundleUrl: string): void {
 
 function mapped(site: NodeJS.CallSite): string {
   const frame = String(site);
+  try {
+    return mappedFrame(site, frame);
+  } catch {
+    // A map that is not what it should be: the frame as V8 gives it, never a stack that throws.
+    return frame;
+  }
+}
+
+function mappedFrame(site: NodeJS.CallSite, frame: string): string {
   const file = site.getFileName();
   const bundle = file ? bundles.get(file) : undefined;
   if (bundle === undefined) return frame;
@@ -111,6 +120,7 @@ export class LineMap {
     const starts = bytes.readUInt32LE(4);
     const segments = bytes.readUInt32LE(8);
     const at = 12 + Math.ceil(sourcesLength / 4) * 4;
+    if (at + (starts + segments) * 4 !== bytes.byteLength || segments % 4 !== 0) throw new Error('a decoded source map of the wrong length');
     // Copied into buffers of their own: a read Buffer may sit at any offset of a shared one.
     const numbers = new Int32Array(starts + segments);
     new Uint8Array(numbers.buffer).set(bytes.subarray(at, at + numbers.byteLength));
@@ -193,7 +203,8 @@ export class LineMap {
       } else hi = mid - 1;
     }
     const source = seg[found * 4 + 1]!;
-    if (source < 0 || source >= this.#sources.length) return undefined;
-    return { originalSource: this.#sources[source]!, originalLine: seg[found * 4 + 2]!, originalColumn: seg[found * 4 + 3]! };
+    const name = source >= 0 ? this.#sources[source] : undefined;
+    if (typeof name !== 'string' || name === '') return undefined;
+    return { originalSource: name, originalLine: seg[found * 4 + 2]!, originalColumn: seg[found * 4 + 3]! };
   }
 }

@@ -179,4 +179,13 @@ describe("the runtime bundle's source map", () => {
     }
     expect(compared).toBeGreaterThan(10_000);
   });
+
+  it('maps nothing it cannot name, and refuses a decoded map of the wrong length', () => {
+    // A source that is null (the spec allows it): no place, rather than a stack that throws.
+    expect(LineMap.decode({ sources: [null as unknown as string], mappings: 'AAAA' }).find(0, 0)).toBeUndefined();
+    expect(LineMap.decode({ sources: ['a.ts'], mappings: 'AAAA' }).find(0, 0)).toEqual({ originalSource: 'a.ts', originalLine: 0, originalColumn: 0 });
+    const bytes = LineMap.decode({ sources: ['a.ts'], mappings: 'AAAA;AACA' }).toBinary();
+    expect(LineMap.fromBinary(bytes).find(1, 0)).toEqual({ originalSource: 'a.ts', originalLine: 1, originalColumn: 0 });
+    expect(() => LineMap.fromBinary(bytes.subarray(0, bytes.byteLength - 4))).toThrow(/wrong length/);
+  });
 });
