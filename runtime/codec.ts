@@ -189,18 +189,25 @@ export function errorFromWire(wire: WireError): Error {
     err = Object.create(registered) as Error;
     Object.defineProperty(err, 'message', { value: wire.message, writable: true, configurable: true });
   } else {
-    const Ctor = ERROR_TYPES[wire.name] ?? Error;
+    // Its own keys only: a name such as `toString` is no error type.
+    const Ctor = (Object.hasOwn(ERROR_TYPES, wire.name) ? ERROR_TYPES[wire.name] : undefined) ?? Error;
     err = wire.name === 'AggregateError' ? new AggregateError([], wire.message) : new Ctor(wire.message);
-    if (!(wire.name in ERROR_TYPES)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
+    if (!Object.hasOwn(ERROR_TYPES, wire.name)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
   }
-  if (wire.stack !== undefined) err.stack = wire.stack;
+  if (wire.stack !== undefined) Object.defineProperty(err, 'stack', { value: wire.stack, writable: true, configurable: true });
   if (wire.cause !== undefined) {
     const cause = isWireError(wire.cause) ? errorFromWire(wire.cause) : wire.cause;
     Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true });
   }
   // Defined, not assigned: a field named as an accessor of the class (a TroupeError's `name` has a
   // getter only) would throw here, on the link's read, and break the link for the whole actor.
-  if (wire.props) for (const [key, value] of Object.entries(wire.props)) Object.defineProperty(err, key, { value, writable: true, enumerable: true, configurable: true });
+  // A field the error has of its own already (an AggregateError's errors) keeps its enumerability.
+  if (wire.props) {
+    for (const [key, value] of Object.entries(wire.props)) {
+      const enumerable = Object.getOwnPropertyDescriptor(err, key)?.enumerable ?? true;
+      Object.defineProperty(err, key, { value, writable: true, enumerable, configurable: true });
+    }
+  }
   return err;
 }
 

@@ -177,7 +177,9 @@ class ActorHost {
    */
   #stoppedBy(error: unknown): boolean {
     if (this.#stopping === null) return false;
-    if (error instanceof TroupeError && error.code === 'ERR_ABORTED') return true;
+    if (endedReceive(error)) return true;
+    // troupe's AbortError and Node's both carry the signal's reason as their cause: an abort of the
+    // program's own (its own controller, aborted during the stop) has another, and is a failure.
     const reason: unknown = this.#node.stopController.signal.reason;
     return error === reason || (error instanceof Error && error.name === 'AbortError' && (error as { cause?: unknown }).cause === reason);
   }
@@ -199,6 +201,7 @@ class ActorHost {
 
   /** The parent is gone (or spoke garbage): the exit handlers end the whole tree below us. */
   #orphaned(): void {
+    this.#end = 'decided';
     process.exit(1);
   }
 
@@ -209,6 +212,8 @@ class ActorHost {
       void this.#failedLater(err);
       return;
     }
+    // A wait on ctx.signal that the behaviour did not await, cut short by a stop: the stop goes on.
+    if (this.#stoppedBy(err)) return;
     if (hosting.loading === null) {
       void this.#finish(1, err);
       return;

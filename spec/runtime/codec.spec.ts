@@ -246,6 +246,14 @@ describe('codec', () => {
     expect(back.name).toBe('TimeoutError');
     expect(back.message).toBe('mine');
     expect(back.detail).toBe(1);
+    // An AggregateError's errors stay out of its enumerable fields, as the sender's were.
+    const many = roundTrip(new AggregateError([new Error('one')], 'many')) as AggregateError;
+    expect(Object.keys(many)).toEqual([]);
+    expect(many.errors.map((e: Error) => e.message)).toEqual(['one']);
+    // A name that is a key of every object is no error type of its own.
+    const odd = roundTrip(Object.assign(new Error('odd'), { name: 'toString' })) as Error;
+    expect(odd).toBeInstanceOf(Error);
+    expect([odd.name, odd.message]).toEqual(['toString', 'odd']);
   });
 
   it('refuses a SharedArrayBuffer, which no other process could share, naming it and what to do', () => {

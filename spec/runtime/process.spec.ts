@@ -197,6 +197,7 @@ describe('actor process lifecycle', () => {
   it.each([
     ['its behaviour', 'waits'],
     ['the work its behaviour left', 'left'],
+    ['its behaviour, not awaited while it serves its inbox', 'unawaited'],
   ] as const)('ends as stopped, not failed, when a stop aborts a wait of %s on ctx.signal', async (_whose, how) => {
     const ref = reap(spawn(waitsOnSignal, { args: [how] }));
     await current().receive({ match: (m): m is 'waiting' => m === 'waiting', timeout: 20_000 });
