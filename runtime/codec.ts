@@ -201,10 +201,11 @@ export function errorFromWire(wire: WireError): Error {
   }
   // Defined, not assigned: a field named as an accessor of the class (a TroupeError's `name` has a
   // getter only) would throw here, on the link's read, and break the link for the whole actor.
-  // A field the error has of its own already (an AggregateError's errors) keeps its enumerability.
+  // They were the sender's own enumerable fields, and are so again; but an AggregateError's errors
+  // (carried here, see errorToWire) are not enumerable on one, of whatever class.
   if (wire.props) {
     for (const [key, value] of Object.entries(wire.props)) {
-      const enumerable = Object.getOwnPropertyDescriptor(err, key)?.enumerable ?? true;
+      const enumerable = !(key === 'errors' && err instanceof AggregateError);
       Object.defineProperty(err, key, { value, writable: true, enumerable, configurable: true });
     }
   }

@@ -250,6 +250,9 @@ describe('codec', () => {
     const many = roundTrip(new AggregateError([new Error('one')], 'many')) as AggregateError;
     expect(Object.keys(many)).toEqual([]);
     expect(many.errors.map((e: Error) => e.message)).toEqual(['one']);
+    // A name given as a field of its own stays one (enumerable), as it was sent.
+    const named = roundTrip(Object.assign(new Error('named'), { name: 'HttpError' })) as Error;
+    expect(Object.keys(named)).toEqual(['name']);
     // A name that is a key of every object is no error type of its own.
     const odd = roundTrip(Object.assign(new Error('odd'), { name: 'toString' })) as Error;
     expect(odd).toBeInstanceOf(Error);
