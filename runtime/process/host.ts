@@ -17,7 +17,7 @@ import { inspect } from 'node:util';
 import { constants } from 'node:os';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
-import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, TroupeError, endedReceive } from '../errors.ts';
+import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, endedReceive } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, endBySignal, hosting, installNode, runEndingHooks } from '../node.ts';
 import { ActorRef } from '../ref.ts';
