@@ -301,8 +301,8 @@ function sweepDue(dir: string): boolean {
  */
 export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<number> {
   const { readdir, readFile, rm, stat } = fs.promises;
-  const before = now - SUPERSEDED_KEPT_MS;
-  const old = async (path: string): Promise<boolean> => ((await stat(path).catch(() => undefined))?.mtimeMs ?? now) < before;
+  /** How long since `path` was last changed (a manifest: since its bundle was last used); 0 if it is gone. */
+  const age = async (path: string): Promise<number> => now - ((await stat(path).catch(() => undefined))?.mtimeMs ?? now);
   let removed = 0;
   try {
     const names = await readdir(dir);
@@ -310,7 +310,8 @@ export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<nu
     const stale = new Set<string>();
     for (const id of manifests) {
       const file = join(dir, `${id}.json`);
-      if (!(await old(file))) continue;
+      const unused = await age(file);
+      if (unused < SUPERSEDED_KEPT_MS) continue;
       let manifest: Manifest | null = null;
       try {
         manifest = JSON.parse(await readFile(file, 'utf8')) as Manifest;
@@ -318,8 +319,7 @@ export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<nu
         // Torn or unreadable: stale.
       }
       if (manifest !== null && manifest.format !== FORMAT) {
-        const used = (await stat(file).catch(() => undefined))?.mtimeMs ?? now;
-        if (used >= now - OTHER_FORMAT_KEPT_MS) continue;
+        if (unused < OTHER_FORMAT_KEPT_MS) continue;
       } else if (manifest !== null && fresh(manifest) && built(manifest) && (manifest.runtime === undefined || fs.existsSync(manifest.runtime))) continue;
       stale.add(id);
       await rm(file, { force: true });
@@ -329,7 +329,7 @@ export async function sweepCache(dir = cacheDir(), now = Date.now()): Promise<nu
       // A build's directory (`<id>-<pid>-<time>-<n>`) of a stale bundle, or of none (its build never finished), and temporary files left by a killed build.
       const id = /^([0-9a-f]{16})-/.exec(name)?.[1];
       const orphan = id !== undefined && (stale.has(id) || !manifests.has(id));
-      if ((orphan || name.endsWith('.tmp')) && (await old(join(dir, name)))) await rm(join(dir, name), { recursive: true, force: true });
+      if ((orphan || name.endsWith('.tmp')) && (await age(join(dir, name))) >= SUPERSEDED_KEPT_MS) await rm(join(dir, name), { recursive: true, force: true });
     }
   } catch {
     // Only tidying: another process may be at it too, or the cache is gone.
