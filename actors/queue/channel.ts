@@ -9,6 +9,10 @@
  * them back), and with `joinable` they are then held until `taskDone()`. When
  * a consumer dies, what it had in flight or held goes back to the front of
  * the queue, in order.
+ *
+ * An item keeps the number it was first handed out with: numbers follow the
+ * order of the puts, so items handed back (by one consumer or several, in
+ * any order) wait ahead of the rest, in the order they were put.
  */
 import type { ServiceCall } from '../../runtime/index.ts';
 import { isForever } from '../../runtime/timers.ts';
@@ -17,6 +21,12 @@ import { isForever } from '../../runtime/timers.ts';
 export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' | 'broken' | 'ownclosed'; readonly n?: number };
 /** What a get is answered with: items numbered from `s`. */
 export type Batch = { readonly s: number; readonly v: unknown[] };
+
+/** An item handed back, with the number it was handed out with. */
+interface Returned {
+  readonly seq: number;
+  readonly value: unknown;
+}
 
 interface Wait {
   readonly from: string;
@@ -43,8 +53,11 @@ const TOO_MANY: Refusal = { e: 'toomany' };
 export class Channel {
   readonly #maxsize: number;
   readonly #joinable: boolean;
+  /** Items never handed out, in the order they were put, from `#head`. */
   #items: unknown[] = [];
   #head = 0;
+  /** Items handed back, by their numbers (all older than `#items`): handed out again first. */
+  #front: Returned[] = [];
   readonly #gets: GetWait[] = [];
   readonly #puts: PutWait[] = [];
   readonly #joins: Wait[] = [];
@@ -66,7 +79,7 @@ export class Channel {
   }
 
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#front.length + this.#items.length - this.#head;
   }
 
   get closed(): boolean {
@@ -82,9 +95,13 @@ export class Channel {
     return this.#unfinished;
   }
 
-  /** Closed, drained, nothing in flight or held and nobody waiting: the service may go. */
+  /**
+   * Closed, drained, nothing in flight or held, every item marked done
+   * (joinable: `join()` and `unfinished()` of a freed queue answer as if
+   * they were) and nobody waiting: the service may go.
+   */
   get finished(): boolean {
-    return this.#closed && this.size === 0 && this.#inflight.size === 0 && this.#held.size === 0 && this.#gets.length === 0 && this.#joins.length === 0 && this.#peeks.length === 0;
+    return this.#closed && this.size === 0 && (!this.#joinable || this.#unfinished === 0) && this.#inflight.size === 0 && this.#held.size === 0 && this.#gets.length === 0 && this.#joins.length === 0 && this.#peeks.length === 0;
   }
 
   put(from: string, call: ServiceCall, values: readonly unknown[], ms: number | undefined, token: number | undefined): void {
@@ -127,10 +144,10 @@ export class Channel {
       }
     }
     if (returns !== undefined && returns.length > 0) {
-      const back: unknown[] = [];
-      for (const seq of [...returns].sort((a, b) => a - b)) {
+      const back: Returned[] = [];
+      for (const seq of returns) {
         if (!mine.has(seq)) continue;
-        back.push(mine.get(seq));
+        back.push({ seq, value: mine.get(seq) });
         mine.delete(seq);
       }
       this.#requeue(back);
@@ -188,7 +205,7 @@ export class Channel {
       this.#credits -= recounted;
       this.#unfinished += recounted;
     }
-    if (back.size > 0) this.#requeue([...back.keys()].sort((a, b) => a - b).map((seq) => back.get(seq)));
+    if (back.size > 0) this.#requeue(Array.from(back, ([seq, value]) => ({ seq, value })));
     else this.#serveGets();
   }
 
@@ -257,16 +274,17 @@ export class Channel {
     wait.call.reply(answer);
   }
 
-  #requeue(values: unknown[]): void {
-    if (values.length === 0) return;
-    const rest = this.#items.slice(this.#head);
-    this.#items = [...values, ...rest];
-    this.#head = 0;
+  /** Items handed back wait ahead of those never handed out, in the order they were put (their numbers). */
+  #requeue(back: Returned[]): void {
+    if (back.length === 0) return;
+    this.#front = this.#front.length === 0 ? back : [...this.#front, ...back];
+    this.#front.sort((a, b) => a.seq - b.seq);
     this.#serveGets();
   }
 
   /** Sends up to `max` items to a consumer; they stay in flight until it confirms them. */
   #hand(from: string, call: ServiceCall, max: number): void {
+    if (this.#front.length > 0) return this.#handBack(from, call, max);
     const n = this.#batchSize(Math.min(max, this.size));
     const values = this.#items.slice(this.#head, this.#head + n);
     for (let i = this.#head; i < this.#head + n; i++) this.#items[i] = undefined;
@@ -283,13 +301,29 @@ export class Channel {
     this.#admitPuts();
   }
 
-  /** How many of the first `n` items go in one answer: all, unless large buffers among them pass BATCH_BYTES. */
+  /**
+   * Items handed back go out again with their own numbers: a batch is a run
+   * of consecutive numbers (the consumer counts from its first), so it ends
+   * where the numbers skip, and holds no item never handed out.
+   */
+  #handBack(from: string, call: ServiceCall, max: number): void {
+    const front = this.#front;
+    const s = front[0]!.seq;
+    let n = 0;
+    let bytes = 0;
+    while (n < front.length && n < max && front[n]!.seq === s + n && bytes < BATCH_BYTES) bytes += bytesOf(front[n++]!.value);
+    const taken = front.splice(0, n);
+    const inflight = this.#mapOf(this.#inflight, from);
+    for (const { seq, value } of taken) inflight.set(seq, value);
+    call.reply({ s, v: taken.map((item) => item.value) } satisfies Batch);
+    this.#admitPuts();
+  }
+
+  /** How many of the first `n` items never handed out go in one answer: all, unless large buffers among them pass BATCH_BYTES. */
   #batchSize(n: number): number {
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const item = this.#items[this.#head + i];
-      if (ArrayBuffer.isView(item)) bytes += item.byteLength;
-      else if (typeof item === 'string') bytes += item.length;
+      bytes += bytesOf(this.#items[this.#head + i]);
       if (bytes >= BATCH_BYTES) return i + 1;
     }
     return n;
@@ -328,4 +362,10 @@ export class Channel {
     if (map === undefined) maps.set(from, (map = new Map()));
     return map;
   }
+}
+
+/** The bytes an item adds to a batch: its buffer's or string's length (other values count as none). */
+function bytesOf(item: unknown): number {
+  if (ArrayBuffer.isView(item)) return item.byteLength;
+  return typeof item === 'string' ? item.length : 0;
 }

@@ -101,4 +101,60 @@ describe('queue channel', () => {
     expect(waiting.answer).toEqual({ e: 'closed' });
     expect(ch.finished).toBe(true);
   });
+
+  it('hands items given back out again in the order they were put, whichever order they came back in', () => {
+    const ch = new Channel(0, false);
+    ch.put('p', call('p'), Array.from({ length: 30 }, (_, i) => i), undefined, undefined);
+    const first = call('A');
+    ch.get('A', first, 10, 0, undefined);
+    const ahead = call('A');
+    ch.get('A', ahead, 10, 0, undefined);
+    const other = call('B');
+    ch.get('B', other, 5, 0, undefined);
+    expect([(first.answer as Batch).v, (ahead.answer as Batch).v, (other.answer as Batch).v]).toEqual([
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
+      [20, 21, 22, 23, 24],
+    ]);
+    // A loop that breaks at 4: it confirms 0..4 and gives back the rest of its batch, then, once it
+    // comes, the batch it had fetched ahead; B, which got 20..24, dies before confirming them first.
+    const s = (first.answer as Batch).s;
+    const t = (ahead.answer as Batch).s;
+    ch.down('B');
+    ch.settle('A', [s, 5], [5, 6, 7, 8, 9].map((i) => s + i));
+    ch.settle('A', undefined, Array.from({ length: 10 }, (_, i) => t + i));
+    const get = (max: number): Batch => {
+      const c = call('C');
+      ch.get('C', c, max, 0, undefined);
+      return c.answer as Batch;
+    };
+    const taken = get(8);
+    expect(taken.v).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
+    // C confirms 5..9 and gives 10..12 back in turn: they still come out before 13.
+    ch.settle('C', [taken.s, 5], [5, 6, 7].map((i) => taken.s + i));
+    const again: unknown[] = [];
+    while (ch.size > 0) again.push(...get(8).v);
+    expect(again).toEqual(Array.from({ length: 20 }, (_, i) => 10 + i));
+  });
+
+  it('keeps a closed joinable queue while an item taken is not marked done', () => {
+    const ch = new Channel(0, true);
+    ch.put('p', call('p'), ['job'], undefined, undefined);
+    take(ch, 'A');
+    ch.down('A', true); // returned normally without taskDone(): consumed, not done
+    ch.close();
+    expect([ch.size, ch.unfinished, ch.finished]).toEqual([0, 1, false]);
+    const join = call('p');
+    ch.join('p', join, 0, undefined);
+    expect(join.answer).toBe(false);
+    ch.taskDone('p', call('p'));
+    expect(ch.finished).toBe(true);
+    // A queue that is not joinable counts nothing done: closed and drained, it is finished.
+    const plain = new Channel(0, false);
+    plain.put('p', call('p'), ['x'], undefined, undefined);
+    take(plain, 'A');
+    plain.down('A', true);
+    plain.close();
+    expect(plain.finished).toBe(true);
+  });
 });
