@@ -37,6 +37,8 @@ class SharedService extends SyncService {
         throw new NotOwnerError(`${this.#what}'s lock was released by an actor that does not hold it; another actor does.`, this.#what);
       }
       if (--this.#levels === 0) this.#holder = null;
+      // An acquire aborted after it was granted the lock of a holder that died: the flag goes on to the next.
+      if (request.abandoned === true) this.#abandoned = true;
       call?.reply(undefined);
       this.#pump();
       return;

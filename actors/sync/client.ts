@@ -138,8 +138,9 @@ export abstract class Acquirable extends Handle {
    * it ended.
    */
   acquire(options?: AcquireOptions): Promise<AcquireResult> {
+    // Granted as the abort went out: given back, and an 'abandoned' flag with it, for the next acquirer to be told.
     return waitOn(this.ref, { op: 'acquire' }, options, `${this.what}.acquire()`, (granted) =>
-      granted ? this.release() : Promise.resolve(),
+      granted === false ? Promise.resolve() : request(this.ref, { op: 'release', abandoned: granted === 'abandoned' }),
     ) as Promise<AcquireResult>;
   }
 

@@ -38,23 +38,11 @@ class ConditionService extends SyncService {
         return;
       }
       case 'unregister':
-        this.#entries.delete(key);
+        this.#drop(key);
         return void call?.reply(true);
-      case 'notify': {
-        let n = typeof request.n === 'number' ? request.n : Infinity;
-        for (const [k, entry] of this.#entries) {
-          if (n <= 0) break;
-          if (entry.notified) continue;
-          entry.notified = true;
-          n--;
-          if (entry.waiter !== undefined) {
-            this.takeWhere((w) => w === entry.waiter);
-            this.#entries.delete(k);
-            entry.waiter.call.reply(true);
-          }
-        }
+      case 'notify':
+        this.#notify(typeof request.n === 'number' ? request.n : Infinity);
         return void call?.reply(undefined);
-      }
       case 'waiting':
         return void call?.reply([...this.#entries.values()].filter((e) => !e.notified).length);
       default:
@@ -69,7 +57,33 @@ class ConditionService extends SyncService {
     this.#entries.delete(`${waiter.from} ${waiter.token}`);
   }
   protected ended(actor: string, _waiters: Waiter[]): void {
-    for (const key of this.#entries.keys()) if (key.startsWith(`${actor} `)) this.#entries.delete(key);
+    for (const key of [...this.#entries.keys()]) if (key.startsWith(`${actor} `)) this.#drop(key);
+  }
+
+  /** Wakes the first `n` registered waiters not woken yet; one whose wait has not arrived is told as it does. */
+  #notify(n: number): void {
+    for (const [k, entry] of this.#entries) {
+      if (n <= 0) break;
+      if (entry.notified) continue;
+      entry.notified = true;
+      n--;
+      if (entry.waiter !== undefined) {
+        this.takeWhere((w) => w === entry.waiter);
+        this.#entries.delete(k);
+        entry.waiter.call.reply(true);
+      }
+    }
+  }
+
+  /**
+   * A registration goes (its wait given up, or its process ended). If it had
+   * been woken and its wait had not come to take the wake-up, the wake-up goes
+   * on to the next waiter: a notify(1) still wakes one that can return.
+   */
+  #drop(key: string): void {
+    const entry = this.#entries.get(key);
+    this.#entries.delete(key);
+    if (entry?.notified === true) this.#notify(1);
   }
 }
 
@@ -133,7 +147,9 @@ export class Condition extends Handle {
     let notified: boolean | undefined;
     let failure: unknown;
     try {
-      notified = (await waitOn(this.ref, { op: 'wait' }, options, 'Condition.wait()', undefined, token)) as boolean;
+      // Notified as the abort went out: the wake-up goes on to the next waiter (as asyncio's Condition
+      // does), so a notify(1) still wakes one wait that returns true.
+      notified = (await waitOn(this.ref, { op: 'wait' }, options, 'Condition.wait()', (woken) => (woken === true ? request(this.ref, { op: 'notify', n: 1 }) : Promise.resolve()), token)) as boolean;
     } catch (err) {
       failure = err;
       // A wait that failed before the service saw it (aborted meanwhile) is still registered: a notify must not be spent on it.

@@ -47,6 +47,8 @@ export class PermitService extends SyncService {
       }
       case 'release':
         this.#release(from, typeof request.n === 'number' ? request.n : 1);
+        // An acquire aborted after it was granted an abandoned permit: the flag goes on to the next.
+        if (request.abandoned === true) this.#abandoned += 1;
         call?.reply(undefined);
         this.#pump();
         return;

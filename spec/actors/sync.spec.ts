@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   AbortError,
@@ -16,13 +19,14 @@ import {
   ReleasedTooManyError,
   Semaphore,
   TimeoutError,
+  Value,
   current,
   node,
   register,
   spawn,
   unregister,
 } from '../../index.ts';
-import { announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, holder, party, partyThenReturns, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { abortingConditionWaiter, announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, holder, party, partyThenReturns, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -103,6 +107,29 @@ describe('Lock', () => {
     expect(await lock.acquire({ timeout: 1000 })).toBe(true);
     await lock.release();
     await lock.close();
+  });
+
+  it('acquire() aborted as it was granted an abandoned lock passes the flag on to the next acquirer', async () => {
+    for (const lock of [new Lock(), new Value('int32', 0)]) {
+      const child = reap(spawn(holder, { args: [lock, me(), 'victim'] }));
+      expect((await next('victim')).result).toBe(true);
+      // Seen dead by the service once the lock is free: a Value's get waits for its lock, a Lock says so.
+      const freed = lock instanceof Value ? lock.get() : null;
+      child.kill();
+      expect(await child.join({ timeout: 10_000 })).toBe(-9);
+      if (lock instanceof Lock) await until(async () => !(await lock.locked()), 'the holder seen dead');
+      else await freed;
+      // Granted 'abandoned' as the abort goes out: the acquire rejects, and the flag is not lost with it.
+      const controller = new AbortController();
+      const acquiring = lock.acquire({ signal: controller.signal });
+      controller.abort();
+      await expect(acquiring).rejects.toThrow(AbortError);
+      expect(await lock.acquire({ timeout: 5000 })).toBe('abandoned');
+      await lock.release();
+      expect(await lock.acquire({ timeout: 5000 })).toBe(true);
+      await lock.release();
+      await lock.close();
+    }
   });
 
   it('hold() gives an abandoned flag and rejects with TimeoutError at its deadline; await using releases it', async () => {
@@ -438,6 +465,27 @@ describe('Condition', () => {
     const rest = ['w1', 'w2', 'w3'].filter((t) => t !== first.tag);
     for (const tag of rest) expect((await next(tag, (m) => 'notified' in m)).notified).toBe(true);
     expect(await Promise.all(kids.map((k) => k.join({ timeout: 20_000 })))).toEqual([0, 0, 0]);
+    await cond.close();
+    await cond.lock.close();
+  });
+
+  it('passes a wake-up on when the waiter it went to is aborted before it reads it: notify(1) still wakes one', async () => {
+    const cond = new Condition();
+    const unblock = join(mkdtempSync(join(tmpdir(), 'troupe-cond-')), 'unblock');
+    const a = reap(spawn(abortingConditionWaiter, { args: [cond, me(), 'a', unblock] }));
+    await until(async () => ((await cond.ref.call({ op: 'waiting' })) as number) === 1 && !(await cond.lock.locked()), 'a waiting');
+    const b = reap(spawn(conditionWaiter, { args: [cond, me(), 'b'] }));
+    await next('b', (m) => m.waiting === true);
+    await until(async () => ((await cond.ref.call({ op: 'waiting' })) as number) === 2 && !(await cond.lock.locked()), 'b waiting');
+    a.send('block');
+    await next('a', (m) => m.blocked === true);
+    // a is first in line: the wake-up goes to it, and its answer waits in its pipe while it is busy.
+    await cond.withLock(() => cond.notify(1));
+    expect((await cond.ref.call({ op: 'waiting' })) as number).toBe(1);
+    writeFileSync(unblock, '');
+    expect((await next('a', (m) => 'result' in m)).result).toBe('AbortError');
+    expect((await next('b', (m) => 'notified' in m)).notified).toBe(true);
+    expect(await Promise.all([a, b].map((k) => k.join({ timeout: 20_000 })))).toEqual([0, 0]);
     await cond.close();
     await cond.lock.close();
   });
