@@ -4,7 +4,8 @@
  * leaves a caller holding what it does not know it holds, and the
  * acquire/release/hold/withLock family.
  */
-import { AbortError, ActorRef, DEFAULT_CALL_TIMEOUT_MS, Handle, RemoteError, TimeoutError, TroupeError, invalidOption, onlyKnown } from '../../runtime/index.ts';
+import { AbortError, ActorExitedError, ActorRef, DEFAULT_CALL_TIMEOUT_MS, Handle, NoSuchActorError, RemoteError, TimeoutError, TroupeError, invalidOption, onlyKnown } from '../../runtime/index.ts';
+import { SyncClosedError } from './errors.ts';
 import { CANCELLED } from './core.ts';
 
 import type { WaitOptions } from '../queue/client.ts';
@@ -58,9 +59,23 @@ export function waitTimeout(options: AcquireOptions | undefined, what: string): 
   return Math.max(0, timeout);
 }
 
-/** The troupe error a service raised, as itself rather than wrapped in the `RemoteError` of the call. */
-export function unwrap(err: unknown): unknown {
-  return err instanceof RemoteError && err.cause instanceof TroupeError ? err.cause : err;
+/**
+ * The troupe error a service raised, as itself rather than wrapped in the
+ * `RemoteError` of the call; and a service that is no more, said as the
+ * primitive it served: closed (`SyncClosedError`), or gone with the process
+ * that made it (`ActorExitedError`, naming the primitive, not an actor).
+ */
+export function unwrap(err: unknown, ref?: ActorRef): unknown {
+  if (err instanceof RemoteError && err.cause instanceof TroupeError) return err.cause;
+  if (ref === undefined) return err;
+  if (err instanceof NoSuchActorError) return new SyncClosedError(`${ref.name} (${ref.id}) was closed: close() frees a primitive for good, and a closed one cannot be used again.`, ref.name);
+  if (err instanceof ActorExitedError && err.actorId === ref.id) {
+    // The call's error says how the process ended ("(exit code -9: killed)"): kept.
+    const how = /\(exit code [^)]*\)/.exec(err.message)?.[0];
+    const message = `${ref.name} (${ref.id}) is gone: the process that made it ended${how === undefined ? '' : ` ${how}`}. A primitive lives as long as the actor that made it: make it in one that outlives its users (the main program, say).`;
+    return new ActorExitedError(message, ref.id, { cause: err });
+  }
+  return err;
 }
 
 /**
@@ -72,7 +87,7 @@ export async function request(ref: ActorRef, message: object, timeout = DEFAULT_
   try {
     return await ref.call(message, { timeout });
   } catch (err) {
-    throw unwrap(err);
+    throw unwrap(err, ref);
   }
 }
 
@@ -99,7 +114,7 @@ export async function waitOn(
   try {
     result = await ref.call({ ...message, token, timeout }, { timeout: timeout === null ? Infinity : timeout + SERVICE_GRACE_MS });
   } catch (err) {
-    throw unwrap(err);
+    throw unwrap(err, ref);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -190,7 +205,7 @@ export abstract class Acquirable extends Handle {
     }
   }
 
-  /** Frees its service: pending waits fail with `SyncClosedError`, later calls with `NoSuchActorError`. */
+  /** Frees its service: pending waits and later calls fail with `SyncClosedError`. */
   async close(): Promise<void> {
     await request(this.ref, { op: 'close' }, 10_000);
   }

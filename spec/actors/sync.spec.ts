@@ -216,6 +216,8 @@ describe('Lock', () => {
     maker.kill();
     const err = await waiting;
     expect(err).toBeInstanceOf(ActorExitedError);
+    // Said as the lock that is gone, not as an actor the program never made.
+    expect((err as Error).message).toMatch(/^Lock \(.*\) is gone: the process that made it ended \(exit code -9: killed\)\. A primitive lives as long as the actor that made it/);
     await expect(lock.locked()).rejects.toThrow(ActorExitedError);
   });
 
@@ -240,6 +242,10 @@ describe('Lock', () => {
     expect(err).toBeInstanceOf(SyncClosedError);
     expect(err).toBeInstanceOf(ClosedError);
     expect((err as ClosedError).code).toBe('ERR_CLOSED');
+    // Later calls too: closed, not an actor that "does not exist".
+    const later = await event.isSet().catch((e: unknown) => e);
+    expect(later).toBeInstanceOf(SyncClosedError);
+    expect((later as Error).message).toMatch(/^Event \(.*\) was closed: close\(\) frees a primitive for good/);
   });
 });
 
