@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { KERNEL_ERRORS, SerializationError } from './errors.ts';
+import { HEADER_BYTES, MAX_FRAME_BYTES } from './framing.ts';
 
 /** Byte buffers at least this large become attachments instead of being copied into the body. */
 export const ATTACHMENT_MIN_BYTES = 64 * 1024;
@@ -473,16 +474,27 @@ export function encode(value: unknown, label: string): Encoded {
     setImmediate(forgetLast).unref();
   }
   let flags = 0;
+  let encoded: Encoded;
   try {
     // Inside: reading the value may throw (a getter), and that is a value that cannot be sent too.
     flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
     const payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
-    return { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch.splice(0), flags };
+    encoded = { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch.splice(0), flags };
   } catch (cause) {
     throw serializationError(value, label, cause);
   } finally {
     packing = null;
   }
+  // Refused here, where the caller is told what to do, not as the frame is written.
+  let bytes = HEADER_BYTES - 4 + encoded.payload.byteLength;
+  for (const attachment of encoded.attachments) bytes += 4 + attachment.byteLength;
+  if (bytes > MAX_FRAME_BYTES) {
+    throw new SerializationError(
+      `Cannot send ${label}: it encodes to ${bytes} bytes, over the ${MAX_FRAME_BYTES} bytes (2 GiB) one message can hold. Send it in parts (a Queue of chunks, say), or keep it in a SharedArray.`,
+      label,
+    );
+  }
+  return encoded;
 }
 
 /**

@@ -362,6 +362,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.callEncoded(to, encoded, timeoutMs, signal);
+  }
+
+  /**
+   * @internal A call whose message the caller encoded already (`encode(message, 'message')`):
+   * what it checked is what goes, where a second encoding could differ (a getter read twice).
+   */
+  callEncoded(to: ActorRef, encoded: Encoded, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(new AbortError(`call() to actor ${to.name} (${to.id}) was aborted before it was sent.`, { cause: signal.reason }));
     const callId = this.#nextCallId();
     return new Promise((resolve, reject) => {

@@ -30,7 +30,7 @@ import {
 } from '../../runtime/index.ts';
 import { STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
 import { holdAlive, isForever } from '../../runtime/timers.ts';
-import { encode } from '../../runtime/codec.ts';
+import { encode, type Encoded } from '../../runtime/codec.ts';
 
 /** A worker died while it held the task (SIGKILL, out of memory, process.exit…). */
 export class WorkerCrashedError extends TroupeError {
@@ -796,15 +796,16 @@ export class Pool {
           return this.#pump();
         }
         const job: Job = { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star };
-        // Tried first: a job whose items cannot cross is never sent, and must not count as
-        // the one that gave this worker the task (later jobs would name it by key alone).
+        // Encoded first, and sent as encoded: a job whose items cannot cross is never sent, and must
+        // not count as the one that gave this worker the task (later jobs would name it by key alone).
+        let encoded: Encoded;
         try {
-          encode(job, 'message');
+          encoded = encode(job, 'message');
         } catch (err) {
           return this.#done(slot, pending, false, err instanceof SerializationError ? renamedPath(err, pending.star) : err);
         }
         slot.sent.add(known.key);
-        this.#send(slot, pending, job);
+        this.#send(slot, pending, encoded);
       },
       (err: unknown) => {
         // A module that failed to build is built again for the next task (it may have been fixed).
@@ -814,14 +815,17 @@ export class Pool {
     );
   }
 
-  #send(slot: Slot, pending: Pending, job: Job): void {
+  /** Sends a job (`Encoded`: encoded already, see #run). */
+  #send(slot: Slot, pending: Pending, job: Job | Encoded): void {
     slot.sentJobs++;
     // A job sent ahead, before the worker was ready, tells nothing of its pace.
     if (slot.inflight === 1 && slot.ready) {
       slot.lone = pending;
       slot.loneSent = performance.now();
     }
-    slot.ref.call(job, pending.timeout === undefined ? FOREVER : { timeout: pending.timeout }).then(
+    const timeout = pending.timeout ?? Infinity;
+    const call = 'payload' in job ? node().callEncoded(slot.ref, job, timeout, undefined) : slot.ref.call(job, { timeout });
+    call.then(
       (results) => this.#done(slot, pending, true, results),
       (err: unknown) => {
         // Its items could not be encoded: it never went, and the worker counts no job for it.
@@ -1226,6 +1230,9 @@ class ChunkSignal {
  * `reply[3].cb` of a worker's answer `result.cb`.
  */
 function renamedPath(err: SerializationError, star: boolean): SerializationError {
+  // The job or the answer as a whole (too large, nested too deeply): the task's arguments, or its results.
+  if (err.path === 'message') return repathed(err, err.path.length, star ? 'args' : 'items');
+  if (err.path === 'reply') return repathed(err, err.path.length, 'result');
   const match = /^(message\.chunk|reply)\[\d+\]/.exec(err.path);
   if (match === null) return err;
   return repathed(err, match[0].length, match[1] === 'reply' ? 'result' : star ? 'args' : 'item');

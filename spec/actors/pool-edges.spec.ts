@@ -74,6 +74,39 @@ describe('Pool: what cannot be sent', () => {
     expect(await within(q.map(identity, [2, 3, 4], { chunksize: 1 }), 'tasks after the failed call')).toEqual([2, 3, 4]);
   });
 
+  it('sends a job as it checked it: an argument whose getter fails only when read again does not break its worker', async () => {
+    const q = pool({ size: 1 });
+    let reads = 0;
+    const flaky = {
+      get v(): number {
+        if (++reads > 2) throw new Error('read once too often');
+        return 1;
+      },
+    };
+    // The first job of a task carries the task: before, it was checked, counted as sent, then encoded
+    // again (the getter threw), and every later job named the task by a key the worker never got.
+    expect(await q.apply(identity, [flaky])).toEqual({ v: 1 });
+    expect(await within(q.map(identity, [2, 3, 4], { chunksize: 1 }), 'tasks after it')).toEqual([2, 3, 4]);
+  });
+
+  it('refuses an argument past what one message holds with SerializationError, and a quota worker goes on', async () => {
+    const q = pool({ size: 1, maxTasksPerChild: 1 });
+    expect(await q.apply(square, [2])).toBe(4);
+    // 8 views of one 300 MB buffer (untouched, so hardly any memory): 2.4 GB to send.
+    const big = Buffer.alloc(300 * 1024 * 1024);
+    const err = await q.apply(identity, [Array.from({ length: 8 }, () => big.subarray(0))]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializationError);
+    expect((err as SerializationError).path).toBe('args');
+    expect((err as Error).message).toMatch(/^Cannot send args: it encodes to \d+ bytes, over the 2147483647 bytes \(2 GiB\) one message can hold/);
+    // Before, a RangeError from the framing, the job counted against the quota, and the pool hung.
+    expect(await within(q.apply(square, [3]), 'the next task')).toBe(9);
+    // Nested too deeply: named as the arguments too, not as the runtime's 'message'.
+    let deep: unknown = 0;
+    for (let i = 0; i < 100_000; i++) deep = { deep };
+    const nested = await q.apply(identity, [deep]).catch((e: unknown) => e);
+    expect([(nested as SerializationError).path, (nested as Error).message]).toEqual(['args', expect.stringMatching(/^Cannot send args: it is nested too deeply/)]);
+  });
+
   it('names a result that cannot be sent as the result', async () => {
     const p = pool();
     const err = await p.apply(unencodable, [1]).catch((e: unknown) => e);
