@@ -88,6 +88,7 @@ export {
   PoolClosedError,
   RestartIntensityError,
   Supervisor,
+  SupervisorStoppingError,
   WorkerCrashedError,
   autoChunksize,
   backoffDelay,

@@ -4,7 +4,7 @@ export type { StartOptions } from './supervisor/handle.ts';
 export { DEFAULT_BACKOFF, DEFAULT_INTENSITY, backoffDelay, nextAttempt, recordRestart } from './supervisor/intensity.ts';
 export type { Backoff, Intensity } from './supervisor/intensity.ts';
 export type { ChildSpec, Restart, Strategy, SupervisorSpec } from './supervisor/spec.ts';
-export { ChildExistsError, NoSuchChildError, RestartIntensityError, supervisor } from './supervisor/supervisor.ts';
+export { ChildExistsError, NoSuchChildError, RestartIntensityError, SupervisorStoppingError, supervisor } from './supervisor/supervisor.ts';
 export type { ChildCounts, ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';
 export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool/pool.ts';
 export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';

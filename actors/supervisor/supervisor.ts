@@ -62,7 +62,18 @@ export class ChildExistsError extends TroupeError {
   }
 }
 
-for (const Class of [RestartIntensityError, NoSuchChildError, ChildExistsError]) registerErrorClass(Class);
+/**
+ * `startChild` or `restartChild` reached a supervisor that is stopping: it
+ * starts no child it would not stop (OTP's terminating supervisor answers
+ * no more calls).
+ */
+export class SupervisorStoppingError extends TroupeError {
+  constructor(message: string) {
+    super('ERR_SUPERVISOR_STOPPING', message);
+  }
+}
+
+for (const Class of [RestartIntensityError, NoSuchChildError, ChildExistsError, SupervisorStoppingError]) registerErrorClass(Class);
 
 /** OTP's count_children: specs, running children, and how many of the specs are supervisors and workers. */
 export interface ChildCounts {
@@ -153,6 +164,10 @@ class SupervisorCore {
   }
 
   async #handle(request: SupervisorRequest): Promise<unknown> {
+    // Its stop ends the children it has; one started now would outlive it, or hold its end for ever.
+    if ((request.op === 'startChild' || request.op === 'restartChild') && this.#ctx.signal.aborted) {
+      throw new SupervisorStoppingError(`Supervisor ${this.#ctx.name} is stopping: it starts no more children (${request.op} refused). Start the child under a supervisor that is running.`);
+    }
     switch (request.op) {
       case 'startChild': {
         const spec = resolveChildSpec(request.spec);

@@ -13,6 +13,7 @@ import {
   NoSuchChildError,
   SpawnError,
   Supervisor,
+  SupervisorStoppingError,
   current,
   isDown,
   node,
@@ -25,7 +26,7 @@ import {
   type RestartEvent,
   type SupervisorSpec,
 } from '../../index.ts';
-import { crashOnText, member, partner } from '../fixtures/members.ts';
+import { crashOnText, member, partner, slowStop } from '../fixtures/members.ts';
 import { until } from '../helpers.ts';
 
 type Report = { started: string; pid: number } | { stopped: string };
@@ -134,6 +135,30 @@ describe('supervisor: start and stop', () => {
     } finally {
       delete process.env.TROUPE_SPEC_HOLD;
       rmSync(holdDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses startChild and restartChild once its stop has begun, and its stop ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-stop-start-'));
+    try {
+      const release = join(dir, 'release');
+      const sup = Supervisor.start({ children: [{ id: 'slow', actor: slowStop, args: [current().self, release], shutdown: 20_000 }, child('spare', { restart: 'transient' })] });
+      running.push(sup);
+      await sup.ready;
+      await sup.terminateChild('spare');
+      const stopping = sup.stop({ timeout: 30_000 });
+      await current().receive({ match: (m): m is { stopping: string } => (m as { stopping?: unknown })?.stopping === 'slow', timeout: 30_000 });
+      // Before, both started a child nobody stopped, and the stop waited for it to its deadline (-9).
+      for (const late of [sup.startChild(child('late')), sup.restartChild('spare')]) {
+        const err = await late.catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SupervisorStoppingError);
+        expect((err as SupervisorStoppingError).code).toBe('ERR_SUPERVISOR_STOPPING');
+      }
+      writeFileSync(release, '');
+      expect(await stopping).toBe(0);
+      expect(readFileSync(log, 'utf8')).not.toContain('late');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
