@@ -401,6 +401,9 @@ class ActorHost {
     this.#endedBeforeChildren(ending);
     // Ended by a link, as Erlang ends a linked process: at once, its children with it.
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
+    // Stopped: the children it started while the stop ran (its stop hooks, its loop) are stopped
+    // too, as those before were, not waited for: nobody would stop them otherwise.
+    if (this.#stopping !== null) for (const child of children().reverse()) await child.shutdown().catch(() => {});
     // As Python does: daemon children are terminated, the others waited for.
     await endChildrenAtExit();
     if (returned) {

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, waitsOnSignal, setsExitCodeWhileChildWorks, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, waitsOnSignal, setsExitCodeWhileChildWorks, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, spawnsOnStop, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -597,5 +597,14 @@ describe('stopping a tree', () => {
     const first = await current().receive({ match: isReport, timeout: 5000 });
     const second = await current().receive({ match: isReport, timeout: 5000 });
     expect([first, second]).toEqual(['top-child stopped', 'top stopped']);
+  });
+  it('stops a child started while the stop ran, rather than wait for it', async () => {
+    const ref = reap(spawn(spawnsOnStop));
+    await ref.ready;
+    const stopping = ref.stop({ timeout: 20_000 });
+    const { late } = await current().receive({ match: (m): m is { late: number } => typeof (m as { late?: unknown })?.late === 'number', timeout: 20_000 });
+    // Before, the stop waited for that child to its deadline, and killed the actor: -9.
+    expect(await stopping).toBe(0);
+    expect(() => process.kill(late, 0)).toThrow();
   });
 });
