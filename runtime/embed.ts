@@ -77,10 +77,17 @@ let exitOnUncaught = false;
 /** One copy of troupe in this process: its children, and how it ends them as Python's exit does. */
 interface Copy {
   readonly children: typeof children;
-  readonly end: () => Promise<void>;
+  /** The program failed with `error`: its watchers are told, its daemons ended, the other children waited for. */
+  readonly end: (error?: unknown) => Promise<void>;
 }
 
-const THIS_COPY: Copy = { children, end: endChildrenAtExit };
+const THIS_COPY: Copy = {
+  children,
+  end: (error) => {
+    currentNode().rootEnded(1, error);
+    return endChildrenAtExit();
+  },
+};
 
 /** This copy no longer waits on an uncaught error; with no copy left that does, Node handles it again. */
 function leaveUncaught(): void {
@@ -128,7 +135,7 @@ function onUncaught(create = true): Shared | undefined {
       const names = waited.map((child) => `${child.ref.name} (${child.pid === null ? 'starting' : `pid ${child.pid}`})`).join(', ');
       process.stderr.write(`troupe: the program failed; waiting for its non-daemon children to finish, as Python does: ${names}. Ctrl-C stops them.\n`);
     }
-    void Promise.all([...copies].map((copy) => copy.end())).then(() => process.exit(1));
+    void Promise.all([...copies].map((copy) => copy.end(err))).then(() => process.exit(1));
   };
   process.on('uncaughtException', handler);
   return (global[key] = {

@@ -170,6 +170,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly #monitors = new Set<number>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
+  /** The root program ended (it waits for its children now): why, for watches that come later. */
+  #rootEnded: ExitReason | null = null;
   readonly #services = new Map<number, ServiceHandler>();
   #nextLocal = REGISTRY_LOCAL_ID + 1;
   /** The tree's name registry, on the root only (see registry.ts). */
@@ -458,6 +460,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     // The root: as Python's sys.exit(n), its non-daemon children first (see exitHooks).
     if (typeof code === 'number') {
       this.closeMailbox(); // as in an actor process (see ActorHost#exitWhenFlushed)
+      this.rootEnded(code & 0xff);
       return exitHooks.beforeExit().then(() => process.exit(code));
     }
     return endBySignal(code);
@@ -511,7 +514,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       if (this.#parent !== null) {
         this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
       } else if (kind === FRAME_MONITOR) {
-        this.#ownWatchers.set(`${from}#${link ? 'link' : monitor}`, { watcher: from, monitor, link });
+        // The root has ended, and only waits for its children: as for any actor that has ended, noproc.
+        if (this.#rootEnded !== null) this.sendDown(from, monitor, this.self, 'noproc', link);
+        else this.#ownWatchers.set(`${from}#${link ? 'link' : monitor}`, { watcher: from, monitor, link });
       } else {
         this.#ownWatchers.delete(`${from}#${link ? 'link' : monitor}`);
         if (link) this.sendUnlinked(from, this.self);
@@ -550,6 +555,21 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   /** Tells `watcher` that `actor` ended: a `down` message, or an exit signal for a link. */
+  /**
+   * The root program has ended (`exit(n)`, an uncaught error) and now waits
+   * for its non-daemon children: the actors that monitor it or link to it are
+   * told now, as an actor process's are when it waits for its children, so
+   * that one linked to it ends (or hears of it) rather than wait for a
+   * program that waits for it.
+   */
+  rootEnded(code: number, error?: unknown): void {
+    if (this.#parent !== null || this.#rootEnded !== null) return;
+    const reason = exitReason(code, error instanceof Error ? error : undefined, false);
+    this.#rootEnded = reason;
+    for (const { watcher, monitor, link } of this.#ownWatchers.values()) this.sendDown(watcher, monitor, this.self, reason, link);
+    this.#ownWatchers.clear();
+  }
+
   sendDown(watcher: string, monitor: number, actor: ActorRef, reason: ExitReason, link: boolean): void {
     if (link) {
       const encoded = encode({ type: 'exit', actor, reason } satisfies ExitSignal, 'exit signal');

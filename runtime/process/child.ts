@@ -440,8 +440,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   // ---- monitors and links ----------------------------------------------
 
   watch(watcher: string, monitor: number, link: boolean): void {
+    // Ended already (its process may still wait for its children): as Erlang answers a monitor or
+    // link of a dead process, noproc, whatever it ended with; its watchers then were told that.
     if (this.#exitCode !== null || this.#endReason !== null) {
-      this.#node.sendDown(watcher, monitor, this.ref, this.reason(), link);
+      this.#node.sendDown(watcher, monitor, this.ref, 'noproc', link);
       return;
     }
     this.#watchers.set(`${watcher}#${link ? 'link' : monitor}`, { watcher, monitor, link });

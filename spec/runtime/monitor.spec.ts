@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LinkedExitError, MailboxFullError, current, isDown, isExitSignal, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
-import { stubborn, waiter } from '../fixtures/actors.ts';
+import { returnsWhileChildRuns, stubborn, waiter } from '../fixtures/actors.ts';
 import { linked, obedient, puppet, unlinker, watcher, type PuppetOrder } from '../fixtures/watchers.ts';
 import { reap, until } from '../helpers.ts';
 
@@ -55,6 +55,23 @@ describe('monitors', () => {
     await gone.join({ timeout: 15_000 });
     current().monitor(gone);
     expect((await next(downFor(gone))).reason).toBe('noproc');
+  });
+
+  it('say noproc for an actor that has ended while its process still waits for a child, links too', async () => {
+    const parent = reap(spawn(returnsWhileChildRuns));
+    const first = current().monitor(parent);
+    const { child } = await next(field('child'));
+    // Its behaviour returned: its watchers are told now, while its process waits for its child.
+    expect((await next((m): m is Down => isDown(m) && m.monitor === first)).reason).toBe('normal');
+    expect(parent.isAlive()).toBe(true);
+    const late = current().monitor(parent);
+    expect((await next((m): m is Down => isDown(m) && m.monitor === late)).reason).toBe('noproc');
+    const linker = reap(spawn(linked, { args: [parent, current().self, true] }));
+    expect((await next(field('trapped'))).trapped).toMatchObject({ type: 'exit', reason: 'noproc' });
+    expect(await linker.join({ timeout: 20_000 })).toBe(0);
+    expect(parent.isAlive()).toBe(true);
+    process.kill(child as number, 'SIGKILL');
+    expect(await parent.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('stop after demonitor: only the remaining monitor fires', async () => {

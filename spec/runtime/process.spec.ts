@@ -164,6 +164,20 @@ describe('actor process lifecycle', () => {
     expect(run.stderr.split('Error: left work failed, tick').length - 1).toBe(1);
   });
 
+  it.each([
+    ['fails', 'throw', 1, '{"exitCode":1,"error":"the program failed"}'],
+    ['calls exit(3)', 'exit3', 3, '{"exitCode":3}'],
+  ])('tells the actors that link to or monitor the program when it %s, before it waits for them', async (_what, how, code, reason) => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'root-watched.ts');
+    const run = await new Promise<{ code: number | null; stdout: string }>((done) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', fixture, how], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout) => done({ code: child.exitCode, stdout }));
+    });
+    // Before, none of them heard anything, and the program waited for them for ever.
+    expect(run.code).toBe(code);
+    // The linked child that does not trap exits ends by the link, printing nothing.
+    expect(run.stdout.split('\n').filter(Boolean).sort()).toEqual([`monitor: ${reason}`, `trap: ${reason}`]);
+  });
+
   it('exits with the code its watchers were told, though its left work set process.exitCode while it waited for a child', async () => {
     const ref = reap(spawn(setsExitCodeWhileChildWorks));
     const monitor = current().monitor(ref);
