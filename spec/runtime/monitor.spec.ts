@@ -67,6 +67,8 @@ describe('monitors', () => {
     const late = current().monitor(parent);
     expect((await next((m): m is Down => isDown(m) && m.monitor === late)).reason).toBe('noproc');
     const linker = reap(spawn(linked, { args: [parent, current().self, true] }));
+    // Taken, so that no later test takes it for its own.
+    await next((m): m is 'linked' => m === 'linked');
     expect((await next(field('trapped'))).trapped).toMatchObject({ type: 'exit', reason: 'noproc' });
     expect(await linker.join({ timeout: 20_000 })).toBe(0);
     expect(parent.isAlive()).toBe(true);
