@@ -31,7 +31,7 @@ export type { Shutdown } from './process/child.ts';
 export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';
 export type { CallOptions } from './ref.ts';
 export { activeChildren, current, isMain, spawn } from './spawn.ts';
-export { resolveShutdown } from './spawn.ts';
+export { refuseSpawnAtImport, resolveShutdown } from './spawn.ts';
 export { isTask, resolveTask, task, taskAt, taskBundle } from './task.ts';
 export type { Task, TaskArgs, TaskResult } from './task.ts';
 export { DEFAULT_SHUTDOWN_BUDGET_MS, startNode, stopTree } from './embed.ts';

@@ -4,6 +4,7 @@
  * actor process), routes messages by ID prefix between its parent link and
  * its children, keeps the table of pending calls, and emits events.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'eventemitter3';
 import { decode, detached, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
@@ -899,6 +900,48 @@ let current: Node | null = null;
 
 /** Set while an actor process imports the module it hosts: spawning then is the `__main__` guard mistake. */
 export const hosting: { loading: string | null } = { loading: null };
+
+/**
+ * What an actor process's module started as it loaded, and what that went
+ * on to do (an `async main()` past its first `await`, a timer), carries the
+ * module's name here: a spawn from it is the `__main__` guard mistake too,
+ * made later. Entered only in actor processes (the root never pays for it),
+ * and only while a module loads, unless it started work that outlives its
+ * loading (see `leftWork`): tracking async context costs every `await` of
+ * the process (5–12 % of a pool's one-task-per-message throughput, measured).
+ */
+export const importing = new AsyncLocalStorage<string | undefined>();
+
+/**
+ * The kinds of handle and request this process has, counted: what code
+ * started between two counts. Not immediates: the runtime sets its own as it
+ * writes, and one a module set as it loaded runs before the tracking stops
+ * (see stopTrackingSoon), so a spawn from it is refused all the same.
+ */
+export function workCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) if (kind !== 'Immediate') counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
+/** Whether `after` counts more of some kind than `before`: something started in between (a timer, a read, a socket). */
+export function leftWork(before: Map<string, number>, after: Map<string, number>): boolean {
+  for (const [kind, n] of after) if (n > (before.get(kind) ?? 0)) return true;
+  return false;
+}
+
+/**
+ * Stops tracking, once a module has loaded without starting work that
+ * outlives its loading: nothing it started can spawn later, and the process's
+ * awaits are not slowed for nothing. In a later turn, so that what the module
+ * queued as it loaded (an `await` of a value already there) has run first.
+ */
+export function stopTrackingSoon(startedWork: boolean): void {
+  // One module that left work keeps the tracking on for good (another one's load must not end it).
+  if (startedWork) keepTracking = true;
+  else setImmediate(() => keepTracking || importing.disable());
+}
+let keepTracking = false;
 
 /** This process's node, created (as the root) on first use. */
 export function currentNode(): Node {

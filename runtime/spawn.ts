@@ -10,7 +10,7 @@ import type { Context } from './context.ts';
 import { SpawnError, checkOptions, invalidOption } from './errors.ts';
 import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
 import { ensureRootHandlers } from './embed.ts';
-import { currentNode, hosting } from './node.ts';
+import { currentNode, hosting, importing } from './node.ts';
 import { ActorProcess, DEFAULT_STOP_TIMEOUT_MS, type Shutdown } from './process/child.ts';
 import type { ChildRef } from './process/child-ref.ts';
 
@@ -48,6 +48,30 @@ export interface SpawnOptions<Args extends unknown[] = unknown[]> {
 type SpawnRest<D> = [] extends ArgsOf<D> ? [options?: SpawnOptions<ArgsOf<D>>] : [options: SpawnOptions<ArgsOf<D>> & { readonly args: ArgsOf<D> }];
 
 /**
+ * The `__main__` guard mistake: in an actor process, code at the top level of
+ * the module it loads (while it loads, or work that started then) must not
+ * start processes, or every actor process would start more.
+ * @throws {SpawnError} `ERR_SPAWN_AT_IMPORT`, saying what to do.
+ */
+export function refuseSpawnAtImport(what: string): void {
+  if (hosting.loading !== null) {
+    throw new SpawnError(
+      `${what} was called while loading the module of actor ${hosting.loading}: code at the top level of a module that defines actors runs again in every actor process. Move it into a function, or guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
+      hosting.loading,
+      { code: 'ERR_SPAWN_AT_IMPORT' },
+    );
+  }
+  const started = importing.getStore();
+  if (started !== undefined) {
+    throw new SpawnError(
+      `${what} was called by code that ${started} started as it loaded (an async main() past its first await, a timer set at its top level): code at the top level of a module that defines actors runs again in every actor process, and would spawn again in each. Guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
+      started,
+      { code: 'ERR_SPAWN_AT_IMPORT' },
+    );
+  }
+}
+
+/**
  * Starts `definition` in a new actor process and returns its ref at once.
  * `ref.ready` resolves when it runs, or rejects with `SpawnError`.
  * @throws {SerializationError} `ERR_SERIALIZATION` when an argument cannot cross to another process (the path is named).
@@ -56,13 +80,7 @@ type SpawnRest<D> = [] extends ArgsOf<D> ? [options?: SpawnOptions<ArgsOf<D>>] :
  */
 export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRest<D>): ChildRef<MsgOf<D>, ReplyOf<D>> {
   const options = (rest[0] ?? {}) as SpawnOptions;
-  if (hosting.loading !== null) {
-    throw new SpawnError(
-      `spawn() was called while loading the module of actor ${hosting.loading}: code at the top level of a module that defines actors runs again in every actor process. Move it into a function, or guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
-      hosting.loading,
-      { code: 'ERR_SPAWN_AT_IMPORT' },
-    );
-  }
+  refuseSpawnAtImport('spawn()');
   if (!isActorDefinition(definition)) {
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }

@@ -8,7 +8,7 @@ import { callerModule, markDefinitions, markRegistry } from './behaviour.ts';
 import { registerTaskCodec } from './codec.ts';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, SpawnError, describeValue } from './errors.ts';
-import { hosting } from './node.ts';
+import { hosting, importing, leftWork, stopTrackingSoon, workCounts } from './node.ts';
 import { mapStacksOf } from './process/stacks.ts';
 import { loadBundle } from './process/import-url.ts';
 import { moduleBundle } from './process/bundle.ts';
@@ -109,7 +109,16 @@ export async function resolveTask(t: Task, bundle: string | null): Promise<Task>
     const undoTasks = markRegistry(tasks);
     const undoDefinitions = markDefinitions();
     try {
-      await loadBundle(bundle);
+      // What the module starts as it loads is the module's (see importing): a spawn from it is refused.
+      const before = workCounts();
+      let startedWork = true;
+      await importing.run(`the task module ${t.module}`, () => {
+        const loading = loadBundle(bundle);
+        // A CommonJS bundle has run by now; an ES module's evaluation is still to come, and stays tracked.
+        if (bundle.endsWith('.cjs')) startedWork = leftWork(before, workCounts());
+        return loading;
+      });
+      stopTrackingSoon(startedWork);
     } catch (err) {
       // Tried again by the next task that needs it (as Python imports a module that failed once
       // again): require() forgets a module that threw, so its tasks, made again, must not count twice.

@@ -20,6 +20,7 @@ import {
   rejecting,
   isTask,
   node,
+  refuseSpawnAtImport,
   spawn,
   taskBundle,
   type ChildRef,
@@ -200,6 +201,8 @@ export class Pool {
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad size, maxTasksPerChild or initializer.
    */
   constructor(options: PoolOptions = {}) {
+    // As Python's Pool() in a child importing the main module: an error here, not workers that fail later.
+    refuseSpawnAtImport('new Pool()');
     checkOptions(options, 'options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', 'Pool options', ['size', 'maxTasksPerChild', 'initializer', 'initArgs'], {
       processes: "Python's `processes` is `size` here.",
       context: 'troupe has one start method, as Python\'s `spawn`: leave `context` out.',

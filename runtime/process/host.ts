@@ -19,7 +19,7 @@ import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, endedReceive } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
-import { Node, endBySignal, hosting, installNode, runEndingHooks } from '../node.ts';
+import { Node, endBySignal, hosting, importing, installNode, leftWork, runEndingHooks, stopTrackingSoon, workCounts } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, endChildrenAtExit, type ActorInit } from './child.ts';
 import { loadBundle } from './import-url.ts';
@@ -60,6 +60,8 @@ class ActorHost {
   readonly #socket: Socket;
   /** Ends #finish's wait for the left work (see #leftWorkDone): set while it waits. */
   #leftWorkWait: (() => void) | null = null;
+  /** What the process had started before its module loaded (see loaded()). */
+  #workBeforeImport = new Map<string, number>();
   /** The exit code the parent was told while the process still ran (see #endedBeforeChildren): null until then. */
   #reported: number | null = null;
   /** An error after the behaviour's end was printed: later ones are not (an interval that throws on every tick). */
@@ -126,12 +128,19 @@ class ActorHost {
       runEndingHooks();
       this.#link.flushSync();
     });
+    // Last, after the runtime's own handles (the pipe to the parent): what the module starts as it
+    // loads is marked as the module's, up to loaded() (see importing, spawn()).
+    this.#workBeforeImport = workCounts();
+    importing.enterWith(`the module of actor ${init.name}`);
   }
 
   /** The actor's module has loaded: find the definition, wait for the args, run. */
   async loaded(): Promise<void> {
     const init = this.#init;
     hosting.loading = null;
+    // From here on, the behaviour's own code (see importing).
+    importing.enterWith(undefined);
+    stopTrackingSoon(leftWork(this.#workBeforeImport, workCounts()));
     const def = definitionAt(init.module, init.ordinal);
     if (def === undefined) {
       return this.#failStart(

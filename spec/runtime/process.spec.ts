@@ -501,6 +501,16 @@ describe('spawn failures', () => {
     expect(await ref.join({ timeout: 10_000 })).toBe(1);
   });
 
+  it.each([
+    ['spawns', 'actor', 'program: child exit 0'],
+    ['makes a pool', 'pool', 'program: map [2,4]'],
+  ])('refuses, with ERR_SPAWN_AT_IMPORT, an unguarded async main() that %s past its first await in an actor process', async (_what, mode, result) => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'spawns-after-await.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8', timeout: 60_000 });
+    // Before, the actor process (or pool worker) ran main() too and spawned again, without end.
+    expect(stdout.split('\n').filter(Boolean).sort()).toEqual(['actor: main failed ERR_SPAWN_AT_IMPORT', result]);
+  });
+
   it('rejects ready with SpawnError when the actor process does not define the actor', async () => {
     const { ghost } = await import('../fixtures/defined-in-parent-only.ts');
     const ref = reap(spawn(ghost!));
