@@ -55,6 +55,8 @@ export interface ActorInit {
   mailbox: MailboxOptions;
   /** True when the kernel kills this process if its parent dies (no watchdog thread needed). */
   deathSignal: boolean;
+  /** The parent's pid: a watchdog compares with it (the process may be orphaned before it starts). */
+  parentPid: number;
 }
 
 export const INIT_ENV = 'TROUPE_ACTOR';
@@ -217,6 +219,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         ordinal: this.#def.ordinal,
         mailbox: { ...this.#options.mailbox },
         deathSignal: SETPRIV !== null,
+        parentPid: process.pid,
       };
       const argv = [...this.#options.execArgv, bundle, inRuntime ? RUNTIME_ACTOR_ARG : ACTOR_ARG, name];
       if (adopted !== null) {

@@ -160,7 +160,7 @@ class ActorHost {
     // (or never awaits) would hold it back, and with it whoever waits on `ready`.
     this.#link.flush();
     // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
-    if (!this.#init.deathSignal) startWatchdog();
+    if (!this.#init.deathSignal) startWatchdog(this.#init.parentPid);
     const ctx = this.#node.context;
     try {
       if (def.style === 'class') {

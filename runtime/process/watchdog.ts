@@ -58,11 +58,13 @@ let started = false;
  * the behaviour runs: one busy from its first line never gives the event
  * loop the turn an `import()` would wait for, and outlived its parent.
  */
-export function startWatchdog(): void {
+export function startWatchdog(parentPid: number): void {
   if (started) return;
   started = true;
   const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
-  const worker = new Worker(SOURCE, { eval: true, workerData: { pids: shared.buffer, ppid: process.ppid, self: process.pid }, stdout: false, stderr: false });
+  // The parent's own pid, not process.ppid now: a parent that died while this process started has
+  // left it to init already, and process.ppid would never change again.
+  const worker = new Worker(SOURCE, { eval: true, workerData: { pids: shared.buffer, ppid: parentPid, self: process.pid }, stdout: false, stderr: false });
   worker.unref();
   worker.on('error', () => {});
 }

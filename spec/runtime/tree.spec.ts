@@ -1,7 +1,7 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -99,6 +99,26 @@ describe('actor trees', () => {
     } finally {
       // What this test is about, if it fails: none may outlive it.
       for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('ends an actor orphaned while it still loaded its module, busy from its first line, with no parent-death signal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-orphan-start-'));
+    const hold = join(dir, 'hold');
+    const { root, first, exited } = await runRoot('orphaned-starting', { TROUPE_DEATH_SIGNAL: 'off', TROUPE_SPEC_HOLD_FILE: hold });
+    const child = first.child as number;
+    try {
+      root.kill('SIGKILL');
+      await once(root, 'exit');
+      // Orphaned before its watchdog started: before, the watchdog took the new parent (init) for
+      // its parent, and the busy actor ran for ever.
+      writeFileSync(hold, '');
+      await allGone([child], 5000);
+      // Its output pipe closes once the actor, which holds it too, has gone.
+      await exited;
+    } finally {
+      if (alive(child)) process.kill(child, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
