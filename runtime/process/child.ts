@@ -5,7 +5,7 @@
  * the calls in flight into it, which fail with `ActorExitedError` if it dies.
  */
 import type { ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
+import { constants, getPriority } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { ActorDefinition } from '../behaviour.ts';
 import { encode, errorFromWire, type Encoded } from '../codec.ts';
@@ -735,8 +735,14 @@ function environment(): string {
   return JSON.stringify(process.env);
 }
 
+/**
+ * What a process inherits from its parent, besides its environment and
+ * directory, that the program may change after its spare started: a spare
+ * taken must be the very process a cold start would make (a umask of 077
+ * set since must not leave the actor's files readable by all).
+ */
 function ids(): string {
-  return `${process.getuid?.()}:${process.geteuid?.()}:${process.getgid?.()}:${process.getegid?.()}`;
+  return `${process.getuid?.()}:${process.geteuid?.()}:${process.getgid?.()}:${process.getegid?.()}:${process.getgroups?.().join(',')}:${process.umask()}:${getPriority()}`;
 }
 
 function takeSpare(options: ProcessOptions, runtime: string): Spare | null {

@@ -15,7 +15,7 @@ import { allGone, alive, reap } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
-type Report = { pid: number; mark: string | null; cwd: string; argv: string[]; title: string; args: unknown[] };
+type Report = { pid: number; mark: string | null; cwd: string; umask: number; argv: string[]; title: string; args: unknown[] };
 
 /** Spawns selfReport with `args` and resolves with its report. */
 async function report(options: Parameters<typeof spawn>[1] = {}): Promise<{ ref: ReturnType<typeof spawn>; report: Report }> {
@@ -94,6 +94,20 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     expect(got.mark).toBe('changed');
     expect(got.pid).not.toBe(spare);
     await allGone([spare], 5000); // a spare that can no longer be used is ended, not left waiting
+  });
+
+  it('is not taken when the umask changed since it started: the actor has the new one', async () => {
+    await report();
+    const spare = await spareWaiting();
+    const before = process.umask(0o077);
+    try {
+      const { report: got } = await report();
+      // Before, the spare's umask (022): files the actor made were readable by all.
+      expect(got.umask).toBe(0o077);
+      expect(got.pid).not.toBe(spare);
+    } finally {
+      process.umask(before);
+    }
   });
 
   it('is not taken by a spawn with options a cold start treats differently (env, cwd, execArgv)', async () => {
