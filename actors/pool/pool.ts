@@ -248,9 +248,7 @@ export class Pool {
     const bad = callbacksError(options, 'applyAsync()', TASK_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.apply(fn, args, withoutCallbacks(options, TASK_OPTIONS));
-    withCallbacks(result, options);
-    return result;
+    return withCallbacks(this.apply(fn, args, withoutCallbacks(options, TASK_OPTIONS)), options);
   }
 
   /**
@@ -268,9 +266,7 @@ export class Pool {
     const bad = callbacksError(options, 'mapAsync()', MAP_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.map(fn, items, withoutCallbacks(options, MAP_OPTIONS));
-    withCallbacks(result, options);
-    return result;
+    return withCallbacks(this.map(fn, items, withoutCallbacks(options, MAP_OPTIONS)), options);
   }
 
   /** `fn(...args)` for every argument list; resolves the results in order. */
@@ -286,9 +282,7 @@ export class Pool {
     const bad = callbacksError(options, 'starmapAsync()', MAP_OPTIONS);
     if (bad !== null) return Promise.reject(bad);
     options ??= NO_OPTIONS;
-    const result = this.starmap(fn, argLists, withoutCallbacks(options, MAP_OPTIONS));
-    withCallbacks(result, options);
-    return result;
+    return withCallbacks(this.starmap(fn, argLists, withoutCallbacks(options, MAP_OPTIONS)), options);
   }
 
   /**
@@ -1329,19 +1323,43 @@ function callbacksError<R>(options: ApplyAsyncOptions<R>, what: string, known: r
  * unhandled chain made here); a callback that throws is the program's error,
  * raised as a throwing event listener's would be.
  */
-function withCallbacks<R>(result: Promise<R>, options: ApplyAsyncOptions<R>): void {
+/**
+ * The promise `applyAsync` and the other `…Async` methods return, with the
+ * callbacks called as it settles. Without an `errorCallback`, a failure is
+ * the promise's alone, as with no callbacks at all: unhandled (and ending
+ * the program as an unhandled rejection does) unless the caller handles it;
+ * a `callback` alone does not swallow it. With one, the failure goes to it,
+ * and the promise still rejects for a caller that awaits it. A callback that
+ * throws is an uncaught exception, outside the pool.
+ */
+function withCallbacks<R>(result: Promise<R>, options: ApplyAsyncOptions<R>): Promise<R> {
   const { callback, errorCallback } = options;
-  if (callback === undefined && errorCallback === undefined) return;
-  result
-    .then(
-      (value) => callback?.(value),
-      (error: Error) => errorCallback?.(error),
-    )
-    .catch((err: unknown) =>
-      queueMicrotask(() => {
-        throw err;
-      }),
+  if (callback === undefined && errorCallback === undefined) return result;
+  const settled = new Promise<R>((resolve, reject) => {
+    result.then(
+      (value) => {
+        resolve(value);
+        if (callback !== undefined) outside(() => callback(value));
+      },
+      (error: Error) => {
+        reject(error);
+        if (errorCallback !== undefined) outside(() => errorCallback(error));
+      },
     );
+  });
+  if (errorCallback !== undefined) settled.catch(() => {});
+  return settled;
+}
+
+/** Runs a callback of the program's; what it throws is thrown again outside the pool, as an uncaught exception. */
+function outside(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
 }
 
 /** A FIFO with O(1) take and put-back at the front (Array#shift is O(n) on a long queue). */
