@@ -940,8 +940,13 @@ export class Pool {
    * Times a queued task with a timeout while no worker has started: its
    * timeout counts from when it runs, but a worker that never starts (an
    * initializer that hangs) must not hold it for ever. Python's pool waits.
+   * Only with an initializer: without one, a worker is up as soon as its
+   * process is, and one that cannot start fails a task by itself (see
+   * #diedStarting); the gap while a worker of `maxTasksPerChild` is replaced
+   * is routine, and tasks queued across it must not fail for it.
    */
   #timeStartWait(pending: Pending): void {
+    if (this.#initializer === null) return;
     const ms = pending.timeout!;
     if (pending.startWait !== undefined || pending.cancelled || isForever(ms)) return;
     pending.startWait = setTimeout(() => {

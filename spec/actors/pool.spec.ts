@@ -327,6 +327,15 @@ describe('Pool', () => {
     }
   });
 
+  it('does not time tasks queued while a worker of maxTasksPerChild is replaced: without an initializer, a start is routine', async () => {
+    const p = pool({ size: 1, maxTasksPerChild: 1 });
+    expect(await p.apply(square, [2])).toBe(4);
+    // Each task ends its worker; the others wait for the next to start (a node's start, 100 ms and
+    // more here). Before, that wait counted against their timeout, and most failed with TimeoutError.
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => p.apply(square, [i], { timeout: 100 })));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).name))).toEqual([0, 1, 4, 9, 16, 25]);
+  });
+
   it('fails a task with TimeoutError when no worker starts within its timeout (an initializer that hangs), and runs tasks once one does', async () => {
     const release = join(tmpdir(), `troupe-release-${process.pid}-${Date.now()}-b`);
     const p = pool({ size: 1, initializer: holdFirstWorker, initArgs: [release] });
