@@ -32,7 +32,8 @@ export interface SpawnOptions<Args extends unknown[] = unknown[]> {
   /**
    * The signal the actor gets when its parent dies (Linux, where setpriv
    * exists): `KILL` (default), or `TERM` for an actor that must clean up
-   * first (it handles SIGTERM itself).
+   * first (it handles SIGTERM itself, within its `shutdown` time: 5000 ms
+   * unless a number; it is killed after that, busy or not).
    */
   readonly deathSignal?: 'KILL' | 'TERM';
   /** Bound the mailbox: `{ max, overflow: 'drop-new' | 'fail' }`. */

@@ -57,9 +57,20 @@ export interface ActorInit {
   deathSignal: boolean;
   /** The parent's pid: a watchdog compares with it (the process may be orphaned before it starts). */
   parentPid: number;
+  /**
+   * `deathSignal: 'TERM'`: how long the orphaned actor's own SIGTERM listeners
+   * may take to end it before it is killed (its `shutdown` ms, 5000 unless a
+   * number). Null for the default, KILL.
+   */
+  orphanGraceMs: number | null;
 }
 
 export const INIT_ENV = 'TROUPE_ACTOR';
+
+/** An orphan's grace under deathSignal TERM: its shutdown's ms; a 'brutal' one none; an 'infinity' one the default, not for ever. */
+function orphanGrace(shutdown: Shutdown): number {
+  return shutdown === 'brutal' ? 0 : shutdown === 'infinity' ? 5000 : shutdown;
+}
 
 type Frame = [kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]];
 
@@ -220,6 +231,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         mailbox: { ...this.#options.mailbox },
         deathSignal: SETPRIV !== null,
         parentPid: process.pid,
+        orphanGraceMs: this.#options.deathSignal === 'KILL' ? null : orphanGrace(this.#options.shutdown),
       };
       const argv = [...this.#options.execArgv, bundle, inRuntime ? RUNTIME_ACTOR_ARG : ACTOR_ARG, name];
       if (adopted !== null) {

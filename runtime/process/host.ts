@@ -159,8 +159,9 @@ class ActorHost {
     // Written now, not at the end of this turn: a behaviour that computes before it first awaits
     // (or never awaits) would hold it back, and with it whoever waits on `ready`.
     this.#link.flush();
-    // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts).
-    if (!this.#init.deathSignal) startWatchdog(this.#init.parentPid);
+    // Without a parent-death signal, a thread watches for the parent's death (see watchdog.ts); with
+    // deathSignal TERM too, to end an orphan after its grace, busy or not.
+    if (!this.#init.deathSignal || this.#init.orphanGraceMs !== null) startWatchdog(this.#init.parentPid, this.#init.orphanGraceMs, !this.#init.deathSignal);
     const ctx = this.#node.context;
     try {
       if (def.style === 'class') {
@@ -210,6 +211,13 @@ class ActorHost {
 
   /** The parent is gone (or spoke garbage): the exit handlers end the whole tree below us. */
   #orphaned(): void {
+    // deathSignal TERM, and the program listens for SIGTERM: it cleans up and ends by itself, within
+    // its grace; the watchdog thread kills it after that, busy or not.
+    const grace = this.#init.orphanGraceMs;
+    if (grace !== null && grace > 0 && process.listenerCount('SIGTERM') > 0) {
+      setTimeout(() => process.exit(1), grace).unref();
+      return;
+    }
     this.#end = 'decided';
     process.exit(1);
   }

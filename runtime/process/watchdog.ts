@@ -5,7 +5,10 @@
  * busy in a long synchronous loop never reads it. This thread checks the
  * parent pid every 200 ms and, when the parent is gone, kills the process's
  * descendants (those /proc still shows below it) and then the process,
- * whatever its main thread is doing.
+ * whatever its main thread is doing. For an actor spawned with
+ * `deathSignal: 'TERM'` it runs with the parent-death signal too: the
+ * process is sent SIGTERM (by the kernel, or by this thread) and given its
+ * grace first, and is killed after it, busy or not.
  */
 import { createRequire } from 'node:module';
 
@@ -41,6 +44,12 @@ function below(pid) {
 for (;;) {
   Atomics.wait(nap, 0, 0, ${POLL_MS});
   if (process.ppid === workerData.ppid) continue;
+  // deathSignal TERM: the process is asked first (by the kernel, or here where there is no
+  // parent-death signal), and given its grace to end by itself.
+  if (workerData.graceMs !== null) {
+    if (workerData.sendTerm) { try { process.kill(workerData.self, 'SIGTERM'); } catch {} }
+    if (workerData.graceMs > 0) Atomics.wait(nap, 0, 0, workerData.graceMs);
+  }
   const n = Atomics.load(pids, 0);
   const doomed = [];
   // A negative entry -g is a program's process group, killed whole while its leader g is below.
@@ -58,13 +67,13 @@ let started = false;
  * the behaviour runs: one busy from its first line never gives the event
  * loop the turn an `import()` would wait for, and outlived its parent.
  */
-export function startWatchdog(parentPid: number): void {
+export function startWatchdog(parentPid: number, graceMs: number | null = null, sendTerm = false): void {
   if (started) return;
   started = true;
   const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
   // The parent's own pid, not process.ppid now: a parent that died while this process started has
   // left it to init already, and process.ppid would never change again.
-  const worker = new Worker(SOURCE, { eval: true, workerData: { pids: shared.buffer, ppid: parentPid, self: process.pid }, stdout: false, stderr: false });
+  const worker = new Worker(SOURCE, { eval: true, workerData: { pids: shared.buffer, ppid: parentPid, self: process.pid, graceMs, sendTerm }, stdout: false, stderr: false });
   worker.unref();
   worker.on('error', () => {});
 }

@@ -102,6 +102,28 @@ describe('actor trees', () => {
     }
   });
 
+  it.each([
+    ['the kernel parent-death signal', {}],
+    ['the watchdog thread', { TROUPE_DEATH_SIGNAL: 'off' }],
+  ])('lets an orphan of deathSignal TERM clean up in its grace, and kills a busy one after it (%s)', async (_how, env) => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-term-orphan-'));
+    const log = join(dir, 'log');
+    writeFileSync(log, '');
+    const { root, first, exited } = await runRoot('term-orphans', { ...env, TROUPE_SPEC_LOG: log });
+    const { calm, busy } = first as { calm: number; busy: number };
+    try {
+      root.kill('SIGKILL');
+      // Before, the calm one exited at once (its control pipe's end), its cleanup cut short, and the
+      // busy one, whose handler never runs, lived on.
+      await allGone([calm, busy], 10_000);
+      await exited;
+      expect(readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('calm')).sort()).toEqual(['calm cleaned up', 'calm got SIGTERM']);
+    } finally {
+      for (const pid of [calm, busy].filter(alive)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('ends an actor orphaned while it still loaded its module, busy from its first line, with no parent-death signal', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'troupe-orphan-start-'));
     const hold = join(dir, 'hold');
