@@ -19,8 +19,13 @@ import { isForever } from '../../runtime/timers.ts';
 
 /** How a channel answers a refused or abandoned wait. */
 export type Refusal = { readonly e: 'full' | 'empty' | 'closed' | 'aborted' | 'toomany' | 'broken' | 'ownclosed'; readonly n?: number };
-/** What a get is answered with: items numbered from `s`. */
-export type Batch = { readonly s: number; readonly v: unknown[] };
+/** What a get is answered with: items numbered from `s`, or by `q` when their numbers skip (items handed back). */
+export type Batch = { readonly s: number; readonly v: unknown[]; readonly q?: readonly number[] };
+
+/** The number of a batch's item `i`. */
+export function seqAt(batch: Batch, i: number): number {
+  return batch.q === undefined ? batch.s + i : batch.q[i]!;
+}
 
 /** An item handed back, with the number it was handed out with. */
 interface Returned {
@@ -56,8 +61,9 @@ export class Channel {
   /** Items never handed out, in the order they were put, from `#head`. */
   #items: unknown[] = [];
   #head = 0;
-  /** Items handed back, by their numbers (all older than `#items`): handed out again first. */
+  /** Items handed back, by their numbers (all older than `#items`), from `#frontHead`: handed out again first. */
   #front: Returned[] = [];
+  #frontHead = 0;
   readonly #gets: GetWait[] = [];
   readonly #puts: PutWait[] = [];
   readonly #joins: Wait[] = [];
@@ -79,7 +85,7 @@ export class Channel {
   }
 
   get size(): number {
-    return this.#front.length + this.#items.length - this.#head;
+    return this.#front.length - this.#frontHead + this.#items.length - this.#head;
   }
 
   get closed(): boolean {
@@ -277,14 +283,27 @@ export class Channel {
   /** Items handed back wait ahead of those never handed out, in the order they were put (their numbers). */
   #requeue(back: Returned[]): void {
     if (back.length === 0) return;
-    this.#front = this.#front.length === 0 ? back : [...this.#front, ...back];
-    this.#front.sort((a, b) => a.seq - b.seq);
+    back.sort((a, b) => a.seq - b.seq);
+    const front = this.#front;
+    const head = this.#frontHead;
+    if (head === front.length) this.#front = back;
+    else {
+      // Both in order: merged in one pass.
+      const merged: Returned[] = [];
+      let i = head;
+      let j = 0;
+      while (i < front.length && j < back.length) merged.push(front[i]!.seq < back[j]!.seq ? front[i++]! : back[j++]!);
+      while (i < front.length) merged.push(front[i++]!);
+      while (j < back.length) merged.push(back[j++]!);
+      this.#front = merged;
+    }
+    this.#frontHead = 0;
     this.#serveGets();
   }
 
   /** Sends up to `max` items to a consumer; they stay in flight until it confirms them. */
   #hand(from: string, call: ServiceCall, max: number): void {
-    if (this.#front.length > 0) return this.#handBack(from, call, max);
+    if (this.#frontHead < this.#front.length) return this.#handBack(from, call, max);
     const n = this.#batchSize(Math.min(max, this.size));
     const values = this.#items.slice(this.#head, this.#head + n);
     for (let i = this.#head; i < this.#head + n; i++) this.#items[i] = undefined;
@@ -302,20 +321,39 @@ export class Channel {
   }
 
   /**
-   * Items handed back go out again with their own numbers: a batch is a run
-   * of consecutive numbers (the consumer counts from its first), so it ends
-   * where the numbers skip, and holds no item never handed out.
+   * Items handed back go out again with their own numbers, named in the
+   * answer (`q`) where they skip; never with items not handed out before
+   * (the consumer takes a batch as one run of the queue's order).
    */
   #handBack(from: string, call: ServiceCall, max: number): void {
     const front = this.#front;
-    const s = front[0]!.seq;
-    let n = 0;
+    const start = this.#frontHead;
+    let end = start;
     let bytes = 0;
-    while (n < front.length && n < max && front[n]!.seq === s + n && bytes < BATCH_BYTES) bytes += bytesOf(front[n++]!.value);
-    const taken = front.splice(0, n);
+    let gaps = false;
+    while (end < front.length && end - start < max && bytes < BATCH_BYTES) {
+      if (end > start && front[end]!.seq !== front[end - 1]!.seq + 1) gaps = true;
+      bytes += bytesOf(front[end++]!.value);
+    }
     const inflight = this.#mapOf(this.#inflight, from);
-    for (const { seq, value } of taken) inflight.set(seq, value);
-    call.reply({ s, v: taken.map((item) => item.value) } satisfies Batch);
+    const values: unknown[] = [];
+    for (let k = start; k < end; k++) {
+      inflight.set(front[k]!.seq, front[k]!.value);
+      values.push(front[k]!.value);
+    }
+    const s = front[start]!.seq;
+    const q = gaps ? front.slice(start, end).map((item) => item.seq) : undefined;
+    // Taken by moving the head; the array is cut down once half of it is behind it.
+    for (let k = start; k < end; k++) front[k] = undefined as never;
+    this.#frontHead = end;
+    if (end === front.length) {
+      this.#front = [];
+      this.#frontHead = 0;
+    } else if (end > 1024 && end * 2 > front.length) {
+      this.#front = front.slice(end);
+      this.#frontHead = 0;
+    }
+    call.reply((q === undefined ? { s, v: values } : { s, v: values, q }) satisfies Batch);
     this.#admitPuts();
   }
 

@@ -10,7 +10,7 @@
  * if its consumer dies before `taskDone()`, so `join()` still completes.
  */
 import { ActorRef, Handle, checkOptions, invalidOption, node, onlyKnown, optionsOf, registerHandle, type Down } from '../../runtime/index.ts';
-import { Channel } from './channel.ts';
+import { Channel, seqAt, type Batch } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
 
@@ -222,7 +222,7 @@ export class Queue<T = unknown> extends Handle {
     let fast = false;
     const fetch = (): Promise<unknown> => this.#client.request({ t: 'get', n: want }, undefined, stop.signal, 'for await');
     let ahead: Promise<unknown> | null = fetch();
-    let batch: { s: number; v: unknown[] } | null = null;
+    let batch: Batch | null = null;
     let next = 0;
     try {
       for (;;) {
@@ -238,7 +238,7 @@ export class Queue<T = unknown> extends Handle {
         const started = performance.now();
         for (next = 0; next < batch.v.length; ) {
           const i = next++;
-          this.#client.ack(batch.s + i);
+          this.#client.ack(seqAt(batch, i));
           yield batch.v[i] as T;
         }
         batch = null;
@@ -248,12 +248,12 @@ export class Queue<T = unknown> extends Handle {
         ahead ??= fetch();
       }
     } finally {
-      if (batch !== null) this.#client.giveBack(Array.from({ length: batch.v.length - next }, (_, i) => batch!.s + next + i));
+      if (batch !== null) this.#client.giveBack(Array.from({ length: batch.v.length - next }, (_, i) => seqAt(batch!, next + i)));
       if (ahead !== null) {
         stop.abort();
         // An answer that raced the abort goes back whole.
         ahead.then(
-          (answer) => isBatch(answer) && this.#client.giveBack(answer.v.map((_, i) => answer.s + i)),
+          (answer) => isBatch(answer) && this.#client.giveBack(answer.v.map((_, i) => seqAt(answer, i))),
           () => {},
         );
       }

@@ -1,6 +1,6 @@
 /** The queue channel's bookkeeping, driven directly: who holds what, and when a closed queue is done. */
 import { describe, expect, it } from 'vitest';
-import { Channel, type Batch } from '../../actors/queue/channel.ts';
+import { Channel, seqAt, type Batch } from '../../actors/queue/channel.ts';
 import type { ServiceCall } from '../../index.ts';
 
 /** A call whose answer the test can read. */
@@ -135,6 +135,25 @@ describe('queue channel', () => {
     const again: unknown[] = [];
     while (ch.size > 0) again.push(...get(8).v);
     expect(again).toEqual(Array.from({ length: 20 }, (_, i) => 10 + i));
+  });
+
+  it('hands items back out in one batch though their numbers skip, naming each', () => {
+    const ch = new Channel(0, false);
+    ch.put('p', call('p'), Array.from({ length: 10 }, (_, i) => i), undefined, undefined);
+    // A and B take turns, one item at a time: A holds the even items, B the odd ones.
+    for (let i = 0; i < 10; i++) ch.get(i % 2 === 0 ? 'A' : 'B', call('x'), 1, 0, undefined);
+    ch.down('A');
+    const c = call('C');
+    ch.get('C', c, 100, 0, undefined);
+    const batch = c.answer as Batch;
+    expect(batch.v).toEqual([0, 2, 4, 6, 8]);
+    // C confirms them by their own numbers; B dies after: its items come out next, in order.
+    ch.settle('C', batch.v.flatMap((_, i) => [seqAt(batch, i), 1]), undefined);
+    ch.down('B');
+    const d = call('D');
+    ch.get('D', d, 100, 0, undefined);
+    expect((d.answer as Batch).v).toEqual([1, 3, 5, 7, 9]);
+    expect(ch.size).toBe(0);
   });
 
   it('keeps a closed joinable queue while an item taken is not marked done', () => {
