@@ -555,7 +555,6 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     return this.#registry;
   }
 
-  /** Tells `watcher` that `actor` ended: a `down` message, or an exit signal for a link. */
   /**
    * The root program has ended (`exit(n)`, an uncaught error) and now waits
    * for its non-daemon children: the actors that monitor it or link to it are
@@ -571,6 +570,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#ownWatchers.clear();
   }
 
+  /** Tells `watcher` that `actor` ended: a `down` message, or an exit signal for a link. */
   sendDown(watcher: string, monitor: number, actor: ActorRef, reason: ExitReason, link: boolean): void {
     if (link) {
       const encoded = encode({ type: 'exit', actor, reason } satisfies ExitSignal, 'exit signal');
@@ -899,13 +899,16 @@ function callError(to: ActorRef, failure: ReplyFailure): Error {
 let current: Node | null = null;
 
 /** Set while an actor process imports the module it hosts: spawning then is the `__main__` guard mistake. */
-export const hosting: { loading: string | null } = { loading: null };
+export const hosting: { loading: string | null; running: unknown } = { loading: null, running: null };
 
 /**
  * What an actor process's module started as it loaded, and what that went
  * on to do (an `async main()` past its first `await`, a timer), carries the
- * module's name here: a spawn from it is the `__main__` guard mistake too,
- * made later. Entered only in actor processes (the root never pays for it),
+ * module's name here: a spawn from it of the very actor the process runs
+ * (`hosting.running`) is the `__main__` guard mistake too, made later, and
+ * would repeat in every such process. (Other spawns from it are allowed: a
+ * module-level emitter that a behaviour's listener spawns from runs in the
+ * context of whatever feeds it, which may well have started at import.) Entered only in actor processes (the root never pays for it),
  * and only while a module loads, unless it started work that outlives its
  * loading (see `leftWork`): tracking async context costs every `await` of
  * the process (5–12 % of a pool's one-task-per-message throughput, measured).

@@ -50,11 +50,13 @@ type SpawnRest<D> = [] extends ArgsOf<D> ? [options?: SpawnOptions<ArgsOf<D>>] :
 
 /**
  * The `__main__` guard mistake: in an actor process, code at the top level of
- * the module it loads (while it loads, or work that started then) must not
- * start processes, or every actor process would start more.
+ * the module it loads must not start processes while the module loads, nor,
+ * later, start the very actor the process runs (`definition`: what an
+ * unguarded `async main()` past its first `await` does), or every actor
+ * process would start more.
  * @throws {SpawnError} `ERR_SPAWN_AT_IMPORT`, saying what to do.
  */
-export function refuseSpawnAtImport(what: string): void {
+export function refuseSpawnAtImport(what: string, definition: unknown): void {
   if (hosting.loading !== null) {
     throw new SpawnError(
       `${what} was called while loading the module of actor ${hosting.loading}: code at the top level of a module that defines actors runs again in every actor process. Move it into a function, or guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
@@ -62,10 +64,11 @@ export function refuseSpawnAtImport(what: string): void {
       { code: 'ERR_SPAWN_AT_IMPORT' },
     );
   }
+  if (definition !== hosting.running || hosting.running === null) return;
   const started = importing.getStore();
   if (started !== undefined) {
     throw new SpawnError(
-      `${what} was called by code that ${started} started as it loaded (an async main() past its first await, a timer set at its top level): code at the top level of a module that defines actors runs again in every actor process, and would spawn again in each. Guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
+      `${what} was called, to start the very actor this process runs, by code that ${started} started as it loaded (an async main() past its first await, a timer set at its top level): code at the top level of a module that defines actors runs again in every actor process, and would spawn again in each. Guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
       started,
       { code: 'ERR_SPAWN_AT_IMPORT' },
     );
@@ -81,7 +84,7 @@ export function refuseSpawnAtImport(what: string): void {
  */
 export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRest<D>): ChildRef<MsgOf<D>, ReplyOf<D>> {
   const options = (rest[0] ?? {}) as SpawnOptions;
-  refuseSpawnAtImport('spawn()');
+  refuseSpawnAtImport('spawn()', definition);
   if (!isActorDefinition(definition)) {
     throw invalidOption('definition', 'an actor definition made with `actor(…)`', definition);
   }

@@ -202,7 +202,7 @@ export class Pool {
    */
   constructor(options: PoolOptions = {}) {
     // As Python's Pool() in a child importing the main module: an error here, not workers that fail later.
-    refuseSpawnAtImport('new Pool()');
+    refuseSpawnAtImport('new Pool()', poolWorker);
     checkOptions(options, 'options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', 'Pool options', ['size', 'maxTasksPerChild', 'initializer', 'initArgs'], {
       processes: "Python's `processes` is `size` here.",
       context: 'troupe has one start method, as Python\'s `spawn`: leave `context` out.',

@@ -142,6 +142,7 @@ class ActorHost {
     importing.enterWith(undefined);
     stopTrackingSoon(leftWork(this.#workBeforeImport, workCounts()));
     const def = definitionAt(init.module, init.ordinal);
+    hosting.running = def ?? null;
     if (def === undefined) {
       return this.#failStart(
         `Cannot start actor ${init.name}: loading ${init.module} again did not define actor #${init.ordinal + 1} of that module. Call actor(…) at the top level of the module, never conditionally.`,

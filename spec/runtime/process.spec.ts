@@ -511,6 +511,14 @@ describe('spawn failures', () => {
     expect(stdout.split('\n').filter(Boolean).sort()).toEqual(['actor: main failed ERR_SPAWN_AT_IMPORT', result]);
   });
 
+  it('lets a behaviour spawn another actor from a listener that work its module started at import feeds', async () => {
+    const { spawnsOnTick } = await import('../fixtures/module-emitter.ts');
+    const ref = reap(spawn(spawnsOnTick, { args: [current().self] }));
+    const { leaf } = await current().receive({ match: (m): m is { leaf: number } => typeof (m as { leaf?: unknown })?.leaf === 'number', timeout: 20_000 });
+    expect(leaf).toBe(0);
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
+  });
+
   it('rejects ready with SpawnError when the actor process does not define the actor', async () => {
     const { ghost } = await import('../fixtures/defined-in-parent-only.ts');
     const ref = reap(spawn(ghost!));
