@@ -600,6 +600,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (this.#unlinked.has(signal.actor.id)) return;
+    // The root has ended (it only waits for its children): as to any process that has ended, an exit
+    // signal means nothing now (a child its end took down, linked back to it, says so as it goes).
+    if (this.#rootEnded !== null) return;
     if (this.trapExits) {
       const encoded = encode(signal, 'exit signal');
       this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags | FLAG_NOTICE, encoded.payload, encoded.attachments, true);
