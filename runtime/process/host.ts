@@ -118,7 +118,7 @@ class ActorHost {
     node.attachParent(link, (message) => this.#onParentSystem(message), () => this.#orphaned());
     link.sendSystem({ t: 'hello', v: PROTOCOL_VERSION, pid: process.pid });
     hosting.loading = init.name;
-    process.on('uncaughtException', (err) => this.#uncaught(err));
+    process.on('uncaughtException', this.#onUncaught);
     // A behaviour that calls process.exit(n) must not lose what it sent just before.
     process.on('exit', () => {
       // Reported ended as it began to wait for its non-daemon children, and now ending as its loop
@@ -223,7 +223,12 @@ class ActorHost {
     process.exit(1);
   }
 
+  readonly #onUncaught = (err: unknown): void => this.#uncaught(err);
+
   #uncaught(err: unknown): void {
+    // A listener of the program's own decides, as in the main program and in a Node script (not while
+    // the module loads: an actor that cannot start must say so, or its spawn would wait for ever).
+    if (hosting.loading === null && process.listeners('uncaughtException').some((listener) => listener !== this.#onUncaught)) return;
     // Thrown by work the behaviour left running, after it returned, or after
     // its end was decided (see #failedLater).
     if (this.#end !== 'running') {

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
-import { busyFromStart, crasher, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, waitsOnSignal, setsExitCodeWhileChildWorks, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, spawnsOnStop, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
+import { busyFromStart, crasher, handlesItsOwnUncaught, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, waitsOnSignal, setsExitCodeWhileChildWorks, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, spawnsOnStop, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
@@ -176,6 +176,15 @@ describe('actor process lifecycle', () => {
     expect(run.code).toBe(code);
     // The linked child that does not trap exits ends by the link, printing nothing.
     expect(run.stdout.split('\n').filter(Boolean).sort()).toEqual([`monitor: ${reason}`, `trap: ${reason}`]);
+  });
+
+  it('leaves an uncaught error to a listener of the actor\'s own, as the main program and a Node script do', async () => {
+    const ref = reap(spawn(handlesItsOwnUncaught));
+    const { caught } = await current().receive({ match: (m): m is { caught: string } => typeof (m as { caught?: unknown })?.caught === 'string', timeout: 20_000 });
+    expect(caught).toBe('thrown in a timer');
+    // Before, the actor failed all the same: exit 1, its listener's work cut short.
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
+    expect(ref.error).toBeUndefined();
   });
 
   it('exits with the code its watchers were told, though its left work set process.exitCode while it waited for a child', async () => {
