@@ -600,14 +600,15 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       return;
     }
     if (this.#unlinked.has(signal.actor.id)) return;
-    // The root has ended (it only waits for its children): as to any process that has ended, an exit
-    // signal means nothing now (a child its end took down, linked back to it, says so as it goes).
-    if (this.#rootEnded !== null) return;
     if (this.trapExits) {
       const encoded = encode(signal, 'exit signal');
       this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags | FLAG_NOTICE, encoded.payload, encoded.attachments, true);
       return;
     }
+    // The root has ended (it only waits for its children): as to any process that has ended, an exit
+    // signal ends nothing now (a child its end took down, linked back to it, says so as it goes). One
+    // that traps exits still gets the message above: its loops may run on after an uncaught error.
+    if (this.#rootEnded !== null) return;
     if (!isAbnormal(signal.reason)) return;
     const error = new LinkedExitError(
       `Actor ${this.self.name} ended because actor ${signal.actor.name} (${signal.actor.id}), linked to it, ended: ${describeReason(signal.reason)}. Set ctx.trapExits = true to get an exit message instead.`,
