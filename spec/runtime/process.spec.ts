@@ -187,6 +187,15 @@ describe('actor process lifecycle', () => {
     expect(ref.error).toBeUndefined();
   });
 
+  it('still gives a program that traps exits its exit messages after it failed, while it waits for its children', async () => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'root-traps.ts');
+    const run = await new Promise<{ code: number | null; stdout: string }>((done) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout) => done({ code: child.exitCode, stdout }));
+    });
+    expect(run.stdout).toBe('exit message: true\n');
+    expect(run.code).toBe(1);
+  });
+
   it('exits with the code its watchers were told, though its left work set process.exitCode while it waited for a child', async () => {
     const ref = reap(spawn(setsExitCodeWhileChildWorks));
     const monitor = current().monitor(ref);
