@@ -903,14 +903,27 @@ function callError(to: ActorRef, failure: ReplyFailure): Error {
 let current: Node | null = null;
 
 /** Set while an actor process imports the module it hosts: spawning then is the `__main__` guard mistake. */
-export const hosting: { loading: string | null; running: unknown } = { loading: null, running: null };
+export const hosting: {
+  loading: string | null;
+  /** The definition this actor process runs; null in the root. */
+  running: unknown;
+  /** The definitions its ancestor actor processes run (`module#ordinal`), the parent's last. */
+  lineage: readonly string[];
+} = { loading: null, running: null, lineage: [] };
+
+/** A definition's address, as a lineage names it. */
+export function definitionKey(definition: unknown): string | null {
+  const def = definition as { module?: unknown; ordinal?: unknown } | null;
+  return typeof def?.module === 'string' && typeof def.ordinal === 'number' ? `${def.module}#${def.ordinal}` : null;
+}
 
 /**
  * What an actor process's module started as it loaded, and what that went
  * on to do (an `async main()` past its first `await`, a timer), carries the
- * module's name here: a spawn from it of the very actor the process runs
- * (`hosting.running`) is the `__main__` guard mistake too, made later, and
- * would repeat in every such process. (Other spawns from it are allowed: a
+ * module's name here: a spawn from it of the very actor the process runs,
+ * or of one its ancestors run (`hosting.running`, `hosting.lineage`), is the
+ * `__main__` guard mistake too, made later, and would repeat in every such
+ * process (a bomb goes round a finite set of definitions). (Other spawns from it are allowed: a
  * module-level emitter that a behaviour's listener spawns from runs in the
  * context of whatever feeds it, which may well have started at import.) Entered only in actor processes (the root never pays for it),
  * and only while a module loads, unless it started work that outlives its

@@ -10,7 +10,7 @@ import type { Context } from './context.ts';
 import { SpawnError, checkOptions, invalidOption } from './errors.ts';
 import { validateMailboxOptions, type MailboxOptions } from './mailbox.ts';
 import { ensureRootHandlers } from './embed.ts';
-import { currentNode, hosting, importing } from './node.ts';
+import { currentNode, definitionKey, hosting, importing } from './node.ts';
 import { ActorProcess, DEFAULT_STOP_TIMEOUT_MS, type Shutdown } from './process/child.ts';
 import type { ChildRef } from './process/child-ref.ts';
 
@@ -64,11 +64,13 @@ export function refuseSpawnAtImport(what: string, definition: unknown): void {
       { code: 'ERR_SPAWN_AT_IMPORT' },
     );
   }
-  if (definition !== hosting.running || hosting.running === null) return;
+  if (hosting.running === null) return;
+  const key = definitionKey(definition);
+  if (definition !== hosting.running && (key === null || !hosting.lineage.includes(key))) return;
   const started = importing.getStore();
   if (started !== undefined) {
     throw new SpawnError(
-      `${what} was called, to start the very actor this process runs, by code that ${started} started as it loaded (an async main() past its first await, a timer set at its top level): code at the top level of a module that defines actors runs again in every actor process, and would spawn again in each. Guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
+      `${what} was called, to start the very actor this process (or one above it) runs, by code that ${started} started as it loaded (an async main() past its first await, a timer set at its top level): code at the top level of a module that defines actors runs again in every actor process, and would spawn again in each. Guard it with \`if (isMain(import.meta)) { … }\` (Python's \`if __name__ == '__main__':\`).`,
       started,
       { code: 'ERR_SPAWN_AT_IMPORT' },
     );

@@ -13,7 +13,7 @@ import { AbortError, SpawnError, invalidOption } from '../errors.ts';
 import { MAIN_LOCAL_ID, actorId, nodeOf } from '../ids.ts';
 import { FLAG_NOTICE, FRAME_ARGS, FRAME_CALL, FRAME_CANCEL, FRAME_EXIT, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, Link, PROTOCOL_VERSION, type LinkHandler, type SystemMessage } from '../link.ts';
 import type { MailboxOptions } from '../mailbox.ts';
-import { exitHooks, type ChildLink, type Node, type RestartEvent, type WatchEntry } from '../node.ts';
+import { definitionKey, exitHooks, hosting, type ChildLink, type Node, type RestartEvent, type WatchEntry } from '../node.ts';
 import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
@@ -63,6 +63,8 @@ export interface ActorInit {
    * number). Null for the default, KILL.
    */
   orphanGraceMs: number | null;
+  /** The definitions this process's ancestors run, its parent's last (see refuseSpawnAtImport). */
+  lineage: string[];
 }
 
 export const INIT_ENV = 'TROUPE_ACTOR';
@@ -232,6 +234,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
         deathSignal: SETPRIV !== null,
         parentPid: process.pid,
         orphanGraceMs: this.#options.deathSignal === 'KILL' ? null : orphanGrace(this.#options.shutdown),
+        lineage: hosting.running === null ? [] : [...hosting.lineage, definitionKey(hosting.running) ?? '?'],
       };
       const argv = [...this.#options.execArgv, bundle, inRuntime ? RUNTIME_ACTOR_ARG : ACTOR_ARG, name];
       if (adopted !== null) {

@@ -118,6 +118,7 @@ class ActorHost {
     node.attachParent(link, (message) => this.#onParentSystem(message), () => this.#orphaned());
     link.sendSystem({ t: 'hello', v: PROTOCOL_VERSION, pid: process.pid });
     hosting.loading = init.name;
+    hosting.lineage = init.lineage ?? [];
     process.on('uncaughtException', this.#onUncaught);
     // A behaviour that calls process.exit(n) must not lose what it sent just before.
     process.on('exit', () => {
