@@ -129,12 +129,19 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   // The listener stays until then: a process whose parent is killed gets the parent-death signal once
   // per thread of the parent, as they exit one by one, and a SIGTERM that came with no listener left
   // would end this process at once, before it had passed the first one on. A repeated SIGTERM forces.
+  // Orphaned (the parent's death signal, which comes once per thread of the dead parent): those
+  // repeats are not a second request, and the program keeps its grace (the host's shutdown time, after
+  // which the watchdog thread kills the host and everything below it).
+  const parentAtStart = process.ppid;
   let terminating = false;
   const onSigterm = (): void => {
-    if (terminating) return group('SIGKILL');
+    if (terminating) return process.ppid === parentAtStart ? group('SIGKILL') : undefined;
     terminating = true;
     group('SIGTERM');
     const end = (): void => {
+      // The program has ended; what it left in its group (a member that ignores SIGTERM) goes with
+      // it: this process now ends by the signal, and its 'exit' listener will not run.
+      group('SIGKILL');
       process.removeListener('SIGTERM', onSigterm);
       process.kill(process.pid, 'SIGTERM');
     };

@@ -144,6 +144,20 @@ describe('actor trees', () => {
     }
   });
 
+  it('leaves no member of a command\'s group behind when the root is SIGKILLed, one that ignores SIGTERM included', async () => {
+    const { root, first, exited } = await runRoot('command-ignorer');
+    const program = first.program as number;
+    const group = await waitForGroup(program, 2);
+    try {
+      root.kill('SIGKILL');
+      await exited;
+      // Before, the host passed SIGTERM on, ended with the leader, and left the member that ignores it.
+      await allGone([first.host as number, ...group], 5000);
+    } finally {
+      reapGroup(program);
+    }
+  });
+
   it('leaves no program behind when the root is SIGKILLed: a command, its shell and the shell\'s children', async () => {
     const { root, first, exited } = await runRoot('command');
     const program = first.program as number;
