@@ -923,12 +923,15 @@ export function definitionKey(definition: unknown): string | null {
  * module's name here: a spawn from it of the very actor the process runs,
  * or of one its ancestors run (`hosting.running`, `hosting.lineage`), is the
  * `__main__` guard mistake too, made later, and would repeat in every such
- * process (a bomb goes round a finite set of definitions). (Other spawns from it are allowed: a
- * module-level emitter that a behaviour's listener spawns from runs in the
- * context of whatever feeds it, which may well have started at import.) Entered only in actor processes (the root never pays for it),
- * and only while a module loads, unless it started work that outlives its
- * loading (see `leftWork`): tracking async context costs every `await` of
- * the process (5–12 % of a pool's one-task-per-message throughput, measured).
+ * process (a bomb goes round a finite set of definitions). Other spawns from
+ * it are allowed: a module-level emitter that a behaviour's listener spawns
+ * from runs in the context of whatever feeds it, which may well have started
+ * at import.
+ *
+ * Entered only in actor processes (the root never pays for it), and only
+ * while a module loads, unless it started work that outlives its loading
+ * (see `leftWork`): tracking async context costs every `await` of the
+ * process (see docs/performance.md).
  */
 export const importing = new AsyncLocalStorage<string | undefined>();
 

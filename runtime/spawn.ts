@@ -51,9 +51,9 @@ type SpawnRest<D> = [] extends ArgsOf<D> ? [options?: SpawnOptions<ArgsOf<D>>] :
 /**
  * The `__main__` guard mistake: in an actor process, code at the top level of
  * the module it loads must not start processes while the module loads, nor,
- * later, start the very actor the process runs (`definition`: what an
- * unguarded `async main()` past its first `await` does), or every actor
- * process would start more.
+ * later, start the actor the process runs or one its ancestors run
+ * (`definition`: what an unguarded `async main()` past its first `await`
+ * does), or every actor process would start more.
  * @throws {SpawnError} `ERR_SPAWN_AT_IMPORT`, saying what to do.
  */
 export function refuseSpawnAtImport(what: string, definition: unknown): void {
