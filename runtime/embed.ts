@@ -124,8 +124,10 @@ function onUncaught(create = true): Shared | undefined {
   const handler = (err: unknown): void => {
     // A handler of the program's own decides, as it would without troupe.
     if (process.listeners('uncaughtException').some((listener) => listener !== handler)) return;
-    // As Node prints it (less the source line it quotes).
-    process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
+    // As Node prints it (less the source line it quotes). Not an EPIPE of the program's own output
+    // (its reader is gone: `prog | head`): stderr is often that same pipe, and writing there would
+    // fail again, as another uncaught error, for ever.
+    if ((err as NodeJS.ErrnoException | null)?.code !== 'EPIPE') process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
     process.exitCode = 1;
     if (failing) return;
     failing = true;

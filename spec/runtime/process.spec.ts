@@ -1,4 +1,5 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn as spawnProcess, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -185,6 +186,23 @@ describe('actor process lifecycle', () => {
     // Before, the actor failed all the same: exit 1, its listener's work cut short.
     expect(await ref.join({ timeout: 20_000 })).toBe(0);
     expect(ref.error).toBeUndefined();
+  });
+
+  it('ends a program whose output nobody reads any more with 1, as Node does, rather than fail on its own error report for ever', async () => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'writes-to-closed-pipe.ts');
+    const program = spawnProcess(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Nobody reads its output: its next write fails with EPIPE.
+    program.stdout!.destroy();
+    program.stderr!.destroy();
+    // Before, reporting that error to the same closed pipe failed again, an uncaught error each time:
+    // the program spun at 100 % and even SIGTERM did not end it.
+    const killer = setTimeout(() => program.kill('SIGKILL'), 30_000);
+    try {
+      const [code] = (await once(program, 'exit')) as [number | null];
+      expect(code).toBe(1);
+    } finally {
+      clearTimeout(killer);
+    }
   });
 
   it('still gives a program that traps exits its exit messages after it failed, while it waits for its children', async () => {
