@@ -192,6 +192,7 @@ async function onSignal(exitCode: number): Promise<void> {
  * Resolves when all have ended.
  */
 export async function stopTree(budget: number = budgetMs): Promise<void> {
+  currentNode().stopping = true;
   const deadline = setTimeout(() => {
     for (const child of children()) child.signal('SIGKILL');
   }, budget);
@@ -199,5 +200,7 @@ export async function stopTree(budget: number = budgetMs): Promise<void> {
     for (const child of children().reverse()) await child.shutdown().catch(() => {});
   } finally {
     clearTimeout(deadline);
+    // A program that called it and goes on may start actors again.
+    currentNode().stopping = false;
   }
 }

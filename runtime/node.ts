@@ -130,6 +130,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly mailbox: Mailbox;
   readonly context: Context;
   readonly stopController = new AbortController();
+  /**
+   * @internal This node is stopping the actors below it (a signal to the
+   * program, a stop of this actor): what replaces its workers (a pool) starts
+   * no more.
+   */
+  stopping = false;
   /** `1`, `2:1`…: the spawn path, used to name actors like Python names processes. */
   readonly identity: string;
   #parent: Link | null = null;

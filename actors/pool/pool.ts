@@ -692,6 +692,12 @@ export class Pool {
 
   /** Hands each queued task to the least busy worker, so that a few tasks spread over all of them. */
   #pump(): void {
+    // The program is stopping its actors (see #trySpawnWorker): workers being stopped are sent nothing
+    // more to run first, and what waits fails.
+    if (node().stopping) {
+      if (this.#queue.length > 0) this.#failWaiting(this.#stoppingError());
+      return;
+    }
     // Work left and no worker to do it (the last one ended after a close): one more, or it would wait forever.
     if (this.#queue.length > 0 && this.#state !== 'terminated' && this.#starting === 0 && !this.#anyWorking()) this.#addWorker();
     while (this.#queue.length > 0) {
@@ -1023,6 +1029,12 @@ export class Pool {
    * the next task tries again.
    */
   #trySpawnWorker(initBundle: string | null): boolean {
+    // Ctrl-C, say: the program stops its actors, these workers among them. One started now would take
+    // tasks the stop then waits for (to its budget, for a task busy in synchronous code).
+    if (node().stopping) {
+      this.#failWaiting(this.#stoppingError());
+      return false;
+    }
     try {
       this.#spawnWorker(initBundle);
       return true;
@@ -1031,6 +1043,10 @@ export class Pool {
       this.#failWaiting(thrown instanceof SerializationError && thrown.path.startsWith('args[2]') ? renamedInitArgs(thrown) : (thrown as Error));
       return false;
     }
+  }
+
+  #stoppingError(): PoolClosedError {
+    return new PoolClosedError(`${this.#name} runs nothing more: the program (or the actor that owns the pool) is stopping its actors, its workers among them.`);
   }
 
   /** No worker can be started (why: `err`): the tasks waiting fail with it; the next task tries again. */

@@ -449,6 +449,7 @@ class ActorHost {
     // A behaviour that returned and left work running is not waited for any longer: it is asked to end.
     this.#leftWorkWait?.();
     const node = this.#node;
+    node.stopping = true;
     node.stopController.abort(new Error('stop requested'));
     void timeoutMs; // The parent ends this process at its own deadline; each child is ended as its `shutdown` says.
     await node.context.childrenStopper?.().catch(() => {});

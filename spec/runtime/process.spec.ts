@@ -205,6 +205,28 @@ describe('actor process lifecycle', () => {
     }
   });
 
+  it('starts no pool worker once SIGINT began to stop the program, and ends with 130', async () => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'pool-interrupted.ts');
+    const program = spawnProcess(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    program.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (chunk.includes('mapping')) program.kill('SIGINT');
+    });
+    const killer = setTimeout(() => program.kill('SIGKILL'), 60_000);
+    try {
+      const [code] = (await once(program, 'close')) as [number | null];
+      expect(code).toBe(130);
+      // Before, the stop of a worker was taken for a crash: a new one started, took tasks, and the stop
+      // waited for it to its budget (about 9 s of 10).
+      const after = out.slice(out.indexOf('SIGINT'));
+      expect(out).toContain('SIGINT');
+      expect(after).not.toContain('spawned');
+    } finally {
+      clearTimeout(killer);
+    }
+  });
+
   it('still gives a program that traps exits its exit messages after it failed, while it waits for its children', async () => {
     const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'root-traps.ts');
     const run = await new Promise<{ code: number | null; stdout: string }>((done) => {
