@@ -114,6 +114,7 @@ function onUncaught(create = true): Shared | undefined {
   if (there !== undefined || !create) return there;
   const copies = new Set<Copy>();
   let failing = false;
+  let epipeReported = false;
   /**
    * An uncaught error (or unhandled rejection) in the root program that the
    * program does not handle itself: ended as Python ends after an uncaught
@@ -124,10 +125,12 @@ function onUncaught(create = true): Shared | undefined {
   const handler = (err: unknown): void => {
     // A handler of the program's own decides, as it would without troupe.
     if (process.listeners('uncaughtException').some((listener) => listener !== handler)) return;
-    // As Node prints it (less the source line it quotes). Not an EPIPE of the program's own output
-    // (its reader is gone: `prog | head`): stderr is often that same pipe, and writing there would
-    // fail again, as another uncaught error, for ever.
-    if ((err as NodeJS.ErrnoException | null)?.code !== 'EPIPE') process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
+    // As Node prints it (less the source line it quotes). One EPIPE at most: when it is the program's
+    // own output that lost its reader (`prog 2>&1 | head`), stderr is often that same pipe, and each
+    // report would fail again, as another uncaught error, for ever.
+    const epipe = (err as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+    if (!epipe || !epipeReported) process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
+    if (epipe) epipeReported = true;
     process.exitCode = 1;
     if (failing) return;
     failing = true;
