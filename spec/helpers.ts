@@ -1,9 +1,21 @@
 /** Shared by specs: reaping what a spec started, and waiting on events with deadlines. */
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
 import { Pool, node, type ChildRef, type DeadLetter, type PoolOptions } from '../index.ts';
 
 const started = new Set<ChildRef>();
+
+/**
+ * Runs the program `spec/fixtures/<name>` (with tsx) to its end, within 60 s:
+ * its exit code (null if killed at the deadline) and what it printed.
+ */
+export function runFixture(name: string, args: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const fixture = new URL(`./fixtures/${name}`, import.meta.url).pathname;
+  return new Promise((done) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', fixture, ...args], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout, stderr) => done({ code: child.exitCode, stdout, stderr }));
+  });
+}
 
 /** Registers refs to be killed (and joined) after the current test. */
 export function reap<T extends ChildRef<any, any>>(ref: T): T {

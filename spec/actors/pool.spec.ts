@@ -1,4 +1,4 @@
-import { execFile, spawn as spawnProcess } from 'node:child_process';
+import { spawn as spawnProcess } from 'node:child_process';
 import { getEventListeners, once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,7 @@ import { taskBundle } from '../../runtime/index.ts';
 import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
-import { alive, allGone, poolMaker, until } from '../helpers.ts';
+import { alive, allGone, poolMaker, runFixture, until } from '../helpers.ts';
 
 const NO_JOIN = new URL('../fixtures/pool-no-join.ts', import.meta.url).pathname;
 
@@ -860,10 +860,7 @@ describe('Pool', () => {
     ['with a callback only, fails the program as an unhandled rejection, as without callbacks', 'callback', 1, /^(joined\n)?$/, /RemoteError: A task failed in PoolWorker-1:1 of Pool-1: RangeError: no threes/],
     ['with an errorCallback, goes to it and the program goes on', 'both', 0, /^errorCallback RemoteError\njoined\n$/, /^$/],
   ])('a failing applyAsync nobody awaits, %s', async (_what, mode, code, stdout, stderr) => {
-    const fixture = join(import.meta.dirname, '..', 'fixtures', 'apply-async-failure.ts');
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8', timeout: 60_000 }, (_err, out, err) => done({ code: child.exitCode, stdout: out, stderr: err }));
-    });
+    const run = await runFixture('apply-async-failure.ts', [mode]);
     // Before, a callback alone swallowed the failure: nothing said, exit 0.
     expect(run.stdout).toMatch(stdout);
     expect(run.stderr).toMatch(stderr);

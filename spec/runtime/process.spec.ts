@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Queue, SpawnError, activeChildren, actor, current, isDown, node, spawn, task, type Down } from '../../index.ts';
 import { obedient } from '../fixtures/watchers.ts';
 import { busyFromStart, crasher, handlesItsOwnUncaught, echo, exitBy, exiter, hangsOnStop, exitsBySignalWithListener, exitsFromLeftWorkThenFails, exitsFromLeftWorkWhileChildWorks, extendsItsEnd, failsWhileStopFlushes, introspect, leavesGet, leavesReceive, waitsOnSignal, setsExitCodeWhileChildWorks, namedKid, NamedClassKid, namesItsKids, leavesInterval, leavesIntervalLinked, leavesThrow, leavesThrowWhileChildWorks, leavesWork, parentOfTwo, quick, receiver, reporterParent, spawnsOnStop, stubborn, syncRun, waiter } from '../fixtures/actors.ts';
-import { reap } from '../helpers.ts';
+import { reap, runFixture } from '../helpers.ts';
 
 describe('actor process lifecycle', () => {
   it('starts the process within spawn() once the actor\'s bundles are built, and tells a failure only after spawn() returned', async () => {
@@ -169,10 +169,7 @@ describe('actor process lifecycle', () => {
     ['fails', 'throw', 1, '{"exitCode":1,"error":"the program failed"}'],
     ['calls exit(3)', 'exit3', 3, '{"exitCode":3}'],
   ])('tells the actors that link to or monitor the program when it %s, before it waits for them', async (_what, how, code, reason) => {
-    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'root-watched.ts');
-    const run = await new Promise<{ code: number | null; stdout: string }>((done) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', fixture, how], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout) => done({ code: child.exitCode, stdout }));
-    });
+    const run = await runFixture('root-watched.ts', [how]);
     // Before, none of them heard anything, and the program waited for them for ever.
     expect(run.code).toBe(code);
     // The linked child that does not trap exits ends by the link, printing nothing.
@@ -228,10 +225,7 @@ describe('actor process lifecycle', () => {
   });
 
   it('still gives a program that traps exits its exit messages after it failed, while it waits for its children', async () => {
-    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'root-traps.ts');
-    const run = await new Promise<{ code: number | null; stdout: string }>((done) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout) => done({ code: child.exitCode, stdout }));
-    });
+    const run = await runFixture('root-traps.ts');
     expect(run.stdout).toBe('exit message: true\n');
     expect(run.code).toBe(1);
   });
@@ -564,8 +558,8 @@ describe('spawn failures', () => {
     ['makes a pool', 'pool', 'program: map [2,4]'],
     ['spawns a coordinator that spawns a worker', 'chain', 'program: coordinator exit 0', 'actor: main failed ERR_SPAWN_AT_IMPORT'],
   ])('refuses, with ERR_SPAWN_AT_IMPORT, an unguarded async main() that %s past its first await in an actor process', async (_what, mode, result, more?: string) => {
-    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'spawns-after-await.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8', timeout: 60_000 });
+    const { code, stdout } = await runFixture('spawns-after-await.ts', [mode]);
+    expect(code).toBe(0);
     // Before, the actor process (or pool worker) ran main() too and spawned again, without end; in a
     // chain, the worker's main() started its parent's actor again.
     expect(stdout.split('\n').filter(Boolean).sort()).toEqual(['actor: main failed ERR_SPAWN_AT_IMPORT', ...(more === undefined ? [] : [more]), result].sort());

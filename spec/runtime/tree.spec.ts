@@ -144,28 +144,18 @@ describe('actor trees', () => {
     }
   });
 
-  it('leaves no member of a command\'s group behind when the root is SIGKILLed, one that ignores SIGTERM included', async () => {
-    const { root, first, exited } = await runRoot('command-ignorer');
-    const program = first.program as number;
-    const group = await waitForGroup(program, 2);
-    try {
-      root.kill('SIGKILL');
-      await exited;
-      // Before, the host passed SIGTERM on, ended with the leader, and left the member that ignores it.
-      await allGone([first.host as number, ...group], 5000);
-    } finally {
-      reapGroup(program);
-    }
-  });
-
-  it('leaves no program behind when the root is SIGKILLed: a command, its shell and the shell\'s children', async () => {
-    const { root, first, exited } = await runRoot('command');
+  it.each([
+    ['a command, its shell and the shell\'s children', 'command', 3],
+    ['one that ignores SIGTERM, which ends its leader', 'command-ignorer', 2],
+  ])('leaves no program behind when the root is SIGKILLed: %s', async (_what, mode, members) => {
+    const { root, first, exited } = await runRoot(mode);
     const program = first.program as number;
     // The shell's own children (sleep, cat) are in its process group.
-    const group = await waitForGroup(program, 3);
+    const group = await waitForGroup(program, members);
     try {
       root.kill('SIGKILL');
       await exited;
+      // command-ignorer: before, the host passed SIGTERM on, ended with the leader, and left the member that ignores it.
       await allGone([first.host as number, ...group], 5000);
     } finally {
       // What this test is about, if it fails: nothing of the program's group may outlive it.
