@@ -219,6 +219,8 @@ describe('actor process lifecycle', () => {
       const after = out.slice(out.indexOf('SIGINT'));
       expect(out).toContain('SIGINT');
       expect(after).not.toContain('spawned');
+      // The tasks not sent fail, saying why.
+      expect(after).toContain('map: PoolClosedError');
     } finally {
       clearTimeout(killer);
     }
