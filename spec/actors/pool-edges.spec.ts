@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pool, type Task, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
-import { add, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { add, deepResult, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
 import { poolMaker, until } from '../helpers.ts';
 import { SayWhenError, countedSleep, heavy, saysWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
@@ -105,6 +105,10 @@ describe('Pool: what cannot be sent', () => {
     for (let i = 0; i < 100_000; i++) deep = { deep };
     const nested = await q.apply(identity, [deep]).catch((e: unknown) => e);
     expect([(nested as SerializationError).path, (nested as Error).message]).toEqual(['args', expect.stringMatching(/^Cannot send args: it is nested too deeply/)]);
+    // And a result nested too deeply as the result, the worker going on.
+    const answer = await q.apply(deepResult, [100_000]).catch((e: unknown) => e);
+    expect([(answer as SerializationError).path, (answer as Error).message]).toEqual(['result', expect.stringMatching(/^Cannot send result: it is nested too deeply/)]);
+    expect(await within(q.apply(square, [5]), 'the task after it')).toBe(25);
   });
 
   it('names a result that cannot be sent as the result', async () => {
