@@ -1,19 +1,26 @@
 /** Shared by specs: reaping what a spec started, and waiting on events with deadlines. */
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
 import { Pool, node, type ChildRef, type DeadLetter, type PoolOptions } from '../index.ts';
 
 const started = new Set<ChildRef>();
+const programs = new Set<ChildProcess>();
 
 /**
  * Runs the program `spec/fixtures/<name>` (with tsx) to its end, within 60 s:
- * its exit code (null if killed at the deadline) and what it printed.
+ * its exit code (null if killed at the deadline) and what it printed. One
+ * still running when its test ends (the test timed out first) is SIGKILLed
+ * then, and its actors with it (their parent-death signal).
  */
 export function runFixture(name: string, args: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const fixture = new URL(`./fixtures/${name}`, import.meta.url).pathname;
   return new Promise((done) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', fixture, ...args], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout, stderr) => done({ code: child.exitCode, stdout, stderr }));
+    const child = execFile(process.execPath, ['--import', 'tsx', fixture, ...args], { encoding: 'utf8', timeout: 60_000 }, (_err, stdout, stderr) => {
+      programs.delete(child);
+      done({ code: child.exitCode, stdout, stderr });
+    });
+    programs.add(child);
   });
 }
 
@@ -24,6 +31,8 @@ export function reap<T extends ChildRef<any, any>>(ref: T): T {
 }
 
 afterEach(async () => {
+  for (const program of programs) program.kill('SIGKILL');
+  programs.clear();
   const refs = [...started];
   started.clear();
   for (const ref of refs) ref.kill();

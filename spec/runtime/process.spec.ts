@@ -173,7 +173,8 @@ describe('actor process lifecycle', () => {
     // Before, none of them heard anything, and the program waited for them for ever.
     expect(run.code).toBe(code);
     // The linked child that does not trap exits ends by the link, printing nothing.
-    expect(run.stdout.split('\n').filter(Boolean).sort()).toEqual([`monitor: ${reason}`, `trap: ${reason}`]);
+    // One that monitors the program again after its end is told at once that it is gone (noproc).
+    expect(run.stdout.split('\n').filter(Boolean).sort()).toEqual(['late: noproc', `monitor: ${reason}`, `trap: ${reason}`]);
   });
 
   it('leaves an uncaught error to a listener of the actor\'s own, as the main program and a Node script do', async () => {
