@@ -49,16 +49,36 @@ export function makeStore(kind: KindName, length: number): Store {
   return new ARRAYS[kind](length);
 }
 
+/** One element of each kind, to wrap a value as the kind stores it. */
+const ONE = new Map<KindName, Store>();
+
+/** `value` as an element of `kind` holds it: wrapped C-style, or rounded to float32. */
+export function asStored<T extends number | bigint>(kind: KindName, value: T): T {
+  let one = ONE.get(kind);
+  if (one === undefined) ONE.set(kind, (one = makeStore(kind, 1)));
+  (one as unknown as T[])[0] = value;
+  return (one as unknown as T[])[0]!;
+}
+
+/**
+ * Every element of `values` checked, holes included (a hole is no element:
+ * `forEach` would skip it, and the typed array would store 0).
+ */
+export function checkElements(kind: KindName, values: ArrayLike<unknown>): void {
+  for (let i = 0; i < values.length; i++) checkElement(kind, values[i], `element ${i}`);
+}
+
 export function isBig(kind: Kind): boolean {
   return kind === 'bigint64' || kind === 'biguint64';
 }
 
 /** Checks that `value` is an element of `kind`: a bigint for 64-bit integers, an integer for the other integer kinds, any number for floats. */
 export function checkElement(kind: KindName, value: unknown, what: string): void {
+  const got = value === undefined ? 'undefined' : `${typeof value} ${String(value)}`;
   if (isBig(kind)) {
-    if (typeof value !== 'bigint') throw new SharedValueError(`${what} must be a bigint for kind ${kind}, got ${typeof value} ${String(value)}.`);
+    if (typeof value !== 'bigint') throw new SharedValueError(`${what} must be a bigint for kind ${kind}, got ${got}.`);
     return;
   }
-  if (typeof value !== 'number') throw new SharedValueError(`${what} must be a number for kind ${kind}, got ${typeof value} ${String(value)}.`);
+  if (typeof value !== 'number') throw new SharedValueError(`${what} must be a number for kind ${kind}, got ${got}.`);
   if (!kind.startsWith('float') && !Number.isInteger(value)) throw new SharedValueError(`${what} must be an integer for kind ${kind}, got ${value}.`);
 }

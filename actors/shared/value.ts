@@ -14,7 +14,7 @@ import { ActorRef, InvalidArgumentError, invalidOption, registerHandle, type Ser
 import { Acquirable, adopt, request } from '../sync/client.ts';
 import { SyncService, type Request, type Waiter } from '../sync/core.ts';
 import { NotOwnerError, ReleasedTooManyError, SharedValueError } from '../sync/errors.ts';
-import { checkElement, checkKind, isBig, makeStore, type ElementOf, type Kind, type KindName, type NameOf, type Store } from './kinds.ts';
+import { asStored, checkElement, checkElements, checkKind, isBig, makeStore, type ElementOf, type Kind, type KindName, type NameOf, type Store } from './kinds.ts';
 
 class SharedService extends SyncService {
   readonly #store: Store;
@@ -75,7 +75,12 @@ class SharedService extends SyncService {
         return void call?.reply(undefined);
       case 'add': {
         const i = at(request.i);
-        store[i] = (store[i] as number) + (request.v as number);
+        let v = request.v as number;
+        // An integer delta is wrapped to the kind's width first (exactly: % of a double is): added
+        // whole, 1 + 2**53 as doubles would lose the 1 before the store wrapped the sum.
+        const float = this.#store instanceof Float32Array || this.#store instanceof Float64Array;
+        if (typeof v === 'number' && !float) v %= 2 ** (8 * this.#store.BYTES_PER_ELEMENT);
+        store[i] = (store[i] as number) + v;
         return void call?.reply(store[i]);
       }
       case 'cas': {
@@ -212,7 +217,7 @@ class ValueOf<N extends KindName = KindName> extends Acquirable {
     for (;;) {
       const now = await this.get();
       const next = fn(now);
-      if (await this.compareAndSet(now, next)) return next;
+      if (await this.compareAndSet(now, next)) return asStored(this.kind, next);
     }
   }
 
@@ -258,7 +263,7 @@ class SharedArrayOf<N extends KindName = KindName> extends Acquirable {
     if (typeof lengthOrValues === 'number') {
       if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_LENGTH) throw invalidOption('length', `an integer from 0 to ${MAX_LENGTH}`, lengthOrValues);
     } else if (Array.isArray(lengthOrValues)) {
-      lengthOrValues.forEach((v, i) => checkElement(k, v, `element ${i}`));
+      checkElements(k, lengthOrValues);
     } else throw invalidOption('lengthOrValues', 'a length or an array (or typed array) of elements', lengthOrValues);
     const length = typeof lengthOrValues === 'number' ? lengthOrValues : lengthOrValues.length;
     super(new SharedService(`Array(${k}, ${length})`, k, lengthOrValues as number | (number | bigint)[]).ref);
@@ -295,7 +300,7 @@ class SharedArrayOf<N extends KindName = KindName> extends Acquirable {
     for (;;) {
       const now = await this.get(i);
       const next = fn(now);
-      if (await this.compareAndSet(i, now, next)) return next;
+      if (await this.compareAndSet(i, now, next)) return asStored(this.kind, next);
     }
   }
   /** Elements `start..end-1` (as `Array.prototype.slice` counts them, negatives from the end) in one round trip. */
@@ -325,7 +330,7 @@ class SharedArrayOf<N extends KindName = KindName> extends Acquirable {
     if (start < 0 || start + values.length > this.length) {
       throw new SharedValueError(`${values.length} values from index ${start} do not fit ${this.what}.`);
     }
-    values.forEach((v, i) => checkElement(this.kind, v, `element ${i}`));
+    checkElements(this.kind, values);
     await request(this.ref, { op: 'setSlice', start, values }, WAITS);
   }
 

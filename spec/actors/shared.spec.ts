@@ -47,6 +47,23 @@ describe('Value', () => {
     for (const v of [i, u, b, f, d]) await v.close();
   });
 
+  it('resolves update() with the value as stored (wrapped, rounded), and wraps a delta past 2**53 exactly', async () => {
+    const i = new Value('i', 2 ** 31 - 1);
+    const b = new Value('b', 100);
+    const f = new Value('f', 0);
+    const a = new SharedArray('B', [250]);
+    // Before: the function's own result (2**31, 200, 0.1, 260), not what the value then held.
+    expect([await i.update((x) => x + 1), await b.update((x) => x + 100), await f.update((x) => x + 0.1), await a.update(0, (x) => x + 10)]).toEqual([-(2 ** 31), -56, Math.fround(0.1), 4]);
+    expect([await i.get(), await b.get(), await f.get(), await a.get(0)]).toEqual([-(2 ** 31), -56, Math.fround(0.1), 4]);
+    // As ctypes: c_int(1 + 2**53).value is 1; added as doubles first, the 1 was lost (0).
+    const j = new Value('i', 1);
+    expect(await j.add(2 ** 53)).toBe(1);
+    expect(await j.add(2 ** 60 + 2 ** 32 * 3)).toBe(1);
+    await a.set(0, 5);
+    expect(await a.add(0, 2 ** 53)).toBe(5);
+    for (const v of [i, b, f, a, j]) await v.close();
+  });
+
   it('refuses elements of the wrong type and unknown kinds', async () => {
     expect(() => new Value('int32', 1.5)).toThrow(SharedValueError);
     expect(() => new Value('int32', 1.5)).toThrow('the initial value must be an integer for kind int32, got 1.5.');
@@ -167,6 +184,11 @@ describe('SharedArray', () => {
     expect([await a.get(1), await a.get(-1), await a.add(-2, 3)]).toEqual([7, 7, 3]);
     await expect(a.setSlice(1, [1, 2])).rejects.toThrow(SharedValueError);
     expect(() => new SharedArray('uint8', -1)).toThrow(InvalidArgumentError);
+    // A hole is no element (before, it was stored as 0).
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => new SharedArray('int32', [, 1] as number[])).toThrow('element 0 must be a number for kind int32, got undefined.');
+    // eslint-disable-next-line no-sparse-arrays
+    await expect(a.setSlice(0, [, 5] as number[])).rejects.toThrow(SharedValueError);
     await a.close();
   });
 
