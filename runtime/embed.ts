@@ -84,6 +84,8 @@ interface Copy {
 const THIS_COPY: Copy = {
   children,
   end: (error) => {
+    // Calls queued, or coming, to the program fail now, rather than wait on a program that waits for its children.
+    currentNode().refuseCalls(1, error);
     currentNode().rootEnded(1, error);
     return endChildrenAtExit();
   },

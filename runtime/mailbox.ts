@@ -242,6 +242,26 @@ export class Mailbox {
     });
   }
 
+  /** Takes the calls out of the mailbox (held-back ones too), leaving the sends queued in order. */
+  takeCalls(): Letter[] {
+    const calls: Letter[] = [];
+    const kept: Letter[] = [];
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const letter = this.#queue[i]!;
+      (letter.isCall ? calls : kept).push(letter);
+    }
+    this.#queue = kept;
+    this.#head = 0;
+    this.#parked = this.#parked.filter((p) => {
+      if (!p.letter.isCall) return true;
+      calls.push(p.letter);
+      return false;
+    });
+    // Room was made: held-back sends come in, in order.
+    if (this.#parked.length > 0) this.#admitParked();
+    return calls;
+  }
+
   /** Ends the mailbox: waiters get null, later letters are refused. Returns the letters still queued (held-back ones last; their senders are released). */
   close(): Letter[] {
     this.#closed = true;

@@ -82,6 +82,8 @@ const EMPTY = new Uint8Array(0);
 const NULL_REPLY = encode(null, 'reply').payload;
 const LOCAL = Symbol('local');
 const EXITED = Symbol('exited');
+/** How many ended children a node remembers the end of (see #endedChildren). */
+const ENDED_KEPT = 1024;
 const NOWHERE = Symbol('nowhere');
 /** Where a message for an ID goes next. */
 type Hop = typeof LOCAL | typeof EXITED | typeof NOWHERE | { forward: ChildLink['forward'] };
@@ -102,6 +104,8 @@ export interface ChildLink {
   /** Tells `watcher` (monitor number `monitor`, or a link) when the child's actor ends. */
   watch(watcher: string, monitor: number, link: boolean): void;
   unwatch(watcher: string, monitor: number, link: boolean): void;
+  /** Why the child's actor ended (Erlang's exit reason); `noproc` while it has not. */
+  reason(): ExitReason;
   /**
    * A watch of `actor`, below the child, is on its way into the child's
    * process (or taken back): should the process die before it reports the
@@ -180,6 +184,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** The root program ended (it waits for its children now): why, for watches that come later. */
   #rootEnded: ExitReason | null = null;
   readonly #services = new Map<number, ServiceHandler>();
+  /** How the last ENDED_KEPT children ended: a call sent to one of them later is told why. */
+  readonly #endedChildren = new Map<NodeId, { exitCode: number | null; reason: ExitReason }>();
+  /** How this node's actor ended, once its mailbox closed for that (or, in the root, it failed): calls coming later are told. */
+  #closedWith: { exitCode: number; reason: ExitReason } | null = null;
+  /** The root failed: calls to it are refused, its sends and exit messages still taken (see refuseCalls). */
+  #refusingCalls = false;
+  /** Calls this node's actor took and has not answered: failed if it ends while its process waits on (see failTakenCalls). A call never answered stays here, as its caller's pending call does. */
+  readonly #taken = new Set<Letter>();
   #nextLocal = REGISTRY_LOCAL_ID + 1;
   /** The tree's name registry, on the root only (see registry.ts). */
   #registry: ServiceHandler | null = null;
@@ -276,6 +288,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   removeChild(nodeId: NodeId): void {
+    const child = this.#children.get(nodeId);
+    if (child !== undefined) {
+      this.#endedChildren.set(nodeId, { exitCode: child.ref.exitCode, reason: child.reason() });
+      if (this.#endedChildren.size > ENDED_KEPT) this.#endedChildren.delete(this.#endedChildren.keys().next().value!);
+    }
     this.#children.delete(nodeId);
     this.#hops.clear();
     this.reportPids();
@@ -412,6 +429,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   reply(letter: Letter, value: unknown): void {
     this.answer(letter.from, letter.callId, this.self.id, value); // throws SerializationError before marking it replied
     letter.replied = true;
+    this.#taken.delete(letter);
   }
 
   /**
@@ -425,6 +443,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * to another worker. Null: go on at once.
    */
   taken(letter: Letter): Promise<void> | null {
+    if (letter.isCall) this.#taken.add(letter);
     if (!this.acksCalls || !letter.isCall || this.#parent === null) return null;
     if (letter.from === this.#ackedFrom && letter.callId <= this.#ackedUpTo) return null;
     const upTo = Math.max(letter.callId, this.mailbox.lastCallFrom(letter.from));
@@ -437,6 +456,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Answers a call with the error its handler threw; the caller gets a `RemoteError`. */
   replyError(letter: Letter, error: unknown): void {
     letter.replied = true;
+    this.#taken.delete(letter);
     this.answerError(letter.from, letter.callId, this.self.id, error);
   }
 
@@ -466,7 +486,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (this.onExitRequest !== null) return this.onExitRequest(code);
     // The root: as Python's sys.exit(n), its non-daemon children first (see exitHooks).
     if (typeof code === 'number') {
-      this.closeMailbox(); // as in an actor process (see ActorHost#exitWhenFlushed)
+      this.closeMailbox(code & 0xff); // as in an actor process (see ActorHost#exitWhenFlushed)
       this.rootEnded(code & 0xff);
       return exitHooks.beforeExit().then(() => process.exit(code));
     }
@@ -572,6 +592,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (this.#parent !== null || this.#rootEnded !== null) return;
     const reason = exitReason(code, error instanceof Error ? error : undefined, false);
     this.#rootEnded = reason;
+    this.failTakenCalls(code, error);
     for (const { watcher, monitor, link } of this.#ownWatchers.values()) this.sendDown(watcher, monitor, this.self, reason, link);
     this.#ownWatchers.clear();
   }
@@ -734,6 +755,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.mailbox.putNotice(new Letter(kind, from, 0, flags & ~FLAG_NOTICE, payload, attachments));
       return;
     }
+    if (kind === FRAME_CALL && this.#refusingCalls) {
+      this.#undeliverable(kind, to, from, callId, flags, payload, attachments, 'stopping');
+      return;
+    }
     const letter = new Letter(kind, from, callId, flags, payload, attachments);
     let accepted: boolean;
     try {
@@ -778,8 +803,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
       this.#fail(from, callId, { type: 'exited', actorId: to });
     } else if (kind === FRAME_CALL) {
-      // Sent to an actor already gone: it never took the call (see taken()).
-      this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to, untaken: true });
+      // Sent to an actor already gone: it never took the call (see taken()). Told why it ended, when known.
+      const ended = reason === 'exited' ? this.#endOf(to) : reason === 'stopping' && to === this.self.id ? this.#closedWith : null;
+      const why = ended === null ? {} : { exitCode: ended.exitCode, ...whyEnded(ended.reason) };
+      this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to, ...why, untaken: true });
     } else if (kind === FRAME_SEND) {
       let message: unknown;
       try {
@@ -790,6 +817,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.emit('deadLetter', { to, from, reason, message });
     }
     // Replies to a caller that is gone are dropped: nobody is waiting.
+  }
+
+  /** How the ended child that `to` lived in ended, if this node still remembers. */
+  #endOf(to: string): { exitCode: number | null; reason: ExitReason } | null {
+    const route = routeFrom(this.id, nodeOf(to));
+    return route.kind === 'child' ? (this.#endedChildren.get(route.child) ?? null) : null;
   }
 
   /** A send that cannot be delivered becomes a dead letter event (for frames held back elsewhere, as for a child that never started). */
@@ -822,12 +855,49 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   /**
+   * The actor has ended and its process waits for its children: the calls it
+   * took and did not answer are answered with `ActorExitedError` (why it
+   * ended), as OTP's callers are when the server ends. One of those children
+   * may be the caller, waiting on a parent that waits on it. A call put off
+   * with `ctx.deferReply()` is left to the work that holds it (its answer may
+   * come after the down, see supervision.md).
+   */
+  failTakenCalls(code: number, error?: unknown): void {
+    const why = whyEnded(exitReason(code, error instanceof Error ? error : undefined, false));
+    for (const letter of this.#taken) {
+      if (letter.replied || letter.deferred) continue;
+      letter.replied = true;
+      this.#taken.delete(letter);
+      this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why });
+    }
+  }
+
+  /**
+   * The root program failed and now waits for its children: the calls queued
+   * for it, and those that come later, are answered with `ActorExitedError`
+   * (why it failed): a child calling it would wait on a program that waits on
+   * it. Its mailbox stays open for sends and exit messages, which loops it
+   * left running (a program that traps exits) still take, as Python's threads
+   * run on after the main one failed.
+   */
+  refuseCalls(code: number, error?: unknown): void {
+    if (this.#refusingCalls) return;
+    this.#refusingCalls = true;
+    const reason = exitReason(code, error instanceof Error ? error : undefined, false);
+    this.#closedWith ??= { exitCode: code, reason };
+    const why = whyEnded(reason);
+    for (const letter of this.mailbox.takeCalls()) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why, untaken: true });
+  }
+
+  /**
    * Ends the mailbox; calls still queued in it are answered with
    * `ActorExitedError`, saying why when the actor is ending by `code` and
    * `error` (as the calls its parent fails, see failCalls).
    */
   closeMailbox(code: number | null = null, error?: unknown): void {
-    const why = code === null ? {} : whyEnded(exitReason(code, error instanceof Error ? error : undefined, false));
+    const reason = code === null ? null : exitReason(code, error instanceof Error ? error : undefined, false);
+    if (code !== null) this.#closedWith ??= { exitCode: code, reason: reason! };
+    const why = reason === null ? {} : whyEnded(reason);
     for (const letter of this.mailbox.close()) {
       if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why, untaken: true });
     }
@@ -888,7 +958,7 @@ function callError(to: ActorRef, failure: ReplyFailure): Error {
       const why = failure.reason !== undefined && failure.reason !== `exit code ${failure.exitCode}` ? failure.reason : '';
       const said = [code, why].filter((part) => part !== '').join(': ');
       const error = new ActorExitedError(
-        `${who} ended before it replied${said === '' ? '' : ` (${said})`}. Check ref.exitCode and ref.error, or restart it under a supervisor.`,
+        `${who} ended before it ${failure.untaken === true ? 'took the call' : 'replied'}${said === '' ? '' : ` (${said})`}. Check ref.exitCode and ref.error, or restart it under a supervisor.`,
         to.id,
         failure.error === undefined ? undefined : { cause: errorFromWire(failure.error) },
       );

@@ -92,7 +92,7 @@ export async function whereis<Msg = unknown, Reply = unknown>(name: string, opti
  * @throws {NoSuchActorError} `ERR_NO_SUCH_ACTOR` (as a rejection) when no actor holds the name.
  */
 export async function sendNamed(name: string, message: unknown): Promise<void> {
-  (await named(name)).send(message);
+  await (await named(name)).send(message);
 }
 
 /** Calls the actor holding `name` (looked up first); rejects as `call` does, or with `NoSuchActorError`. */

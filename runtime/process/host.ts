@@ -333,10 +333,12 @@ class ActorHost {
    * that), not once those children end. One of them may be linked to it, or
    * wait for its news.
    */
-  #endedBeforeChildren(code: number): void {
+  #endedBeforeChildren(code: number, error?: unknown): void {
     if (this.#reported !== null || !children().some((child) => !child.daemon && child.isAlive())) return;
     this.#reported = code;
     this.#link.sendSystem({ t: 'ended', code });
+    // A child may be the caller of one it took and did not answer: it would wait on a parent that waits on it.
+    this.#node.failTakenCalls(code, error);
   }
 
   /**
@@ -422,7 +424,7 @@ class ActorHost {
     const ending = asKilled ? -9 : asShutdown ? -15 : code;
     // Calls still queued are told what its monitors will be: its error, `shutdown` or `killed`.
     node.closeMailbox(ending, asShutdown || asKilled ? undefined : error);
-    this.#endedBeforeChildren(ending);
+    this.#endedBeforeChildren(ending, asShutdown || asKilled ? undefined : error);
     // Ended by a link, as Erlang ends a linked process: at once, its children with it.
     if (error instanceof LinkedExitError) for (const child of children()) child.signal('SIGKILL');
     // Stopped: the children it started while the stop ran (its stop hooks, its loop) are stopped

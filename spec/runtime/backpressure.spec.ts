@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../runtime/codec.ts';
-import { ActorRef, Queue, spawn } from '../../index.ts';
+import { ActorRef, Queue, register, sendNamed, spawn } from '../../index.ts';
 import { lateReader } from '../fixtures/queues.ts';
 import { waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
@@ -24,6 +24,25 @@ describe("bounded mailboxes with overflow 'block'", () => {
     for (let i = 6; i < 20; i++) await reader.send(i);
     expect(await report.get({ timeout: 20_000 })).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(await reader.join({ timeout: 10_000 })).toBe(0);
+    await control.close();
+    await report.close();
+  });
+
+  it('make sendNamed() wait for room as send() does', async () => {
+    const control = new Queue<string>();
+    const report = new Queue<unknown>();
+    const reader = reap(spawn(lateReader, { args: [control, report, 6], mailbox: { max: 5, overflow: 'block' } }));
+    await register('late-reader', reader);
+    for (let i = 0; i < 5; i++) await sendNamed('late-reader', i);
+    let admitted = false;
+    // Before, it resolved at once: the ref's send() promise was dropped.
+    const sixth = sendNamed('late-reader', 5).then(() => (admitted = true));
+    await control.put('ping');
+    expect(await report.get({ timeout: 20_000 })).toBe('pong');
+    expect(admitted).toBe(false);
+    await control.put('go');
+    await sixth;
+    expect(await report.get({ timeout: 20_000 })).toEqual([0, 1, 2, 3, 4, 5]);
     await control.close();
     await report.close();
   });

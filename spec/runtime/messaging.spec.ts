@@ -232,6 +232,17 @@ describe('send and call', () => {
     expect((err as Error).message).toContain('exit code 3');
   });
 
+  it('tells a call to an actor that has ended already what it ended of', async () => {
+    const ref = reap(spawn(throwsOnMessage));
+    await ref.call('x', { timeout: 15_000 }).catch(() => {});
+    expect(await ref.join({ timeout: 15_000 })).toBe(1);
+    const err = await ref.call('later', { timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ActorExitedError);
+    // Before: '… ended before it replied. Check ref.exitCode …', with no code, reason or cause.
+    expect((err as Error).message).toContain('ended before it took the call (exit code 1: TypeError: boom on x)');
+    expect(((err as Error).cause as Error).message).toBe('boom on x');
+  });
+
   it('tells the caller of an actor that died of an error mid-call what it died of (OTP: the server\'s reason)', async () => {
     const ref = reap(spawn(throwsOnMessage));
     // The second call waits in the mailbox when the first kills the actor: failed from there, told alike.

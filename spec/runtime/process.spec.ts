@@ -177,6 +177,20 @@ describe('actor process lifecycle', () => {
     expect(run.stdout.split('\n').filter(Boolean).sort()).toEqual(['late: noproc', `monitor: ${reason}`, `trap: ${reason}`]);
   });
 
+  it.each([
+    ['takes it and calls exit(2)', 'exit', 2, 'ended before it replied (exit code 2)', undefined],
+    ['takes it and fails', 'throw', 1, 'ended before it replied (exit code 1: Error: the program failed)', 'the program failed'],
+    ['fails before it comes', 'fails-first', 1, '(exit code 1: Error: the program failed)', 'the program failed'],
+  ] as const)('fails a child\'s call to the program that %s, saying why, rather than wait on each other', async (_what, how, code, said, cause) => {
+    const run = await runFixture('root-called.ts', [how]);
+    // Before, the call of a program that failed waited for ever (and the program for its child); after exit(n), it said no why.
+    expect(run.code).toBe(code);
+    const told = JSON.parse(run.stdout.trim()) as { code: string; message: string; cause?: string };
+    expect(told.code).toBe('ERR_ACTOR_EXITED');
+    expect(told.message).toContain(said);
+    expect(told.cause).toBe(cause);
+  });
+
   it('leaves an uncaught error to a listener of the actor\'s own, as the main program and a Node script do', async () => {
     const ref = reap(spawn(handlesItsOwnUncaught));
     const { caught } = await current().receive({ match: (m): m is { caught: string } => typeof (m as { caught?: unknown })?.caught === 'string', timeout: 20_000 });

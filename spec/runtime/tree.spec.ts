@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, current, node, spawn } from '../../index.ts';
-import { daemonParent, exitWhileCalled, exitWithChildren, tree, vandal } from '../fixtures/actors.ts';
+import { daemonParent, exitWhileCalled, exitWithChildren, takesCallAndEnds, tree, vandal } from '../fixtures/actors.ts';
 import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
@@ -181,6 +181,28 @@ describe('actor trees', () => {
     expect(await parent.join({ timeout: 20_000 })).toBe(4);
     const told = await current().receive({ match: (m): m is { callEnded: string } => typeof (m as { callEnded?: unknown })?.callEnded === 'string', timeout: 10_000 });
     expect(told.callEnded).toBe('ERR_ACTOR_EXITED');
+  });
+
+  it.each([
+    ['calls ctx.exit(3)', 'exit', 3, 'ended before it replied (exit code 3)', undefined],
+    ['throws', 'throw', 1, 'ended before it replied (exit code 1: Error: gave up)', 'gave up'],
+    ['returns', 'return', 0, 'ended before it replied (exit code 0: normal)', undefined],
+  ] as const)('fails a call it took and did not answer when it %s while waiting for the caller, its child', async (_what, how, code, said, cause) => {
+    const parent = reap(spawn(takesCallAndEnds, { args: [current().self, how] }));
+    type Settled = { settled: string; message?: string; cause?: string };
+    // Before, the child's call (no deadline) waited for ever, and the parent's process for the child.
+    const told = await current().receive({ match: (m): m is Settled => typeof (m as Settled)?.settled === 'string', timeout: 20_000 });
+    expect(told.settled).toBe('ERR_ACTOR_EXITED');
+    expect(told.message).toContain(said);
+    expect(told.cause).toBe(cause);
+    expect(await parent.join({ timeout: 20_000 })).toBe(code);
+  });
+
+  it('leaves a call it put off with deferReply() to the work that answers it after the actor returned', async () => {
+    const parent = reap(spawn(takesCallAndEnds, { args: [current().self, 'defer'] }));
+    const told = await current().receive({ match: (m): m is { settled: string; value: unknown } => typeof (m as { settled?: unknown })?.settled === 'string', timeout: 20_000 });
+    expect(told).toEqual({ settled: 'answered', value: 'later' });
+    expect(await parent.join({ timeout: 20_000 })).toBe(0);
   });
 
   it("waits on the root's ctx.exit(n) for its non-daemon children, as Python's sys.exit", async () => {
