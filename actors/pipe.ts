@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { ActorRef, ChildRef, Handle, InvalidArgumentError, TimeoutError, describeValue, checkOptions, invalidOption, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
+import { AbortError, ActorRef, ChildRef, Handle, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, afterEncoding, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -30,9 +30,9 @@ type Request = { s?: Settle } & (
   | { t: 'recv'; d: End; ms?: number; k?: number }
   | { t: 'poll'; d: End; ms?: number; k?: number }
   | { t: 'close'; d: End }
-  | ({ t: 's' } & Settle)
-  | { t: 'x'; k: number }
-  | { t: 'hold'; d: End }
+  | ({ t: 's'; d: End } & Settle)
+  | { t: 'x'; d: End; k: number }
+  | { t: 'hold'; d: End; by?: string }
 );
 
 let pipes = 0;
@@ -73,17 +73,20 @@ function servePipe(name: string): ActorRef {
     } else {
       const m = message as Request;
       callers.see(from);
-      if (m.s !== undefined) for (const channel of inbox) channel.settle(from, m.s.a, m.s.r);
+      // Each end's items are numbered on their own: a confirmation is for the end that sent it (the one it reads).
+      if (m.s !== undefined) inbox[m.d].settle(from, m.s.a, m.s.r);
       if (call === undefined) {
         // A process that received an end holds it: its death, before it used the end or after, is the other end's EOF.
-        if (m.t === 'hold') users[m.d].add(from);
-        else
-          for (const d of [0, 1] as const) {
-            if (m.t === 's') inbox[d].settle(from, m.a, m.r);
-            else if (m.t === 'x') inbox[d].cancel(from, m.k);
-          }
+        // Told by the receiver as it decodes the end, and first by the sender (`by`) as it sends it.
+        if (m.t === 'hold') {
+          const holder = m.by ?? from;
+          users[m.d].add(holder);
+          callers.see(holder);
+        }
+        else if (m.t === 's') inbox[m.d].settle(from, m.a, m.r);
+        else if (m.t === 'x') inbox[m.d].cancel(from, m.k);
       } else {
-        const d = m.t === 's' || m.t === 'x' ? 0 : m.d;
+        const d = m.d;
         users[d].add(from);
         if (m.t === 'close') {
           closeEnd(d, true);
@@ -223,10 +226,17 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
       const timeout = given.timeout;
       const ms = this.#readWait({ ...given, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
       if (typeof ms === 'object') throw ms;
-      return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, given.signal, 'poll()').then((answer) => {
-        if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, given.signal);
-        return answer === true;
-      });
+      return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, given.signal, 'poll()').then(
+        (answer) => {
+          if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, given.signal);
+          return answer === true;
+        },
+        (err: unknown) => {
+          // The pipe is gone (its maker ended): recv() gives EOFError at once, so it would not wait.
+          if (err instanceof EOFError) return true;
+          throw err;
+        },
+      );
     });
   }
 
@@ -281,6 +291,16 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   }
 
   override toWire(): unknown {
+    // Sent to an actor (a message, a reply, a child's args): it holds the end from now on, said to the
+    // pipe before the message goes. Its death before it even decoded the end is then the other end's
+    // EOF, and a sender that hands the end on and ends does not close it under the receiver.
+    const holder = encodingFor();
+    if (holder !== undefined && localOf(holder) === MAIN_LOCAL_ID) {
+      const ref = this.#client.ref;
+      const d = this.#end;
+      // A turn later: a child being spawned is known to its parent's node only once spawn() has made it.
+      afterEncoding(() => queueMicrotask(() => ref.send({ t: 'hold', d, by: holder } satisfies Request)));
+    }
     return [this.#client.ref, this.#end, this.readable, this.writable];
   }
 
@@ -329,25 +349,38 @@ export type Waitable = Connection<unknown, unknown> | ChildRef<any, any>;
  * `p.sentinel`) when it has ended. Resolves with the ready ones, in the order
  * given, or `[]` at `timeout` (0 or less: at once).
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for anything else in `ends`, or a bad timeout.
+ * @throws {ClosedError} `ERR_CLOSED` an end in `ends` was closed here (Python raises `OSError` for it); so does any other error an end's `poll()` gives (a write-only end: `PipeDirectionError`).
+ * @throws {AbortError} `ERR_ABORTED` `signal` aborted first.
  */
-export async function wait<W extends Waitable>(ends: readonly W[], options?: { readonly timeout?: number }): Promise<W[]> {
+export async function wait<W extends Waitable>(ends: readonly W[], options?: { readonly timeout?: number; readonly signal?: AbortSignal }): Promise<W[]> {
   if (!Array.isArray(ends) || ends.some((e) => !(e instanceof Connection) && !(e instanceof ChildRef))) {
     throw invalidOption('ends', 'an array of pipe ends (Connection) and child actors (ChildRef)', ends);
   }
-  const asked = optionsOf(options, 'wait() options', ['timeout']).timeout;
+  const given = optionsOf(options, 'wait() options', ['timeout', 'signal']);
   // A negative timeout does not wait, as Python's (test_neg_timeout).
-  const timeout = typeof asked === 'number' && asked < 0 ? 0 : (waitMs(options, 'wait() options') ?? Infinity);
+  const timeout = typeof given.timeout === 'number' && given.timeout < 0 ? 0 : (waitMs(given, 'wait() options') ?? Infinity);
+  const signal = given.signal;
+  const aborted = (): AbortError => new AbortError('wait() was aborted.', { cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
   if (ends.length === 0) return [];
   const stop = new AbortController();
-  const polls = ends.map((end) => readyWithin(end, timeout, stop.signal).catch((): boolean => false));
-  const first = await new Promise<boolean>((resolve) => {
-    let left = polls.length;
-    for (const poll of polls) void poll.then((ready: boolean) => (ready ? resolve(true) : --left === 0 && resolve(false)));
-  });
-  stop.abort();
-  if (!first) return [];
+  const onAbort = (): void => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    // An end that cannot be waited on (closed here, write-only) fails the wait, as Python's does, rather than count as not ready.
+    const first = await new Promise<boolean>((resolve, reject) => {
+      let left = ends.length;
+      for (const end of ends) readyWithin(end, timeout, stop.signal).then((ready) => (ready ? resolve(true) : --left === 0 && resolve(false)), reject);
+    });
+    if (!first) return [];
+  } catch (err) {
+    throw signal?.aborted ? aborted() : err;
+  } finally {
+    stop.abort();
+    signal?.removeEventListener('abort', onAbort);
+  }
   // One is ready: ask each, at once, which are.
-  const ready = await Promise.all(ends.map((end) => readyWithin(end, 0).catch(() => false)));
+  const ready = await Promise.all(ends.map((end) => readyWithin(end, 0)));
   return ends.filter((_, i) => ready[i]);
 }
 

@@ -68,6 +68,28 @@ const recordsUnpackr = new Unpackr({ ...common, useRecords: true });
 // synchronous, so one slot per direction is enough.
 let packing: Buffer[] | null = null;
 const scratch: Buffer[] = [];
+/** The actor the value being encoded goes to, when the caller said (see encodingFor). */
+let packingFor: string | undefined;
+/** What handles in the value being encoded asked to do once it has encoded (see afterEncoding). */
+let afterPacking: (() => void)[] = [];
+
+/**
+ * While a value is encoded, the ID of the actor it goes to (a message's
+ * target, a reply's caller, a spawned child for its args), when the caller
+ * knows it: a handle's `toWire()` may tell its service who will hold it.
+ */
+export function encodingFor(): string | undefined {
+  return packingFor;
+}
+
+/**
+ * Runs `fn` once the value being encoded has encoded without error, before
+ * `encode()` returns (so before the message is sent): a handle's `toWire()`
+ * cannot send from within the encoding.
+ */
+export function afterEncoding(fn: () => void): void {
+  afterPacking.push(fn);
+}
 let unpacking: readonly Buffer[] | null = null;
 
 const ERROR_TYPES: Record<string, ErrorConstructor> = {
@@ -466,9 +488,12 @@ export function registerDefinitionCodec<T extends object>(Class: abstract new (.
  * path inside `value` (`args[1].cb`) that cannot be encoded; `label` is the
  * name of the whole value at the call site (`message`, `args`).
  */
-export function encode(value: unknown, label: string): Encoded {
+export function encode(value: unknown, label: string, to?: string): Encoded {
   scratch.length = 0;
   packing = scratch;
+  packingFor = to;
+  // Left by a value that failed to encode: not done.
+  if (afterPacking.length > 0) afterPacking = [];
   if (!forgetting) {
     forgetting = true;
     setImmediate(forgetLast).unref();
@@ -484,6 +509,7 @@ export function encode(value: unknown, label: string): Encoded {
     throw serializationError(value, label, cause);
   } finally {
     packing = null;
+    packingFor = undefined;
   }
   // Refused here, where the caller is told what to do, not as the frame is written.
   let bytes = HEADER_BYTES - 4 + encoded.payload.byteLength;
@@ -493,6 +519,11 @@ export function encode(value: unknown, label: string): Encoded {
       `Cannot send ${label}: it encodes to ${bytes} bytes, over the ${MAX_FRAME_BYTES} bytes (2 GiB) one message can hold. Send it in parts (a Queue of chunks, say), or keep it in a SharedArray.`,
       label,
     );
+  }
+  if (afterPacking.length > 0) {
+    const after = afterPacking;
+    afterPacking = [];
+    for (const fn of after) fn();
   }
   return encoded;
 }

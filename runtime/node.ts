@@ -271,6 +271,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   }
 
   /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
+  /** The ID the actor of the next child spawned here will have (`nextChild()` then gives its node). */
+  nextChildActorId(): string {
+    return actorId(childNodeId(this.id, this.#childCount + 1), MAIN_LOCAL_ID);
+  }
+
   nextChild(): { nodeId: NodeId; identity: string } {
     const n = ++this.#childCount;
     return { nodeId: childNodeId(this.id, n), identity: this.identity === '' ? String(n) : `${this.identity}:${n}` };
@@ -355,7 +360,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   // ---- sending ---------------------------------------------------------
 
   send(to: ActorRef, message: unknown): void {
-    const encoded = encode(message, 'message');
+    const encoded = encode(message, 'message', to.id);
     this.#route(FRAME_SEND, to.id, this.self.id, 0, encoded.flags, encoded.payload, encoded.attachments);
   }
 
@@ -366,7 +371,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * letter, as any send to a gone actor).
    */
   sendAdmitted(to: ActorRef, message: unknown): Promise<void> {
-    const encoded = encode(message, 'message');
+    const encoded = encode(message, 'message', to.id);
     const callId = this.#nextCallId();
     return new Promise<void>((resolve) => {
       const done = (): void => resolve();
@@ -384,7 +389,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   call(to: ActorRef, message: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     let encoded: Encoded;
     try {
-      encoded = encode(message, 'message');
+      encoded = encode(message, 'message', to.id);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -462,7 +467,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** Answers call `callId` of `caller` on behalf of actor `answerer` (this node's actor or one of its services). */
   answer(caller: string, callId: number, answerer: string, value: unknown): void {
-    const encoded = encode(value, 'reply');
+    const encoded = encode(value, 'reply', caller);
     this.#route(FRAME_REPLY, caller, answerer, callId, encoded.flags, encoded.payload, encoded.attachments);
   }
 

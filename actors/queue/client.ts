@@ -101,6 +101,8 @@ export class ChannelClient {
   readonly #gone: (cause: Error) => Error;
   /** The request that carries a batch of puts, without its `vs`. */
   readonly #putHead: Record<string, unknown>;
+  /** What names this client's channel to its service besides `t` (a pipe's end, `d`): its acks and cancels carry it too. */
+  readonly #address: Record<string, unknown>;
   #batch: Put[] = [];
   #batchBytes = 0;
   /** Batches of puts sent and not yet answered. */
@@ -115,6 +117,8 @@ export class ChannelClient {
     this.label = label;
     this.#gone = gone;
     this.#putHead = putHead;
+    const { t: _put, ...address } = putHead;
+    this.#address = address;
   }
 
   /**
@@ -189,7 +193,7 @@ export class ChannelClient {
     if (signal !== undefined) {
       const token = nextToken++;
       message.k = token;
-      onAbort = () => this.ref.send({ t: 'x', k: token });
+      onAbort = () => this.ref.send({ t: 'x', ...this.#address, k: token });
       signal.addEventListener('abort', onAbort, { once: true });
     }
     return this.#call(message, ms).finally(() => {
@@ -262,7 +266,7 @@ export class ChannelClient {
   settleNow(): void {
     unsettled.delete(this);
     const settle = this.#takeSettle();
-    if (settle !== undefined) this.ref.send({ t: 's', ...settle });
+    if (settle !== undefined) this.ref.send({ t: 's', ...this.#address, ...settle });
   }
 
   #takeSettle(): { a: number[]; r?: number[] } | undefined {
@@ -279,6 +283,9 @@ export class ChannelClient {
  * Keeps a service's callers monitored, so it hears when one ends; frees the
  * monitors when the service goes.
  */
+/** A watch whose monitor() call has not returned yet (see Callers.see). */
+const WATCH_PENDING = -1;
+
 export class Callers {
   readonly #monitors = new Map<string, number>();
   readonly #monitor: (target: ActorRef) => number;
@@ -291,7 +298,12 @@ export class Callers {
 
   /** Starts watching `from` if it is new. */
   see(from: string): void {
-    if (!this.#monitors.has(from)) this.#monitors.set(from, this.#monitor(new ActorRef(from, from)));
+    if (this.#monitors.has(from)) return;
+    // Marked first: the down of an actor that is gone already may come within monitor() (a service
+    // and the node that answers noproc share a process), and must be known as this watch's.
+    this.#monitors.set(from, WATCH_PENDING);
+    const monitor = this.#monitor(new ActorRef(from, from));
+    if (this.#monitors.get(from) === WATCH_PENDING) this.#monitors.set(from, monitor);
   }
 
   /** The actor that ended, if `message` is a down for one of them. */

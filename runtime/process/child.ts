@@ -123,8 +123,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#def = def;
     this.#options = options;
     this.daemon = options.daemon;
-    // Encoded now, so a value that cannot cross fails at the spawn call site.
-    this.#args = encode(args, 'args');
+    // Encoded now, so a value that cannot cross fails at the spawn call site; for the child it is
+    // for (a pipe end in them is held by the child from now: see encodingFor).
+    this.#args = encode(args, 'args', node.nextChildActorId());
     const { nodeId, identity } = node.nextChild();
     this.nodeId = nodeId;
     this.#identity = identity;

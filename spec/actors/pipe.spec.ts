@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, TimeoutError, node, spawn, wait } from '../../index.ts';
+import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, Queue, TimeoutError, current, node, spawn, wait, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, echoFromMessage, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -233,12 +233,82 @@ describe('Pipe', () => {
     await b.close();
   });
 
+  it("wait() fails for an end closed here or write-only, as Python's does, counts an end whose pipe is gone as ready, and takes a signal", async () => {
+    const [a, b] = Pipe();
+    await a.close();
+    // Before, each counted as never ready: wait() answered [] at once, or waited out its timeout.
+    await expect(wait([a])).rejects.toBeInstanceOf(ClosedError);
+    await expect(wait([a, b], { timeout: 20_000 })).rejects.toBeInstanceOf(ClosedError);
+    const [r, w] = Pipe({ duplex: false });
+    await expect(wait([w as Connection], { timeout: 20_000 })).rejects.toBeInstanceOf(PipeDirectionError);
+    const controller = new AbortController();
+    const waiting = wait([r], { signal: controller.signal });
+    controller.abort(new Error('enough'));
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    const maker = reap(spawn(pipeMaker));
+    const { end } = await current().receive({ match: (m): m is { end: Connection } => typeof m === 'object' && m !== null && 'end' in m, timeout: 20_000 });
+    expect(await maker.join({ timeout: 20_000 })).toBe(0);
+    // Its pipe went with its maker: recv() gives EOFError at once, so poll() says it would not wait.
+    expect(await end.poll()).toBe(true);
+    expect(await wait([end, r], { timeout: 20_000 })).toEqual([end]);
+    await expect(end.recv()).rejects.toBeInstanceOf(EOFError);
+    for (const e of [b, r, w]) await e.close();
+  });
+
   it('reads EOF when the process that received the other end dies before it used it (Python would hang)', async () => {
     const [a, b] = Pipe();
     const child = reap(spawn(throwsHoldingEnd, { args: [a] }));
     expect(await child.join({ timeout: 20_000 })).toBe(1);
     // Before, an end never used belonged to nobody, and this waited for ever.
     await expect(b.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await b.close();
+  });
+
+  it('reads EOF when the child given the other end is killed before it even decoded its args', async () => {
+    const [a, b] = Pipe();
+    const child = spawn(holdsEnd, { args: [b] });
+    child.kill();
+    expect(await child.join({ timeout: 20_000 })).toBe(-9);
+    // Before, the child had not said it held the end: nobody did, and this waited for ever.
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await expect(a.send('lost?')).rejects.toBeInstanceOf(BrokenPipeError);
+    await a.close();
+  });
+
+  it('keeps an end open for the actor it was handed on to, though the one that handed it on has ended', async () => {
+    const [a, b] = Pipe();
+    const gate = new Queue<string>();
+    const taker = reap(spawn(echoFromMessageWhenLetIn, { args: [gate] }));
+    const giver = reap(spawn(handsEndOn, { args: [b, taker] }));
+    expect(await giver.join({ timeout: 20_000 })).toBe(0);
+    // The taker has not decoded its message yet. Before, the giver's end closed the end it handed on:
+    // this send got BrokenPipeError, and the taker's sends ClosedError.
+    await a.send('through the taker');
+    await gate.put('go');
+    // It echoes in capitals.
+    expect(await a.recv({ timeout: 20_000 })).toBe('THROUGH THE TAKER');
+    await a.close();
+    expect(await taker.join({ timeout: 20_000 })).toBe(0);
+    await gate.close();
+  });
+
+  it('confirms what one end took for that end alone: a message refused by recvBytes() on one end neither goes nor comes back on the other', async () => {
+    const [a, b] = Pipe();
+    await a.send('to b');
+    await b.send('to a');
+    const [refused, got] = await Promise.allSettled([b.recvBytes(), a.recv({ timeout: 10_000 })]);
+    expect(refused.status).toBe('rejected');
+    expect(got).toEqual({ status: 'fulfilled', value: 'to a' });
+    // Each end numbers its messages from 1: before, b's give-back of its first put a's first back too.
+    expect(await b.recv({ timeout: 10_000 })).toBe('to b');
+    expect(await a.poll()).toBe(false);
+    await a.send('again');
+    await b.recv({ timeout: 10_000 });
+    // And a's take, confirmed, confirmed b's first too: refused again, it was gone.
+    await b.send('to a 2');
+    await expect(a.recvBytes()).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await a.recv({ timeout: 10_000 })).toBe('to a 2');
+    await a.close();
     await b.close();
   });
 
