@@ -8,13 +8,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolveChildSpec, type ChildSpec, type Restart } from './supervisor/spec.ts';
 import { once } from 'node:events';
-import { accessSync, constants as fsConstants, readFileSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { procStat } from '../runtime/process/proc-stat.ts';
+import { groupAlive } from '../runtime/process/proc-stat.ts';
 import { spawnProcess } from '../runtime/process/spawn-process.ts';
 import {
   ActorRef,
+  EXITED,
   SpawnError,
   TimeoutError,
   TroupeError,
@@ -104,11 +105,12 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   ended.catch(() => {});
   let reaped = false;
   // The parent kills the group when it kills this process (kill(), a stop's deadline): SIGKILLed,
-  // this process could not. Counted until the program is reaped, while the number is surely its.
+  // this process could not. Counted while the number is surely the group's: until the program is
+  // reaped and no member is left (what it started in the background, holding its output open, keeps
+  // the group, and so the number, while this process waits for that output).
   const forget = program.pid === undefined ? () => {} : node().ownGroup(program.pid);
   void ended.then(() => {
     reaped = true;
-    forget();
   }, forget);
   const group = (signal: NodeJS.Signals): void => {
     const pgid = program.pid;
@@ -137,16 +139,17 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   const onSigterm = (): void => {
     if (terminating) return process.ppid === parentAtStart ? group('SIGKILL') : undefined;
     terminating = true;
-    group('SIGTERM');
-    const end = (): void => {
-      // The program has ended; what it left in its group (a member that ignores SIGTERM) goes with
-      // it: this process now ends by the signal, and its 'exit' listener will not run.
-      group('SIGKILL');
+    if (program.pid === undefined) {
+      // No program: this process ends by the signal, as asked.
       process.removeListener('SIGTERM', onSigterm);
       process.kill(process.pid, 'SIGTERM');
-    };
-    if (program.pid === undefined) end();
-    else void ended.then(end);
+      return;
+    }
+    group('SIGTERM');
+    // The program has ended; what it left in its group (a member that ignores SIGTERM, holding the
+    // output open) goes with it. This process then ends as the program did, once all it wrote (its
+    // last words on SIGTERM too) has reached the owner: Python's terminate() then communicate().
+    void ended.then(() => group('SIGKILL'));
   };
   process.on('SIGTERM', onSigterm);
   // First of the exit listeners, so that nothing before it can keep it from running.
@@ -172,6 +175,7 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   program.stdin?.on('error', () => {});
   const [code, signal] = await ended;
   await Promise.all(outputs);
+  if (program.pid !== undefined && !groupAlive(program.pid)) forget();
   const number = signal === null ? 0 : (osConstants.signals[signal] ?? 0);
   sink?.send({ eof: true, exitCode: signal === null ? (code ?? 1) : -number });
   // The program's end is the actor's: the same code, or the same signal; the output reaches the owner first.
@@ -179,28 +183,6 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   // says it (the owner's Command has the program's -N from the message above).
   await ctx.exit(signal ?? code ?? 1).catch(() => ctx.exit(128 + number));
 });
-
-/**
- * Whether some process still belongs to process group `pgid` (Linux: read from
- * /proc). While one does, the number cannot be given to another process.
- */
-function groupAlive(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return false; // No /proc: never signal a group whose leader is gone.
-  }
-  for (const entry of entries) {
-    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
-    try {
-      if (Number(procStat(entry)[2]) === pgid) return true;
-    } catch {
-      // It ended while we looked.
-    }
-  }
-  return false;
-}
 
 /**
  * Sends one output stream to the sink, as lines or chunks, until it ends.
@@ -263,6 +245,13 @@ class Stream<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
   #ended = false;
   #wake: (() => void) | null = null;
+  #reading = false;
+  /** How errors name it (`stdout of grep`). */
+  readonly #label: string;
+
+  constructor(label: string) {
+    this.#label = label;
+  }
 
   push(item: T): void {
     this.#items.push(item);
@@ -275,46 +264,61 @@ class Stream<T> implements AsyncIterable<T> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      if (this.#items.length > 0) {
-        yield this.#items.shift()!;
-        continue;
+    // Each item goes to one reader: a second one would take half of them, and wait for ever once the first ended.
+    if (this.#reading) throw new TroupeError('ERR_INVALID_ARGUMENT', `The ${this.#label} is being read already: read it in one place (one for await, or one output()).`);
+    this.#reading = true;
+    try {
+      for (;;) {
+        if (this.#items.length > 0) {
+          yield this.#items.shift()!;
+          continue;
+        }
+        if (this.#ended) return;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = null;
       }
-      if (this.#ended) return;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = null;
+    } finally {
+      this.#reading = false;
     }
   }
 }
 
 /** The data of each message of `stream`, in order. */
-async function* dataOf(stream: Stream<OutputMessage>): AsyncGenerator<string | Buffer> {
-  for await (const message of stream) yield message.data;
+async function* dataOf<Out>(stream: Stream<OutputMessage>): AsyncGenerator<Out> {
+  for await (const message of stream) yield message.data as Out;
 }
 
-/** A running program, as its owner sees it: the host actor's lifecycle, plus the program's input and output. */
-export class Command {
+/**
+ * A running program, as its owner sees it: the host actor's lifecycle, plus
+ * the program's input and output. `Out` is what its output comes as: text
+ * (`string`), or `Buffer` with `encoding: 'buffer'`.
+ */
+export class Command<Out extends string | Buffer = string> {
   /** The host actor: monitor it, link to it, stop it like any actor. */
   readonly ref: ChildRef<Input>;
-  /** Output lines (or chunks), in order; ends when the program's output does. */
-  readonly stdout: AsyncIterable<string | Buffer>;
-  readonly stderr: AsyncIterable<string | Buffer>;
+  /** Output lines (or chunks), in order; ends when the program's output does. Read in one place. */
+  readonly stdout: AsyncIterable<Out>;
+  readonly stderr: AsyncIterable<Out>;
   readonly #ready: Promise<this>;
   readonly #done: Promise<void>;
   readonly #lines: boolean;
   /** The output as it came, with the marks `output()` joins by; `stdout` and `stderr` give their data. */
-  readonly #out = new Stream<OutputMessage>();
-  readonly #err = new Stream<OutputMessage>();
+  readonly #out: Stream<OutputMessage>;
+  readonly #err: Stream<OutputMessage>;
+  readonly #bytes: boolean;
+  #output: Promise<{ stdout: Out; stderr: Out }> | null = null;
   #pid: number | null = null;
   /** The program's own exit code (-N for signal N), once the host has said it. */
   #programExit: number | null = null;
 
   /** @internal Use `spawnCommand`. */
   constructor(file: string, argv: readonly string[], options: CommandOptions) {
-    const out = this.#out;
-    const err = this.#err;
-    this.stdout = dataOf(out);
-    this.stderr = dataOf(err);
+    const named = options.name ?? file.split('/').pop()!;
+    const out = (this.#out = new Stream<OutputMessage>(`stdout of ${named}`));
+    const err = (this.#err = new Stream<OutputMessage>(`stderr of ${named}`));
+    this.#bytes = options.encoding === 'buffer';
+    this.stdout = dataOf<Out>(out);
+    this.stderr = dataOf<Out>(err);
     let started!: () => void;
     let failed!: (e: Error) => void;
     const startedP = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
@@ -365,8 +369,10 @@ export class Command {
       deathSignal: 'TERM',
       cwd: options.cwd,
     });
-    void this.ref.join().then(finish);
-    this.#ready = Promise.race([startedP, this.ref.ready.then(() => startedP), this.ref.join().then(() => Promise.reject(this.ref.error ?? new SpawnError(`${file} ended before it started`, file)))]).then(() => this);
+    // Its end, waited for without join(), which keeps the program alive for a daemon: a daemon command does not.
+    const exited = this.ref[EXITED];
+    void exited.then(finish);
+    this.#ready = Promise.race([startedP, this.ref.ready.then(() => startedP), exited.then(() => Promise.reject(this.ref.error ?? new SpawnError(`${file} ended before it started`, file)))]).then(() => this);
     this.#ready.catch(() => {});
   }
 
@@ -423,26 +429,33 @@ export class Command {
   }
 
   /**
-   * Everything the program writes, joined, once it is done.
+   * Everything the program writes, joined, once it is done: text, or a
+   * `Buffer` of the bytes as written with `encoding: 'buffer'`. Called again,
+   * it gives the same answer.
    * @throws {OutputLimitError} `ERR_OUTPUT_LIMIT` (as a rejection) past `limit` characters or bytes (default 64 MiB); the program is killed.
+   * @throws {TroupeError} `ERR_INVALID_ARGUMENT` when `stdout` or `stderr` is being read already (in a `for await`).
    */
-  async output(options?: { limit?: number }): Promise<{ stdout: string; stderr: string }> {
+  output(options?: { limit?: number }): Promise<{ stdout: Out; stderr: Out }> {
+    return (this.#output ??= this.#collectOutput(options));
+  }
+
+  async #collectOutput(options: { limit?: number } | undefined): Promise<{ stdout: Out; stderr: Out }> {
     const { limit = 64 * 1024 * 1024 } = optionsOf(options, 'output() options', ['limit']);
     checkLimit(limit, 'output() options.limit');
     let size = 0;
     // Lines get back the newline they ended with; a piece that did not end its line, and raw chunks, do not.
-    const collect = async (stream: Stream<OutputMessage>): Promise<string> => {
-      const parts: string[] = [];
+    const collect = async (stream: Stream<OutputMessage>): Promise<Out> => {
+      const parts: (string | Buffer)[] = [];
       for await (const { data, unterminated } of stream) {
-        const text = typeof data === 'string' ? data : data.toString('utf8');
-        size += text.length;
+        size += data.length;
         if (size > limit) {
           this.kill();
           throw new OutputLimitError(`The output of ${this.ref.name} passed the limit of ${limit}; the program was killed. Raise \`limit\`, or read ref.stdout as it comes.`, limit);
         }
-        parts.push(this.#lines && typeof data === 'string' && !unterminated ? `${text}\n` : text);
+        parts.push(this.#lines && typeof data === 'string' && !unterminated ? `${data}\n` : data);
       }
-      return parts.join('');
+      // Bytes joined as bytes: a character split across two chunks, or bytes that are no text, stay whole.
+      return (this.#bytes ? Buffer.concat(parts as Buffer[]) : parts.join('')) as Out;
     };
     const [stdout, stderr] = await Promise.all([collect(this.#out), collect(this.#err)]);
     await this.#done;
@@ -456,7 +469,9 @@ export class Command {
  * without permission is a `SpawnError` naming it.
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad file, argv or option.
  */
-export function spawnCommand(file: string, argv: readonly string[] = [], options: CommandOptions = {}): Command {
+export function spawnCommand(file: string, argv: readonly string[], options: CommandOptions & { readonly encoding: 'buffer' }): Command<Buffer>;
+export function spawnCommand(file: string, argv?: readonly string[], options?: CommandOptions): Command<string>;
+export function spawnCommand(file: string, argv: readonly string[] = [], options: CommandOptions = {}): Command<string | Buffer> {
   checkProgram(file, argv);
   return new Command(file, argv, commandOptionsOf(options, 'spawnCommand() options'));
 }
@@ -570,12 +585,14 @@ export interface RunOptions extends CommandOptions {
  * `{ exitCode, stdout, stderr }` whatever the exit code.
  * Rejects with `SpawnError`, `TimeoutError` (after ending the program) or `OutputLimitError`.
  */
-export async function run(file: string, argv: readonly string[] = [], options: RunOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+export function run(file: string, argv: readonly string[], options: RunOptions & { readonly encoding: 'buffer' }): Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer }>;
+export function run(file: string, argv?: readonly string[], options?: RunOptions): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+export async function run(file: string, argv: readonly string[] = [], options: RunOptions = {}): Promise<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }> {
   const { input, timeout, limit, ...rest } = commandOptionsOf(options, 'run() options', [...COMMAND_OPTIONS, 'input', 'timeout', 'limit']);
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidOption('run() options.input', "a string or bytes for the program's stdin", input);
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw invalidOption('run() options.timeout', 'a positive number of milliseconds', timeout);
   checkLimit(limit, 'run() options.limit');
-  const command = spawnCommand(file, argv, { lines: true, ...rest });
+  const command: Command<string | Buffer> = spawnCommand(file, argv, { lines: true, ...rest });
   await command.ready;
   if (input !== undefined) command.send(input);
   command.closeInput();

@@ -26,7 +26,7 @@ export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';
 export { currentNode as node, onProcessEnding } from './node.ts';
 export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents, RestartEvent } from './node.ts';
-export { ChildRef } from './process/child-ref.ts';
+export { ChildRef, EXITED } from './process/child-ref.ts';
 export type { JoinOptions, StopOptions } from './process/child-ref.ts';
 export type { Shutdown } from './process/child.ts';
 export { ActorRef, DEFAULT_CALL_TIMEOUT_MS } from './ref.ts';

@@ -25,12 +25,17 @@ export interface ChildCore {
   readonly error: Error | undefined;
   readonly daemon: boolean;
   readonly ready: Promise<void>;
+  /** Resolves with the exit code when the process has ended; holds nothing alive (unlike `join()` on a daemon). */
+  readonly exited: Promise<number>;
   isAlive(): boolean;
   join(options: JoinOptions): Promise<number | null>;
   signal(signal: 'SIGTERM' | 'SIGKILL'): void;
   stop(options: StopOptions): Promise<number>;
   shutdown(): Promise<number>;
 }
+
+/** @internal The key of a ChildRef's end, for troupe's own actors: `join()` that keeps nothing alive, even for a daemon. */
+export const EXITED = Symbol('troupe.exited');
 
 export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Reply> {
   readonly #core: ChildCore;
@@ -46,6 +51,11 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
     this.#ready = core.ready.then(() => this);
     // Not awaiting `ready` is fine: a failed start shows in exitCode, error and the exit event.
     this.#ready.catch(() => {});
+  }
+
+  /** @internal Resolves with the exit code once the actor has ended; unlike `join()`, keeps a daemon's parent alive for nothing. */
+  get [EXITED](): Promise<number> {
+    return this.#core.exited;
   }
 
   /** Resolves when the actor runs; rejects with `SpawnError` (`ERR_SPAWN`, `ERR_SPAWN_AT_IMPORT`) when it cannot start. */

@@ -22,7 +22,7 @@ import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeB
 import type { SpareOrder } from './host.ts';
 import { ActorRef } from '../ref.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
-import { procStat } from './proc-stat.ts';
+import { groupAlive, procStat } from './proc-stat.ts';
 import { spawnProcess } from './spawn-process.ts';
 
 export const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -106,6 +106,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
   #exitCode: number | null = null;
   #error: Error | undefined;
   #exited: Promise<number>;
+
+  get exited(): Promise<number> {
+    return this.#exited;
+  }
   #resolveExited!: (code: number) => void;
   #onStopped: (() => void) | null = null;
   #stopRequested = false;
@@ -642,7 +646,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       const host = parentPid(-group);
       return host !== null && host !== root && this.#descendants.includes(host);
     };
-    const doomed = this.#descendants.filter((pid) => (groups || pid > 0 || killedWithHost(pid)) && (root === undefined || isBelow(Math.abs(pid), root)));
+    // A group whose leader has ended (a program that left work in the background, which its host waits
+    // on) is still that group while any member lives: its number cannot be given out again till then.
+    const ours = (pid: number): boolean => root === undefined || isBelow(Math.abs(pid), root) || (pid < 0 && !alive(-pid) && groupAlive(-pid));
+    const doomed = this.#descendants.filter((pid) => (groups || pid > 0 || killedWithHost(pid)) && ours(pid));
     for (const pid of doomed) if (pid > 0) killQuietly(pid, 'SIGKILL');
     return doomed.filter((pid) => pid < 0);
   }
@@ -674,6 +681,16 @@ function parentPid(pid: number): number | null {
 }
 
 /** Whether `ancestor` is among the parents of `pid` (Linux /proc); true where that cannot be read, as before. */
+/** Whether process `pid` exists (a zombie counts: its number is still taken). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function isBelow(pid: number, ancestor: number): boolean {
   let at = pid;
   for (let depth = 0; depth < 64; depth++) {

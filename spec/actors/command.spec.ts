@@ -1,18 +1,18 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 import { commandOwner } from '../fixtures/actors.ts';
 import { linked } from '../fixtures/watchers.ts';
-import { allGone, reap, reapGroup, waitForGroup } from '../helpers.ts';
+import { allGone, reap, reapGroup, runFixture, until, waitForGroup } from '../helpers.ts';
 
-const started: Command[] = [];
-const cmd = (...a: Parameters<typeof spawnCommand>): Command => {
+const started: Command<string | Buffer>[] = [];
+const cmd = ((...a: Parameters<typeof spawnCommand>): Command<string | Buffer> => {
   const c = spawnCommand(...a);
   started.push(c);
   return c;
-};
+}) as typeof spawnCommand;
 afterEach(async () => {
   for (const c of started.splice(0)) {
     c.kill();
@@ -29,7 +29,12 @@ describe('command actors', () => {
   it('gives back the output exactly: no newline the program did not write, bytes as they were', async () => {
     expect(await run('printf', ['abc'])).toEqual({ exitCode: 0, stdout: 'abc', stderr: '' });
     expect((await run('cat', [], { input: 'a\nb\nc' })).stdout).toBe('a\nb\nc');
-    expect((await run('printf', ['x\\000y'], { encoding: 'buffer' })).stdout).toBe('x\u0000y');
+    // Bytes as bytes: before, each chunk was decoded as UTF-8 (0xff became U+FFFD, a character split across two writes two of them).
+    expect((await run('printf', ['x\\000y\\377'], { encoding: 'buffer' })).stdout).toEqual(Buffer.from([0x78, 0, 0x79, 0xff]));
+    const split = await run('sh', ['-c', 'printf "\\303"; sleep 0.05; printf "\\251"'], { encoding: 'buffer' });
+    expect(split.stdout.toString('utf8')).toBe('é');
+    const c = cmd('sh', ['-c', 'printf "\\303"; sleep 0.05; printf "\\251"'], { encoding: 'buffer' });
+    expect((await c.output()).stdout).toEqual(Buffer.from('é'));
   });
 
   it('gives -N for a program ended by any signal, SIGPIPE and SIGUSR1 too (Node cannot end by them)', async () => {
@@ -111,7 +116,8 @@ describe('command actors', () => {
     // and a process being killed loses its threads one by one: SIGTERMs come in a row. The host must
     // not die of the second before it has ended the program's group. Here the group ignores SIGTERM
     // (the trap is inherited by sleep and cat), so the host is still waiting when the next one comes.
-    await endsWholeGroup('trap "" TERM; sleep 300 | cat', -15, async (stubborn) => {
+    // Forced by the repeat, the group is SIGKILLed, and the command ends as its program did: -9.
+    await endsWholeGroup('trap "" TERM; sleep 300 | cat', -9, async (stubborn) => {
       for (let i = 0; i < 1000 && stubborn.exitCode === null; i++) {
         stubborn.terminate();
         await new Promise((r) => setTimeout(r, 10));
@@ -156,6 +162,60 @@ describe('command actors', () => {
       pipeline.kill();
       return pipeline.join({ timeout: 10_000 });
     });
+  });
+
+  it('kill() ends what the program left in the background holding its output, once the program itself has ended', async () => {
+    // The program ends at once; its background child keeps its stdout open (run() and output() wait on it, as communicate() does).
+    const c = cmd('sh', ['-c', 'sleep 300 & echo $!']);
+    const first = await c.stdout[Symbol.asyncIterator]().next();
+    const sleeper = Number(first.value);
+    try {
+      // Reaped by its host, not only ended (a zombie's group still had its leader below the host).
+      await until(() => !existsSync(`/proc/${c.pid}`), 10_000, 'the program to be reaped');
+      c.kill();
+      expect(await c.join({ timeout: 10_000 })).toBe(-9);
+      // Before, the group was forgotten as its leader ended, and the sleep ran on, a child of pid 1.
+      await allGone([sleeper], 5000);
+    } finally {
+      reapGroup(c.pid!);
+    }
+  });
+
+  it('gives the owner what the program writes as it ends on SIGTERM, and ends as the program did', async () => {
+    const c = cmd('sh', ['-c', 'trap "seq 1 50000; echo LAST; exit 0" TERM; echo ready; sleep 300 & wait']);
+    const lines: string[] = [];
+    const reading = (async () => {
+      for await (const line of c.stdout) lines.push(line);
+    })();
+    await until(() => lines.length > 0, 10_000, 'the program to say it is ready');
+    c.terminate();
+    // Before, the host ended by SIGTERM as soon as the program did: part of the output was lost, and the code was -15 or 0.
+    expect(await c.join({ timeout: 20_000 })).toBe(0);
+    await reading;
+    expect(lines.length).toBe(50_002);
+    expect(lines.at(-1)).toBe('LAST');
+  });
+
+  it('gives a second output() call the same answer, and refuses a second reader of a stream rather than hang one', async () => {
+    const c = cmd('sh', ['-c', 'echo a']);
+    const [x, y] = await Promise.all([c.output(), c.output()]);
+    expect(x).toEqual({ stdout: 'a\n', stderr: '' });
+    expect(y).toBe(x);
+    const d = cmd('sh', ['-c', 'echo b']);
+    const whole = d.output();
+    await expect(
+      (async () => {
+        for await (const line of d.stdout) void line;
+      })(),
+    ).rejects.toThrow('The stdout of sh is being read already');
+    expect((await whole).stdout).toBe('b\n');
+  });
+
+  it('does not keep the program alive for a daemon command, and ends it with the program', async () => {
+    const program = await runFixture('daemon-command.ts');
+    // Before, the Command waited on the daemon's join(), which keeps the program alive: it never ended.
+    expect(program.code).toBe(0);
+    await allGone([Number(program.stdout)], 10_000);
   });
 
   it('stop({ timeout }) of a program that ignores SIGTERM kills its group at the deadline', async () => {
@@ -203,7 +263,7 @@ describe('command actors', () => {
     let total = 0;
     let most = 0;
     for await (const part of cat.stdout) {
-      total += (part as Buffer).length;
+      total += part.length;
       most = Math.max(most, process.memoryUsage().arrayBuffers);
     }
     expect(total).toBe(100 * 1024 * 1024);
