@@ -88,7 +88,10 @@ interface HostSpec {
  */
 export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, spec: HostSpec) => {
   const sink = spec.sink;
-  const problem = spec.shell ? null : executableProblem(spec.file, spec.env?.PATH ?? process.env.PATH ?? '');
+  // Looked up as the spawn will: in the PATH of the environment it is given (with none there, the
+  // system's default), else in this process's.
+  const path = spec.env !== undefined ? (spec.env.PATH ?? DEFAULT_PATH) : (process.env.PATH ?? '');
+  const problem = spec.shell ? null : executableProblem(spec.file, path);
   if (problem !== null) {
     sink?.send({ failed: problem });
     throw new SpawnError(`Cannot start ${spec.file}: ${problem}`, spec.file);
@@ -157,7 +160,7 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   try {
     await once(program, 'spawn');
   } catch (err) {
-    const why = `${(err as Error).message}${interpreterProblem(err, spec.file)}`;
+    const why = `${(err as Error).message}${interpreterProblem(err, spec.shell ? spec.file : (findProgram(spec.file, path) ?? spec.file))}`;
     sink?.send({ failed: why });
     throw new SpawnError(`Cannot start ${spec.file}: ${why}`, spec.file, { cause: err });
   }
@@ -479,7 +482,9 @@ export function spawnCommand(file: string, argv: readonly string[] = [], options
 /** The checks every way of starting a program makes at the call site, rather than in the host. */
 function checkProgram(file: unknown, argv: unknown): void {
   if (typeof file !== 'string' || file === '') throw invalidOption('file', 'the program to run', file);
+  if (file.includes('\0')) throw invalidOption('file', 'a program name without NUL bytes (no program can be named so)', file);
   if (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string')) throw invalidOption('argv', 'an array of strings', argv);
+  if (argv.some((a: string) => a.includes('\0'))) throw invalidOption('argv', 'strings without NUL bytes (a program cannot be given one)', argv);
 }
 
 const COMMAND_OPTIONS = ['cwd', 'env', 'name', 'daemon', 'shell', 'encoding', 'lines', 'output'];
@@ -497,6 +502,8 @@ function commandOptionsOf<T extends CommandOptions>(options: T, what: string, kn
   const { cwd, env, name, daemon, shell, encoding, lines, output } = given;
   if (cwd !== undefined && typeof cwd !== 'string') throw invalidOption(`${what}.cwd`, 'a directory path', cwd);
   if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) throw invalidOption(`${what}.env`, 'an object of environment variables', env);
+  const nul = env === undefined ? undefined : Object.entries(env).find(([key, value]) => key.includes('\0') || (typeof value === 'string' && value.includes('\0')));
+  if (nul !== undefined) throw invalidOption(`${what}.env.${nul[0].replace(/\0/g, '\\0')}`, 'a variable without NUL bytes (no environment can hold one)', nul[1]);
   if (name !== undefined && typeof name !== 'string') throw invalidOption(`${what}.name`, 'a string', name);
   for (const [key, value] of [['daemon', daemon], ['shell', shell], ['lines', lines]] as const) {
     if (value !== undefined && typeof value !== 'boolean') throw invalidOption(`${what}.${key}`, 'true or false', value);
@@ -522,6 +529,25 @@ function interpreterProblem(err: unknown, file: string): string {
   } catch {
     return '';
   }
+}
+
+/** The search path a program is looked up in when its environment has none (libuv's, as execvp's). */
+const DEFAULT_PATH = '/usr/bin:/bin';
+
+/** The file that running `file` would run: itself when it names a path, else the first executable file of that name on `path`. */
+function findProgram(file: string, path: string): string | null {
+  if (file.includes('/')) return file;
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, file);
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
 }
 
 /** Why `file` cannot be run, or null. */

@@ -188,7 +188,7 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const cwd = this.#options.cwd;
     let found: ActorBundles | null = null;
     try {
-      if (module !== undefined && (cwd === undefined || fs.existsSync(cwd))) found = actorBundleIfFresh(module);
+      if (module !== undefined && (cwd === undefined || isDirectory(cwd))) found = actorBundleIfFresh(module);
     } catch {
       // Found again, or reported, on the way that waits.
     }
@@ -211,8 +211,9 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     if (this.#exitCode !== null) return;
     const cwd = this.#options.cwd;
-    if (cwd !== undefined && !fs.existsSync(cwd)) {
-      this.#failStart(new SpawnError(`Cannot start actor ${name}: its working directory ${cwd} does not exist. Pass an existing directory as \`cwd\`.`, name));
+    if (cwd !== undefined && !isDirectory(cwd)) {
+      const what = fs.existsSync(cwd) ? 'is not a directory' : 'does not exist';
+      this.#failStart(new SpawnError(`Cannot start actor ${name}: its working directory ${cwd} ${what}. Pass an existing directory as \`cwd\`.`, name));
       return;
     }
     this.#launch(found, false);
@@ -681,6 +682,10 @@ function parentPid(pid: number): number | null {
 }
 
 /** Whether `ancestor` is among the parents of `pid` (Linux /proc); true where that cannot be read, as before. */
+function isDirectory(path: string): boolean {
+  return fs.statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
 /** Whether process `pid` exists (a zombie counts: its number is still taken). */
 function alive(pid: number): boolean {
   try {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
+import { InvalidArgumentError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 import { commandOwner } from '../fixtures/actors.ts';
 import { linked } from '../fixtures/watchers.ts';
 import { allGone, reap, reapGroup, runFixture, until, waitForGroup } from '../helpers.ts';
@@ -52,6 +52,26 @@ describe('command actors', () => {
     expect(whole.stdout.length).toBe(8_000_000);
     expect(whole.stdout).toMatch(/^a+$/);
     await expect(run('sh', ['-c', 'cat /dev/zero | tr "\\0" a'], { limit: 3_000_000, timeout: 30_000 })).rejects.toMatchObject({ code: 'ERR_OUTPUT_LIMIT' });
+  });
+
+  it('names what is wrong for a script found on PATH, a PATH the environment lacks, a cwd that is a file, and NUL bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
+    writeFileSync(join(dir, 'badinterp'), '#!/no/such/interpreter\necho hi\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'plain'), 'hello\n');
+    try {
+      // Before: 'spawn badinterp ENOENT' (the script was read from the cwd, not from where PATH found it).
+      await expect(run('badinterp', [], { env: { PATH: `${dir}:/usr/bin:/bin` } })).rejects.toThrow('its interpreter, /no/such/interpreter, was not found');
+      // An environment without PATH: the spawn looks in the system's default path, not in this process's.
+      await expect(run('badinterp', [], { env: {}, cwd: tmpdir() })).rejects.toThrow('no executable named badinterp on PATH');
+      expect((await run('sh', ['-c', 'echo ok'], { env: {} })).stdout).toBe('ok\n');
+      // Before: 'spawn ENOTDIR', naming nothing.
+      await expect(run('true', [], { cwd: join(dir, 'plain') })).rejects.toThrow(`its working directory ${join(dir, 'plain')} is not a directory`);
+      // Before: a TypeError thrown inside the host.
+      expect(() => spawnCommand('echo', ['a\0b'])).toThrow(InvalidArgumentError);
+      await expect(run('env', [], { env: { X: 'a\0b' } })).rejects.toThrow(InvalidArgumentError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names a directory, and the missing interpreter of a script', async () => {
