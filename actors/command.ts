@@ -69,6 +69,12 @@ const SEND_WINDOW = 4 * 1024 * 1024;
 
 type Input = { stdin: string | Uint8Array } | { closeInput: true };
 
+/** Whole lines, from the host to its owner's receiver (which hands them on as one OutputMessage each). */
+interface LinesMessage {
+  readonly stream: 'stdout' | 'stderr';
+  readonly lines: readonly string[];
+}
+
 interface HostSpec {
   readonly file: string;
   readonly argv: readonly string[];
@@ -199,12 +205,21 @@ async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: Ho
   if (source === null) return;
   if (spec.encoding !== 'buffer') source.setEncoding(spec.encoding);
   let unsent = 0;
-  const send = async (data: string | Buffer, unterminated: boolean): Promise<void> => {
-    sink.send((unterminated ? { stream, data, unterminated } : { stream, data }) satisfies OutputMessage);
-    unsent += data.length;
+  const sent = async (length: number): Promise<void> => {
+    unsent += length;
     if (unsent < SEND_WINDOW) return;
     unsent = 0;
     await node().parentWritten();
+  };
+  const send = (data: string | Buffer, unterminated: boolean): Promise<void> => {
+    sink.send((unterminated ? { stream, data, unterminated } : { stream, data }) satisfies OutputMessage);
+    return sent(data.length);
+  };
+  const sendLines = (lines: string[]): Promise<void> => {
+    sink.send({ stream, lines } satisfies LinesMessage);
+    let length = 0;
+    for (const l of lines) length += l.length;
+    return sent(length);
   };
   // The line being read, in pieces (joined once it ends: never a string rebuilt per chunk).
   const pieces: string[] = [];
@@ -220,11 +235,16 @@ async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: Ho
       await send(chunk, true);
       continue;
     }
+    // The lines a chunk ends go in one message (a million short lines are not a million messages);
+    // the owner's receiver hands them on one by one.
+    const lines: string[] = [];
     let from = 0;
     for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', from)) {
-      await send(line(chunk.slice(from, at)), false);
+      lines.push(line(chunk.slice(from, at)));
       from = at + 1;
     }
+    if (lines.length === 1) await send(lines[0]!, false);
+    else if (lines.length > 1) await sendLines(lines);
     if (from < chunk.length) {
       pieces.push(chunk.slice(from));
       pending += chunk.length - from;
@@ -336,8 +356,9 @@ export class Command<Out extends string | Buffer = string> {
           ? target
           : (m: OutputMessage): void => void target.send(m);
     const receiver = node().receiver(`${options.name ?? file} output`, (message) => {
-      const m = message as OutputMessage | { started: number } | { failed: string } | { eof: true; exitCode: number };
-      if ('stream' in m) deliver(m);
+      const m = message as OutputMessage | LinesMessage | { started: number } | { failed: string } | { eof: true; exitCode: number };
+      if ('lines' in m) for (const data of m.lines) deliver({ stream: m.stream, data });
+      else if ('stream' in m) deliver(m);
       else if ('started' in m) {
         this.#pid = m.started;
         started();
@@ -618,7 +639,8 @@ export async function run(file: string, argv: readonly string[] = [], options: R
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidOption('run() options.input', "a string or bytes for the program's stdin", input);
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw invalidOption('run() options.timeout', 'a positive number of milliseconds', timeout);
   checkLimit(limit, 'run() options.limit');
-  const command: Command<string | Buffer> = spawnCommand(file, argv, { lines: true, ...rest });
+  // Whole chunks, not lines: run() gives the output joined, and a chunk is one message where its lines would be many.
+  const command: Command<string | Buffer> = spawnCommand(file, argv, { ...rest, lines: false });
   await command.ready;
   if (input !== undefined) command.send(input);
   command.closeInput();

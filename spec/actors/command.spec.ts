@@ -272,6 +272,19 @@ describe('command actors', () => {
     expect(await echo.join({ timeout: 10_000 })).toBe(0);
   });
 
+  it('gives every line in order, many to a chunk, to stdout, to an output handler, and joined by run()', async () => {
+    const c = cmd('seq', ['1', '100000']);
+    const lines: string[] = [];
+    for await (const line of c.stdout) lines.push(line);
+    expect(lines.length).toBe(100_000);
+    expect(lines.every((line, i) => line === String(i + 1))).toBe(true);
+    const handled: string[] = [];
+    const h = cmd('seq', ['1', '100000'], { output: (m) => void (m.stream === 'stdout' && handled.push(String(m.data))) });
+    expect(await h.join({ timeout: 20_000 })).toBe(0);
+    expect(handled).toEqual(lines);
+    expect((await run('seq', ['1', '100000'])).stdout).toBe(lines.map((l) => `${l}\n`).join(''));
+  });
+
   it('moves 100 MB through cat, read as it comes, without holding it all', async () => {
     const cat = cmd('cat', [], { encoding: 'buffer', lines: false });
     await cat.ready;
