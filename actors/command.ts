@@ -64,6 +64,8 @@ export interface OutputMessage {
 
 /** A line longer than this many characters is sent in pieces of it: the host holds no line without bound. */
 const LINE_PIECE = 1024 * 1024;
+/** How long a host asked to end waits, once its program has, for the rest of the output (see commandHost). */
+const OUTPUT_GRACE_MS = 2000;
 /** After sending this many characters or bytes, the host waits for its parent's pipe to take them: the program is slowed to the reader's pace. */
 const SEND_WINDOW = 4 * 1024 * 1024;
 
@@ -158,7 +160,15 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
     // The program has ended; what it left in its group (a member that ignores SIGTERM, holding the
     // output open) goes with it. This process then ends as the program did, once all it wrote (its
     // last words on SIGTERM too) has reached the owner: Python's terminate() then communicate().
-    void ended.then(() => group('SIGKILL'));
+    // Bounded: a process that left the group (setsid) can hold the output open beyond it; after
+    // OUTPUT_GRACE_MS this one ends by the signal, as asked, with what had come.
+    void ended.then(() => {
+      group('SIGKILL');
+      setTimeout(() => {
+        process.removeListener('SIGTERM', onSigterm);
+        process.kill(process.pid, 'SIGTERM');
+      }, OUTPUT_GRACE_MS).unref();
+    });
   };
   process.on('SIGTERM', onSigterm);
   // First of the exit listeners, so that nothing before it can keep it from running.
@@ -340,8 +350,9 @@ export class Command<Out extends string | Buffer = string> {
     const out = (this.#out = new Stream<OutputMessage>(`stdout of ${named}`));
     const err = (this.#err = new Stream<OutputMessage>(`stderr of ${named}`));
     this.#bytes = options.encoding === 'buffer';
-    this.stdout = dataOf<Out>(out);
-    this.stderr = dataOf<Out>(err);
+    // A new iterator per loop, each one a reader of the stream (which refuses a second at once).
+    this.stdout = { [Symbol.asyncIterator]: () => dataOf<Out>(out) };
+    this.stderr = { [Symbol.asyncIterator]: () => dataOf<Out>(err) };
     let started!: () => void;
     let failed!: (e: Error) => void;
     const startedP = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
@@ -460,12 +471,18 @@ export class Command<Out extends string | Buffer = string> {
    * @throws {TroupeError} `ERR_INVALID_ARGUMENT` when `stdout` or `stderr` is being read already (in a `for await`).
    */
   output(options?: { limit?: number }): Promise<{ stdout: Out; stderr: Out }> {
-    return (this.#output ??= this.#collectOutput(options));
+    let limit: number;
+    try {
+      ({ limit = 64 * 1024 * 1024 } = optionsOf(options, 'output() options', ['limit']));
+      checkLimit(limit, 'output() options.limit');
+    } catch (err) {
+      // Refused, and not kept: a later call with good options collects.
+      return Promise.reject(err);
+    }
+    return (this.#output ??= this.#collectOutput(limit));
   }
 
-  async #collectOutput(options: { limit?: number } | undefined): Promise<{ stdout: Out; stderr: Out }> {
-    const { limit = 64 * 1024 * 1024 } = optionsOf(options, 'output() options', ['limit']);
-    checkLimit(limit, 'output() options.limit');
+  async #collectOutput(limit: number): Promise<{ stdout: Out; stderr: Out }> {
     let size = 0;
     // Lines get back the newline they ended with; a piece that did not end its line, and raw chunks, do not.
     const collect = async (stream: Stream<OutputMessage>): Promise<Out> => {
@@ -494,7 +511,8 @@ export class Command<Out extends string | Buffer = string> {
  * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad file, argv or option.
  */
 export function spawnCommand(file: string, argv: readonly string[], options: CommandOptions & { readonly encoding: 'buffer' }): Command<Buffer>;
-export function spawnCommand(file: string, argv?: readonly string[], options?: CommandOptions): Command<string>;
+export function spawnCommand(file: string, argv?: readonly string[], options?: CommandOptions & { readonly encoding?: BufferEncoding }): Command<string>;
+export function spawnCommand(file: string, argv?: readonly string[], options?: CommandOptions): Command<string | Buffer>;
 export function spawnCommand(file: string, argv: readonly string[] = [], options: CommandOptions = {}): Command<string | Buffer> {
   checkProgram(file, argv);
   return new Command(file, argv, commandOptionsOf(options, 'spawnCommand() options'));
@@ -633,7 +651,8 @@ export interface RunOptions extends CommandOptions {
  * Rejects with `SpawnError`, `TimeoutError` (after ending the program) or `OutputLimitError`.
  */
 export function run(file: string, argv: readonly string[], options: RunOptions & { readonly encoding: 'buffer' }): Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer }>;
-export function run(file: string, argv?: readonly string[], options?: RunOptions): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+export function run(file: string, argv?: readonly string[], options?: RunOptions & { readonly encoding?: BufferEncoding }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+export function run(file: string, argv?: readonly string[], options?: RunOptions): Promise<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }>;
 export async function run(file: string, argv: readonly string[] = [], options: RunOptions = {}): Promise<{ exitCode: number; stdout: string | Buffer; stderr: string | Buffer }> {
   const { input, timeout, limit, ...rest } = commandOptionsOf(options, 'run() options', [...COMMAND_OPTIONS, 'input', 'timeout', 'limit']);
   if (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalidOption('run() options.input', "a string or bytes for the program's stdin", input);

@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { AbortError, ActorRef, ChildRef, Handle, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, afterEncoding, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
+import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, afterEncoding, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -44,6 +44,8 @@ function servePipe(name: string): ActorRef {
   /** Closed because every process that received or used it ended, not by `close()`. */
   const abandoned = [false, false];
   const users = [new Set<string>(), new Set<string>()] as const;
+  /** Holders a sender announced (`by`) that have not said so themselves yet, nor used the end. */
+  const announced = [new Set<string>(), new Set<string>()] as const;
   const closeEnd = (d: End, byClose: boolean): void => {
     if (closed[d]) {
       // close() of an abandoned end: what was left unread in it goes, and the service may go too.
@@ -66,9 +68,14 @@ function servePipe(name: string): ActorRef {
   const service = node().service(name, (message, from, call) => {
     const ended = callers.ended(message);
     if (ended !== undefined) {
+      // Gone before it ever ran (a message to an actor that had ended, a spawn that failed): an end
+      // announced to it was never its, and its end leaves the end open.
+      const { reason } = message as Down;
+      const neverRan = reason === 'noproc' || (typeof reason === 'object' && 'error' in reason && reason.error.name === 'SpawnError');
       for (const d of [0, 1] as const) {
         inbox[d].down(ended);
-        if (users[d].delete(ended) && users[d].size === 0) closeEnd(d, false);
+        if (announced[d].delete(ended) && neverRan) users[d].delete(ended);
+        else if (users[d].delete(ended) && users[d].size === 0) closeEnd(d, false);
       }
     } else {
       const m = message as Request;
@@ -80,6 +87,8 @@ function servePipe(name: string): ActorRef {
         // Told by the receiver as it decodes the end, and first by the sender (`by`) as it sends it.
         if (m.t === 'hold') {
           const holder = m.by ?? from;
+          if (m.by !== undefined && m.by !== from && !users[m.d].has(holder)) announced[m.d].add(holder);
+          else announced[m.d].delete(holder);
           users[m.d].add(holder);
           callers.see(holder);
         }
@@ -88,6 +97,7 @@ function servePipe(name: string): ActorRef {
       } else {
         const d = m.d;
         users[d].add(from);
+        announced[d].delete(from);
         if (m.t === 'close') {
           closeEnd(d, true);
           call.reply(true);
@@ -298,8 +308,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     if (holder !== undefined && localOf(holder) === MAIN_LOCAL_ID) {
       const ref = this.#client.ref;
       const d = this.#end;
-      // A turn later: a child being spawned is known to its parent's node only once spawn() has made it.
-      afterEncoding(() => queueMicrotask(() => ref.send({ t: 'hold', d, by: holder } satisfies Request)));
+      afterEncoding(() => ref.send({ t: 'hold', d, by: holder } satisfies Request));
     }
     return [this.#client.ref, this.#end, this.readable, this.writable];
   }

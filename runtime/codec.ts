@@ -84,8 +84,9 @@ export function encodingFor(): string | undefined {
 
 /**
  * Runs `fn` once the value being encoded has encoded without error, before
- * `encode()` returns (so before the message is sent): a handle's `toWire()`
- * cannot send from within the encoding.
+ * `encode()` returns (so before the message is sent), or hands it to the
+ * caller's `after` list: a handle's `toWire()` cannot send from within the
+ * encoding.
  */
 export function afterEncoding(fn: () => void): void {
   afterPacking.push(fn);
@@ -488,7 +489,7 @@ export function registerDefinitionCodec<T extends object>(Class: abstract new (.
  * path inside `value` (`args[1].cb`) that cannot be encoded; `label` is the
  * name of the whole value at the call site (`message`, `args`).
  */
-export function encode(value: unknown, label: string, to?: string): Encoded {
+export function encode(value: unknown, label: string, to?: string, after?: (() => void)[]): Encoded {
   scratch.length = 0;
   packing = scratch;
   packingFor = to;
@@ -521,9 +522,11 @@ export function encode(value: unknown, label: string, to?: string): Encoded {
     );
   }
   if (afterPacking.length > 0) {
-    const after = afterPacking;
+    const done = afterPacking;
     afterPacking = [];
-    for (const fn of after) fn();
+    // Run by the caller once it has done its part (a child's args: once the child is known), or now.
+    if (after !== undefined) after.push(...done);
+    else for (const fn of done) fn();
   }
   return encoded;
 }

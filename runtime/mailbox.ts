@@ -11,6 +11,14 @@ import { isForever } from './timers.ts';
 export const KIND_SEND = 1;
 export const KIND_CALL = 2;
 
+/** A call an actor took, as its node remembers it until it is answered (not the message: see Node.taken). */
+export interface TakenCall {
+  readonly from: string;
+  readonly callId: number;
+  /** Put off with `ctx.deferReply()`: left to the work that holds it when the actor ends. */
+  deferred: boolean;
+}
+
 /** One message in a mailbox, with what is needed to answer it if it came by `call`. */
 export class Letter {
   readonly kind: number;
@@ -21,8 +29,19 @@ export class Letter {
   #attachments: readonly Buffer[];
   #value: unknown;
   replied = false;
+  #deferred = false;
+  /** Its record among the calls its node's actor took and has not answered (see Node.taken); null until taken. */
+  taken: TakenCall | null = null;
+
   /** Its answer was put off with `ctx.deferReply()`: a class actor's `handle()` does not answer it with its return value. */
-  deferred = false;
+  get deferred(): boolean {
+    return this.#deferred;
+  }
+
+  set deferred(deferred: boolean) {
+    this.#deferred = deferred;
+    if (this.taken !== null) this.taken.deferred = deferred;
+  }
 
   constructor(kind: number, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]) {
     this.kind = kind;

@@ -12,7 +12,7 @@ import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, Ma
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
 import { FLAG_ADMIT, FLAG_NOTICE, FRAME_CALL, FRAME_CANCEL, FRAME_DEMONITOR, FRAME_EXIT, FRAME_MONITOR, FRAME_REPLY, FRAME_REPLY_ERROR, FRAME_SEND, type Link, type LinkHandler, type SystemMessage } from './link.ts';
 import { describeReason, exitReason, isAbnormal, type Down, type ExitReason, type ExitSignal } from './exit-reason.ts';
-import { KIND_CALL, Letter, Mailbox, type MailboxOptions } from './mailbox.ts';
+import { KIND_CALL, Letter, Mailbox, type MailboxOptions, type TakenCall } from './mailbox.ts';
 import { ActorRef, installRefKernel, type RefKernel } from './ref.ts';
 import { isForever } from './timers.ts';
 import { REGISTRY_LOCAL_ID, Registry } from './registry.ts';
@@ -190,8 +190,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #closedWith: { exitCode: number; reason: ExitReason } | null = null;
   /** The root failed: calls to it are refused, its sends and exit messages still taken (see refuseCalls). */
   #refusingCalls = false;
-  /** Calls this node's actor took and has not answered: failed if it ends while its process waits on (see failTakenCalls). A call never answered stays here, as its caller's pending call does. */
-  readonly #taken = new Set<Letter>();
+  /**
+   * Calls this node's actor took and has not answered: failed if it ends while its process waits on
+   * (see failTakenCalls). Their records, not their letters: a call never answered keeps a few bytes
+   * here (as its caller's pending call does there), not its message.
+   */
+  readonly #taken = new Set<TakenCall>();
   #nextLocal = REGISTRY_LOCAL_ID + 1;
   /** The tree's name registry, on the root only (see registry.ts). */
   #registry: ServiceHandler | null = null;
@@ -270,12 +274,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#parent?.sendSystem({ t: 'restart', event });
   }
 
-  /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
   /** The ID the actor of the next child spawned here will have (`nextChild()` then gives its node). */
   nextChildActorId(): string {
     return actorId(childNodeId(this.id, this.#childCount + 1), MAIN_LOCAL_ID);
   }
 
+  /** Reserves the next child node ID (`<this>.<n>`) and the identity for its name. */
   nextChild(): { nodeId: NodeId; identity: string } {
     const n = ++this.#childCount;
     return { nodeId: childNodeId(this.id, n), identity: this.identity === '' ? String(n) : `${this.identity}:${n}` };
@@ -434,7 +438,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   reply(letter: Letter, value: unknown): void {
     this.answer(letter.from, letter.callId, this.self.id, value); // throws SerializationError before marking it replied
     letter.replied = true;
-    this.#taken.delete(letter);
+    if (letter.taken !== null) this.#taken.delete(letter.taken);
   }
 
   /**
@@ -448,7 +452,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * to another worker. Null: go on at once.
    */
   taken(letter: Letter): Promise<void> | null {
-    if (letter.isCall) this.#taken.add(letter);
+    if (letter.isCall && letter.taken === null && !letter.replied) this.#taken.add((letter.taken = { from: letter.from, callId: letter.callId, deferred: false }));
     if (!this.acksCalls || !letter.isCall || this.#parent === null) return null;
     if (letter.from === this.#ackedFrom && letter.callId <= this.#ackedUpTo) return null;
     const upTo = Math.max(letter.callId, this.mailbox.lastCallFrom(letter.from));
@@ -461,7 +465,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Answers a call with the error its handler threw; the caller gets a `RemoteError`. */
   replyError(letter: Letter, error: unknown): void {
     letter.replied = true;
-    this.#taken.delete(letter);
+    if (letter.taken !== null) this.#taken.delete(letter.taken);
     this.answerError(letter.from, letter.callId, this.self.id, error);
   }
 
@@ -826,8 +830,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** How the ended child that `to` lived in ended, if this node still remembers. */
   #endOf(to: string): { exitCode: number | null; reason: ExitReason } | null {
+    // The child's own actor only: a grandchild, or a service of the child's process, ended its own way.
+    if (localOf(to) !== MAIN_LOCAL_ID) return null;
     const route = routeFrom(this.id, nodeOf(to));
-    return route.kind === 'child' ? (this.#endedChildren.get(route.child) ?? null) : null;
+    return route.kind === 'child' && route.child === nodeOf(to) ? (this.#endedChildren.get(route.child) ?? null) : null;
   }
 
   /** A send that cannot be delivered becomes a dead letter event (for frames held back elsewhere, as for a child that never started). */
@@ -869,11 +875,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    */
   failTakenCalls(code: number, error?: unknown): void {
     const why = whyEnded(exitReason(code, error instanceof Error ? error : undefined, false));
-    for (const letter of this.#taken) {
-      if (letter.replied || letter.deferred) continue;
-      letter.replied = true;
-      this.#taken.delete(letter);
-      this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why });
+    for (const call of this.#taken) {
+      if (call.deferred) continue;
+      // Answered now: a reply its left work sends later is dropped, as any late reply is.
+      this.#taken.delete(call);
+      this.#fail(call.from, call.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why });
     }
   }
 

@@ -4,7 +4,7 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, Pipe, SharedArray, Value, actor, spawn, type ActorRef, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, SharedArray, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
   void ctx;
@@ -114,8 +114,24 @@ function compileOnly(): void {
   void [Counter, Int32Counter];
 }
 
+/** A command's output is text, or Buffers with a literal `encoding: 'buffer'`; an encoding not known till run time is either. */
+async function commandOutputs(): Promise<void> {
+  const text: string = (await spawnCommand('ls').output()).stdout;
+  const latin: string = (await run('ls', [], { encoding: 'latin1' })).stdout;
+  const bytes: Buffer = (await run('ls', [], { encoding: 'buffer' })).stdout;
+  const raw: Command<Buffer> = spawnCommand('cat', [], { encoding: 'buffer' });
+  const plain: Command = spawnCommand('ls');
+  const options: CommandOptions = { encoding: 'buffer' };
+  // @ts-expect-error: it may be a Buffer
+  const unknown: string = (await spawnCommand('ls', [], options).output()).stdout;
+  // @ts-expect-error: it may be a Buffer
+  const unknownRun: string = (await run('ls', [], options)).stdout;
+  void [text, latin, bytes, raw, plain, unknown, unknownRun];
+}
+
 describe('types', () => {
   it('are checked by the typechecker, not at run time', () => {
     expectTypeOf(compileOnly).toBeFunction();
+    expectTypeOf(commandOutputs).toBeFunction();
   });
 });

@@ -279,13 +279,13 @@ export class ChannelClient {
   }
 }
 
+/** A watch whose monitor() call has not returned yet (see Callers.see). */
+const WATCH_PENDING = -1;
+
 /**
  * Keeps a service's callers monitored, so it hears when one ends; frees the
  * monitors when the service goes.
  */
-/** A watch whose monitor() call has not returned yet (see Callers.see). */
-const WATCH_PENDING = -1;
-
 export class Callers {
   readonly #monitors = new Map<string, number>();
   readonly #monitor: (target: ActorRef) => number;

@@ -129,7 +129,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.daemon = options.daemon;
     // Encoded now, so a value that cannot cross fails at the spawn call site; for the child it is
     // for (a pipe end in them is held by the child from now: see encodingFor).
-    this.#args = encode(args, 'args', node.nextChildActorId());
+    const announce: (() => void)[] = [];
+    this.#args = encode(args, 'args', node.nextChildActorId(), announce);
     const { nodeId, identity } = node.nextChild();
     this.nodeId = nodeId;
     this.#identity = identity;
@@ -142,6 +143,8 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#exited = new Promise<number>((resolve) => (this.#resolveExited = resolve));
     this.ref = new ChildRef(actorId(nodeId, MAIN_LOCAL_ID), name, node.self, this, options.mailbox.overflow === 'block');
     node.addChild(this);
+    // Known to this node now: a pipe end in the args says who holds it (see encodingFor).
+    for (const fn of announce) fn();
     live.add(this);
     if (this.daemon && node.parentless) keepMainForDaemons(() => [...live].some((child) => child.daemon));
     // The next spawn of the root finds a spare host; started once this actor is up (or failed to
@@ -681,7 +684,6 @@ function parentPid(pid: number): number | null {
   }
 }
 
-/** Whether `ancestor` is among the parents of `pid` (Linux /proc); true where that cannot be read, as before. */
 function isDirectory(path: string): boolean {
   return fs.statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 }
@@ -696,6 +698,7 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether `ancestor` is among the parents of `pid` (Linux /proc); true where that cannot be read, as before. */
 function isBelow(pid: number, ancestor: number): boolean {
   let at = pid;
   for (let depth = 0; depth < 64; depth++) {

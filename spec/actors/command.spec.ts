@@ -229,6 +229,28 @@ describe('command actors', () => {
       })(),
     ).rejects.toThrow('The stdout of sh is being read already');
     expect((await whole).stdout).toBe('b\n');
+    // Two loops at once: before, they shared one iterator and took every other line each.
+    const e = cmd('sh', ['-c', 'echo 1; echo 2; echo 3']);
+    const loop = async (): Promise<string[]> => {
+      const got: string[] = [];
+      for await (const line of e.stdout) got.push(line);
+      return got;
+    };
+    const [first, second] = await Promise.allSettled([loop(), loop()]);
+    expect(first).toEqual({ status: 'fulfilled', value: ['1', '2', '3'] });
+    expect(second.status).toBe('rejected');
+  });
+
+  it('ends on terminate() within a bound though something that left the group holds the output open', async () => {
+    const c = cmd('sh', ['-c', 'setsid sleep 300 & echo $!; exec sleep 300']);
+    const escaped = Number((await c.stdout[Symbol.asyncIterator]().next()).value);
+    try {
+      c.terminate();
+      // Before, the host waited for that output to end, as long as the escaped process lived.
+      expect(await c.join({ timeout: 20_000 })).toBe(-15);
+    } finally {
+      process.kill(escaped, 'SIGKILL');
+    }
   });
 
   it('does not keep the program alive for a daemon command, and ends it with the program', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, Queue, TimeoutError, current, node, spawn, wait, type Connection } from '../../index.ts';
+import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
 import { echoEnd, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
-import { waiter } from '../fixtures/actors.ts';
+import { quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('Pipe', () => {
@@ -290,6 +290,21 @@ describe('Pipe', () => {
     await a.close();
     expect(await taker.join({ timeout: 20_000 })).toBe(0);
     await gate.close();
+  });
+
+  it('leaves an end open that went to an actor that had ended, or to a spawn that failed: it was never theirs', async () => {
+    const [a, b] = Pipe();
+    const gone = spawn(quick);
+    expect(await gone.join({ timeout: 20_000 })).toBe(0);
+    gone.send({ end: b }); // a dead letter
+    const failed = spawn(holdsEnd, { args: [b], cwd: '/no/such/directory' });
+    await expect(failed.ready).rejects.toBeInstanceOf(SpawnError);
+    // Each was told it held the end as it was sent: before their downs were taken for its end, and it was closed.
+    const echoer = reap(spawn(echoEnd, { args: [b] }));
+    await a.send('still open');
+    expect(await a.recv({ timeout: 20_000 })).toBe('STILL OPEN');
+    await a.close();
+    expect(await echoer.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('confirms what one end took for that end alone: a message refused by recvBytes() on one end neither goes nor comes back on the other', async () => {

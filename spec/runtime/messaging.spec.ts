@@ -15,7 +15,7 @@ import {
   spawn,
   type ChildRef,
 } from '../../index.ts';
-import { bytes, collector, defers, dropper, echo, middleman, producer, quick, selective, sendsThenComputes, silent, throwsNamedLikeTroupe, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
+import { bytes, collector, defers, dropper, echo, endedChildThenFails, middleman, producer, quick, selective, sendsThenComputes, silent, throwsNamedLikeTroupe, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
@@ -241,6 +241,17 @@ describe('send and call', () => {
     // Before: '… ended before it replied. Check ref.exitCode …', with no code, reason or cause.
     expect((err as Error).message).toContain('ended before it took the call (exit code 1: TypeError: boom on x)');
     expect(((err as Error).cause as Error).message).toBe('boom on x');
+  });
+
+  it("does not take a child's end for its grandchild's", async () => {
+    const middle = reap(spawn(endedChildThenFails));
+    const { grandchild } = await current().receive({ match: (m): m is { grandchild: string } => typeof (m as { grandchild?: unknown })?.grandchild === 'string', timeout: 20_000 });
+    expect(await middle.join({ timeout: 20_000 })).toBe(1);
+    const err = await new ActorRef(grandchild, 'grandchild').call('hi', { timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ActorExitedError);
+    // Before, it was told the middle one's end: 'exit code 1: Error: the middle one failed', with that error as cause.
+    expect((err as Error).message).not.toContain('the middle one failed');
+    expect((err as Error).cause).toBeUndefined();
   });
 
   it('tells the caller of an actor that died of an error mid-call what it died of (OTP: the server\'s reason)', async () => {
