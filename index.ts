@@ -76,6 +76,7 @@ export {
   Value,
   ChildExistsError,
   Command,
+  CommandTimeoutError,
   OutputLimitError,
   commandHost,
   commandSpec,

@@ -273,6 +273,22 @@ export class OutputLimitError extends TroupeError {
   }
 }
 
+/**
+ * `run()`'s `timeout` passed: the program (and what it left in its group) was
+ * killed. As Python's `TimeoutExpired`, it keeps the output that had come:
+ * `stdout` and `stderr`, text or `Buffer`s as `run()` would have given them.
+ * A `TimeoutError` (`ERR_TIMEOUT`) like any other.
+ */
+export class CommandTimeoutError<Out extends string | Buffer = string | Buffer> extends TimeoutError {
+  readonly stdout: Out;
+  readonly stderr: Out;
+  constructor(message: string, timeoutMs: number, stdout: Out, stderr: Out) {
+    super(message, timeoutMs);
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+}
+
 /** An async iterable fed by hand, ending on `end()`. */
 class Stream<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
@@ -648,7 +664,7 @@ export interface RunOptions extends CommandOptions {
 /**
  * Runs `file` to the end, as Python's `subprocess.run`: resolves
  * `{ exitCode, stdout, stderr }` whatever the exit code.
- * Rejects with `SpawnError`, `TimeoutError` (after ending the program) or `OutputLimitError`.
+ * Rejects with `SpawnError`, `CommandTimeoutError` (a `TimeoutError`, after ending the program; with the output that had come) or `OutputLimitError`.
  */
 export function run(file: string, argv: readonly string[], options: RunOptions & { readonly encoding: 'buffer' }): Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer }>;
 export function run(file: string, argv?: readonly string[], options?: RunOptions & { readonly encoding?: BufferEncoding }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
@@ -669,7 +685,10 @@ export async function run(file: string, argv: readonly string[] = [], options: R
   if (exitCode === null) {
     command.kill();
     await command.join();
-    throw new TimeoutError(`${file} did not finish within ${timeout} ms; it was killed.`, timeout!);
+    // What had come, as Python's TimeoutExpired keeps it (none, when the limit was passed too).
+    const empty = rest.encoding === 'buffer' ? Buffer.alloc(0) : '';
+    const partial = await output.catch(() => ({ stdout: empty, stderr: empty }));
+    throw new CommandTimeoutError(`${file} did not finish within ${timeout} ms; it was killed.`, timeout!, partial.stdout, partial.stderr);
   }
   return { exitCode, ...(await output) };
 }

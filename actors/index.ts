@@ -8,7 +8,7 @@ export { ChildExistsError, NoSuchChildError, RestartIntensityError, SupervisorSt
 export type { ChildCounts, ChildInfo, SupervisorRequest } from './supervisor/supervisor.ts';
 export { Pool, PoolClosedError, WorkerCrashedError, autoChunksize } from './pool/pool.ts';
 export type { ApplyAsyncOptions, MapOptions, PoolOptions, TaskOptions } from './pool/pool.ts';
-export { Command, OutputLimitError, commandHost, commandSpec, run, spawnCommand } from './command.ts';
+export { Command, CommandTimeoutError, OutputLimitError, commandHost, commandSpec, run, spawnCommand } from './command.ts';
 export type { CommandOptions, OutputMessage, RunOptions } from './command.ts';
 export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.ts';
 export type { QueueOptions, WaitOptions } from './queue/queue.ts';

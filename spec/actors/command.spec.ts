@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
+import { CommandTimeoutError, InvalidArgumentError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 import { commandOwner } from '../fixtures/actors.ts';
 import { linked } from '../fixtures/watchers.ts';
 import { allGone, reap, reapGroup, runFixture, until, waitForGroup } from '../helpers.ts';
@@ -364,8 +364,14 @@ describe('command actors', () => {
     expect(await toActor.join({ timeout: 10_000 })).toBe(0);
   });
 
-  it('ends a run() that takes too long, and says so', async () => {
+  it('ends a run() that takes too long, and says so with the output that had come, as Python\'s TimeoutExpired', async () => {
     await expect(run('sleep', ['30'], { timeout: 200 })).rejects.toBeInstanceOf(TimeoutError);
+    // Written at once, 3 s before the deadline; bytes, as run() would have given them.
+    const late = await run('sh', ['-c', 'printf "started\\377"; echo warn >&2; sleep 30'], { timeout: 3000, encoding: 'buffer' }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(CommandTimeoutError);
+    expect(late).toMatchObject({ code: 'ERR_TIMEOUT', timeoutMs: 3000 });
+    expect((late as CommandTimeoutError).stdout).toEqual(Buffer.from([...Buffer.from('started'), 0xff]));
+    expect((late as CommandTimeoutError).stderr).toEqual(Buffer.from('warn\n'));
   });
 
   it('handles yes | head without leaving anything behind', async () => {
