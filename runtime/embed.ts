@@ -178,15 +178,10 @@ function uninstallSignals(): void {
   process.off('SIGTERM', onSigterm);
 }
 
-/** Marks troupe's own signal listeners, those of another copy of troupe in the process included. */
-const TROUPE_LISTENER = Symbol.for('troupe.signal-listener');
-const onSigint = Object.assign((): void => void onSignal(130, 'SIGINT'), { [TROUPE_LISTENER]: true });
-const onSigterm = Object.assign((): void => void onSignal(143, 'SIGTERM'), { [TROUPE_LISTENER]: true });
+const onSigint = (): void => void onSignal(130);
+const onSigterm = (): void => void onSignal(143);
 
-async function onSignal(exitCode: number, signal: NodeJS.Signals): Promise<void> {
-  // A listener of the program's own decides, as in a Node script without troupe (its actors still end
-  // with the process): stopping the tree and exiting here would cut its handler short.
-  if (process.listeners(signal).some((listener) => (listener as { [TROUPE_LISTENER]?: boolean })[TROUPE_LISTENER] !== true)) return;
+async function onSignal(exitCode: number): Promise<void> {
   if (stopping !== null) {
     // A second signal: no more waiting.
     process.exit(exitCode);

@@ -310,17 +310,6 @@ describe('signals to the root', () => {
   });
 });
 
-describe('signals to the root, handled by the program', () => {
-  it('leaves SIGTERM to a listener of the program\'s own, as a Node script does', async () => {
-    const { root, first, lines, exited } = await runRoot('own-sigterm');
-    process.kill(root.pid!, 'SIGTERM');
-    // Before, troupe's own handler stopped the tree and exited with 143, cutting the program's handler short.
-    expect(await exited).toBe(3);
-    expect(lines).toContain('own handler done');
-    await allGone(first.pids as number[], 5000);
-  });
-});
-
 describe('control channel', () => {
   it('ends the connection of an actor that writes garbage, with a logged error, and the node lives on', async () => {
     const errors: Error[] = [];
