@@ -253,8 +253,7 @@ async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: Ho
       lines.push(line(chunk.slice(from, at)));
       from = at + 1;
     }
-    if (lines.length === 1) await send(lines[0]!, false);
-    else if (lines.length > 1) await sendLines(lines);
+    if (lines.length > 0) await sendLines(lines);
     if (from < chunk.length) {
       pieces.push(chunk.slice(from));
       pending += chunk.length - from;
@@ -592,23 +591,25 @@ const DEFAULT_PATH = '/usr/bin:/bin';
 /** The file that running `file` would run: itself when it names a path, else the first executable file of that name on `path`. */
 function findProgram(file: string, path: string): string | null {
   if (file.includes('/')) return file;
-  for (const dir of path.split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, file);
+  const runnable = (candidate: string): boolean => {
     try {
-      if (!statSync(candidate).isFile()) continue;
       accessSync(candidate, fsConstants.X_OK);
-      return candidate;
+      return statSync(candidate).isFile();
     } catch {
-      // Not here.
+      return false;
     }
-  }
-  return null;
+  };
+  return candidatesOf(file, path).find(runnable) ?? null;
+}
+
+/** Where running `file` looks for it: itself when it names a path, else in each directory of `path`. */
+function candidatesOf(file: string, path: string): string[] {
+  return file.includes('/') ? [file] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, file));
 }
 
 /** Why `file` cannot be run, or null. */
 function executableProblem(file: string, path: string): string | null {
-  const candidates = file.includes('/') ? [file] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, file));
-  for (const candidate of candidates) {
+  for (const candidate of candidatesOf(file, path)) {
     try {
       if (statSync(candidate).isDirectory() && file.includes('/')) return `${candidate} is a directory, not a program.`;
       if (!statSync(candidate).isFile()) continue;

@@ -896,8 +896,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     this.#refusingCalls = true;
     const reason = exitReason(code, error instanceof Error ? error : undefined, false);
     this.#closedWith ??= { exitCode: code, reason };
-    const why = whyEnded(reason);
-    for (const letter of this.mailbox.takeCalls()) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why, untaken: true });
+    this.#failUntaken(this.mailbox.takeCalls(), code, reason);
   }
 
   /**
@@ -908,8 +907,13 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   closeMailbox(code: number | null = null, error?: unknown): void {
     const reason = code === null ? null : exitReason(code, error instanceof Error ? error : undefined, false);
     if (code !== null) this.#closedWith ??= { exitCode: code, reason: reason! };
+    this.#failUntaken(this.mailbox.close(), code, reason);
+  }
+
+  /** Answers the calls among `letters`, which this node's actor never took, with `ActorExitedError` (why it ended, when known). */
+  #failUntaken(letters: readonly Letter[], code: number | null, reason: ExitReason | null): void {
     const why = reason === null ? {} : whyEnded(reason);
-    for (const letter of this.mailbox.close()) {
+    for (const letter of letters) {
       if (letter.kind === KIND_CALL) this.#fail(letter.from, letter.callId, { type: 'exited', actorId: this.self.id, exitCode: code, ...why, untaken: true });
     }
   }

@@ -218,6 +218,8 @@ describe('command actors', () => {
 
   it('gives a second output() call the same answer, and refuses a second reader of a stream rather than hang one', async () => {
     const c = cmd('sh', ['-c', 'echo a']);
+    // Bad options are refused, and not kept: before, the refusal answered every later call.
+    await expect(c.output({ limit: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     const [x, y] = await Promise.all([c.output(), c.output()]);
     expect(x).toEqual({ stdout: 'a\n', stderr: '' });
     expect(y).toBe(x);
