@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { KERNEL_ERRORS, SerializationError } from './errors.ts';
 import { HEADER_BYTES, MAX_FRAME_BYTES } from './framing.ts';
+import { loadActorsLayer } from './process/import-url.ts';
 
 /** Byte buffers at least this large become attachments instead of being copied into the body. */
 export const ATTACHMENT_MIN_BYTES = 64 * 1024;
@@ -206,7 +207,8 @@ for (const Class of KERNEL_ERRORS) registerErrorClass(Class);
 
 /** Rebuilds an error from `errorToWire` data, keeping the remote stack. */
 export function errorFromWire(wire: WireError): Error {
-  const registered = errorClasses.get(wire.name);
+  // A class of the actors layer, in a process that runs the kernel alone so far: it is loaded now.
+  const registered = errorClasses.get(wire.name) ?? (!Object.hasOwn(ERROR_TYPES, wire.name) && loadActorsLayer() ? errorClasses.get(wire.name) : undefined);
   let err: Error;
   if (registered !== undefined) {
     // Its constructor's arguments are not on the wire: build it without calling it, then give it its fields.

@@ -10,6 +10,7 @@
  */
 import { registerHandleCodec } from './codec.ts';
 import { InvalidArgumentError } from './errors.ts';
+import { loadActorsLayer } from './process/import-url.ts';
 import type { ActorRef } from './ref.ts';
 
 /** A call made to a service; answer it once, now or later. */
@@ -78,7 +79,8 @@ registerHandleCodec(
   (handle) => [wireKind(handle), handle.toWire()],
   (data) => {
     const [kind, wire] = data as [string, unknown];
-    const fromWire = kinds.get(kind);
+    // A kind of the actors layer, in a process that runs the kernel alone so far: it is loaded now.
+    const fromWire = kinds.get(kind) ?? (loadActorsLayer() ? kinds.get(kind) : undefined);
     if (fromWire === undefined) throw new TypeError(`a handle of kind ${JSON.stringify(kind)}, which this process does not know`);
     return fromWire(wire);
   },

@@ -1,6 +1,7 @@
 /** Shared by specs: reaping what a spec started, and waiting on events with deadlines. */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import { Pool, node, type ChildRef, type DeadLetter, type PoolOptions } from '../index.ts';
 
@@ -152,4 +153,9 @@ function describePid(pid: number): string {
   } catch {
     return `${pid} (gone)`;
   }
+}
+
+/** `promise`, or a rejection naming `what` once `ms` have passed: a wait that cannot hang a spec. */
+export function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  return Promise.race([promise, sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`${what}: not settled within ${ms} ms`)))]);
 }

@@ -22,7 +22,7 @@ import type { Plugin } from 'esbuild';
 import { LineMap, type RawMap } from './stacks.ts';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 14;
+const FORMAT = 15;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,15 +47,33 @@ interface Manifest {
   readonly inputs: [path: string, mtimeMs: number, size: number][];
   /** The runtime bundle (its `index`) an actor or module bundle imports. */
   readonly runtime?: string;
+  /** The runtime bundle's: the source files in its kernel layer. */
+  readonly kernel?: string[];
 }
 
+/**
+ * The runtime as actor processes run it, in two layers, each a script run
+ * from V8's code cache (runtimeMain): the kernel (kernel-entry.ts: the
+ * kernel's API, the host, the pool worker), and over it the actors layer
+ * (runtime-entry.ts: queues, pipes, locks, supervisors, pools, commands),
+ * which imports the kernel's modules from the kernel script rather than
+ * holding copies. A process loads the actors layer only if it uses it: a pool
+ * worker, or an actor whose module imports only the kernel's API, loads
+ * about two thirds of the code (4 ms of a worker's start here).
+ */
 export interface RuntimeBundle {
-  /** troupe's public entry and the host, as the actor bundles import them: an ES module over `main`. */
+  /** troupe's public entry and the host, as ES module bundles import them: an ES module over `main`. */
   readonly index: string;
-  /** The same runtime as a CommonJS module: what actor processes start from, and what CommonJS module bundles require. */
+  /** Both layers as a CommonJS module: what an actor of the actors layer starts from. */
   readonly main: string;
+  /** The kernel layer alone as a CommonJS module: what other actor processes and spare hosts start from. */
+  readonly kernel: string;
+  /** troupe's public entry as CommonJS bundles require it: the kernel's names at once, the actors layer's loaded on first use. */
+  readonly facade: string;
   /** The source files in it: an actor module among them is loaded with the runtime, never bundled again. */
   readonly sources: ReadonlySet<string>;
+  /** Those of the kernel layer: an actor among them starts from `kernel`. */
+  readonly kernelSources: ReadonlySet<string>;
 }
 
 /** Builds under way in this process, by id: a second caller waits for the same one. */
@@ -85,6 +103,7 @@ function cacheDir(): string {
 }
 
 const RUNTIME_ENTRY = join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts');
+const KERNEL_ENTRY = join(TROUPE_ROOT, 'runtime', 'process', 'kernel-entry.ts');
 // Keyed by its entry's path: two checkouts that share one node_modules (git worktrees) share the cache, and each must get its own runtime.
 const RUNTIME_KEY = `runtime:${RUNTIME_ENTRY}`;
 
@@ -94,7 +113,16 @@ export async function runtimeBundle(): Promise<RuntimeBundle> {
 }
 
 function runtimeOf(manifest: Manifest): RuntimeBundle {
-  return { index: manifest.outputs.index!, main: manifest.outputs.main!, sources: new Set(manifest.inputs.map(([path]) => path)) };
+  const { index, main, kernel, facade } = manifest.outputs;
+  return { index: index!, main: main!, kernel: kernel!, facade: facade!, sources: new Set(manifest.inputs.map(([path]) => path)), kernelSources: new Set(manifest.kernel) };
+}
+
+/** Where an actor of troupe's own (a module in the runtime) starts: the kernel alone, or both layers. */
+function inRuntime(manifest: Manifest, file: string): ActorBundles | null {
+  const { index, main, kernel } = manifest.outputs;
+  if (manifest.kernel!.includes(file)) return { bundle: kernel!, runtime: index!, inRuntime: true };
+  if (manifest.inputs.some(([path]) => path === file)) return { bundle: main!, runtime: index!, inRuntime: true };
+  return null;
 }
 
 function fileOf(moduleUrl: string): string {
@@ -111,6 +139,7 @@ function fileOf(moduleUrl: string): string {
 export async function actorBundle(moduleUrl: string): Promise<ActorBundles> {
   const file = fileOf(moduleUrl);
   const runtime = await runtimeBundle();
+  if (runtime.kernelSources.has(file)) return { bundle: runtime.kernel, runtime: runtime.index, inRuntime: true };
   if (runtime.sources.has(file)) return { bundle: runtime.main, runtime: runtime.index, inRuntime: true };
   const manifest = await cached(`actor:${file}:${runtime.index}`, { actor: file }, runtime);
   return { bundle: manifest.outputs.actor!, runtime: runtime.index, inRuntime: false };
@@ -139,7 +168,8 @@ export function actorBundleIfFresh(moduleUrl: string): ActorBundles | null {
   if (runtime === null) return null;
   const index = runtime.outputs.index!;
   const file = fileOf(moduleUrl);
-  if (runtime.inputs.some(([path]) => path === file)) return { bundle: runtime.outputs.main!, runtime: index, inRuntime: true };
+  const own = inRuntime(runtime, file);
+  if (own !== null) return own;
   const manifest = freshNow(`actor:${file}:${index}`);
   return manifest === null ? null : { bundle: manifest.outputs.actor!, runtime: index, inRuntime: false };
 }
@@ -148,12 +178,14 @@ export function actorBundleIfFresh(moduleUrl: string): ActorBundles | null {
  * A bundle of one module, to load into an actor process that is already
  * running (a pool worker taking a task from that module): the module and its
  * local imports, troupe mapped to the runtime bundle. Null for a module of
- * troupe's own, which the runtime bundle holds already.
+ * troupe's kernel, which every actor process holds already; the actors
+ * layer for one of that layer.
  */
 export async function moduleBundle(moduleUrl: string): Promise<string | null> {
   const file = fileOf(moduleUrl);
   const runtime = await runtimeBundle();
-  if (runtime.sources.has(file)) return null;
+  if (runtime.kernelSources.has(file)) return null;
+  if (runtime.sources.has(file)) return runtime.main;
   const manifest = await cached(`module:${file}:${runtime.index}`, { module: file }, runtime);
   return manifest.outputs.module!;
 }
@@ -364,40 +396,66 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
   };
   const outputs: Record<string, string> = {};
   let metafile: import('esbuild').Metafile;
+  let kernelInputs: string[] | undefined;
   if (runtime === undefined) {
     // A script, not a module, so that V8 can start it from a code cache (see runtimeMain).
-    const script = join(outdir, 'runtime.cjs');
-    const result = await esbuild.build({
-      ...common,
-      format: 'cjs',
-      // import() of a builtin or a package becomes require(); ES modules are imported through import-url.ts.
-      supported: { 'dynamic-import': false },
-      entryPoints: [entries.index!],
-      outfile: script,
-      // Read only when a stack with a frame of troupe's own is formatted (stacks.ts): the frame then
-      // names troupe's source line, not the cache's bundle. No comment naming it: the script's last
-      // line is the list of its exports (exportNames).
-      sourcemap: 'external',
-      sourcesContent: false,
-      // troupe's own actors (the supervisor…) are defined in here: keep the `// path` comments for their sections.
-      banner: { js: SECTIONS_PLACEHOLDER },
-    });
-    // A script has no import.meta: esbuild would make one that is empty, and the runtime would break as it loads.
-    const meta = result.warnings.find((w) => w.text.includes(META));
-    if (meta !== undefined) throw new Error(`the runtime bundle uses ${META} (${meta.location?.file}:${meta.location?.line}): ${meta.text}`);
-    metafile = result.metafile!;
-    // Its map decoded once, here, for the actor processes that format a stack with its frames (stacks.ts).
-    fs.writeFileSync(`${script}.map.bin`, LineMap.decode(JSON.parse(fs.readFileSync(`${script}.map`, 'utf8')) as RawMap).toBinary());
-    writeSections(script, Object.keys(metafile.inputs), pathToFileURL(script).href);
-    const names = exportNames(script);
-    // Wrapped as a CommonJS module once, here: each process compiles the file as it is, with no copy
-    // made. The wrapper goes on the first line, so the line numbers stay true.
-    const text = asciiOnly(fs.readFileSync(script, 'utf8'));
-    fs.writeFileSync(script, `(function (exports, require, module, __filename, __dirname) {"use strict";${text}\n})`);
+    const script = async (entry: import('esbuild').BuildOptions, file: string, plugins: Plugin[]): Promise<{ names: string[]; encoding: 'latin1' | 'utf8'; metafile: import('esbuild').Metafile }> => {
+      const result = await esbuild.build({
+        ...common,
+        ...entry,
+        plugins,
+        format: 'cjs',
+        // import() of a builtin or a package becomes require(); ES modules are imported through import-url.ts.
+        supported: { 'dynamic-import': false },
+        outfile: file,
+        // Read only when a stack with a frame of troupe's own is formatted (stacks.ts): the frame then
+        // names troupe's source line, not the cache's bundle. No comment naming it: the script's last
+        // line is the list of its exports (exportNames).
+        sourcemap: 'external',
+        sourcesContent: false,
+        // troupe's own actors (the supervisor…) are defined in here: keep the `// path` comments for their sections.
+        banner: { js: SECTIONS_PLACEHOLDER },
+      });
+      // A script has no import.meta: esbuild would make one that is empty, and the runtime would break as it loads.
+      const meta = result.warnings.find((w) => w.text.includes(META));
+      if (meta !== undefined) throw new Error(`the runtime bundle uses ${META} (${meta.location?.file}:${meta.location?.line}): ${meta.text}`);
+      // Its map decoded once, here, for the actor processes that format a stack with its frames (stacks.ts).
+      fs.writeFileSync(`${file}.map.bin`, LineMap.decode(JSON.parse(fs.readFileSync(`${file}.map`, 'utf8')) as RawMap).toBinary());
+      // The kernel's modules as the actors layer imports them are only a line each: no sections of their own.
+      writeSections(file, Object.keys(result.metafile!.inputs).filter((input) => !input.startsWith('troupe-kernel:')), pathToFileURL(file).href);
+      const names = exportNames(file);
+      // Wrapped as a CommonJS module once, here: each process compiles the file as it is, with no copy
+      // made. The wrapper goes on the first line, so the line numbers stay true.
+      const text = asciiOnly(fs.readFileSync(file, 'utf8'));
+      fs.writeFileSync(file, `(function (exports, require, module, __filename, __dirname) {"use strict";${text}\n})`);
+      return { names, encoding: /^[\x00-\x7f]*$/.test(text) ? 'latin1' : 'utf8', metafile: result.metafile! };
+    };
     outputs.main = join(outdir, 'index.cjs');
-    fs.writeFileSync(outputs.main, runtimeMain(script, /^[\x00-\x7f]*$/.test(text) ? 'latin1' : 'utf8'));
+    outputs.kernel = join(outdir, 'kernel', 'index.cjs');
+    // The kernel, with every one of its modules exported by path, for the actors layer to import.
+    const modules = kernelModules();
+    const kernelScript = join(outdir, 'kernel', 'runtime.cjs');
+    const contents = [
+      `export * from ${JSON.stringify(KERNEL_ENTRY)};`,
+      ...modules.map((file, i) => `import * as m${i} from ${JSON.stringify(file)};`),
+      `export const __troupeModules = { ${modules.map((file, i) => `${JSON.stringify(file)}: m${i}`).join(', ')} };`,
+    ].join('\n');
+    const kernel = await script({ stdin: { contents, resolveDir: dirname(KERNEL_ENTRY), sourcefile: 'troupe-kernel-entry.js', loader: 'js' } }, kernelScript, [externals(undefined), moduleFacts()]);
+    kernelInputs = Object.keys(kernel.metafile.inputs).map((input) => resolve('/', input)).filter((path) => path.startsWith(TROUPE_ROOT + sep) && !path.includes(`${sep}node_modules${sep}`) && fs.existsSync(path));
+    const listed = new Set(modules);
+    const unlisted = kernelInputs.find((path) => !listed.has(path));
+    if (unlisted !== undefined) throw new Error(`the kernel bundle holds ${unlisted}, which kernelModules() does not list: the actors layer would hold a second copy`);
+    fs.writeFileSync(outputs.kernel, runtimeMain(kernelScript, kernel.encoding, { actorsMain: outputs.main }));
+    // The actors layer, over it.
+    const actorsScript = join(outdir, 'runtime.cjs');
+    const actors = await script({ entryPoints: [entries.index!] }, actorsScript, [externals(undefined, null, { main: outputs.kernel, modules: listed }), moduleFacts()]);
+    fs.writeFileSync(outputs.main, runtimeMain(actorsScript, actors.encoding, { kernelMain: outputs.kernel }));
+    const names = [...new Set([...kernel.names, ...actors.names])];
     outputs.index = join(outdir, 'index.mjs');
     fs.writeFileSync(outputs.index, runtimeModule(outputs.main, names));
+    outputs.facade = join(outdir, 'troupe.cjs');
+    fs.writeFileSync(outputs.facade, runtimeFacade(outputs.kernel, kernel.names, outputs.main, names));
+    metafile = { inputs: { ...kernel.metafile.inputs, ...actors.metafile.inputs }, outputs: {} };
   } else {
     // An actor bundle loads the runtime, the module, and says it has loaded; a module bundle only loads the module.
     const isActor = entries.actor !== undefined;
@@ -447,7 +505,7 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     const st = fs.statSync(path);
     inputs.push([path, st.mtimeMs, st.size]);
   }
-  return runtime === undefined ? { format: FORMAT, outputs, inputs } : { format: FORMAT, outputs, inputs, runtime: runtime.index };
+  return runtime === undefined ? { format: FORMAT, outputs, inputs, kernel: kernelInputs } : { format: FORMAT, outputs, inputs, runtime: runtime.index };
 }
 
 const SECTIONS_PLACEHOLDER = '/*troupe-sections*/';
@@ -483,27 +541,51 @@ function asciiOnly(text: string): string {
   return text.replace(/[^\x00-\x7f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * The modules of the kernel layer: every module of runtime/ but the actors
+ * layer's entry, and the pool worker (kernel-entry.ts imports it). The
+ * kernel exports each by path; the actors layer imports them so.
+ */
+function kernelModules(): string[] {
+  const dir = join(TROUPE_ROOT, 'runtime');
+  const files = (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts'))
+    .map((name) => join(dir, name))
+    .filter((file) => file !== RUNTIME_ENTRY);
+  return [...files, join(TROUPE_ROOT, 'actors', 'pool', 'worker.ts')].sort();
+}
+
 /** The names a CommonJS bundle exports: esbuild lists them at its end for Node's ESM import of it. */
 function exportNames(script: string): string[] {
   const text = fs.readFileSync(script, 'utf8');
   const list = /\n0 && \(module\.exports = \{([^}]*)\}\);\s*$/.exec(text);
   if (list === null) throw new Error(`the runtime bundle ${script} does not end with the list of its exports`);
-  return list[1]!.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  // Names only: a re-export of a CommonJS module (the actors layer's of the kernel's) is listed as a spread.
+  return list[1]!.split(',').map((name) => name.trim()).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name));
 }
 
 /**
- * The runtime bundle as actor processes start from it: a CommonJS module
- * that runs the runtime script through V8's code cache and exports it. Node
- * 20 caches no compiled code for modules, and compiling the runtime (about
- * 400 KB) was most of loading it. The first process that starts without a
- * usable cache writes one as soon as its actor is ready (host.ts), with the
- * functions compiled by then; V8 checks it and compiles afresh if it does
- * not match this node, these flags or this script. CommonJS, not an ES
- * module: a process whose entry is an ES module starts Node's ES module
+ * A layer of the runtime bundle as actor processes start from it: a CommonJS
+ * module that runs the layer's script through V8's code cache and exports it.
+ * Node 20 caches no compiled code for modules, and compiling the runtime
+ * (about 400 KB) was most of loading it. The first process that starts
+ * without a usable cache writes one as soon as its actor is ready (host.ts),
+ * with the functions compiled by then; V8 checks it and compiles afresh if
+ * it does not match this node, these flags or this script. CommonJS, not an
+ * ES module: a process whose entry is an ES module starts Node's ES module
  * loader first, which took a pool worker about 7 ms of its start here; a
  * worker whose tasks are CommonJS bundles (moduleBundle) never starts it.
+ *
+ * The kernel's (`actorsMain` given) lends the script an import() and tells
+ * the process where the actors layer is (import-url.ts loadActorsLayer); the
+ * actors layer's (`kernelMain` given) loads the kernel first, whose modules
+ * its script imports.
  */
-function runtimeMain(script: string, encoding: 'latin1' | 'utf8'): string {
+function runtimeMain(script: string, encoding: 'latin1' | 'utf8', layer: { actorsMain: string } | { kernelMain: string }): string {
+  const kernel = 'actorsMain' in layer;
+  // How this process got the layer (specs read it): the kernel's under its own name, which came first.
+  const state = kernel ? 'troupe.code-cache' : 'troupe.code-cache.actors';
+  const url = pathToFileURL(script).href;
   return `'use strict';
 const file = ${JSON.stringify(script)};
 const { readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
@@ -524,18 +606,24 @@ try {
     cachedData = readFileSync(cacheFile);
   }
 } catch {}
-// Read as latin1 when it is all ASCII (the same text): Node then skips decoding UTF-8, about 1 ms of 400 KB here.
-const script = new Script(readFileSync(file, ${JSON.stringify(encoding)}), { filename: ${JSON.stringify(pathToFileURL(script).href)}, cachedData });
 // Where the runtime's stack frames are (stacks.ts maps them through the script's source map).
-globalThis[Symbol.for('troupe.runtime-script')] = ${JSON.stringify(pathToFileURL(script).href)};
-// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
+(globalThis[Symbol.for('troupe.runtime-scripts')] ??= []).push(${JSON.stringify(url)});
+${
+  kernel
+    ? `// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
+// The actors layer, for a process that comes to need it (unless it is loading already: it loads this first).
+if (globalThis[Symbol.for('troupe.actors-layer')] === undefined) globalThis[Symbol.for('troupe.actors-layer')] = ${JSON.stringify(layer.actorsMain)};`
+    : `globalThis[Symbol.for('troupe.actors-layer')] = null;
+const kernel = require(${JSON.stringify(layer.kernelMain)});`
+}
+// Read as latin1 when it is all ASCII (the same text): Node then skips decoding UTF-8, about 1 ms of 400 KB here.
+const script = new Script(readFileSync(file, ${JSON.stringify(encoding)}), { filename: ${JSON.stringify(url)}, cachedData });
 // This module's own require and module: it sits beside the script, so it resolves what the script requires alike.
 script.runInThisContext()(module.exports, require, module, file, ${JSON.stringify(dirname(script))});
-// How this process got its runtime (specs read it): from the cache, or compiled with none or a rejected one; read as which text.
-globalThis[Symbol.for('troupe.code-cache')] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used', encoding: ${JSON.stringify(encoding)} };
-if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
-  module.exports.__troupeCodeCache(() => {
+${kernel ? '// What the script exported (it sets module.exports).\nconst kernel = module.exports;\n' : ''}globalThis[Symbol.for(${JSON.stringify(state)})] = { file: cacheFile, state: !useCache ? 'off' : cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used', encoding: ${JSON.stringify(encoding)} };
+${kernel ? '' : `kernel.__troupeMapStacks(${JSON.stringify(url)});\n`}if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
+  kernel.__troupeCodeCache(() => {
     // Another process wrote one since this one looked (no clock compared: a file's, or this one's, may be off): not needed.
     const now = statSync(cacheFile, { throwIfNoEntry: false });
     if (now !== undefined && (seen === undefined || now.ino !== seen.ino || now.mtimeMs !== seen.mtimeMs || now.size !== seen.size)) return;
@@ -548,6 +636,23 @@ if (useCache && (cachedData === undefined || script.cachedDataRejected)) {
     }
   });
 }
+`;
+}
+
+/**
+ * troupe's public entry as CommonJS bundles require it (an actor's, a pool
+ * task's): the kernel's names from the kernel, the actors layer's from that
+ * layer, loaded as one of them is first read. An actor whose module uses
+ * only the kernel's API never loads the actors layer.
+ */
+function runtimeFacade(kernelMain: string, kernelNames: string[], actorsMain: string, names: string[]): string {
+  const own = new Set(kernelNames);
+  return `'use strict';
+const kernel = require(${JSON.stringify(kernelMain)});
+let actors;
+const layer = () => (actors ??= require(${JSON.stringify(actorsMain)}));
+for (const name of ${JSON.stringify(kernelNames)}) Object.defineProperty(exports, name, { enumerable: true, get: () => kernel[name] });
+for (const name of ${JSON.stringify(names.filter((name) => !own.has(name)))}) Object.defineProperty(exports, name, { enumerable: true, get: () => layer()[name] });
 `;
 }
 
@@ -570,7 +675,7 @@ export const { ${names.join(', ')} } = runtime;
  * bundle, `esm` is set when a package it would require() is an ES module
  * (Node 20 cannot require one): the bundle is then built as an ES module.
  */
-function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null } | null = null): Plugin {
+function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null } | null = null, kernel?: { main: string; modules: ReadonlySet<string> }): Plugin {
   // A package's file as a CommonJS bundle requires it (a path) or an ES module imports it (a URL).
   const pinned = (path: string, kind: string): string => {
     if (cjs === null || kind === 'dynamic-import') return pathToFileURL(path).href;
@@ -578,7 +683,8 @@ function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null
     return path;
   };
   // The runtime as each kind of bundle loads it: its CommonJS module, or the ES module over it.
-  const troupe = (kind: string): string => (cjs === null || kind === 'dynamic-import' ? pathToFileURL(runtime!.index).href : runtime!.main);
+  // A CommonJS bundle requires the facade: the actors layer is loaded only if the module uses it.
+  const troupe = (kind: string): string => (cjs === null || kind === 'dynamic-import' ? pathToFileURL(runtime!.index).href : runtime!.facade);
   return {
     name: 'troupe-externals',
     setup(build) {
@@ -608,6 +714,18 @@ function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null
         if (resolved.path.includes(`${sep}node_modules${sep}`)) return { path: runtime === undefined ? resolved.path : pinned(resolved.path, args.kind), external: true };
         return { path: resolved.path };
       });
+      if (kernel === undefined) return;
+      // The actors layer: a module of the kernel's is the kernel script's (see runtimeMain), never a copy.
+      build.onResolve({ filter: /.*/, namespace: 'troupe-kernel' }, (args) => ({ path: args.path, external: true }));
+      build.onResolve({ filter: /^\./ }, async (args) => {
+        if (args.kind === 'entry-point' || args.pluginData === 'troupe-resolving') return undefined;
+        const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'troupe-resolving' });
+        return kernel.modules.has(resolved.path) ? { path: resolved.path, namespace: 'troupe-kernel' } : undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: 'troupe-kernel' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(kernel.main)}).__troupeModules[${JSON.stringify(args.path)}];`,
+        loader: 'js',
+      }));
     },
   };
 }

@@ -841,9 +841,10 @@ async function startSpare(): Promise<void> {
   if (!SPARES || spare !== null || spareStarting) return;
   spareStarting = true;
   try {
-    const { index: runtime, main } = await runtimeBundle();
+    const { index: runtime, kernel } = await runtimeBundle();
     if (spare !== null) return;
-    const argv = [main, SPARE_ARG];
+    // The kernel alone: an actor of the actors layer loads that over it (host.ts runSpare).
+    const argv = [kernel, SPARE_ARG];
     const child = spawnProcess(SETPRIV ?? process.execPath, SETPRIV === null ? argv : ['--pdeathsig', 'KILL', '--', process.execPath, ...argv], {
       stdio: ['pipe', 'inherit', 'inherit', 'pipe'],
       windowsHide: true,

@@ -72,8 +72,8 @@ class ActorHost {
     process.title = `troupe-actor ${init.name}`;
     mapStacksOf(pathToFileURL(process.argv[1]!).href);
     // The runtime's own frames too (a pool worker's, the host's), when it runs from its bundle.
-    const runtimeScript = (globalThis as Record<symbol, unknown>)[Symbol.for('troupe.runtime-script')];
-    if (typeof runtimeScript === 'string') mapStacksOf(runtimeScript);
+    const runtimeScripts = (globalThis as Record<symbol, unknown>)[Symbol.for('troupe.runtime-scripts')];
+    if (Array.isArray(runtimeScripts)) for (const script of runtimeScripts as string[]) mapStacksOf(script);
     const node = new Node({ id: init.nodeId, name: init.name, identity: init.identity, parent: new ActorRef(init.parent[0], init.parent[1]), mailbox: init.mailbox });
     this.#node = node;
     installNode(node);
@@ -519,8 +519,12 @@ export function runSpare(): void {
   const { init: given, argv } = JSON.parse(line) as SpareOrder;
   process.argv.splice(1, process.argv.length - 1, ...argv);
   host = new ActorHost(given);
-  // An actor of troupe's own is in this runtime already (see runtime-entry.ts).
-  if (argv[1] === RUNTIME_ACTOR_ARG) void loaded();
+  // An actor of troupe's own: its module is in the kernel this spare runs, or in the actors layer
+  // (argv[0]), loaded now over it (see kernel-entry.ts).
+  if (argv[1] === RUNTIME_ACTOR_ARG) {
+    loadBundle(argv[0]!);
+    void loaded();
+  }
   // A module that throws while loading reaches the host's uncaughtException handler, as at a cold start.
   else void loadBundle(argv[0]!);
 }
@@ -554,16 +558,23 @@ function readLineSync(fd: number): string | null {
   }
 }
 
-/** Writes the runtime's code cache (see bundle.ts runtimeMain), if this process is to. */
-let codeCacheWriter: (() => void) | null = null;
+/** Write the code caches of the runtime's layers (see bundle.ts runtimeMain) that this process is to write. */
+const codeCacheWriters: (() => void)[] = [];
+/** The actor became ready: a layer loaded after that writes its cache at once. */
+let readyPassed = false;
 
-/** Called by the runtime bundle's facade when it found no usable code cache: this process writes one. */
+/**
+ * Called by a layer of the runtime bundle as it loads, when it found no
+ * usable code cache: this process writes one (at its ready, or at once for
+ * the actors layer loaded after it).
+ */
 export function codeCache(write: () => void): void {
-  codeCacheWriter = write;
+  codeCacheWriters.push(write);
+  if (readyPassed) writeCodeCacheNow();
 }
 
 /**
- * Writes the code cache now, as the actor becomes ready: only the first
+ * Writes the code caches now, as the actor becomes ready: only the first
  * process of a runtime build (or of a new node, or new flags) does, once,
  * and its `ready` waits for it (a few ms). Not later: the actors of a short
  * program are often SIGKILLed soon after their first answer (a pool's
@@ -572,14 +583,23 @@ export function codeCache(write: () => void): void {
  * each actor's start).
  */
 function writeCodeCacheNow(): void {
-  const write = codeCacheWriter;
-  if (write === null) return;
-  codeCacheWriter = null;
-  try {
-    write();
-  } catch {
-    // A cache is only a speed-up: a directory we cannot write to just means none.
+  readyPassed = true;
+  for (const write of codeCacheWriters.splice(0)) {
+    try {
+      write();
+    } catch {
+      // A cache is only a speed-up: a directory we cannot write to just means none.
+    }
   }
+}
+
+/**
+ * Called by the actors layer once it has loaded into a process: its frames
+ * are mapped in this process's stacks, as the kernel's are (an actor's host
+ * maps those it finds loaded as it starts).
+ */
+export function mapRuntimeStacks(scriptUrl: string): void {
+  if (host !== null) mapStacksOf(scriptUrl);
 }
 
 /** Called by an actor bundle once the actor's module has loaded. */

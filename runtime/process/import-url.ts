@@ -23,3 +23,27 @@ export function loadBundle(file: string): unknown {
   if (file.endsWith('.cjs')) return createRequire(file)(file);
   return importUrl(pathToFileURL(file).href);
 }
+
+const ACTORS_LAYER = Symbol.for('troupe.actors-layer');
+
+/**
+ * Loads the runtime's actors layer into this process, if it runs from the
+ * kernel bundle alone (bundle.ts): a handle or an error class that the kernel
+ * does not know (a queue, a lock, a pipe end; a `QueueEmptyError`) comes
+ * from that layer, which registers them as it loads. True if it loaded now:
+ * look again. False where there is none to load (a process that runs troupe
+ * from its sources has it all), or it is loaded already.
+ */
+export function loadActorsLayer(): boolean {
+  const holder = globalThis as Record<symbol, string | null | undefined>;
+  const file = holder[ACTORS_LAYER];
+  if (typeof file !== 'string') return false;
+  holder[ACTORS_LAYER] = null;
+  try {
+    createRequire(file)(file);
+  } catch {
+    // Gone from the cache under a running program: the handle or error is then told as unknown.
+    return false;
+  }
+  return true;
+}

@@ -12,20 +12,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pool, type Task, PoolClosedError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
-import { add, deepResult, identity, meetAnother, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
+import { actorsLayerLoaded, add, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
-import { poolMaker, until } from '../helpers.ts';
+import { poolMaker, until, within } from '../helpers.ts';
 import { SayWhenError, countedSleep, heavy, saysWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
 
 const pool = poolMaker({ size: 1 });
 
 /** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
-function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
-  return Promise.race([promise, sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`${what}: not settled within ${ms} ms`)))]);
-}
-
 describe('Pool: what cannot be sent', () => {
   it('refuses initArgs that cannot be sent when the pool is made, before any worker starts', () => {
     for (const initializer of [setPrefix, undefined]) {
@@ -410,6 +406,40 @@ describe('Pool: task modules', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Pool: a worker runs the runtime's kernel alone until a task needs the actors layer", () => {
+  it('loads no more for a task whose module uses only the kernel', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(square, [3])).toBe(9);
+    expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
+  });
+
+  it('loads it to decode a handle of that layer in a task\'s args (a queue)', async () => {
+    const p = pool({ size: 1 });
+    const queue = new Queue<number>();
+    try {
+      expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
+      expect(await p.apply(putInto, [queue, 7])).toBe(7);
+      expect(await queue.get({ timeout: 10_000 })).toBe(7);
+      expect(await p.apply(actorsLayerLoaded, [])).toBe(true);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('loads it to decode an error of a class of that layer, which arrives as that class', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
+    expect(await p.apply(isQueueEmptyError, [new QueueEmptyError('none left')])).toBe('none left');
+  });
+
+  it('loads it when a task reads one of its names', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
+    expect(await p.apply(queueClassName, [])).toBe('QueueEmptyError');
+    expect(await p.apply(actorsLayerLoaded, [])).toBe(true);
   });
 });
 

@@ -19,10 +19,10 @@ async function until(ok: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function loadedBy(execArgv: string[]): Promise<Loaded> {
+async function loadedBy(execArgv: string[], layer: 'state' | 'actors' = 'state'): Promise<Loaded> {
   // With spawn options, never the spare host (which loaded its runtime earlier): a process started for this actor.
   const ref = reap(spawn(codeCacheState, { execArgv, env: { ...process.env, NODE_V8_COVERAGE: '' } }));
-  const loaded = await ref.call('state', { timeout: 15_000 });
+  const loaded = await ref.call(layer, { timeout: 15_000 });
   // A process that had to compile the runtime writes the cache once its actor is ready.
   await until(() => existsSync(loaded.file) && readFileSync(loaded.file, 'latin1') !== GARBAGE, `${loaded.file} to be written`);
   await ref.stop({ timeout: 10_000 });
@@ -73,6 +73,20 @@ describe("the runtime bundle's code cache", () => {
       expect((await loadedBy(flags)).state).toBe('used');
     } finally {
       rmSync(first.file, { force: true });
+    }
+  });
+
+  it('is written for the actors layer, loaded after the actor was ready, at once, and used by the next process that loads it', async () => {
+    const flags = ownFlags();
+    const kernel = await loadedBy(flags);
+    const first = await loadedBy(flags, 'actors');
+    try {
+      expect(first.file).not.toBe(kernel.file);
+      expect(first.state).toBe('absent');
+      expect((await loadedBy(flags, 'actors')).state).toBe('used');
+    } finally {
+      rmSync(first.file, { force: true });
+      rmSync(kernel.file, { force: true });
     }
   });
 

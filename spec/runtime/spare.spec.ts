@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { Pool, SpawnError, current, spawn } from '../../index.ts';
+import { Pool, SpawnError, Supervisor, current, spawn, type ActorRef } from '../../index.ts';
 import { runtimeBundle } from '../../runtime/process/bundle.ts';
 import { entryAfterMeeting, entryOf, loadRuntimeAgain } from '../fixtures/tasks.ts';
 import { sparePid, spareHosts } from '../../runtime/process/child.ts';
 import { selfReport } from '../fixtures/actors.ts';
 import { heldPid } from '../fixtures/held-start.ts';
-import { allGone, alive, reap } from '../helpers.ts';
+import { alive, allGone, reap, within } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
 
@@ -54,8 +54,8 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     expect(await second.ref.join({ timeout: 10_000 })).toBe(0);
   });
 
-  it('an actor of troupe\'s own (a pool worker) runs the runtime bundle itself, in a spare host as in a cold start', async () => {
-    const { main } = await runtimeBundle();
+  it('an actor of troupe\'s own (a pool worker) runs the runtime bundle\'s kernel itself, in a spare host as in a cold start', async () => {
+    const { kernel: main } = await runtimeBundle();
     await spareWaiting();
     const taken = spareHosts.taken;
     const dir = mkdtempSync(join(tmpdir(), 'troupe-meet-'));
@@ -74,8 +74,25 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     }
   });
 
+  it('an actor of the actors layer (a supervisor) loads that layer over the kernel a spare host runs, and works', async () => {
+    await report();
+    const spare = await spareWaiting();
+    const taken = spareHosts.taken;
+    const sup = Supervisor.start({ children: [{ id: 'held', actor: heldPid }] });
+    try {
+      await within(sup.ready, 'the supervisor and its child');
+      expect(sup.ref.pid).toBe(spare);
+      expect(spareHosts.taken).toBe(taken + 1);
+      const [held] = await sup.whichChildren({ timeout: 10_000 });
+      expect(held!.id).toBe('held');
+      expect(typeof (await (held!.ref as ActorRef<'pid', number>).call('pid', { timeout: 10_000 }))).toBe('number');
+    } finally {
+      await sup.stop({ timeout: 20_000 });
+    }
+  });
+
   it('a second copy of the runtime loaded into such an actor leaves the process\'s arguments to the first', async () => {
-    const { main } = await runtimeBundle();
+    const { kernel: main } = await runtimeBundle();
     const pool = new Pool({ size: 1 });
     try {
       const pid = await pool.apply(loadRuntimeAgain, [main]);
