@@ -225,6 +225,19 @@ function sectionsOf(file: string): [line: number, module: string][] | undefined 
   return (globalThis as unknown as Record<symbol, Map<string, [number, string][]> | undefined>)[SECTIONS]?.get(file);
 }
 
+/** The URLs of the last paths a stack named: a module defines its actors and tasks one after another. */
+const urls = new Map<string, string>();
+
+function urlOf(path: string): string {
+  let url = urls.get(path);
+  if (url === undefined) {
+    if (urls.size >= 64) urls.clear();
+    url = pathToFileURL(path).href;
+    urls.set(path, url);
+  }
+  return url;
+}
+
 /** File and line of the code that called `boundary` (`actor()`, `task()`). */
 function callerSite(boundary: Function): { file: string; line: number } | undefined {
   const holder: { stack?: unknown } = {};
@@ -259,7 +272,7 @@ function callerSite(boundary: Function): { file: string; line: number } | undefi
 export function callerModule(boundary: Function): string | undefined {
   const site = callerSite(boundary);
   if (site === undefined) return undefined;
-  const url = site.file.startsWith('file:') ? site.file : pathToFileURL(site.file).href;
+  const url = site.file.startsWith('file:') ? site.file : urlOf(site.file);
   const sections = sectionsOf(url);
   if (sections !== undefined) {
     let found: string | undefined;

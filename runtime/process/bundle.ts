@@ -450,24 +450,26 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     };
     outputs.main = join(outdir, 'index.cjs');
     outputs.kernel = join(outdir, 'kernel', 'index.cjs');
-    // The kernel, with every one of its modules exported by path, for the actors layer to import.
     const modules = kernelModules();
+    const listed = new Set(modules);
+    // The actors layer first: the kernel's modules it imports are those the kernel must export.
+    const imported = new Set<string>();
+    const actorsScript = join(outdir, 'runtime.cjs');
+    const actors = await script({ entryPoints: [entries.index!] }, actorsScript, [externals(undefined, null, { main: outputs.kernel, modules: listed, imported }), moduleFacts()]);
+    fs.writeFileSync(outputs.main, runtimeMain(actorsScript, actors.encoding, { kernelMain: outputs.kernel }));
+    // The kernel, exporting those modules by path (only those: the rest of it is shaken as usual).
+    const exported = [...imported].sort();
     const kernelScript = join(outdir, 'kernel', 'runtime.cjs');
     const contents = [
       `export * from ${JSON.stringify(KERNEL_ENTRY)};`,
-      ...modules.map((file, i) => `import * as m${i} from ${JSON.stringify(file)};`),
-      `export const __troupeModules = { ${modules.map((file, i) => `${JSON.stringify(file)}: m${i}`).join(', ')} };`,
+      ...exported.map((file, i) => `import * as m${i} from ${JSON.stringify(file)};`),
+      `export const __troupeModules = { ${exported.map((file, i) => `${JSON.stringify(file)}: m${i}`).join(', ')} };`,
     ].join('\n');
     const kernel = await script({ stdin: { contents, resolveDir: dirname(KERNEL_ENTRY), sourcefile: 'troupe-kernel-entry.js', loader: 'js' } }, kernelScript, [externals(undefined), moduleFacts()]);
     kernelInputs = Object.keys(kernel.metafile.inputs).map((input) => resolve('/', input)).filter((path) => path.startsWith(TROUPE_ROOT + sep) && !path.includes(`${sep}node_modules${sep}`) && fs.existsSync(path));
-    const listed = new Set(modules);
     const unlisted = kernelInputs.find((path) => !listed.has(path));
     if (unlisted !== undefined) throw new Error(`the kernel bundle holds ${unlisted}, which kernelModules() does not list: the actors layer would hold a second copy`);
     fs.writeFileSync(outputs.kernel, runtimeMain(kernelScript, kernel.encoding, { actorsMain: outputs.main }));
-    // The actors layer, over it.
-    const actorsScript = join(outdir, 'runtime.cjs');
-    const actors = await script({ entryPoints: [entries.index!] }, actorsScript, [externals(undefined, null, { main: outputs.kernel, modules: listed }), moduleFacts()]);
-    fs.writeFileSync(outputs.main, runtimeMain(actorsScript, actors.encoding, { kernelMain: outputs.kernel }));
     const names = [...new Set([...kernel.names, ...actors.names])];
     outputs.index = join(outdir, 'index.mjs');
     fs.writeFileSync(outputs.index, runtimeModule(outputs.main, names));
@@ -693,7 +695,11 @@ export const { ${names.join(', ')} } = runtime;
  * bundle, `esm` is set when a package it would require() is an ES module
  * (Node 20 cannot require one): the bundle is then built as an ES module.
  */
-function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null } | null = null, kernel?: { main: string; modules: ReadonlySet<string> }): Plugin {
+function externals(
+  runtime: RuntimeBundle | undefined,
+  cjs: { esm: string | null } | null = null,
+  kernel?: { main: string; modules: ReadonlySet<string>; imported: Set<string> },
+): Plugin {
   // A package's file as a CommonJS bundle requires it (a path) or an ES module imports it (a URL).
   const pinned = (path: string, kind: string): string => {
     if (cjs === null || kind === 'dynamic-import') return pathToFileURL(path).href;
@@ -738,7 +744,9 @@ function externals(runtime: RuntimeBundle | undefined, cjs: { esm: string | null
       build.onResolve({ filter: /^\./ }, async (args) => {
         if (args.kind === 'entry-point' || args.pluginData === 'troupe-resolving') return undefined;
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'troupe-resolving' });
-        return kernel.modules.has(resolved.path) ? { path: resolved.path, namespace: 'troupe-kernel' } : undefined;
+        if (!kernel.modules.has(resolved.path)) return undefined;
+        kernel.imported.add(resolved.path);
+        return { path: resolved.path, namespace: 'troupe-kernel' };
       });
       build.onLoad({ filter: /.*/, namespace: 'troupe-kernel' }, (args) => ({
         contents: `module.exports = require(${JSON.stringify(kernel.main)}).__troupeModules[${JSON.stringify(args.path)}];`,
