@@ -106,6 +106,7 @@ const RUNTIME_ENTRY = join(TROUPE_ROOT, 'runtime', 'process', 'runtime-entry.ts'
 const KERNEL_ENTRY = join(TROUPE_ROOT, 'runtime', 'process', 'kernel-entry.ts');
 // Keyed by its entry's path: two checkouts that share one node_modules (git worktrees) share the cache, and each must get its own runtime.
 const RUNTIME_KEY = `runtime:${RUNTIME_ENTRY}`;
+const RUNTIME_ID = idOf(RUNTIME_KEY);
 
 /** The runtime bundle, built on first use and reused while its sources are unchanged. */
 export async function runtimeBundle(): Promise<RuntimeBundle> {
@@ -195,10 +196,12 @@ function idOf(key: string): string {
 }
 
 /**
- * Bundles found fresh in this turn of the event loop: not checked again until
- * the next. A pool's first task checks the runtime bundle twice within a few
- * ms (its worker's spawn, its task's module), 61 `stat`s each, while the
- * worker it just spawned is starting on the other core.
+ * The runtime bundle, when found fresh in this turn of the event loop: its
+ * sources are not checked again until the next (its files still are). A
+ * pool's first task checks it twice within a few ms (its worker's spawn, its
+ * task's module), 61 `stat`s each, while the worker it just spawned is
+ * starting on the other core. Only the runtime's: a program that edits a
+ * module of its own and spawns from it again at once gets the edit.
  */
 const freshThisTurn = new Set<string>();
 
@@ -206,7 +209,7 @@ const freshThisTurn = new Set<string>();
 function freshNow(key: string): Manifest | null {
   const id = idOf(key);
   const mine = known.get(id);
-  if (mine !== undefined && freshThisTurn.has(id)) return mine;
+  if (mine !== undefined && freshThisTurn.has(id) && built(mine)) return mine;
   // Its files checked too: a cache removed while the program runs is built again, not spawned from.
   if (mine !== undefined && fresh(mine) && built(mine)) return checkedNow(id, mine);
   // Not built here, or since changed: another process may have built it (again).
@@ -218,6 +221,7 @@ function freshNow(key: string): Manifest | null {
 }
 
 function checkedNow(id: string, manifest: Manifest): Manifest {
+  if (id !== RUNTIME_ID) return manifest;
   if (freshThisTurn.size === 0) setImmediate(() => freshThisTurn.clear()).unref();
   freshThisTurn.add(id);
   return manifest;
@@ -466,7 +470,7 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
       `export const __troupeModules = { ${exported.map((file, i) => `${JSON.stringify(file)}: m${i}`).join(', ')} };`,
     ].join('\n');
     const kernel = await script({ stdin: { contents, resolveDir: dirname(KERNEL_ENTRY), sourcefile: 'troupe-kernel-entry.js', loader: 'js' } }, kernelScript, [externals(undefined), moduleFacts()]);
-    kernelInputs = Object.keys(kernel.metafile.inputs).map((input) => resolve('/', input)).filter((path) => path.startsWith(TROUPE_ROOT + sep) && !path.includes(`${sep}node_modules${sep}`) && fs.existsSync(path));
+    kernelInputs = Object.keys(kernel.metafile.inputs).map((input) => resolve('/', input)).filter((path) => isOwnSource(path) && fs.existsSync(path));
     const unlisted = kernelInputs.find((path) => !listed.has(path));
     if (unlisted !== undefined) throw new Error(`the kernel bundle holds ${unlisted}, which kernelModules() does not list: the actors layer would hold a second copy`);
     fs.writeFileSync(outputs.kernel, runtimeMain(kernelScript, kernel.encoding, { actorsMain: outputs.main }));
@@ -559,6 +563,11 @@ function writeSections(file: string, inputs: string[], url: string | null): void
  */
 function asciiOnly(text: string): string {
   return text.replace(/[^\x00-\x7f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Whether `path` is one of troupe's own files (not a package's), wherever troupe itself is installed. */
+export function isOwnSource(path: string, root = TROUPE_ROOT): boolean {
+  return path.startsWith(root + sep) && !path.slice(root.length).includes(`${sep}node_modules${sep}`);
 }
 
 /**

@@ -1,10 +1,11 @@
-import { mkdirSync, existsSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, existsSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as bundle from '../../runtime/process/bundle.ts';
-import { moduleBundle, runtimeBundle, sweepCache } from '../../runtime/process/bundle.ts';
+import { TROUPE_ROOT, moduleBundle, runtimeBundle, sweepCache } from '../../runtime/process/bundle.ts';
 import { LineMap, type RawMap } from '../../runtime/process/stacks.ts';
 import { SourceMap } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -37,6 +38,46 @@ describe('the bundle cache', () => {
     } finally {
       rmSync(file, { force: true });
       for (const dir of made) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a module edited since, or whose build was removed, even within one turn of the event loop', async () => {
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-same-turn-${process.pid}-${Date.now()}.ts`);
+    writeFileSync(file, '(globalThis as Record<string, unknown>).troupeSameTurn = 4101;\n');
+    try {
+      const url = pathToFileURL(file).href;
+      const first = (await moduleBundle(url))!;
+      // Found fresh once more, then edited and looked up again, with no I/O between: one turn.
+      expect(await moduleBundle(url)).toBe(first);
+      writeFileSync(file, '(globalThis as Record<string, unknown>).troupeSameTurn = 4202;\n');
+      const second = (await moduleBundle(url))!;
+      expect(second).not.toBe(first);
+      expect(readFileSync(first, 'utf8')).toContain('4101');
+      expect(readFileSync(second, 'utf8')).toContain('4202');
+      expect(await moduleBundle(url)).toBe(second);
+      rmSync(dirname(second), { recursive: true, force: true });
+      const third = (await moduleBundle(url))!;
+      expect(existsSync(third)).toBe(true);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('knows its kernel layer when troupe is installed under a node_modules directory', () => {
+    const app = mkdtempSync(join(tmpdir(), 'troupe-installed-'));
+    const root = join(app, 'node_modules', 'troupe');
+    try {
+      for (const part of ['runtime', 'actors', 'index.ts', 'package.json']) cpSync(join(TROUPE_ROOT, part), join(root, part), { recursive: true });
+      symlinkSync(join(TROUPE_ROOT, 'node_modules'), join(root, 'node_modules'));
+      const script = `const { runtimeBundle } = await import(${JSON.stringify(pathToFileURL(join(root, 'runtime', 'process', 'bundle.ts')).href)}); const r = await runtimeBundle(); console.log(JSON.stringify({ kernel: r.kernelSources.size, all: r.sources.size, worker: r.kernelSources.has(${JSON.stringify(join(root, 'actors', 'pool', 'worker.ts'))}) }));`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: TROUPE_ROOT, encoding: 'utf8', timeout: 60_000 });
+      expect(run.stderr).toBe('');
+      const got = JSON.parse(run.stdout) as { kernel: number; all: number; worker: boolean };
+      expect(got.worker).toBe(true);
+      expect(got.kernel).toBeGreaterThan(20);
+      expect(got.kernel).toBeLessThan(got.all);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
     }
   });
 
