@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registerDefinitionCodec } from './codec.ts';
 import type { Context } from './context.ts';
 import { InvalidArgumentError, describeValue } from './errors.ts';
+import { isActorsLayerModule, loadActorsLayer } from './process/import-url.ts';
 
 const DEFINITION = Symbol.for('troupe.actor-definition');
 
@@ -173,7 +174,8 @@ registerDefinitionCodec(
   (def) => [def.module ?? null, def.ordinal, def.style, def.impl.name],
   (data) => {
     const [module, ordinal, style, name] = data as [string | null, number, 'function' | 'class', string];
-    const known = module === null ? undefined : definitionAt(module, ordinal);
+    // One of the actors layer's, in a process that has not loaded that layer yet: it is loaded now.
+    const known = module === null ? undefined : (definitionAt(module, ordinal) ?? (isActorsLayerModule(module) && loadActorsLayer() ? definitionAt(module, ordinal) : undefined));
     if (known !== undefined) return known as unknown as Definition;
     const impl = Object.defineProperty(() => {
       throw new Error(`actor ${name || 'definition'} from ${module} is only an address in this process`);
@@ -196,6 +198,9 @@ export function markRegistry<T>(registry: Map<string, T[]>): () => void {
   const made = new Map([...registry].map(([module, list]) => [module, list.length]));
   return () => {
     for (const [module, list] of registry) {
+      // The actors layer, loaded meanwhile (a module read one of its names before it threw): it stays
+      // loaded, and is never evaluated again to define its actors again.
+      if (isActorsLayerModule(module)) continue;
       const before = made.get(module);
       if (before === undefined) registry.delete(module);
       else if (list.length > before) registry.set(module, list.slice(0, before));

@@ -473,7 +473,13 @@ async function buildInto(entries: Record<string, string>, outdir: string, runtim
     kernelInputs = Object.keys(kernel.metafile.inputs).map((input) => resolve('/', input)).filter((path) => isOwnSource(path) && fs.existsSync(path));
     const unlisted = kernelInputs.find((path) => !listed.has(path));
     if (unlisted !== undefined) throw new Error(`the kernel bundle holds ${unlisted}, which kernelModules() does not list: the actors layer would hold a second copy`);
-    fs.writeFileSync(outputs.kernel, runtimeMain(kernelScript, kernel.encoding, { actorsMain: outputs.main }));
+    // The modules of the actors layer, as their actors are registered (see moduleFacts).
+    const own = new Set(kernelInputs);
+    const actorsModules = Object.keys(actors.metafile.inputs)
+      .map((input) => resolve('/', input))
+      .filter((path) => isOwnSource(path) && !own.has(path) && fs.existsSync(path))
+      .map((path) => pathToFileURL(path).href);
+    fs.writeFileSync(outputs.kernel, runtimeMain(kernelScript, kernel.encoding, { actorsMain: outputs.main, actorsModules }));
     const names = [...new Set([...kernel.names, ...actors.names])];
     outputs.index = join(outdir, 'index.mjs');
     fs.writeFileSync(outputs.index, runtimeModule(outputs.main, names));
@@ -610,7 +616,7 @@ function exportNames(script: string): string[] {
  * actors layer's (`kernelMain` given) loads the kernel first, whose modules
  * its script imports.
  */
-function runtimeMain(script: string, encoding: 'latin1' | 'utf8', layer: { actorsMain: string } | { kernelMain: string }): string {
+function runtimeMain(script: string, encoding: 'latin1' | 'utf8', layer: { actorsMain: string; actorsModules: string[] } | { kernelMain: string }): string {
   const kernel = 'actorsMain' in layer;
   // How this process got the layer (specs read it): the kernel's under its own name, which came first.
   const state = kernel ? 'troupe.code-cache' : 'troupe.code-cache.actors';
@@ -642,7 +648,10 @@ ${
     ? `// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
 // The actors layer, for a process that comes to need it (unless it is loading already: it loads this first).
-if (globalThis[Symbol.for('troupe.actors-layer')] === undefined) globalThis[Symbol.for('troupe.actors-layer')] = ${JSON.stringify(layer.actorsMain)};`
+if (globalThis[Symbol.for('troupe.actors-layer')] === undefined) {
+  globalThis[Symbol.for('troupe.actors-layer')] = ${JSON.stringify(layer.actorsMain)};
+  globalThis[Symbol.for('troupe.actors-modules')] = new Set(${JSON.stringify(layer.actorsModules)});
+}`
     : `globalThis[Symbol.for('troupe.actors-layer')] = null;
 const kernel = require(${JSON.stringify(layer.kernelMain)});`
 }

@@ -47,3 +47,13 @@ export function loadActorsLayer(): boolean {
   }
   return true;
 }
+
+/**
+ * Whether `module` (a file URL) is one of the actors layer's, in a process
+ * that started from the kernel: its actors are defined once that layer has
+ * loaded (and never again: see behaviour.ts markRegistry).
+ */
+export function isActorsLayerModule(module: string): boolean {
+  const modules = (globalThis as Record<symbol, ReadonlySet<string> | undefined>)[Symbol.for('troupe.actors-modules')];
+  return modules !== undefined && modules.has(module);
+}

@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, node } from '../../index.ts';
+import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, node, supervisor } from '../../index.ts';
 import { actorsLayerLoaded, add, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
 import { poolMaker, until, within } from '../helpers.ts';
 import { SayWhenError, countedSleep, heavy, saysWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
+import { isSupervisor } from '../fixtures/tasks-layer.ts';
+import { isSupervisorAfterThrow } from '../fixtures/tasks-layer-throws.ts';
 
 const pool = poolMaker({ size: 1 });
 
@@ -433,6 +435,19 @@ describe("Pool: a worker runs the runtime's kernel alone until a task needs the 
     const p = pool({ size: 1 });
     expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
     expect(await p.apply(isQueueEmptyError, [new QueueEmptyError('none left')])).toBe('none left');
+  });
+
+  it('loads it to decode a definition of that layer, which arrives as that definition', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
+    expect(await p.apply(isSupervisor, [supervisor])).toBe(true);
+  });
+
+  it('keeps its definitions when a task module that loaded it then threw is loaded again', async () => {
+    const p = pool({ size: 1, initializer: setGlobal, initArgs: ['troupeLayerThrowOnce', true] });
+    const err = await p.apply(isSupervisorAfterThrow, [null]).catch((e: unknown) => e);
+    expect(String((err as RemoteError).cause)).toMatch(/the first load fails/);
+    expect(await p.apply(isSupervisorAfterThrow, [supervisor])).toBe(true);
   });
 
   it('loads it when a task reads one of its names', async () => {
