@@ -648,6 +648,8 @@ ${
     ? `// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
 // The actors layer, for a process that comes to need it (unless it is loading already: it loads this first).
+// The build this process runs from, which it keeps from being swept while it lives (host.ts).
+globalThis[Symbol.for('troupe.runtime-build')] ??= ${JSON.stringify(dirname(dirname(script)))};
 if (globalThis[Symbol.for('troupe.actors-layer')] === undefined) {
   globalThis[Symbol.for('troupe.actors-layer')] = ${JSON.stringify(layer.actorsMain)};
   globalThis[Symbol.for('troupe.actors-modules')] = new Set(${JSON.stringify(layer.actorsModules)});

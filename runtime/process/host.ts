@@ -503,6 +503,35 @@ function indent(text: string): string {
 // do not inherit it.
 const init = process.env[INIT_ENV] === undefined ? null : (JSON.parse(process.env[INIT_ENV]!) as ActorInit);
 delete process.env[INIT_ENV];
+/**
+ * How often a process started from a runtime build marks that build's
+ * directory as in use: bundle.ts removes a superseded build an hour after its
+ * directory last changed, and a process that runs the kernel alone may still
+ * load the actors layer from it (or a source map) much later.
+ */
+const BUILD_IN_USE_MS = 20 * 60 * 1000;
+
+function keepBuildInUse(): void {
+  const dir = (globalThis as Record<symbol, unknown>)[Symbol.for('troupe.runtime-build')];
+  if (typeof dir !== 'string') return;
+  const touch = (): void => {
+    try {
+      const now = new Date();
+      fs.utimesSync(dir, now, now);
+    } catch {
+      // A cache this process cannot write to is not swept by it either.
+    }
+  };
+  // Off the start's path (a process's first timer costs about 0.6 ms to set up); never keeps it alive.
+  setImmediate(() => {
+    setTimeout(() => {
+      touch();
+      setInterval(touch, BUILD_IN_USE_MS).unref();
+    }, 1000).unref();
+  }).unref();
+}
+keepBuildInUse();
+
 let host = init === null ? null : new ActorHost(init);
 
 /**

@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 import * as bundle from '../../runtime/process/bundle.ts';
 import { TROUPE_ROOT, moduleBundle, runtimeBundle, sweepCache } from '../../runtime/process/bundle.ts';
 import { LineMap, type RawMap } from '../../runtime/process/stacks.ts';
+import { spawn } from '../../index.ts';
+import { codeCacheState } from '../fixtures/actors.ts';
+import { reap, until } from '../helpers.ts';
 import { SourceMap } from 'node:module';
 import { readFileSync } from 'node:fs';
 
@@ -78,6 +81,21 @@ describe('the bundle cache', () => {
       expect(got.kernel).toBeLessThan(got.all);
     } finally {
       rmSync(app, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the runtime build a process runs from marked in use, so that a prune of superseded builds leaves it', async () => {
+    const { kernel } = await runtimeBundle();
+    const build = dirname(dirname(kernel));
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(build, twoHoursAgo, twoHoursAgo);
+    // With spawn options: a process started now, not the spare host that started earlier.
+    const ref = reap(spawn(codeCacheState, { env: { ...process.env } }));
+    try {
+      await ref.call('state', { timeout: 15_000 });
+      await until(() => Date.now() - statSync(build).mtimeMs < 10 * 60 * 1000, 15_000, 'the build marked in use');
+    } finally {
+      await ref.stop({ timeout: 10_000 });
     }
   });
 
