@@ -191,6 +191,13 @@ export async function moduleBundle(moduleUrl: string): Promise<string | null> {
   return manifest.outputs.module!;
 }
 
+/** A module's bundle built afresh, whatever the cache holds: for specs of two builds of one bundle at once. */
+export async function buildModuleAgain(moduleUrl: string): Promise<string> {
+  const file = fileOf(moduleUrl);
+  const runtime = await runtimeBundle();
+  return (await build(idOf(`module:${file}:${runtime.index}`), { module: file }, runtime)).outputs.module!;
+}
+
 function idOf(key: string): string {
   return hashKey(`${FORMAT}\0${key}`);
 }
@@ -271,6 +278,14 @@ async function build(id: string, entries: Record<string, string>, runtime: Runti
   const manifestFile = join(dir, `${id}.json`);
   const outdir = join(dir, `${id}-${process.pid}-${Date.now().toString(36)}-${(builds++).toString(36)}`);
   const manifest = await buildInto(entries, outdir, runtime);
+  // Another process built the same bundle meanwhile from the same sources (a program's processes
+  // starting together, a test runner's workers): its build is used, so that all of them run one
+  // runtime and build their modules against it, and this one is dropped.
+  const theirs = readManifest(id);
+  if (theirs !== null && fresh(theirs)) {
+    fs.rmSync(outdir, { recursive: true, force: true });
+    return theirs;
+  }
   // Written aside and renamed, so a concurrent reader sees all of it or none.
   const tmp = `${manifestFile}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest));

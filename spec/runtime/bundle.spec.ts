@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as bundle from '../../runtime/process/bundle.ts';
-import { TROUPE_ROOT, moduleBundle, runtimeBundle, sweepCache } from '../../runtime/process/bundle.ts';
+import { TROUPE_ROOT, buildModuleAgain, moduleBundle, runtimeBundle, sweepCache } from '../../runtime/process/bundle.ts';
 import { LineMap, type RawMap } from '../../runtime/process/stacks.ts';
 import { spawn } from '../../index.ts';
 import { codeCacheState } from '../fixtures/actors.ts';
@@ -96,6 +96,20 @@ describe('the bundle cache', () => {
       await until(() => Date.now() - statSync(build).mtimeMs < 10 * 60 * 1000, 15_000, 'the build marked in use');
     } finally {
       await ref.stop({ timeout: 10_000 });
+    }
+  });
+
+  it('gives two builds of one bundle at once one build (the processes of a program starting together)', async () => {
+    const file = join(import.meta.dirname, '..', 'fixtures', `tmp-together-${process.pid}-${Date.now()}.ts`);
+    writeFileSync(file, '(globalThis as Record<string, unknown>).troupeTogether = 1;\n');
+    try {
+      const url = pathToFileURL(file).href;
+      const [a, b] = await Promise.all([buildModuleAgain(url), buildModuleAgain(url)]);
+      expect(b).toBe(a);
+      expect(existsSync(a)).toBe(true);
+      expect(await moduleBundle(url)).toBe(a);
+    } finally {
+      rmSync(file, { force: true });
     }
   });
 
