@@ -627,7 +627,8 @@ function exportNames(script: string): string[] {
  * worker whose tasks are CommonJS bundles (moduleBundle) never starts it.
  *
  * The kernel's (`actorsMain` given) lends the script an import() and tells
- * the process where the actors layer is (import-url.ts loadActorsLayer); the
+ * the process where the actors layer is and which modules are its
+ * (import-url.ts), and which build it runs from (host.ts); the
  * actors layer's (`kernelMain` given) loads the kernel first, whose modules
  * its script imports.
  */
@@ -662,9 +663,10 @@ ${
   kernel
     ? `// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
-// The actors layer, for a process that comes to need it (unless it is loading already: it loads this first).
 // The build this process runs from, which it keeps from being swept while it lives (host.ts).
 globalThis[Symbol.for('troupe.runtime-build')] ??= ${JSON.stringify(dirname(dirname(script)))};
+// The actors layer and its modules, for a process that comes to need them (unless that layer is
+// loading already: it loads this first).
 if (globalThis[Symbol.for('troupe.actors-layer')] === undefined) {
   globalThis[Symbol.for('troupe.actors-layer')] = ${JSON.stringify(layer.actorsMain)};
   globalThis[Symbol.for('troupe.actors-modules')] = new Set(${JSON.stringify(layer.actorsModules)});
