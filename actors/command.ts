@@ -263,12 +263,20 @@ async function pump(program: ChildProcess, stream: 'stdout' | 'stderr', spec: Ho
   if (pending > 0) await send(line(''), true);
 }
 
-/** More output than `output({ limit })` would keep. */
-export class OutputLimitError extends TroupeError {
+/**
+ * More output than `output({ limit })` (or `run()`'s `limit`) would keep; the
+ * program was killed. It keeps what had come within the limit: `stdout` and
+ * `stderr`, text or `Buffer`s as `output()` would have given them.
+ */
+export class OutputLimitError<Out extends string | Buffer = string | Buffer> extends TroupeError {
   readonly limit: number;
-  constructor(message: string, limit: number) {
+  readonly stdout: Out;
+  readonly stderr: Out;
+  constructor(message: string, limit: number, stdout: Out, stderr: Out) {
     super('ERR_OUTPUT_LIMIT', message);
     this.limit = limit;
+    this.stdout = stdout;
+    this.stderr = stderr;
   }
 }
 
@@ -499,23 +507,30 @@ export class Command<Out extends string | Buffer = string> {
 
   async #collectOutput(limit: number): Promise<{ stdout: Out; stderr: Out }> {
     let size = 0;
+    let passed = false;
+    const out: (string | Buffer)[] = [];
+    const err: (string | Buffer)[] = [];
+    // Bytes joined as bytes: a character split across two chunks, or bytes that are no text, stay whole.
+    const joined = (parts: (string | Buffer)[]): Out => (this.#bytes ? Buffer.concat(parts as Buffer[]) : parts.join('')) as Out;
     // Lines get back the newline they ended with; a piece that did not end its line, and raw chunks, do not.
-    const collect = async (stream: Stream<OutputMessage>): Promise<Out> => {
-      const parts: (string | Buffer)[] = [];
+    const collect = async (stream: Stream<OutputMessage>, parts: (string | Buffer)[]): Promise<void> => {
       for await (const { data, unterminated } of stream) {
-        size += data.length;
+        if (passed) continue; // the program is being killed: what is left is drained, not kept
+        const part = this.#lines && typeof data === 'string' && !unterminated ? `${data}\n` : data;
+        // Counted as output() gives it back: a line with its newline.
+        size += part.length;
         if (size > limit) {
+          passed = true;
           this.kill();
-          throw new OutputLimitError(`The output of ${this.ref.name} passed the limit of ${limit}; the program was killed. Raise \`limit\`, or read ref.stdout as it comes.`, limit);
+          // What had come within the limit, from both streams, as Python's TimeoutExpired keeps it.
+          throw new OutputLimitError(`The output of ${this.ref.name} passed the limit of ${limit}; the program was killed. Raise \`limit\`, or read ref.stdout as it comes.`, limit, joined(out), joined(err));
         }
-        parts.push(this.#lines && typeof data === 'string' && !unterminated ? `${data}\n` : data);
+        parts.push(part);
       }
-      // Bytes joined as bytes: a character split across two chunks, or bytes that are no text, stay whole.
-      return (this.#bytes ? Buffer.concat(parts as Buffer[]) : parts.join('')) as Out;
     };
-    const [stdout, stderr] = await Promise.all([collect(this.#out), collect(this.#err)]);
+    await Promise.all([collect(this.#out, out), collect(this.#err, err)]);
     await this.#done;
-    return { stdout, stderr };
+    return { stdout: joined(out), stderr: joined(err) };
   }
 }
 
@@ -686,9 +701,9 @@ export async function run(file: string, argv: readonly string[] = [], options: R
   if (exitCode === null) {
     command.kill();
     await command.join();
-    // What had come, as Python's TimeoutExpired keeps it (none, when the limit was passed too).
+    // What had come, as Python's TimeoutExpired keeps it (within the limit, when that was passed too).
     const empty = rest.encoding === 'buffer' ? Buffer.alloc(0) : '';
-    const partial = await output.catch(() => ({ stdout: empty, stderr: empty }));
+    const partial = await output.catch((err: unknown) => (err instanceof OutputLimitError ? { stdout: err.stdout, stderr: err.stderr } : { stdout: empty, stderr: empty }));
     throw new CommandTimeoutError(`${file} did not finish within ${timeout} ms; it was killed.`, timeout!, partial.stdout, partial.stderr);
   }
   return { exitCode, ...(await output) };

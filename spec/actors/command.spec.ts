@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandTimeoutError, InvalidArgumentError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
+import { CommandTimeoutError, InvalidArgumentError, OutputLimitError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 import { commandOwner } from '../fixtures/actors.ts';
 import { linked } from '../fixtures/watchers.ts';
 import { allGone, reap, reapGroup, runFixture, until, waitForGroup } from '../helpers.ts';
@@ -51,7 +51,29 @@ describe('command actors', () => {
     const whole = await run('sh', ['-c', 'head -c 8000000 /dev/zero | tr "\\0" a']);
     expect(whole.stdout.length).toBe(8_000_000);
     expect(whole.stdout).toMatch(/^a+$/);
-    await expect(run('sh', ['-c', 'cat /dev/zero | tr "\\0" a'], { limit: 3_000_000, timeout: 30_000 })).rejects.toMatchObject({ code: 'ERR_OUTPUT_LIMIT' });
+    const err = (await run('sh', ['-c', 'cat /dev/zero | tr "\\0" a'], { limit: 3_000_000, timeout: 30_000 }).catch((e: unknown) => e)) as OutputLimitError<string>;
+    expect(err).toBeInstanceOf(OutputLimitError);
+    expect(err.code).toBe('ERR_OUTPUT_LIMIT');
+    // What had come within the limit, kept (as CommandTimeoutError keeps its output).
+    expect(err.stdout.length).toBeGreaterThan(0);
+    expect(err.stdout.length).toBeLessThanOrEqual(3_000_000);
+    expect(err.stdout).toMatch(/^a+$/);
+    expect(err.stderr).toBe('');
+  });
+
+  it("keeps the whole lines that came within output()'s limit in its OutputLimitError, text or bytes", async () => {
+    const text = cmd('sh', ['-c', 'while :; do echo line; done']);
+    const got = (await text.output({ limit: 50_000 }).catch((e: unknown) => e)) as OutputLimitError<string>;
+    expect(got).toBeInstanceOf(OutputLimitError);
+    expect(got.stdout).toMatch(/^(line\n)+$/);
+    expect(got.stdout.length).toBeLessThanOrEqual(50_000);
+    await text.join({ timeout: 10_000 });
+    const bytes = cmd('sh', ['-c', 'while :; do echo line; done'], { encoding: 'buffer' });
+    const raw = (await bytes.output({ limit: 50_000 }).catch((e: unknown) => e)) as OutputLimitError<Buffer>;
+    expect(Buffer.isBuffer(raw.stdout)).toBe(true);
+    expect(raw.stdout.length).toBeLessThanOrEqual(50_000);
+    expect(raw.stdout.toString('latin1')).toMatch(/^(line\n)*(l|li|lin|line)?$/);
+    await bytes.join({ timeout: 10_000 });
   });
 
   it('names what is wrong for a script found on PATH, a PATH the environment lacks, a cwd that is a file, and NUL bytes', async () => {
