@@ -16,6 +16,7 @@ import { spawnProcess } from '../runtime/process/spawn-process.ts';
 import {
   ActorRef,
   EXITED,
+  REPORTED,
   SpawnError,
   TimeoutError,
   TroupeError,
@@ -87,6 +88,17 @@ interface HostSpec {
   readonly lines: boolean;
   /** Where output and the start report go; null: the program writes to the host's own stdout and stderr. */
   readonly sink: ActorRef | null;
+  /** Its caller gets a start failure through its promise (run()): the host does not print it. */
+  readonly reported: boolean;
+}
+
+/** Set by run() around the spawnCommand() it makes: its caller gets a start failure through run()'s promise. */
+let startFailureReported = false;
+
+/** A start failure of the host's, marked REPORTED when its caller gets it (see HostSpec.reported). */
+function startFailure(spec: HostSpec, error: SpawnError): SpawnError {
+  if (spec.reported) Object.defineProperty(error, REPORTED, { value: true });
+  return error;
 }
 
 /**
@@ -102,7 +114,7 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   const problem = spec.shell ? null : executableProblem(spec.file, path);
   if (problem !== null) {
     sink?.send({ failed: problem });
-    throw new SpawnError(`Cannot start ${spec.file}: ${problem}`, spec.file);
+    throw startFailure(spec, new SpawnError(`Cannot start ${spec.file}: ${problem}`, spec.file));
   }
   const program = spawnProcess(spec.file, [...spec.argv], {
     cwd: spec.cwd,
@@ -178,7 +190,7 @@ export const commandHost = actorIn(import.meta.url, async (ctx: Context<Input>, 
   } catch (err) {
     const why = `${(err as Error).message}${interpreterProblem(err, spec.shell ? spec.file : (findProgram(spec.file, path) ?? spec.file))}`;
     sink?.send({ failed: why });
-    throw new SpawnError(`Cannot start ${spec.file}: ${why}`, spec.file, { cause: err });
+    throw startFailure(spec, new SpawnError(`Cannot start ${spec.file}: ${why}`, spec.file, { cause: err }));
   }
   sink?.send({ started: program.pid });
   const outputs = sink === null ? [] : [pump(program, 'stdout', spec, sink), pump(program, 'stderr', spec, sink)];
@@ -418,6 +430,7 @@ export class Command<Out extends string | Buffer = string> {
       encoding: options.encoding ?? 'utf8',
       lines: this.#lines,
       sink: receiver.ref,
+      reported: startFailureReported,
     };
     this.ref = spawn(commandHost, {
       args: [spec],
@@ -651,7 +664,7 @@ export function commandSpec(id: string, file: string, argv: readonly string[] = 
   checkProgram(file, argv);
   if (typeof id !== 'string' || id === '') throw invalidOption('commandSpec() id', 'a non-empty string', id);
   options = commandOptionsOf(options, 'commandSpec() options', ['cwd', 'env', 'name', 'daemon', 'shell', 'restart', 'shutdown']);
-  const spec: HostSpec = { file, argv, cwd: options.cwd, env: options.env, shell: options.shell ?? false, encoding: 'utf8', lines: true, sink: null };
+  const spec: HostSpec = { file, argv, cwd: options.cwd, env: options.env, shell: options.shell ?? false, encoding: 'utf8', lines: true, sink: null, reported: false };
   const child: ChildSpec = {
     id,
     actor: commandHost,
@@ -691,7 +704,14 @@ export async function run(file: string, argv: readonly string[] = [], options: R
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw invalidOption('run() options.timeout', 'a positive number of milliseconds', timeout);
   checkLimit(limit, 'run() options.limit');
   // Whole chunks, not lines: run() gives the output joined, and a chunk is one message where its lines would be many.
-  const command: Command<string | Buffer> = spawnCommand(file, argv, { ...rest, lines: false });
+  // A program that cannot start is run()'s rejection, not also a report its host prints.
+  startFailureReported = true;
+  let command: Command<string | Buffer>;
+  try {
+    command = spawnCommand(file, argv, { ...rest, lines: false });
+  } finally {
+    startFailureReported = false;
+  }
   await command.ready;
   if (input !== undefined) command.send(input);
   command.closeInput();

@@ -166,6 +166,13 @@ export class ProtocolError extends TroupeError {
  */
 export const ENDS_AS_SHUTDOWN: unique symbol = Symbol.for('troupe.ends-as-shutdown');
 
+/**
+ * Set on an error that ends an actor when its caller gets it another way (a
+ * `run()` whose program cannot start rejects with it): its host does not
+ * print it. The parent's `ref.error` is the error all the same.
+ */
+export const REPORTED: unique symbol = Symbol.for('troupe.reported');
+
 /** An actor linked to this one ended abnormally, and this one does not trap exits. */
 export class LinkedExitError extends TroupeError {
   readonly actorId: string;

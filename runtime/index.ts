@@ -20,7 +20,7 @@ export type { ErrorCode } from './errors.ts';
 export { checkOptions, describeValue, invalidOption, neverTaken, onlyKnown, optionsOf, rejecting } from './errors.ts';
 export { afterEncoding, encodingFor, handOver, registerErrorClass } from './codec.ts';
 export { MAIN_LOCAL_ID, localOf } from './ids.ts';
-export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError } from './errors.ts';
+export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError, REPORTED } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
 export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';

@@ -17,7 +17,7 @@ import { inspect } from 'node:util';
 import { constants } from 'node:os';
 import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
-import { ENDS_AS_SHUTDOWN, LinkedExitError, SpawnError, endedReceive } from '../errors.ts';
+import { ENDS_AS_SHUTDOWN, LinkedExitError, REPORTED, SpawnError, endedReceive } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, endBySignal, hosting, importing, installNode, leftWork, runEndingHooks, stopTrackingSoon, workCounts } from '../node.ts';
 import { ActorRef } from '../ref.ts';
@@ -415,7 +415,9 @@ class ActorHost {
     if (code !== 0) {
       // As Python prints a child's traceback: the one report we always print, but for an end a link
       // passed on that is no failure (OTP reports no `shutdown` either).
-      if (linked !== 'shutdown' && linked !== 'killed') {
+      // Nor an error its caller gets another way (REPORTED: a run() whose program cannot start).
+      const reported = typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[REPORTED] === true;
+      if (linked !== 'shutdown' && linked !== 'killed' && !reported) {
         process.stderr.write(`Actor ${node.self.name} (${node.self.id}, pid ${process.pid}) failed:\n${error instanceof Error ? (error.stack ?? String(error)) : inspect(error)}\n`);
       }
       this.#link.sendSystem({ t: 'crash', error: errorToWire(error) });

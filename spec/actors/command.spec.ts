@@ -76,6 +76,16 @@ describe('command actors', () => {
     await bytes.join({ timeout: 10_000 });
   });
 
+  it("does not print a program that cannot start when run() rejects with it, and does when nothing may be told (a command's ready left alone)", async () => {
+    const caught = await runFixture('run-missing.ts', ['run']);
+    expect(caught.stdout).toContain('caught ERR_SPAWN');
+    expect(caught.stderr).not.toContain('failed');
+    expect(caught.code).toBe(0);
+    const alone = await runFixture('run-missing.ts', ['spawn']);
+    expect(alone.stdout).toContain('ended 1');
+    expect(alone.stderr).toContain('Cannot start /no/such/troupe-program');
+  });
+
   it('names what is wrong for a script found on PATH, a PATH the environment lacks, a cwd that is a file, and NUL bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'troupe-cmd-'));
     writeFileSync(join(dir, 'badinterp'), '#!/no/such/interpreter\necho hi\n', { mode: 0o755 });
