@@ -92,9 +92,6 @@ interface HostSpec {
   readonly reported: boolean;
 }
 
-/** Set by run() around the spawnCommand() it makes: its caller gets a start failure through run()'s promise. */
-let startFailureReported = false;
-
 /** A start failure of the host's, marked REPORTED when its caller gets it (see HostSpec.reported). */
 function startFailure(spec: HostSpec, error: SpawnError): SpawnError {
   if (spec.reported) Object.defineProperty(error, REPORTED, { value: true });
@@ -379,8 +376,11 @@ export class Command<Out extends string | Buffer = string> {
   /** The program's own exit code (-N for signal N), once the host has said it. */
   #programExit: number | null = null;
 
-  /** @internal Use `spawnCommand`. */
-  constructor(file: string, argv: readonly string[], options: CommandOptions) {
+  /**
+   * @internal Use `spawnCommand`. `startFailureReported`: its caller gets a
+   * failure to start through a promise of its own (run()), so the host does not print it.
+   */
+  constructor(file: string, argv: readonly string[], options: CommandOptions, startFailureReported = false) {
     const named = options.name ?? file.split('/').pop()!;
     const out = (this.#out = new Stream<OutputMessage>(`stdout of ${named}`));
     const err = (this.#err = new Stream<OutputMessage>(`stderr of ${named}`));
@@ -705,13 +705,8 @@ export async function run(file: string, argv: readonly string[] = [], options: R
   checkLimit(limit, 'run() options.limit');
   // Whole chunks, not lines: run() gives the output joined, and a chunk is one message where its lines would be many.
   // A program that cannot start is run()'s rejection, not also a report its host prints.
-  startFailureReported = true;
-  let command: Command<string | Buffer>;
-  try {
-    command = spawnCommand(file, argv, { ...rest, lines: false });
-  } finally {
-    startFailureReported = false;
-  }
+  checkProgram(file, argv);
+  const command = new Command<string | Buffer>(file, argv, { ...rest, lines: false }, true);
   await command.ready;
   if (input !== undefined) command.send(input);
   command.closeInput();

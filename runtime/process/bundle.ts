@@ -210,13 +210,13 @@ function idOf(key: string): string {
  * starting on the other core. Only the runtime's: a program that edits a
  * module of its own and spawns from it again at once gets the edit.
  */
-const freshThisTurn = new Set<string>();
+let runtimeFreshThisTurn = false;
 
 /** The manifest of bundle `key` if it is built (by this process, or found on disk) and its sources are unchanged; else null. */
 function freshNow(key: string): Manifest | null {
   const id = idOf(key);
   const mine = known.get(id);
-  if (mine !== undefined && freshThisTurn.has(id) && built(mine)) return mine;
+  if (mine !== undefined && id === RUNTIME_ID && runtimeFreshThisTurn && built(mine)) return mine;
   // Its files checked too: a cache removed while the program runs is built again, not spawned from.
   if (mine !== undefined && fresh(mine) && built(mine)) return checkedNow(id, mine);
   // Not built here, or since changed: another process may have built it (again).
@@ -228,9 +228,9 @@ function freshNow(key: string): Manifest | null {
 }
 
 function checkedNow(id: string, manifest: Manifest): Manifest {
-  if (id !== RUNTIME_ID) return manifest;
-  if (freshThisTurn.size === 0) setImmediate(() => freshThisTurn.clear()).unref();
-  freshThisTurn.add(id);
+  if (id !== RUNTIME_ID || runtimeFreshThisTurn) return manifest;
+  runtimeFreshThisTurn = true;
+  setImmediate(() => (runtimeFreshThisTurn = false)).unref();
   return manifest;
 }
 

@@ -589,7 +589,7 @@ function readLineSync(fd: number): string | null {
   }
 }
 
-/** Write the code caches of the runtime's layers (see bundle.ts runtimeMain) that this process is to write. */
+/** How to write the code cache of each of the runtime's layers that this process is to write one for (see bundle.ts runtimeMain). */
 const codeCacheWriters: (() => void)[] = [];
 /** The actor became ready: a layer loaded after that writes its cache at once. */
 let readyPassed = false;
