@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, node, supervisor } from '../../index.ts';
-import { actorsLayerLoaded, add, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { actorsLayerLoaded, add, emptyGetStack, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
 import { poolMaker, until, within } from '../helpers.ts';
 import { SayWhenError, countedSleep, heavy, saysWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
@@ -426,6 +426,20 @@ describe("Pool: a worker runs the runtime's kernel alone until a task needs the 
       expect(await p.apply(putInto, [queue, 7])).toBe(7);
       expect(await queue.get({ timeout: 10_000 })).toBe(7);
       expect(await p.apply(actorsLayerLoaded, [])).toBe(true);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it("maps that layer's frames back to troupe's sources once it loaded it", async () => {
+    const p = pool({ size: 1 });
+    const queue = new Queue<number>();
+    try {
+      expect(await p.apply(actorsLayerLoaded, [])).toBe(false);
+      const stack = await p.apply(emptyGetStack, [queue]);
+      expect(stack).toContain('QueueEmptyError');
+      expect(stack).toMatch(/actors\/queue\/queue\.ts:\d+/);
+      expect(stack).not.toContain('runtime.cjs');
     } finally {
       await queue.close();
     }
