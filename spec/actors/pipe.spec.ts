@@ -353,6 +353,23 @@ describe('Pipe', () => {
     expect(node().openServices).toBe(before);
   });
 
+  it('answers on an end nobody closed, once its pipe is done, as its other end\'s close makes it: send() BrokenPipeError, poll() true, recv() EOF', async () => {
+    const before = node().openServices;
+    const [a, b] = Pipe();
+    const holder = reap(spawn(throwsHoldingEnd, { args: [b] }));
+    await a.close();
+    expect(await holder.join({ timeout: 20_000 })).toBe(1);
+    // a closed, and every process that received b ended: the pipe's service is gone.
+    expect(node().openServices).toBe(before);
+    // Before, send() and poll() said "this end is closed" (ClosedError), which nobody had done.
+    await expect(b.send('late')).rejects.toBeInstanceOf(BrokenPipeError);
+    expect(await b.poll()).toBe(true);
+    expect(await b.poll({ timeout: 10_000 })).toBe(true);
+    await expect(b.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await b.close();
+    await expect(b.send('closed here')).rejects.toBeInstanceOf(ClosedError);
+  });
+
   it('rejects bad options, and frees its service once both ends are closed (1,000 cycles)', async () => {
     expect(() => Pipe({ duplex: 'yes' as never })).toThrow(InvalidArgumentError);
     const before = node().openServices;
