@@ -106,6 +106,8 @@ interface Slot {
   window: number;
   /** When its last job came back, and the smoothed time between its jobs coming back (ms; 0 until known). */
   lastDone: number;
+  /** When it was last sent a job while it held none: with `lastDone`, when it last showed progress. */
+  busySince: number;
   pace: number;
   /** Its last job sent alone (nothing else in flight), and when it went. */
   lone: Pending | null;
@@ -135,8 +137,10 @@ let pools = 0;
  * MIN_AHEAD and MAX_AHEAD. Tiny tasks get many (the round trip is hidden),
  * long ones few (uneven tasks stay balanced between workers). None ahead
  * while its pace is unknown or its tasks take LONG_MS or more (a round trip
- * is then nothing beside a task): a task sent ahead waits behind the one
- * running, and a task that never ends would hold it for ever.
+ * is then nothing beside a task), nor while it has shown no progress for
+ * LONG_MS (a worker fast until now that is stuck in a task): a task sent
+ * ahead waits behind the one running, and a task that never ends would hold
+ * it for ever.
  */
 const AHEAD_MS = 1;
 const LONG_MS = 50;
@@ -700,16 +704,25 @@ export class Pool {
     }
     // Work left and no worker to do it (the last one ended after a close): one more, or it would wait forever.
     if (this.#queue.length > 0 && this.#state !== 'terminated' && this.#starting === 0 && !this.#anyWorking()) this.#addWorker();
+    // Read once, when first needed: this runs for every answer of a stream of tiny tasks.
+    let now = -1;
     while (this.#queue.length > 0) {
       // A task with a timeout goes to an idle worker only: its time runs from when it is sent, and
       // it must not run out while the task waits behind others in a worker (nor its worker be killed
       // for it, with the task that worker was running).
+      // So does a task with a signal: a worker runs what it was sent, and an abort must find the task
+      // unsent if it has not started.
       const head = this.#queue.peek()!;
-      const timed = head.timeout !== undefined;
+      const idleOnly = head.timeout !== undefined || head.abortable;
       let best: Slot | undefined;
       for (const slot of this.#slots) {
         if (!slot.started || slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
-        if (timed && slot.inflight > 0) continue;
+        // Holding jobs, it is sent more only if the task may wait behind them, and while it shows progress.
+        if (slot.inflight > 0) {
+          if (idleOnly) continue;
+          if (now < 0) now = performance.now();
+          if (now - Math.max(slot.lastDone, slot.busySince) >= LONG_MS) continue;
+        }
         if (this.#maxTasks !== null && slot.sentJobs >= this.#maxTasks) continue; // it is about to end
         if (best === undefined || slot.inflight < best.inflight) best = slot;
       }
@@ -782,6 +795,7 @@ export class Pool {
   }
 
   #run(slot: Slot, pending: Pending): void {
+    if (slot.inflight === 0) slot.busySince = performance.now();
     slot.inflight++;
     const known = pending.known;
     if (slot.sent.has(known.key)) {
@@ -1080,7 +1094,7 @@ export class Pool {
       () => {},
       () => {},
     );
-    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, startedOrNot };
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, startedOrNot };
     this.#slots.add(slot);
     ref.ready.then(
       () => (slot.ready = true),

@@ -53,6 +53,46 @@ describe('Pool', () => {
     void stuck;
   });
 
+  it('sends nothing more to a worker fast until it got stuck: tasks given after it stalled go to the other', async () => {
+    const p = pool({ size: 2 });
+    // Both workers up, and their windows grown with a fast pace.
+    expect(await p.map(square, Array.from({ length: 400 }, (_, i) => i), { chunksize: 1 })).toHaveLength(400);
+    const stuck = p.apply(slowTask, [120_000]).catch(() => {});
+    // No progress for LONG_MS (50 ms) makes it stalled: timers never fire early.
+    await sleep(200);
+    // Before, the tasks after the first went to the stuck worker as well, whose window was still wide.
+    const applied = Promise.all([1, 2, 3, 4, 5, 6].map((x) => p.apply(square, [x])));
+    const mapped = p.map(square, Array.from({ length: 20 }, (_, i) => i), { chunksize: 1 });
+    const tooLong = sleep(20_000, 'held behind the stuck task', { ref: false });
+    expect(await Promise.race([applied, tooLong])).toEqual([1, 4, 9, 16, 25, 36]);
+    expect(await Promise.race([mapped, tooLong])).toEqual(Array.from({ length: 20 }, (_, i) => i * i));
+    void stuck;
+  });
+
+  it('never runs a task aborted before it started: a task with a signal waits for an idle worker, as a timed one does', async () => {
+    const p = pool({ size: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-abort-'));
+    const marker = join(dir, 'ran');
+    try {
+      // A fast pace first, so that the worker's window lets tasks go ahead of the one running; and the
+      // task known to the worker, so that its job goes at once, not once its module's bundle is found.
+      expect(await p.map(square, Array.from({ length: 200 }, (_, i) => i), { chunksize: 1 })).toHaveLength(200);
+      await p.apply(touch, [join(dir, 'known')]);
+      const busy = p.apply(slowTask, [300]);
+      const controller = new AbortController();
+      const aborted = p.apply(touch, [marker], { signal: controller.signal });
+      controller.abort();
+      await expect(aborted).rejects.toBeInstanceOf(AbortError);
+      await busy;
+      // The worker has run what it was sent by now: a task after it answers only then.
+      expect(await p.apply(square, [3])).toBe(9);
+      // Before, it had been sent behind the busy one, and ran after its caller was told it was aborted.
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('maps in order, with chunks chosen as Python chooses them', async () => {
     const p = pool();
     expect(await p.map(square, [1, 2, 3, 4, 5])).toEqual([1, 4, 9, 16, 25]);
