@@ -195,6 +195,12 @@ export class Pool {
   readonly #imaps = new Set<() => void>();
   /** join() calls waiting for the pool to be idle. */
   #idle: (() => void)[] = [];
+  /** Imaps not finished (see #openImap), and a closed pool's wait for the last of them (see #endWhenDone). */
+  readonly #openImaps = new Set<object>();
+  #imapsDone: (() => void)[] = [];
+  readonly #imapsCollected = new FinalizationRegistry<object>((open) => this.#imapFinished(open));
+  /** The workers' end, begun (see #stopWorkers). */
+  #stopping: Promise<void> | null = null;
   /** While tasks are queued or running: lets the program go (the workers are daemons, which keep nothing alive). */
   #release: (() => void) | null = null;
   readonly #onExit = (event: ExitEvent): void => this.#exited(event);
@@ -298,7 +304,7 @@ export class Pool {
     this.#check(fn);
     checkIterable(items);
     options = mapOptionsOf(options, 'imap() options');
-    return raisingFailures(this.#iterate(fn, items, options, chunksizeOf(options, 1), true)) as AsyncIterableIterator<TaskResult<T>>;
+    return this.#openImap((open) => this.#iterate(fn, items, options, chunksizeOf(options, 1), true, open)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
   /** Results as they come, in any order, pulling items lazily; a failed task as `imap` has it. */
@@ -306,12 +312,18 @@ export class Pool {
     this.#check(fn);
     checkIterable(items);
     options = mapOptionsOf(options, 'imapUnordered() options');
-    return raisingFailures(this.#iterate(fn, items, options, chunksizeOf(options, 1), false)) as AsyncIterableIterator<TaskResult<T>>;
+    return this.#openImap((open) => this.#iterate(fn, items, options, chunksizeOf(options, 1), false, open)) as AsyncIterableIterator<TaskResult<T>>;
   }
 
-  /** No more tasks are taken; those given run to the end. */
+  /**
+   * No more tasks are taken; those given run to the end, and then the
+   * workers end, as Python's do, whether `join()` is called or not (an imap
+   * made before is read to its end first, or left for the collector).
+   */
   close(): void {
-    if (this.#state === 'running') this.#state = 'closed';
+    if (this.#state !== 'running') return;
+    this.#state = 'closed';
+    void this.#endWhenDone();
   }
 
   /**
@@ -334,15 +346,65 @@ export class Pool {
       // An imap read meanwhile may have given the pool work: it runs before the workers go.
       if (this.#state === 'terminated' || (this.#queue.length === 0 && !this.#busy())) break;
     }
-    // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
-    this.#joined = true;
-    this.#short = false;
-    for (const wake of this.#imaps) wake(); // one waiting for its input ends now
-    // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
-    this.#cancelRespawns();
-    const refs = [...this.#slots].map((s) => s.ref);
-    await Promise.all(refs.map((ref) => ref.stop({ timeout: 5000 })));
-    node().off('exit', this.#onExit);
+    await this.#stopWorkers();
+  }
+
+  /**
+   * A closed pool's own join, without the caller's: once the tasks given
+   * have run, and no imap made before the close is left to read (it may give
+   * more), the workers end.
+   */
+  async #endWhenDone(): Promise<void> {
+    for (;;) {
+      if (this.#queue.length > 0 || this.#busy()) {
+        await new Promise<void>((resolve) => {
+          this.#idle.push(resolve);
+          this.#maybeIdle();
+        });
+      }
+      await this.#startsSettled();
+      // terminate() or join() ended them meanwhile.
+      if (this.#state === 'terminated' || this.#joined) return;
+      if (this.#openImaps.size > 0) {
+        await new Promise<void>((resolve) => this.#imapsDone.push(resolve));
+        continue;
+      }
+      if (this.#queue.length === 0 && !this.#busy()) break;
+    }
+    await this.#stopWorkers();
+  }
+
+  /** Stops the workers, once (join() and a closed pool's #endWhenDone share it). */
+  #stopWorkers(): Promise<void> {
+    return (this.#stopping ??= (async () => {
+      // From here the workers go: an imap's chunks pulled later are refused, not run by a worker nobody would stop.
+      this.#joined = true;
+      this.#short = false;
+      for (const wake of this.#imaps) wake(); // one waiting for its input ends now
+      // Nor is a worker that died replaced any more (it may have died with a task that failed, leaving nothing to do).
+      this.#cancelRespawns();
+      const refs = [...this.#slots].map((s) => s.ref);
+      await Promise.all(refs.map((ref) => ref.stop({ timeout: 5000 })));
+      node().off('exit', this.#onExit);
+    })());
+  }
+
+  /**
+   * An imap, known to the pool until it has finished or its reader has let
+   * it go (`return()`, or it is collected unread): a closed pool's workers
+   * wait for it, as Python's task handler runs an imap's items whether they
+   * are read or not.
+   */
+  #openImap(iterate: (open: object) => AsyncGenerator<unknown>): AsyncIterableIterator<unknown> {
+    const open = {};
+    this.#openImaps.add(open);
+    const imap = raisingFailures(iterate(open), () => this.#imapFinished(open));
+    this.#imapsCollected.register(imap, open);
+    return imap;
+  }
+
+  #imapFinished(open: object): void {
+    if (this.#openImaps.delete(open) && this.#openImaps.size === 0) for (const wake of this.#imapsDone.splice(0)) wake();
   }
 
   /**
@@ -473,7 +535,7 @@ export class Pool {
    * The input is read by a puller of its own, so that results come as they are ready even
    * while a slow asynchronous input is being waited for.
    */
-  async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, size: number, ordered: boolean): AsyncGenerator<unknown> {
+  async *#iterate(fn: Task, items: Iterable<unknown> | AsyncIterable<unknown>, options: MapOptions, size: number, ordered: boolean, open: object): AsyncGenerator<unknown> {
     const window = this.size * (this.#oneAtATime ? 1 : MAX_AHEAD) * 2;
     const iterator = typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
     type Outcome = { ok: true; results: ArrayLike<unknown> } | { ok: false; error: unknown };
@@ -616,6 +678,7 @@ export class Pool {
       // Left before its end (a loop's break, an abort, the pool ended): the input is closed, as
       // for-of closes what it reads, so that a generator's finally runs and its resources go.
       if (!inputEnded) closeIterator(iterator);
+      this.#imapFinished(open);
     }
   }
 
@@ -1302,14 +1365,18 @@ class Failed {
  * (a generator that throws is finished). `return()` ends it as a loop's
  * `break` does.
  */
-function raisingFailures(generator: AsyncGenerator<unknown>): AsyncIterableIterator<unknown> {
+function raisingFailures(generator: AsyncGenerator<unknown>, returned: () => void): AsyncIterableIterator<unknown> {
   const step = (result: IteratorResult<unknown>): IteratorResult<unknown> => {
     if (!result.done && result.value instanceof Failed) throw result.value.error;
     return result;
   };
   return {
     next: () => generator.next().then(step),
-    return: (value?: unknown) => generator.return(value),
+    // Told at once: one never read runs no finally of its own.
+    return: (value?: unknown) => {
+      returned();
+      return generator.return(value);
+    },
     throw: (error?: unknown) => generator.throw(error).then(step),
     [Symbol.asyncIterator]() {
       return this;

@@ -140,22 +140,24 @@ class SupervisorCore {
    * Starts the children in order, each ready before the next; a child that
    * cannot start ends the supervisor. In the queue, as OTP's init: a child
    * that ends while later ones start is dealt with once all have started,
-   * by strategy, never in the middle of the start.
+   * by strategy, never in the middle of the start. False when a stop cut
+   * the start short.
    */
-  startAll(): Promise<void> {
+  startAll(): Promise<boolean> {
     return this.#enqueue(async () => {
       for (const entry of this.#entries) {
         // Asked to stop meanwhile: no child starts after the stop has begun ending them.
-        if (this.#ctx.signal.aborted) return;
+        if (this.#ctx.signal.aborted) return false;
         try {
           await this.#start(entry);
         } catch (err) {
           await this.#endAll();
           // A start cut short by a stop is the stop's doing, not a child that cannot start.
-          if (this.#ctx.signal.aborted) return;
+          if (this.#ctx.signal.aborted) return false;
           throw new SpawnError(`Supervisor ${this.#ctx.name} could not start child ${entry.spec.id}: ${(err as Error).message}`, entry.spec.name, { cause: err });
         }
       }
+      return true;
     });
   }
 
@@ -355,7 +357,9 @@ export const supervisor = actorIn(import.meta.url, async (ctx: Context<Superviso
   // linked to) does not end it. Its children's exits reach it as events, whatever their links.
   ctx.trapExits = true;
   const core = new SupervisorCore(ctx, resolveSpec(spec));
-  await core.startAll();
+  // A start cut short by a stop: it never was up, and answers nothing (`ready` rejects, as OTP's
+  // start_link does not return {ok, Pid} for a supervisor shut down in its init).
+  if (!(await core.startAll())) return;
   const requests = (async () => {
     for await (const request of ctx.inbox) {
       if (isExitSignal(request)) continue;

@@ -11,7 +11,7 @@ import { taskBundle } from '../../runtime/index.ts';
 import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
-import { alive, allGone, poolMaker, runFixture, until } from '../helpers.ts';
+import { alive, allGone, poolMaker, runFixture, until, within } from '../helpers.ts';
 
 const NO_JOIN = new URL('../fixtures/pool-no-join.ts', import.meta.url).pathname;
 
@@ -852,6 +852,40 @@ describe('Pool', () => {
     await p.join();
     expect(await mapped).toEqual(xs.map((x) => x * x));
     expect(seen).toEqual(xs.map((x) => x * x));
+  });
+
+  it('ends its workers once a closed pool has run its tasks, without join(), as Python\'s close() does', async () => {
+    const p = pool({ size: 2 });
+    const mapped = p.map(square, Array.from({ length: 40 }, (_, i) => i), { chunksize: 1 });
+    p.close();
+    expect(await mapped).toHaveLength(40);
+    const workers = children().filter((c) => c.ref.name.startsWith('PoolWorker')).map((c) => c.ref);
+    expect(workers.length).toBeGreaterThan(0);
+    // Before, they lived on until join(), terminate() or the program's end.
+    expect(await within(Promise.all(workers.map((w) => w.join())), 'the workers of a closed pool to end')).toEqual(workers.map(() => 0));
+    await within(p.join(), 'join() once the workers have ended');
+  });
+
+  it('keeps a closed pool\'s workers for an imap made before close() and read after it, then ends them', async () => {
+    const p = pool({ size: 2 });
+    // Its workers up and idle first, so that nothing holds them but the imaps.
+    expect(await p.map(square, [1, 2, 3, 4], { chunksize: 1 })).toEqual([1, 4, 9, 16]);
+    const it = p.imap(square, [1, 2, 3, 4, 5], { chunksize: 1 });
+    const unordered = p.imapUnordered(square, [6, 7]);
+    p.close();
+    // Nothing runs, and the imaps are not read yet: the workers stay for them (a pool that ended them
+    // at once, as it may without imaps, has done so well within this).
+    await sleep(500);
+    const running = (): number => children().filter((c) => c.isAlive() && c.ref.name.startsWith('PoolWorker')).length;
+    expect(running()).toBeGreaterThan(0);
+    const seen: number[] = [];
+    for await (const r of it) seen.push(r);
+    expect(seen).toEqual([1, 4, 9, 16, 25]);
+    expect(running()).toBeGreaterThan(0);
+    const rest: number[] = [];
+    for await (const r of unordered) rest.push(r);
+    expect(rest.sort((a, b) => a - b)).toEqual([36, 49]);
+    await until(() => running() === 0, 20_000, 'the workers of a closed pool to end once its imaps were read');
   });
 
   it('an ordered imap aborted after it yielded ends with AbortError, though its tasks finish later (it does not wait for ever)', async () => {

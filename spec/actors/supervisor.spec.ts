@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ActorExitedError,
   ChildExistsError,
   NoSuchChildError,
   SpawnError,
@@ -125,6 +126,7 @@ describe('supervisor: start and stop', () => {
     try {
       const sup = Supervisor.start({ children: [child('ss-a'), { id: 'ss-held', actor: heldPid, shutdown: 5000 }, child('ss-c')] });
       running.push(sup);
+      const ready = sup.ready.then(() => 'ready', (err: unknown) => err);
       await next(started('ss-a'));
       const stopping = sup.stop({ timeout: 20_000 });
       // The held child may now finish starting: the one after it must not start all the same.
@@ -132,6 +134,8 @@ describe('supervisor: start and stop', () => {
       expect(await stopping).toBe(0);
       expect((await next(stoppedOf('ss-a'))).stopped).toBe('ss-a');
       expect(readFileSync(log, 'utf8')).not.toContain('ss-c');
+      // Never up, so never ready (before, ready resolved: the supervisor answered the call it waits on).
+      expect(await ready).toBeInstanceOf(ActorExitedError);
     } finally {
       delete process.env.TROUPE_SPEC_HOLD;
       rmSync(holdDir, { recursive: true, force: true });
