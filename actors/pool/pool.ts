@@ -323,7 +323,8 @@ export class Pool {
   close(): void {
     if (this.#state !== 'running') return;
     this.#state = 'closed';
-    void this.#endWhenDone();
+    // Its failure is join()'s to report, which shares the stop (see #stopWorkers).
+    this.#endWhenDone().catch(() => {});
   }
 
   /**
