@@ -238,7 +238,9 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
       if (typeof ms === 'object') throw ms;
       return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, given.signal, 'poll()').then(
         (answer) => {
-          // A pipe that is done: recv() gives EOFError at once, so it would not wait.
+          // A pipe that is done: recv() gives EOFError at once, so it would not wait (as for an end
+          // whose processes ended while its pipe lives; one closed through a copy elsewhere, which a
+          // live pipe answers with ClosedError, can no longer be told from it).
           if (isRefusal(answer) && answer.e === 'closed') return true;
           if (isRefusal(answer)) throw this.#refused(answer, 'poll()', ms, given.signal);
           return answer === true;
@@ -292,12 +294,12 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     if (e === 'ownclosed') return this.#ownClosed(what);
     if (e === 'abandoned') return new ClosedError(`${what} on ${label}: this end is closed: every process that received or used it has ended.`);
     if (e === 'broken') return new BrokenPipeError(`${what} on ${label}: the other end is closed, or every process that received or used it has ended.`);
-    // Only a pipe that is done answers so: its service goes once both ends are closed and read to
-    // the end. This end was not closed here (that is told before asking), and the other is closed.
+    // Only a pipe that is done answers so: its service goes once both ends are closed (by close(), in
+    // any process, or as every process that received or used them ended) and read to the end.
     if (e === 'closed') {
       return what === 'recv()'
         ? new EOFError(`${what} on ${label}: the other end is closed, or every process that received or used it has ended, and every message it sent has been read.`)
-        : new BrokenPipeError(`${what} on ${label}: the pipe is done: the other end is closed, or every process that received or used it has ended.`);
+        : new ClosedError(`${what} on ${label}: the pipe is done: both its ends are closed (by close() in some process, or as every process that received or used one ended).`);
     }
     if (e === 'empty') return new TimeoutError(`${what} on ${label} got no message within ${ms} ms.`, ms ?? 0);
     if (e === 'aborted') return this.#client.aborted(what, signal ?? new AbortController().signal);

@@ -1378,7 +1378,11 @@ function raisingFailures(generator: AsyncGenerator<unknown>, returned: () => voi
       returned();
       return generator.return(value);
     },
-    throw: (error?: unknown) => generator.throw(error).then(step),
+    throw: (error?: unknown) => {
+      // It ends the imap (it catches nothing at its yields), started or not.
+      returned();
+      return generator.throw(error).then(step);
+    },
     [Symbol.asyncIterator]() {
       return this;
     },

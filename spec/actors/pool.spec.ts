@@ -888,6 +888,20 @@ describe('Pool', () => {
     await until(() => running() === 0, 20_000, 'the workers of a closed pool to end once its imaps were read');
   });
 
+  it('lets a closed pool\'s workers end once the imaps made before the close are let go unread (return(), throw())', async () => {
+    const p = pool({ size: 1 });
+    expect(await p.apply(square, [2])).toBe(4);
+    const returned = p.imap(square, [1, 2]);
+    const thrown = p.imapUnordered(square, [3]);
+    await returned.return!();
+    // Before, an imap never read kept the workers after throw(): its generator never ran its finally.
+    await expect(thrown.throw!(new Error('let go'))).rejects.toThrow('let go');
+    p.close();
+    const workers = children().filter((c) => c.ref.name.startsWith('PoolWorker')).map((c) => c.ref);
+    expect(workers.length).toBeGreaterThan(0);
+    expect(await within(Promise.all(workers.map((w) => w.join())), 'the workers of a closed pool to end')).toEqual(workers.map(() => 0));
+  });
+
   it('an ordered imap aborted after it yielded ends with AbortError, though its tasks finish later (it does not wait for ever)', async () => {
     const p = pool({ size: 2 });
     const controller = new AbortController();
