@@ -32,6 +32,12 @@ const ENDING_SIGNALS: ReadonlySet<string> = new Set(
   ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR2', 'SIGSEGV', 'SIGALRM', 'SIGTERM', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGIO', 'SIGPOLL', 'SIGPWR', 'SIGSYS', 'SIGSTKFLT'].filter((name) => name in constants.signals),
 );
 
+/**
+ * @internal Takes, at once, every message queued that `match` accepts: a
+ * pool worker's look for the cancels of the job it is about to run.
+ */
+export const TAKE_MATCHING_NOW = Symbol('troupe.take-matching-now');
+
 export class Context<Msg = unknown, Reply = unknown> {
   /** This actor's own ref. */
   readonly self: ActorRef<Msg, Reply>;
@@ -70,6 +76,16 @@ export class Context<Msg = unknown, Reply = unknown> {
   /** Messages waiting in the mailbox. */
   get pending(): number {
     return this.#mailbox.size;
+  }
+
+  /** @internal See TAKE_MATCHING_NOW. */
+  [TAKE_MATCHING_NOW](match: (message: unknown) => boolean): unknown[] {
+    const taken: unknown[] = [];
+    for (let letter = this.#mailbox.pollMatching(match); letter !== null; letter = this.#mailbox.pollMatching(match)) {
+      void this.#host.taken(letter);
+      taken.push(letter.value);
+    }
+    return taken;
   }
 
   /**

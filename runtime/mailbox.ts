@@ -217,6 +217,11 @@ export class Mailbox {
     return this.#takeNow(undefined);
   }
 
+  /** The first letter that `match` accepts, if one is queued now (held-back ones too); null otherwise. */
+  pollMatching(match: (message: unknown) => boolean): Letter | null {
+    return this.#takeNow(match);
+  }
+
   /** Takes the first letter (that matches), waiting as told. Resolves null when the mailbox closes. */
   take(options: ReceiveOptions<unknown> = {}): Promise<Letter | null> {
     const { timeout: limit } = options;

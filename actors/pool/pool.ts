@@ -29,7 +29,7 @@ import {
   type TaskArgs,
   type TaskResult,
 } from '../../runtime/index.ts';
-import { STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
+import { CANCEL_KEY, STARTED_KEY, packNumbers, poolWorker, type Job } from './worker.ts';
 import { holdAlive, isForever } from '../../runtime/timers.ts';
 import { encode, type Encoded } from '../../runtime/codec.ts';
 
@@ -89,8 +89,12 @@ interface Pending {
   readonly resolve: (results: ArrayLike<unknown>) => void;
   readonly reject: (error: Error) => void;
   cancelled: boolean;
-  /** It was given a signal: an abort must find it not sent, if it has not run (see #ahead). */
+  /** It was given a signal: an abort must find it not sent, or have its worker drop it unstarted (see #ahead, #cancel). */
   readonly abortable: boolean;
+  /** With a signal, the number its job carries, which a cancel names (see worker.ts CANCEL_KEY); else 0. */
+  readonly token: number;
+  /** The worker its job went to, until it answers. */
+  sentTo: Slot | null;
   /** With a timeout, while no worker has started: the timer that fails it if none does in time. */
   startWait: ReturnType<typeof setTimeout> | undefined;
 }
@@ -173,6 +177,8 @@ export class Pool {
   /** join() has found the pool idle and is stopping its workers. */
   #joined = false;
   #workerCount = 0;
+  /** The last token given to a task with a signal (see Pending.token). */
+  #tokens = 0;
   #starting = 0;
   /**
    * The pool may have fewer workers up or starting than `size`: at first
@@ -727,7 +733,7 @@ export class Pool {
     if (known.bundle === null) void this.#bundle(known, fn);
     if (signal === undefined) {
       // Settled once: by its worker's answer, its failure, or terminate().
-      const pending: Pending = { task: fn, known, chunk, star, timeout, resolve, reject, cancelled: false, abortable: false, startWait: undefined };
+      const pending: Pending = { task: fn, known, chunk, star, timeout, resolve, reject, cancelled: false, abortable: false, token: 0, sentTo: null, startWait: undefined };
       this.#queue.push(pending);
       if (timeout !== undefined && !this.#anyStarted()) this.#timeStartWait(pending);
       this.#pump();
@@ -740,6 +746,7 @@ export class Pool {
       if (pending.startWait !== undefined) this.#untimeStartWait(pending);
       pending.cancelled = true; // left in the queue, skipped when its turn comes
       pending.reject(new AbortError(`A task of ${this.#name} was aborted.`, { cause: signal.reason }));
+      this.#cancel(pending);
       this.#maybeIdle();
     };
     const once =
@@ -750,7 +757,7 @@ export class Pool {
         signal.removeEventListener('abort', onAbort);
         settle(a);
       };
-    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, abortable: true, startWait: undefined };
+    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, abortable: true, token: ++this.#tokens, sentTo: null, startWait: undefined };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);
@@ -774,10 +781,8 @@ export class Pool {
       // A task with a timeout goes to an idle worker only: its time runs from when it is sent, and
       // it must not run out while the task waits behind others in a worker (nor its worker be killed
       // for it, with the task that worker was running).
-      // So does a task with a signal: a worker runs what it was sent, and an abort must find the task
-      // unsent if it has not started.
       const head = this.#queue.peek()!;
-      const idleOnly = head.timeout !== undefined || head.abortable;
+      const idleOnly = head.timeout !== undefined;
       let best: Slot | undefined;
       for (const slot of this.#slots) {
         if (!slot.started || slot.inflight >= slot.window || slot.endedByPool || slot.ref.exitCode !== null) continue;
@@ -858,12 +863,24 @@ export class Pool {
     return first;
   }
 
+  /**
+   * A task aborted after its job went to a worker, which has not answered: the
+   * worker drops it if it has not started it when the cancel reaches it (a
+   * job with a token waits a turn of its worker's event loop before it starts,
+   * for a cancel on its way). Its caller has its AbortError already.
+   */
+  #cancel(pending: Pending): void {
+    const slot = pending.sentTo;
+    if (slot === null || slot.ref.exitCode !== null) return;
+    slot.ref.send({ key: CANCEL_KEY, chunk: [], star: false, c: pending.token });
+  }
+
   #run(slot: Slot, pending: Pending): void {
     if (slot.inflight === 0) slot.busySince = performance.now();
     slot.inflight++;
     const known = pending.known;
     if (slot.sent.has(known.key)) {
-      this.#send(slot, pending, { key: known.key, chunk: pending.chunk, star: pending.star });
+      this.#send(slot, pending, pending.token === 0 ? { key: known.key, chunk: pending.chunk, star: pending.star } : { key: known.key, chunk: pending.chunk, star: pending.star, c: pending.token });
       return;
     }
     // Until a job carrying the task and its module's bundle has gone to this worker, every job
@@ -876,7 +893,7 @@ export class Pool {
           this.#handedBack(slot);
           return this.#pump();
         }
-        const job: Job = { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star };
+        const job: Job = pending.token === 0 ? { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star } : { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star, c: pending.token };
         // Encoded first, and sent as encoded: a job whose items cannot cross is never sent, and must
         // not count as the one that gave this worker the task (later jobs would name it by key alone).
         let encoded: Encoded;
@@ -899,6 +916,7 @@ export class Pool {
   /** Sends a job (`Encoded`: encoded already, see #run). */
   #send(slot: Slot, pending: Pending, job: Job | Encoded): void {
     slot.sentJobs++;
+    pending.sentTo = slot;
     // A job sent ahead, before the worker was ready, tells nothing of its pace.
     if (slot.inflight === 1 && slot.ready) {
       slot.lone = pending;
@@ -921,6 +939,7 @@ export class Pool {
 
   /** A job came back (`ok`, with its results) or failed: settle it, and hand the worker more. */
   #done(slot: Slot, pending: Pending, ok: boolean, outcome: unknown): void {
+    pending.sentTo = null;
     if (ok) pending.resolve(outcome as ArrayLike<unknown>);
     else this.#failed(slot, pending, outcome);
     this.#paced(slot, pending);

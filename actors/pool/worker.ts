@@ -3,9 +3,12 @@
  * come by address with the bundle of their module, loaded on first use.
  */
 import { SerializationError, actorIn, handOver, resolveTask, type Context, type Task } from '../../runtime/index.ts';
+import { TAKE_MATCHING_NOW } from '../../runtime/context.ts';
 
 /** The key of the job a worker answers, with no results, as it starts taking jobs (its initializer run). */
 export const STARTED_KEY = 0;
+/** The key of a message (sent, not called) that cancels the job with its token `c`, if that job has not started. */
+export const CANCEL_KEY = -1;
 
 export interface Job {
   /** The task's number in this worker (from 1); the first job with a number also carries the task and its bundle. */
@@ -15,6 +18,19 @@ export interface Job {
   readonly chunk: readonly unknown[] | Float64Array;
   /** Each item is an argument list (starmap, apply), not a single argument. */
   readonly star: boolean;
+  /** A job with a signal: its token, which a CANCEL_KEY message names to drop it if it has not started. */
+  readonly c?: number;
+}
+
+const isCancel = (message: unknown): boolean => typeof message === 'object' && message !== null && (message as Job).key === CANCEL_KEY;
+
+/** How often at least a worker running jobs with tokens back to back reads its pipe for their cancels (ms). */
+const CANCEL_LOOK_MS = 1;
+
+/** Milliseconds on a monotonic clock (not `performance`, which loads node:perf_hooks: see framing.ts). */
+function clock(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e3 + ns / 1e6;
 }
 
 /** Below this many items a chunk travels as a list: a typed array's fixed cost is not worth it. */
@@ -67,10 +83,39 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
   const resolving = new Map<number, Promise<Task>>();
   // Tasks already loaded: a job for one of them starts without waiting a turn.
   const ready = new Map<number, Task>();
+  // Cancels of jobs not yet reached; tokens grow as jobs are sent, so one at or below the last job's
+  // came after that job had run, and is dropped.
+  const cancelled = new Set<number>();
+  let lastToken = 0;
+  let lookedAt = -Infinity;
   for await (const job of ctx.inbox) {
     if (job.key === STARTED_KEY) {
       ctx.reply(job.chunk);
       continue;
+    }
+    if (job.key === CANCEL_KEY) {
+      if (job.c! > lastToken) cancelled.add(job.c!);
+      continue;
+    }
+    if (job.c !== undefined) {
+      // A job that may be cancelled: the cancel sent after it may be queued behind it, or still in the
+      // pipe, unread while this worker ran jobs back to back. The mailbox is looked through each time;
+      // the pipe through two turns of the event loop (the first may be the one whose poll phase is
+      // over), once a millisecond of work at most. A cancel found drops the job (its caller was told).
+      if (clock() - lookedAt >= CANCEL_LOOK_MS) {
+        await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+        lookedAt = clock();
+      }
+      for (const cancel of ctx[TAKE_MATCHING_NOW](isCancel) as Job[]) if (cancel.c! > lastToken) cancelled.add(cancel.c!);
+      lastToken = Math.max(lastToken, job.c);
+      if (cancelled.delete(job.c)) {
+        // The first job of its task brings the task: later ones name it by key alone.
+        if (job.task !== undefined && !ready.has(job.key)) sources.set(job.key, { task: job.task, bundle: job.bundle ?? null });
+        ctx.reply([]);
+        // One of its jobs all the same, as the pool counted it: with maxTasksPerChild it ends on time.
+        if (maxTasks !== null && ++done >= maxTasks) return ctx.exit(0);
+        continue;
+      }
     }
     try {
       if (broken !== null) throw broken;

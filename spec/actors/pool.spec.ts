@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
-import { add, applyInner, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
+import { add, applyInner, burn, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { alive, allGone, poolMaker, runFixture, until, within } from '../helpers.ts';
@@ -69,7 +69,7 @@ describe('Pool', () => {
     void stuck;
   });
 
-  it('never runs a task aborted before it started: a task with a signal waits for an idle worker, as a timed one does', async () => {
+  it('never runs a task aborted before it started, though it was sent ahead to a busy worker: the worker drops it', async () => {
     const p = pool({ size: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'troupe-abort-'));
     const marker = join(dir, 'ran');
@@ -78,15 +78,38 @@ describe('Pool', () => {
       // task known to the worker, so that its job goes at once, not once its module's bundle is found.
       expect(await p.map(square, Array.from({ length: 200 }, (_, i) => i), { chunksize: 1 })).toHaveLength(200);
       await p.apply(touch, [join(dir, 'known')]);
-      const busy = p.apply(slowTask, [300]);
+      await p.apply(burn, [0]);
+      // Busy in a synchronous task: the cancel waits in its pipe until that task has ended.
+      const busy = p.apply(burn, [300]);
       const controller = new AbortController();
       const aborted = p.apply(touch, [marker], { signal: controller.signal });
+      await new Promise((resolve) => setTimeout(resolve, 50));
       controller.abort();
       await expect(aborted).rejects.toBeInstanceOf(AbortError);
       await busy;
       // The worker has run what it was sent by now: a task after it answers only then.
       expect(await p.apply(square, [3])).toBe(9);
       // Before, it had been sent behind the busy one, and ran after its caller was told it was aborted.
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a task its worker dropped for an abort among that worker\'s maxTasksPerChild, so that it ends and is replaced', async () => {
+    const p = pool({ size: 1, maxTasksPerChild: 2 });
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-abort-max-'));
+    const marker = join(dir, 'ran');
+    try {
+      await p.apply(touch, [join(dir, 'known')]);
+      const controller = new AbortController();
+      const aborted = p.apply(touch, [marker], { signal: controller.signal });
+      // In the same turn: the job and its cancel reach the worker together, and it drops the job.
+      controller.abort();
+      await expect(aborted).rejects.toBeInstanceOf(AbortError);
+      // Before, the worker counted one task where the pool counted two: the pool sent it nothing
+      // more, waiting for it to end, and it waited for more.
+      expect(await Promise.race([p.apply(square, [3]), sleep(20_000, 'held by a worker that never ended', { ref: false })])).toBe(9);
       expect(existsSync(marker)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
