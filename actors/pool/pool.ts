@@ -91,8 +91,11 @@ interface Pending {
   cancelled: boolean;
   /** It was given a signal: an abort must find it not sent, or have its worker drop it unstarted (see #ahead, #cancel). */
   readonly abortable: boolean;
-  /** With a signal, the number its job carries, which a cancel names (see worker.ts CANCEL_KEY); else 0. */
-  readonly token: number;
+  /**
+   * With a signal, the number its job carries, which a cancel names (see worker.ts CANCEL_KEY): given
+   * as the job is sent, by its worker's count, so that the numbers on one pipe only grow; else 0.
+   */
+  token: number;
   /** The worker its job went to, until it answers. */
   sentTo: Slot | null;
   /** With a timeout, while no worker has started: the timer that fails it if none does in time. */
@@ -122,6 +125,8 @@ interface Slot {
   endedByPool: boolean;
   /** Jobs sent to it: with maxTasksPerChild, it ends after that many and is sent no more. */
   sentJobs: number;
+  /** The last token given to a job sent to it (see Pending.token). */
+  tokens: number;
   /** Settles once it has started (see `started`) or could not. */
   startedOrNot: Promise<void>;
 }
@@ -177,8 +182,6 @@ export class Pool {
   /** join() has found the pool idle and is stopping its workers. */
   #joined = false;
   #workerCount = 0;
-  /** The last token given to a task with a signal (see Pending.token). */
-  #tokens = 0;
   #starting = 0;
   /**
    * The pool may have fewer workers up or starting than `size`: at first
@@ -757,7 +760,7 @@ export class Pool {
         signal.removeEventListener('abort', onAbort);
         settle(a);
       };
-    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, abortable: true, token: ++this.#tokens, sentTo: null, startWait: undefined };
+    const pending: Pending = { task: fn, known, chunk, star, timeout, resolve: once(resolve), reject: once(reject), cancelled: false, abortable: true, token: 0, sentTo: null, startWait: undefined };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.#queue.push(pending);
@@ -880,7 +883,8 @@ export class Pool {
     slot.inflight++;
     const known = pending.known;
     if (slot.sent.has(known.key)) {
-      this.#send(slot, pending, pending.token === 0 ? { key: known.key, chunk: pending.chunk, star: pending.star } : { key: known.key, chunk: pending.chunk, star: pending.star, c: pending.token });
+      const job: Job = { key: known.key, chunk: pending.chunk, star: pending.star };
+      this.#send(slot, pending, pending.abortable ? { ...job, c: (pending.token = ++slot.tokens) } : job);
       return;
     }
     // Until a job carrying the task and its module's bundle has gone to this worker, every job
@@ -893,7 +897,8 @@ export class Pool {
           this.#handedBack(slot);
           return this.#pump();
         }
-        const job: Job = pending.token === 0 ? { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star } : { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star, c: pending.token };
+        const job: Job = { key: known.key, task: pending.task, bundle, chunk: pending.chunk, star: pending.star };
+        if (pending.abortable) job.c = pending.token = ++slot.tokens;
         // Encoded first, and sent as encoded: a job whose items cannot cross is never sent, and must
         // not count as the one that gave this worker the task (later jobs would name it by key alone).
         let encoded: Encoded;
@@ -942,7 +947,10 @@ export class Pool {
     pending.sentTo = null;
     if (ok) pending.resolve(outcome as ArrayLike<unknown>);
     else this.#failed(slot, pending, outcome);
-    this.#paced(slot, pending);
+    // A job its worker dropped for its cancel (no chunk is empty) says nothing of the worker's pace.
+    if (ok && pending.cancelled && (outcome as ArrayLike<unknown>).length === 0) {
+      if (slot.lone === pending) slot.lone = null;
+    } else this.#paced(slot, pending);
     this.#handedBack(slot);
     this.#pump();
     this.#fillSoon();
@@ -1177,7 +1185,7 @@ export class Pool {
       () => {},
       () => {},
     );
-    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, startedOrNot };
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, tokens: 0, startedOrNot };
     this.#slots.add(slot);
     ref.ready.then(
       () => (slot.ready = true),

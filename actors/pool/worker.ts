@@ -19,7 +19,7 @@ export interface Job {
   /** Each item is an argument list (starmap, apply), not a single argument. */
   readonly star: boolean;
   /** A job with a signal: its token, which a CANCEL_KEY message names to drop it if it has not started. */
-  readonly c?: number;
+  c?: number;
 }
 
 const isCancel = (message: unknown): boolean => typeof message === 'object' && message !== null && (message as Job).key === CANCEL_KEY;
@@ -83,8 +83,8 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
   const resolving = new Map<number, Promise<Task>>();
   // Tasks already loaded: a job for one of them starts without waiting a turn.
   const ready = new Map<number, Task>();
-  // Cancels of jobs not yet reached; tokens grow as jobs are sent, so one at or below the last job's
-  // came after that job had run, and is dropped.
+  // Cancels of jobs not yet reached. The pool numbers the jobs it sends this worker in the order it
+  // sends them, so a cancel at or below the last token seen came after its job had run: dropped.
   const cancelled = new Set<number>();
   let lastToken = 0;
   let lookedAt = -Infinity;
@@ -93,7 +93,8 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
       ctx.reply(job.chunk);
       continue;
     }
-    if (job.key === CANCEL_KEY) {
+    // A cancel is sent, never called: a call of that key is no job, and is answered as such below.
+    if (job.key === CANCEL_KEY && !ctx.canReply) {
       if (job.c! > lastToken) cancelled.add(job.c!);
       continue;
     }

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
-import { add, applyInner, burn, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
+import { add, applyInner, burnUntil, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { alive, allGone, poolMaker, runFixture, until, within } from '../helpers.ts';
@@ -20,6 +20,35 @@ const pool = poolMaker({ size: 2 });
 /** 64 numbers, among them those a list encoding may not bring back the same (-0, NaN, ±Infinity, 2⁵³). */
 const odd = [NaN, -0, Infinity, -Infinity, 0.1, 2 ** 53, -5, 1e-300];
 const numbers = Array.from({ length: 64 }, (_, i) => odd[i % odd.length]!);
+
+/** Runs `body` with the path of a file a task may create, in a directory removed afterwards. */
+async function withMarker(body: (dir: string, marker: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'troupe-marker-'));
+  try {
+    await body(dir, join(dir, 'ran'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Aborts the task `start` gives once the one it gives too (burnUntil `dir`/release, writing
+ * `dir`/started) holds its worker, in a loop that reads no message; the aborted one must never run.
+ */
+async function abortedBehindBurn(p: Pool, dir: string, marker: string, start: (signal: AbortSignal, burnArgs: [string, string]) => { aborted: Promise<unknown>; busy: Promise<unknown> }): Promise<void> {
+  const release = join(dir, 'release');
+  const started = join(dir, 'started');
+  const controller = new AbortController();
+  const { aborted, busy } = start(controller.signal, [release, started]);
+  await until(() => existsSync(started), 20_000, 'the busy task to start');
+  controller.abort();
+  await expect(aborted).rejects.toBeInstanceOf(AbortError);
+  writeFileSync(release, '');
+  await busy;
+  // The worker has run what it was sent by now: a task after it answers only then.
+  expect(await p.apply(square, [3])).toBe(9);
+  expect(existsSync(marker)).toBe(false);
+}
 
 describe('Pool', () => {
   it('sends a worker stuck in a long task few tasks ahead, so the others take the rest (chunksize 1)', async () => {
@@ -71,36 +100,37 @@ describe('Pool', () => {
 
   it('never runs a task aborted before it started, though it was sent ahead to a busy worker: the worker drops it', async () => {
     const p = pool({ size: 1 });
-    const dir = mkdtempSync(join(tmpdir(), 'troupe-abort-'));
-    const marker = join(dir, 'ran');
-    try {
+    await withMarker(async (dir, marker) => {
       // A fast pace first, so that the worker's window lets tasks go ahead of the one running; and the
       // task known to the worker, so that its job goes at once, not once its module's bundle is found.
       expect(await p.map(square, Array.from({ length: 200 }, (_, i) => i), { chunksize: 1 })).toHaveLength(200);
       await p.apply(touch, [join(dir, 'known')]);
-      await p.apply(burn, [0]);
-      // Busy in a synchronous task: the cancel waits in its pipe until that task has ended.
-      const busy = p.apply(burn, [300]);
-      const controller = new AbortController();
-      const aborted = p.apply(touch, [marker], { signal: controller.signal });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      controller.abort();
-      await expect(aborted).rejects.toBeInstanceOf(AbortError);
-      await busy;
-      // The worker has run what it was sent by now: a task after it answers only then.
-      expect(await p.apply(square, [3])).toBe(9);
-      // Before, it had been sent behind the busy one, and ran after its caller was told it was aborted.
-      expect(existsSync(marker)).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      await p.apply(burnUntil, [join(dir, 'known')]);
+      // Busy in a synchronous task: the cancel waits in its pipe until that task has ended. Before, the
+      // task was sent behind the busy one, and ran after its caller was told it was aborted.
+      await abortedBehindBurn(p, dir, marker, (signal, burnArgs) => ({ busy: p.apply(burnUntil, burnArgs), aborted: p.apply(touch, [marker], { signal }) }));
+    });
+  });
+
+  it('drops an aborted task sent after a later one (its module\'s bundle awaited): jobs are numbered as they are sent', async () => {
+    const p = pool({ size: 1 });
+    await withMarker(async (dir, marker) => {
+      // burnUntil known to the worker, touch not: touch's job waits for its bundle, burnUntil's goes at once.
+      expect(await p.map(square, Array.from({ length: 200 }, (_, i) => i), { chunksize: 1 })).toHaveLength(200);
+      writeFileSync(join(dir, 'known'), '');
+      await p.apply(burnUntil, [join(dir, 'known')]);
+      // Before, touch's number (given as it was queued) was below burnUntil's, which the worker had run:
+      // it took touch's cancel for a stale one, and ran touch.
+      await abortedBehindBurn(p, dir, marker, (signal, burnArgs) => ({
+        aborted: p.apply(touch, [marker], { signal }),
+        busy: p.apply(burnUntil, burnArgs, { signal: new AbortController().signal }),
+      }));
+    });
   });
 
   it('counts a task its worker dropped for an abort among that worker\'s maxTasksPerChild, so that it ends and is replaced', async () => {
     const p = pool({ size: 1, maxTasksPerChild: 2 });
-    const dir = mkdtempSync(join(tmpdir(), 'troupe-abort-max-'));
-    const marker = join(dir, 'ran');
-    try {
+    await withMarker(async (dir, marker) => {
       await p.apply(touch, [join(dir, 'known')]);
       const controller = new AbortController();
       const aborted = p.apply(touch, [marker], { signal: controller.signal });
@@ -111,9 +141,7 @@ describe('Pool', () => {
       // more, waiting for it to end, and it waited for more.
       expect(await Promise.race([p.apply(square, [3]), sleep(20_000, 'held by a worker that never ended', { ref: false })])).toBe(9);
       expect(existsSync(marker)).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('maps in order, with chunks chosen as Python chooses them', async () => {
