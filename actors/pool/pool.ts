@@ -401,7 +401,7 @@ export class Pool {
 
   /**
    * An imap, known to the pool until it has finished or its reader has let
-   * it go (`return()`, or it is collected unread): a closed pool's workers
+   * it go (`return()`, `throw()`, or it is collected): a closed pool's workers
    * wait for it, as Python's task handler runs an imap's items whether they
    * are read or not.
    */
@@ -868,9 +868,10 @@ export class Pool {
 
   /**
    * A task aborted after its job went to a worker, which has not answered: the
-   * worker drops it if it has not started it when the cancel reaches it (a
-   * job with a token waits a turn of its worker's event loop before it starts,
-   * for a cancel on its way). Its caller has its AbortError already.
+   * worker drops it if it has not started it when the cancel reaches it (before
+   * a job with a token, a worker takes the cancels in its mailbox, and reads its
+   * pipe at least once a millisecond of work: see worker.ts). Its caller has
+   * its AbortError already.
    */
   #cancel(pending: Pending): void {
     const slot = pending.sentTo;
