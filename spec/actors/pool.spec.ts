@@ -73,6 +73,23 @@ describe('Pool', () => {
     }
   });
 
+  it('sends tasks of a new kind one at a time until their own pace is known, whatever the pace of the tasks before', async () => {
+    const p = pool({ size: 2 });
+    // Both workers fast at tiny tasks: their windows are wide for those.
+    expect(await p.map(square, Array.from({ length: 2000 }, (_, i) => i), { chunksize: 1 })).toHaveLength(2000);
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-new-kind-'));
+    const release = join(dir, 'release');
+    try {
+      const it = p.imapUnordered(pidAfter, [release, ...Array.from({ length: 40 }, () => null)], { chunksize: 1 })[Symbol.asyncIterator]();
+      // Before, the windows learnt on square sent about half of these to the worker stuck on the first.
+      for (let got = 0; got < 40; got++) expect(await within(it.next(), 'the tasks the other worker could take')).toMatchObject({ done: false });
+      writeFileSync(release, '');
+      expect(await within(it.next(), 'the stuck task, released')).toMatchObject({ done: false, value: [expect.any(Number), true] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('sends nothing ahead to a worker whose pace is unknown: a first task that never ends holds no other', async () => {
     const p = pool({ size: 2 });
     const stuck = p.apply(slowTask, [120_000]).catch(() => {});
