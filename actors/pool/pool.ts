@@ -109,15 +109,17 @@ interface Slot {
   /** Its process said it was ready: before that its behaviour has not run, nor any job sent to it (see #ahead). */
   ready: boolean;
   inflight: number;
+  /** How many jobs it may hold at once now (see #paced), when the next is of a task it has answered. */
+  window: number;
   /**
-   * By task key, how many jobs it may hold at once when the next is of that task (1 for a task it has
-   * not answered yet: see #paced), and the smoothed time between its jobs of that task coming back (ms).
-   * By task: a pace learnt on tiny tasks sent a hundred long ones ahead to one worker, the other idle.
+   * The tasks (by key) it has answered: one it has not is sent it one job at a time, and its first
+   * answer sets the pace afresh. Else a pace learnt on tiny tasks sent a hundred long ones of another
+   * task ahead to one worker at once, while the other took the rest and then sat idle.
    */
-  readonly windows: Map<number, number>;
-  readonly paces: Map<number, number>;
-  /** When its last job came back. */
+  readonly answered: Set<number>;
+  /** When its last job came back, and the smoothed time between its jobs coming back (ms; 0 until known). */
   lastDone: number;
+  pace: number;
   /** When it was last sent a job while it held none: with `lastDone`, when it last showed progress. */
   busySince: number;
   /** Its last job sent alone (nothing else in flight), and when it went. */
@@ -792,7 +794,7 @@ export class Pool {
       const idleOnly = head.timeout !== undefined;
       let best: Slot | undefined;
       for (const slot of this.#slots) {
-        if (!slot.started || slot.inflight >= (slot.windows.get(head.known.key) ?? 1) || slot.endedByPool || slot.ref.exitCode !== null) continue;
+        if (!slot.started || slot.inflight >= (slot.answered.has(head.known.key) ? slot.window : 1) || slot.endedByPool || slot.ref.exitCode !== null) continue;
         // Holding jobs, it is sent more only if the task may wait behind them, and while it shows progress.
         if (slot.inflight > 0) {
           if (idleOnly) continue;
@@ -967,7 +969,7 @@ export class Pool {
     if (slot.inflight === 0 && slot.ref.exitCode !== null) this.#slots.delete(slot);
   }
 
-  /** A job of `slot` came back: learn how fast it works at that task, and size its window for it to about AHEAD_MS of that. */
+  /** A job of `slot` came back: learn how fast it works, and size its window to about AHEAD_MS of that. */
   #paced(slot: Slot, pending: Pending): void {
     const now = performance.now();
     // A job sent alone: its round trip, which bounds its work from above. Jobs back to back: the time between them.
@@ -976,14 +978,13 @@ export class Pool {
       gap = now - slot.loneSent;
       slot.lone = null;
     } else if (slot.lastDone > 0) gap = now - slot.lastDone;
+    // The first answer of a task (sent alone: see #pump) is its pace, whatever the tasks before it took.
+    const first = !slot.answered.has(pending.known.key);
+    slot.answered.add(pending.known.key);
+    if (gap > 0) slot.pace = slot.pace === 0 || first ? gap : slot.pace * 0.8 + gap * 0.2;
     slot.lastDone = now;
-    if (gap <= 0) return;
-    const key = pending.known.key;
-    const before = slot.paces.get(key);
-    const pace = before === undefined ? gap : before * 0.8 + gap * 0.2;
-    slot.paces.set(key, pace);
     if (this.#oneAtATime) return;
-    slot.windows.set(key, pace >= LONG_MS ? 1 : Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(AHEAD_MS / pace))));
+    slot.window = slot.pace === 0 || slot.pace >= LONG_MS ? 1 : Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(AHEAD_MS / slot.pace)));
   }
 
   #failed(slot: Slot, pending: Pending, err: unknown): void {
@@ -1194,7 +1195,7 @@ export class Pool {
       () => {},
       () => {},
     );
-    const slot: Slot = { ref, started: false, ready: false, inflight: 0, windows: new Map(), paces: new Map(), lastDone: 0, busySince: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, tokens: 0, startedOrNot };
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, answered: new Set(), lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, tokens: 0, startedOrNot };
     this.#slots.add(slot);
     ref.ready.then(
       () => (slot.ready = true),
