@@ -25,7 +25,7 @@ const COALESCE_MS = 0.5;
  * loads node:perf_hooks on first use (about a millisecond), and the first
  * write of every actor process would pay it on its way to `ready`.
  */
-function now(): number {
+export function now(): number {
   const [s, ns] = process.hrtime();
   return s * 1e3 + ns / 1e6;
 }

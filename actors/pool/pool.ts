@@ -348,6 +348,25 @@ export class Pool {
    */
   async join(): Promise<void> {
     if (this.#state === 'running') throw new PoolClosedError(`${this.#name} is still running: call close() or terminate() before join().`);
+    await this.#settled(false);
+    await this.#stopWorkers();
+  }
+
+  /**
+   * A closed pool's own join, without the caller's: once the tasks given
+   * have run, and no imap made before the close is left to read (it may give
+   * more), the workers end.
+   */
+  async #endWhenDone(): Promise<void> {
+    if (await this.#settled(true)) await this.#stopWorkers();
+  }
+
+  /**
+   * Resolves once nothing is queued or running and every worker being started
+   * has started (and, `forImaps`, no imap is open); false if terminate() or
+   * join() came first (for a closed pool's own join, whose work is then done).
+   */
+  async #settled(forImaps: boolean): Promise<boolean> {
     for (;;) {
       if (this.#queue.length > 0 || this.#busy()) {
         await new Promise<void>((resolve) => {
@@ -359,35 +378,15 @@ export class Pool {
       // started (its initializer's module still being bundled, its process starting, or its initializer
       // running) is waited for. Python's join() waits alike for an initializer that never returns.
       await this.#startsSettled();
-      // An imap read meanwhile may have given the pool work: it runs before the workers go.
-      if (this.#state === 'terminated' || (this.#queue.length === 0 && !this.#busy())) break;
-    }
-    await this.#stopWorkers();
-  }
-
-  /**
-   * A closed pool's own join, without the caller's: once the tasks given
-   * have run, and no imap made before the close is left to read (it may give
-   * more), the workers end.
-   */
-  async #endWhenDone(): Promise<void> {
-    for (;;) {
-      if (this.#queue.length > 0 || this.#busy()) {
-        await new Promise<void>((resolve) => {
-          this.#idle.push(resolve);
-          this.#maybeIdle();
-        });
-      }
-      await this.#startsSettled();
-      // terminate() or join() ended them meanwhile.
-      if (this.#state === 'terminated' || this.#joined) return;
-      if (this.#openImaps.size > 0) {
+      if (this.#state === 'terminated') return !forImaps;
+      if (forImaps && this.#joined) return false;
+      if (forImaps && this.#openImaps.size > 0) {
         await new Promise<void>((resolve) => this.#imapsDone.push(resolve));
         continue;
       }
-      if (this.#queue.length === 0 && !this.#busy()) break;
+      // An imap read meanwhile may have given the pool work: it runs before the workers go.
+      if (this.#queue.length === 0 && !this.#busy()) return true;
     }
-    await this.#stopWorkers();
   }
 
   /** Stops the workers, once (join() and a closed pool's #endWhenDone share it). */

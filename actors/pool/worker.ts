@@ -4,6 +4,7 @@
  */
 import { SerializationError, actorIn, handOver, resolveTask, type Context, type Task } from '../../runtime/index.ts';
 import { TAKE_MATCHING_NOW } from '../../runtime/context.ts';
+import { now } from '../../runtime/framing.ts';
 
 /** The key of the job a worker answers, with no results, as it starts taking jobs (its initializer run). */
 export const STARTED_KEY = 0;
@@ -26,12 +27,6 @@ const isCancel = (message: unknown): boolean => typeof message === 'object' && m
 
 /** How often at least a worker running jobs with tokens back to back reads its pipe for their cancels (ms). */
 const CANCEL_LOOK_MS = 1;
-
-/** Milliseconds on a monotonic clock (not `performance`, which loads node:perf_hooks: see framing.ts). */
-function clock(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e3 + ns / 1e6;
-}
 
 /** Below this many items a chunk travels as a list: a typed array's fixed cost is not worth it. */
 const PACK_MIN = 16;
@@ -88,6 +83,9 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
   const cancelled = new Set<number>();
   let lastToken = 0;
   let lookedAt = -Infinity;
+  const noteCancel = (token: number): void => {
+    if (token > lastToken) cancelled.add(token);
+  };
   for await (const job of ctx.inbox) {
     if (job.key === STARTED_KEY) {
       ctx.reply(job.chunk);
@@ -95,7 +93,7 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
     }
     // A cancel is sent, never called: a call of that key is no job, and is answered as such below.
     if (job.key === CANCEL_KEY && !ctx.canReply) {
-      if (job.c! > lastToken) cancelled.add(job.c!);
+      noteCancel(job.c!);
       continue;
     }
     if (job.c !== undefined) {
@@ -103,11 +101,11 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
       // pipe, unread while this worker ran jobs back to back. The mailbox is looked through each time;
       // the pipe through two turns of the event loop (the first may be the one whose poll phase is
       // over), once a millisecond of work at most. A cancel found drops the job (its caller was told).
-      if (clock() - lookedAt >= CANCEL_LOOK_MS) {
+      if (now() - lookedAt >= CANCEL_LOOK_MS) {
         await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
-        lookedAt = clock();
+        lookedAt = now();
       }
-      for (const cancel of ctx[TAKE_MATCHING_NOW](isCancel) as Job[]) if (cancel.c! > lastToken) cancelled.add(cancel.c!);
+      for (const cancel of ctx[TAKE_MATCHING_NOW](isCancel) as Job[]) noteCancel(cancel.c!);
       lastToken = Math.max(lastToken, job.c);
       if (cancelled.delete(job.c)) {
         // The first job of its task brings the task: later ones name it by key alone.
