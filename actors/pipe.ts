@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, afterEncoding, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
+import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, actorId, afterEncoding, decodingForService, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, nodeOf, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
@@ -32,7 +32,8 @@ type Request = { s?: Settle } & (
   | { t: 'close'; d: End }
   | ({ t: 's'; d: End } & Settle)
   | { t: 'x'; d: End; k: number }
-  | { t: 'hold'; d: End; by?: string }
+  | { t: 'hold'; d: End; by?: string; f?: string }
+  | { t: 'fly'; d: End; f: string; by: string }
 );
 
 let pipes = 0;
@@ -46,6 +47,14 @@ function servePipe(name: string): ActorRef {
   const users = [new Set<string>(), new Set<string>()] as const;
   /** Holders a sender announced (`by`) that have not said so themselves yet, nor used the end. */
   const announced = [new Set<string>(), new Set<string>()] as const;
+  /**
+   * Copies of the end in flight, by number: sent to a service that keeps
+   * them for an actor to take (in a queue, in another pipe), with the
+   * service keeping each. The end stays open for them until an actor takes
+   * the copy (and holds the end) or the service keeping it ends.
+   */
+  const flights = [new Map<string, string>(), new Map<string, string>()] as const;
+  const unheld = (d: End): boolean => users[d].size === 0 && flights[d].size === 0;
   const closeEnd = (d: End, byClose: boolean): void => {
     if (closed[d]) {
       // close() of an abandoned end: what was left unread in it goes, and the service may go too.
@@ -74,8 +83,13 @@ function servePipe(name: string): ActorRef {
       const neverRan = reason === 'noproc' || (typeof reason === 'object' && 'error' in reason && reason.error.name === 'SpawnError');
       for (const d of [0, 1] as const) {
         inbox[d].down(ended);
+        // The copies a service kept went with it.
+        let landed = false;
+        for (const [flight, keeper] of flights[d]) {
+          if (keeper === ended) landed = flights[d].delete(flight);
+        }
         if (announced[d].delete(ended) && neverRan) users[d].delete(ended);
-        else if (users[d].delete(ended) && users[d].size === 0) closeEnd(d, false);
+        else if ((users[d].delete(ended) || landed) && unheld(d)) closeEnd(d, false);
       }
     } else {
       const m = message as Request;
@@ -91,6 +105,13 @@ function servePipe(name: string): ActorRef {
           else announced[m.d].delete(holder);
           users[m.d].add(holder);
           callers.see(holder);
+          // The copy it took was in flight: it has landed.
+          if (m.f !== undefined) flights[m.d].delete(m.f);
+        } else if (m.t === 'fly') {
+          if (!closed[m.d]) {
+            flights[m.d].set(m.f, m.by);
+            callers.see(m.by);
+          }
         }
         else if (m.t === 's') inbox[m.d].settle(from, m.a, m.r);
         else if (m.t === 'x') inbox[m.d].cancel(from, m.k);
@@ -130,13 +151,16 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   readonly #end: End;
   readonly #client: ChannelClient;
   readonly #sendRefused: (answer: unknown) => Error;
+  /** This copy is in flight (see servePipe's flights): kept by a service of this process for an actor to take. */
+  readonly #flight: string | undefined;
   #closed = false;
 
   /** @internal Ends are made by `Pipe()`. */
-  constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean) {
+  constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean, flight?: string) {
     super();
     if (token !== ATTACH) throw new TypeError('Connections are made by Pipe(); they cannot be constructed directly.');
     this.#end = end;
+    this.#flight = flight;
     this.readable = readable;
     this.writable = writable;
     const label = `end ${end} of pipe ${ref.name}`;
@@ -307,16 +331,25 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   }
 
   override toWire(): unknown {
-    // Sent to an actor (a message, a reply, a child's args): it holds the end from now on, said to the
-    // pipe before the message goes. Its death before it even decoded the end is then the other end's
-    // EOF, and a sender that hands the end on and ends does not close it under the receiver.
-    const holder = encodingFor();
-    if (holder !== undefined && localOf(holder) === MAIN_LOCAL_ID) {
-      const ref = this.#client.ref;
-      const d = this.#end;
-      afterEncoding(() => ref.send({ t: 'hold', d, by: holder } satisfies Request));
+    const to = encodingFor();
+    const ref = this.#client.ref;
+    const d = this.#end;
+    let flight = this.#flight;
+    if (to !== undefined && localOf(to) === MAIN_LOCAL_ID) {
+      // Sent to an actor (a message, a reply, a child's args): it holds the end from now on, said to the
+      // pipe before the message goes. Its death before it even decoded the end is then the other end's
+      // EOF, and a sender that hands the end on and ends does not close it under the receiver.
+      afterEncoding(() => ref.send({ t: 'hold', d, by: to } satisfies Request));
+    } else if (to !== undefined) {
+      // Sent to a service that keeps it for an actor to take (put in a queue, sent through a pipe): in
+      // flight until an actor takes it, so that its sender's end closes nothing meanwhile; kept by the
+      // service's process (whose end is the end of what its services keep). A copy a service hands on
+      // to another stays the same flight.
+      const f = (flight ??= `${node().self.id}:${++flightsSent}`);
+      const by = actorId(nodeOf(to), MAIN_LOCAL_ID);
+      afterEncoding(() => ref.send({ t: 'fly', d, f, by } satisfies Request));
     }
-    return [this.#client.ref, this.#end, this.readable, this.writable];
+    return flight === undefined ? [ref, d, this.readable, this.writable] : [ref, d, this.readable, this.writable, flight];
   }
 
   override toString(): string {
@@ -328,11 +361,16 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   }
 }
 
+/** Copies of ends sent in flight from this process (see servePipe's flights), for their numbers. */
+let flightsSent = 0;
+
 registerHandle('pipe-end', Connection, (data) => {
-  const [ref, end, readable, writable] = data as [ActorRef, End, boolean, boolean];
+  const [ref, end, readable, writable, flight] = data as [ActorRef, End, boolean, boolean, string | undefined];
+  // Taken by a service that keeps it for an actor (a queue's, a pipe's): still in flight, held by nobody here.
+  if (decodingForService()) return new Connection(ATTACH, ref, end, readable, writable, flight);
   // This process received the end: it holds it from now on, as a user does (sent after the message's
-  // decoding, not from within it).
-  queueMicrotask(() => void ref.send({ t: 'hold', d: end } satisfies Request));
+  // decoding, not from within it), and the copy in flight, if it was one, has landed.
+  queueMicrotask(() => void ref.send((flight === undefined ? { t: 'hold', d: end } : { t: 'hold', d: end, f: flight }) satisfies Request));
   return new Connection(ATTACH, ref, end, readable, writable);
 });
 

@@ -93,6 +93,17 @@ export function afterEncoding(fn: () => void): void {
   afterPacking.push(fn);
 }
 let unpacking: readonly Buffer[] | null = null;
+/** Whether the value being decoded goes to a service of this process (see decodingForService). */
+let unpackingForService = false;
+
+/**
+ * While a value is decoded for a service of this process (a queue's, a
+ * pipe's), true: such a service keeps what it is sent for an actor to take,
+ * so a handle decoded then is held in trust, not by this process.
+ */
+export function decodingForService(): boolean {
+  return unpackingForService;
+}
 
 const ERROR_TYPES: Record<string, ErrorConstructor> = {
   Error,
@@ -547,9 +558,14 @@ function forgetLast(): void {
   recordsPackr.pack(null);
 }
 
-/** Decodes what `encode` produced; attachments are passed through without a copy. */
-export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_ATTACHMENTS, flags = 0): unknown {
+/**
+ * Decodes what `encode` produced; attachments are passed through without a
+ * copy. `forService`: it goes to a service of this process (see
+ * decodingForService).
+ */
+export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_ATTACHMENTS, flags = 0, forService = false): unknown {
   unpacking = attachments;
+  unpackingForService = forService;
   // msgpackr caches a DataView on the buffer it reads; handing it a fresh
   // subarray per message costs a DataView and a new hidden class each time.
   // Payloads of one read share their ArrayBuffer: read them through one view.
@@ -563,6 +579,7 @@ export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_
     return (flags & FLAG_RECORDS ? recordsUnpackr : mapsUnpackr).unpack(view, range);
   } finally {
     unpacking = null;
+    unpackingForService = false;
   }
 }
 

@@ -784,7 +784,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   #serve(service: ServiceHandler, kind: number, to: string, from: string, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
     const call = kind === FRAME_CALL ? new ServiceAnswer(this, to, from, callId) : undefined;
     try {
-      service(decode(payload, attachments, flags), from, call);
+      service(decode(payload, attachments, flags, true), from, call);
     } catch (err) {
       if (call !== undefined && !call.answered) call.fail(err);
       else this.emit('error', err instanceof Error ? err : new Error(String(err)));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, saysOnEndFromPipe, saysOnEndFromQueue, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -290,6 +290,41 @@ describe('Pipe', () => {
     await a.close();
     expect(await taker.join({ timeout: 20_000 })).toBe(0);
     await gate.close();
+  });
+
+  it('gives EOF once the actor that took an end from a queue, or through another pipe, has used it and ended', async () => {
+    // Before, the queue's (or the other pipe's) service held the end as it kept it, in this process: EOF never came.
+    const [a, b] = Pipe<never, string>();
+    const queue = new Queue<Connection<string, never>>();
+    await queue.put(b);
+    const viaQueue = reap(spawn(saysOnEndFromQueue, { args: [queue, 'via a queue'] }));
+    expect(await viaQueue.join({ timeout: 20_000 })).toBe(0);
+    expect(await a.recv({ timeout: 20_000 })).toBe('via a queue');
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await queue.close();
+
+    const [c, d] = Pipe<never, string>();
+    const [there, here] = Pipe<Connection<string, never>, never>();
+    const viaPipe = reap(spawn(saysOnEndFromPipe, { args: [here, 'via a pipe'] }));
+    await there.send(d);
+    expect(await viaPipe.join({ timeout: 20_000 })).toBe(0);
+    expect(await c.recv({ timeout: 20_000 })).toBe('via a pipe');
+    await expect(c.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await expect(there.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+  });
+
+  it('keeps an end open while it waits in a queue, though the actor that put it there has ended', async () => {
+    const [a, b] = Pipe<never, string>();
+    const queue = new Queue<Connection<string, never>>();
+    const putter = reap(spawn(putsEndAndReturns, { args: [queue, b] }));
+    expect(await putter.join({ timeout: 20_000 })).toBe(0);
+    // The putter held the end and ended; the copy in the queue is nobody's yet, and the end stays open for it.
+    expect(await a.poll({ timeout: 300 })).toBe(false);
+    const taker = reap(spawn(saysOnEndFromQueue, { args: [queue, 'taken later'] }));
+    expect(await taker.join({ timeout: 20_000 })).toBe(0);
+    expect(await a.recv({ timeout: 20_000 })).toBe('taken later');
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await queue.close();
   });
 
   it('leaves an end open that went to an actor that had ended, or to a spawn that failed: it was never theirs', async () => {
