@@ -142,8 +142,16 @@ export class Condition extends Handle {
       levels = (await request(this.lock.ref, { op: 'releaseAll' })) as number;
     } catch (err) {
       await request(this.ref, { op: 'unregister', token });
+      if (err instanceof NotOwnerError && (waitsHere.get(this.ref.id) ?? 0) > 0) {
+        // Its caller acquired the lock, in its own eyes: another task of this actor waits, and gave back every level this actor held.
+        throw new NotOwnerError(
+          `Condition.wait() needs its lock held by this actor, and another task of this actor is waiting on this condition, which gave back every level of its lock this actor held: the tasks of one actor are one owner, and share an RLock's levels (the default lock). For several tasks of one actor waiting on one condition, make it over a Lock: \`new Condition(new Lock())\`.`,
+          'Condition',
+        );
+      }
       throw err;
     }
+    waitsHere.set(this.ref.id, (waitsHere.get(this.ref.id) ?? 0) + 1);
     let notified: boolean | undefined;
     let failure: unknown;
     try {
@@ -156,7 +164,14 @@ export class Condition extends Handle {
       await request(this.ref, { op: 'unregister', token }).catch(() => {});
     }
     // Python takes the lock back whatever happened, with no deadline.
-    const back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null }, Infinity);
+    let back: unknown;
+    try {
+      back = await request(this.lock.ref, { op: 'acquire', levels, token: newToken(), timeout: null }, Infinity);
+    } finally {
+      const left = waitsHere.get(this.ref.id)! - 1;
+      if (left === 0) waitsHere.delete(this.ref.id);
+      else waitsHere.set(this.ref.id, left);
+    }
     if (back === false || back === CANCELLED) throw new Error(`Condition.wait() could not take its lock back (${String(back)})`);
     if (failure !== undefined) throw failure;
     return back === 'abandoned' ? 'abandoned' : notified!;
@@ -208,6 +223,9 @@ export class Condition extends Handle {
     return [this.ref, this.lock];
   }
 }
+
+/** The waits of this process on each condition (by its service), between giving its lock back and taking it again. */
+const waitsHere = new Map<string, number>();
 
 /** Not a private method: a Condition another process sent is made without its constructor (see adopt). */
 async function mustHold(condition: Condition, what: string): Promise<void> {

@@ -458,6 +458,38 @@ describe('Condition', () => {
     await cond.lock.close();
   });
 
+  it('takes several waiting tasks of one actor over a Lock (test_notify_n with tasks), and says what to do when they share the default RLock', async () => {
+    const cond = new Condition(new Lock());
+    const waiter = async (timeout: number): Promise<boolean | 'abandoned'> => {
+      await cond.acquire();
+      try {
+        return await cond.wait({ timeout });
+      } finally {
+        await cond.release();
+      }
+    };
+    const woken = [waiter(20_000), waiter(20_000), waiter(1_000)];
+    await until(async () => ((await cond.ref.call({ op: 'waiting' })) as number) === 3, 'three waiting tasks');
+    await cond.withLock(() => cond.notify(2));
+    // Two are woken; the third is not, and its wait runs out.
+    expect(await Promise.all(woken)).toEqual([true, true, false]);
+    expect(await cond.lock.locked()).toBe(false);
+
+    // With the default RLock, the tasks of one actor share its levels: the first wait gave back the second's too.
+    const shared = new Condition();
+    await shared.acquire();
+    await shared.acquire(); // a second task's acquire: this actor holds it already
+    const first = shared.wait({ timeout: 20_000 });
+    await until(async () => !(await shared.lock.locked()), 'the first wait to let go of the lock');
+    // Before, NotOwnerError told the second task to acquire() the lock, which it had.
+    await expect(shared.wait({ timeout: 20_000 })).rejects.toThrow(/another task of this actor is waiting on this condition[^]*new Condition\(new Lock\(\)\)/);
+    await shared.withLock(() => shared.notify());
+    expect(await first).toBe(true);
+    await shared.release();
+    await shared.release();
+    expect(await shared.lock.locked()).toBe(false);
+  });
+
   it('notify(1) wakes one waiting child, notifyAll() the rest; the waiters let go of the lock while they wait', async () => {
     const cond = new Condition();
     const kids = ['w1', 'w2', 'w3'].map((tag) => reap(spawn(conditionWaiter, { args: [cond, me(), tag] })));
