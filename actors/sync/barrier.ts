@@ -22,6 +22,8 @@ class BarrierService extends SyncService {
   #why = '';
   /** The party running the action: the others wait until it reports. */
   #runner: Waiter | undefined;
+  /** The party whose action was running when the barrier broke (or was reset): told so when it reports. */
+  #brokeUnder: string | undefined;
   /** Waits that came while the action ran: they belong to the next round, served once this one ends. */
   #early: { request: Request; from: string; call: ServiceCall }[] = [];
 
@@ -42,7 +44,8 @@ class BarrierService extends SyncService {
         if (index + 1 < this.#parties) return;
         if (this.#hasAction) {
           // Python runs the action in the last party to come, before any is released.
-          // The others' deadlines keep running: an action that hangs breaks the barrier at them, as in Python.
+          // The others' deadlines keep running: an action that hangs breaks the barrier at them (Python's
+          // parties would hang with it), and the runner is told when it reports (see #brokeUnder).
           this.#runner = waiter;
           this.takeWhere((w) => w === waiter);
           waiter.call.reply({ index, action: true } satisfies Passed);
@@ -50,6 +53,11 @@ class BarrierService extends SyncService {
         return;
       }
       case 'actionDone': {
+        if (this.#runner === undefined && this.#brokeUnder === from) {
+          this.#brokeUnder = undefined;
+          // Its round broke while it ran the action (a party's deadline, an abort, a reset): it does not pass either.
+          if (request.ok === true) throw this.#brokenError(`broke while this party ran its action (${this.#why})`);
+        }
         if (this.#runner === undefined || this.#runner.from !== from) return void call?.reply(undefined);
         this.#runner = undefined;
         if (request.ok === true) this.#pass();
@@ -109,6 +117,7 @@ class BarrierService extends SyncService {
   #break(why: string): void {
     this.#broken = true;
     this.#why = why;
+    this.#brokeUnder = this.#runner?.from;
     this.#runner = undefined;
     const error = this.#brokenError(`broke: ${why}`);
     for (const waiter of this.takeWhere(() => true)) waiter.call.fail(error);

@@ -26,7 +26,7 @@ import {
   spawn,
   unregister,
 } from '../../index.ts';
-import { abortingConditionWaiter, announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, holder, party, partyThenReturns, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
+import { abortingConditionWaiter, announceAction, conditionNotifier, conditionWaiter, notifyAndHold, lockMaker, eventWaiter, failingAction, gatedAction, holder, party, partyThenReturns, relayHolder, takeSignal, tryAcquire, tryRelease } from '../fixtures/sync-actors.ts';
 import { reap } from '../helpers.ts';
 
 type Report = { tag: string; [key: string]: unknown };
@@ -690,6 +690,20 @@ describe('Barrier', () => {
     await until(async () => (await barrier.nWaiting()) === 1, 'one party waits');
     await expect(barrier.wait({ timeout: 100 })).rejects.toThrow(BrokenBarrierError);
     expect((await next('patient')).code).toBe('ERR_BROKEN_BARRIER');
+    await barrier.close();
+  });
+
+  it('fails the party running the action too, once the round broke at another party\'s deadline while it ran', async () => {
+    const barrier = new Barrier(2, { action: gatedAction });
+    let open!: () => void;
+    (globalThis as Record<symbol, unknown>)[Symbol.for('troupe.spec.barrier-gate')] = new Promise<void>((resolve) => (open = resolve));
+    const first = barrier.wait({ timeout: 200 });
+    const runner = barrier.wait({ timeout: 20_000 }); // the last to come: it runs the action
+    await expect(first).rejects.toThrow(BrokenBarrierError);
+    open();
+    // Before, it went on with its index, through a round the other was told had broken.
+    await expect(runner).rejects.toThrow(/broke while this party ran its action \(a party \([^)]+\) waited past its timeout\)/);
+    expect(await barrier.broken()).toBe(true);
     await barrier.close();
   });
 
