@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Packr, Unpackr, addExtension } from 'msgpackr';
-import { KERNEL_ERRORS, SerializationError } from './errors.ts';
+import { InvalidArgumentError, KERNEL_ERRORS, SerializationError, invalidOption } from './errors.ts';
 import { HEADER_BYTES, MAX_FRAME_BYTES } from './framing.ts';
 import { loadActorsLayer } from './process/import-url.ts';
 
@@ -118,6 +118,8 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = {
 
 interface WireError {
   name: string;
+  /** 1: of the class registered under its name (see registerErrorClass), which rebuilds it. */
+  r?: 1;
   message: string;
   stack?: string;
   cause?: unknown;
@@ -160,6 +162,9 @@ function toWire(err: unknown, seen: Set<unknown>): WireError {
 
 function errorFieldsToWire(err: Error, seen: Set<unknown>): WireError {
   const wire: WireError = { name: String(err.name), message: String(err.message) };
+  // Only an error of the class registered under its name comes back as one: another that shares
+  // the name (Node's own AbortError, a program's TimeoutError) comes back a plain Error of that name.
+  if (errorClasses.get(wire.name) === Object.getPrototypeOf(err)) wire.r = 1;
   if (err.stack !== undefined) wire.stack = String(err.stack);
   if (err.cause !== undefined) wire.cause = fieldToWire(err.cause, 'cause', seen);
   const props: Record<string, unknown> = {};
@@ -201,6 +206,8 @@ function fieldToWire(value: unknown, name: string, seen: Set<unknown>): unknown 
 }
 
 const errorClasses = new Map<string, object>();
+/** The names of troupe's own error classes, which no class of a program's may take. */
+const ownErrorNames = new Set<string>();
 
 /**
  * Lets errors of `Class` come back from another process as instances of it,
@@ -208,18 +215,34 @@ const errorClasses = new Map<string, object>();
  * level of the module that defines the class, so that every process that
  * loads the module registers it. Found by the class's name, which must be
  * unique among those registered; its constructor is not called (the fields
- * come as they were). troupe's own errors register this way.
+ * come as they were). An error of another class that has the same name comes
+ * back a plain `Error` with that name.
+ *
+ * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a value that is
+ * not a class extending `Error`, or a class named as one of troupe's errors.
  */
 export function registerErrorClass(Class: abstract new (...args: never[]) => Error): void {
+  if (typeof Class !== 'function' || !(Class.prototype instanceof Error)) throw invalidOption('registerErrorClass() class', 'a class that extends Error', Class);
+  if (ownErrorNames.has(Class.name) && errorClasses.get(Class.name) !== Class.prototype) {
+    throw new InvalidArgumentError(`registerErrorClass(): ${Class.name} is the name of one of troupe's errors, and errors are found by their class's name: give your class another name.`);
+  }
   errorClasses.set(Class.name, Class.prototype);
 }
 
-for (const Class of KERNEL_ERRORS) registerErrorClass(Class);
+/** @internal How troupe's own error classes register (see registerErrorClass). */
+export function registerOwnErrorClasses(classes: readonly (abstract new (...args: never[]) => Error)[]): void {
+  for (const Class of classes) {
+    ownErrorNames.add(Class.name);
+    errorClasses.set(Class.name, Class.prototype);
+  }
+}
+
+registerOwnErrorClasses(KERNEL_ERRORS);
 
 /** Rebuilds an error from `errorToWire` data, keeping the remote stack. */
 export function errorFromWire(wire: WireError): Error {
   // A class of the actors layer, in a process that runs the kernel alone so far: it is loaded now.
-  const registered = errorClasses.get(wire.name) ?? (!Object.hasOwn(ERROR_TYPES, wire.name) && loadActorsLayer() ? errorClasses.get(wire.name) : undefined);
+  const registered = wire.r !== 1 ? undefined : (errorClasses.get(wire.name) ?? (!Object.hasOwn(ERROR_TYPES, wire.name) && loadActorsLayer() ? errorClasses.get(wire.name) : undefined));
   let err: Error;
   if (registered !== undefined) {
     // Its constructor's arguments are not on the wire: build it without calling it, then give it its fields.

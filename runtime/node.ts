@@ -850,7 +850,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       // errorToWire makes an error that can be sent; what is left (a field whose errors refer back
       // to it through plain objects) still fails the call alone, not the process that answers it.
       const message = `the error could not be sent: ${(err as Error).message}`;
-      encoded = encode({ ...failure, error: failure.error === undefined ? undefined : { name: 'SerializationError', message, stack: failure.error.stack } }, 'error reply');
+      encoded = encode({ ...failure, error: failure.error === undefined ? undefined : { name: 'SerializationError', r: 1, message, stack: failure.error.stack } }, 'error reply');
     }
     this.#route(FRAME_REPLY_ERROR, caller, failure.actorId, callId, encoded.flags, encoded.payload, encoded.attachments);
   }

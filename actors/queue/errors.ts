@@ -1,5 +1,5 @@
 /** The errors of queues and pipes; each crosses processes as itself. */
-import { TroupeError, registerErrorClass } from '../../runtime/index.ts';
+import { TroupeError, registerOwnErrorClasses } from '../../runtime/index.ts';
 
 /** `put` found the queue full: at once (`putNowait`) or at its `timeout`. Python's `queue.Full`. */
 export class QueueFullError extends TroupeError {
@@ -54,4 +54,4 @@ export class TaskDoneError extends TroupeError {
   }
 }
 
-for (const Class of [QueueFullError, QueueEmptyError, ClosedError, EOFError, BrokenPipeError, PipeDirectionError, TaskDoneError]) registerErrorClass(Class);
+registerOwnErrorClasses([QueueFullError, QueueEmptyError, ClosedError, EOFError, BrokenPipeError, PipeDirectionError, TaskDoneError]);

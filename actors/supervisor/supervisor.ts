@@ -15,7 +15,7 @@ import {
   SpawnError,
   TroupeError,
   actorIn,
-  registerErrorClass,
+  registerOwnErrorClasses,
   node,
   spawn,
   type ActorRef,
@@ -73,7 +73,7 @@ export class SupervisorStoppingError extends TroupeError {
   }
 }
 
-for (const Class of [RestartIntensityError, NoSuchChildError, ChildExistsError, SupervisorStoppingError]) registerErrorClass(Class);
+registerOwnErrorClasses([RestartIntensityError, NoSuchChildError, ChildExistsError, SupervisorStoppingError]);
 
 /** OTP's count_children: specs, running children, and how many of the specs are supervisors and workers. */
 export interface ChildCounts {

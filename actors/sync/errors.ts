@@ -3,7 +3,7 @@
  * registered with the codec, so one raised by a service in another process
  * reaches the caller as itself.
  */
-import { TroupeError, registerErrorClass } from '../../runtime/index.ts';
+import { TroupeError, registerOwnErrorClasses } from '../../runtime/index.ts';
 import { ClosedError } from '../queue/errors.ts';
 
 /** An actor released (or waited on, or notified) a lock that another actor holds, or that it does not hold. */
@@ -52,4 +52,4 @@ export class SyncClosedError extends ClosedError {
   }
 }
 
-for (const Class of [NotOwnerError, ReleasedTooManyError, BrokenBarrierError, SharedValueError, SyncClosedError]) registerErrorClass(Class);
+registerOwnErrorClasses([NotOwnerError, ReleasedTooManyError, BrokenBarrierError, SharedValueError, SyncClosedError]);

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
-import { ActorRef, SerializationError } from '../../index.ts';
+import { AbortError, ActorRef, InvalidArgumentError, SerializationError, TimeoutError, TroupeError, registerErrorClass } from '../../index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const roundTrip = (value: unknown): unknown => {
   const { payload, attachments, flags } = encode(value, 'message');
@@ -257,6 +258,30 @@ describe('codec', () => {
     const odd = roundTrip(Object.assign(new Error('odd'), { name: 'toString' })) as Error;
     expect(odd).toBeInstanceOf(Error);
     expect([odd.name, odd.message]).toEqual(['toString', 'odd']);
+  });
+
+  it("rebuilds troupe's errors as their classes, but not another error that shares a name with one (Node's AbortError, a program's TimeoutError)", async () => {
+    const ours = roundTrip(new TimeoutError('late', 250)) as TimeoutError;
+    expect(ours).toBeInstanceOf(TimeoutError);
+    expect([ours.code, ours.timeoutMs]).toEqual(['ERR_TIMEOUT', 250]);
+    // Before, each came back as troupe's class by its name alone: instanceof true, its code Node's or none.
+    const nodes = (await sleep(10, undefined, { signal: AbortSignal.abort() }).catch((err: unknown) => err)) as Error & { code: string };
+    expect(nodes.name).toBe('AbortError');
+    const back = roundTrip(nodes) as Error & { code: string };
+    expect(back).not.toBeInstanceOf(AbortError);
+    expect(back).not.toBeInstanceOf(TroupeError);
+    expect([back.name, back.code]).toEqual(['AbortError', 'ABORT_ERR']);
+    class TimeoutErrorOfMine extends Error {}
+    Object.defineProperty(TimeoutErrorOfMine, 'name', { value: 'TimeoutError' });
+    const mine = roundTrip(Object.assign(new TimeoutErrorOfMine('mine'), { name: 'TimeoutError' })) as Error;
+    expect(mine).not.toBeInstanceOf(TimeoutError);
+    expect([mine.name, mine.message]).toEqual(['TimeoutError', 'mine']);
+    // Nor may a program's class take troupe's name, or a value that is no error class register at all.
+    expect(() => registerErrorClass(TimeoutErrorOfMine)).toThrow(/TimeoutError is the name of one of troupe's errors/);
+    expect(() => registerErrorClass(5 as never)).toThrow(InvalidArgumentError);
+    expect(() => registerErrorClass(class NotAnError {} as never)).toThrow(/a class that extends Error/);
+    // Its own class again is no error.
+    expect(() => registerErrorClass(TimeoutError)).not.toThrow();
   });
 
   it('refuses a SharedArrayBuffer, which no other process could share, naming it and what to do', () => {
