@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { resolveChildSpec, type ChildSpec, type Restart } from './supervisor/spec.ts';
+import { ClosedError } from './queue/errors.ts';
 import { once } from 'node:events';
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -375,6 +376,8 @@ export class Command<Out extends string | Buffer = string> {
   #pid: number | null = null;
   /** The program's own exit code (-N for signal N), once the host has said it. */
   #programExit: number | null = null;
+  /** closeInput() was called here. */
+  #inputClosed = false;
 
   /**
    * @internal Use `spawnCommand`. `startFailureReported`: its caller gets a
@@ -467,14 +470,22 @@ export class Command<Out extends string | Buffer = string> {
     return this.ref.isAlive();
   }
 
-  /** Writes to the program's stdin. */
+  /**
+   * Writes to the program's stdin.
+   * @throws {ClosedError} `ERR_CLOSED` after `closeInput()`, or once the program has ended (Python's `ValueError` on a closed file).
+   */
   send(data: string | Uint8Array): void {
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalidOption('send() data', 'a string or bytes (a Buffer or Uint8Array) for the program\'s stdin', data);
+    // Before, both were dropped without a word.
+    if (this.#inputClosed) throw new ClosedError(`send() on command ${this.ref.name}: its stdin is closed (closeInput() was called).`);
+    if (this.exitCode !== null) throw new ClosedError(`send() on command ${this.ref.name}: the program has ended (exit code ${this.exitCode}).`);
     this.ref.send({ stdin: data });
   }
 
-  /** Ends the program's stdin. */
+  /** Ends the program's stdin. Again, or once the program has ended, it does nothing. */
   closeInput(): void {
+    if (this.#inputClosed) return;
+    this.#inputClosed = true;
     this.ref.send({ closeInput: true });
   }
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandTimeoutError, InvalidArgumentError, OutputLimitError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
+import { ClosedError, CommandTimeoutError, InvalidArgumentError, OutputLimitError, SpawnError, TimeoutError, current, run, spawn, spawnCommand, type Command, type OutputMessage } from '../../index.ts';
 import { commandOwner } from '../fixtures/actors.ts';
 import { linked } from '../fixtures/watchers.ts';
 import { allGone, reap, reapGroup, runFixture, until, waitForGroup } from '../helpers.ts';
@@ -324,8 +324,15 @@ describe('command actors', () => {
     echo.send('world\n');
     expect((await lines.next()).value).toBe('world');
     echo.closeInput();
+    // Before, each was dropped without a word (Python's write to a closed stdin is a ValueError).
+    expect(() => echo.send('lost?\n')).toThrow(ClosedError);
+    expect(() => echo.send('lost?\n')).toThrow(/its stdin is closed \(closeInput\(\) was called\)/);
+    echo.closeInput(); // again: nothing
     expect((await lines.next()).done).toBe(true);
     expect(await echo.join({ timeout: 10_000 })).toBe(0);
+    const done = cmd('true');
+    expect(await done.join({ timeout: 10_000 })).toBe(0);
+    expect(() => done.send('too late\n')).toThrow(/the program has ended \(exit code 0\)/);
   });
 
   it('gives every line in order, many to a chunk, to stdout, to an output handler, and joined by run()', async () => {
