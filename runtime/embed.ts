@@ -197,6 +197,7 @@ async function onSignal(exitCode: number): Promise<void> {
  * Resolves when all have ended.
  */
 export async function stopTree(budget: number = budgetMs): Promise<void> {
+  if (typeof budget !== 'number' || Number.isNaN(budget) || budget < 0) throw invalidOption('stopTree() budget', 'a number of milliseconds ≥ 0', budget);
   currentNode().stopping = true;
   const deadline = setTimeout(() => {
     for (const child of children()) child.signal('SIGKILL');

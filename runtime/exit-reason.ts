@@ -2,6 +2,7 @@
  * Why an actor ended, as monitors and links report it: Erlang's closed set of
  * exit reasons, mapped from what a process can tell its parent.
  */
+import { invalidOption } from './errors.ts';
 
 /** `normal`: returned; `shutdown`: stopped or terminated; `killed`: SIGKILL; `noproc`: was never there, or gone already. */
 export type ExitReason =
@@ -54,6 +55,9 @@ export function isExitSignal(message: unknown): message is ExitSignal {
 /** `normal`, `killed`, `exit code 3`, `TypeError: boom`: a reason in a sentence. */
 export function describeReason(reason: ExitReason): string {
   if (typeof reason === 'string') return reason;
+  if (typeof reason !== 'object' || reason === null || !('error' in reason || 'exitCode' in reason)) {
+    throw invalidOption('describeReason() reason', "an exit reason: 'normal', 'killed', 'shutdown', { exitCode } or { error }", reason);
+  }
   if ('error' in reason) return `${reason.error.name}: ${reason.error.message}`;
   return `exit code ${reason.exitCode}`;
 }

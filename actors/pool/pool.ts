@@ -1445,6 +1445,9 @@ function withoutCallbacks<O extends object>(options: O, known: readonly string[]
 function mapOptionsOf(options: MapOptions, what: string): MapOptions {
   const given = optionsOf(options, what, MAP_OPTIONS);
   if (given.onProgress !== undefined && typeof given.onProgress !== 'function') throw invalidOption(`${what}.onProgress`, 'a function (done, total)', given.onProgress);
+  // Checked at the call, as chunksize is: an imap's came only at its first next().
+  const { timeout } = given;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw invalidOption(`${what}.timeout`, 'a positive number of milliseconds', timeout);
   return given;
 }
 
@@ -1571,6 +1574,8 @@ function doubles(length: number): unknown[] {
 
 /** Python's rule: about four chunks per worker. */
 export function autoChunksize(items: number, workers: number): number {
+  if (!Number.isInteger(items) || items < 0) throw invalidOption('autoChunksize() items', 'an integer ≥ 0', items);
+  if (!Number.isInteger(workers) || workers < 1) throw invalidOption('autoChunksize() workers', 'an integer ≥ 1', workers);
   const base = Math.floor(items / (workers * 4));
   return items % (workers * 4) === 0 ? Math.max(1, base) : base + 1;
 }

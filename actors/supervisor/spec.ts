@@ -135,6 +135,8 @@ export function resolveSpec(spec: unknown): ResolvedSpec {
     jitter: count('backoff.jitter', b.jitter, DEFAULT_BACKOFF.jitter),
   };
   if (backoff.jitter > 1) throw invalidOption('backoff.jitter', 'a fraction from 0 to 1', backoff.jitter);
+  // Before, every delay was then maxMs.
+  if (backoff.maxMs < backoff.minMs) throw invalidOption('backoff.maxMs', `at least backoff.minMs (${backoff.minMs})`, backoff.maxMs);
   return {
     strategy: s.strategy ?? 'one-for-one',
     maxRestarts: whole('maxRestarts', s.maxRestarts, DEFAULT_INTENSITY.maxRestarts),

@@ -1,7 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INTENSITY, backoffDelay, nextAttempt, recordRestart } from '../../index.ts';
+import { DEFAULT_BACKOFF, DEFAULT_INTENSITY, InvalidArgumentError, Supervisor, autoChunksize, backoffDelay, describeReason, nextAttempt, recordRestart, stopTree } from '../../index.ts';
 
 describe('restart intensity', () => {
+  it('refuses bad input to these helpers with InvalidArgumentError naming it, as the rest of the API does', async () => {
+    // Before, a raw TypeError from inside, or NaN / -Infinity returned as if it were an answer.
+    expect(() => recordRestart(undefined as never, 0, DEFAULT_INTENSITY)).toThrow(/recordRestart\(\) history/);
+    expect(() => recordRestart([], 0, { maxRestarts: -1, periodMs: 10 })).toThrow(/intensity.maxRestarts/);
+    expect(() => backoffDelay(undefined as never, DEFAULT_BACKOFF)).toThrow(/backoffDelay\(\) attempt/);
+    expect(() => backoffDelay(1, { ...DEFAULT_BACKOFF, minMs: 100, maxMs: 10 })).toThrow('Expected `backoffDelay() backoff.maxMs` to be at least backoffDelay() backoff.minMs (100), got `10` (number).');
+    expect(() => nextAttempt(undefined as never, undefined, 0, DEFAULT_BACKOFF)).toThrow(InvalidArgumentError);
+    expect(() => nextAttempt(1, undefined, Number.NaN, DEFAULT_BACKOFF)).toThrow(/nextAttempt\(\) now/);
+    expect(() => autoChunksize(-1, 0)).toThrow(/autoChunksize\(\) items/);
+    expect(() => autoChunksize(10, Number.NaN)).toThrow(/autoChunksize\(\) workers/);
+    expect(() => describeReason(5 as never)).toThrow(/describeReason\(\) reason/);
+    expect(() => describeReason(undefined as never)).toThrow(InvalidArgumentError);
+    expect(describeReason({ exitCode: 3 } as never)).toBe('exit code 3');
+    await expect(stopTree(-1)).rejects.toThrow(/stopTree\(\) budget/);
+    expect(() => Supervisor.start({ backoff: { minMs: 100, maxMs: 10 } })).toThrow('Expected `backoff.maxMs` to be at least backoff.minMs (100), got `10` (number).');
+  });
+
   it("has OTP's defaults: 1 restart in 5 seconds", () => {
     expect(DEFAULT_INTENSITY).toEqual({ maxRestarts: 1, periodMs: 5000 });
   });

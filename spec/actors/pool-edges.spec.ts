@@ -291,10 +291,13 @@ describe('Pool: an imap whose pool ends, or that is left early', () => {
     expect(closed.sort()).toEqual(['rejects', 'throws']);
   });
 
-  it('checks an imap\'s chunksize at the call, not at its first next()', () => {
+  it('checks an imap\'s chunksize and timeout at the call, not at its first next()', () => {
     const p = pool();
     expect(() => p.imap(square, [1], { chunksize: 0 })).toThrow(InvalidArgumentError);
     expect(() => p.imapUnordered(square, [1], { chunksize: 1.5 })).toThrow(InvalidArgumentError);
+    // Before, a bad timeout came only at the first next().
+    expect(() => p.imap(square, [1], { timeout: -1 })).toThrow('Expected `imap() options.timeout` to be a positive number of milliseconds, got `-1` (number).');
+    expect(() => p.imapUnordered(square, [1], { timeout: Number.NaN })).toThrow(InvalidArgumentError);
   });
 
   it("still drops a failed map's queued chunks when the caller aborts after the failure", async () => {
