@@ -158,7 +158,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   /** @internal Ends are made by `Pipe()`. */
   constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean, flight?: string) {
     super();
-    if (token !== ATTACH) throw new TypeError('Connections are made by Pipe(); they cannot be constructed directly.');
+    if (token !== ATTACH) throw new InvalidArgumentError('Connections are made by Pipe(); they cannot be constructed directly.');
     this.#end = end;
     this.#flight = flight;
     this.readable = readable;

@@ -148,6 +148,8 @@ export function activeChildren(): ChildRef[] {
  * Python's `if __name__ == '__main__':`. Always false inside an actor process.
  */
 export function isMain(meta: ImportMeta): boolean {
+  // Before, anything else was simply false: main code that never ran, without a word.
+  if (typeof meta !== 'object' || meta === null || typeof (meta as { url?: unknown }).url !== 'string') throw invalidOption('isMain() argument', "the module's `import.meta`", meta);
   if (hosting.loading !== null) return false;
   const entry = process.argv[1];
   if (entry === undefined) return false;

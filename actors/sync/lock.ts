@@ -97,10 +97,11 @@ export class PermitService extends SyncService {
     const held = this.#holders.get(from);
     if (this.#owned) {
       if (held === undefined) {
-        if (this.#holders.size === 0) {
+        // An RLock is Python's: released by a non-owner (nobody holds it included), an ownership error.
+        if (this.#holders.size === 0 && this.#flavour !== 'RLock') {
           throw new ReleasedTooManyError(`${this.#flavour}.release() was called while nobody held it: release only what acquire() gave you.`, this.#flavour);
         }
-        throw new NotOwnerError(`${this.#flavour}.release() was called by an actor that does not hold it; another actor does. Only the holder may release it.`, this.#flavour);
+        throw new NotOwnerError(`${this.#flavour}.release() was called by an actor that does not hold it; ${this.#holders.size === 0 ? 'nobody does' : 'another actor does'}. Only the holder may release it.`, this.#flavour);
       }
       if (held > 1) this.#holders.set(from, held - 1);
       else {

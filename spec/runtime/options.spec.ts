@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Barrier, Condition, Event, InvalidArgumentError, JoinableQueue, Lock, Pipe, Pool, Queue, Semaphore, SharedArray, SimpleQueue, Supervisor, Value, actor, commandSpec, current, run, spawn, spawnCommand, startNode, wait } from '../../index.ts';
+import { Barrier, Condition, Connection, Event, InvalidArgumentError, JoinableQueue, Lock, Pipe, Pool, Queue, Semaphore, SharedArray, SimpleQueue, Supervisor, Value, actor, commandSpec, current, isMain, run, spawn, spawnCommand, startNode, wait } from '../../index.ts';
 import { echo } from '../fixtures/actors.ts';
 import { square } from '../fixtures/tasks.ts';
 import { poolMaker, reap } from '../helpers.ts';
@@ -114,6 +114,13 @@ describe('arguments that are not what they must be', () => {
     expect(await value.get()).toBe(1);
     // Before, null was taken for 0, where Python's Value('i', None) is a TypeError.
     expect(() => new Value('int32', null as never)).toThrow('the initial value must be a number for kind int32, got object null.');
+  });
+
+  it('are refused for isMain() and a Connection made by hand, with InvalidArgumentError', () => {
+    // Before, isMain() of anything but import.meta was false (main code that never ran), and a plain TypeError here.
+    expect(() => isMain(undefined as never)).toThrow("Expected `isMain() argument` to be the module's `import.meta`, got `undefined` (undefined).");
+    expect(() => isMain({} as never)).toThrow(InvalidArgumentError);
+    expect(() => new (Connection as unknown as new () => unknown)()).toThrow(InvalidArgumentError);
   });
 });
 
