@@ -819,7 +819,9 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     } else if (kind === FRAME_SEND) {
       let message: unknown;
       try {
-        message = decode(payload, attachments, flags);
+        // Decoded for the event, not taken by this process: a handle in it is held in trust, as a
+        // service's are (a pipe end in a dead letter does not become this process's).
+        message = decode(payload, attachments, flags, true);
       } catch {
         message = undefined;
       }

@@ -342,6 +342,16 @@ describe('Pipe', () => {
     expect(await echoer.join({ timeout: 20_000 })).toBe(0);
   });
 
+  it('gives EOF when the only holder sent the end to an actor that had ended, and ended: the dead letter is nobody\'s', async () => {
+    const [a, b] = Pipe();
+    const gone = spawn(quick);
+    expect(await gone.join({ timeout: 20_000 })).toBe(0);
+    const giver = reap(spawn(handsEndOn, { args: [b, gone] }));
+    expect(await giver.join({ timeout: 20_000 })).toBe(0);
+    // Before, the process that decoded the dead letter (for its deadLetter event) held the end from then on.
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+  });
+
   it('confirms what one end took for that end alone: a message refused by recvBytes() on one end neither goes nor comes back on the other', async () => {
     const [a, b] = Pipe();
     await a.send('to b');
