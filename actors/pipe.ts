@@ -14,6 +14,7 @@
 import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, actorId, afterEncoding, decodingForService, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, nodeOf, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
+import { keepInTrust, landFlights } from './queue/flights.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
 
 export interface PipeOptions {
@@ -32,15 +33,16 @@ type Request = { s?: Settle } & (
   | { t: 'close'; d: End }
   | ({ t: 's'; d: End } & Settle)
   | { t: 'x'; d: End; k: number }
-  | { t: 'hold'; d: End; by?: string; f?: string }
+  | { t: 'hold'; d: End; by?: string }
   | { t: 'fly'; d: End; f: string; by: string }
+  | { t: 'land'; d: End; f: string; by?: string }
 );
 
 let pipes = 0;
 
 /** Starts a pipe's service: `inbox[d]` holds what was sent to end `d`. */
 function servePipe(name: string): ActorRef {
-  const inbox = [new Channel(0, false), new Channel(0, false)] as const;
+  const inbox = [new Channel(0, false, landFlights), new Channel(0, false, landFlights)] as const;
   const closed = [false, false];
   /** Closed because every process that received or used it ended, not by `close()`. */
   const abandoned = [false, false];
@@ -54,7 +56,16 @@ function servePipe(name: string): ActorRef {
    * the copy (and holds the end) or the service keeping it ends.
    */
   const flights = [new Map<string, string>(), new Map<string, string>()] as const;
-  const unheld = (d: End): boolean => users[d].size === 0 && flights[d].size === 0;
+  /** Some process received or used it: until then, its maker may still use it, and it does not close for want of holders. */
+  const everHeld = [false, false];
+  /** `holder` holds end `d`: said by itself or an actor that did take it (`sure`), or announced by a sender. */
+  const hold = (d: End, holder: string, sure = true): void => {
+    users[d].add(holder);
+    if (sure) everHeld[d] = true;
+    callers.see(holder);
+  };
+  /** Nobody holds it, no copy is in flight, and somebody did hold it: it closes (as every process that held it ended). */
+  const abandonedNow = (d: End): boolean => everHeld[d] === true && users[d].size === 0 && flights[d].size === 0;
   const closeEnd = (d: End, byClose: boolean): void => {
     if (closed[d]) {
       // close() of an abandoned end: what was left unread in it goes, and the service may go too.
@@ -78,7 +89,7 @@ function servePipe(name: string): ActorRef {
     const ended = callers.ended(message);
     if (ended !== undefined) {
       // Gone before it ever ran (a message to an actor that had ended, a spawn that failed): an end
-      // announced to it was never its, and its end leaves the end open.
+      // announced to it was never its, and its end alone does not close the end.
       const { reason } = message as Down;
       const neverRan = reason === 'noproc' || (typeof reason === 'object' && 'error' in reason && reason.error.name === 'SpawnError');
       for (const d of [0, 1] as const) {
@@ -88,8 +99,15 @@ function servePipe(name: string): ActorRef {
         for (const [flight, keeper] of flights[d]) {
           if (keeper === ended) landed = flights[d].delete(flight);
         }
-        if (announced[d].delete(ended) && neverRan) users[d].delete(ended);
-        else if ((users[d].delete(ended) || landed) && unheld(d)) closeEnd(d, false);
+        let gone = landed;
+        if (announced[d].delete(ended) && neverRan) gone = users[d].delete(ended) || gone;
+        else if (users[d].delete(ended)) {
+          // An actor it was announced to that did run held it, decoded or not.
+          everHeld[d] = true;
+          gone = true;
+        }
+        // The last of its holders, wherever its down came in the order of theirs.
+        if (gone && !closed[d] && abandonedNow(d)) closeEnd(d, false);
       }
     } else {
       const m = message as Request;
@@ -101,31 +119,43 @@ function servePipe(name: string): ActorRef {
         // Told by the receiver as it decodes the end, and first by the sender (`by`) as it sends it.
         if (m.t === 'hold') {
           const holder = m.by ?? from;
-          if (m.by !== undefined && m.by !== from && !users[m.d].has(holder)) announced[m.d].add(holder);
+          const announcing = m.by !== undefined && m.by !== from && !users[m.d].has(holder);
+          if (announcing) announced[m.d].add(holder);
           else announced[m.d].delete(holder);
-          users[m.d].add(holder);
-          callers.see(holder);
-          // The copy it took was in flight: it has landed.
-          if (m.f !== undefined) flights[m.d].delete(m.f);
+          hold(m.d, holder, !announcing);
         } else if (m.t === 'fly') {
           if (!closed[m.d]) {
             flights[m.d].set(m.f, m.by);
             callers.see(m.by);
           }
+        } else if (m.t === 'land') {
+          // The copy left its queue or pipe for good: taken by `by` (who holds the end, as it said itself
+          // on the way, perhaps by another route), or thrown away.
+          flights[m.d].delete(m.f);
+          if (m.by !== undefined) {
+            announced[m.d].delete(m.by);
+            hold(m.d, m.by);
+          }
+          if (!closed[m.d] && abandonedNow(m.d)) closeEnd(m.d, false);
         }
         else if (m.t === 's') inbox[m.d].settle(from, m.a, m.r);
         else if (m.t === 'x') inbox[m.d].cancel(from, m.k);
       } else {
         const d = m.d;
-        users[d].add(from);
+        hold(d, from);
         announced[d].delete(from);
         if (m.t === 'close') {
           closeEnd(d, true);
           call.reply(true);
-        } else if (closed[d] && !(abandoned[d] && (m.t === 'recv' || m.t === 'poll'))) call.reply({ e: abandoned[d] ? 'abandoned' : 'ownclosed' });
-        else if (m.t === 'send') {
-          if (closed[1 - d]) call.reply({ e: 'broken', n: 0 });
-          else inbox[(1 - d) as End].put(from, call, m.vs, undefined, undefined);
+        } else if (closed[d] && !(abandoned[d] && (m.t === 'recv' || m.t === 'poll'))) {
+          // What a refused send carried goes (copies of ends in flight in it land).
+          if (m.t === 'send') for (const value of m.vs) landFlights(value, undefined);
+          call.reply({ e: abandoned[d] ? 'abandoned' : 'ownclosed' });
+        } else if (m.t === 'send') {
+          if (closed[1 - d]) {
+            for (const value of m.vs) landFlights(value, undefined);
+            call.reply({ e: 'broken', n: 0 });
+          } else inbox[(1 - d) as End].put(from, call, m.vs, undefined, undefined);
         } else if (m.t === 'recv') inbox[d].get(from, call, 1, m.ms, m.k);
         else if (m.t === 'poll') inbox[d].peek(from, call, m.ms, m.k);
         else call.fail(new TypeError(`pipe ${name}: unknown request`));
@@ -334,7 +364,6 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
     const to = encodingFor();
     const ref = this.#client.ref;
     const d = this.#end;
-    let flight = this.#flight;
     if (to !== undefined && localOf(to) === MAIN_LOCAL_ID) {
       // Sent to an actor (a message, a reply, a child's args): it holds the end from now on, said to the
       // pipe before the message goes. Its death before it even decoded the end is then the other end's
@@ -342,14 +371,15 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
       afterEncoding(() => ref.send({ t: 'hold', d, by: to } satisfies Request));
     } else if (to !== undefined) {
       // Sent to a service that keeps it for an actor to take (put in a queue, sent through a pipe): in
-      // flight until an actor takes it, so that its sender's end closes nothing meanwhile; kept by the
-      // service's process (whose end is the end of what its services keep). A copy a service hands on
-      // to another stays the same flight.
-      const f = (flight ??= `${node().self.id}:${++flightsSent}`);
+      // flight until the item leaves that service for good (see flights.ts), so that neither its
+      // sender's end nor that of an actor that took it and died before it confirmed it closes the end
+      // meanwhile; kept by the service's process (whose end is the end of what its services keep).
+      const f = this.#flight ?? `${node().self.id}:${++flightsSent}`;
       const by = actorId(nodeOf(to), MAIN_LOCAL_ID);
       afterEncoding(() => ref.send({ t: 'fly', d, f, by } satisfies Request));
+      return [ref, d, this.readable, this.writable, f];
     }
-    return flight === undefined ? [ref, d, this.readable, this.writable] : [ref, d, this.readable, this.writable, flight];
+    return [ref, d, this.readable, this.writable];
   }
 
   override toString(): string {
@@ -366,11 +396,16 @@ let flightsSent = 0;
 
 registerHandle('pipe-end', Connection, (data) => {
   const [ref, end, readable, writable, flight] = data as [ActorRef, End, boolean, boolean, string | undefined];
-  // Taken by a service that keeps it for an actor (a queue's, a pipe's): still in flight, held by nobody here.
-  if (decodingForService()) return new Connection(ATTACH, ref, end, readable, writable, flight);
+  // Taken by a service that keeps it for an actor (a queue's, a pipe's): still in flight, held by nobody
+  // here, until the item that holds it leaves that service for good (see flights.ts).
+  if (decodingForService()) {
+    const kept = new Connection(ATTACH, ref, end, readable, writable, flight);
+    if (flight !== undefined) keepInTrust(kept, { ref, d: end, f: flight });
+    return kept;
+  }
   // This process received the end: it holds it from now on, as a user does (sent after the message's
-  // decoding, not from within it), and the copy in flight, if it was one, has landed.
-  queueMicrotask(() => void ref.send((flight === undefined ? { t: 'hold', d: end } : { t: 'hold', d: end, f: flight }) satisfies Request));
+  // decoding, not from within it).
+  queueMicrotask(() => void ref.send({ t: 'hold', d: end } satisfies Request));
   return new Connection(ATTACH, ref, end, readable, writable);
 });
 

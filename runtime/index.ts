@@ -24,7 +24,7 @@ export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError, REPORTED } from './e
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';
 export type { Down, ExitReason, ExitSignal } from './exit-reason.ts';
 export type { MailboxOptions, Overflow, ReceiveOptions } from './mailbox.ts';
-export { currentNode as node, onProcessEnding } from './node.ts';
+export { currentNode as node, onProcessEnding, setLostLetterHook } from './node.ts';
 export type { DeadLetter, DeadLetterReason, ExitEvent, Node, NodeEvents, RestartEvent } from './node.ts';
 export { ChildRef, EXITED } from './process/child-ref.ts';
 export type { JoinOptions, StopOptions } from './process/child-ref.ts';

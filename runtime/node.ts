@@ -80,6 +80,27 @@ interface PendingCall {
 const EMPTY = new Uint8Array(0);
 /** `null`, encoded: the answer to an admitted send. */
 const NULL_REPLY = encode(null, 'reply').payload;
+
+/** Told of every message that could not be delivered (see setLostLetterHook). */
+let lostLetterHook: ((message: unknown) => void) | null = null;
+
+/**
+ * @internal Lets the actors layer see what a message that could not be
+ * delivered held (a send to an actor gone, a call to a service gone): a copy
+ * of a pipe end in flight in it has landed nowhere (see pipe.ts).
+ */
+export function setLostLetterHook(hook: (message: unknown) => void): void {
+  lostLetterHook = hook;
+}
+
+/** A message that was not delivered, decoded for its event and hook: held in trust, as a service's are (a pipe end in it does not become this process's). */
+function decodeLost(payload: Uint8Array, attachments: readonly Buffer[], flags: number): unknown {
+  try {
+    return decode(payload, attachments, flags, true);
+  } catch {
+    return undefined;
+  }
+}
 const LOCAL = Symbol('local');
 const EXITED = Symbol('exited');
 /** How many ended children a node remembers the end of (see #endedChildren). */
@@ -812,19 +833,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
       this.#fail(from, callId, { type: 'exited', actorId: to });
     } else if (kind === FRAME_CALL) {
+      if (lostLetterHook !== null && localOf(to) !== MAIN_LOCAL_ID) lostLetterHook(decodeLost(payload, attachments, flags));
       // Sent to an actor already gone: it never took the call (see taken()). Told why it ended, when known.
       const ended = reason === 'exited' ? this.#endOf(to) : reason === 'stopping' && to === this.self.id ? this.#closedWith : null;
       const why = ended === null ? {} : { exitCode: ended.exitCode, ...whyEnded(ended.reason) };
       this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to, ...why, untaken: true });
     } else if (kind === FRAME_SEND) {
-      let message: unknown;
-      try {
-        // Decoded for the event, not taken by this process: a handle in it is held in trust, as a
-        // service's are (a pipe end in a dead letter does not become this process's).
-        message = decode(payload, attachments, flags, true);
-      } catch {
-        message = undefined;
-      }
+      const message = decodeLost(payload, attachments, flags);
+      lostLetterHook?.(message);
       this.emit('deadLetter', { to, from, reason, message });
     }
     // Replies to a caller that is gone are dropped: nobody is waiting.

@@ -77,11 +77,14 @@ export class Channel {
   /** taskDone() calls from processes that held no item, not yet matched to one (see `down`). */
   #credits = 0;
   #closed = false;
+  /** Told of each item that leaves for good (see flights.ts), with the actor that confirmed it, if one did. */
+  readonly #onDrop: ((value: unknown, by: string | undefined) => void) | undefined;
 
   /** `maxsize` 0 is unbounded. */
-  constructor(maxsize: number, joinable: boolean) {
+  constructor(maxsize: number, joinable: boolean, onDrop?: (value: unknown, by: string | undefined) => void) {
     this.#maxsize = maxsize;
     this.#joinable = joinable;
+    this.#onDrop = onDrop;
   }
 
   get size(): number {
@@ -111,7 +114,10 @@ export class Channel {
   }
 
   put(from: string, call: ServiceCall, values: readonly unknown[], ms: number | undefined, token: number | undefined): void {
-    if (this.#closed) return call.reply({ e: 'closed', n: 0 } satisfies Refusal);
+    if (this.#closed) {
+      this.#drop(values, 0);
+      return call.reply({ e: 'closed', n: 0 } satisfies Refusal);
+    }
     let next = 0;
     if (this.#puts.length === 0) {
       while (next < values.length && !this.full) this.#items.push(values[next++]);
@@ -119,7 +125,10 @@ export class Channel {
       if (next > 0) this.#serveGets();
     }
     if (next === values.length) return call.reply(true);
-    if (ms === 0) return call.reply({ e: 'full', n: next } satisfies Refusal);
+    if (ms === 0) {
+      this.#drop(values, next);
+      return call.reply({ e: 'full', n: next } satisfies Refusal);
+    }
     const wait: PutWait = { from, call, token, timer: undefined, values, next };
     this.#wait(this.#puts, wait, ms, () => ({ e: 'full', n: wait.next }) satisfies Refusal);
   }
@@ -146,6 +155,7 @@ export class Channel {
       for (let seq = acks[i]!, end = seq + acks[i + 1]!; seq < end; seq++) {
         if (!mine.has(seq)) continue;
         if (this.#joinable) this.#mapOf(this.#held, from).set(seq, mine.get(seq));
+        else this.#onDrop?.(mine.get(seq), from);
         mine.delete(seq);
       }
     }
@@ -169,6 +179,7 @@ export class Channel {
       if (at === -1) continue;
       const [wait] = list.splice(at, 1);
       clearTimeout(wait!.timer);
+      if ('values' in wait!) this.#drop((wait as PutWait).values, (wait as PutWait).next);
       wait!.call.reply('values' in wait! ? { e: 'aborted', n: (wait as PutWait).next } : ABORTED);
       return;
     }
@@ -178,7 +189,10 @@ export class Channel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const wait of this.#puts.splice(0)) this.#refuse(wait, { e: 'closed', n: wait.next } satisfies Refusal);
+    for (const wait of this.#puts.splice(0)) {
+      this.#drop(wait.values, wait.next);
+      this.#refuse(wait, { e: 'closed', n: wait.next } satisfies Refusal);
+    }
     this.#serveGets();
   }
 
@@ -198,12 +212,16 @@ export class Channel {
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i]!.from !== from) continue;
         clearTimeout(list[i]!.timer);
+        if (list === this.#puts) this.#drop((list[i] as PutWait).values, (list[i] as PutWait).next);
         list.splice(i, 1);
       }
     }
     const held = this.#held.get(from);
     const back = new Map<number, unknown>([...(normal ? [] : (held ?? [])), ...(this.#inflight.get(from) ?? [])]);
-    if (normal && held !== undefined) this.#credits = Math.max(0, this.#credits - held.size);
+    if (normal && held !== undefined) {
+      this.#credits = Math.max(0, this.#credits - held.size);
+      for (const value of held.values()) this.#onDrop?.(value, from);
+    }
     this.#held.delete(from);
     this.#inflight.delete(from);
     if (this.#joinable) {
@@ -227,7 +245,9 @@ export class Channel {
     this.#unfinished--;
     const mine = this.#held.get(from);
     if (mine !== undefined) {
-      mine.delete(mine.keys().next().value!);
+      const seq = mine.keys().next().value!;
+      this.#onDrop?.(mine.get(seq), from);
+      mine.delete(seq);
       if (mine.size === 0) this.#held.delete(from);
     } else {
       let outstanding = 0;
@@ -257,9 +277,27 @@ export class Channel {
     this.#wait(this.#joins, { from, call, token, timer: undefined }, ms, () => false);
   }
 
-  /** Ends every wait (the service is going away). */
+  /** Ends every wait (the service is going away, or the items with it). */
   dispose(answer: unknown): void {
+    for (const wait of this.#puts) this.#drop(wait.values, wait.next);
     for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) for (const wait of list.splice(0)) this.#refuse(wait, answer);
+    if (this.#onDrop === undefined) return;
+    // What it kept goes too.
+    this.#drop(this.#items, this.#head);
+    for (let i = this.#frontHead; i < this.#front.length; i++) this.#onDrop(this.#front[i]!.value, undefined);
+    for (const map of [this.#inflight, this.#held]) for (const items of map.values()) for (const value of items.values()) this.#onDrop(value, undefined);
+    this.#items = [];
+    this.#head = 0;
+    this.#front = [];
+    this.#frontHead = 0;
+    this.#inflight.clear();
+    this.#held.clear();
+  }
+
+  /** `values` from `start` leave without having been kept (a put refused or given up), or with what was kept. */
+  #drop(values: readonly unknown[], start: number): void {
+    if (this.#onDrop === undefined) return;
+    for (let i = start; i < values.length; i++) this.#onDrop(values[i], undefined);
   }
 
   #wait<W extends Wait>(list: W[], wait: W, ms: number | undefined, atDeadline: () => unknown): void {
@@ -269,6 +307,7 @@ export class Channel {
         const at = list.indexOf(wait);
         if (at === -1) return;
         list.splice(at, 1);
+        if ('values' in wait) this.#drop((wait as unknown as PutWait).values, (wait as unknown as PutWait).next);
         wait.call.reply(atDeadline());
       }, ms);
     }

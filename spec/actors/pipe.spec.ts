@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type Connection } from '../../index.ts';
+import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, JoinableQueue, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type ActorRef, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, saysOnEndFromPipe, saysOnEndFromQueue, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, endedChildHost, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -342,6 +342,35 @@ describe('Pipe', () => {
     expect(await echoer.join({ timeout: 20_000 })).toBe(0);
   });
 
+  it('keeps an end taken from a JoinableQueue open for the next taker when the first is killed before taskDone(), and closes it once that one ends', async () => {
+    const [a, b] = Pipe<never, string>();
+    const queue = new JoinableQueue<Connection<string, never>>();
+    await queue.put(b);
+    const first = spawn(saysOnEndFromQueueAndHangs, { args: [queue, 'first'] });
+    expect(await a.recv({ timeout: 20_000 })).toBe('first');
+    first.kill();
+    expect(await first.join({ timeout: 20_000 })).toBe(-9);
+    // The item went back, its copy of the end with it. Before, that copy had landed as the first taker
+    // decoded it: the end closed at its death, and the second taker's send was a ClosedError.
+    const second = reap(spawn(saysOnEndFromQueue, { args: [queue, 'second'] }));
+    expect(await second.join({ timeout: 20_000 })).toBe(0);
+    expect(await a.recv({ timeout: 20_000 })).toBe('second');
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await queue.close();
+  });
+
+  it('gives EOF once its holder ended, though a put of the end was refused (the copy in it was never kept)', async () => {
+    const [a, b] = Pipe();
+    const queue = new Queue<unknown>({ maxsize: 1 });
+    await queue.put('the only room');
+    const putter = reap(spawn(putsEndWithoutWaiting, { args: [queue, b] }));
+    expect(await current().receive({ timeout: 20_000 })).toEqual({ refused: 'QueueFullError' });
+    expect(await putter.join({ timeout: 20_000 })).toBe(0);
+    // Before, the refused copy stayed in flight for as long as the queue's process lived.
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await queue.close();
+  });
+
   it('gives EOF when the only holder sent the end to an actor that had ended, and ended: the dead letter is nobody\'s', async () => {
     const [a, b] = Pipe();
     const gone = spawn(quick);
@@ -350,6 +379,19 @@ describe('Pipe', () => {
     expect(await giver.join({ timeout: 20_000 })).toBe(0);
     // Before, the process that decoded the dead letter (for its deadLetter event) held the end from then on.
     await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+  });
+
+  it('gives EOF when the only holder sent the end to a grandchild that had ended, whichever down comes first', async () => {
+    const [a, b] = Pipe();
+    const host = reap(spawn(endedChildHost));
+    const { ended } = (await current().receive({ timeout: 20_000 })) as { ended: ActorRef };
+    const giver = reap(spawn(handsEndOn, { args: [b, ended] }));
+    expect(await giver.join({ timeout: 20_000 })).toBe(0);
+    // The ended grandchild's down (it never ran the end) came after the giver's: before, its end left
+    // nobody holding the end, and closed nothing.
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    host.send('end');
+    expect(await host.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('confirms what one end took for that end alone: a message refused by recvBytes() on one end neither goes nor comes back on the other', async () => {
