@@ -21,6 +21,7 @@ import {
   SpawnError,
   TimeoutError,
   TroupeError,
+  registerOwnErrorClasses,
   actorIn,
   invalidOption,
   node,
@@ -305,6 +306,8 @@ export class CommandTimeoutError<Out extends string | Buffer = string | Buffer> 
     this.stderr = stderr;
   }
 }
+
+registerOwnErrorClasses([OutputLimitError, CommandTimeoutError]);
 
 /** An async iterable fed by hand, ending on `end()`. */
 class Stream<T> implements AsyncIterable<T> {

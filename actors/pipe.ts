@@ -14,7 +14,7 @@
 import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, actorId, afterEncoding, decodingForService, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, nodeOf, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
-import { keepInTrust, landFlights } from './queue/flights.ts';
+import { TRACK_FLIGHTS, keepInTrust, landFlights } from './queue/flights.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
 
 export interface PipeOptions {
@@ -42,7 +42,7 @@ let pipes = 0;
 
 /** Starts a pipe's service: `inbox[d]` holds what was sent to end `d`. */
 function servePipe(name: string): ActorRef {
-  const inbox = [new Channel(0, false, landFlights), new Channel(0, false, landFlights)] as const;
+  const inbox = [new Channel(0, false, TRACK_FLIGHTS), new Channel(0, false, TRACK_FLIGHTS)] as const;
   const closed = [false, false];
   /** Closed because every process that received or used it ended, not by `close()`. */
   const abandoned = [false, false];

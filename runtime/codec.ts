@@ -118,8 +118,9 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = {
 
 interface WireError {
   name: string;
-  /** 1: of the class registered under its name (see registerErrorClass), which rebuilds it. */
+  /** 1: of a registered class (see registerErrorClass), which rebuilds it: the one named `k`, or else `name`. */
   r?: 1;
+  k?: string;
   message: string;
   stack?: string;
   cause?: unknown;
@@ -162,9 +163,14 @@ function toWire(err: unknown, seen: Set<unknown>): WireError {
 
 function errorFieldsToWire(err: Error, seen: Set<unknown>): WireError {
   const wire: WireError = { name: String(err.name), message: String(err.message) };
-  // Only an error of the class registered under its name comes back as one: another that shares
-  // the name (Node's own AbortError, a program's TimeoutError) comes back a plain Error of that name.
-  if (errorClasses.get(wire.name) === Object.getPrototypeOf(err)) wire.r = 1;
+  // Only an error of a registered class comes back as one, found by its class (whatever its `name`
+  // says): another that shares a name (Node's own AbortError, a program's TimeoutError) comes back a
+  // plain Error of that name.
+  const key = registeredAs.get(Object.getPrototypeOf(err) as object);
+  if (key !== undefined) {
+    wire.r = 1;
+    if (key !== wire.name) wire.k = key;
+  }
   if (err.stack !== undefined) wire.stack = String(err.stack);
   if (err.cause !== undefined) wire.cause = fieldToWire(err.cause, 'cause', seen);
   const props: Record<string, unknown> = {};
@@ -206,6 +212,8 @@ function fieldToWire(value: unknown, name: string, seen: Set<unknown>): unknown 
 }
 
 const errorClasses = new Map<string, object>();
+/** The other way: the name each registered class's prototype is found by. */
+const registeredAs = new Map<object, string>();
 /** The names of troupe's own error classes, which no class of a program's may take. */
 const ownErrorNames = new Set<string>();
 
@@ -226,14 +234,21 @@ export function registerErrorClass(Class: abstract new (...args: never[]) => Err
   if (ownErrorNames.has(Class.name) && errorClasses.get(Class.name) !== Class.prototype) {
     throw new InvalidArgumentError(`registerErrorClass(): ${Class.name} is the name of one of troupe's errors, and errors are found by their class's name: give your class another name.`);
   }
+  register(Class);
+}
+
+function register(Class: abstract new (...args: never[]) => Error): void {
+  const replaced = errorClasses.get(Class.name);
+  if (replaced !== undefined) registeredAs.delete(replaced);
   errorClasses.set(Class.name, Class.prototype);
+  registeredAs.set(Class.prototype, Class.name);
 }
 
 /** @internal How troupe's own error classes register (see registerErrorClass). */
 export function registerOwnErrorClasses(classes: readonly (abstract new (...args: never[]) => Error)[]): void {
   for (const Class of classes) {
     ownErrorNames.add(Class.name);
-    errorClasses.set(Class.name, Class.prototype);
+    register(Class);
   }
 }
 
@@ -242,7 +257,8 @@ registerOwnErrorClasses(KERNEL_ERRORS);
 /** Rebuilds an error from `errorToWire` data, keeping the remote stack. */
 export function errorFromWire(wire: WireError): Error {
   // A class of the actors layer, in a process that runs the kernel alone so far: it is loaded now.
-  const registered = wire.r !== 1 ? undefined : (errorClasses.get(wire.name) ?? (!Object.hasOwn(ERROR_TYPES, wire.name) && loadActorsLayer() ? errorClasses.get(wire.name) : undefined));
+  const key = wire.k ?? wire.name;
+  const registered = wire.r !== 1 ? undefined : (errorClasses.get(key) ?? (!Object.hasOwn(ERROR_TYPES, key) && loadActorsLayer() ? errorClasses.get(key) : undefined));
   let err: Error;
   if (registered !== undefined) {
     // Its constructor's arguments are not on the wire: build it without calling it, then give it its fields.

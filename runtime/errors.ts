@@ -196,6 +196,7 @@ export class NameTakenError extends TroupeError {
 
 /** Every error class of the kernel: the codec rebuilds them as themselves when they cross a process. */
 export const KERNEL_ERRORS = [
+  TroupeError,
   TimeoutError,
   AbortError,
   ActorExitedError,

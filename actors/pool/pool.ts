@@ -13,6 +13,7 @@ import {
   SerializationError,
   TimeoutError,
   TroupeError,
+  registerOwnErrorClasses,
   invalidOption,
   checkOptions,
   neverTaken,
@@ -50,6 +51,8 @@ export class PoolClosedError extends TroupeError {
     super('ERR_POOL_CLOSED', message);
   }
 }
+
+registerOwnErrorClasses([WorkerCrashedError, PoolClosedError]);
 
 export interface PoolOptions {
   /** Workers; default `os.availableParallelism()`. */

@@ -77,14 +77,16 @@ export class Channel {
   /** taskDone() calls from processes that held no item, not yet matched to one (see `down`). */
   #credits = 0;
   #closed = false;
-  /** Told of each item that leaves for good (see flights.ts), with the actor that confirmed it, if one did. */
+  /** Told of each item that comes, and of each that leaves for good or never got in (see flights.ts), with the actor that confirmed it, if one did. */
+  readonly #onArrive: ((value: unknown) => void) | undefined;
   readonly #onDrop: ((value: unknown, by: string | undefined) => void) | undefined;
 
   /** `maxsize` 0 is unbounded. */
-  constructor(maxsize: number, joinable: boolean, onDrop?: (value: unknown, by: string | undefined) => void) {
+  constructor(maxsize: number, joinable: boolean, track?: { arrive(value: unknown): void; drop(value: unknown, by: string | undefined): void }) {
     this.#maxsize = maxsize;
     this.#joinable = joinable;
-    this.#onDrop = onDrop;
+    this.#onArrive = track?.arrive;
+    this.#onDrop = track?.drop;
   }
 
   get size(): number {
@@ -114,6 +116,7 @@ export class Channel {
   }
 
   put(from: string, call: ServiceCall, values: readonly unknown[], ms: number | undefined, token: number | undefined): void {
+    if (this.#onArrive !== undefined) for (const value of values) this.#onArrive(value);
     if (this.#closed) {
       this.#drop(values, 0);
       return call.reply({ e: 'closed', n: 0 } satisfies Refusal);

@@ -13,6 +13,8 @@ interface Flight {
   readonly ref: ActorRef;
   readonly d: 0 | 1;
   readonly f: string;
+  /** The items kept that hold it: one copy travels as one object for every item of its message that holds it. */
+  items: number;
 }
 
 /** The copies this process's services keep, by the Connection each was decoded into. */
@@ -21,17 +23,38 @@ const kept = new WeakMap<object, Flight>();
 let keeping = 0;
 
 /** A service of this process keeps `end`, a copy in flight. */
-export function keepInTrust(end: object, flight: Flight): void {
-  kept.set(end, flight);
+export function keepInTrust(end: object, flight: Omit<Flight, 'items'>): void {
+  kept.set(end, { ...flight, items: 0 });
   keeping++;
 }
 
+/** `value` came to a channel as one item: each copy in it is held by one item more. */
+export function flightsArrive(value: unknown): void {
+  if (keeping === 0) return;
+  for (const flight of flightsIn(value)) flight.items++;
+}
+
 /**
- * `value` leaves its channel for good: each copy of a pipe end in it has
- * landed, taken by `by` (the actor that confirmed it) or by nobody.
+ * `value` leaves its channel for good (or never got in): each copy of a pipe
+ * end in it that no other item holds has landed, taken by `by` (the actor
+ * that confirmed it) or by nobody.
  */
 export function landFlights(value: unknown, by: string | undefined): void {
-  if (keeping === 0 || typeof value !== 'object' || value === null) return;
+  if (keeping === 0) return;
+  for (const [end, flight] of flightsIn(value, true)) {
+    if (--flight.items > 0) continue;
+    kept.delete(end);
+    keeping--;
+    flight.ref.send(by === undefined ? { t: 'land', d: flight.d, f: flight.f } : { t: 'land', d: flight.d, f: flight.f, by });
+  }
+}
+
+/** The copies kept in `value`, each once, found as the codec carries values (an error's cause and errors too). */
+function flightsIn(value: unknown): Flight[];
+function flightsIn(value: unknown, withEnds: true): [object, Flight][];
+function flightsIn(value: unknown, withEnds = false): (Flight | [object, Flight])[] {
+  const found: (Flight | [object, Flight])[] = [];
+  if (typeof value !== 'object' || value === null) return found;
   const seen = new Set<object>();
   const stack: object[] = [value];
   while (stack.length > 0) {
@@ -40,16 +63,19 @@ export function landFlights(value: unknown, by: string | undefined): void {
     seen.add(next);
     const flight = kept.get(next);
     if (flight !== undefined) {
-      kept.delete(next);
-      keeping--;
-      flight.ref.send(by === undefined ? { t: 'land', d: flight.d, f: flight.f } : { t: 'land', d: flight.d, f: flight.f, by });
+      found.push(withEnds ? [next, flight] : flight);
       continue;
     }
     if (ArrayBuffer.isView(next)) continue;
-    const inside = next instanceof Map ? [...next.keys(), ...next.values()] : next instanceof Set ? [...next] : Object.values(next);
+    const inside: unknown[] = next instanceof Map ? [...next.keys(), ...next.values()] : next instanceof Set ? [...next] : Object.values(next);
+    if (next instanceof Error) inside.push(next.cause, ...(next instanceof AggregateError && Array.isArray(next.errors) ? next.errors : []));
     for (const child of inside) if (typeof child === 'object' && child !== null) stack.push(child);
   }
+  return found;
 }
+
+/** How a channel tells of the items that come and go. */
+export const TRACK_FLIGHTS = { arrive: flightsArrive, drop: landFlights } as const;
 
 // A message that never reached its service (a put to a queue freed since) or actor: its copies land nowhere.
 setLostLetterHook((message) => landFlights(message, undefined));

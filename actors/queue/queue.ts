@@ -13,7 +13,7 @@ import { ActorRef, Handle, checkOptions, invalidOption, node, onlyKnown, options
 import { Channel, seqAt, type Batch } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
-import { landFlights } from './flights.ts';
+import { TRACK_FLIGHTS } from './flights.ts';
 
 export type { WaitOptions } from './client.ts';
 
@@ -59,7 +59,7 @@ let queues = 0;
 
 /** Starts a queue service in this process; it frees itself once closed and drained. */
 function serveQueue(name: string, maxsize: number, joinable: boolean): ActorRef {
-  const channel = new Channel(maxsize, joinable, landFlights);
+  const channel = new Channel(maxsize, joinable, TRACK_FLIGHTS);
   const service = node().service(name, (message, from, call) => {
     const ended = callers.ended(message);
     if (ended !== undefined) {

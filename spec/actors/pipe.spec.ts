@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, JoinableQueue, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type ActorRef, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, endedChildHost, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, endedChildHost, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -356,6 +356,32 @@ describe('Pipe', () => {
     expect(await second.join({ timeout: 20_000 })).toBe(0);
     expect(await a.recv({ timeout: 20_000 })).toBe('second');
     await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await queue.close();
+  });
+
+  it('keeps an end open for each item that holds it, though both went in one message as one copy, and lands one in an error\'s cause', async () => {
+    const [a, b] = Pipe<never, string>();
+    const queue = new Queue<unknown>();
+    // One turn, one message: the codec sends the end once, for both items.
+    void queue.put(b);
+    await queue.put(b);
+    const first = reap(spawn(saysOnEndFoundInItem, { args: [queue, 'one'] }));
+    expect(await first.join({ timeout: 20_000 })).toBe(0);
+    expect(await a.recv({ timeout: 20_000 })).toBe('one');
+    // Before, the first item's confirmation landed the copy the second still holds: EOF here.
+    expect(await a.poll({ timeout: 300 })).toBe(false);
+    const second = reap(spawn(saysOnEndFoundInItem, { args: [queue, 'two'] }));
+    expect(await second.join({ timeout: 20_000 })).toBe(0);
+    expect(await a.recv({ timeout: 20_000 })).toBe('two');
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+
+    const [c, d] = Pipe<never, string>();
+    await queue.put(new Error('carrier', { cause: d }));
+    const third = reap(spawn(saysOnEndFoundInItem, { args: [queue, 'in a cause'] }));
+    expect(await third.join({ timeout: 20_000 })).toBe(0);
+    expect(await c.recv({ timeout: 20_000 })).toBe('in a cause');
+    // Before, a copy in a cause (which Object.values() does not see) never landed.
+    await expect(c.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
     await queue.close();
   });
 

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
-import { AbortError, ActorRef, InvalidArgumentError, SerializationError, TimeoutError, TroupeError, registerErrorClass } from '../../index.ts';
+import { AbortError, ActorRef, InvalidArgumentError, PoolClosedError, SerializationError, TimeoutError, TroupeError, WorkerCrashedError, registerErrorClass } from '../../index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const roundTrip = (value: unknown): unknown => {
@@ -282,6 +282,31 @@ describe('codec', () => {
     expect(() => registerErrorClass(class NotAnError {} as never)).toThrow(/a class that extends Error/);
     // Its own class again is no error.
     expect(() => registerErrorClass(TimeoutError)).not.toThrow();
+  });
+
+  it('rebuilds every troupe error class, the base and the pool\'s included, and a registered class found by its class whatever its name says', () => {
+    // Before, these were not registered: each came back a plain Error with their name.
+    expect(roundTrip(new PoolClosedError('closed'))).toBeInstanceOf(PoolClosedError);
+    expect(roundTrip(new WorkerCrashedError('crashed', 'worker-1', -9))).toBeInstanceOf(WorkerCrashedError);
+    const base = roundTrip(new TroupeError('ERR_CUSTOM' as never, 'mine')) as TroupeError;
+    expect(base).toBeInstanceOf(TroupeError);
+    expect(base.code).toBe('ERR_CUSTOM');
+    // Found by its name alone before, which such a class leaves as Error, or sets to something else.
+    class Unnamed extends Error {}
+    class Renamed extends Error {
+      constructor(message: string) {
+        super(message);
+        this.name = 'HTTPFailure';
+      }
+    }
+    registerErrorClass(Unnamed);
+    registerErrorClass(Renamed);
+    const unnamed = roundTrip(new Unnamed('plain')) as Error;
+    expect(unnamed).toBeInstanceOf(Unnamed);
+    expect([unnamed.name, unnamed.message]).toEqual(['Error', 'plain']);
+    const renamed = roundTrip(roundTrip(new Renamed('twice'))) as Error;
+    expect(renamed).toBeInstanceOf(Renamed);
+    expect(renamed.name).toBe('HTTPFailure');
   });
 
   it('refuses a SharedArrayBuffer, which no other process could share, naming it and what to do', () => {
