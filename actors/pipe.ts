@@ -11,7 +11,7 @@
  * already sent to it for a process that still has it (the one that made the
  * pipe, which holds neither end until it uses one), then gives `EOFError`.
  */
-import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, actorId, afterEncoding, decodingForService, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, nodeOf, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
+import { AbortError, ActorRef, ChildRef, Handle, type Down, InvalidArgumentError, MAIN_LOCAL_ID, TimeoutError, actorId, afterEncoding, decodingForService, decodingLostFor, describeValue, checkOptions, encodingFor, invalidOption, localOf, node, nodeOf, optionsOf, registerHandle, rejecting } from '../runtime/index.ts';
 import { Channel } from './queue/channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './queue/client.ts';
 import { TRACK_FLIGHTS, keepInTrust, landFlights } from './queue/flights.ts';
@@ -36,6 +36,7 @@ type Request = { s?: Settle } & (
   | { t: 'hold'; d: End; by?: string }
   | { t: 'fly'; d: End; f: string; by: string }
   | { t: 'land'; d: End; f: string; by?: string }
+  | { t: 'disown'; d: End; by: string }
 );
 
 let pipes = 0;
@@ -137,6 +138,13 @@ function servePipe(name: string): ActorRef {
             hold(m.d, m.by);
           }
           if (!closed[m.d] && abandonedNow(m.d)) closeEnd(m.d, false);
+        } else if (m.t === 'disown') {
+          // A message announced to hold it never reached `by` (a reply that came after its caller gave
+          // up, a dead letter): the end was never that actor's.
+          if (announced[m.d].delete(m.by)) {
+            users[m.d].delete(m.by);
+            if (!closed[m.d] && abandonedNow(m.d)) closeEnd(m.d, false);
+          }
         }
         else if (m.t === 's') inbox[m.d].settle(from, m.a, m.r);
         else if (m.t === 'x') inbox[m.d].cancel(from, m.k);
@@ -162,6 +170,9 @@ function servePipe(name: string): ActorRef {
       }
     }
     if (closed[0] && closed[1] && !unread(0) && !unread(1)) {
+      // What is still on its way to a reader goes with the service (copies of ends in it land).
+      inbox[0].dispose({ e: 'closed' });
+      inbox[1].dispose({ e: 'closed' });
       callers.release();
       service.close();
     }
@@ -401,6 +412,9 @@ registerHandle('pipe-end', Connection, (data) => {
   if (decodingForService()) {
     const kept = new Connection(ATTACH, ref, end, readable, writable, flight);
     if (flight !== undefined) keepInTrust(kept, { ref, d: end, f: flight });
+    // A message that never reached its actor, to which its sender announced the end: it was never its.
+    const lostFor = decodingLostFor();
+    if (lostFor !== undefined) queueMicrotask(() => void ref.send({ t: 'disown', d: end, by: lostFor } satisfies Request));
     return kept;
   }
   // This process received the end: it holds it from now on, as a user does (sent after the message's

@@ -95,6 +95,8 @@ export function afterEncoding(fn: () => void): void {
 let unpacking: readonly Buffer[] | null = null;
 /** Whether the value being decoded goes to a service of this process (see decodingForService). */
 let unpackingForService = false;
+/** The actor a message being decoded was for, which it never reached (see decodingLostFor). */
+let unpackingLostFor: string | undefined;
 
 /**
  * While a value is decoded for a service of this process (a queue's, a
@@ -103,6 +105,15 @@ let unpackingForService = false;
  */
 export function decodingForService(): boolean {
   return unpackingForService;
+}
+
+/**
+ * While a message that never reached its actor is decoded (a late reply, a
+ * dead letter), in trust as a service's (decodingForService is true), that
+ * actor's id: a handle announced to it may tell its service it never came.
+ */
+export function decodingLostFor(): string | undefined {
+  return unpackingLostFor;
 }
 
 const ERROR_TYPES: Record<string, ErrorConstructor> = {
@@ -214,6 +225,10 @@ function fieldToWire(value: unknown, name: string, seen: Set<unknown>): unknown 
 const errorClasses = new Map<string, object>();
 /** The other way: the name each registered class's prototype is found by. */
 const registeredAs = new Map<object, string>();
+/** Errors of a registered class that this process had not registered yet as they came (see adoptErrorClasses). */
+let pendingClasses: { readonly error: WeakRef<Error>; readonly key: string }[] = [];
+/** So many at most are remembered: past it, the oldest stay plain. */
+const MAX_PENDING_CLASSES = 10_000;
 /** The names of troupe's own error classes, which no class of a program's may take. */
 const ownErrorNames = new Set<string>();
 
@@ -242,6 +257,7 @@ function register(Class: abstract new (...args: never[]) => Error): void {
   if (replaced !== undefined) registeredAs.delete(replaced);
   errorClasses.set(Class.name, Class.prototype);
   registeredAs.set(Class.prototype, Class.name);
+  if (pendingClasses.length > 0) adoptErrorClasses();
 }
 
 /** @internal How troupe's own error classes register (see registerErrorClass). */
@@ -253,6 +269,25 @@ export function registerOwnErrorClasses(classes: readonly (abstract new (...args
 }
 
 registerOwnErrorClasses(KERNEL_ERRORS);
+
+/**
+ * Gives the errors that came before their class was registered here their
+ * class, once a module registers it: a pool worker decodes a task's
+ * arguments before it loads the task's module, which registers the class
+ * (where Python's unpickling imports it).
+ */
+function adoptErrorClasses(): void {
+  if (pendingClasses.length === 0) return;
+  const still: typeof pendingClasses = [];
+  for (const pending of pendingClasses) {
+    const error = pending.error.deref();
+    if (error === undefined) continue;
+    const proto = errorClasses.get(pending.key);
+    if (proto !== undefined) Object.setPrototypeOf(error, proto);
+    else still.push(pending);
+  }
+  pendingClasses = still;
+}
 
 /** Rebuilds an error from `errorToWire` data, keeping the remote stack. */
 export function errorFromWire(wire: WireError): Error {
@@ -269,6 +304,11 @@ export function errorFromWire(wire: WireError): Error {
     const Ctor = (Object.hasOwn(ERROR_TYPES, wire.name) ? ERROR_TYPES[wire.name] : undefined) ?? Error;
     err = wire.name === 'AggregateError' ? new AggregateError([], wire.message) : new Ctor(wire.message);
     if (!Object.hasOwn(ERROR_TYPES, wire.name)) Object.defineProperty(err, 'name', { value: wire.name, writable: true, configurable: true });
+    // Of a class this process has not registered (yet): it gets it if a module it loads registers it.
+    if (wire.r === 1) {
+      if (pendingClasses.length >= MAX_PENDING_CLASSES) pendingClasses.shift();
+      pendingClasses.push({ error: new WeakRef(err), key });
+    }
   }
   if (wire.stack !== undefined) Object.defineProperty(err, 'stack', { value: wire.stack, writable: true, configurable: true });
   if (wire.cause !== undefined) {
@@ -602,9 +642,10 @@ function forgetLast(): void {
  * copy. `forService`: it goes to a service of this process (see
  * decodingForService).
  */
-export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_ATTACHMENTS, flags = 0, forService = false): unknown {
+export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_ATTACHMENTS, flags = 0, forService = false, lostFor?: string): unknown {
   unpacking = attachments;
-  unpackingForService = forService;
+  unpackingForService = forService || lostFor !== undefined;
+  unpackingLostFor = lostFor;
   // msgpackr caches a DataView on the buffer it reads; handing it a fresh
   // subarray per message costs a DataView and a new hidden class each time.
   // Payloads of one read share their ArrayBuffer: read them through one view.
@@ -619,6 +660,7 @@ export function decode(payload: Uint8Array, attachments: readonly Buffer[] = NO_
   } finally {
     unpacking = null;
     unpackingForService = false;
+    unpackingLostFor = undefined;
   }
 }
 

@@ -18,7 +18,7 @@ export {
 } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
 export { checkOptions, describeValue, invalidOption, neverTaken, onlyKnown, optionsOf, rejecting } from './errors.ts';
-export { afterEncoding, decodingForService, encodingFor, handOver, registerErrorClass, registerOwnErrorClasses } from './codec.ts';
+export { afterEncoding, decodingForService, decodingLostFor, encodingFor, handOver, registerErrorClass, registerOwnErrorClasses } from './codec.ts';
 export { MAIN_LOCAL_ID, actorId, localOf, nodeOf } from './ids.ts';
 export { ENDS_AS_SHUTDOWN, LinkedExitError, NameTakenError, REPORTED } from './errors.ts';
 export { describeReason, isDown, isExitSignal } from './exit-reason.ts';

@@ -93,10 +93,10 @@ export function setLostLetterHook(hook: (message: unknown) => void): void {
   lostLetterHook = hook;
 }
 
-/** A message that was not delivered, decoded for its event and hook: held in trust, as a service's are (a pipe end in it does not become this process's). */
-function decodeLost(payload: Uint8Array, attachments: readonly Buffer[], flags: number): unknown {
+/** A message that did not reach `to`, decoded for its event and hook: held in trust, as a service's are (a pipe end in it does not become this process's). */
+function decodeLost(payload: Uint8Array, attachments: readonly Buffer[], flags: number, to: string): unknown {
   try {
-    return decode(payload, attachments, flags, true);
+    return decode(payload, attachments, flags, false, to);
   } catch {
     return undefined;
   }
@@ -733,7 +733,11 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (kind === FRAME_CANCEL) return;
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
-      if (pending === undefined) return; // late: timed out or aborted already
+      if (pending === undefined) {
+        // Late (timed out or aborted already): dropped, what it held with it.
+        lostLetterHook?.(decodeLost(payload, attachments, flags, to));
+        return;
+      }
       let value: unknown;
       try {
         value = decode(payload, attachments, flags);
@@ -833,13 +837,13 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
       this.#fail(from, callId, { type: 'exited', actorId: to });
     } else if (kind === FRAME_CALL) {
-      if (lostLetterHook !== null && localOf(to) !== MAIN_LOCAL_ID) lostLetterHook(decodeLost(payload, attachments, flags));
+      if (lostLetterHook !== null) lostLetterHook(decodeLost(payload, attachments, flags, to));
       // Sent to an actor already gone: it never took the call (see taken()). Told why it ended, when known.
       const ended = reason === 'exited' ? this.#endOf(to) : reason === 'stopping' && to === this.self.id ? this.#closedWith : null;
       const why = ended === null ? {} : { exitCode: ended.exitCode, ...whyEnded(ended.reason) };
       this.#fail(from, callId, { type: reason === 'noproc' ? 'noproc' : reason === 'mailbox-full' ? 'mailbox-full' : 'exited', actorId: to, ...why, untaken: true });
     } else if (kind === FRAME_SEND) {
-      const message = decodeLost(payload, attachments, flags);
+      const message = decodeLost(payload, attachments, flags, to);
       lostLetterHook?.(message);
       this.emit('deadLetter', { to, from, reason, message });
     }

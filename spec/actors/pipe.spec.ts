@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, JoinableQueue, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type ActorRef, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, endedChildHost, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, endedChildHost, repliesWithEndLate, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -404,6 +404,21 @@ describe('Pipe', () => {
     const giver = reap(spawn(handsEndOn, { args: [b, gone] }));
     expect(await giver.join({ timeout: 20_000 })).toBe(0);
     // Before, the process that decoded the dead letter (for its deadLetter event) held the end from then on.
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+  });
+
+  it('gives EOF when the end\'s only holder answered a call with it after the caller gave up, and ended', async () => {
+    const [a, b] = Pipe();
+    const replier = reap(spawn(repliesWithEndLate, { args: [b] }));
+    const controller = new AbortController();
+    const asked = replier.call('the end, please', { signal: controller.signal });
+    expect(await current().receive({ match: (m) => m === 'taken', timeout: 20_000 })).toBe('taken');
+    controller.abort();
+    await expect(asked).rejects.toBeInstanceOf(AbortError);
+    replier.send('go');
+    expect(await replier.join({ timeout: 20_000 })).toBe(0);
+    // The reply was announced to this process and dropped unread. Before, this process held the end
+    // from the announcement on, for as long as it lived: this recv() waited for ever.
     await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
   });
 

@@ -16,7 +16,7 @@ import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmp
 import { actorsLayerLoaded, add, emptyGetStack, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
 import { poolMaker, until, within } from '../helpers.ts';
-import { SayWhenError, countedSleep, heavy, saysWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
+import { SayWhenError, countedSleep, heavy, saysWhen, seesSayWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
 import { isSupervisor } from '../fixtures/tasks-layer.ts';
 import { isSupervisorAfterThrow } from '../fixtures/tasks-layer-throws.ts';
@@ -164,6 +164,14 @@ describe('Pool: what cannot be sent', () => {
     expect(err.cause).toBeInstanceOf(SayWhenError);
     expect((err.cause as SayWhenError).when).toBe(7);
     expect((err.cause as SayWhenError).message).toBe('say when: 7');
+  });
+
+  it("gives a task an argument of a class its module registers as that class, on a worker's first job of the task too", async () => {
+    // The worker decodes the job before it loads the task's module, which registers the class.
+    // Before, a fresh worker's first call got a plain Error (the second one the class).
+    const p = pool({ size: 1 });
+    expect(await p.apply(seesSayWhen, [new SayWhenError(3)])).toEqual({ isSayWhen: true, when: 3 });
+    expect(await p.apply(seesSayWhen, [new SayWhenError(4)])).toEqual({ isSayWhen: true, when: 4 });
   });
 
   it('refuses an argument list that is not an array at the call', async () => {
