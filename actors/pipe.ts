@@ -51,10 +51,10 @@ function servePipe(name: string): ActorRef {
   /** Holders a sender announced (`by`) that have not said so themselves yet, nor used the end. */
   const announced = [new Set<string>(), new Set<string>()] as const;
   /**
-   * Copies of the end in flight, by number: sent to a service that keeps
-   * them for an actor to take (in a queue, in another pipe), with the
-   * service keeping each. The end stays open for them until an actor takes
-   * the copy (and holds the end) or the service keeping it ends.
+   * Copies of the end in flight, by number, each with the process whose
+   * service keeps it for an actor to take (in a queue, in another pipe). The
+   * end stays open for a copy until the item holding it leaves that service
+   * for good (see flights.ts: then it lands) or that process ends.
    */
   const flights = [new Map<string, string>(), new Map<string, string>()] as const;
   /** Some process received or used it: until then, its maker may still use it, and it does not close for want of holders. */
@@ -192,16 +192,13 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   readonly #end: End;
   readonly #client: ChannelClient;
   readonly #sendRefused: (answer: unknown) => Error;
-  /** This copy is in flight (see servePipe's flights): kept by a service of this process for an actor to take. */
-  readonly #flight: string | undefined;
   #closed = false;
 
   /** @internal Ends are made by `Pipe()`. */
-  constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean, flight?: string) {
+  constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean) {
     super();
     if (token !== ATTACH) throw new InvalidArgumentError('Connections are made by Pipe(); they cannot be constructed directly.');
     this.#end = end;
-    this.#flight = flight;
     this.readable = readable;
     this.writable = writable;
     const label = `end ${end} of pipe ${ref.name}`;
@@ -384,8 +381,9 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
       // Sent to a service that keeps it for an actor to take (put in a queue, sent through a pipe): in
       // flight until the item leaves that service for good (see flights.ts), so that neither its
       // sender's end nor that of an actor that took it and died before it confirmed it closes the end
-      // meanwhile; kept by the service's process (whose end is the end of what its services keep).
-      const f = this.#flight ?? `${node().self.id}:${++flightsSent}`;
+      // meanwhile; kept by the service's process (whose end is the end of what its services keep). A
+      // copy a service hands on to another service is a flight of its own.
+      const f = `${node().self.id}:${++flightsSent}`;
       const by = actorId(nodeOf(to), MAIN_LOCAL_ID);
       afterEncoding(() => ref.send({ t: 'fly', d, f, by } satisfies Request));
       return [ref, d, this.readable, this.writable, f];
@@ -410,7 +408,7 @@ registerHandle('pipe-end', Connection, (data) => {
   // Taken by a service that keeps it for an actor (a queue's, a pipe's): still in flight, held by nobody
   // here, until the item that holds it leaves that service for good (see flights.ts).
   if (decodingForService()) {
-    const kept = new Connection(ATTACH, ref, end, readable, writable, flight);
+    const kept = new Connection(ATTACH, ref, end, readable, writable);
     if (flight !== undefined) keepInTrust(kept, { ref, d: end, f: flight });
     // A message that never reached its actor, to which its sender announced the end: it was never its.
     const lostFor = decodingLostFor();
