@@ -283,8 +283,9 @@ function adoptErrorClasses(): void {
     const error = pending.error.deref();
     if (error === undefined) continue;
     const proto = errorClasses.get(pending.key);
-    if (proto !== undefined) Object.setPrototypeOf(error, proto);
-    else still.push(pending);
+    if (proto === undefined) still.push(pending);
+    // One its holder froze (or sealed) stays as it is: the module registering the class must not fail for it.
+    else if (Object.isExtensible(error)) Object.setPrototypeOf(error, proto);
   }
   pendingClasses = still;
 }

@@ -734,8 +734,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) {
-        // Late (timed out or aborted already): dropped, what it held with it.
-        lostLetterHook?.(decodeLost(payload, attachments, flags, to));
+        // Late (timed out or aborted already): dropped, what it held with it. Decoded whether or not
+        // the hook is set yet: a pipe end in it loads the actors layer, which sets it, and disowns itself.
+        const lost = decodeLost(payload, attachments, flags, to);
+        lostLetterHook?.(lost);
         return;
       }
       let value: unknown;
@@ -837,7 +839,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
       this.#fail(from, callId, { type: 'exited', actorId: to });
     } else if (kind === FRAME_CALL) {
-      if (lostLetterHook !== null) lostLetterHook(decodeLost(payload, attachments, flags, to));
+      const lost = decodeLost(payload, attachments, flags, to);
+      lostLetterHook?.(lost);
       // Sent to an actor already gone: it never took the call (see taken()). Told why it ended, when known.
       const ended = reason === 'exited' ? this.#endOf(to) : reason === 'stopping' && to === this.self.id ? this.#closedWith : null;
       const why = ended === null ? {} : { exitCode: ended.exitCode, ...whyEnded(ended.reason) };

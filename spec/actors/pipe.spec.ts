@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, JoinableQueue, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type ActorRef, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
 import { echoEnd, endedChildHost, repliesWithEndLate, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
-import { quick, waiter } from '../fixtures/actors.ts';
+import { callsThenGivesUp, quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
 describe('Pipe', () => {
@@ -420,6 +420,22 @@ describe('Pipe', () => {
     // The reply was announced to this process and dropped unread. Before, this process held the end
     // from the announcement on, for as long as it lived: this recv() waited for ever.
     await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+  });
+
+  it('gives EOF when the end\'s only holder answered a call from another child with it after that child gave up, while that child lives on', async () => {
+    const [a, b] = Pipe();
+    const replier = reap(spawn(repliesWithEndLate, { args: [b] }));
+    const caller = reap(spawn(callsThenGivesUp, { args: [replier] }));
+    expect(await current().receive({ match: (m) => m === 'taken', timeout: 20_000 })).toBe('taken');
+    caller.send('abort');
+    expect(await current().receive({ timeout: 20_000 })).toEqual({ call: 'gave up' });
+    replier.send('go');
+    expect(await replier.join({ timeout: 20_000 })).toBe(0);
+    // Before, a caller whose process had not loaded the actors layer dropped the late reply without
+    // decoding it, and held the end announced to it for as long as it lived.
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    caller.send('end');
+    expect(await caller.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('gives EOF when the only holder sent the end to a grandchild that had ended, whichever down comes first', async () => {

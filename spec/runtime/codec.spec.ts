@@ -284,6 +284,19 @@ describe('codec', () => {
     expect(() => registerErrorClass(TimeoutError)).not.toThrow();
   });
 
+  it('gives an error that came before its class was registered here that class once it is, and leaves one its holder froze as it is', () => {
+    const early = errorFromWire({ name: 'RegisteredLater', r: 1, message: 'early' });
+    const frozen = Object.freeze(errorFromWire({ name: 'RegisteredLater', r: 1, message: 'frozen' }));
+    expect(early).not.toBeInstanceOf(TroupeError);
+    class RegisteredLater extends Error {}
+    Object.defineProperty(RegisteredLater, 'name', { value: 'RegisteredLater' });
+    // Before, a frozen one made registering throw (a module's import failed for it), and stopped there.
+    expect(() => registerErrorClass(RegisteredLater)).not.toThrow();
+    expect(early).toBeInstanceOf(RegisteredLater);
+    expect(early.message).toBe('early');
+    expect(frozen).not.toBeInstanceOf(RegisteredLater);
+  });
+
   it('rebuilds every troupe error class, the base and the pool\'s included, and a registered class found by its class whatever its name says', () => {
     // Before, these were not registered: each came back a plain Error with their name.
     expect(roundTrip(new PoolClosedError('closed'))).toBeInstanceOf(PoolClosedError);
