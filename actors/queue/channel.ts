@@ -112,7 +112,9 @@ export class Channel {
    * they were) and nobody waiting: the service may go.
    */
   get finished(): boolean {
-    return this.#closed && this.size === 0 && (!this.#joinable || this.#unfinished === 0) && this.#inflight.size === 0 && this.#held.size === 0 && this.#gets.length === 0 && this.#joins.length === 0 && this.#peeks.length === 0;
+    // Items held with every item done (marked by another process, as credits) are done: they do not keep it.
+    const held = this.#held.size === 0 || (this.#joinable && this.#unfinished === 0);
+    return this.#closed && this.size === 0 && (!this.#joinable || this.#unfinished === 0) && this.#inflight.size === 0 && held && this.#gets.length === 0 && this.#joins.length === 0 && this.#peeks.length === 0;
   }
 
   put(from: string, call: ServiceCall, values: readonly unknown[], ms: number | undefined, token: number | undefined): void {

@@ -82,6 +82,7 @@ function serveQueue(name: string, maxsize: number, joinable: boolean): ActorRef 
       else call.fail(new TypeError(`queue ${name}: unknown request ${JSON.stringify(m.t)}`));
     }
     if (channel.finished) {
+      channel.dispose({ e: 'closed' }); // what it still held, done (copies of pipe ends in it land)
       callers.release();
       service.close();
     }

@@ -14,8 +14,8 @@ import {
   node,
   spawn,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, fastThenHang, getAndReturn, getThenHang, getThenReturn, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, worker } from '../fixtures/queues.ts';
-import { reap } from '../helpers.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, getAndReturn, getThenHang, getThenReturn, marksDone, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { reap, until } from '../helpers.ts';
 
 const is =
   <T>(test: (m: T) => boolean) =>
@@ -401,6 +401,20 @@ describe('Queue', () => {
 });
 
 describe('JoinableQueue', () => {
+  it('frees its service once closed, though the items this process took were marked done by another', async () => {
+    const before = node().openServices;
+    const q = new JoinableQueue<number>();
+    for (let i = 0; i < 3; i++) await q.put(i);
+    for (let i = 0; i < 3; i++) expect(await q.get()).toBe(i);
+    const child = reap(spawn(marksDone, { args: [q, 3] }));
+    expect(await child.join({ timeout: 20_000 })).toBe(0);
+    expect(await q.join({ timeout: 5000 })).toBe(true);
+    await q.close();
+    // Before, the items this process held (done by the other's credits) kept the service for as long as it lived.
+    await until(() => node().openServices === before, 10_000, 'the queue to free its service');
+    expect(await q.unfinished()).toBe(0);
+  });
+
   it('join() and unfinished() answer true and 0 once the queue is closed, drained, done and freed', async () => {
     const q = new JoinableQueue<number>();
     await q.put(1);
