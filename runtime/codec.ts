@@ -32,6 +32,15 @@ export interface Encoded {
  * encoded with records, where a msgpack map always means a Map.
  */
 export const FLAG_RECORDS = 1;
+/**
+ * Set when the payload holds a handle (a queue, a pipe end…): a message
+ * dropped unread (a late reply, a call to an actor gone) is decoded for what
+ * its handles must be told only then, not whatever it held (a pool job's
+ * thousands of items).
+ */
+export const FLAG_HANDLES = 2;
+/** A handle's `toWire()` ran in the value being encoded (see FLAG_HANDLES). */
+let packedHandle = false;
 
 const NO_ATTACHMENTS: readonly Buffer[] = Object.freeze([]);
 
@@ -568,7 +577,15 @@ export function registerTaskCodec<T extends object>(Class: abstract new (...args
 /** How handles (queues, pipe ends, locks…) cross the wire; installed by service.ts. */
 export function registerHandleCodec<T extends object>(Class: abstract new (...args: never[]) => T, toWire: (handle: T) => unknown, fromWire: (data: unknown) => T): void {
   CARRIED.push(Class);
-  addExtension({ Class: Class as unknown as new () => T, type: EXT_HANDLE, write: toWire, read: fromWire });
+  addExtension({
+    Class: Class as unknown as new () => T,
+    type: EXT_HANDLE,
+    write: (handle: T) => {
+      packedHandle = true;
+      return toWire(handle);
+    },
+    read: fromWire,
+  });
 }
 
 /** How actor definitions cross the wire (by address: module and ordinal); installed by behaviour.ts. */
@@ -597,7 +614,9 @@ export function encode(value: unknown, label: string, to?: string, after?: (() =
   try {
     // Inside: reading the value may throw (a getter), and that is a value that cannot be sent too.
     flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
+    packedHandle = false;
     const payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
+    if (packedHandle) flags |= FLAG_HANDLES;
     encoded = { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch.splice(0), flags };
   } catch (cause) {
     throw serializationError(value, label, cause);

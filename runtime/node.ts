@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'eventemitter3';
-import { decode, detached, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
+import { FLAG_HANDLES, decode, detached, encode, errorFromWire, errorToWire, type Encoded } from './codec.ts';
 import { Context, type ContextHost } from './context.ts';
 import { AbortError, ActorExitedError, InvalidArgumentError, LinkedExitError, MailboxFullError, NEVER_TAKEN, NoSuchActorError, RemoteError, TimeoutError, TroupeError } from './errors.ts';
 import { MAIN_LOCAL_ID, actorId, childNodeId, localOf, mintRootNodeId, nodeOf, routeFrom, type NodeId } from './ids.ts';
@@ -734,10 +734,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     if (kind === FRAME_REPLY || kind === FRAME_REPLY_ERROR) {
       const pending = this.#settle(callId);
       if (pending === undefined) {
-        // Late (timed out or aborted already): dropped, what it held with it. Decoded whether or not
-        // the hook is set yet: a pipe end in it loads the actors layer, which sets it, and disowns itself.
-        const lost = decodeLost(payload, attachments, flags, to);
-        lostLetterHook?.(lost);
+        // Late (timed out or aborted already): dropped, what it held with it. Its handles are decoded
+        // whether or not the hook is set yet: a pipe end loads the actors layer, which sets it, and disowns itself.
+        if (flags & FLAG_HANDLES) {
+          const lost = decodeLost(payload, attachments, flags, to);
+          lostLetterHook?.(lost);
+        }
         return;
       }
       let value: unknown;
@@ -839,8 +841,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       this.#undeliverable(FRAME_SEND, to, from, 0, flags & ~FLAG_ADMIT, payload, attachments, reason);
       this.#fail(from, callId, { type: 'exited', actorId: to });
     } else if (kind === FRAME_CALL) {
-      const lost = decodeLost(payload, attachments, flags, to);
-      lostLetterHook?.(lost);
+      if (flags & FLAG_HANDLES) {
+        const lost = decodeLost(payload, attachments, flags, to);
+        lostLetterHook?.(lost);
+      }
       // Sent to an actor already gone: it never took the call (see taken()). Told why it ended, when known.
       const ended = reason === 'exited' ? this.#endOf(to) : reason === 'stopping' && to === this.self.id ? this.#closedWith : null;
       const why = ended === null ? {} : { exitCode: ended.exitCode, ...whyEnded(ended.reason) };

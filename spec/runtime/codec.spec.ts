@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ATTACHMENT_MIN_BYTES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
-import { AbortError, ActorRef, InvalidArgumentError, PoolClosedError, SerializationError, TimeoutError, TroupeError, WorkerCrashedError, registerErrorClass } from '../../index.ts';
+import { ATTACHMENT_MIN_BYTES, FLAG_HANDLES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
+import { AbortError, ActorRef, InvalidArgumentError, Lock, PoolClosedError, SerializationError, TimeoutError, TroupeError, WorkerCrashedError, registerErrorClass } from '../../index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const roundTrip = (value: unknown): unknown => {
@@ -65,6 +65,16 @@ describe('codec', () => {
     expect(Buffer.isBuffer(back.buf)).toBe(true);
     expect(Buffer.isBuffer(back.u8)).toBe(false);
     expect(back.u8).toBeInstanceOf(Uint8Array);
+  });
+
+  it('marks a payload that holds a handle (a message dropped unread is decoded for its handles only then)', async () => {
+    const lock = new Lock();
+    expect(encode({ a: [1, 'x'] }, 'message').flags & FLAG_HANDLES).toBe(0);
+    expect(encode({ a: [1, { lock }] }, 'message').flags & FLAG_HANDLES).toBe(FLAG_HANDLES);
+    expect(encode(new Map([['lock', lock]]), 'message').flags).toBe(FLAG_RECORDS | FLAG_HANDLES);
+    // The next value without one is not marked.
+    expect(encode([1, 2, 3], 'message').flags).toBe(0);
+    await lock.close();
   });
 
   it('encodes plain data without records, and a value holding a Map with them', () => {
