@@ -84,6 +84,10 @@ function servePipe(name: string): ActorRef {
     // made the pipe, which holds neither end until it uses one), then EOF: those sends were accepted.
     if (byClose) inbox[d].dispose({ e: 'ownclosed' });
   };
+  /** What a refused send carried goes: copies of ends in flight in it land. */
+  const refused = (values: readonly unknown[]): void => {
+    for (const value of values) landFlights(value, undefined);
+  };
   /** An abandoned end with messages left: the service stays for them. */
   const unread = (d: End): boolean => abandoned[d] === true && inbox[d].size > 0;
   const service = node().service(name, (message, from, call) => {
@@ -156,12 +160,11 @@ function servePipe(name: string): ActorRef {
           closeEnd(d, true);
           call.reply(true);
         } else if (closed[d] && !(abandoned[d] && (m.t === 'recv' || m.t === 'poll'))) {
-          // What a refused send carried goes (copies of ends in flight in it land).
-          if (m.t === 'send') for (const value of m.vs) landFlights(value, undefined);
+          if (m.t === 'send') refused(m.vs);
           call.reply({ e: abandoned[d] ? 'abandoned' : 'ownclosed' });
         } else if (m.t === 'send') {
           if (closed[1 - d]) {
-            for (const value of m.vs) landFlights(value, undefined);
+            refused(m.vs);
             call.reply({ e: 'broken', n: 0 });
           } else inbox[(1 - d) as End].put(from, call, m.vs, undefined, undefined);
         } else if (m.t === 'recv') inbox[d].get(from, call, 1, m.ms, m.k);

@@ -184,7 +184,7 @@ export class Channel {
       if (at === -1) continue;
       const [wait] = list.splice(at, 1);
       clearTimeout(wait!.timer);
-      if ('values' in wait!) this.#drop((wait as PutWait).values, (wait as PutWait).next);
+      this.#dropPut(wait!);
       wait!.call.reply('values' in wait! ? { e: 'aborted', n: (wait as PutWait).next } : ABORTED);
       return;
     }
@@ -195,7 +195,7 @@ export class Channel {
     if (this.#closed) return;
     this.#closed = true;
     for (const wait of this.#puts.splice(0)) {
-      this.#drop(wait.values, wait.next);
+      this.#dropPut(wait);
       this.#refuse(wait, { e: 'closed', n: wait.next } satisfies Refusal);
     }
     this.#serveGets();
@@ -217,7 +217,7 @@ export class Channel {
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i]!.from !== from) continue;
         clearTimeout(list[i]!.timer);
-        if (list === this.#puts) this.#drop((list[i] as PutWait).values, (list[i] as PutWait).next);
+        this.#dropPut(list[i]!);
         list.splice(i, 1);
       }
     }
@@ -284,7 +284,7 @@ export class Channel {
 
   /** Ends every wait (the service is going away, or the items with it). */
   dispose(answer: unknown): void {
-    for (const wait of this.#puts) this.#drop(wait.values, wait.next);
+    for (const wait of this.#puts) this.#dropPut(wait);
     for (const list of [this.#gets, this.#puts, this.#joins, this.#peeks] as Wait[][]) for (const wait of list.splice(0)) this.#refuse(wait, answer);
     if (this.#onDrop === undefined) return;
     // What it kept goes too.
@@ -305,6 +305,11 @@ export class Channel {
     for (let i = start; i < values.length; i++) this.#onDrop(values[i], undefined);
   }
 
+  /** A wait that goes unserved: if it is a put's, the items it had not got in go. */
+  #dropPut(wait: Wait): void {
+    if ('values' in wait) this.#drop((wait as PutWait).values, (wait as PutWait).next);
+  }
+
   #wait<W extends Wait>(list: W[], wait: W, ms: number | undefined, atDeadline: () => unknown): void {
     // Past what a timer holds (about 24.8 days) is for ever: Node would fire such a timer at once.
     if (ms !== undefined && !isForever(ms)) {
@@ -312,7 +317,7 @@ export class Channel {
         const at = list.indexOf(wait);
         if (at === -1) return;
         list.splice(at, 1);
-        if ('values' in wait) this.#drop((wait as unknown as PutWait).values, (wait as unknown as PutWait).next);
+        this.#dropPut(wait);
         wait.call.reply(atDeadline());
       }, ms);
     }

@@ -31,7 +31,7 @@ export function keepInTrust(end: object, flight: Omit<Flight, 'items'>): void {
 /** `value` came to a channel as one item: each copy in it is held by one item more. */
 export function flightsArrive(value: unknown): void {
   if (keeping === 0) return;
-  for (const flight of flightsIn(value)) flight.items++;
+  for (const [, flight] of flightsIn(value)) flight.items++;
 }
 
 /**
@@ -41,7 +41,7 @@ export function flightsArrive(value: unknown): void {
  */
 export function landFlights(value: unknown, by: string | undefined): void {
   if (keeping === 0) return;
-  for (const [end, flight] of flightsIn(value, true)) {
+  for (const [end, flight] of flightsIn(value)) {
     if (--flight.items > 0) continue;
     kept.delete(end);
     keeping--;
@@ -50,10 +50,8 @@ export function landFlights(value: unknown, by: string | undefined): void {
 }
 
 /** The copies kept in `value`, each once, found as the codec carries values (an error's cause and errors too). */
-function flightsIn(value: unknown): Flight[];
-function flightsIn(value: unknown, withEnds: true): [object, Flight][];
-function flightsIn(value: unknown, withEnds = false): (Flight | [object, Flight])[] {
-  const found: (Flight | [object, Flight])[] = [];
+function flightsIn(value: unknown): [end: object, flight: Flight][] {
+  const found: [object, Flight][] = [];
   if (typeof value !== 'object' || value === null) return found;
   const seen = new Set<object>();
   const stack: object[] = [value];
@@ -63,7 +61,7 @@ function flightsIn(value: unknown, withEnds = false): (Flight | [object, Flight]
     seen.add(next);
     const flight = kept.get(next);
     if (flight !== undefined) {
-      found.push(withEnds ? [next, flight] : flight);
+      found.push([next, flight]);
       continue;
     }
     if (ArrayBuffer.isView(next)) continue;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, JoinableQueue, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type ActorRef, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, endedChildHost, repliesWithEndLate, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithoutWaiting, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, endedChildHost, repliesWithEndLate, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithin, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendsEndThrough, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { callsThenGivesUp, quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -389,7 +389,7 @@ describe('Pipe', () => {
     const [a, b] = Pipe();
     const queue = new Queue<unknown>({ maxsize: 1 });
     await queue.put('the only room');
-    const putter = reap(spawn(putsEndWithoutWaiting, { args: [queue, b] }));
+    const putter = reap(spawn(putsEndWithin, { args: [queue, b, 0] }));
     expect(await current().receive({ timeout: 20_000 })).toEqual({ refused: 'QueueFullError' });
     expect(await putter.join({ timeout: 20_000 })).toBe(0);
     // Before, the refused copy stayed in flight for as long as the queue's process lived.
@@ -405,6 +405,32 @@ describe('Pipe', () => {
     expect(await giver.join({ timeout: 20_000 })).toBe(0);
     // Before, the process that decoded the dead letter (for its deadLetter event) held the end from then on.
     await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+  });
+
+  it('gives EOF once its holder ended, though its copy was given up: a put that waited past its timeout, a put to a queue freed since, a message a close() threw away', async () => {
+    const [a, b] = Pipe();
+    const full = new Queue<unknown>({ maxsize: 1 });
+    await full.put('the only room');
+    const waited = reap(spawn(putsEndWithin, { args: [full, b, 200] }));
+    expect(await current().receive({ timeout: 20_000 })).toEqual({ refused: 'QueueFullError' });
+    expect(await waited.join({ timeout: 20_000 })).toBe(0);
+    await expect(a.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+    await full.close();
+
+    const [c, d] = Pipe();
+    const freed = new Queue<unknown>();
+    await freed.close(); // closed and empty: its service goes, and the put below reaches nobody
+    const late = reap(spawn(putsEndWithin, { args: [freed, d, 20_000] }));
+    expect(await current().receive({ timeout: 20_000 })).toEqual({ refused: 'ClosedError' });
+    expect(await late.join({ timeout: 20_000 })).toBe(0);
+    await expect(c.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
+
+    const [e, f] = Pipe();
+    const [there, here] = Pipe();
+    const sender = reap(spawn(sendsEndThrough, { args: [there, f] }));
+    expect(await sender.join({ timeout: 20_000 })).toBe(0);
+    await here.close(); // what was sent to it, unread, goes
+    await expect(e.recv({ timeout: 10_000 })).rejects.toBeInstanceOf(EOFError);
   });
 
   it('gives EOF when the end\'s only holder answered a call with it after the caller gave up, and ended', async () => {
