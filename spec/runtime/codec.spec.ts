@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ATTACHMENT_MIN_BYTES, FLAG_HANDLES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
-import { AbortError, ActorRef, InvalidArgumentError, Lock, PoolClosedError, SerializationError, TimeoutError, TroupeError, WorkerCrashedError, registerErrorClass } from '../../index.ts';
+import { AbortError, ActorRef, CommandTimeoutError, InvalidArgumentError, Lock, OutputLimitError, PoolClosedError, SerializationError, TimeoutError, TroupeError, WorkerCrashedError, registerErrorClass } from '../../index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const roundTrip = (value: unknown): unknown => {
@@ -311,6 +311,10 @@ describe('codec', () => {
     // Before, these were not registered: each came back a plain Error with their name.
     expect(roundTrip(new PoolClosedError('closed'))).toBeInstanceOf(PoolClosedError);
     expect(roundTrip(new WorkerCrashedError('crashed', 'worker-1', -9))).toBeInstanceOf(WorkerCrashedError);
+    expect(roundTrip(new OutputLimitError('too much', 10, 'out', ''))).toBeInstanceOf(OutputLimitError);
+    const late = roundTrip(new CommandTimeoutError('late', 50, 'out', 'err')) as CommandTimeoutError;
+    expect(late).toBeInstanceOf(CommandTimeoutError);
+    expect([late.timeoutMs, late.stdout]).toEqual([50, 'out']);
     const base = roundTrip(new TroupeError('ERR_CUSTOM' as never, 'mine')) as TroupeError;
     expect(base).toBeInstanceOf(TroupeError);
     expect(base.code).toBe('ERR_CUSTOM');
