@@ -30,6 +30,11 @@ const PREFETCH = 1024;
 const FAST_MS = 10;
 /** From this batch size on, a loop asks for its next batch before taking the current one. */
 const PIPELINE_FROM = 16;
+/**
+ * A loop that stays on one item this long (between one and two times it) gives back the rest of
+ * its batch, and the batch it fetched ahead: others take them while it works.
+ */
+const STALLED_MS = 50;
 
 /** Requests a queue service takes. */
 /** Confirmations from a consumer, sent alone (`t: 's'`) or riding on its next request (`s`). */
@@ -215,17 +220,39 @@ export class Queue<T = unknown> extends Handle {
    * much more than 1 MiB of buffers and strings at once), one at a time
    * while it is slow, so a slow consumer does not sit on items others could
    * take. A fast loop asks for the next items while it takes the last ones.
-   * Items the loop has not reached when it ends early (`break`, a throw) go
-   * back to the front of the queue.
+   * A loop that stays on one item for 50–100 ms gives back the items of its
+   * batch it has not reached (and those it fetched ahead) for others to take,
+   * and goes on one at a time. Items the loop has not reached when it ends
+   * early (`break`, a throw) go back to the front of the queue.
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    const stop = new AbortController();
     let want = 1;
     let fast = false;
-    const fetch = (): Promise<unknown> => this.#client.request({ t: 'get', n: want }, undefined, stop.signal, 'for await');
+    // Each fetch has its own controller: one fetched ahead is given back alone when the loop stalls.
+    let aheadStop: AbortController | null = null;
+    const fetch = (): Promise<unknown> => {
+      aheadStop = new AbortController();
+      return this.#client.request({ t: 'get', n: want }, undefined, aheadStop.signal, 'for await');
+    };
     let ahead: Promise<unknown> | null = fetch();
     let batch: Batch | null = null;
     let next = 0;
+    const giveBackRest = (): void => {
+      const held = batch;
+      batch = null;
+      if (held !== null && next < held.v.length) this.#client.giveBack(Array.from({ length: held.v.length - next }, (_, i) => seqAt(held, next + i)));
+    };
+    const dropAhead = (): void => {
+      if (ahead === null) return;
+      aheadStop!.abort();
+      // An answer that raced the abort goes back whole.
+      ahead.then(
+        (answer) => isBatch(answer) && this.#client.giveBack(answer.v.map((_, i) => seqAt(answer, i))),
+        () => {},
+      );
+      ahead = null;
+    };
+    let stall: ReturnType<typeof setTimeout> | undefined;
     try {
       for (;;) {
         const answer: unknown = await ahead;
@@ -238,27 +265,40 @@ export class Queue<T = unknown> extends Handle {
         // Fetch ahead only while the loop has been fast: a loop turning slow must not sit on a second batch.
         if (fast && want >= PIPELINE_FROM) ahead = fetch();
         const started = performance.now();
-        for (next = 0; next < batch.v.length; ) {
+        // Watched while it holds items it has not reached: no progress over a whole period, and the
+        // loop is stalled on one item (an await, a slow step) with the rest of the batch waiting.
+        let stalled = false;
+        let seen = -1;
+        const watch = (): void => {
+          stall = setTimeout(() => {
+            if (next !== seen) {
+              seen = next;
+              watch();
+              return;
+            }
+            stalled = true;
+            giveBackRest();
+            dropAhead();
+          }, STALLED_MS);
+          stall.unref();
+        };
+        if (batch.v.length > 1 || ahead !== null) watch();
+        for (next = 0; batch !== null && next < batch.v.length; ) {
           const i = next++;
           this.#client.ack(seqAt(batch, i));
           yield batch.v[i] as T;
         }
+        clearTimeout(stall);
         batch = null;
         // Fast: the loop took the batch within FAST_MS. Slow: fall back towards one at a time.
-        fast = performance.now() - started < FAST_MS;
-        want = fast ? Math.min(want * 2, PREFETCH) : Math.max(want >> 1, 1);
+        fast = !stalled && performance.now() - started < FAST_MS;
+        want = stalled ? 1 : fast ? Math.min(want * 2, PREFETCH) : Math.max(want >> 1, 1);
         ahead ??= fetch();
       }
     } finally {
-      if (batch !== null) this.#client.giveBack(Array.from({ length: batch.v.length - next }, (_, i) => seqAt(batch!, next + i)));
-      if (ahead !== null) {
-        stop.abort();
-        // An answer that raced the abort goes back whole.
-        ahead.then(
-          (answer) => isBatch(answer) && this.#client.giveBack(answer.v.map((_, i) => seqAt(answer, i))),
-          () => {},
-        );
-      }
+      clearTimeout(stall);
+      giveBackRest();
+      dropAhead();
     }
   }
 

@@ -313,6 +313,29 @@ describe('Queue', () => {
     expect(rest).toEqual(Array.from({ length: 1700 }, (_, i) => 300 + i));
   });
 
+  it('takes back the items a stalled loop fetched and has not reached: others get them, size() counts them', async () => {
+    const q = new Queue<number>();
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => q.put(i)));
+    // Fast for 300 items (its batches grew, one fetched ahead), then stuck on the 300th for good.
+    const c = reap(spawn(fastThenHang, { args: [q, 300] }));
+    await current().receive({ match: is<{ seen: number[] }>((m) => Array.isArray(m.seen)), timeout: 20_000 });
+    const deadline = performance.now() + 10_000;
+    let size = await q.size();
+    while (size !== 1700 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      size = await q.size();
+    }
+    expect(size).toBe(1700);
+    // The next item is the one after the last the stalled loop took, not one past its batches.
+    expect(await q.get({ timeout: 5000 })).toBe(300);
+    c.kill();
+    expect(await c.join({ timeout: 10_000 })).toBe(-9);
+    await q.close();
+    const rest: number[] = [];
+    for await (const item of q) rest.push(item);
+    expect(rest).toEqual(Array.from({ length: 1699 }, (_, i) => 301 + i));
+  });
+
   it('stays usable when a consumer is SIGKILLed while it waits in get', async () => {
     const q = new Queue<string>();
     const blocked = reap(spawn(blockedGetter, { args: [q] }));
