@@ -990,7 +990,9 @@ export class Pool {
   }
 
   #failed(slot: Slot, pending: Pending, err: unknown): void {
-    if (err instanceof RemoteError && err.cause instanceof SerializationError) return pending.reject(renamedPath(err.cause, pending.star));
+    // The worker's own failure to send the results (or to take the job): said as the caller's value's. A
+    // SerializationError the task threw (sending something elsewhere) is the task's failure, below.
+    if (err instanceof RemoteError && err.cause instanceof SerializationError && WORKER_PATH.test(err.cause.path)) return pending.reject(renamedPath(err.cause, pending.star));
     if (err instanceof RemoteError) {
       // Said as a task's failure, not as the worker's failure to answer a call (which is how it travels).
       // "Failed", not "threw": the error may be its worker's initializer's, or its module's as it loaded.
@@ -1364,6 +1366,9 @@ class ChunkSignal {
  * `args[0].cb` (a task's argument list) or `item.cb` (a map's item), and
  * `reply[3].cb` of a worker's answer `result.cb`.
  */
+/** The paths of a SerializationError the worker made: of its answer (`reply…`, `result`) or of the job it took (`message…`). */
+const WORKER_PATH = /^(reply|result|message)\b/;
+
 function renamedPath(err: SerializationError, star: boolean): SerializationError {
   // The job or the answer as a whole (too large, nested too deeply): the task's arguments, or its results.
   if (err.path === 'message') return repathed(err, err.path.length, star ? 'args' : 'items');

@@ -55,7 +55,14 @@ export function packNumbers(values: readonly unknown[], start = 0, end = values.
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return typeof (value as PromiseLike<unknown>).then === 'function';
+  } catch {
+    // Its `then` cannot be read (a revoked proxy, a getter that throws): no promise, and no value
+    // that can be encoded either; the reply says so (SerializationError), as for any such result.
+    return false;
+  }
 }
 
 // It acknowledges each job it takes before running it: a job sent to a worker that died without

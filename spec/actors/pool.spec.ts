@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Pool, PoolClosedError, RemoteError, SerializationError, TimeoutError, WorkerCrashedError, autoChunksize, node, type ChildRef, type ExitEvent, type Task } from '../../index.ts';
 import { taskBundle } from '../../runtime/index.ts';
-import { add, applyInner, burnUntil, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter } from '../fixtures/tasks.ts';
+import { add, applyInner, burnUntil, dieOn, exitInInit, exitWith, throwsValue, failOn, holdFirstWorker, identity, leavesInterval, meetAnother, nested, setPrefix, slowTask, square, touch, unencodable, whoRuns, withPrefix, sleepThenPid, pidAfter, revokedResult, throwsSerialization } from '../fixtures/tasks.ts';
 import { packNumbers } from '../../actors/pool/worker.ts';
 import { children } from '../../runtime/process/child.ts';
 import { alive, allGone, poolMaker, runFixture, until, within } from '../helpers.ts';
@@ -269,6 +269,21 @@ describe('Pool', () => {
     const pid = await p.apply(whoRuns, [0]);
     await expect(p.apply(unencodable, [1])).rejects.toBeInstanceOf(SerializationError);
     expect(await p.apply(whoRuns, [0])).toBe(pid);
+    // One that cannot even be asked whether it is a promise (a revoked proxy): the same.
+    const revoked = await p.apply(revokedResult, [1]).catch((e: unknown) => e);
+    expect(revoked).toBeInstanceOf(SerializationError);
+    expect((revoked as SerializationError).path).toMatch(/^result/);
+    expect(await p.apply(whoRuns, [0])).toBe(pid);
+  });
+
+  it('reports a SerializationError the task itself threw as the task\'s failure, with its remote stack', async () => {
+    const p = pool({ size: 1 });
+    const err = await p.apply(throwsSerialization, [1]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err as RemoteError).remoteName).toBe('SerializationError');
+    expect((err as RemoteError).remoteStack).toContain('fixtures/tasks.ts');
+    expect((err as RemoteError).cause).toBeInstanceOf(SerializationError);
+    expect(((err as RemoteError).cause as SerializationError).path).toBe('args[0].cb');
   });
 
   it('fails a task that ends its worker with exit code 0 with WorkerCrashedError, once (not run again and again)', async () => {
