@@ -73,7 +73,13 @@ export interface TaskOptions {
 export interface MapOptions extends TaskOptions {
   /** Items per task; chosen as Python chooses when absent (about four chunks per worker). */
   readonly chunksize?: number;
-  /** Called after each chunk with the items done and the total. */
+  /**
+   * Called after each chunk with the items done and the total. For `imap`
+   * and `imapUnordered`, as each chunk's results arrive (a failed chunk's
+   * items count as done); their total is the input's length when it is an
+   * array, else the items read from it so far (its length once it ended).
+   * A callback that throws fails the map (ends the imap) with its error.
+   */
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -585,10 +591,26 @@ export class Pool {
     let inputFailed: { error: unknown } | null = null;
     let nextId = 0;
     let nextOrdered = 0;
-    const settle = (id: number, outcome: Outcome): void => {
+    // Progress: items finished (a failed chunk's too) of the input's length when it has one (an
+    // array), else of the items read from it so far, which is its length once it has ended.
+    const onProgress = options.onProgress;
+    const length = Array.isArray(items) ? items.length : null;
+    let read = 0;
+    let finished = 0;
+    // The callback's error: the caller's, raised by the next next() (as a map rejects with it).
+    let progressFailed: { error: unknown } | null = null;
+    const settle = (id: number, outcome: Outcome, items: number): void => {
       inflight.set(id, outcome);
       if (!ordered) settledOrder.push(id);
       if (holding && !unsettled()) chunkSignal.detach();
+      if (onProgress !== undefined && progressFailed === null && !stopped) {
+        finished += items;
+        try {
+          onProgress(finished, length ?? read);
+        } catch (error) {
+          progressFailed = { error };
+        }
+      }
       poke();
     };
     const send = (chunk: unknown[]): void => {
@@ -599,8 +621,8 @@ export class Pool {
         chunk,
         false,
         chunkOptions,
-        (results) => settle(id, { ok: true, results }),
-        (error) => settle(id, { ok: false, error }),
+        (results) => settle(id, { ok: true, results }, chunk.length),
+        (error) => settle(id, { ok: false, error }, chunk.length),
         true,
       );
     };
@@ -630,6 +652,7 @@ export class Pool {
               return;
             }
             chunk.push(step.value);
+            read++;
           }
           if (!stopped) send(chunk);
         }
@@ -646,6 +669,7 @@ export class Pool {
         // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
         let id: number | undefined;
         for (;;) {
+          if (progressFailed !== null) throw (progressFailed as { error: unknown }).error;
           id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
           if (id !== undefined || (exhausted && inflight.size === 0)) break;
           // Waiting on the input, with nothing sent to wait for: the signal still ends it, and so do

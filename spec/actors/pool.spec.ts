@@ -227,6 +227,32 @@ describe('Pool', () => {
     expect(got).toBe(2);
   });
 
+  it('reports the progress of imap and imapUnordered, and ends one whose callback throws with its error', async () => {
+    const p = pool();
+    const progress: [number, number][] = [];
+    const seen: number[] = [];
+    for await (const r of p.imapUnordered(square, [1, 2, 3, 4, 5], { chunksize: 2, onProgress: (d, t) => progress.push([d, t]) })) seen.push(r);
+    expect(seen.sort((a, b) => a - b)).toEqual([1, 4, 9, 16, 25]);
+    expect(progress.map(([d]) => d)).toEqual([...progress.map(([d]) => d)].sort((a, b) => a - b));
+    expect(progress.at(-1)).toEqual([5, 5]);
+    // A generator's total is what was read of it so far: all of it by the last report.
+    progress.length = 0;
+    function* five(): Generator<number> {
+      for (let i = 1; i <= 5; i++) yield i;
+    }
+    for await (const _ of p.imap(square, five(), { onProgress: (d, t) => progress.push([d, t]) })) void _;
+    expect(progress.map(([d]) => d)).toEqual([1, 2, 3, 4, 5]);
+    expect(progress.every(([d, t]) => t >= d && t <= 5)).toBe(true);
+    expect(progress.at(-1)).toEqual([5, 5]);
+    // The callback's error ends the imap.
+    const boom = new Error('progress callback failed');
+    const err = await (async () => {
+      for await (const _ of p.imap(square, [1, 2, 3, 4], { chunksize: 1, onProgress: () => { throw boom; } })) void _;
+    })().catch((e: unknown) => e);
+    expect(err).toBe(boom);
+    expect(await p.map(square, [3])).toEqual([9]);
+  });
+
   it('imap yields in order, imapUnordered all of them, lazily from any iterable', async () => {
     const p = pool();
     function* numbers(): Generator<number> {
