@@ -880,7 +880,12 @@ export function children(): ActorProcess[] {
  */
 export async function endChildrenAtExit(): Promise<void> {
   for (const child of children()) if (child.daemon) child.signal('SIGTERM');
-  await Promise.all(children().map((child) => child.join({})));
+  await joinChildren(() => true);
+}
+
+/** Waits for the children `which` picks to end. */
+export async function joinChildren(which: (child: ActorProcess) => boolean): Promise<void> {
+  await Promise.all(children().filter(which).map((child) => child.join({})));
 }
 exitHooks.beforeExit = endChildrenAtExit;
 

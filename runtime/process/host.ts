@@ -21,17 +21,34 @@ import { ENDS_AS_SHUTDOWN, LinkedExitError, REPORTED, SpawnError, endedReceive }
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
 import { Node, endBySignal, hosting, importing, installNode, leftWork, runEndingHooks, stopTrackingSoon, workCounts } from '../node.ts';
 import { ActorRef } from '../ref.ts';
-import { INIT_ENV, children, endChildrenAtExit, type ActorInit } from './child.ts';
+import { INIT_ENV, children, endChildrenAtExit, joinChildren, type ActorInit } from './child.ts';
 import { loadBundle } from './import-url.ts';
 import { RUNTIME_ACTOR_ARG } from './bundle.ts';
 import { mapStacksOf } from './stacks.ts';
 import { startWatchdog, watchPids } from './watchdog.ts';
+import { holdAlive } from '../timers.ts';
 
 /** The control pipe to the parent. */
 const CONTROL_FD = 3;
 
 /** At most this long, an ending actor waits for its stdout's and stderr's readers to take what it wrote. */
 const STDIO_DRAIN_MS = 10_000;
+
+/**
+ * Ends the daemon children once the event loop has run dry (what a returned
+ * behaviour left running is done), and keeps the process until they have
+ * ended: their handles keep nothing alive. Then the loop runs dry again, and
+ * the process exits as it would have.
+ */
+function endDaemonsWhenIdle(): void {
+  let ending = false;
+  process.on('beforeExit', () => {
+    if (ending || !children().some((child) => child.daemon && child.isAlive())) return;
+    ending = true;
+    const release = holdAlive();
+    void endChildrenAtExit().finally(release);
+  });
+}
 
 class ActorHost {
   readonly #init: ActorInit;
@@ -432,15 +449,20 @@ class ActorHost {
     // Stopped: the children it started while the stop ran (its stop hooks, its loop) are stopped
     // too, as those before were, not waited for: nobody would stop them otherwise.
     if (this.#stopping !== null) for (const child of children().reverse()) await child.shutdown().catch(() => {});
-    // As Python does: daemon children are terminated, the others waited for.
-    await endChildrenAtExit();
+    // As Python does: daemon children are terminated, the others waited for. A behaviour that returned
+    // first lets the work it left run, as a Node script's end does: a pool's tasks, which keep it alive
+    // while they run in daemon workers, among it. Its daemons are ended once that work is done (the
+    // event loop has run dry), as the main program ends them at its exit.
     if (returned) {
+      await joinChildren((child) => !child.daemon);
+      endDaemonsWhenIdle();
       await this.#leftWorkDone();
       // Its stop hooks run to their end, when a stop cut the wait short.
       if (this.#stopping !== null) await this.#stopping;
       // Its left work failed (#failedLater) or called ctx.exit() (#exitWhenFlushed): that ends the process.
       if (this.#end === 'decided') return;
     }
+    await endChildrenAtExit();
     await this.#everythingWritten();
     // Its left work failed, or called ctx.exit(), while this flushed (a stop had ended the wait).
     if (returned && this.#end === 'decided') return;
