@@ -136,6 +136,8 @@ interface Slot {
   loneSent: number;
   /** The task keys this worker has been sent in full: later jobs name them by key alone. */
   readonly sent: Set<number>;
+  /** The task keys whose modules it has loaded for a timed task before running it (see #loadThenSend). */
+  readonly loaded: Set<number>;
   /** The pool ended it (a timed-out task, terminate): its other tasks did nothing wrong and go back in the queue. */
   endedByPool: boolean;
   /** Jobs sent to it: with maxTasksPerChild, it ends after that many and is sent no more. */
@@ -173,6 +175,14 @@ const RESPAWN_FIRST_MS = 50;
 const RESPAWN_MAX_MS = 5000;
 const MIN_AHEAD = 2;
 const MAX_AHEAD = 128;
+/**
+ * A timed task's module loads in a worker before the task is sent, within its
+ * timeout or this, whichever is longer: its own time starts once it is loaded
+ * (an import of seconds would fail such a task in every new worker, for ever).
+ */
+const LOAD_MS = 60_000;
+/** Timeouts of such a load (see #loadThenSend), said as what they are. */
+const loadTimeouts = new WeakSet<TimeoutError>();
 
 const NO_OPTIONS = Object.freeze({});
 const FOREVER = Object.freeze({ timeout: Infinity });
@@ -941,11 +951,37 @@ export class Pool {
           return this.#done(slot, pending, false, err instanceof SerializationError ? renamedPath(err, pending.star) : err);
         }
         slot.sent.add(known.key);
-        this.#send(slot, pending, encoded);
+        if (pending.timeout !== undefined && !slot.answered.has(known.key) && !slot.loaded.has(known.key)) {
+          this.#loadThenSend(slot, pending, { key: known.key, task: pending.task, bundle, chunk: [], star: pending.star }, encoded);
+        } else this.#send(slot, pending, encoded);
       },
       (err: unknown) => {
         // A module that failed to build is built again for the next task (it may have been fixed).
         if (known.bundle === building) known.bundle = null;
+        this.#done(slot, pending, false, err);
+      },
+    );
+  }
+
+  /**
+   * A timed task's first job in a worker: the worker loads its module first
+   * (a job of no items: it runs nothing, and ends no worker under
+   * maxTasksPerChild), then the job is sent, its time its own.
+   */
+  #loadThenSend(slot: Slot, pending: Pending, load: Job, encoded: Encoded): void {
+    const budget = Math.max(pending.timeout!, LOAD_MS);
+    slot.ref.call(load, { timeout: budget }).then(
+      () => {
+        slot.loaded.add(load.key);
+        // Aborted while its module loaded: it was never sent, and is not.
+        if (pending.cancelled) {
+          this.#handedBack(slot);
+          return this.#pump();
+        }
+        this.#send(slot, pending, encoded);
+      },
+      (err: unknown) => {
+        if (err instanceof TimeoutError) loadTimeouts.add(err);
         this.#done(slot, pending, false, err);
       },
     );
@@ -1016,7 +1052,7 @@ export class Pool {
   #failed(slot: Slot, pending: Pending, err: unknown): void {
     // The worker's own failure to send the results (or to take the job): said as the caller's value's. A
     // SerializationError the task threw (sending something elsewhere) is the task's failure, below.
-    if (err instanceof RemoteError && err.cause instanceof SerializationError && WORKER_PATH.test(err.cause.path)) return pending.reject(renamedPath(err.cause, pending.star));
+    if (err instanceof RemoteError && err.cause instanceof SerializationError && (err.cause.path === undefined || WORKER_PATH.test(err.cause.path))) return pending.reject(renamedPath(err.cause, pending.star));
     if (err instanceof RemoteError) {
       // Said as a task's failure, not as the worker's failure to answer a call (which is how it travels).
       // "Failed", not "threw": the error may be its worker's initializer's, or its module's as it loaded.
@@ -1034,6 +1070,15 @@ export class Pool {
       // The worker may be stuck in it: replace it. Its other tasks go back in the queue.
       slot.endedByPool = true;
       slot.ref.kill();
+      if (loadTimeouts.has(err)) {
+        return pending.reject(
+          new TimeoutError(
+            `The module of ${pending.task.name ? `task ${pending.task.name}` : 'a task'} did not load within ${err.timeoutMs} ms in ${slot.ref.name} of ${this.#name}; the worker was killed (it may be stuck importing it) and is replaced. A timed task's own time starts once its module has loaded.`,
+            err.timeoutMs,
+            { cause: err },
+          ),
+        );
+      }
       return pending.reject(
         new TimeoutError(
           `A task of ${this.#name} ran past its timeout of ${err.timeoutMs} ms; its worker ${slot.ref.name} was killed (it may have been stuck in it) and is replaced. Raise \`timeout\` if the task takes longer.`,
@@ -1223,7 +1268,7 @@ export class Pool {
       () => {},
       () => {},
     );
-    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, answered: new Set(), lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), sentJobs: 0, tokens: 0, startedOrNot };
+    const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, answered: new Set(), lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), loaded: new Set(), sentJobs: 0, tokens: 0, startedOrNot };
     this.#slots.add(slot);
     ref.ready.then(
       () => (slot.ready = true),
@@ -1390,7 +1435,10 @@ class ChunkSignal {
  * `args[0].cb` (a task's argument list) or `item.cb` (a map's item), and
  * `reply[3].cb` of a worker's answer `result.cb`.
  */
-/** The paths of a SerializationError the worker made: of its answer (`reply…`, `result`) or of the job it took (`message…`). */
+/**
+ * The paths of a SerializationError the worker made: of its answer (`reply…`, `result`) or of the job
+ * it took (`message…`); one with none is the node's own, for an error reply it could not send.
+ */
 const WORKER_PATH = /^(reply|result|message)\b/;
 
 function renamedPath(err: SerializationError, star: boolean): SerializationError {

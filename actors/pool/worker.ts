@@ -177,7 +177,8 @@ export const poolWorker = actorIn(import.meta.url, async (ctx: Context<Job, read
       ctx.replyError(err);
     }
     // Ends now, not once what its tasks left running is done (a timer, a socket): the pool replaces
-    // a worker only once it has exited, and would wait for it (see the host's #leftWorkDone).
-    if (maxTasks !== null && ++done >= maxTasks) return ctx.exit(0);
+    // a worker only once it has exited, and would wait for it (see the host's #leftWorkDone). A job of
+    // no items only loaded its task's module (see the pool's #loadThenSend): it counts for nothing.
+    if (maxTasks !== null && job.chunk.length > 0 && ++done >= maxTasks) return ctx.exit(0);
   }
 }, { acksCalls: true });

@@ -12,10 +12,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, node, supervisor } from '../../index.ts';
+import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, current, node, spawn, supervisor } from '../../index.ts';
 import { actorsLayerLoaded, add, emptyGetStack, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
-import { poolMaker, until, within } from '../helpers.ts';
+import { poolMaker, reap, until, within } from '../helpers.ts';
+import { firesTaskAndReturns } from '../fixtures/actors.ts';
+import { quickAfterSlowImport } from '../fixtures/tasks-slow-import.ts';
 import { SayWhenError, countedSleep, heavy, saysWhen, seesSayWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
 import { double, viaEcho } from '../fixtures/tasks-flaky.ts';
 import { isSupervisor } from '../fixtures/tasks-layer.ts';
@@ -526,5 +528,29 @@ describe('Pool: workers start as work needs them', () => {
     } finally {
       node().off('spawn', onSpawn);
     }
+  });
+});
+
+describe('Pool in an actor that returns', () => {
+  it('runs a task given while its worker still starts, though the actor returned at once, and the actor ends 0', async () => {
+    const a = reap(spawn(firesTaskAndReturns, { args: [300] }));
+    const said = await current().receive({ match: (m): m is object => typeof m === 'object' && m !== null && ('result' in m || 'error' in m), timeout: 20_000 });
+    // Before: the actor's end SIGTERMed the starting worker (WorkerCrashedError), and the pool started others.
+    expect(said).toEqual({ result: 300 });
+    expect(await a.join({ timeout: 10_000 })).toBe(0);
+  });
+});
+
+describe('Pool timeouts and slow modules', () => {
+  it("does not count a task's module load against its timeout: each new worker loads it first, then runs the task timed", async () => {
+    const p = pool({ size: 1 });
+    // The module takes 400 ms to import; the task, none. Before, every attempt timed out at 250 ms,
+    // killing the worker, whose replacement had to import the module again.
+    expect(await p.apply(quickAfterSlowImport, [1], { timeout: 250 })).toBe(2);
+    expect(await p.apply(quickAfterSlowImport, [2], { timeout: 250 })).toBe(3);
+    expect(await p.map(quickAfterSlowImport, [1, 2, 3], { timeout: 250, chunksize: 1 })).toEqual([2, 3, 4]);
+    // The load is no task: a worker replaced after each task loads the module, then runs its one task.
+    const once = pool({ size: 1, maxTasksPerChild: 1 });
+    expect(await once.map(quickAfterSlowImport, [1, 2], { timeout: 250, chunksize: 1 })).toEqual([2, 3]);
   });
 });
