@@ -159,6 +159,23 @@ interface KnownTask {
 let pools = 0;
 
 /**
+ * Pools dropped while idle, never closed nor terminated: collected, their
+ * workers are terminated, as Python's pool finalizer terminates them, and a
+ * warning says so. A pool with tasks queued or running, or an imap not read
+ * to its end, is held by them and not collected.
+ */
+const dropped = new FinalizationRegistry<{ name: string; onExit: (event: ExitEvent) => void; workers: Set<ChildRef<Job, readonly unknown[] | Float64Array>> }>(({ name, onExit, workers }) => {
+  node().off('exit', onExit);
+  const alive = [...workers].filter((ref) => ref.exitCode === null);
+  if (alive.length === 0) return;
+  for (const ref of alive) ref.terminate();
+  process.emitWarning(`${name} was collected while its ${alive.length === 1 ? 'worker was' : `${alive.length} workers were`} alive, never closed nor terminated: ${alive.length === 1 ? 'it was' : 'they were'} terminated. Close a pool when done with it (\`await using\`, or close() and join()).`, {
+    type: 'ResourceWarning',
+    code: 'TROUPE_POOL_DROPPED',
+  });
+});
+
+/**
  * Jobs sent ahead to a worker: enough for about AHEAD_MS of its work, between
  * MIN_AHEAD and MAX_AHEAD. Tiny tasks get many (the round trip is hidden),
  * long ones few (uneven tasks stay balanced between workers). None ahead
@@ -237,7 +254,10 @@ export class Pool {
   #stopping: Promise<void> | null = null;
   /** While tasks are queued or running: lets the program go (the workers are daemons, which keep nothing alive). */
   #release: (() => void) | null = null;
-  readonly #onExit = (event: ExitEvent): void => this.#exited(event);
+  /** Hears of its workers' ends: through a weak reference, so that a pool dropped while idle can be collected (see `dropped`). */
+  readonly #onExit: (event: ExitEvent) => void;
+  /** Its workers alive, for `dropped` to end: they hold nothing of the pool. */
+  readonly #workers = new Set<ChildRef<Job, readonly unknown[] | Float64Array>>();
 
   /**
    * Starts the first worker; the other `size - 1` start as soon as tasks
@@ -269,7 +289,13 @@ export class Pool {
     // them in order); one when workers are replaced after N tasks.
     this.#oneAtATime = this.#maxTasks !== null;
     this.#name = `Pool-${++pools}`;
+    const self = new WeakRef(this);
+    this.#onExit = (event) => {
+      const pool = self.deref();
+      if (pool !== undefined) pool.#exited(event);
+    };
     node().on('exit', this.#onExit);
+    dropped.register(this, { name: this.#name, onExit: this.#onExit, workers: this.#workers });
     // One worker now, the others as work needs them or once it is up: started all at once on a
     // machine with few cores, they would share them, and the first result would wait for all.
     this.#addWorker();
@@ -1268,6 +1294,7 @@ export class Pool {
       () => {},
       () => {},
     );
+    this.#workers.add(ref);
     const slot: Slot = { ref, started: false, ready: false, inflight: 0, window: 1, answered: new Set(), lastDone: 0, busySince: 0, pace: 0, lone: null, loneSent: 0, endedByPool: false, sent: new Set(), loaded: new Set(), sentJobs: 0, tokens: 0, startedOrNot };
     this.#slots.add(slot);
     ref.ready.then(
@@ -1290,6 +1317,7 @@ export class Pool {
   }
 
   #exited(event: ExitEvent): void {
+    this.#workers.delete(event.ref as ChildRef<Job, readonly unknown[] | Float64Array>);
     const slot = [...this.#slots].find((s) => s.ref.id === event.ref.id);
     if (slot === undefined) return;
     this.#fillSoon();

@@ -13,9 +13,9 @@ import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Pool, type Task, PoolClosedError, Queue, QueueEmptyError, RemoteError, SerializationError, activeChildren, current, node, spawn, supervisor } from '../../index.ts';
-import { actorsLayerLoaded, add, emptyGetStack, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable } from '../fixtures/tasks.ts';
+import { actorsLayerLoaded, add, emptyGetStack, deepResult, identity, isQueueEmptyError, meetAnother, putInto, queueClassName, setGlobal, setPrefix, slowTask, square, unencodable, whoRuns } from '../fixtures/tasks.ts';
 import { taskBundle } from '../../runtime/task.ts';
-import { poolMaker, reap, until, within } from '../helpers.ts';
+import { alive, poolMaker, reap, until, within } from '../helpers.ts';
 import { firesTaskAndReturns } from '../fixtures/actors.ts';
 import { quickAfterSlowImport } from '../fixtures/tasks-slow-import.ts';
 import { SayWhenError, countedSleep, heavy, saysWhen, seesSayWhen, throwsOdd } from '../fixtures/tasks-errors.ts';
@@ -552,5 +552,50 @@ describe('Pool timeouts and slow modules', () => {
     // The load is no task: a worker replaced after each task loads the module, then runs its one task.
     const once = pool({ size: 1, maxTasksPerChild: 1 });
     expect(await once.map(quickAfterSlowImport, [1, 2], { timeout: 250, chunksize: 1 })).toEqual([2, 3]);
+  });
+});
+
+describe('Pool dropped without close()', () => {
+  it('terminates the workers of a pool collected while idle, with a ResourceWarning; tasks in flight and a close() keep that from happening', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const dropped: Error[] = [];
+    const onWarning = (w: Error): void => void ((w as Error & { code?: string }).code === 'TROUPE_POOL_DROPPED' && dropped.push(w));
+    process.on('warning', onWarning);
+    /** Collects until `done()` or 10 s; each check in a turn of its own, after its collection. */
+    const collectUntil = async (done: () => boolean): Promise<void> => {
+      const deadline = performance.now() + 10_000;
+      while (!done() && performance.now() < deadline) {
+        await sleep(20);
+        gc();
+      }
+    };
+    try {
+      // A task in flight holds its pool: dropped at once, it still runs, and the pool then goes.
+      const inFlight = new Pool({ size: 1 }).apply(slowTask, [300]);
+      gc();
+      expect(await within(inFlight, 'the task of a dropped pool')).toBe(300);
+      await collectUntil(() => dropped.length === 1);
+      expect(dropped).toHaveLength(1);
+      // Closed and joined: its workers ended by themselves; collected, it says nothing.
+      const closed = await (async () => {
+        const p = new Pool({ size: 1 });
+        const pid = await p.apply(whoRuns, [0]);
+        p.close();
+        await p.join();
+        return { pid, weak: new WeakRef(p) };
+      })();
+      await collectUntil(() => closed.weak.deref() === undefined);
+      expect(closed.weak.deref()).toBeUndefined();
+      // Dropped while idle, never closed: before, it was held for the program's life, and its workers with it.
+      const pid = await (async () => new Pool({ size: 1 }).apply(whoRuns, [0]))();
+      expect(alive(pid)).toBe(true);
+      await collectUntil(() => !alive(pid));
+      expect(alive(pid)).toBe(false);
+      expect(dropped).toHaveLength(2);
+      expect(dropped[1]!.message).toMatch(/^Pool-\d+ was collected while its worker was alive, never closed nor terminated: it was terminated\./);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
