@@ -18,8 +18,12 @@ const ARRAYS = {
   biguint64: BigUint64Array,
 } as const;
 
-/** Python's typecodes, by the kind each names (`l` and `L`, a C long, are 64 bits, as on 64-bit Linux). */
-const CODES = { b: 'int8', B: 'uint8', h: 'int16', H: 'uint16', i: 'int32', I: 'uint32', l: 'bigint64', L: 'biguint64', q: 'bigint64', Q: 'biguint64', f: 'float32', d: 'float64' } as const;
+/**
+ * Python's typecodes, by the kind each names (`l` and `L`, a C long, are 64 bits, as on 64-bit
+ * Linux; `c`, a C char, is a byte, as `Array('c')` holds bytes; `u`, a wchar_t, is a code point
+ * in 32 bits, as on Linux).
+ */
+const CODES = { c: 'uint8', b: 'int8', B: 'uint8', u: 'uint32', h: 'int16', H: 'uint16', i: 'int32', I: 'uint32', l: 'bigint64', L: 'biguint64', q: 'bigint64', Q: 'biguint64', f: 'float32', d: 'float64' } as const;
 
 /** An element kind by name (`'int32'`). */
 export type KindName = keyof typeof ARRAYS;

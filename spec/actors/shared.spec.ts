@@ -91,7 +91,21 @@ describe('Value', () => {
     } finally {
       await Promise.all([i.close(), q.close(), d.close()]);
     }
-    expect(() => new Value('z' as never)).toThrow(/or Python's typecode for one \(b B h H i I l L q Q f d\)/);
+    expect(() => new Value('z' as never)).toThrow(/or Python's typecode for one \(c b B u h H i I l L q Q f d\)/);
+    // A C char is a byte (Python's Value('c', b'x') and Array('c')), a wchar_t a code point in 32 bits.
+    const c = new Value('c', 'x'.charCodeAt(0));
+    const text = new SharedArray('c', 8);
+    const u = new Value('u', 0x1f600);
+    try {
+      expect([c.kind, text.kind, u.kind]).toEqual(['uint8', 'uint8', 'uint32']);
+      await c.set('y'.charCodeAt(0));
+      expect(String.fromCharCode(await c.get())).toBe('y');
+      await text.setString('hello');
+      expect(await text.getString()).toBe('hello');
+      expect(String.fromCodePoint(await u.get())).toBe('😀');
+    } finally {
+      await Promise.all([c.close(), text.close(), u.close()]);
+    }
     // Before, the third argument was ignored without a word.
     const lockFalse = (): unknown => new (Value as unknown as new (...args: unknown[]) => unknown)('i', 0, { lock: false });
     expect(lockFalse).toThrow(InvalidArgumentError);
