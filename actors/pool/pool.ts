@@ -885,6 +885,12 @@ export class Pool {
     for (let missing = this.#missing(); need > 0 && missing > 0; need--, missing--) this.#addWorker();
   }
 
+  /** What a crash message says of the dead worker's place: a pool that is ending starts no other. */
+  #replacing(): string {
+    const ending = this.#state === 'terminated' || this.#joined || node().stopping || (this.#state === 'closed' && this.#queue.length === 0);
+    return ending ? `${this.#name} is ending, and starts no other` : 'It is replaced';
+  }
+
   /** How many workers the pool lacks: `size` less those up or starting (a worker killed by the pool counts until it has ended, when it is replaced). */
   #missing(): number {
     let have = this.#starting;
@@ -1133,7 +1139,7 @@ export class Pool {
       if (!slot.ready) return pending.reject(this.#diedStartingError(slot));
       return pending.reject(
         new WorkerCrashedError(
-          `Worker ${slot.ref.name} of ${this.#name} died while it ran this task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''}). It was replaced; run the task again if it is safe to.`,
+          `Worker ${slot.ref.name} of ${this.#name} died while it ran this task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''}). ${this.#replacing()}; run the task again if it is safe to.`,
           slot.ref.id,
           code,
           { cause: err },
@@ -1379,7 +1385,7 @@ export class Pool {
   #diedStartingError(slot: Slot): WorkerCrashedError {
     const code = slot.ref.exitCode;
     return new WorkerCrashedError(
-      `Worker ${slot.ref.name} of ${this.#name} died while it started, before it took a task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''})${this.#initializer === null ? '' : '; its initializer may have ended it'}. It was replaced; run the task again if it is safe to.`,
+      `Worker ${slot.ref.name} of ${this.#name} died while it started, before it took a task (exit code ${code}${slot.ref.error ? `: ${slot.ref.error.message}` : ''})${this.#initializer === null ? '' : '; its initializer may have ended it'}. ${this.#replacing()}; run the task again if it is safe to.`,
       slot.ref.id,
       code,
     );

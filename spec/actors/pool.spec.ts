@@ -387,7 +387,15 @@ describe('Pool', () => {
     const err = await p.map(dieOn, [1, 2, 3], { chunksize: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerCrashedError);
     expect(err).toMatchObject({ code: 'ERR_WORKER_CRASHED', exitCode: -9 });
+    expect((err as Error).message).toMatch(/\. It is replaced; run the task again if it is safe to\.$/);
     expect(await p.map(square, [1, 2, 3, 4, 5, 6])).toEqual([1, 4, 9, 16, 25, 36]);
+    // Closed with nothing else to run, it replaces no worker, and says so.
+    const last = p.apply(dieOn, [2]);
+    p.close();
+    const crashed = await last.catch((e: unknown) => e);
+    expect(crashed).toBeInstanceOf(WorkerCrashedError);
+    expect((crashed as Error).message).toMatch(/\. Pool-\d+ is ending, and starts no other; run the task again if it is safe to\.$/);
+    await p.join();
   });
 
   it('times out an overdue task and replaces its worker', async () => {
