@@ -602,6 +602,12 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
    * `brutal` kills it; a number stops it gracefully within that many ms;
    * `infinity` stops it gracefully with no deadline. Resolves the exit code.
    */
+  /** How long it is given to end after SIGTERM before it is killed: its `shutdown` (none for 'brutal'; null, for ever, for 'infinity'). */
+  get killAfterMs(): number | null {
+    const how = this.#options.shutdown;
+    return how === 'brutal' ? 0 : how === 'infinity' ? null : how;
+  }
+
   async shutdown(): Promise<number> {
     const how = this.#options.shutdown;
     if (how === 'brutal') {
@@ -879,8 +885,20 @@ export function children(): ActorProcess[] {
  * daemons are terminated, the others waited for.
  */
 export async function endChildrenAtExit(): Promise<void> {
-  for (const child of children()) if (child.daemon) child.signal('SIGTERM');
-  await joinChildren(() => true);
+  // SIGTERM, as Python terminates daemonic children at exit; one that outlives its `shutdown` time
+  // (it ignores the signal, or is stuck) is killed then, as OTP does, rather than hold the exit for ever.
+  const kills: ReturnType<typeof setTimeout>[] = [];
+  for (const child of children()) {
+    if (!child.daemon || !child.isAlive()) continue;
+    child.signal('SIGTERM');
+    const ms = child.killAfterMs;
+    if (ms !== null) kills.push(setTimeout(() => child.signal('SIGKILL'), ms));
+  }
+  try {
+    await joinChildren(() => true);
+  } finally {
+    for (const kill of kills) clearTimeout(kill);
+  }
 }
 
 /** Waits for the children `which` picks to end. */

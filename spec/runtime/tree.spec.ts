@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, current, node, spawn } from '../../index.ts';
-import { daemonParent, exitWhileCalled, exitWithChildren, takesCallAndEnds, tree, vandal } from '../fixtures/actors.ts';
+import { daemonParent, exitWhileCalled, exitWithChildren, returnsWithStubbornDaemon, takesCallAndEnds, tree, vandal } from '../fixtures/actors.ts';
 import { allGone, alive, reap, reapGroup, waitForGroup } from '../helpers.ts';
 
 const ROOT = new URL('../fixtures/root-tree.ts', import.meta.url).pathname;
@@ -63,6 +63,14 @@ describe('actor trees', () => {
     const { daemon } = (await current().receive({ match: (m): m is { daemon: number } => typeof m === 'object' && m !== null && 'daemon' in m, timeout: 15_000 })) as { daemon: number };
     expect(alive(daemon)).toBe(true);
     parent.send('return now');
+    expect(await parent.join({ timeout: 10_000 })).toBe(0);
+    await allGone([daemon], 5000);
+  });
+
+  it('kills a daemon child that ignores the SIGTERM of its parent\'s end once its shutdown time is over, rather than hang the parent', async () => {
+    const parent = reap(spawn(returnsWithStubbornDaemon));
+    const { daemon } = (await current().receive({ match: (m): m is { daemon: number } => typeof m === 'object' && m !== null && 'daemon' in m, timeout: 15_000 })) as { daemon: number };
+    // Before, the parent waited for it for ever (as Python's exit does; OTP kills it after its shutdown time).
     expect(await parent.join({ timeout: 10_000 })).toBe(0);
     await allGone([daemon], 5000);
   });
