@@ -159,15 +159,24 @@ interface KnownTask {
 let pools = 0;
 
 /**
+ * The pools with work queued or running: held here, so that none is collected
+ * while a task waits (for a worker replaced after maxTasksPerChild, say, when
+ * nothing else holds the pool: its workers' ends reach it through a weak
+ * reference).
+ */
+const busyPools = new Set<object>();
+
+/**
  * Pools dropped while idle, never closed nor terminated: collected, their
  * workers are terminated, as Python's pool finalizer terminates them, and a
  * warning says so. A pool with tasks queued or running, or an imap not read
  * to its end, is held by them and not collected.
  */
-const dropped = new FinalizationRegistry<{ name: string; onExit: (event: ExitEvent) => void; workers: Set<ChildRef<Job, readonly unknown[] | Float64Array>> }>(({ name, onExit, workers }) => {
+const dropped = new FinalizationRegistry<{ name: string; onExit: (event: ExitEvent) => void; workers: Set<ChildRef<Job, readonly unknown[] | Float64Array>>; ended: { closed: boolean } }>(({ name, onExit, workers, ended }) => {
   node().off('exit', onExit);
   const alive = [...workers].filter((ref) => ref.exitCode === null);
-  if (alive.length === 0) return;
+  // Closed or terminated: its workers are ending already, as it asked.
+  if (alive.length === 0 || ended.closed) return;
   for (const ref of alive) ref.terminate();
   process.emitWarning(`${name} was collected while its ${alive.length === 1 ? 'worker was' : `${alive.length} workers were`} alive, never closed nor terminated: ${alive.length === 1 ? 'it was' : 'they were'} terminated. Close a pool when done with it (\`await using\`, or close() and join()).`, {
     type: 'ResourceWarning',
@@ -256,6 +265,8 @@ export class Pool {
   #release: (() => void) | null = null;
   /** Hears of its workers' ends: through a weak reference, so that a pool dropped while idle can be collected (see `dropped`). */
   readonly #onExit: (event: ExitEvent) => void;
+  /** Whether close() or terminate() was called, for `dropped`. */
+  readonly #ended = { closed: false };
   /** Its workers alive, for `dropped` to end: they hold nothing of the pool. */
   readonly #workers = new Set<ChildRef<Job, readonly unknown[] | Float64Array>>();
 
@@ -295,7 +306,7 @@ export class Pool {
       if (pool !== undefined) pool.#exited(event);
     };
     node().on('exit', this.#onExit);
-    dropped.register(this, { name: this.#name, onExit: this.#onExit, workers: this.#workers });
+    dropped.register(this, { name: this.#name, onExit: this.#onExit, workers: this.#workers, ended: this.#ended });
     // One worker now, the others as work needs them or once it is up: started all at once on a
     // machine with few cores, they would share them, and the first result would wait for all.
     this.#addWorker();
@@ -383,6 +394,7 @@ export class Pool {
   close(): void {
     if (this.#state !== 'running') return;
     this.#state = 'closed';
+    this.#ended.closed = true;
     // Its failure is join()'s to report, which shares the stop (see #stopWorkers).
     this.#endWhenDone().catch(() => {});
   }
@@ -488,6 +500,7 @@ export class Pool {
   /** Ends the workers now; tasks not finished reject with `PoolClosedError`. */
   async terminate(): Promise<void> {
     this.#state = 'terminated';
+    this.#ended.closed = true;
     this.#short = false;
     this.#cancelRespawns();
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
@@ -1402,10 +1415,13 @@ export class Pool {
     // them (none has started), neither join() nor the program must wait for them.
     while (this.#queue.length > 0 && this.#queue.peek()!.cancelled) this.#queue.shift();
     const busy = this.#state !== 'terminated' && (this.#queue.length > 0 || this.#busy());
-    if (busy && this.#release === null) this.#release = holdAlive();
-    else if (!busy && this.#release !== null) {
+    if (busy && this.#release === null) {
+      this.#release = holdAlive();
+      busyPools.add(this);
+    } else if (!busy && this.#release !== null) {
       this.#release();
       this.#release = null;
+      busyPools.delete(this);
     }
     if (this.#idle.length > 0 && !busy) for (const idle of this.#idle.splice(0)) idle();
   }

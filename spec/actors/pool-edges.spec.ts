@@ -556,6 +556,23 @@ describe('Pool timeouts and slow modules', () => {
 });
 
 describe('Pool dropped without close()', () => {
+  it('is not collected while its tasks wait for a worker replaced after maxTasksPerChild, though nothing else holds it', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collecting = setInterval(gc, 2);
+    try {
+      // Before, the pool went between a worker's last task and its replacement's start: the tasks
+      // queued then never settled, and the program hung.
+      const results = (() => {
+        const p = new Pool({ size: 1, maxTasksPerChild: 1 });
+        return [1, 2, 3, 4].map(() => p.apply(slowTask, [100]));
+      })();
+      expect(await within(Promise.all(results), 'the tasks of a pool nothing else holds')).toEqual([100, 100, 100, 100]);
+    } finally {
+      clearInterval(collecting);
+    }
+  });
+
   it('terminates the workers of a pool collected while idle, with a ResourceWarning; tasks in flight and a close() keep that from happening', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
