@@ -217,6 +217,10 @@ const STARTED: Job = Object.freeze({ key: STARTED_KEY, chunk: [], star: false })
 
 export class Pool {
   readonly size: number;
+  /** How errors, warnings and its workers' names call it: `Pool-<n>` (its workers are `PoolWorker-<n>:<k>`). */
+  get name(): string {
+    return this.#name;
+  }
   readonly #maxTasks: number | null;
   readonly #initializer: Task | null;
   readonly #initArgs: readonly unknown[];
