@@ -597,17 +597,17 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
   }
 
-  /**
-   * Ends the actor as its `shutdown` option says (OTP's child shutdown):
-   * `brutal` kills it; a number stops it gracefully within that many ms;
-   * `infinity` stops it gracefully with no deadline. Resolves the exit code.
-   */
   /** How long it is given to end after SIGTERM before it is killed: its `shutdown` (none for 'brutal'; null, for ever, for 'infinity'). */
   get killAfterMs(): number | null {
     const how = this.#options.shutdown;
     return how === 'brutal' ? 0 : how === 'infinity' ? null : how;
   }
 
+  /**
+   * Ends the actor as its `shutdown` option says (OTP's child shutdown):
+   * `brutal` kills it; a number stops it gracefully within that many ms;
+   * `infinity` stops it gracefully with no deadline. Resolves the exit code.
+   */
   async shutdown(): Promise<number> {
     const how = this.#options.shutdown;
     if (how === 'brutal') {
