@@ -652,12 +652,12 @@ export class Pool {
     let finished = 0;
     // The callback's error: the caller's, raised by the next next() (as a map rejects with it).
     let progressFailed: { error: unknown } | null = null;
-    const settle = (id: number, outcome: Outcome, items: number): void => {
+    const settle = (id: number, outcome: Outcome, count: number): void => {
       inflight.set(id, outcome);
       if (!ordered) settledOrder.push(id);
       if (holding && !unsettled()) chunkSignal.detach();
       if (onProgress !== undefined && progressFailed === null && !stopped) {
-        finished += items;
+        finished += count;
         try {
           onProgress(finished, length ?? read);
         } catch (error) {
