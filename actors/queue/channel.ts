@@ -320,6 +320,10 @@ export class Channel {
         this.#dropPut(wait);
         wait.call.reply(atDeadline());
       }, ms);
+      // A wait served for a caller keeps nothing alive here: the caller's own call does, in its process.
+      // Held, it kept an actor that had returned alive to the deadline, and the wait timed out where it
+      // should have failed as the queue went with that actor's process.
+      wait.timer.unref();
     }
     list.push(wait);
   }

@@ -106,6 +106,8 @@ export abstract class SyncService {
         this.waiters.splice(at, 1);
         this.timedOut(waiter);
       }, timeout);
+      // Keeps nothing alive here: the caller's own call does, in its process (see Channel's #wait).
+      waiter.timer.unref();
     }
     this.watch(from);
     this.waiters.push(waiter);

@@ -13,8 +13,12 @@ import {
   current,
   node,
   spawn,
+  ActorExitedError,
+  EOFError,
+  type Connection,
+  type Lock,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, fastThenHang, getAndReturn, getThenHang, getThenReturn, marksDone, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, makesThenReturns, getAndReturn, getThenHang, getThenReturn, marksDone, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, worker } from '../fixtures/queues.ts';
 import { reap, until } from '../helpers.ts';
 
 const is =
@@ -546,5 +550,25 @@ describe('SimpleQueue', () => {
     let n = 1;
     for await (const item of q) expect(item).toBe(String(n++));
     expect(n).toBe(1000);
+  });
+});
+
+describe('Queues, pipes and locks of an actor that returns', () => {
+  it('fail the waits on them elsewhere as they go with its process, not at the waits\' deadlines', async () => {
+    const maker = reap(spawn(makesThenReturns));
+    const { queue, lock, end } = (await current().receive({ match: (m): m is object => typeof m === 'object' && m !== null && 'queue' in m, timeout: 20_000 })) as {
+      queue: Queue<number>;
+      lock: Lock;
+      end: Connection<unknown, unknown>;
+    };
+    const waits = [queue.get({ timeout: 20_000 }), lock.acquire({ timeout: 20_000 }), end.recv({ timeout: 20_000 })].map((wait) => wait.then((v) => ({ value: v }), (e: unknown) => e));
+    maker.send('return');
+    expect(await maker.join({ timeout: 30_000 })).toBe(0);
+    // Before, the actor's process lived on to the deadlines (the services' timers held it), and each wait
+    // ended as an ordinary timeout: QueueEmptyError, false, TimeoutError.
+    const [got, acquired, received] = await Promise.all(waits);
+    expect(got).toBeInstanceOf(ClosedError);
+    expect(acquired).toBeInstanceOf(ActorExitedError);
+    expect(received).toBeInstanceOf(EOFError);
   });
 });
