@@ -127,6 +127,10 @@ function onUncaught(create = true): Shared | undefined {
   const handler = (err: unknown): void => {
     // A handler of the program's own decides, as it would without troupe.
     if (process.listeners('uncaughtException').some((listener) => listener !== handler)) return;
+    // Ctrl-C or SIGTERM is stopping the program: what its stop made fail (a pool's tasks, a call to a
+    // child it stopped), unhandled, is no failure of the program's. It ends with 130 or 143 as the
+    // signal says, quietly, as Node ends on the signal alone (before: a traceback and exit code 1).
+    if ((globalThis as Record<symbol, unknown>)[SIGNALLED] !== undefined) return;
     // As Node prints it (less the source line it quotes). One EPIPE at most: when it is the program's
     // own output that lost its reader (`prog 2>&1 | head`), stderr is often that same pipe, and each
     // report would fail again, as another uncaught error, for ever.
@@ -181,7 +185,11 @@ function uninstallSignals(): void {
 const onSigint = (): void => void onSignal(130);
 const onSigterm = (): void => void onSignal(143);
 
+/** Set, process-wide (every troupe copy in it), once a signal began to stop the program: its exit code. */
+const SIGNALLED = Symbol.for('troupe.signalled');
+
 async function onSignal(exitCode: number): Promise<void> {
+  (globalThis as Record<symbol, unknown>)[SIGNALLED] ??= exitCode;
   if (stopping !== null) {
     // A second signal: no more waiting.
     process.exit(exitCode);

@@ -241,6 +241,28 @@ describe('actor process lifecycle', () => {
     }
   });
 
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('ends with the %s code, quietly, though the stop rejected a pool map the program awaited unhandled', async (signal, exitCode) => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'pool-interrupted.ts');
+    const program = spawnProcess(process.execPath, ['--import', 'tsx', fixture, 'uncaught'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    program.stderr!.setEncoding('utf8').on('data', (chunk: string) => void (err += chunk));
+    program.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (chunk.includes('mapping')) program.kill(signal);
+    });
+    const killer = setTimeout(() => program.kill('SIGKILL'), 60_000);
+    try {
+      const [code] = (await once(program, 'close')) as [number | null];
+      // Before: 1, with the PoolClosedError the stop gave the map printed as the program's failure.
+      expect(code).toBe(exitCode);
+      expect(err).not.toContain('PoolClosedError');
+    } finally {
+      clearTimeout(killer);
+    }
+  });
+
   it('still gives a program that traps exits its exit messages after it failed, while it waits for its children', async () => {
     const run = await runFixture('root-traps.ts');
     expect(run.stdout).toBe('exit message: true\n');
