@@ -3,8 +3,8 @@
  * is a handle (`Connection`) that travels to any actor; the pipe's service
  * lives in the process that made it.
  *
- * An end belongs to the processes that received or used it. When its
- * `close()` is called, or when every such process has ended, the other end reads the
+ * An end belongs to the processes that received or used it. When each of
+ * them has closed its copy (`close()`) or ended, the other end reads the
  * messages already sent and then gets `EOFError`, and its sends get
  * `BrokenPipeError`: never the hang Python gives when a copy of the end is
  * still open somewhere. An end whose processes all ended keeps the messages
@@ -157,7 +157,13 @@ function servePipe(name: string): ActorRef {
         hold(d, from);
         announced[d].delete(from);
         if (m.t === 'close') {
-          closeEnd(d, true);
+          // Python's close(): this process's copy goes. The end closes (the other end reads EOF once it
+          // has read what was sent) when no process holds it any more: each closed its copy or ended,
+          // and no copy is in flight. A parent that closes the end it handed a child, as Python's
+          // programs do, leaves it to the child.
+          // (An end closed already, as its holders ended: what was left unread in it goes now.)
+          users[d].delete(from);
+          if (closed[d] || (users[d].size === 0 && flights[d].size === 0)) closeEnd(d, true);
           call.reply(true);
         } else if (closed[d] && !(abandoned[d] && (m.t === 'recv' || m.t === 'poll'))) {
           if (m.t === 'send') refused(m.vs);
@@ -320,8 +326,11 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   }
 
   /**
-   * Closes this end, for every process that holds it: the other end reads
-   * what was already sent, then gets `EOFError`. Idempotent.
+   * Closes this copy of the end, as Python's `close()` closes a process's
+   * file descriptor: using it here is then `ClosedError`. Once no process
+   * holds the end (each closed its copy or ended), the other end reads what
+   * was already sent, then gets `EOFError`; so a parent that closes the end
+   * it handed a child leaves it to the child. Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -127,6 +127,20 @@ describe('Pipe', () => {
     await here.close();
   });
 
+  it("leaves an end the parent handed a child and then closed to the child, as Python's test_spawn_close does", async () => {
+    const [conn, childConn] = Pipe();
+    const child = reap(spawn(echoEnd, { args: [childConn] }));
+    // Python's idiom: the parent closes its copy of the child's end once the child has it.
+    await childConn.close();
+    expect(childConn.closed).toBe(true);
+    await conn.send('hello');
+    // Before, close() in the parent closed the end for the child too: this recv() was EOFError.
+    expect(await conn.recv({ timeout: 20_000 })).toBe('HELLO');
+    await conn.close();
+    // The child reads EOF and returns; its end goes with it.
+    expect(await child.join({ timeout: 20_000 })).toBe(0);
+  });
+
   it('refuses use of an end after its own close() with ClosedError', async () => {
     const [a, b] = Pipe();
     await a.close();
