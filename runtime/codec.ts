@@ -203,7 +203,7 @@ function errorFieldsToWire(err: Error, seen: Set<unknown>): WireError {
     } catch (e) {
       value = `[not sent: its getter threw ${reasonOf(e)}]`;
     }
-    if (typeof value === 'function' || typeof value === 'symbol') continue;
+    // A function or a symbol on the error itself comes as a note too, as one deeper in it does.
     props[key] = fieldToWire(value, key, seen);
     any = true;
   }

@@ -399,7 +399,8 @@ describe('codec', () => {
     selfCaused.cause = selfCaused;
     const withGetter = Object.defineProperty(new Error('getter'), 'detail', { enumerable: true, get: () => { throw new Error('no'); } });
     const deep = Array.from({ length: 40 }).reduce<Error>((cause, _, i) => new Error(`level ${i}`, { cause }), new Error('bottom'));
-    const thrown = [proxy, selfCaused, withGetter, new Error('fn cause', { cause: { f() {} } }), deep, new AggregateError([new TypeError('t')], 'agg')];
+    const withMethod = Object.assign(new Error('method'), { retry: function retry() {}, tag: Symbol('t') });
+    const thrown = [proxy, selfCaused, withGetter, new Error('fn cause', { cause: { f() {} } }), deep, new AggregateError([new TypeError('t')], 'agg'), withMethod];
     const back = thrown.map((value) => {
       const wire = errorToWire(value);
       return errorFromWire(decode(encode(wire, 'error').payload) as Parameters<typeof errorFromWire>[0]);
@@ -412,5 +413,8 @@ describe('codec', () => {
     for (let e: unknown = back[4]; e instanceof Error; e = e.cause) depth++;
     expect(depth).toBe(32);
     expect((back[5] as AggregateError).errors[0]).toBeInstanceOf(TypeError);
+    // On the error itself: before, such fields went without a word.
+    expect((back[6] as Error & { retry: string }).retry).toMatch(/not sent: retry is a function \(retry\)/);
+    expect((back[6] as Error & { tag: string }).tag).toMatch(/not sent: tag is a symbol/);
   });
 });
