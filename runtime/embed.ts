@@ -7,7 +7,7 @@
  * are waited for (unless `uncaught: 'exit'`).
  */
 import { inspect } from 'node:util';
-import { checkOptions, invalidOption } from './errors.ts';
+import { TroupeError, checkOptions, invalidOption } from './errors.ts';
 import { currentNode, type Node } from './node.ts';
 import { children, endChildrenAtExit } from './process/child.ts';
 
@@ -128,9 +128,13 @@ function onUncaught(create = true): Shared | undefined {
     // A handler of the program's own decides, as it would without troupe.
     if (process.listeners('uncaughtException').some((listener) => listener !== handler)) return;
     // Ctrl-C or SIGTERM is stopping the program: what its stop made fail (a pool's tasks, a call to a
-    // child it stopped), unhandled, is no failure of the program's. It ends with 130 or 143 as the
-    // signal says, quietly, as Node ends on the signal alone (before: a traceback and exit code 1).
-    if ((globalThis as Record<symbol, unknown>)[SIGNALLED] !== undefined) return;
+    // child it stopped: troupe's errors), unhandled, is no failure of the program's, and is not
+    // printed; any other error is. Either way it ends with 130 or 143 as the signal says (before: a
+    // traceback of the stop's own error, and exit code 1).
+    if ((globalThis as Record<symbol, unknown>)[SIGNALLED] !== undefined) {
+      if (!(err instanceof TroupeError)) process.stderr.write(`${inspect(err)}\n\nNode.js ${process.version}\n`);
+      return;
+    }
     // As Node prints it (less the source line it quotes). One EPIPE at most: when it is the program's
     // own output that lost its reader (`prog 2>&1 | head`), stderr is often that same pipe, and each
     // report would fail again, as another uncaught error, for ever.

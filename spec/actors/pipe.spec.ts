@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, BrokenPipeError, ClosedError, EOFError, InvalidArgumentError, JoinableQueue, Pipe, PipeDirectionError, Queue, SpawnError, TimeoutError, current, node, spawn, wait, type ActorRef, type Connection } from '../../index.ts';
 import { decode, encode } from '../../runtime/codec.ts';
-import { echoEnd, endedChildHost, repliesWithEndLate, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithin, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendsEndThrough, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
+import { echoEnd, handsOnAndCloses, putsEndThenCloses, endedChildHost, repliesWithEndLate, echoFromMessage, echoFromMessageWhenLetIn, handsEndOn, holdsEnd, pipeMaker, putsEndAndReturns, putsEndWithin, saysOnEndFromPipe, saysOnEndFoundInItem, saysOnEndFromQueue, saysOnEndFromQueueAndHangs, sendsEndThrough, sendAndExit, streamingSender, throwsHoldingEnd } from '../fixtures/queues.ts';
 import { callsThenGivesUp, quick, waiter } from '../fixtures/actors.ts';
 import { reap } from '../helpers.ts';
 
@@ -139,6 +139,46 @@ describe('Pipe', () => {
     await conn.close();
     // The child reads EOF and returns; its end goes with it.
     expect(await child.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('counts an end handed on in a message, or put in a queue, before the copy closed in the same turn', async () => {
+    // Handed on, then closed there: the receiver holds it; once it closes its copy too, the other end reads EOF,
+    // though the process that handed it on lives on.
+    const [a, b] = Pipe<string, string>();
+    const relay = reap(spawn(handsOnAndCloses, { args: [b, current().self] }));
+    const { end } = (await current().receive({ match: (m): m is object => typeof m === 'object' && m !== null && 'end' in m, timeout: 20_000 })) as { end: typeof b };
+    await end.send('through');
+    await end.close();
+    expect(await a.recv({ timeout: 20_000 })).toBe('through');
+    // Before, the relay's own hold of the end reached the pipe after its close: it held the end until it ended.
+    await expect(a.recv({ timeout: 20_000 })).rejects.toBeInstanceOf(EOFError);
+    await relay.stop();
+    // Put in a queue by a put not awaited, then closed: the copy in the queue keeps it open for its taker.
+    const [c, d] = Pipe<string, string>();
+    const queue = new Queue<typeof d>();
+    const putter = reap(spawn(putsEndThenCloses, { args: [queue, d] }));
+    expect(await putter.join({ timeout: 20_000 })).toBe(0);
+    const taken = await queue.get({ timeout: 20_000 });
+    // Before, the close went out ahead of the put: the end was closed for good, this send ClosedError.
+    await taken.send('queued');
+    expect(await c.recv({ timeout: 20_000 })).toBe('queued');
+    await taken.close();
+    await expect(c.recv({ timeout: 20_000 })).rejects.toBeInstanceOf(EOFError);
+    await queue.close();
+  });
+
+  it('fails a recv or poll still waiting on a copy closed here with ClosedError, another process holding the end', async () => {
+    const [a, b] = Pipe<string, string>();
+    const holder = reap(spawn(holdsEnd, { args: [a] }));
+    await holder.ready;
+    const waiting = a.recv({ timeout: 20_000 }).catch((e: unknown) => e);
+    const polling = a.poll({ timeout: 20_000 }).catch((e: unknown) => e);
+    await a.close();
+    // Before, the recv went on waiting, and took the next message sent to the holder's copy.
+    expect(await waiting).toBeInstanceOf(ClosedError);
+    expect(await polling).toBeInstanceOf(ClosedError);
+    await b.send('for the holder');
+    await holder.stop();
   });
 
   it('refuses use of an end after its own close() with ClosedError', async () => {

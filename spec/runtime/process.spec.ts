@@ -263,6 +263,25 @@ describe('actor process lifecycle', () => {
     }
   });
 
+  it('still prints an error of its own that comes while SIGINT stops it, and ends with 130', async () => {
+    const fixture = resolve(import.meta.dirname, '..', 'fixtures', 'pool-interrupted.ts');
+    const program = spawnProcess(process.execPath, ['--import', 'tsx', fixture, 'unrelated'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    program.stderr!.setEncoding('utf8').on('data', (chunk: string) => void (err += chunk));
+    program.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (chunk.includes('mapping')) program.kill('SIGINT');
+    });
+    const killer = setTimeout(() => program.kill('SIGKILL'), 60_000);
+    try {
+      const [code] = (await once(program, 'close')) as [number | null];
+      expect(code).toBe(130);
+      expect(err).toContain('TypeError: a failure of its own during the stop');
+      expect(err).not.toContain('PoolClosedError');
+    } finally {
+      clearTimeout(killer);
+    }
+  });
+
   it('still gives a program that traps exits its exit messages after it failed, while it waits for its children', async () => {
     const run = await runFixture('root-traps.ts');
     expect(run.stdout).toBe('exit message: true\n');
