@@ -548,6 +548,12 @@ export class Command<Out extends string | Buffer = string> {
         size += part.length;
         if (size > limit) {
           passed = true;
+          // The part of a raw piece that came within the limit is kept too: a fast program's output
+          // comes in pieces of up to 1 MiB, and one over the limit may be all it wrote. A line is kept
+          // whole or not at all.
+          const room = limit - (size - part.length);
+          const whole = this.#lines && typeof data === 'string' && !unterminated;
+          if (room > 0 && !whole) parts.push(typeof part === 'string' ? part.slice(0, room) : part.subarray(0, room));
           this.kill();
           // What had come within the limit, from both streams, as Python's TimeoutExpired keeps it.
           throw new OutputLimitError(`The output of ${this.ref.name} passed the limit of ${limit}; the program was killed. Raise \`limit\`, or read ref.stdout as it comes.`, limit, joined(out), joined(err));

@@ -59,6 +59,11 @@ describe('command actors', () => {
     expect(err.stdout.length).toBeLessThanOrEqual(3_000_000);
     expect(err.stdout).toMatch(/^a+$/);
     expect(err.stderr).toBe('');
+    // The part of the piece that crossed the limit is kept too: before, a program whose first piece of
+    // output crossed it gave back nothing.
+    const fast = (await run('seq', ['1', '100000'], { limit: 1000, timeout: 30_000 }).catch((e: unknown) => e)) as OutputLimitError<string>;
+    expect(fast).toBeInstanceOf(OutputLimitError);
+    expect(fast.stdout).toBe(Array.from({ length: 1000 }, (_, i) => `${i + 1}\n`).join('').slice(0, 1000));
   });
 
   it("keeps the whole lines that came within output()'s limit in its OutputLimitError, text or bytes", async () => {
