@@ -19,18 +19,31 @@ export const fib = task((n: number) => fibOf(n));
 if (isMain(import.meta)) {
   startNode({ handleSignals: false });
   const pool = new Pool({ size: 2 });
-  const server = createServer((socket) => {
+  /** The answer to one request line: never rejects (a failure is an answer too). */
+  const answerTo = async (line: string): Promise<string> => {
+    const [, verb = '', arg = ''] = /^(\S*)\s*(.*)$/.exec(line.trim())!;
+    try {
+      if (verb === 'echo') return arg;
+      if (verb === 'fib' && /^\d+$/.test(arg) && Number(arg) <= 35) return String(await pool.apply(fib, [Number(arg)]));
+      return 'error: say "fib N" (N up to 35) or "echo TEXT"';
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+  // allowHalfOpen: a client that sends its lines and then shuts its side (`printf 'fib 30\n' | nc …`)
+  // still gets its answers; the server ends the connection once they are written.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     const lines = createInterface({ input: socket });
-    lines.on('line', async (line) => {
-      const [verb, arg = ''] = line.trim().split(/\s+/, 2);
-      try {
-        if (verb === 'echo') socket.write(`${arg}\n`);
-        else if (verb === 'fib' && /^\d+$/.test(arg) && Number(arg) <= 35) socket.write(`${await pool.apply(fib, [Number(arg)])}\n`);
-        else socket.write(`error: say "fib N" (N up to 35) or "echo TEXT"\n`);
-      } catch (err) {
-        socket.write(`error: ${(err as Error).message}\n`);
-      }
+    // Answers are worked out side by side, and written in the order the lines came.
+    let written: Promise<void> = Promise.resolve();
+    lines.on('line', (line) => {
+      const answer = answerTo(line);
+      written = written.then(async () => {
+        const text = await answer;
+        if (socket.writable) socket.write(`${text}\n`);
+      });
     });
+    lines.on('close', () => void written.then(() => socket.end()));
     socket.on('error', () => {});
   });
   server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

@@ -176,6 +176,16 @@ describe('examples', () => {
       const all = await Promise.all(Array.from({ length: 8 }, (_, i) => client([`fib ${15 + i}`, `echo client-${i}`, 'nonsense'])));
       const fibs = [610, 987, 1597, 2584, 4181, 6765, 10946, 17711];
       all.forEach((answers, i) => expect(answers).toEqual([String(fibs[i]), `client-${i}`, 'error: say "fib N" (N up to 35) or "echo TEXT"']));
+      // Pipelined, then half-closed, as `printf '…' | nc` does: every answer, in the order asked. Before, a
+      // quick echo overtook a fib, and the fibs of a client that had shut its side got no answer at all.
+      const piped = connect(port, '127.0.0.1');
+      const replies = createInterface({ input: piped });
+      const got: string[] = [];
+      replies.on('line', (line) => void got.push(line));
+      const closed = once(replies, 'close');
+      piped.end('fib 27\necho a b c\nfib 5\n');
+      await closed;
+      expect(got).toEqual(['196418', 'a b c', '5']);
       server.kill('SIGTERM');
       expect((await exited)[0]).toBe(143);
       expect(seen).toContain('closed the server and the pool');
