@@ -4,7 +4,7 @@
  * answering. SIGTERM closes the server, stops the actors, and exits.
  *
  *   GET /fib?n=27   → {"n":27,"fib":196418,"pid":1234}
- *   GET /workers    → the workers' pids
+ *   GET /workers    → the workers' pids (null for one being restarted)
  *
  * Run: npx tsx examples/http-service.ts   (PORT=8080 to choose the port)
  */
@@ -12,11 +12,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { ActorExitedError, NoSuchActorError, Supervisor, actor, isMain, startNode, type ActorRef, type Context } from '../index.ts';
 
 type Job = { n: number } | 'pid';
+/** A Fibonacci number, with the pid of the worker that computed it (one answer: that worker may be killed right after). */
+type Answer = number | { fib: number; pid: number };
 
 /** Computes Fibonacci numbers the slow way: CPU work that would block a server. */
-export const fibWorker = actor(async (ctx: Context<Job, number>) => {
+export const fibWorker = actor(async (ctx: Context<Job, Answer>) => {
   const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
-  for await (const job of ctx.inbox) ctx.reply(job === 'pid' ? ctx.pid : fib(job.n));
+  for await (const job of ctx.inbox) ctx.reply(job === 'pid' ? ctx.pid : { fib: fib(job.n), pid: ctx.pid });
 });
 
 if (isMain(import.meta)) {
@@ -34,12 +36,12 @@ if (isMain(import.meta)) {
 
   let next = 0;
   /** Asks a worker, round robin; a worker that died is being restarted, so ask again. */
-  async function ask(job: Job, tries = 100): Promise<{ value: number; worker: ActorRef<Job, number> }> {
+  async function ask(job: Job, tries = 100): Promise<Answer> {
     const children = await tree.whichChildren();
-    const worker = children[next++ % children.length]?.ref as ActorRef<Job, number> | null | undefined;
+    const worker = children[next++ % children.length]?.ref as ActorRef<Job, Answer> | null | undefined;
     try {
       if (!worker) throw new NoSuchActorError('worker restarting', '');
-      return { value: await worker.call(job, { timeout: 30_000 }), worker };
+      return await worker.call(job, { timeout: 30_000 });
     } catch (err) {
       if (tries > 1 && (err instanceof ActorExitedError || err instanceof NoSuchActorError)) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -50,17 +52,19 @@ if (isMain(import.meta)) {
   }
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     try {
+      // A request target Node's parser takes and URL does not (`GET //x:99999/fib`): the client's error.
+      const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : null;
+      if (url === null) throw new RangeError(`cannot parse the request target ${JSON.stringify(req.url)}`);
       if (url.pathname === '/fib') {
         const n = Number(url.searchParams.get('n') ?? '25');
         if (!Number.isInteger(n) || n < 0 || n > 35) throw new RangeError('n must be an integer from 0 to 35');
-        const { value, worker } = await ask({ n });
-        const pid = (await worker.call('pid')) as number;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ n, fib: value, pid }));
+        const { fib, pid } = (await ask({ n })) as { fib: number; pid: number };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ n, fib, pid }));
       } else if (url.pathname === '/workers') {
-        const pids: number[] = [];
-        for (const child of await tree.whichChildren()) if (child.ref) pids.push((await (child.ref as ActorRef<Job, number>).call('pid')) as number);
+        // A worker being restarted has no pid yet: null.
+        const pids: (number | null)[] = [];
+        for (const child of await tree.whichChildren()) pids.push(child.ref ? ((await (child.ref as ActorRef<Job, Answer>).call('pid').catch(() => null)) as number | null) : null);
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(pids));
       } else {
         res.writeHead(404).end('not found\n');

@@ -128,6 +128,15 @@ describe('examples', () => {
         return res.json();
       };
       expect(await get('/fib?n=20')).toMatchObject({ n: 20, fib: 6765 });
+      // A request target Node's parser takes and URL cannot: a 400. Before, no answer at all (the
+      // handler threw outside its try), and the program said it had failed while it went on serving.
+      const raw = connect(port, '127.0.0.1');
+      raw.setEncoding('utf8');
+      let response = '';
+      raw.on('data', (chunk: string) => void (response += chunk));
+      raw.write('GET //x:99999/fib HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+      await once(raw, 'end');
+      expect(response).toMatch(/^HTTP\/1\.1 400 /);
       const workers = (await get('/workers')) as number[];
       expect(workers).toHaveLength(2);
       process.kill(workers[0]!, 'SIGKILL');
