@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -17,8 +17,15 @@ function run(name: string, args: string[] = []): Promise<{ code: number; stdout:
 }
 
 /** Starts a long-running example; resolves once a stdout line matches `ready` (its first group: a port). */
+/** The servers a spec started: killed after it, however it ended (a spec that timed out runs no finally). */
+const served: ChildProcess[] = [];
+afterEach(() => {
+  for (const service of served.splice(0)) service.kill('SIGKILL');
+});
+
 async function serve(name: string, ready: RegExp): Promise<{ service: ChildProcess; port: number; seen: string[]; exited: Promise<unknown[]> }> {
   const service = spawn(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  served.push(service);
   const exited = once(service, 'exit');
   const seen: string[] = [];
   try {
