@@ -162,6 +162,8 @@ function servePipe(name: string): ActorRef {
           // and no copy is in flight. A parent that closes the end it handed a child, as Python's
           // programs do, leaves it to the child.
           // (An end closed already, as its holders ended: what was left unread in it goes now.)
+          // Its waits on the end end too: the closer's recv() and poll() fail with ClosedError.
+          inbox[d].cancelWaitsOf(from);
           users[d].delete(from);
           if (closed[d] || (users[d].size === 0 && flights[d].size === 0)) closeEnd(d, true);
           call.reply(true);
@@ -202,8 +204,6 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   readonly #client: ChannelClient;
   readonly #sendRefused: (answer: unknown) => Error;
   #closed = false;
-  /** Aborted by close(): the waits (recv, poll) of this handle that are still pending fail with ClosedError. */
-  #closing = new AbortController();
 
   /** @internal Ends are made by `Pipe()`. */
   constructor(token: typeof ATTACH, ref: ActorRef, end: End, readable: boolean, writable: boolean) {
@@ -251,7 +251,7 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   #receive(options: WaitOptions | undefined, what: string, refuse: ((message: unknown) => Error | undefined) | undefined): Promise<unknown> {
     const ms = this.#readWait(options, what);
     if (typeof ms === 'object') return Promise.reject(ms);
-    const signal = this.#withClose(options?.signal);
+    const signal = options?.signal;
     return this.#client
       .request(ms === undefined ? { t: 'recv', d: this.#end } : { t: 'recv', d: this.#end, ms }, ms, signal, what)
       .then((answer) => {
@@ -263,18 +263,16 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
         return this.#client.takeOne(answer, what, signal, (refusal) => this.#refused(refusal, what, ms, signal));
       })
       .catch((err: unknown) => {
-        throw this.#closedUnder(err, what);
+        throw this.#closedUnder(err, what, signal);
       });
   }
 
-  /** The caller's signal, and this handle's close(): a wait pending as it closes is over (its message, if one raced it, goes back). */
-  #withClose(signal: AbortSignal | undefined): AbortSignal {
-    return signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]);
-  }
-
-  /** A wait that close() ended: ClosedError, as for any use after it (Python's OSError on a closed connection). */
-  #closedUnder(err: unknown, what: string): unknown {
-    return err instanceof AbortError && this.#closing.signal.aborted ? this.#ownClosed(what) : err;
+  /**
+   * A wait that close() ended (the pipe answers this process's waits on the end as aborted when it
+   * closes its copy): ClosedError, as for any use after it (Python's OSError on a closed connection).
+   */
+  #closedUnder(err: unknown, what: string, signal: AbortSignal | undefined): unknown {
+    return err instanceof AbortError && this.#closed && signal?.aborted !== true ? this.#ownClosed(what) : err;
   }
 
   /**
@@ -324,19 +322,19 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
       const timeout = given.timeout;
       const ms = this.#readWait({ ...given, timeout: timeout === undefined || (typeof timeout === 'number' && timeout < 0) ? 0 : timeout }, 'poll()');
       if (typeof ms === 'object') throw ms;
-      const signal = this.#withClose(given.signal);
+      const signal = given.signal;
       return this.#client.request(ms === undefined ? { t: 'poll', d: this.#end } : { t: 'poll', d: this.#end, ms }, ms, signal, 'poll()').then(
         (answer) => {
           // A pipe that is done: recv() gives EOFError at once, so it would not wait (as for an end
           // whose processes ended while its pipe lives).
           if (isRefusal(answer) && answer.e === 'closed') return true;
-          if (isRefusal(answer)) throw this.#closedUnder(this.#refused(answer, 'poll()', ms, signal), 'poll()');
+          if (isRefusal(answer)) throw this.#closedUnder(this.#refused(answer, 'poll()', ms, signal), 'poll()', signal);
           return answer === true;
         },
         (err: unknown) => {
           // The pipe is gone (its maker ended): recv() gives EOFError at once, so it would not wait.
           if (err instanceof EOFError) return true;
-          throw this.#closedUnder(err, 'poll()');
+          throw this.#closedUnder(err, 'poll()', signal);
         },
       );
     });
@@ -352,7 +350,6 @@ export class Connection<Send = unknown, Recv = unknown> extends Handle {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closing.abort();
     // Said to the pipe a turn later: what this process did with the end before (handed it on in a
     // message or a put not awaited, which say who holds it as they go out) reaches the pipe first, so
     // that the pipe does not find the end held by nobody, nor this process holding it still.

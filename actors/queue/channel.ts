@@ -190,6 +190,19 @@ export class Channel {
     }
   }
 
+  /** Ends every wait of `from` for items (gets, peeks) as aborted: it closed its copy of what it waited on. */
+  cancelWaitsOf(from: string): void {
+    for (const list of [this.#gets, this.#peeks] as Wait[][]) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const wait = list[i]!;
+        if (wait.from !== from) continue;
+        list.splice(i, 1);
+        clearTimeout(wait.timer);
+        wait.call.reply(ABORTED);
+      }
+    }
+  }
+
   /** No more puts: waiting puts are refused, and waiting gets too once the items are gone. */
   close(): void {
     if (this.#closed) return;
