@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   AbortError,
   ClosedError,
@@ -511,7 +511,9 @@ describe('Condition', () => {
 
   it('passes a wake-up on when the waiter it went to is aborted before it reads it: notify(1) still wakes one', async () => {
     const cond = new Condition();
-    const unblock = join(mkdtempSync(join(tmpdir(), 'troupe-cond-')), 'unblock');
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-cond-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const unblock = join(dir, 'unblock');
     const a = reap(spawn(abortingConditionWaiter, { args: [cond, me(), 'a', unblock] }));
     await until(async () => ((await cond.ref.call({ op: 'waiting' })) as number) === 1 && !(await cond.lock.locked()), 'a waiting');
     const b = reap(spawn(conditionWaiter, { args: [cond, me(), 'b'] }));
