@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { InvalidArgumentError, KERNEL_ERRORS, SerializationError, invalidOption } from './errors.ts';
-import { HEADER_BYTES, MAX_FRAME_BYTES } from './framing.ts';
+import { HEADER_BYTES, MAX_FRAME_BYTES, attachmentPad } from './framing.ts';
 import { loadActorsLayer } from './process/import-url.ts';
 
 /** Byte buffers at least this large become attachments instead of being copied into the body. */
@@ -409,7 +409,9 @@ const handedOver = new WeakSet<object>();
 /**
  * Marks a typed array that its maker sends and never changes again (a pool's
  * chunk of numbers, a worker's results): encoded, it goes without the copy
- * that protects one its sender may change before the frame is written.
+ * that protects one its sender may change before the frame is written, and
+ * it may arrive as a view of its frame, not a copy with a buffer of its own
+ * (only troupe's own code, which reads it once, hands arrays over).
  */
 export function handOver<T extends ArrayBufferView>(values: T): T {
   handedOver.add(values);
@@ -424,6 +426,8 @@ export function handOver<T extends ArrayBufferView>(values: T): T {
 const TAG_BUFFER = 0;
 const TAG_U8 = 1;
 const TAG_ATTACHED = 2;
+/** A typed array its sender handed over (see handOver), which the receiver may view in its frame. */
+const TAG_HANDED_OVER = 8;
 
 /** Whether `bytes` go beside the body: large, packed by encode(), and a frame can count one more. */
 function attachable(bytes: ArrayBufferView): boolean {
@@ -498,7 +502,10 @@ addExtension({
 // Other typed arrays: large ones as attachments too, copied once as they are sent (the frame is
 // written later), so that they are neither copied into the body nor grow msgpackr's buffer: a
 // pool's chunks of numbers travel as Float64Arrays. They arrive as copies with buffers of their
-// own, as structuredClone gives them: never views of a larger read buffer, whose alignment is arbitrary.
+// own, as structuredClone gives them: never views of a larger read buffer, whose alignment is
+// arbitrary. A handed-over one (troupe's own: a pool's chunk, a worker's results, read once and
+// dropped) is a view of its frame when the frame holds it aligned and is mostly it: no second
+// copy of its bytes, which a 100,000-task map made eight times over in each process.
 /** msgpackr's second argument to an extension's pack: room in its own buffer, `size` bytes from `position`. */
 type Allocate = (size: number) => { target: Uint8Array; targetView: DataView; position: number };
 
@@ -536,11 +543,12 @@ for (const [kind, Class] of TYPED.entries()) {
       const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
       if (attachable(bytes)) {
         const head = Buffer.allocUnsafe(6);
-        head[0] = TAG_ATTACHED;
+        const given = handedOver.has(values);
+        head[0] = given ? TAG_ATTACHED | TAG_HANDED_OVER : TAG_ATTACHED;
         head[1] = kind;
         // A copy: the frame is written later, and the sender may change its array meanwhile (unless
         // it handed the array over: see handOver).
-        head.writeUInt32LE(attach(handedOver.has(values) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes)), 2);
+        head.writeUInt32LE(attach(given ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes)), 2);
         return head;
       }
       // Small ones straight into msgpackr's buffer, as its own typed arrays are written: no buffer of
@@ -552,6 +560,10 @@ for (const [kind, Class] of TYPED.entries()) {
       const Class = TYPED[raw[1]!];
       if (Class === undefined) throw new TypeError('frame holds a typed array of an unknown kind');
       const bytes = (raw[0]! & TAG_ATTACHED) !== 0 ? attachment(raw.readUInt32LE(2)) : raw.subarray(2);
+      // Mostly it: a view does not keep a read buffer of other frames alive.
+      if ((raw[0]! & TAG_HANDED_OVER) !== 0 && bytes.byteOffset % Class.BYTES_PER_ELEMENT === 0 && bytes.byteLength * 2 >= bytes.buffer.byteLength) {
+        return new Class(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / Class.BYTES_PER_ELEMENT);
+      }
       const copy = new Class(bytes.byteLength / Class.BYTES_PER_ELEMENT);
       new Uint8Array(copy.buffer).set(bytes);
       return copy;
@@ -626,6 +638,7 @@ export function encode(value: unknown, label: string, to?: string, after?: (() =
   }
   // Refused here, where the caller is told what to do, not as the frame is written.
   let bytes = HEADER_BYTES - 4 + encoded.payload.byteLength;
+  if (encoded.attachments.length > 0) bytes += attachmentPad(encoded.payload.byteLength);
   for (const attachment of encoded.attachments) bytes += 4 + attachment.byteLength;
   if (bytes > MAX_FRAME_BYTES) {
     throw new SerializationError(

@@ -2,14 +2,17 @@
  * Length-prefixed frames on a byte stream.
  *
  *   u32 length (of everything after this field)
- *   u8  kind   u8 attachments   u8 flags   u8 reserved
+ *   u8  kind   u8 attachments   u8 flags   u8 pad
  *   u32 to     u32 from         u32 callId     u32 payloadLength
- *   payload bytes, then per attachment: u32 length, bytes
+ *   payload bytes, `pad` zero bytes, then per attachment: u32 length, bytes
  *
  * `to`/`from` are per-link aliases of actor IDs (see link.ts), so the hot path
  * never encodes or decodes an ID string. Small frames are copied into one batch
  * buffer and written once per event-loop turn; attachments are written beside
- * them without a copy.
+ * them without a copy. The pad puts the first attachment's bytes at a
+ * multiple of 8 from the frame's start: a frame read into a buffer of its own
+ * holds them aligned for any typed array, which may then view them in place
+ * (codec.ts, handed-over arrays).
  */
 import { ProtocolError } from './errors.ts';
 
@@ -96,7 +99,9 @@ export class FrameWriter {
   push(kind: number, to: number, from: number, callId: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[] = NONE): void {
     let attBytes = 0;
     for (const att of attachments) attBytes += 4 + att.byteLength;
-    const headAndBody = HEADER_BYTES + payload.byteLength;
+    const length = payload.byteLength;
+    const pad = attachments.length === 0 ? 0 : attachmentPad(length);
+    const headAndBody = HEADER_BYTES + length + pad;
     const total = headAndBody - 4 + attBytes;
     if (total > MAX_FRAME_BYTES) throw new RangeError(`frame of ${total} bytes is over the ${MAX_FRAME_BYTES}-byte limit`);
     if (this.#used + headAndBody + attachments.length * 4 > this.#batch.byteLength) this.#seal(headAndBody + attachments.length * 4);
@@ -106,17 +111,17 @@ export class FrameWriter {
     b[o + 4] = kind;
     b[o + 5] = attachments.length;
     b[o + 6] = flags;
-    b[o + 7] = 0;
+    b[o + 7] = pad;
     u32(b, o + 8, to);
     u32(b, o + 12, from);
     u32(b, o + 16, callId);
-    const length = payload.byteLength;
     u32(b, o + 20, length);
     o += HEADER_BYTES;
     // Most messages are a few dozen bytes: a loop beats set()'s fixed cost.
     if (length <= 64) for (let i = 0; i < length; i++) b[o + i] = payload[i]!;
     else b.set(payload, o);
     o += length;
+    for (let i = 0; i < pad; i++) b[o++] = 0;
     if (attachments.length === 0) {
       this.#used = o;
     } else {
@@ -360,6 +365,11 @@ export class FrameReader {
   }
 }
 
+/** Zero bytes after a payload of `length` that put the first attachment's bytes (after its u32 length) at a multiple of 8 from the frame's start. */
+export function attachmentPad(length: number): number {
+  return (8 - ((HEADER_BYTES + length + 4) % 8)) % 8;
+}
+
 /** Writes a little-endian u32; Buffer#writeUInt32LE's checks cost more on the hot path. */
 function u32(b: Uint8Array, o: number, v: number): void {
   b[o] = v;
@@ -381,6 +391,8 @@ function parse(buf: Buffer, o: number, total: number): Frame {
   const kind = buf[o + 4]!;
   const natt = buf[o + 5]!;
   const flags = buf[o + 6]!;
+  const pad = buf[o + 7]!;
+  if (pad > 7) throw new ProtocolError(`bad frame pad ${pad}`);
   const to = buf.readUInt32LE(o + 8);
   const from = buf.readUInt32LE(o + 12);
   const callId = buf.readUInt32LE(o + 16);
@@ -390,7 +402,7 @@ function parse(buf: Buffer, o: number, total: number): Frame {
   if (p + payloadLength > end) throw new ProtocolError(`frame payload of ${payloadLength} bytes overruns its frame`);
   // A plain view: cheaper than Buffer#subarray, which runs on every message.
   const payload = new Uint8Array(buf.buffer, buf.byteOffset + p, payloadLength);
-  p += payloadLength;
+  p += payloadLength + pad;
   let attachments: readonly Buffer[] = NONE;
   if (natt > 0) {
     const list: Buffer[] = [];

@@ -5,6 +5,12 @@ import { runInNewContext } from 'node:vm';
 import { ATTACHMENT_MIN_BYTES, FLAG_HANDLES, FLAG_RECORDS, decode, encode, errorFromWire, errorToWire, handOver } from '../../runtime/codec.ts';
 import { AbortError, ActorRef, CommandTimeoutError, InvalidArgumentError, Lock, OutputLimitError, PoolClosedError, SerializationError, TimeoutError, TroupeError, WorkerCrashedError, registerErrorClass } from '../../index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FrameReader, FrameWriter, type Frame } from '../../runtime/framing.ts';
+
+function framePair(): { writer: FrameWriter; written: Buffer[] } {
+  const written: Buffer[] = [];
+  return { writer: new FrameWriter({ write: (chunks) => void written.push(...chunks) }), written };
+}
 
 const roundTrip = (value: unknown): unknown => {
   const { payload, attachments, flags } = encode(value, 'message');
@@ -170,6 +176,34 @@ describe('codec', () => {
     const { payload, attachments, flags } = encode(values, 'message');
     expect(attachments[0]!.buffer).toBe(values.buffer);
     expect((decode(payload, attachments, flags) as Float64Array)[0]).toBe(3);
+  });
+
+  it('gives a handed-over typed array as a view of its frame where the frame holds it aligned, and a copy otherwise', () => {
+    const through = (value: unknown): unknown => {
+      const { payload, attachments, flags } = encode(value, 'message');
+      const { writer, written } = framePair();
+      writer.push(1, 1, 2, 0, flags, payload, attachments);
+      writer.flush();
+      let frame: Frame | undefined;
+      new FrameReader((f) => (frame = f)).push(Buffer.concat(written));
+      return decode(frame!.payload, frame!.attachments, frame!.flags);
+    };
+    const handed = through(handOver(Float64Array.from({ length: ATTACHMENT_MIN_BYTES / 8 }, (_, i) => i * 1.5))) as Float64Array;
+    expect(handed[1]).toBe(1.5);
+    expect(handed.byteOffset).toBeGreaterThan(0);
+    expect(handed.buffer.byteLength).toBeGreaterThan(handed.byteLength);
+    // Not handed over: a copy, with a buffer of its own, as structuredClone gives.
+    const kept = through(Float64Array.from({ length: ATTACHMENT_MIN_BYTES / 8 }, (_, i) => i * 1.5)) as Float64Array;
+    expect(kept[1]).toBe(1.5);
+    expect(kept.byteOffset).toBe(0);
+    expect(kept.buffer.byteLength).toBe(kept.byteLength);
+    // Handed over, in a frame read at an odd place: a copy, which a Float64Array needs.
+    const { payload, attachments, flags } = encode(handOver(new Float64Array(ATTACHMENT_MIN_BYTES / 8).fill(2.5)), 'message');
+    const odd = Buffer.alloc(attachments[0]!.byteLength + 1);
+    attachments[0]!.copy(odd, 1);
+    const copied = decode(payload, [odd.subarray(1)], flags) as Float64Array;
+    expect(copied[0]).toBe(2.5);
+    expect(copied.byteOffset).toBe(0);
   });
 
   it('refuses a frame whose body names an attachment it lacks, or a typed array of a kind it does not know', () => {

@@ -109,6 +109,31 @@ describe('framing', () => {
     expect(targets.has(att.buffer)).toBe(true);
   });
 
+  it("puts a frame's first attachment at a multiple of 8 bytes from the frame's start, whatever its payload's length", () => {
+    for (let length = 0; length < 12; length++) {
+      const { writer, written } = pair();
+      const att = Buffer.alloc(70_000, length);
+      writer.push(2, 1, 2, 0, 0, Buffer.alloc(length, 9), [att, Buffer.from('tail')]);
+      writer.flush();
+      // A buffer of its own, as a large frame is read into: the frame starts at its byte 0.
+      const stream = Buffer.concat(written);
+      const frames: Frame[] = [];
+      new FrameReader((f) => frames.push(f)).push(stream);
+      expect(frames[0]!.payload).toEqual(new Uint8Array(length).fill(9));
+      expect(frames[0]!.attachments[0]!.equals(att)).toBe(true);
+      expect(frames[0]!.attachments[0]!.byteOffset % 8).toBe(0);
+      expect(frames[0]!.attachments[1]!.toString()).toBe('tail');
+    }
+  });
+
+  it('throws ProtocolError for a pad of more than 7 bytes', () => {
+    const bad = Buffer.alloc(HEADER_BYTES + 8);
+    bad.writeUInt32LE(HEADER_BYTES + 4, 0);
+    bad[4] = 1;
+    bad[7] = 8;
+    expect(() => new FrameReader(() => {}).push(bad)).toThrow('bad frame pad 8');
+  });
+
   it('streams a full batch at once instead of holding it to the end of the turn', () => {
     const { writer, written } = pair();
     for (let i = 0; i < 5000; i++) writer.push(1, 1, 1, 0, 0, Buffer.alloc(20));
