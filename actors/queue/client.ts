@@ -196,9 +196,19 @@ export class ChannelClient {
       onAbort = () => this.ref.send({ t: 'x', ...this.#address, k: token });
       signal.addEventListener('abort', onAbort, { once: true });
     }
-    return this.#call(message, ms).finally(() => {
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
-    });
+    return this.#call(message, ms).then(
+      (answer) => {
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        return answer;
+      },
+      (err: unknown) => {
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        // Not sent (an item put that cannot be encoded): the acks it carried go on their own, or the
+        // items they confirm would count as lost with this process, and be taken again.
+        if (settle !== undefined && err instanceof SerializationError) this.#keepSettle(settle);
+        throw err;
+      },
+    );
   }
 
   #call(message: Record<string, unknown>, ms: number | undefined): Promise<unknown> {
@@ -267,6 +277,13 @@ export class ChannelClient {
     unsettled.delete(this);
     const settle = this.#takeSettle();
     if (settle !== undefined) this.ref.send({ t: 's', ...this.#address, ...settle });
+  }
+
+  /** Acks and give-backs taken for a message that did not go: sent with the next, or at the end of the turn. */
+  #keepSettle(settle: { a: number[]; r?: number[] }): void {
+    this.#acks = [...settle.a, ...this.#acks];
+    if (settle.r !== undefined) this.#returns = [...settle.r, ...this.#returns];
+    this.#flushSoon();
   }
 
   #takeSettle(): { a: number[]; r?: number[] } | undefined {

@@ -14,6 +14,7 @@ import { Channel, seqAt, type Batch } from './channel.ts';
 import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, type WaitOptions } from './client.ts';
 import { ClosedError, QueueEmptyError, QueueFullError, TaskDoneError } from './errors.ts';
 import { TRACK_FLIGHTS } from './flights.ts';
+import { holdAlive } from '../../runtime/timers.ts';
 
 export type { WaitOptions } from './client.ts';
 
@@ -178,10 +179,17 @@ export class Queue<T = unknown> extends Handle {
     // An unbounded queue takes a turn's puts together (one promise each, refusals mapped by the
     // client); a bounded one answers each put as it gets in.
     if (this.maxsize === 0 && ms === undefined && signal === undefined) return this.#client.putSoon(item, this.#putRefused);
-    return this.#client.request({ t: 'put', vs: [item], ms }, ms, signal, 'put()').then((answer) => {
-      if (answer === true) return;
-      throw this.#refused(answer, 'put()', ms, signal);
-    });
+    // The put waits in the service while the queue is full: until it is answered it keeps this process,
+    // as Python's put blocks its producer. A producer that returns right after puts it did not await
+    // loses none of them (its process ended them as it went, unanswered).
+    const release = holdAlive();
+    return this.#client
+      .request({ t: 'put', vs: [item], ms }, ms, signal, 'put()')
+      .finally(release)
+      .then((answer) => {
+        if (answer === true) return;
+        throw this.#refused(answer, 'put()', ms, signal);
+      });
   }
 
   /** `put` without waiting: rejects with `QueueFullError` at once when full. */

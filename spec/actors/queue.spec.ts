@@ -18,7 +18,7 @@ import {
   type Connection,
   type Lock,
 } from '../../index.ts';
-import { bigProducer, blockedGetter, consumer, fastThenHang, makesThenReturns, getAndReturn, getThenHang, getThenReturn, marksDone, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, worker } from '../fixtures/queues.ts';
+import { bigProducer, blockedGetter, consumer, fastThenHang, makesThenReturns, getAndReturn, getThenFailedPut, getThenHang, getThenReturn, marksDone, producer, putThenHang, queueMaker, relayProducer, slowConsumer, streamingProducer, stuckPutter, unawaitedProducer, worker } from '../fixtures/queues.ts';
 import { reap, until } from '../helpers.ts';
 
 const is =
@@ -84,6 +84,33 @@ describe('Queue', () => {
     const got: number[] = [];
     for (let i = 0; i < 150; i++) got.push(await q.get({ timeout: 10_000 }));
     expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    await q.close();
+  });
+
+  it('counts an item taken though the put right after it failed to encode (Queue and JoinableQueue)', async () => {
+    for (const q of [new Queue<unknown>(), new JoinableQueue<unknown>()]) {
+      await q.put('job-1');
+      const taker = reap(spawn(getThenFailedPut, { args: [q] }));
+      expect(await current().receive({ match: is<{ got: string }>((m) => m.got === 'job-1'), timeout: 20_000 })).toEqual({ got: 'job-1', failed: 'SerializationError' });
+      expect(await taker.join({ timeout: 20_000 })).toBe(0);
+      // Before, the item's ack rode on the put that never went: the item came back once its taker ended.
+      expect(await q.size()).toBe(0);
+      if (q instanceof JoinableQueue) expect(await q.join({ timeout: 5000 })).toBe(true);
+      await q.close();
+    }
+  });
+
+  it("keeps a producer's process until its puts on a full queue are in, though it never awaited them (Python's put blocks)", async () => {
+    const q = new Queue<number>({ maxsize: 3 });
+    const producing = reap(spawn(unawaitedProducer, { args: [q, 10] }));
+    await current().receive({ match: is<string>((m) => m === 'returning'), timeout: 20_000 });
+    // Its behaviour returned with 7 puts waiting for room: its process waits for them.
+    expect(await producing.join({ timeout: 1000 })).toBe(null);
+    const got: number[] = [];
+    for (let i = 0; i < 10; i++) got.push(await q.get({ timeout: 20_000 }));
+    // Before, the producer ended with 7 puts waiting for room, and they were dropped: get() timed out after 3.
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(await producing.join({ timeout: 20_000 })).toBe(0);
     await q.close();
   });
 
