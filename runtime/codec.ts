@@ -73,6 +73,21 @@ const mapsPackr = new Packr({ ...common, useRecords: false, mapsAsObjects: true 
 const mapsUnpackr = new Unpackr({ ...common, useRecords: false, mapsAsObjects: true });
 const recordsPackr = new Packr({ ...common, useRecords: true });
 const recordsUnpackr = new Unpackr({ ...common, useRecords: true });
+// For a value holding an object of 65,536 keys or more, which the packers above refuse (they write
+// every object's size in 16 bits, the faster way): made on first need, used for such a value alone.
+let wideMapsPackr: Packr | null = null;
+let wideRecordsPackr: Packr | null = null;
+
+/** A packer of `records` kind that writes objects of any number of keys. */
+function widePackr(records: boolean): Packr {
+  if (records) return (wideRecordsPackr ??= new Packr({ ...common, useRecords: true, variableMapSize: true }));
+  return (wideMapsPackr ??= new Packr({ ...common, useRecords: false, mapsAsObjects: true, variableMapSize: true }));
+}
+
+/** msgpackr's refusal of an object past 65,535 keys, by a packer without `variableMapSize`. */
+function tooManyKeys(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('variableMapSize');
+}
 
 // The attachments of the value being packed or unpacked. pack/unpack are
 // synchronous, so one slot per direction is enough.
@@ -627,7 +642,17 @@ export function encode(value: unknown, label: string, to?: string, after?: (() =
     // Inside: reading the value may throw (a getter), and that is a value that cannot be sent too.
     flags = holdsMap(value, 0) ? FLAG_RECORDS : 0;
     packedHandle = false;
-    const payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
+    let payload: Buffer;
+    try {
+      payload = (flags === FLAG_RECORDS ? recordsPackr : mapsPackr).pack(value);
+    } catch (err) {
+      if (!tooManyKeys(err)) throw err;
+      // Packed again from the start: what the first try attached or set to run goes.
+      scratch.length = 0;
+      afterPacking = [];
+      packedHandle = false;
+      payload = widePackr(flags === FLAG_RECORDS).pack(value);
+    }
     if (packedHandle) flags |= FLAG_HANDLES;
     encoded = { payload, attachments: scratch.length === 0 ? NO_ATTACHMENTS : scratch.splice(0), flags };
   } catch (cause) {
@@ -668,6 +693,8 @@ function forgetLast(): void {
   forgetting = false;
   mapsPackr.pack(null);
   recordsPackr.pack(null);
+  wideMapsPackr?.pack(null);
+  wideRecordsPackr?.pack(null);
 }
 
 /**

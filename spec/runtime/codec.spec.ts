@@ -178,6 +178,20 @@ describe('codec', () => {
     expect((decode(payload, attachments, flags) as Float64Array)[0]).toBe(3);
   });
 
+  it('carries an object of 65,536 keys or more (a word count), alone and where records are used', () => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 70_000; i++) counts[`w${i}`] = i;
+    // Before, msgpackr refused it: "use the variableMapSize option".
+    const alone = roundTrip({ counts }) as { counts: Record<string, number> };
+    expect(Object.keys(alone.counts)).toHaveLength(70_000);
+    expect(alone.counts.w69999).toBe(69_999);
+    const withMap = roundTrip({ counts, index: new Map([['all', counts]]) }) as { counts: Record<string, number>; index: Map<string, Record<string, number>> };
+    expect(Object.keys(withMap.index.get('all')!)).toHaveLength(70_000);
+    expect(withMap.counts.w12345).toBe(12_345);
+    // Small values go on as before.
+    expect(roundTrip({ a: 1 })).toEqual({ a: 1 });
+  });
+
   it('gives a handed-over typed array as a view of its frame where the frame holds it aligned, and a copy otherwise', () => {
     const through = (value: unknown): unknown => {
       const { payload, attachments, flags } = encode(value, 'message');
