@@ -4,7 +4,8 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, Pipe, SharedArray, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, Pool, SharedArray, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
+import { add, setPrefix, square, withPrefix } from './fixtures/tasks.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
   void ctx;
@@ -129,9 +130,28 @@ async function commandOutputs(): Promise<void> {
   void [text, latin, bytes, raw, plain, unknown, unknownRun];
 }
 
+/** A pool's results are typed from its tasks, and its tasks' and initializer's arguments are checked. */
+async function poolTypes(pool: Pool): Promise<void> {
+  expectTypeOf(await pool.map(square, [1, 2])).toEqualTypeOf<number[]>();
+  expectTypeOf(await pool.apply(add, [1, 2])).toEqualTypeOf<number>();
+  expectTypeOf(await pool.starmap(add, [[1, 2]])).toEqualTypeOf<number[]>();
+  for await (const x of pool.imap(withPrefix, [1])) expectTypeOf(x).toEqualTypeOf<string>();
+  // @ts-expect-error: square takes a number
+  await pool.map(square, ['a']);
+  // @ts-expect-error: add takes two numbers
+  await pool.apply(add, [1]);
+  const ready = new Pool({ initializer: setPrefix, initArgs: ['ready'] });
+  // @ts-expect-error: setPrefix takes a string
+  const wrong = new Pool({ initializer: setPrefix, initArgs: [1] });
+  // A pool of any initializer is a Pool.
+  const pools: Pool[] = [ready, wrong, new Pool({ maxTasksPerChild: null })];
+  void pools;
+}
+
 describe('types', () => {
   it('are checked by the typechecker, not at run time', () => {
     expectTypeOf(compileOnly).toBeFunction();
     expectTypeOf(commandOutputs).toBeFunction();
+    expectTypeOf(poolTypes).toBeFunction();
   });
 });

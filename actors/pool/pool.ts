@@ -54,14 +54,15 @@ export class PoolClosedError extends TroupeError {
 
 registerOwnErrorClasses([WorkerCrashedError, PoolClosedError]);
 
-export interface PoolOptions {
+export interface PoolOptions<I extends Task = Task> {
   /** Workers; default `os.availableParallelism()`. */
   readonly size?: number;
-  /** A worker is replaced after this many tasks (chunks); default never. */
-  readonly maxTasksPerChild?: number;
+  /** A worker is replaced after this many tasks (chunks); default (or `null`, Python's `None`) never. */
+  readonly maxTasksPerChild?: number | null;
   /** Runs once in each worker before its first task. */
-  readonly initializer?: Task;
-  readonly initArgs?: readonly unknown[];
+  readonly initializer?: I;
+  /** The initializer's arguments, typed from it. */
+  readonly initArgs?: Readonly<TaskArgs<I>>;
 }
 
 export interface TaskOptions {
@@ -215,7 +216,11 @@ const FOREVER = Object.freeze({ timeout: Infinity });
 /** The job a worker answers as it starts taking jobs (see #spawnWorker). */
 const STARTED: Job = Object.freeze({ key: STARTED_KEY, chunk: [], star: false });
 
-export class Pool {
+/**
+ * Python's `multiprocessing.Pool` on actor processes. The type parameter is
+ * the initializer's, inferred from the options: it types `initArgs`.
+ */
+export class Pool<I extends Task = Task> {
   readonly size: number;
   /** How errors, warnings and its workers' names call it: `Pool-<n>` (its workers are `PoolWorker-<n>:<k>`). */
   get name(): string {
@@ -279,7 +284,7 @@ export class Pool {
    * outnumber the workers, or once the first worker is up or has answered.
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad size, maxTasksPerChild or initializer.
    */
-  constructor(options: PoolOptions = {}) {
+  constructor(options: PoolOptions<I> = {}) {
     // As Python's Pool() in a child importing the main module: an error here, not workers that fail later.
     refuseSpawnAtImport('new Pool()', poolWorker);
     checkOptions(options, 'options', 'an object of pool options ({ size, maxTasksPerChild, initializer, initArgs })', 'Pool options', ['size', 'maxTasksPerChild', 'initializer', 'initArgs'], {
@@ -288,8 +293,8 @@ export class Pool {
     });
     const { size = availableParallelism(), maxTasksPerChild, initializer, initArgs = [] } = options;
     if (!Number.isInteger(size) || size < 1) throw invalidOption('size', 'an integer of at least 1 (the number of workers)', size);
-    if (maxTasksPerChild !== undefined && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
-      throw invalidOption('maxTasksPerChild', 'a positive integer or undefined', maxTasksPerChild);
+    if (maxTasksPerChild !== undefined && maxTasksPerChild !== null && (!Number.isInteger(maxTasksPerChild) || maxTasksPerChild < 1)) {
+      throw invalidOption('maxTasksPerChild', 'a positive integer, or null or undefined for none', maxTasksPerChild);
     }
     if (initializer !== undefined && !isTask(initializer)) throw invalidOption('initializer', 'a task made with task(fn)', initializer);
     if (!Array.isArray(initArgs)) throw invalidOption('initArgs', 'an array', initArgs);
@@ -691,8 +696,10 @@ export class Pool {
             let step: IteratorResult<unknown>;
             try {
               // A plain iterable's items are taken without a turn of the microtask queue each.
-              const pulled = iterator.next();
-              step = typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : (pulled as IteratorResult<unknown>);
+              const pulled: unknown = iterator.next();
+              step = (isObject(pulled) && typeof (pulled as PromiseLike<unknown>).then === 'function' ? await pulled : pulled) as IteratorResult<unknown>;
+              // As for…of and for await…of: a result that is no object is the iterator's fault, not an endless input.
+              if (!isObject(step)) throw new TypeError(`Iterator result ${String(step)} is not an object`);
             } catch (error) {
               // The chunk it broke is dropped, as Python drops it.
               inputFailed = { error };
@@ -1700,6 +1707,10 @@ function chunksizeOf(options: MapOptions, fallback: number): number {
  * array made with `new Array(length)` is made again as its first double lands
  * (100,000 results: about 4 ms less a map, here).
  */
+function isObject(value: unknown): value is object {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+}
+
 function doubles(length: number): unknown[] {
   const out: unknown[] = [0.5];
   out.length = length;

@@ -423,6 +423,12 @@ describe('Pool', () => {
     await p.join();
   });
 
+  it("takes maxTasksPerChild: null as no limit, as Python's None", async () => {
+    const p = pool({ size: 1, maxTasksPerChild: null });
+    // One worker ran them all: none was replaced.
+    expect(new Set(await p.map(whoRuns, [1, 2, 3], { chunksize: 1 })).size).toBe(1);
+  });
+
   it('runs the initializer once in each worker', async () => {
     const p = pool({ size: 2, initializer: setPrefix, initArgs: ['ready'] });
     expect(await p.map(withPrefix, [1, 2, 3])).toEqual(['ready:1', 'ready:2', 'ready:3']);
@@ -764,6 +770,25 @@ describe('Pool', () => {
     expect(await p.map(square, [2])).toEqual([4]);
   });
 
+  it("rejects an imap whose input's next() gives something that is no object with a TypeError, as for…of does, not an endless input", async () => {
+    const p = pool();
+    const malformed = (result: unknown): Iterable<number> => ({ [Symbol.iterator]: () => ({ next: () => result as IteratorResult<number> }) });
+    const asyncMalformed = (result: unknown): AsyncIterable<number> => ({ [Symbol.asyncIterator]: () => ({ next: async () => result as IteratorResult<number> }) });
+    for (const input of [malformed(5), malformed(null), asyncMalformed(5), asyncMalformed('x')]) {
+      for (const imap of [p.imap(square, input), p.imapUnordered(square, input)]) {
+        const seen: number[] = [];
+        // Before, a result of 5 read as an item `undefined`, for ever: this loop never ended.
+        const error = await (async () => {
+          for await (const x of imap) if (seen.push(x) > 10) return 'endless';
+        })().catch((err: unknown) => err);
+        expect(error).toBeInstanceOf(TypeError);
+        expect((error as TypeError).message).toMatch(/^Iterator result .* is not an object$/);
+        expect(seen).toEqual([]);
+      }
+    }
+    expect(await p.map(square, [3])).toEqual([9]);
+  });
+
   it("gives an imap's results for the items before the one its input failed at, then the input's error (as Python's test_imap_handle_iterable_exception)", async () => {
     const p = pool();
     function* sayWhen(total: number, when: number): Generator<number> {
@@ -931,7 +956,7 @@ describe('Pool', () => {
 
   it('validates its options like Python, and refuses work once closed', async () => {
     expect(() => new Pool({ size: 0 })).toThrow('Expected `size` to be an integer of at least 1 (the number of workers), got `0` (number).');
-    expect(() => new Pool({ maxTasksPerChild: 0 })).toThrow('Expected `maxTasksPerChild` to be a positive integer or undefined, got `0` (number).');
+    expect(() => new Pool({ maxTasksPerChild: 0 })).toThrow('Expected `maxTasksPerChild` to be a positive integer, or null or undefined for none, got `0` (number).');
     expect(() => new Pool({ initializer: (() => 1) as never })).toThrow('Expected `initializer` to be a task made with task(fn)');
     const p = pool({ size: 1 });
     await expect(p.map(square, [1], { chunksize: 0 })).rejects.toThrow('Expected `chunksize` to be a positive integer, got `0` (number).');
