@@ -452,7 +452,16 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     // An actor that acknowledges the calls it takes never ran those it did not say it took.
     const untaken = this.#def.acksCalls === true ? (call: { from: string; callId: number }) => call.callId > (this.#takenUpTo.get(call.from) ?? 0) : undefined;
-    this.#node.failCalls(this.#inflight.all(), exitCode, this.reason(), untaken);
+    const own = [...this.#inflight.all()];
+    const below = own.filter((call) => call.to !== this.ref.id);
+    this.#node.failCalls(
+      own.filter((call) => call.to === this.ref.id),
+      exitCode,
+      this.reason(),
+      untaken,
+    );
+    // Calls to actors below it: those ended with it, as their watchers are told below (not with its own code).
+    this.#node.failCalls(below, null, 'killed');
     this.#inflight.clear();
     this.#resolveExited(exitCode);
     const reason = this.reason();

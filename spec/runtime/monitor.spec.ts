@@ -265,6 +265,22 @@ describe('monitors and links at the edges, as OTP keeps them', () => {
       expect(got).toEqual([{ type: 'exit', actor: expect.objectContaining({ id: y.id }), reason: expect.objectContaining({ exitCode: 1 }) }]);
     }));
 
+  it("fail a call to a grandchild whose parent is terminated as the grandchild's watchers are told (killed), not with its parent's code", () =>
+    inScratch(async (dir) => {
+      const p = reap(spawn(puppet));
+      const g = (await p.call({ op: 'spawn' }, T)) as ActorRef<PuppetOrder, unknown>;
+      current().monitor(g);
+      const pending = g.call({ op: 'spin', dir }).catch((err: unknown) => err);
+      await until(() => existsSync(join(dir, 'spinning')), 20_000, 'the grandchild to spin');
+      p.terminate();
+      expect((await next(downFor(g))).reason).toBe('killed');
+      const err = (await pending) as Error;
+      expect(err.name).toBe('ActorExitedError');
+      // Before: "(exit code -15: shutdown)", its parent's end, while its watchers heard killed.
+      expect(err.message).toContain('(killed)');
+      expect(err.message).not.toContain('-15');
+    }));
+
   it('tell a watch of a grandchild whose parent dies before it took the watch in: killed', () =>
     inScratch(async (dir) => {
       const w = reap(spawn(puppet));
