@@ -63,8 +63,12 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
     return this.#ready;
   }
 
-  /** The OS pid; null until the process has started. */
+  /**
+   * The OS pid; null until the process has started.
+   * @throws {TroupeError} `ERR_CLOSED` once the ref was closed, as Python's `pid` raises then.
+   */
   get pid(): number | null {
+    this.#mustBeOpen('pid');
     return this.#core.pid;
   }
 
@@ -72,8 +76,10 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
    * null while alive; 0 when the behaviour returned; 1 on an uncaught error
    * (see `error`); n after `process.exit(n)`; -N when ended by signal N
    * (`terminate()` → -15, `kill()` → -9).
+   * @throws {TroupeError} `ERR_CLOSED` once the ref was closed, as Python's `exitcode` raises then.
    */
   get exitCode(): number | null {
+    this.#mustBeOpen('exitCode');
     return this.#core.exitCode;
   }
 
@@ -134,8 +140,9 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
   /**
    * Python's `Process.close()`: declares this ref done with, once the actor
    * has ended. Its lifecycle methods (`isAlive`, `join`, `terminate`, `kill`,
-   * `stop`, `shutdown`) then throw `TroupeError` `ERR_CLOSED`, as Python's
-   * raise `ValueError`; `exitCode`, `pid` and messaging stay. A second call
+   * `stop`, `shutdown`) and its `exitCode` and `pid` then throw `TroupeError`
+   * `ERR_CLOSED`, as Python's raise `ValueError`; its `error`, name and
+   * messaging stay (a ref is also an actor's address). A second call
    * does nothing. (The process and its pipe are released as it ends, closed
    * or not.)
    * @throws {TroupeError} `ERR_STILL_RUNNING` while the actor runs: join, stop or kill it first.
