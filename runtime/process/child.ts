@@ -452,16 +452,16 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     }
     // An actor that acknowledges the calls it takes never ran those it did not say it took.
     const untaken = this.#def.acksCalls === true ? (call: { from: string; callId: number }) => call.callId > (this.#takenUpTo.get(call.from) ?? 0) : undefined;
-    const own = [...this.#inflight.all()];
-    const below = own.filter((call) => call.to !== this.ref.id);
+    // Calls to its process (the actor, or a queue or lock it made) end with its code; calls to actors
+    // in processes below it end as their watchers are told below (not with its code).
+    const calls = [...this.#inflight.all()];
+    const inProcess = (call: { to: string }): boolean => nodeOf(call.to) === this.nodeId;
+    this.#node.failCalls(calls.filter(inProcess), exitCode, this.reason(), untaken);
     this.#node.failCalls(
-      own.filter((call) => call.to === this.ref.id),
-      exitCode,
-      this.reason(),
-      untaken,
+      calls.filter((call) => !inProcess(call)),
+      null,
+      'killed',
     );
-    // Calls to actors below it: those ended with it, as their watchers are told below (not with its own code).
-    this.#node.failCalls(below, null, 'killed');
     this.#inflight.clear();
     this.#resolveExited(exitCode);
     const reason = this.reason();
