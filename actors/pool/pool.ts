@@ -728,6 +728,8 @@ export class Pool<I extends Task = Task> {
       for (;;) {
         // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
         let id: number | undefined;
+        // Aborted: the next read rejects, whatever results are in already (as a stream's iterator does).
+        if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
         for (;;) {
           if (progressFailed !== null) throw (progressFailed as { error: unknown }).error;
           id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
@@ -751,6 +753,8 @@ export class Pool<I extends Task = Task> {
         if (ordered) nextOrdered++;
         // A chunk refused because the pool was terminated or joined ends the imap: nothing after it can run.
         if (!outcome.ok && outcome.error instanceof PoolClosedError) throw outcome.error;
+        // So does one dropped for the caller's abort: the imap ends with that one AbortError, not one per chunk.
+        if (!outcome.ok && outcome.error instanceof AbortError && signal?.aborted) throw outcome.error;
         // A failed chunk is raised by the next() that reaches it; the input is read on only if the
         // imap is read on: a loop that the error ended (for await calls no return() then) leaves the
         // input where it was, and the caller's signal without a listener of ours.

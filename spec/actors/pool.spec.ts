@@ -1055,6 +1055,17 @@ describe('Pool', () => {
     await expect(it.next()).rejects.toBeInstanceOf(AbortError);
   });
 
+  it.each(['imap', 'imapUnordered'] as const)('%s aborted mid-read rejects one next() with AbortError, then is done', async (kind) => {
+    const p = pool({ size: 2 });
+    const controller = new AbortController();
+    const it = p[kind](slowTask, Array.from({ length: 12 }, () => 20), { chunksize: 1, signal: controller.signal });
+    for (let i = 0; i < 4; i++) expect((await it.next()).value).toBe(20);
+    controller.abort();
+    await expect(it.next()).rejects.toBeInstanceOf(AbortError);
+    // Before, each chunk in flight rejected a next() of its own: two AbortErrors, then done.
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('refuses with PoolClosedError the items an imap is read for after join() stopped the workers, and starts no worker for them', async () => {
     const p = pool({ size: 1 });
     const it = p.imap(square, Array.from({ length: 300 }, (_, i) => i));
