@@ -147,9 +147,13 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     for (const fn of announce) fn();
     live.add(this);
     if (this.daemon && node.parentless) keepMainForDaemons(() => [...live].some((child) => child.daemon));
-    // The next spawn of the root finds a spare host; started once this actor is up (or failed to
-    // start, however early), so as not to slow its start.
-    if (node.parentless) void this.ready.then(spareOnceStarted, spareOnceStarted);
+    // The next spawn of the root finds a spare host, once the root spawns again what ended (see
+    // wantSpares); started once this actor is up (or failed to start, however early), so as not to slow its start.
+    if (node.parentless) {
+      const key = definitionKey(def);
+      if (key !== null && endedDefinitions.has(key)) wantSpares();
+      void this.ready.then(spareOnceStarted, spareOnceStarted);
+    }
     void this.#start();
   }
 
@@ -446,6 +450,10 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       this.#rejectReady(err);
     }
     this.#node.removeChild(this.nodeId);
+    if (this.#node.parentless) {
+      const key = definitionKey(this.#def);
+      if (key !== null) endedDefinitions.add(key);
+    }
     for (const [kind, to, from, callId, flags, payload, attachments] of queued) {
       if (kind === FRAME_CALL) this.#inflight.add(from, callId, to);
       else this.#node.deadLetter(kind, to, from, flags, payload, attachments, 'exited');
@@ -758,8 +766,12 @@ export const SPARE_ARG = 'troupe-spare';
  * A process started ahead of need, with node up and the runtime loaded,
  * waiting on stdin for the actor it will become (host.ts `runSpare`): a
  * spawn that takes it skips node's start-up and the runtime's load, as
- * Python's forkserver skips the interpreter's. A root process keeps one from
- * its first spawn on (`TROUPE_SPARE_HOST=off` turns this off); it dies with
+ * Python's forkserver skips the interpreter's. A root process keeps one once
+ * it spawns again an actor whose like has ended (a restart, a pool worker
+ * replaced, a spawn in a loop): those are the spawns a spare serves, where a
+ * program that starts its actors (a pool's workers) once would only pay a
+ * process, and its start's CPU time amid its first work
+ * (`TROUPE_SPARE_HOST=off` turns spares off); it dies with
  * the root (the parent-death signal, or EOF on its stdin). A spawn takes it
  * only when the spare would be the same process a cold start makes: default
  * `env`, `cwd`, `execArgv` and death signal; the environment, working
@@ -778,9 +790,19 @@ interface Spare {
 let spare: Spare | null = null;
 let spareStarting = false;
 const SPARES = process.env.TROUPE_SPARE_HOST !== 'off';
+/** The definitions (by definitionKey) of the root's actors that have ended. */
+const endedDefinitions = new Set<string>();
 
-/** How many spare hosts this process started and how many spawns took one (for specs and diagnostics). */
-export const spareHosts = { started: 0, taken: 0 };
+/**
+ * How many spare hosts this process started and how many spawns took one,
+ * and whether it keeps one (for specs and diagnostics).
+ */
+export const spareHosts = { started: 0, taken: 0, wanted: false };
+
+/** The root spawned again what ended: from now on it keeps a spare host. */
+function wantSpares(): void {
+  spareHosts.wanted = true;
+}
 
 /** The spare host's pid, if one is waiting (for specs). */
 export function sparePid(): number | null {
@@ -841,6 +863,7 @@ let spareWait: ReturnType<typeof setTimeout> | null = null;
  * just started as its first messages come.
  */
 function spareOnceStarted(): void {
+  if (!spareHosts.wanted) return;
   const starting = [...live].some((child) => child.starting);
   if (starting && spareWait !== null) return; // a start is set already: a run of spawns does not put it off
   if (spareWait !== null) clearTimeout(spareWait);

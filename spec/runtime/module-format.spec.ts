@@ -89,6 +89,9 @@ describe('module bundles', () => {
     const cold = reap(spawn(esmLoaderState, { env: { ...process.env } }));
     expect(await cold.call('state', { timeout: 15_000 })).toBe(false);
     if (process.env.TROUPE_SPARE_HOST === 'off') return;
+    // A root keeps spare hosts once it spawns again what ended: this actor, cold again.
+    await cold.stop({ timeout: 10_000 });
+    await reap(spawn(esmLoaderState, { env: { ...process.env } })).stop({ timeout: 10_000 });
     await vi.waitFor(() => expect(sparePid()).not.toBeNull(), { timeout: 20_000, interval: 10 });
     const taken = spareHosts.taken;
     const warm = reap(spawn(esmLoaderState));

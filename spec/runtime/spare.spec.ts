@@ -9,7 +9,7 @@ import { Pool, SpawnError, Supervisor, current, spawn, type ActorRef } from '../
 import { runtimeBundle } from '../../runtime/process/bundle.ts';
 import { entryAfterMeeting, entryOf, loadRuntimeAgain } from '../fixtures/tasks.ts';
 import { sparePid, spareHosts } from '../../runtime/process/child.ts';
-import { selfReport } from '../fixtures/actors.ts';
+import { quick, selfReport } from '../fixtures/actors.ts';
 import { heldPid } from '../fixtures/held-start.ts';
 import { alive, allGone, reap, within } from '../helpers.ts';
 
@@ -24,8 +24,15 @@ async function report(options: Parameters<typeof spawn>[1] = {}): Promise<{ ref:
   return { ref, report: got };
 }
 
+/** A root keeps spare hosts once it spawns again an actor whose like ended: this spawns one twice, if it has not yet. */
+async function keepSpares(): Promise<void> {
+  if (spareHosts.wanted) return;
+  for (let i = 0; i < 2; i++) await spawn(quick).join({ timeout: 20_000 });
+}
+
 /** Once a spare host is waiting: its pid. */
 async function spareWaiting(): Promise<number> {
+  await keepSpares();
   await vi.waitFor(() => expect(sparePid()).not.toBeNull(), { timeout: 20_000, interval: 10 });
   return sparePid()!;
 }
@@ -204,6 +211,30 @@ describe.skipIf(process.env.TROUPE_SPARE_HOST === 'off')('spare hosts', () => {
     expect(err).toBeInstanceOf(SpawnError);
     expect((err as SpawnError).message).toContain('its module threw while loading: Error: this module refuses to load in an actor process');
     expect(await ref.join({ timeout: 10_000 })).toBe(1);
+  });
+
+  it('is kept only once the root spawns again an actor whose like ended: actors started once (a pool\'s workers) leave none', async () => {
+    const root = spawnProcess(process.execPath, ['--import', 'tsx', ROOT, 'spare-policy'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    const exited = once(root, 'exit');
+    try {
+      const line = await within(
+        new Promise<string>((resolve, reject) => {
+          createInterface({ input: root.stdout! }).once('line', resolve);
+          root.once('exit', (code) => reject(new Error(`root exited (${code}) before printing`)));
+        }),
+        'the root to report',
+        60_000,
+      );
+      const { once: startedOnce, replaced, spare } = JSON.parse(line) as { once: number; replaced: number; spare: number | null };
+      // Before, the root forked a spare 50 ms after its first actors were up, used or not.
+      expect(startedOnce).toBe(0);
+      expect(replaced).toBe(1);
+      expect(spare).not.toBeNull();
+      await within(exited, 'the root to end');
+      await allGone([spare!], 5000);
+    } finally {
+      if (root.exitCode === null && root.signalCode === null) root.kill('SIGKILL');
+    }
   });
 
   it.each([
