@@ -201,6 +201,9 @@ const LONG_MS = 50;
 const RESPAWN_FIRST_MS = 50;
 const RESPAWN_MAX_MS = 5000;
 const MIN_AHEAD = 2;
+/** At most this much memory of packed chunks is kept for reuse, of chunks of at least SPARE_CHUNK_MIN_BYTES. */
+const SPARE_CHUNK_BYTES = 2 * 1024 * 1024;
+const SPARE_CHUNK_MIN_BYTES = 16 * 1024;
 const MAX_AHEAD = 128;
 /**
  * A timed task's module loads in a worker before the task is sent, within its
@@ -278,6 +281,9 @@ export class Pool<I extends Task = Task> {
   readonly #ended = { closed: false };
   /** Its workers alive, for `dropped` to end: they hold nothing of the pool. */
   readonly #workers = new Set<ChildRef<Job, readonly unknown[] | Float64Array>>();
+  /** Packed chunks whose answers came, for the next map to pack into (see #spareChunk). */
+  readonly #spareChunks: Float64Array[] = [];
+  #spareBytes = 0;
 
   /**
    * Starts the first worker; the other `size - 1` start as soon as tasks
@@ -404,6 +410,7 @@ export class Pool<I extends Task = Task> {
     if (this.#state !== 'running') return;
     this.#state = 'closed';
     this.#ended.closed = true;
+    this.#dropSpareChunks();
     // Its failure is join()'s to report, which shares the stop (see #stopWorkers).
     this.#endWhenDone().catch(() => {});
   }
@@ -510,6 +517,7 @@ export class Pool<I extends Task = Task> {
   async terminate(): Promise<void> {
     this.#state = 'terminated';
     this.#ended.closed = true;
+    this.#dropSpareChunks();
     this.#short = false;
     this.#cancelRespawns();
     for (const pending of this.#waitingForStart) clearTimeout(pending.startWait);
@@ -524,6 +532,37 @@ export class Pool<I extends Task = Task> {
     await Promise.all(refs.map((ref) => ref.join()));
     node().off('exit', this.#onExit);
     this.#maybeIdle(); // terminated, so not busy: lets the program go, and the join() calls waiting
+  }
+
+  /**
+   * A packed chunk of `n` numbers that came back (see #recycle), if one is
+   * kept: a map of 100,000 numbers packs eight chunks of 100 KB, and fresh
+   * memory for them each time cost more than packing them (the kernel's page
+   * faults, until the collector frees the last map's).
+   */
+  #spareChunk(n: number): Float64Array | null {
+    const spares = this.#spareChunks;
+    for (let i = spares.length - 1; i >= 0; i--) {
+      if (spares[i]!.length !== n) continue;
+      const spare = spares[i]!;
+      spares.splice(i, 1);
+      this.#spareBytes -= spare.byteLength;
+      return spare;
+    }
+    return null;
+  }
+
+  /** Keeps a packed chunk the pool made, once its answer is in, for the next map's: up to SPARE_CHUNK_BYTES. */
+  #recycle(chunk: Float64Array): void {
+    if (chunk.byteLength < SPARE_CHUNK_MIN_BYTES || this.#spareBytes + chunk.byteLength > SPARE_CHUNK_BYTES || this.#state !== 'running') return;
+    this.#spareChunks.push(chunk);
+    this.#spareBytes += chunk.byteLength;
+  }
+
+  /** No map will pack into them: closed, the pool takes no more. */
+  #dropSpareChunks(): void {
+    this.#spareChunks.length = 0;
+    this.#spareBytes = 0;
   }
 
   #cancelRespawns(): void {
@@ -602,10 +641,25 @@ export class Pool<I extends Task = Task> {
           const end = Math.min(at + size, total);
           // Argument lists as they are; single arguments packed here, from the items (see packNumbers).
           // A slice when not packed, even of the whole array: the caller's own may change once map() returns.
-          const chunk = (star ? null : packNumbers(items, at, end)) ?? items.slice(at, end);
+          const spare = star ? null : this.#spareChunk(end - at);
+          const packed = star ? null : packNumbers(items, at, end, spare);
+          if (spare !== null && packed !== spare) this.#recycle(spare);
+          const chunk = packed ?? items.slice(at, end);
           sent = end;
           inflight++;
-          this.#enqueue(fn, chunk, star, chunkOptions, (results) => landed(at, results), chunkFailed, true);
+          this.#enqueue(
+            fn,
+            chunk,
+            star,
+            chunkOptions,
+            (results) => {
+              landed(at, results);
+              // Its answer came, so every byte of it was written: its memory may hold the next chunk.
+              if (packed !== null) this.#recycle(packed);
+            },
+            chunkFailed,
+            true,
+          );
         }
       };
       feed();

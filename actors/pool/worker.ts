@@ -37,11 +37,12 @@ const PACK_MIN = 16;
  * bytes copied whole, where a list is encoded and decoded number by number.
  * Every JS number (NaN, -0, ±Infinity included) comes back the same.
  */
-export function packNumbers(values: readonly unknown[], start = 0, end = values.length): Float64Array | null {
+export function packNumbers(values: readonly unknown[], start = 0, end = values.length, into: Float64Array | null = null): Float64Array | null {
   const n = end - start;
   if (n >= PACK_MIN && typeof values[start] === 'number') {
-    // Packed straight from the caller's items: no slice of them made first.
-    const packed = new Float64Array(n);
+    // Packed straight from the caller's items: no slice of them made first. Into `into`, one of the
+    // same length the pool had packed before and got back (see Pool#spareChunk), when given.
+    const packed = into !== null && into.length === n ? into : new Float64Array(n);
     let i = 0;
     for (; i < n; i++) {
       const value = values[start + i];

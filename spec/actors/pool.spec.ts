@@ -196,6 +196,32 @@ describe('Pool', () => {
     expect(Object.is(back[1], -0)).toBe(true);
   });
 
+  it("packs a map's numbers into the memory of the last map's chunks, once their answers are in, and each map's results are its own", async () => {
+    const p = pool({ size: 2 });
+    const xs = Array.from({ length: 40_000 }, (_, i) => i);
+    expect((await p.map(square, xs))[39_999]).toBe(39_999 ** 2);
+    // Counts the Float64Arrays packNumbers makes, while the next map of the same size runs.
+    let made = 0;
+    const Real = Float64Array;
+    globalThis.Float64Array = new Proxy(Real, {
+      construct(target, args, newTarget) {
+        if (new Error().stack!.includes('packNumbers')) made++;
+        return Reflect.construct(target, args, newTarget) as object;
+      },
+    });
+    let again: number[];
+    try {
+      again = await p.map(square, xs.map((x) => x + 1));
+    } finally {
+      globalThis.Float64Array = Real;
+    }
+    // Before, each map packed its eight chunks into fresh memory.
+    expect(made).toBe(0);
+    expect(again[0]).toBe(1);
+    expect(again[39_999]).toBe(40_000 ** 2);
+    expect(again.every((y, i) => y === (i + 1) ** 2)).toBe(true);
+  });
+
   it('packs imap and imapUnordered chunks of plain numbers as map does, so every number comes back the same (-0 too), and mixed chunks as they are', async () => {
     // msgpack has no -0: it comes back as 0 from a chunk that is not all numbers, so the mix leaves it out.
     const mixed: unknown[] = ['x', null, 7n, ...numbers.filter((x) => !Object.is(x, -0))];
