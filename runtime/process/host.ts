@@ -83,6 +83,8 @@ class ActorHost {
   #reported: number | null = null;
   /** An error after the behaviour's end was printed: later ones are not (an interval that throws on every tick). */
   #laterErrorShown = false;
+  /** The control socket has read something (see #readWaiting). */
+  #socketRead = false;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -110,7 +112,10 @@ class ActorHost {
     let link: Link | undefined;
     const onread = {
       buffer: () => link?.readTarget() ?? Buffer.allocUnsafe(64 * 1024),
-      callback: (n: number, buffer: Uint8Array) => void link!.readDone(buffer as Buffer, n),
+      callback: (n: number, buffer: Uint8Array) => {
+        this.#socketRead = true;
+        link!.readDone(buffer as Buffer, n);
+      },
     };
     const socket = new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
     this.#socket = socket;
@@ -214,6 +219,9 @@ class ActorHost {
   }
 
   #readWaiting(): void {
+    // Only before the socket's first read: after it, the socket holds the buffer its next read fills (a
+    // large frame's next part, in place), which a read here would fill first and the socket then overwrite.
+    if (this.#socketRead) return;
     const buffer = this.#link.readTarget();
     let n = 0;
     try {

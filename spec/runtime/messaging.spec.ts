@@ -17,6 +17,7 @@ import {
 } from '../../index.ts';
 import { bytes, collector, defers, dropper, echo, endedChildThenFails, middleman, producer, quick, selective, sendsThenComputes, silent, throwsNamedLikeTroupe, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
+import { checksBytes } from '../fixtures/busy-load.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
 /**
@@ -41,6 +42,15 @@ async function secondAnswerWhileSpinning(ref: ChildRef<'fast' | 'slow', string>,
 }
 
 describe('send and call', () => {
+
+  it('gives an actor large args whole, though its socket read part of them before its module had loaded', async () => {
+    const bytes = Uint8Array.from({ length: 4 * 1024 * 1024 }, (_, i) => i % 251);
+    const child = reap(spawn(checksBytes, { args: [bytes] }));
+    // Before, the host read what waited in the pipe into the buffer the socket was to fill next,
+    // and the socket's next read wrote over it: the args came with a stretch of bytes out of place.
+    expect(await current().receive({ match: (m): m is { length: number; bad: number } => typeof m === 'object' && m !== null && 'bad' in m, timeout: 30_000 })).toEqual({ length: bytes.length, bad: -1 });
+    expect(await child.join({ timeout: 20_000 })).toBe(0);
+  });
 
   it("does not hold an answer back while the actor runs its next message's long synchronous work", async () => {
     const flag = join(tmpdir(), `troupe-spin-${process.pid}-${Date.now()}`);
