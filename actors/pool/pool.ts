@@ -825,7 +825,13 @@ export class Pool<I extends Task = Task> {
         const r = room as (() => void) | null;
         room = null;
         r?.();
-        if (outcome.ok) for (let i = 0; i < outcome.results.length; i++) yield outcome.results[i];
+        if (outcome.ok) {
+          for (let i = 0; i < outcome.results.length; i++) {
+            // Aborted while its chunk is read: the rest of the chunk is not given either.
+            if (i > 0 && signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+            yield outcome.results[i];
+          }
+        }
       }
       if (inputFailed !== null) throw (inputFailed as { error: unknown }).error;
     } finally {

@@ -1092,6 +1092,17 @@ describe('Pool', () => {
     expect(await it.next()).toEqual({ done: true, value: undefined });
   });
 
+  it.each(['imap', 'imapUnordered'] as const)('%s aborted in the middle of a chunk gives none of the rest of it', async (kind) => {
+    const p = pool({ size: 1 });
+    const controller = new AbortController();
+    const it = p[kind](square, [1, 2, 3, 4, 5, 6, 7, 8], { chunksize: 4, signal: controller.signal });
+    expect((await it.next()).value).toBe(1);
+    controller.abort();
+    // Before, 4, 9 and 16 came first: the rest of the chunk already in.
+    await expect(it.next()).rejects.toBeInstanceOf(AbortError);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('refuses with PoolClosedError the items an imap is read for after join() stopped the workers, and starts no worker for them', async () => {
     const p = pool({ size: 1 });
     const it = p.imap(square, Array.from({ length: 300 }, (_, i) => i));
