@@ -34,6 +34,7 @@ import {
   type StopOptions,
 } from '../runtime/index.ts';
 
+/** `spawnCommand(program, args, options)`: how the program runs and how its output is read. */
 export interface CommandOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -367,6 +368,7 @@ export class Command<Out extends string | Buffer = string> {
   readonly ref: ChildRef<Input>;
   /** Output lines (or chunks), in order; ends when the program's output does. Read in one place. */
   readonly stdout: AsyncIterable<Out>;
+  /** The same for stderr. */
   readonly stderr: AsyncIterable<Out>;
   readonly #ready: Promise<this>;
   readonly #done: Promise<void>;
@@ -469,6 +471,7 @@ export class Command<Out extends string | Buffer = string> {
     return host === null ? null : (this.#programExit ?? host);
   }
 
+  /** True until the program and its host have ended. */
   isAlive(): boolean {
     return this.ref.isAlive();
   }
@@ -701,6 +704,7 @@ export function commandSpec(id: string, file: string, argv: readonly string[] = 
   return child;
 }
 
+/** `run(program, args, options)`: a command's options, with its input, limit and deadline. */
 export interface RunOptions extends CommandOptions {
   /** Written to stdin, then stdin is closed. */
   readonly input?: string | Uint8Array;

@@ -17,6 +17,7 @@ import { Callers, clientFor, isBatch, isRefusal, waitMs, type ChannelClient, typ
 import { TRACK_FLIGHTS, keepInTrust, landFlights } from './queue/flights.ts';
 import { BrokenPipeError, ClosedError, EOFError, PipeDirectionError } from './queue/errors.ts';
 
+/** `new Pipe(options)`: `duplex: false` for a one-way pipe, as Python's `Pipe(duplex=False)`. */
 export interface PipeOptions {
   /** Both ends send and receive (the default); with `false`, `[reader, writer]`. */
   readonly duplex?: boolean;

@@ -103,8 +103,11 @@ export interface ActorDefinition<Args extends unknown[] = any[], Msg = any, Repl
   readonly __types?: { args: Args; msg: Msg; reply: Reply };
 }
 
+/** The args an actor definition's behaviour takes after `ctx`. */
 export type ArgsOf<D> = D extends ActorDefinition<infer A, any, any> ? A : never;
+/** The messages an actor definition takes. */
 export type MsgOf<D> = D extends ActorDefinition<any, infer M, any> ? M : never;
+/** The replies an actor definition gives to calls. */
 export type ReplyOf<D> = D extends ActorDefinition<any, any, infer R> ? R : never;
 
 // Definitions by module, in the order the module made them. An actor process
@@ -184,6 +187,7 @@ registerDefinitionCodec(
   },
 );
 
+/** Whether a value is an actor definition made with `actor(…)`. */
 export function isActorDefinition(value: unknown): value is ActorDefinition {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINITION] === true;
 }

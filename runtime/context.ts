@@ -38,6 +38,11 @@ const ENDING_SIGNALS: ReadonlySet<string> = new Set(
  */
 export const TAKE_MATCHING_NOW = Symbol('troupe.take-matching-now');
 
+/**
+ * What a behaviour is given first (`ctx`): its inbox and `receive`, replies
+ * to calls, its parent and children, monitors and links, stop hooks, and
+ * `exit`. Typed by the messages the actor takes and the replies it gives.
+ */
 export class Context<Msg = unknown, Reply = unknown> {
   /** This actor's own ref. */
   readonly self: ActorRef<Msg, Reply>;

@@ -13,6 +13,7 @@ import { children, endChildrenAtExit } from './process/child.ts';
 
 export const DEFAULT_SHUTDOWN_BUDGET_MS = 10_000;
 
+/** `startNode(options)`: how the main program's node behaves. */
 export interface NodeOptions {
   /** Stop the tree and exit on SIGINT/SIGTERM (default true). */
   readonly handleSignals?: boolean;

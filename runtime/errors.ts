@@ -40,6 +40,11 @@ export type ErrorCode =
   | 'ERR_BROKEN_BARRIER'
   | 'ERR_SHARED_VALUE';
 
+/**
+ * Every error troupe throws: `code` says which (`ERR_TIMEOUT`, `ERR_CLOSED`,
+ * …), and the message says what was wrong and what to do. Its subclasses
+ * (`TimeoutError`, `RemoteError`, …) carry what their case needs.
+ */
 export class TroupeError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

@@ -44,10 +44,12 @@ export interface ExitSignal {
   readonly reason: ExitReason;
 }
 
+/** Whether a message is a monitor's `down` (see `ctx.monitor`). */
 export function isDown(message: unknown): message is Down {
   return typeof message === 'object' && message !== null && (message as Down).type === 'down' && typeof (message as Down).monitor === 'number';
 }
 
+/** Whether a message is a linked actor's exit signal, as an actor that traps exits receives it (see `ctx.trapExits`). */
 export function isExitSignal(message: unknown): message is ExitSignal {
   return typeof message === 'object' && message !== null && (message as ExitSignal).type === 'exit' && 'reason' in message && 'actor' in message;
 }

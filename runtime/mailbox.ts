@@ -67,8 +67,10 @@ export class Letter {
   }
 }
 
+/** What a full mailbox does with a new message: hold its sender (`block`), drop it (`drop-new`), or refuse it (`fail`, `MailboxFullError`). */
 export type Overflow = 'block' | 'drop-new' | 'fail';
 
+/** An actor's mailbox (`spawn`'s `mailbox` option): its bound, and what a full one does. */
 export interface MailboxOptions {
   /** Most letters held at once; unbounded when absent. */
   readonly max?: number;
@@ -81,6 +83,7 @@ export interface MailboxOptions {
   readonly overflow?: Overflow;
 }
 
+/** Options of `ctx.receive`: which message to take, and how long to wait. */
 export interface ReceiveOptions<T> {
   /** Only a message for which this returns true is taken; others stay queued in order. */
   readonly match?: (message: unknown) => message is T;

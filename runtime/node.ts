@@ -22,6 +22,7 @@ import type { Service, ServiceCall, ServiceHandler } from './service.ts';
 /** Why a message could not be delivered. */
 export type DeadLetterReason = 'exited' | 'noproc' | 'mailbox-full' | 'stopping';
 
+/** A message that could not be delivered (the `deadLetter` event). */
 export interface DeadLetter {
   readonly to: string;
   readonly from: string;
@@ -30,6 +31,7 @@ export interface DeadLetter {
   readonly message: unknown;
 }
 
+/** A child of this process ended (the `exit` event). */
 export interface ExitEvent {
   readonly ref: ChildRef;
   readonly exitCode: number;
@@ -48,6 +50,7 @@ export interface RestartEvent {
   readonly reason: ExitReason;
 }
 
+/** The events of `node()`: a child spawned, a child ended, a supervisor's restart, a message that could not be delivered. */
 export interface NodeEvents {
   spawn: (ref: ChildRef) => void;
   exit: (event: ExitEvent) => void;
@@ -148,6 +151,12 @@ export interface WatchEntry {
 /** Replies settled in one turn of the event loop before the next waits for a turn: I/O is not starved by a loop of local calls. */
 const REPLIES_PER_TURN = 1000;
 
+/**
+ * The runtime of one process (`node()`): its actors, its children, its links
+ * to parent and children, and its events (`spawn`, `exit`, `restart`,
+ * `deadLetter`). The main program's node is made on first use, or by
+ * `startNode(options)`.
+ */
 export class Node extends EventEmitter<NodeEvents> implements RefKernel, ContextHost, LinkHandler {
   readonly id: NodeId;
   /** The actor this process runs: the main program in the root. */

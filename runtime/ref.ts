@@ -6,6 +6,7 @@
 import { registerRefCodec } from './codec.ts';
 import { invalidOption, optionsOf, rejecting } from './errors.ts';
 
+/** Options of `ref.call`. */
 export interface CallOptions {
   /** Milliseconds to wait for the reply (default 5000); `Infinity` waits forever. */
   readonly timeout?: number;
@@ -13,6 +14,7 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/** The `timeout` of a `call` that gives none, in ms (OTP's default too). */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 /** What `send()` returns when there is nothing to wait for. */
@@ -38,6 +40,11 @@ function currentKernel(): RefKernel {
   return kernel();
 }
 
+/**
+ * An actor's address: send it messages and call it, from any process (a ref
+ * travels in messages). Typed by the messages it takes and the replies it
+ * gives, inferred from the actor's definition.
+ */
 export class ActorRef<Msg = unknown, Reply = unknown> {
   /** The actor's ID: its node's ID and a local number (`Vx3k9TqA.2/0`). */
   readonly id: string;

@@ -16,6 +16,7 @@ import type { ChildRef } from './process/child-ref.ts';
 
 const SPAWN_OPTIONS = ['args', 'name', 'daemon', 'shutdown', 'deathSignal', 'mailbox', 'execArgv', 'env', 'cwd'];
 
+/** `spawn(definition, options)`: the actor's args, and how its process runs and ends. */
 export interface SpawnOptions<Args extends unknown[] = unknown[]> {
   /** The behaviour's arguments after `ctx` (for a class, `run`'s arguments). */
   readonly args?: Args;

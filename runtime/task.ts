@@ -25,7 +25,9 @@ export interface Task<Args extends unknown[] = any[], Result = any> {
   readonly name: string;
 }
 
+/** A task's arguments. */
 export type TaskArgs<T> = T extends Task<infer A, any> ? A : never;
+/** A task's result, awaited. */
 export type TaskResult<T> = T extends Task<any, infer R> ? R : never;
 
 class TaskImpl {
@@ -54,6 +56,7 @@ export function task<Args extends unknown[], Result>(fn: (...args: Args) => Resu
   return made as unknown as Task<Args, Awaited<Result>>;
 }
 
+/** Whether a value is a task made with `task(fn)`. */
 export function isTask(value: unknown): value is Task {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TASK] === true;
 }

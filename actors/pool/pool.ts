@@ -54,6 +54,7 @@ export class PoolClosedError extends TroupeError {
 
 registerOwnErrorClasses([WorkerCrashedError, PoolClosedError]);
 
+/** `new Pool(options)`, as Python's `Pool(processes, initializer, initargs, maxtasksperchild)`. */
 export interface PoolOptions<I extends Task = Task> {
   /** Workers; default `os.availableParallelism()`. */
   readonly size?: number;
@@ -65,12 +66,14 @@ export interface PoolOptions<I extends Task = Task> {
   readonly initArgs?: Readonly<TaskArgs<I>>;
 }
 
+/** Options of one task (`apply`), or of each chunk of a map. */
 export interface TaskOptions {
   /** Milliseconds a task (a chunk) may run; the worker running an overdue task is replaced. */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
 }
 
+/** Options of `map`, `starmap`, `imap` and `imapUnordered` (and their async forms). */
 export interface MapOptions extends TaskOptions {
   /** Items per task; chosen as Python chooses when absent (about four chunks per worker). */
   readonly chunksize?: number;
@@ -84,6 +87,7 @@ export interface MapOptions extends TaskOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
+/** `applyAsync` options: Python's `callback` and `error_callback`, beside the promise. */
 export interface ApplyAsyncOptions<R> extends TaskOptions {
   readonly callback?: (result: R) => void;
   readonly errorCallback?: (error: Error) => void;
@@ -224,6 +228,7 @@ const STARTED: Job = Object.freeze({ key: STARTED_KEY, chunk: [], star: false })
  * the initializer's, inferred from the options: it types `initArgs`.
  */
 export class Pool<I extends Task = Task> {
+  /** How many workers it keeps. */
   readonly size: number;
   /** How errors, warnings and its workers' names call it: `Pool-<n>` (its workers are `PoolWorker-<n>:<k>`). */
   get name(): string {

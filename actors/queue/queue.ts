@@ -18,6 +18,7 @@ import { holdAlive } from '../../runtime/timers.ts';
 
 export type { WaitOptions } from './client.ts';
 
+/** `new Queue(options)`, `new JoinableQueue(options)`. */
 export interface QueueOptions {
   /** Most items held at once; `put` waits while it is reached. `0` (the default) is unbounded. */
   readonly maxsize?: number;

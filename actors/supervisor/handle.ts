@@ -7,12 +7,18 @@ import type { ChildSpec, SupervisorSpec } from './spec.ts';
 import { resolveSpec } from './spec.ts';
 import { supervisor, type ChildCounts, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
 
+/** How `Supervisor.start` runs the supervisor actor itself. */
 export interface StartOptions {
   /** The supervisor's process name; by default, as `spawn` names an actor (`actor-<n>`). */
   readonly name?: string;
   readonly daemon?: boolean;
 }
 
+/**
+ * A supervision tree's handle (OTP's supervisor): `Supervisor.start(spec)`
+ * starts the supervisor actor, which starts its children in order and
+ * restarts them by its strategy and restart intensity.
+ */
 export class Supervisor {
   /** The supervisor actor. It travels in messages like any ref. */
   readonly ref: ChildRef<SupervisorRequest, unknown>;
@@ -78,10 +84,12 @@ export class Supervisor {
     await this.#call({ op: 'deleteChild', id }, options);
   }
 
+  /** Its children in start order, each with its ref while it runs (OTP's `which_children`). */
   whichChildren(options?: CallOptions): Promise<ChildInfo[]> {
     return this.#call({ op: 'whichChildren' }, options) as Promise<ChildInfo[]>;
   }
 
+  /** Its child specs, those running, and how many are supervisors and workers (OTP's `count_children`). */
   countChildren(options?: CallOptions): Promise<ChildCounts> {
     return this.#call({ op: 'countChildren' }, options) as Promise<ChildCounts>;
   }
@@ -91,6 +99,7 @@ export class Supervisor {
     return this.ref.stop(options);
   }
 
+  /** Waits for the supervisor to end (it gave up, or was stopped); its exit code, or null at `timeout`. */
   join(options?: { timeout?: number }): Promise<number | null> {
     return this.ref.join(options);
   }

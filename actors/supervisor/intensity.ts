@@ -59,6 +59,7 @@ export interface Backoff {
   readonly jitter: number;
 }
 
+/** The delay before a restart when a spec gives no `backoff`: 10 ms, doubling with each restart in a run of failures up to 2 s, from 10 ms again once the child has run 5 s since its last restart; ±20 % jitter. */
 export const DEFAULT_BACKOFF: Backoff = Object.freeze({ minMs: 10, maxMs: 2000, resetAfterMs: 5000, jitter: 0.2 });
 
 /** The delay before restart number `attempt` (1, 2, 3… of a run of failures); `random` in [0, 1). */

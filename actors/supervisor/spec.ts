@@ -19,6 +19,7 @@ export type Restart = 'permanent' | 'transient' | 'temporary';
  */
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
 
+/** One child of a supervisor (OTP's child specification). */
 export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
   /** Unique among the supervisor's children. */
   readonly id: string;
@@ -40,6 +41,7 @@ export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
   readonly name?: string;
 }
 
+/** `Supervisor.start(spec)`: the strategy, the restart intensity and backoff, and the children, in start order. */
 export interface SupervisorSpec {
   /** Default `one-for-one`. */
   readonly strategy?: Strategy;

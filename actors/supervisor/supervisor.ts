@@ -93,6 +93,7 @@ export interface ChildInfo {
   readonly type: 'worker' | 'supervisor';
 }
 
+/** The calls a supervisor actor takes (what its handle's methods send). */
 export type SupervisorRequest =
   | { op: 'startChild'; spec: ChildSpec }
   | { op: 'terminateChild'; id: string }

@@ -144,6 +144,7 @@ class BarrierService extends SyncService {
   }
 }
 
+/** `new Barrier(parties, options)`: its action and default timeout, as Python's. */
 export interface BarrierOptions {
   /** A task (`task(fn)`, made at the top level of a module the parties load) run once per round, by the last party to come, before any is released. */
   readonly action?: Task<[], unknown>;

@@ -7,12 +7,14 @@
 import { TroupeError, optionsOf, rejecting } from '../errors.ts';
 import { ActorRef } from '../ref.ts';
 
+/** Options of `join`. */
 export interface JoinOptions {
   /** Milliseconds to wait; `join` resolves null when they pass and the actor is still alive. */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
 }
 
+/** Options of `stop`. */
 export interface StopOptions {
   /** Milliseconds for the whole graceful stop before SIGKILL (default 5000). */
   readonly timeout?: number;
@@ -37,6 +39,12 @@ export interface ChildCore {
 /** @internal The key of a ChildRef's end, for troupe's own actors: `join()` that keeps nothing alive, even for a daemon. */
 export const EXITED = Symbol('troupe.exited');
 
+/**
+ * What `spawn` returns in the process that spawned the actor: its ref, and
+ * its lifecycle as Python's `Process` has it (`ready`, `pid`, `exitCode`,
+ * `isAlive`, `join`, `terminate`, `kill`, `close`), with `stop` and
+ * `shutdown` for a graceful end.
+ */
 export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Reply> {
   readonly #core: ChildCore;
   readonly #ready: Promise<this>;
@@ -88,6 +96,7 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
     return this.#core.error;
   }
 
+  /** Whether it was spawned as a daemon: ended when its parent ends, never waited for. */
   get daemon(): boolean {
     return this.#core.daemon;
   }
