@@ -72,7 +72,8 @@ export class ChildRef<Msg = unknown, Reply = unknown> extends ActorRef<Msg, Repl
   }
 
   /**
-   * The OS pid; null until the process has started.
+   * The OS pid: set when `spawn` returns, unless the actor's module had to be
+   * bundled first (its first spawn after an edit): null until then (`await ref.ready`).
    * @throws {TroupeError} `ERR_CLOSED` once the ref was closed, as Python's `pid` raises then.
    */
   get pid(): number | null {

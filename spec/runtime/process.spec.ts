@@ -561,6 +561,17 @@ describe('actor process lifecycle', () => {
     expect(activeChildren()).not.toContain(ref);
   });
 
+  it("has its pid when spawn returns, as Python's after start(), once its module is bundled", async () => {
+    // The first spawn of a module after an edit bundles it first: its pid comes with its process.
+    await reap(spawn(quick)).join({ timeout: 20_000 });
+    const ref = reap(spawn(quick));
+    const pid = ref.pid;
+    expect(pid).toEqual(expect.any(Number));
+    await ref.ready;
+    expect(ref.pid).toBe(pid);
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
+  });
+
   it('names actors like Python names processes when no name is given', () => {
     const a = reap(spawn(quick));
     const b = reap(spawn(quick));
