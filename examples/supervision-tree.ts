@@ -37,6 +37,8 @@ export const fragile = actor(async (ctx: Context, report: ActorRef<Report>) => {
 
 if (isMain(import.meta)) {
   const me = current() as ReturnType<typeof current>;
+  // Where the children report: this program's own inbox, which takes Reports.
+  const reports = me.self as ActorRef<Report>;
   const pids = new Map<string, number>();
   /** Waits for `name` to say it is up; remembers its pid. */
   const up = async (name: string): Promise<void> => {
@@ -55,8 +57,8 @@ if (isMain(import.meta)) {
     });
   const show = (e: RestartEvent): void => console.log(`  restarted ${e.child} (attempt ${e.attempt}) after: ${describeReason(e.reason)}`);
 
-  const services = { strategy: 'rest-for-one' as const, children: ['db', 'cache', 'api'].map((id) => ({ id, actor: service, args: [me.self] })) };
-  const team = { maxRestarts: 2, periodMs: 10_000, children: [{ id: 'fragile', actor: fragile, args: [me.self] }] };
+  const services = { strategy: 'rest-for-one' as const, children: ['db', 'cache', 'api'].map((id) => ({ id, actor: service, args: [reports] })) };
+  const team = { maxRestarts: 2, periodMs: 10_000, children: [{ id: 'fragile', actor: fragile, args: [reports] }] };
   const tree = Supervisor.start(
     {
       strategy: 'one-for-one',
@@ -64,7 +66,7 @@ if (isMain(import.meta)) {
       periodMs: 10_000,
       backoff: { minMs: 100, maxMs: 1000, jitter: 0 },
       children: [
-        { id: 'crashy', actor: crashy, args: [me.self] },
+        { id: 'crashy', actor: crashy, args: [reports] },
         { id: 'services', actor: supervisor, args: [services], shutdown: 'infinity' },
       ],
     },

@@ -4,7 +4,7 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, Pipe, Pool, SharedArray, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, Pool, SharedArray, Supervisor, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
 import { add, setPrefix, square, withPrefix } from './fixtures/tasks.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
@@ -148,10 +148,27 @@ async function poolTypes(pool: Pool): Promise<void> {
   void pools;
 }
 
+/** A supervisor's child specs are checked against their actors, as spawn's args are. */
+async function supervisorTypes(): Promise<void> {
+  Supervisor.start({ children: [{ id: 'a', actor: adder, args: [1, 'one'] }, { id: 'g', actor: greeter, args: [2] }] });
+  // @ts-expect-error: adder takes a number and a string
+  Supervisor.start({ children: [{ id: 'a', actor: adder, args: [1, 2] }] });
+  // @ts-expect-error: adder needs its args
+  Supervisor.start({ children: [{ id: 'a', actor: adder }] });
+  // Specs built in an array are checked too.
+  const specs = ['a', 'b'].map((id) => ({ id, actor: adder, args: [1, id] as [number, string] }));
+  Supervisor.start({ strategy: 'one-for-all', children: specs });
+  const sup = Supervisor.start();
+  await sup.startChild({ id: 'c', actor: adder, args: [3, 'three'] });
+  // @ts-expect-error: adder takes a number first
+  await sup.startChild({ id: 'c', actor: adder, args: ['three', 3] });
+}
+
 describe('types', () => {
   it('are checked by the typechecker, not at run time', () => {
     expectTypeOf(compileOnly).toBeFunction();
     expectTypeOf(commandOutputs).toBeFunction();
     expectTypeOf(poolTypes).toBeFunction();
+    expectTypeOf(supervisorTypes).toBeFunction();
   });
 });

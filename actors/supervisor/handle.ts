@@ -3,7 +3,7 @@
  * class over the supervisor actor's ref: each method is a call.
  */
 import { ActorExitedError, RemoteError, SpawnError, checkOptions, spawn, type ActorRef, type CallOptions, type ChildRef, type StopOptions } from '../../runtime/index.ts';
-import type { ChildSpec, SupervisorSpec } from './spec.ts';
+import type { CheckedChildSpec, CheckedChildren, ChildSpec, SupervisorSpec } from './spec.ts';
 import { resolveSpec } from './spec.ts';
 import { supervisor, type ChildCounts, type ChildInfo, type SupervisorRequest } from './supervisor.ts';
 
@@ -33,7 +33,7 @@ export class Supervisor {
    * ends the supervisor (its `exitCode` 1, a `SpawnError` naming the child on `error`).
    * @throws {InvalidArgumentError} `ERR_INVALID_ARGUMENT` for a bad spec, naming the field.
    */
-  static start(spec: SupervisorSpec = {}, options: StartOptions = {}): Supervisor {
+  static start<const C extends readonly ChildSpec<any>[] = ChildSpec[]>(spec: SupervisorSpec & { readonly children?: C & CheckedChildren<C> } = {}, options: StartOptions = {}): Supervisor {
     resolveSpec(spec);
     checkOptions(options, 'options', 'an object like `{ name, daemon }`', 'Supervisor.start() options', ['name', 'daemon']);
     return new Supervisor(spawn(supervisor, { args: [spec], name: options.name ?? '', daemon: options.daemon ?? false, shutdown: 'infinity' }));
@@ -65,7 +65,7 @@ export class Supervisor {
    * Adds a child and starts it; resolves its ref (a plain ref: its lifecycle
    * belongs to the supervisor). Rejects with `ChildExistsError` for a taken id.
    */
-  startChild(spec: ChildSpec, options?: CallOptions): Promise<ActorRef> {
+  startChild<const S extends ChildSpec<any>>(spec: S & CheckedChildSpec<S>, options?: CallOptions): Promise<ActorRef> {
     return this.#call({ op: 'startChild', spec }, options) as Promise<ActorRef>;
   }
 

@@ -2,7 +2,7 @@
  * What a supervisor is told: its strategy, restart intensity, backoff, and
  * child specs (OTP's child specifications), validated at the boundary.
  */
-import { InvalidArgumentError, invalidOption, isActorDefinition, onlyKnown, resolveShutdown, type ActorDefinition, type Shutdown } from '../../runtime/index.ts';
+import { InvalidArgumentError, invalidOption, isActorDefinition, onlyKnown, resolveShutdown, type ActorDefinition, type ArgsOf, type Shutdown } from '../../runtime/index.ts';
 import { DEFAULT_BACKOFF, DEFAULT_INTENSITY, type Backoff } from './intensity.ts';
 
 /**
@@ -40,6 +40,20 @@ export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
   /** The process name (`troupe-actor <name>` in ps); default the id. */
   readonly name?: string;
 }
+
+/**
+ * A child spec as the type checker holds it to its actor: `args` as the
+ * actor's behaviour takes them, required when it takes any (as `spawn`
+ * asks). Each spec given to `Supervisor.start` or `startChild` is checked so.
+ */
+export type CheckedChildSpec<S> = S extends { readonly actor: infer D extends ActorDefinition }
+  ? [D] extends [never]
+    ? ChildSpec
+    : Omit<ChildSpec<D>, 'args'> & ([] extends ArgsOf<D> ? { readonly args?: Readonly<ArgsOf<D>> } : { readonly args: Readonly<ArgsOf<D>> })
+  : ChildSpec;
+
+/** Each of `C`'s specs checked against its actor (see CheckedChildSpec). */
+export type CheckedChildren<C extends readonly unknown[]> = { readonly [K in keyof C]: CheckedChildSpec<C[K]> };
 
 /** `Supervisor.start(spec)`: the strategy, the restart intensity and backoff, and the children, in start order. */
 export interface SupervisorSpec {
