@@ -4,7 +4,7 @@
  * if the mistake it marks ever compiles.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { Actor, Pipe, Pool, SharedArray, Supervisor, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
+import { Actor, Pipe, Pool, SharedArray, Supervisor, supervisor, type ChildSpec, Value, actor, run, spawn, spawnCommand, type ActorRef, type Command, type CommandOptions, type Connection, type ElementOf, type ChildRef, type Context } from '../index.ts';
 import { add, setPrefix, square, withPrefix } from './fixtures/tasks.ts';
 
 const adder = actor(async (ctx: Context<{ add: number }, number>, start: number, label: string) => {
@@ -162,6 +162,15 @@ async function supervisorTypes(): Promise<void> {
   await sup.startChild({ id: 'c', actor: adder, args: [3, 'three'] });
   // @ts-expect-error: adder takes a number first
   await sup.startChild({ id: 'c', actor: adder, args: ['three', 3] });
+  // A spec annotated with the exported type is checked, and taken.
+  const annotated: ChildSpec<typeof adder> = { id: 'd', actor: adder, args: [4, 'four'] };
+  // @ts-expect-error: adder takes a number and a string
+  const wrong: ChildSpec<typeof adder> = { id: 'e', actor: adder, args: ['x', 'y', 'z'] };
+  await sup.startChild(annotated);
+  Supervisor.start({ children: [annotated] });
+  // An empty supervisor as a child, to fill later with startChild: its spec is optional.
+  Supervisor.start({ children: [{ id: 'empty', actor: supervisor, shutdown: 'infinity' }] });
+  void wrong;
 }
 
 describe('types', () => {

@@ -19,12 +19,19 @@ export type Restart = 'permanent' | 'transient' | 'temporary';
  */
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
 
-/** One child of a supervisor (OTP's child specification). */
-export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
+/**
+ * One child of a supervisor (OTP's child specification): `args` as the
+ * actor's behaviour takes them after `ctx`, required when it takes any (as
+ * `spawn` asks).
+ */
+export type ChildSpec<D extends ActorDefinition = ActorDefinition> = ChildSpecFields<D> &
+  ([] extends ArgsOf<D> ? { readonly args?: Readonly<ArgsOf<D>> } : { readonly args: Readonly<ArgsOf<D>> });
+
+/** What a child spec holds besides its args. */
+export interface ChildSpecFields<D extends ActorDefinition = ActorDefinition> {
   /** Unique among the supervisor's children. */
   readonly id: string;
   readonly actor: D;
-  readonly args?: readonly unknown[];
   /** Default `permanent`. */
   readonly restart?: Restart;
   /** Default 5000 ms; `brutal` kills; `infinity` waits as long as it takes (use it for supervisors). */
@@ -46,11 +53,7 @@ export interface ChildSpec<D extends ActorDefinition = ActorDefinition> {
  * actor's behaviour takes them, required when it takes any (as `spawn`
  * asks). Each spec given to `Supervisor.start` or `startChild` is checked so.
  */
-export type CheckedChildSpec<S> = S extends { readonly actor: infer D extends ActorDefinition }
-  ? [D] extends [never]
-    ? ChildSpec
-    : Omit<ChildSpec<D>, 'args'> & ([] extends ArgsOf<D> ? { readonly args?: Readonly<ArgsOf<D>> } : { readonly args: Readonly<ArgsOf<D>> })
-  : ChildSpec;
+export type CheckedChildSpec<S> = S extends { readonly actor: infer D extends ActorDefinition } ? ([D] extends [never] ? ChildSpec : ChildSpec<D>) : ChildSpec;
 
 /** Each of `C`'s specs checked against its actor (see CheckedChildSpec). */
 export type CheckedChildren<C extends readonly unknown[]> = { readonly [K in keyof C]: CheckedChildSpec<C[K]> };

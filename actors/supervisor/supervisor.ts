@@ -353,7 +353,7 @@ function describe(reason: ExitReason): string {
  * The supervisor behaviour. Spawn it directly (`spawn(supervisor, { args: [spec] })`),
  * through `startSupervisor(spec)`, or as a child spec of another supervisor.
  */
-export const supervisor = actorIn(import.meta.url, async (ctx: Context<SupervisorRequest, unknown>, spec: SupervisorSpec) => {
+export const supervisor = actorIn(import.meta.url, async (ctx: Context<SupervisorRequest, unknown>, spec: SupervisorSpec = {}) => {
   // As OTP's supervisors: an exit signal from a link (a child that linked to it, an actor it was
   // linked to) does not end it. Its children's exits reach it as events, whatever their links.
   ctx.trapExits = true;
