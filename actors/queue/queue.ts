@@ -182,7 +182,7 @@ export class Queue<T = unknown> extends Handle {
     if (this.maxsize === 0 && ms === undefined && signal === undefined) return this.#client.putSoon(item, this.#putRefused);
     // The put waits in the service while the queue is full: until it is answered it keeps this process,
     // as Python's put blocks its producer. A producer that returns right after puts it did not await
-    // loses none of them (its process ended them as it went, unanswered).
+    // loses none of them (before, its process ended with them unanswered, and they were dropped).
     const release = holdAlive();
     return this.#client
       .request({ t: 'put', vs: [item], ms }, ms, signal, 'put()')
