@@ -782,20 +782,21 @@ export class Pool<I extends Task = Task> {
     };
     void pull();
     const signal = options.signal;
+    const aborted = (): AbortError => new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal?.reason });
     signal?.addEventListener('abort', poke);
     try {
       for (;;) {
         // The next chunk to yield: the oldest sent (ordered), or the first settled (unordered).
         let id: number | undefined;
         // Aborted: the next read rejects, whatever results are in already (as a stream's iterator does).
-        if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+        if (signal?.aborted) throw aborted();
         for (;;) {
           if (progressFailed !== null) throw (progressFailed as { error: unknown }).error;
           id = ordered ? (inflight.get(nextOrdered) != null ? nextOrdered : undefined) : settledOrder.shift();
           if (id !== undefined || (exhausted && inflight.size === 0)) break;
           // Waiting on the input, with nothing sent to wait for: the signal still ends it, and so do
           // terminate() and join() (they wake it), whose pool will run nothing more for it.
-          if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+          if (signal?.aborted) throw aborted();
           const ended = this.#imapEnded();
           if (ended !== null) throw ended;
           // Known to the pool only while it waits: one put down half-read is not kept for the pool's life.
@@ -825,7 +826,7 @@ export class Pool<I extends Task = Task> {
           holding = false;
           signal?.addEventListener('abort', poke);
           chunkSignal.attach();
-          if (signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+          if (signal?.aborted) throw aborted();
         }
         const r = room as (() => void) | null;
         room = null;
@@ -833,7 +834,7 @@ export class Pool<I extends Task = Task> {
         if (outcome.ok) {
           for (let i = 0; i < outcome.results.length; i++) {
             // Aborted while its chunk is read: the rest of the chunk is not given either.
-            if (i > 0 && signal?.aborted) throw new AbortError(`An imap of ${this.#name} was aborted.`, { cause: signal.reason });
+            if (i > 0 && signal?.aborted) throw aborted();
             yield outcome.results[i];
           }
         }
