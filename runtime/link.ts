@@ -56,8 +56,21 @@ export interface LinkHandler {
 /** Control messages between a parent node and an actor process. */
 export type SystemMessage = { readonly t: string; readonly v?: number } & Record<string, unknown>;
 
+/**
+ * A stream its owner opens only once needed, and the fd it will wrap, which
+ * the link writes to meanwhile: an actor process starts without loading
+ * node:net (about 5 ms), and opens its control socket after its first turn.
+ * Until then the fd is in blocking mode: a write waits for the parent to
+ * read, as Node's own writes to a pipe on stdout do.
+ */
+export interface DeferredStream {
+  readonly fd: number;
+  open(): Duplex;
+}
+
 export class Link {
-  readonly #stream: Duplex;
+  #stream: Duplex | null = null;
+  readonly #open: (() => Duplex) | null;
   readonly #handler: LinkHandler;
   readonly #writer: FrameWriter;
   readonly #pipe: PipeWriter;
@@ -74,11 +87,17 @@ export class Link {
   /** A label for messages about this link (`actor worker-1 (pid 1234)`). */
   label: string;
 
-  constructor(stream: Duplex, handler: LinkHandler, label: string) {
-    this.#stream = stream;
+  constructor(stream: Duplex | DeferredStream, handler: LinkHandler, label: string) {
     this.#handler = handler;
     this.label = label;
-    this.#pipe = new PipeWriter(stream, PipeWriter.fdOf(stream));
+    if ('open' in stream && typeof stream.open === 'function') {
+      this.#open = stream.open;
+      this.#pipe = new PipeWriter(() => this.stream(), stream.fd);
+    } else {
+      this.#open = null;
+      this.#pipe = new PipeWriter(() => this.stream(), PipeWriter.fdOf(stream as Duplex));
+      this.#listen(stream as Duplex);
+    }
     this.#writer = new FrameWriter({
       write: (chunks) => {
         if (!this.#closed) this.#pipe.write(chunks);
@@ -87,6 +106,22 @@ export class Link {
       staged: () => this.#pipe.staged,
     });
     this.#reader = new FrameReader((frame) => this.#onFrame(frame));
+  }
+
+  /** The link's stream, opened now if it was deferred. */
+  stream(): Duplex {
+    if (this.#stream === null) this.#listen(this.#open!());
+    return this.#stream!;
+  }
+
+  /** Whether the stream is open (a deferred one is not until `stream()`). */
+  get opened(): boolean {
+    return this.#stream !== null;
+  }
+
+  #listen(stream: Duplex): void {
+    this.#stream = stream;
+    this.#pipe.attach(stream);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('end', () => this.#end(undefined));
     stream.on('close', () => this.#end(undefined));
@@ -176,7 +211,7 @@ export class Link {
   close(): void {
     if (this.#closed) return;
     this.#writer.flush();
-    this.#stream.end();
+    this.stream().end();
     this.#end(undefined);
   }
 
@@ -255,7 +290,7 @@ export class Link {
     // The owner hears of it before the peer sees the pipe close: a parent
     // kills a child that wrote garbage before that child can see EOF and exit.
     this.#end(error);
-    this.#stream.destroy();
+    this.stream().destroy();
   }
 
   #end(error: Error | undefined): void {

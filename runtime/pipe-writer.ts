@@ -22,7 +22,8 @@ import { WriteGuard } from './write-guard.ts';
 const GUARD_AFTER = 256;
 
 export class PipeWriter {
-  readonly #stream: Duplex;
+  /** Null until `attach`: an actor process writes its first frames to the fd alone (see host.ts). */
+  #stream: Duplex | null = null;
   readonly #fd: number;
   #queue: Buffer[] = [];
   /** Bytes handed to the stream and not yet written by it: nothing may overtake them. */
@@ -34,9 +35,12 @@ export class PipeWriter {
   #mayGuard = false;
   /** Frames offered to `stage` before the guard exists: it starts at GUARD_AFTER. */
   #offered = 0;
+  /** The stream, opened when this writer first needs it (a full pipe to wait on, `idle()`) and its owner has not. */
+  readonly #open: () => Duplex;
 
-  constructor(stream: Duplex, fd: number | undefined) {
-    this.#stream = stream;
+  /** `open`: the stream, opened if its owner has not yet (see `attach`); `fd`: the fd it wraps, written to directly. */
+  constructor(open: () => Duplex, fd: number | undefined) {
+    this.#open = open;
     this.#fd = typeof fd === 'number' && fd >= 0 ? fd : -1;
   }
 
@@ -46,13 +50,30 @@ export class PipeWriter {
     return handle?.fd;
   }
 
+  /** The stream is open now (its owner opened it): writes that wait go through it. */
+  attach(stream: Duplex): void {
+    if (this.#stream !== null) return;
+    this.#stream = stream;
+    if (this.#mayGuard) this.#guardDestroy(stream);
+  }
+
+  #streamNow(): Duplex {
+    // The owner's open() attaches it.
+    if (this.#stream === null) this.attach(this.#open());
+    return this.#stream!;
+  }
+
   /** Lets `stage` hold bytes, once the guard thread has started (see GUARD_AFTER and host.ts). */
   guardWrites(): void {
     if (this.#fd < 0 || this.#mayGuard) return;
     this.#mayGuard = true;
+    if (this.#stream !== null) this.#guardDestroy(this.#stream);
+  }
+
+  #guardDestroy(given: Duplex): void {
     // The guard thread writes to the fd by number: it must be done with it before the socket closes the fd,
     // whatever closes it (an error, EOF, end()), or it could write into a file that reused the number.
-    const stream = this.#stream as Duplex & { _destroy(err: Error | null, cb: (err: Error | null) => void): void };
+    const stream = given as Duplex & { _destroy(err: Error | null, cb: (err: Error | null) => void): void };
     const destroy = stream._destroy;
     stream._destroy = (err, cb) => {
       this.#mayGuard = false;
@@ -106,7 +127,7 @@ export class PipeWriter {
     for (let round = 0; round < 1000; round++) {
       this.flushSync();
       if (this.#queue.length > 0 && !this.#streamBusy) this.#handoff();
-      await new Promise<void>((resolve) => this.#stream.write(Buffer.alloc(0), () => resolve()));
+      await new Promise<void>((resolve) => this.#streamNow().write(Buffer.alloc(0), () => resolve()));
       if (this.#queue.length === 0 && !this.#streamBusy && !this.staged) return;
     }
   }
@@ -119,7 +140,7 @@ export class PipeWriter {
 
   #writeNow(): void {
     // Once the stream is destroyed its fd is closed, and the number may name another file by now.
-    if (this.#stream.destroyed) {
+    if (this.#stream?.destroyed === true) {
       this.#queue = [];
       return;
     }
@@ -148,17 +169,18 @@ export class PipeWriter {
     this.#handoffScheduled = false;
     if (this.#streamBusy || this.#queue.length === 0) return;
     if (this.#fd >= 0) this.#writeNow();
-    if (this.#queue.length === 0 || this.#stream.destroyed) return;
+    if (this.#queue.length === 0 || this.#stream?.destroyed === true) return;
     // The pipe is full: let the stream wait for it, and write nothing else until it has.
+    const stream = this.#streamNow();
     const queue = this.#queue;
     this.#queue = [];
     this.#streamBusy = true;
-    this.#stream.cork();
-    for (let i = 0; i < queue.length - 1; i++) this.#stream.write(queue[i]);
-    this.#stream.write(queue[queue.length - 1], () => {
+    stream.cork();
+    for (let i = 0; i < queue.length - 1; i++) stream.write(queue[i]);
+    stream.write(queue[queue.length - 1], () => {
       this.#streamBusy = false;
       if (this.#queue.length > 0) this.write([]);
     });
-    this.#stream.uncork();
+    stream.uncork();
   };
 }

@@ -11,7 +11,9 @@
  * and exits.
  */
 import { fs } from '../fs.ts';
-import { Socket, type SocketConstructorOpts } from 'node:net';
+import type { Socket, SocketConstructorOpts } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { constants } from 'node:os';
@@ -73,8 +75,6 @@ class ActorHost {
    *   an error after this is printed and changes nothing (#failedLater).
    */
   #end: 'running' | 'returned' | 'abandoned' | 'decided' = 'running';
-  /** The control pipe's socket: unref'd while a returned actor's process waits for the work it left running. */
-  readonly #socket: Socket;
   /** Ends #finish's wait for the left work (see #leftWorkDone): set while it waits. */
   #leftWorkWait: (() => void) | null = null;
   /** What the process had started before its module loaded (see loaded()). */
@@ -85,6 +85,8 @@ class ActorHost {
   #laterErrorShown = false;
   /** The control socket has read something (see #readWaiting). */
   #socketRead = false;
+  /** The args frame has come. */
+  #argsIn = false;
 
   constructor(init: ActorInit) {
     this.#init = init;
@@ -117,14 +119,21 @@ class ActorHost {
         link!.readDone(buffer as Buffer, n);
       },
     };
-    const socket = new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
-    this.#socket = socket;
+    // The socket is opened after the process's first turn, or as soon as it must wait to read: until
+    // then the frames go to the fd and come from it directly (see #readWaiting). Loading node:net and
+    // opening the socket take about 5 ms, which the actor's ready and its first answer no longer wait for.
+    const open = (): Duplex => {
+      const { Socket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+      return new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
+    };
     link = new Link(
-      socket,
+      { fd: CONTROL_FD, open },
       {
         onMessage: (_link, kind, to, from, callId, flags, payload, attachments) => {
-          if (kind === FRAME_ARGS) gotArgs(() => decode(payload, attachments, flags) as unknown[]);
-          else node.onMessage(this.#link, kind, to, from, callId, flags, payload, attachments);
+          if (kind === FRAME_ARGS) {
+            this.#argsIn = true;
+            gotArgs(() => decode(payload, attachments, flags) as unknown[]);
+          } else node.onMessage(this.#link, kind, to, from, callId, flags, payload, attachments);
         },
         // The parent's hello carries nothing but the protocol version, which the link checked.
         onSystem: (_link, message) => {
@@ -135,6 +144,9 @@ class ActorHost {
       `parent of ${init.name}`,
     );
     this.#link = link;
+    // After the turn in which the actor starts and answers what it was sent first (answers written at
+    // the end of that turn go out first): the loop's second check phase.
+    setImmediate(() => setImmediate(() => link.stream()));
     // An actor answering a run of messages writes its answers once per turn, none held behind a long handler.
     link.guardWrites();
     node.attachParent(link, (message) => this.#onParentSystem(message), () => this.#orphaned());
@@ -225,11 +237,15 @@ class ActorHost {
     const buffer = this.#link.readTarget();
     let n = 0;
     try {
+      // Before the socket opens, the fd blocks: this waits for the parent's first frames, which it
+      // writes as it starts the process (or for EOF, should it die first).
       n = fs.readSync(CONTROL_FD, buffer, 0, buffer.byteLength, null);
     } catch {
       // EAGAIN: nothing there yet; the socket reads it when it comes.
     }
     if (n > 0) this.#link.readDone(buffer, n);
+    // The rest of the args, or the parent's EOF, is the socket's to wait for.
+    if (!this.#argsIn) this.#link.stream();
   }
 
   #onParentSystem(message: SystemMessage): void {
@@ -385,7 +401,8 @@ class ActorHost {
     // Only the work's own handles keep the process: work that waits on troupe alone (a call with no
     // deadline, a queue's get, a lock) is not waited for. Kept alive, a get left pending would take
     // the next item for a behaviour that has returned.
-    this.#socket.unref();
+    const socket = this.#link.stream() as Socket;
+    socket.unref();
     try {
       // Resolved only by a stop, a linked actor's end or an error of the left work (see #stop,
       // #abandonLeftWork, #failedLater): otherwise the process exits with the loop.
@@ -396,7 +413,7 @@ class ActorHost {
         };
       });
     } finally {
-      this.#socket.ref();
+      socket.ref();
     }
   }
 

@@ -18,6 +18,7 @@ import {
 import { bytes, collector, defers, dropper, echo, endedChildThenFails, middleman, producer, quick, selective, sendsThenComputes, silent, throwsNamedLikeTroupe, slow, spinner, throwsOnMessage, waitsInHandle, exitsOnMessage } from '../fixtures/actors.ts';
 import { children } from '../../runtime/process/child.ts';
 import { checksBytes } from '../fixtures/busy-load.ts';
+import { burstsAtStart, reportsNet } from '../fixtures/first-turn.ts';
 import { nextDeadLetter, reap } from '../helpers.ts';
 
 /**
@@ -50,6 +51,36 @@ describe('send and call', () => {
     // and the socket's next read wrote over it: the args came with a stretch of bytes out of place.
     expect(await current().receive({ match: (m): m is { length: number; bad: number } => typeof m === 'object' && m !== null && 'bad' in m, timeout: 30_000 })).toEqual({ length: bytes.length, bad: -1 });
     expect(await child.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('answers a call sent with the spawn before the actor process has loaded node:net, and opens its socket after that turn', async () => {
+    const ref = reap(spawn(reportsNet));
+    // In the same write as the args: the process finds the call in its first read, and answers in its first turn.
+    expect(await ref.call('net?', { timeout: 30_000 })).toBe(false);
+    // This one can come only through the socket, opened once the first turn was over.
+    expect(await ref.call('net?', { timeout: 30_000 })).toBe(true);
+  });
+
+  it('takes every message an actor sends in its first turn, before its socket is open, though they overfill the pipe', async () => {
+    const count = 64;
+    const size = 256 * 1024;
+    const ref = reap(spawn(burstsAtStart, { args: [count, size] }));
+    // 16 MB written to a pipe that holds a few hundred KB: each write waits for this process to read.
+    let seen = 0;
+    let bad = 0;
+    let last: unknown;
+    for (;;) {
+      const message = await current().receive({ timeout: 30_000 });
+      if (message instanceof Uint8Array) {
+        if (message.byteLength !== size || message[0] !== seen % 256 || message[size - 1] !== seen % 256) bad++;
+        seen++;
+        continue;
+      }
+      last = message;
+      break;
+    }
+    expect({ seen, bad, last }).toEqual({ seen: count, bad: 0, last: { done: count, netAtEnd: false } });
+    expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
   it("does not hold an answer back while the actor runs its next message's long synchronous work", async () => {
