@@ -103,7 +103,6 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
   if (!Array.isArray(execArgv) || execArgv.some((a) => typeof a !== 'string')) throw invalidOption('execArgv', 'an array of strings', execArgv);
   if (cwd !== undefined && typeof cwd !== 'string') throw invalidOption('cwd', 'a directory path', cwd);
   if (env !== undefined && (typeof env !== 'object' || env === null)) throw invalidOption('env', 'an object of strings', env);
-  ensureRootHandlers();
   const process = new ActorProcess(currentNode(), definition, args, {
     name,
     daemon,
@@ -114,6 +113,8 @@ export function spawn<D extends ActorDefinition>(definition: D, ...rest: SpawnRe
     env,
     cwd,
   });
+  // Once the process is on its way: in the same turn, before any signal or error reaches the program.
+  ensureRootHandlers();
   return process.ref as ChildRef<MsgOf<D>, ReplyOf<D>>;
 }
 

@@ -223,7 +223,8 @@ function freshNow(key: string): Manifest | null {
   const manifest = readManifest(id);
   if (manifest === null || !fresh(manifest)) return null;
   known.set(id, manifest);
-  markUsed(id);
+  // After the spawn this check is for: touching the file is no part of starting the process.
+  queueMicrotask(() => markUsed(id));
   return checkedNow(id, manifest);
 }
 
