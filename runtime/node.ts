@@ -1073,7 +1073,22 @@ export const importing = new AsyncLocalStorage<string | undefined>();
 export function workCounts(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const kind of process.getActiveResourcesInfo()) if (kind !== 'Immediate') counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  for (const [kind, n] of runtimeWork) counts.set(kind, (counts.get(kind) ?? 0) - n);
   return counts;
+}
+
+/** Handles the runtime itself opened at a time a module may be loading (the host's control socket): no module's work. */
+const runtimeWork = new Map<string, number>();
+
+/** Runs `open`, whose handles are the runtime's own: `workCounts` leaves them out. */
+export function openAsRuntime<T>(open: () => T): T {
+  const before = workCounts();
+  const opened = open();
+  for (const [kind, n] of workCounts()) {
+    const more = n - (before.get(kind) ?? 0);
+    if (more > 0) runtimeWork.set(kind, (runtimeWork.get(kind) ?? 0) + more);
+  }
+  return opened;
 }
 
 /** Whether `after` counts more of some kind than `before`: something started in between (a timer, a read, a socket). */

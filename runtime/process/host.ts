@@ -21,7 +21,7 @@ import { Actor, definitionAt, type ActorFunction } from '../behaviour.ts';
 import { decode, errorToWire } from '../codec.ts';
 import { ENDS_AS_SHUTDOWN, LinkedExitError, REPORTED, SpawnError, endedReceive } from '../errors.ts';
 import { FRAME_ARGS, Link, PROTOCOL_VERSION, type SystemMessage } from '../link.ts';
-import { Node, endBySignal, hosting, importing, installNode, leftWork, runEndingHooks, stopTrackingSoon, workCounts } from '../node.ts';
+import { Node, endBySignal, hosting, importing, installNode, leftWork, openAsRuntime, runEndingHooks, stopTrackingSoon, workCounts } from '../node.ts';
 import { ActorRef } from '../ref.ts';
 import { INIT_ENV, children, endChildrenAtExit, joinChildren, type ActorInit } from './child.ts';
 import { loadBundle } from './import-url.ts';
@@ -122,10 +122,12 @@ class ActorHost {
     // The socket is opened after the process's first turn, or as soon as it must wait to read: until
     // then the frames go to the fd and come from it directly (see #readWaiting). Loading node:net and
     // opening the socket take about 5 ms, which the actor's ready and its first answer no longer wait for.
-    const open = (): Duplex => {
-      const { Socket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
-      return new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
-    };
+    // Opened perhaps while a module loads (an ES module's top-level await, a task's): not counted as its work (see leftWork).
+    const open = (): Duplex =>
+      openAsRuntime(() => {
+        const { Socket } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+        return new Socket({ fd: CONTROL_FD, readable: true, writable: true, onread } as SocketConstructorOpts);
+      });
     link = new Link(
       { fd: CONTROL_FD, open },
       {

@@ -644,6 +644,15 @@ describe('spawn failures', () => {
     expect(await ref.join({ timeout: 20_000 })).toBe(0);
   });
 
+  it("stops tracking what an ES module started as it loaded once it has loaded without leaving work, though its process opened its control socket meanwhile", async () => {
+    const { slowLoader } = await import('../fixtures/slow-loader.ts');
+    const ref = reap(spawn(slowLoader));
+    // Before, the socket opened during the module's top-level await counted as work the module left:
+    // its async context stayed tracked for good, and this spawn from a callback it registered was refused.
+    expect(await ref.call('try', { timeout: 20_000 })).toBe('spawned');
+    await ref.terminate();
+  });
+
   it('rejects ready with SpawnError when the actor process does not define the actor', async () => {
     const { ghost } = await import('../fixtures/defined-in-parent-only.ts');
     const ref = reap(spawn(ghost!));
