@@ -18,7 +18,7 @@ import { exitReason, type ExitReason } from '../exit-reason.ts';
 import { fs } from '../fs.ts';
 import { holdAlive, isForever } from '../timers.ts';
 import { keepMainForDaemons } from '../keep-alive.ts';
-import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeBundle, type ActorBundles } from './bundle.ts';
+import { ACTOR_ARG, RUNTIME_ACTOR_ARG, actorBundle, actorBundleIfFresh, runtimeActorBundleUnchecked, runtimeBundle, type ActorBundles } from './bundle.ts';
 import type { SpareOrder } from './host.ts';
 import { ActorRef } from '../ref.ts';
 import { ChildRef, type ChildCore, type JoinOptions, type StopOptions } from './child-ref.ts';
@@ -194,12 +194,18 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     const module = this.#def.module;
     const cwd = this.#options.cwd;
     let found: ActorBundles | null = null;
+    let check: (() => boolean) | null = null;
     try {
-      if (module !== undefined && (cwd === undefined || isDirectory(cwd))) found = actorBundleIfFresh(module);
+      if (module !== undefined && (cwd === undefined || isDirectory(cwd))) {
+        // One of troupe's own: spawned first, its runtime checked while its node starts (see runtimeActorBundleUnchecked).
+        const unchecked = runtimeActorBundleUnchecked(module);
+        if (unchecked !== null) ({ bundles: found, check } = unchecked);
+        else found = actorBundleIfFresh(module);
+      }
     } catch {
       // Found again, or reported, on the way that waits.
     }
-    if (found !== null) this.#launch(found, true);
+    if (found !== null) this.#launch(found, true, check);
     else void this.#build();
   }
 
@@ -226,10 +232,17 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     this.#launch(found, false);
   }
 
-  /** Spawns the process (or hands the actor to a spare host). `inSpawn`: spawn() has not returned yet, and a failure is told once it has. */
-  #launch({ bundle, runtime, inRuntime }: ActorBundles, inSpawn: boolean): void {
+  /**
+   * Spawns the process (or hands the actor to a spare host). `inSpawn`: spawn() has not returned yet, and a failure is told once it has.
+   * `check`: whether the bundles are still fresh, not asked yet (see #start): asked before a spare is taken, else once the process is spawned.
+   */
+  #launch({ bundle, runtime, inRuntime }: ActorBundles, inSpawn: boolean, check: (() => boolean) | null = null): void {
     const name = this.ref.name;
     const module = this.#def.module!;
+    if (check !== null && this.#node.parentless && sparePid() !== null) {
+      if (!check()) return void this.#build();
+      check = null;
+    }
     // The spare must run the very runtime this actor's bundle imports, or the process would hold two.
     // Nothing waits between #build's check of exitCode (or the constructor) and here: the actor cannot have ended meanwhile.
     const taken = this.#node.parentless ? takeSpare(this.#options, runtime) : null;
@@ -274,6 +287,14 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
       const error = new SpawnError(`Cannot start actor ${name}: ${messageOf(err)}`, name, { cause: err });
       if (inSpawn) queueMicrotask(() => this.#failStart(error));
       else this.#failStart(error);
+      return;
+    }
+    if (check !== null && !check()) {
+      // The runtime changed since its build: this process has run nothing but the runtime, and was sent
+      // nothing (the args go once the check passed). It goes, and the actor starts from a new build.
+      child.on('error', () => {});
+      child.kill('SIGKILL');
+      void this.#build();
       return;
     }
     this.#child = child;

@@ -84,6 +84,36 @@ describe('the bundle cache', () => {
     }
   });
 
+  it("starts a pool worker from a new build when troupe's runtime changed, though a worker's process is spawned before the runtime is checked", () => {
+    const app = mkdtempSync(join(tmpdir(), 'troupe-changed-'));
+    const root = join(app, 'troupe');
+    try {
+      for (const part of ['runtime', 'actors', 'index.ts', 'package.json']) cpSync(join(TROUPE_ROOT, part), join(root, part), { recursive: true });
+      symlinkSync(join(TROUPE_ROOT, 'node_modules'), join(root, 'node_modules'));
+      writeFileSync(join(root, 'mark.ts'), "import { task } from './index.ts';\nexport const mark = task(() => ((globalThis as Record<string, unknown>).troupeChangedMark as string | undefined) ?? 'first');\n");
+      const url = (file: string): string => JSON.stringify(pathToFileURL(join(root, file)).href);
+      // A pool, then a change to the pool worker's source, then another pool, in one program: the second
+      // pool's worker is spawned from the runtime the program knows, and must not run it.
+      const script = `
+        import { appendFileSync } from 'node:fs';
+        const { Pool } = await import(${url('index.ts')});
+        const { mark } = await import(${url('mark.ts')});
+        const first = new Pool({ size: 1 });
+        const a = await first.apply(mark, []);
+        await first.terminate();
+        appendFileSync(${JSON.stringify(join(root, 'actors', 'pool', 'worker.ts'))}, "\\n(globalThis as Record<string, unknown>).troupeChangedMark = 'second';\\n");
+        const second = new Pool({ size: 1 });
+        const b = await second.apply(mark, []);
+        await second.terminate();
+        console.log(JSON.stringify([a, b]));`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+      expect(run.stderr).toBe('');
+      expect(JSON.parse(run.stdout)).toEqual(['first', 'second']);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  }, 150_000);
+
   it('keeps the runtime build a process runs from marked in use, so that a prune of superseded builds leaves it', async () => {
     const { kernel } = await runtimeBundle();
     const build = dirname(dirname(kernel));
