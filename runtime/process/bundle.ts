@@ -22,7 +22,7 @@ import type { OnResolveResult, Plugin } from 'esbuild';
 import { LineMap, type RawMap } from './stacks.ts';
 
 // Bump when the bundles' shape changes, so old caches are not reused.
-const FORMAT = 16;
+const FORMAT = 17;
 
 /** troupe's own source root (this file is runtime/process/bundle.ts). */
 export const TROUPE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -682,8 +682,9 @@ try {
 (globalThis[Symbol.for('troupe.runtime-scripts')] ??= []).push(${JSON.stringify(url)});
 ${
   kernel
-    ? `// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts).
+    ? `// A script run by vm has no import() in Node 20: this module lends its own (import-url.ts), and its require() (fs.ts).
 globalThis[Symbol.for('troupe.import')] = (url) => import(url);
+globalThis[Symbol.for('troupe.require')] ??= require;
 // The build this process runs from, which it keeps from being swept while it lives (host.ts).
 globalThis[Symbol.for('troupe.runtime-build')] ??= ${JSON.stringify(dirname(dirname(script)))};
 // The actors layer and its modules, for a process that comes to need them (unless that layer is

@@ -13,6 +13,7 @@ import { idLength } from '../fixtures/tasks-esm-package.ts';
 import { metaResolveType } from '../fixtures/tasks-meta.ts';
 import { addBase } from '../fixtures/tasks-tla.ts';
 import { whereAmI } from '../fixtures/tasks-dual.ts';
+import { runtimeFsReads } from '../fixtures/tasks-internal.ts';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,6 +37,18 @@ describe('module bundles', () => {
     // Before, a facade file (troupe.cjs) stood between: a require() more as each actor started, about 0.6 ms.
     expect(required.filter((path) => path!.includes('.cache') && path !== kernel)).toEqual([]);
     expect(readdirSync(dirname(dirname(kernel)))).not.toContain('troupe.cjs');
+  });
+
+  it("keeps a module that imports one of troupe's own files CommonJS, and runs it", async () => {
+    // Before, runtime/fs.ts looked for `typeof require`: the module's bundle became an ES module, where
+    // esbuild's stand-in for require() threw as the module loaded.
+    expect(await moduleBundle(fixture('tasks-internal.ts'))).toMatch(/\.cjs$/);
+    const pool = new Pool({ size: 1 });
+    try {
+      expect(await pool.apply(runtimeFsReads, [])).toBe('function');
+    } finally {
+      await pool.terminate();
+    }
   });
 
   it('keeps a module that reads any of CommonJS\'s names an ES module, and one that only mentions them in comments CommonJS', async () => {
