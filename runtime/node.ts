@@ -207,8 +207,15 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly #unlinked = new Set<string>();
   /** Replies settled since the event loop last had a turn, about (see REPLIES_PER_TURN). */
   #repliesThisTurn = 0;
-  /** This actor's monitors that have not fired nor been taken back: a down for another is dropped as it comes (OTP's demonitor/1). */
-  readonly #monitors = new Set<number>();
+  /**
+   * This actor's monitors that have not fired nor been taken back, with the
+   * actor each watches: a down for another is dropped as it comes (OTP's
+   * demonitor/1), and one that names its actor by ID alone (the node that
+   * answered no longer knew its name) names it as it was monitored.
+   */
+  readonly #monitors = new Map<number, ActorRef>();
+  /** The names of the actors this one linked to, for exit signals that name one by ID alone (see #monitors). */
+  readonly #linkedNames = new Map<string, string>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   /** The root program ended (it waits for its children now): why, for watches that come later. */
@@ -540,7 +547,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
   monitor(target: ActorRef): number {
     const monitor = this.#nextMonitor++;
-    this.#monitors.add(monitor);
+    this.#monitors.set(monitor, new ActorRef(target.id, target.name));
     this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, monitor, false);
     return monitor;
   }
@@ -553,12 +560,14 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Links this node's actor and `target` both ways. */
   link(target: ActorRef): void {
     this.#unlinked.delete(target.id);
+    if (target.name !== target.id) this.#linkedNames.set(target.id, target.name);
     this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, 0, true);
     this.#watchFrame(FRAME_MONITOR, this.self.id, target.id, 0, true);
   }
 
   unlink(target: ActorRef): void {
     this.#unlinked.add(target.id);
+    this.#linkedNames.delete(target.id);
     this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, 0, true);
     this.#watchFrame(FRAME_DEMONITOR, this.self.id, target.id, 0, true);
   }
@@ -660,12 +669,16 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** A linked actor ended: a message if exits are trapped; otherwise this actor ends too, unless it returned normally. */
   #onExitSignal(flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    const signal = decode(payload, attachments, flags) as ExitSignal | { type: 'unlinked'; actor: ExitSignal['actor'] };
-    if (signal.type === 'unlinked') {
-      this.#unlinked.delete(signal.actor.id);
+    const given = decode(payload, attachments, flags) as ExitSignal | { type: 'unlinked'; actor: ExitSignal['actor'] };
+    if (given.type === 'unlinked') {
+      this.#unlinked.delete(given.actor.id);
       return;
     }
-    if (this.#unlinked.has(signal.actor.id)) return;
+    if (this.#unlinked.has(given.actor.id)) return;
+    // Named by ID alone (see namedAsMonitored): named as it was linked.
+    const name = this.#linkedNames.get(given.actor.id);
+    this.#linkedNames.delete(given.actor.id);
+    const signal = name !== undefined && given.actor.name === given.actor.id ? { ...given, actor: new ActorRef(given.actor.id, name) } : given;
     if (this.trapExits) {
       const encoded = encode(signal, 'exit signal');
       this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags | FLAG_NOTICE, encoded.payload, encoded.attachments, true);
@@ -797,7 +810,13 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     }
     if (flags & FLAG_NOTICE) {
       // A down's callId is its monitor's number (exit messages have none): one taken back is dropped.
-      if (callId !== 0 && !this.#monitors.delete(callId)) return;
+      if (callId !== 0) {
+        const target = this.#monitors.get(callId);
+        if (target === undefined) return;
+        this.#monitors.delete(callId);
+        const named = namedAsMonitored(payload, attachments, flags & ~FLAG_NOTICE, target);
+        if (named !== null) ({ payload, attachments, flags } = { payload: named.payload, attachments: named.attachments, flags: named.flags | FLAG_NOTICE });
+      }
       // A down or exit message: never refused for room, nor lost (OTP's are signals, not messages).
       this.mailbox.putNotice(new Letter(kind, from, 0, flags & ~FLAG_NOTICE, payload, attachments));
       return;
@@ -1089,6 +1108,24 @@ export function openAsRuntime<T>(open: () => T): T {
     if (more > 0) runtimeWork.set(kind, (runtimeWork.get(kind) ?? 0) + more);
   }
   return opened;
+}
+
+/**
+ * A down message that names its actor by ID alone (sent by a node that no
+ * longer knew the name: the actor ended long ago, or died with its parent),
+ * encoded again naming it as it was monitored, as OTP's 'DOWN' names what
+ * monitor/2 was given. Null when the message names it already.
+ */
+function namedAsMonitored(payload: Uint8Array, attachments: readonly Buffer[], flags: number, target: ActorRef): Encoded | null {
+  if (target.name === target.id) return null;
+  let down: Down;
+  try {
+    down = decode(payload, attachments, flags) as Down;
+  } catch {
+    return null;
+  }
+  if (down.actor.id !== target.id || down.actor.name !== down.actor.id) return null;
+  return encode({ ...down, actor: target }, 'down message');
 }
 
 /** Whether `after` counts more of some kind than `before`: something started in between (a timer, a read, a socket). */

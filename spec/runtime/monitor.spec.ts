@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LinkedExitError, MailboxFullError, current, isDown, isExitSignal, spawn, type ActorRef, type Down, type ExitSignal } from '../../index.ts';
 import { returnsWhileChildRuns, stubborn, waiter } from '../fixtures/actors.ts';
-import { linked, obedient, puppet, unlinker, watcher, type PuppetOrder } from '../fixtures/watchers.ts';
+import { linked, obedient, parentOfNamed, puppet, unlinker, watcher, type PuppetOrder } from '../fixtures/watchers.ts';
 import { reap, until } from '../helpers.ts';
 
 const downFor = (ref: ActorRef) => (m: unknown): m is Down => isDown(m) && m.actor.id === ref.id;
@@ -74,6 +74,28 @@ describe('monitors', () => {
     expect(parent.isAlive()).toBe(true);
     process.kill(child as number, 'SIGKILL');
     expect(await parent.join({ timeout: 20_000 })).toBe(0);
+  });
+
+  it('name the actor as it was monitored or linked when the node that answers knows only its ID (killed with its parent, then gone)', async () => {
+    const parent = reap(spawn(parentOfNamed, { args: ['named-grandchild'] }));
+    const { grandchild } = (await next(field('grandchild'))) as { grandchild: ActorRef };
+    expect(grandchild.name).toBe('named-grandchild');
+    const before = current().monitor(grandchild);
+    const trapper = reap(spawn(linked, { args: [grandchild, current().self, true] }));
+    await next((m): m is 'linked' => m === 'linked');
+    parent.kill();
+    // Its parent's process is gone: the root tells its watchers, knowing the actor by ID alone.
+    const killed = await next((m): m is Down => isDown(m) && m.monitor === before);
+    expect(killed.reason).toBe('killed');
+    expect(killed.actor.name).toBe('named-grandchild');
+    const trapped = (await next(field('trapped'))).trapped as ExitSignal;
+    expect(trapped).toMatchObject({ type: 'exit', reason: 'killed' });
+    expect(trapped.actor.name).toBe('named-grandchild');
+    const after = current().monitor(grandchild);
+    const gone = await next((m): m is Down => isDown(m) && m.monitor === after);
+    expect(gone.reason).toBe('noproc');
+    expect(gone.actor).toMatchObject({ id: grandchild.id, name: 'named-grandchild' });
+    expect(await trapper.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('stop after demonitor: only the remaining monitor fires', async () => {
