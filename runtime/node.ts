@@ -135,7 +135,7 @@ export interface ChildLink {
    * process (or taken back): should the process die before it reports the
    * watch, the watcher is told all the same.
    */
-  watchBelow(watcher: string, monitor: number, link: boolean, actor: string, watching: boolean): void;
+  watchBelow(watcher: string, monitor: number, link: boolean, actor: ActorRef, watching: boolean): void;
   /** The watchers of the child's actor and of every actor below it. */
   subtreeWatchers(): WatchEntry[];
 }
@@ -207,15 +207,8 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   readonly #unlinked = new Set<string>();
   /** Replies settled since the event loop last had a turn, about (see REPLIES_PER_TURN). */
   #repliesThisTurn = 0;
-  /**
-   * This actor's monitors that have not fired nor been taken back, with the
-   * actor each watches: a down for another is dropped as it comes (OTP's
-   * demonitor/1), and one that names its actor by ID alone (the node that
-   * answered no longer knew its name) names it as it was monitored.
-   */
-  readonly #monitors = new Map<number, ActorRef>();
-  /** The names of the actors this one linked to, for exit signals that name one by ID alone (see #monitors). */
-  readonly #linkedNames = new Map<string, string>();
+  /** This actor's monitors that have not fired nor been taken back: a down for another is dropped as it comes (OTP's demonitor/1). */
+  readonly #monitors = new Set<number>();
   /** Watchers of this node's own actor, kept only by a root (an actor process's are kept by its parent). */
   readonly #ownWatchers = new Map<string, { watcher: string; monitor: number; link: boolean }>();
   /** The root program ended (it waits for its children now): why, for watches that come later. */
@@ -280,10 +273,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
       ref: new ActorRef(id, name),
       monitor: (target) => {
         const monitor = this.#nextMonitor++;
-        this.#watchFrame(FRAME_MONITOR, target.id, id, monitor, false);
+        this.#watchFrame(FRAME_MONITOR, target, id, monitor, false);
         return monitor;
       },
-      demonitor: (target, monitor) => this.#watchFrame(FRAME_DEMONITOR, target.id, id, monitor, false),
+      demonitor: (target, monitor) => this.#watchFrame(FRAME_DEMONITOR, target, id, monitor, false),
       close: () => void this.#services.delete(local),
     };
   }
@@ -547,34 +540,37 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
   /** Watches `target` for this node's actor; a `down` message comes when it ends. Returns the monitor's number. */
   monitor(target: ActorRef): number {
     const monitor = this.#nextMonitor++;
-    this.#monitors.set(monitor, new ActorRef(target.id, target.name));
-    this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, monitor, false);
+    this.#monitors.add(monitor);
+    this.#watchFrame(FRAME_MONITOR, target, this.self.id, monitor, false);
     return monitor;
   }
 
   demonitor(target: ActorRef, monitor: number): void {
     this.#monitors.delete(monitor);
-    this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, monitor, false);
+    this.#watchFrame(FRAME_DEMONITOR, target, this.self.id, monitor, false);
   }
 
   /** Links this node's actor and `target` both ways. */
   link(target: ActorRef): void {
     this.#unlinked.delete(target.id);
-    if (target.name !== target.id) this.#linkedNames.set(target.id, target.name);
-    this.#watchFrame(FRAME_MONITOR, target.id, this.self.id, 0, true);
-    this.#watchFrame(FRAME_MONITOR, this.self.id, target.id, 0, true);
+    this.#watchFrame(FRAME_MONITOR, target, this.self.id, 0, true);
+    this.#watchFrame(FRAME_MONITOR, this.self, target.id, 0, true);
   }
 
   unlink(target: ActorRef): void {
     this.#unlinked.add(target.id);
-    this.#linkedNames.delete(target.id);
-    this.#watchFrame(FRAME_DEMONITOR, target.id, this.self.id, 0, true);
-    this.#watchFrame(FRAME_DEMONITOR, this.self.id, target.id, 0, true);
+    this.#watchFrame(FRAME_DEMONITOR, target, this.self.id, 0, true);
+    this.#watchFrame(FRAME_DEMONITOR, this.self, target.id, 0, true);
   }
 
-  #watchFrame(kind: number, target: string, watcher: string, monitor: number, link: boolean): void {
-    const encoded = encode({ link }, 'monitor');
-    this.#route(kind, target, watcher, monitor, encoded.flags, encoded.payload, encoded.attachments);
+  /**
+   * A monitor carries the target's name as the watcher knows it: a node that
+   * answers `noproc` for an actor it no longer knows names it so, as OTP's
+   * 'DOWN' names what monitor/2 was given.
+   */
+  #watchFrame(kind: number, target: ActorRef, watcher: string, monitor: number, link: boolean): void {
+    const encoded = encode(kind === FRAME_MONITOR ? { link, name: target.name } : { link }, 'monitor');
+    this.#route(kind, target.id, watcher, monitor, encoded.flags, encoded.payload, encoded.attachments);
   }
 
   /**
@@ -583,7 +579,10 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
    * cannot report its own death.
    */
   #onWatch(kind: number, to: string, from: string, monitor: number, flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    const { link } = decode(payload, attachments, flags) as { link: boolean };
+    const { link, name } = decode(payload, attachments, flags) as { link: boolean; name?: string };
+    // Known to this node by ID alone (ended and forgotten, below a process that died, or below a child
+    // that has not reported its watches yet): named as the watcher named it.
+    const gone = (): ActorRef => new ActorRef(to, typeof name === 'string' ? name : to);
     const target = nodeOf(to);
     if (to === this.self.id) {
       if (this.#parent !== null) {
@@ -602,25 +601,25 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     const child = route.kind === 'child' ? this.#children.get(route.child) : undefined;
     if (route.kind === 'child' && route.child === target && localOf(to) === MAIN_LOCAL_ID) {
       if (child === undefined) {
-        if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
-        else if (link) this.sendUnlinked(from, new ActorRef(to, to));
+        if (kind === FRAME_MONITOR) this.sendDown(from, monitor, gone(), 'noproc', link);
+        else if (link) this.sendUnlinked(from, gone());
       } else if (kind === FRAME_MONITOR) child.watch(from, monitor, link);
       else child.unwatch(from, monitor, link);
       return;
     }
     if (child !== undefined) {
-      child.watchBelow(from, monitor, link, to, kind === FRAME_MONITOR);
+      child.watchBelow(from, monitor, link, gone(), kind === FRAME_MONITOR);
       child.forward(kind, to, from, monitor, flags, payload, attachments);
     } else if (route.kind === 'up' && this.#parent !== null && !this.#parent.closed) this.#parent.forward(kind, to, from, monitor, flags, payload, attachments);
-    else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, new ActorRef(to, to), 'noproc', link);
-    else if (link) this.sendUnlinked(from, new ActorRef(to, to));
+    else if (kind === FRAME_MONITOR) this.sendDown(from, monitor, gone(), 'noproc', link);
+    else if (link) this.sendUnlinked(from, gone());
   }
 
   /** The tree's name registry, served by the root as a service at its well-known ID (made on first use). */
   #registryService(): ServiceHandler {
     if (this.#registry === null) {
       const id = actorId(this.id, REGISTRY_LOCAL_ID);
-      const registry = new Registry((ref) => this.#watchFrame(FRAME_MONITOR, ref.id, id, this.#nextMonitor++, false));
+      const registry = new Registry((ref) => this.#watchFrame(FRAME_MONITOR, ref, id, this.#nextMonitor++, false));
       this.#registry = (message, _from, call) => {
         if (call === undefined) registry.onDown(message);
         else call.reply(registry.handle(message as Parameters<Registry['handle']>[0]));
@@ -669,16 +668,12 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
 
   /** A linked actor ended: a message if exits are trapped; otherwise this actor ends too, unless it returned normally. */
   #onExitSignal(flags: number, payload: Uint8Array, attachments: readonly Buffer[]): void {
-    const given = decode(payload, attachments, flags) as ExitSignal | { type: 'unlinked'; actor: ExitSignal['actor'] };
-    if (given.type === 'unlinked') {
-      this.#unlinked.delete(given.actor.id);
+    const signal = decode(payload, attachments, flags) as ExitSignal | { type: 'unlinked'; actor: ExitSignal['actor'] };
+    if (signal.type === 'unlinked') {
+      this.#unlinked.delete(signal.actor.id);
       return;
     }
-    if (this.#unlinked.has(given.actor.id)) return;
-    // Named by ID alone (see namedAsMonitored): named as it was linked.
-    const name = this.#linkedNames.get(given.actor.id);
-    this.#linkedNames.delete(given.actor.id);
-    const signal = name !== undefined && given.actor.name === given.actor.id ? { ...given, actor: new ActorRef(given.actor.id, name) } : given;
+    if (this.#unlinked.has(signal.actor.id)) return;
     if (this.trapExits) {
       const encoded = encode(signal, 'exit signal');
       this.#deliver(FRAME_SEND, this.self.id, signal.actor.id, 0, encoded.flags | FLAG_NOTICE, encoded.payload, encoded.attachments, true);
@@ -810,13 +805,7 @@ export class Node extends EventEmitter<NodeEvents> implements RefKernel, Context
     }
     if (flags & FLAG_NOTICE) {
       // A down's callId is its monitor's number (exit messages have none): one taken back is dropped.
-      if (callId !== 0) {
-        const target = this.#monitors.get(callId);
-        if (target === undefined) return;
-        this.#monitors.delete(callId);
-        const named = namedAsMonitored(payload, attachments, flags & ~FLAG_NOTICE, target);
-        if (named !== null) ({ payload, attachments, flags } = { payload: named.payload, attachments: named.attachments, flags: named.flags | FLAG_NOTICE });
-      }
+      if (callId !== 0 && !this.#monitors.delete(callId)) return;
       // A down or exit message: never refused for room, nor lost (OTP's are signals, not messages).
       this.mailbox.putNotice(new Letter(kind, from, 0, flags & ~FLAG_NOTICE, payload, attachments));
       return;
@@ -1108,24 +1097,6 @@ export function openAsRuntime<T>(open: () => T): T {
     if (more > 0) runtimeWork.set(kind, (runtimeWork.get(kind) ?? 0) + more);
   }
   return opened;
-}
-
-/**
- * A down message that names its actor by ID alone (sent by a node that no
- * longer knew the name: the actor ended long ago, or died with its parent),
- * encoded again naming it as it was monitored, as OTP's 'DOWN' names what
- * monitor/2 was given. Null when the message names it already.
- */
-function namedAsMonitored(payload: Uint8Array, attachments: readonly Buffer[], flags: number, target: ActorRef): Encoded | null {
-  if (target.name === target.id) return null;
-  let down: Down;
-  try {
-    down = decode(payload, attachments, flags) as Down;
-  } catch {
-    return null;
-  }
-  if (down.actor.id !== target.id || down.actor.name !== down.actor.id) return null;
-  return encode({ ...down, actor: target }, 'down message');
 }
 
 /** Whether `after` counts more of some kind than `before`: something started in between (a timer, a read, a socket). */

@@ -520,11 +520,11 @@ export class ActorProcess implements ChildCore, ChildLink, LinkHandler {
     if (link) this.#node.sendUnlinked(watcher, this.ref);
   }
 
-  watchBelow(watcher: string, monitor: number, link: boolean, actor: string, watching: boolean): void {
-    const key = watchKey(watcher, monitor, link, actor);
+  watchBelow(watcher: string, monitor: number, link: boolean, actor: ActorRef, watching: boolean): void {
+    const key = watchKey(watcher, monitor, link, actor.id);
     if (!watching) this.#told(key);
     // One reported already (a link made again) is not counted twice.
-    else if (!this.#below.has(key)) this.#belowSent.set(key, { watcher, monitor, link, actor: new ActorRef(actor, actor) });
+    else if (!this.#below.has(key)) this.#belowSent.set(key, { watcher, monitor, link, actor });
   }
 
   subtreeWatchers(): WatchEntry[] {

@@ -76,7 +76,7 @@ describe('monitors', () => {
     expect(await parent.join({ timeout: 20_000 })).toBe(0);
   });
 
-  it('name the actor as it was monitored or linked when the node that answers knows only its ID (killed with its parent, then gone)', async () => {
+  it('name the actor as it was monitored or linked, killed with its parent and once gone, though the node that answers knows only its ID', async () => {
     const parent = reap(spawn(parentOfNamed, { args: ['named-grandchild'] }));
     const { grandchild } = (await next(field('grandchild'))) as { grandchild: ActorRef };
     expect(grandchild.name).toBe('named-grandchild');
@@ -96,6 +96,13 @@ describe('monitors', () => {
     expect(gone.reason).toBe('noproc');
     expect(gone.actor).toMatchObject({ id: grandchild.id, name: 'named-grandchild' });
     expect(await trapper.join({ timeout: 20_000 })).toBe(0);
+    // A link made after its end: the exit signal names it as it was linked.
+    const late = reap(spawn(linked, { args: [grandchild, current().self, true] }));
+    await next((m): m is 'linked' => m === 'linked');
+    const lateExit = (await next(field('trapped'))).trapped as ExitSignal;
+    expect(lateExit).toMatchObject({ type: 'exit', reason: 'noproc' });
+    expect(lateExit.actor.name).toBe('named-grandchild');
+    expect(await late.join({ timeout: 20_000 })).toBe(0);
   });
 
   it('stop after demonitor: only the remaining monitor fires', async () => {
