@@ -57,10 +57,9 @@ export class PipeWriter {
     if (this.#mayGuard) this.#guardDestroy(stream);
   }
 
+  /** The stream, opened by its owner if it was not (the owner attaches it as it opens it). */
   #streamNow(): Duplex {
-    // The owner's open() attaches it.
-    if (this.#stream === null) this.attach(this.#open());
-    return this.#stream!;
+    return this.#stream ?? this.#open();
   }
 
   /** Lets `stage` hold bytes, once the guard thread has started (see GUARD_AFTER and host.ts). */
